@@ -5,4 +5,6 @@
 //! Each module below owns one step and talks to its neighbours through a small
 //! trait or a plain enum.
 
+pub mod engine;
+pub mod rules;
 pub mod validate;

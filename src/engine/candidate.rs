@@ -1,0 +1,635 @@
+//! Candidates: the maximal tokens around a trigger that a rule may accept.
+//!
+//! The semantics follow the labelling policy of our test corpus, which is
+//! what a person would call "a number written in the text":
+//!
+//! * a *bare* number is a maximal run of digits (ASCII, Persian or
+//!   Arabic-Indic), optionally ending in a check character such as `X`, not
+//!   touching an ASCII letter or digit on either side;
+//! * a *grouped* number is a maximal chain of two or more digit runs joined
+//!   by one separator character, the same one throughout (`4111 1111 ...`);
+//!   a chain that mixes separators, or that continues past what a rule
+//!   accepts, is not a number we report, and neither is any part of it;
+//! * an *IBAN* is two upper-case letters, two digits and the BBAN, compact or
+//!   in space-separated groups of four;
+//! * *track data* wraps a PAN run: `%B<PAN>^NAME^YYMM...` or `;<PAN>=YYMM...`.
+//!
+//! Every walk is bounded by [`MAX_TOKEN`] bytes, so a window needs only a
+//! fixed margin around a candidate to decide about it.
+
+use super::text::{alnum_at, alnum_before, digit_at, digit_before, is_alnum, is_sep};
+use super::value::{MAX_VALUE_LEN, MaskStyle, SecretValue};
+
+/// Longest stretch of text any candidate decision looks at, in bytes.
+pub const MAX_TOKEN: usize = 128;
+
+/// Longest digit count kept for a bare or grouped number.
+const MAX_DIGITS: usize = 31;
+
+/// A maximal run of digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub start: usize,
+    pub end: usize,
+    /// Number of digits (a Persian digit is one digit in two bytes).
+    pub digits: usize,
+}
+
+/// The written form of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Bare,
+    Grouped {
+        sep: u8,
+        groups: [u8; 8],
+        count: u8,
+    },
+    Iban,
+    Track1,
+    Track2,
+    /// Matched by a user regex.
+    Text,
+}
+
+/// A token that some rule may accept.
+#[derive(Clone)]
+pub struct Candidate {
+    pub start: usize,
+    pub end: usize,
+    pub shape: Shape,
+    /// Digit count of a bare or grouped number, without a check character.
+    pub digits: usize,
+    pub check_char: Option<u8>,
+    /// Track data: the expiry month and other fixed fields are well formed.
+    pub track_fields_ok: bool,
+    compact: [u8; MAX_VALUE_LEN],
+    len: usize,
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the compact bytes: they are the raw number.
+        f.debug_struct("Candidate")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("shape", &self.shape)
+            .field("digits", &self.digits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.compact);
+    }
+}
+
+impl Candidate {
+    fn new(start: usize, end: usize, shape: Shape) -> Candidate {
+        Candidate {
+            start,
+            end,
+            shape,
+            digits: 0,
+            check_char: None,
+            track_fields_ok: true,
+            compact: [0; MAX_VALUE_LEN],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, b: u8) -> bool {
+        if self.len == MAX_VALUE_LEN {
+            return false;
+        }
+        self.compact[self.len] = b;
+        self.len += 1;
+        true
+    }
+
+    /// The compact value: ASCII digits and upper-case letters.
+    pub fn compact(&self) -> &[u8] {
+        &self.compact[..self.len]
+    }
+
+    /// The card number inside the candidate (for track data, the PAN; for
+    /// other shapes, the whole compact value).
+    pub fn pan(&self) -> &[u8] {
+        self.compact()
+    }
+
+    /// The value to report, masked in the given style.
+    pub fn value(&self, style: MaskStyle) -> Option<SecretValue> {
+        SecretValue::new(self.compact(), style)
+    }
+
+    /// A candidate from text a regex matched: ASCII letters and digits,
+    /// upper-cased; Persian and Arabic-Indic digits mapped to ASCII.
+    pub fn from_text(text: &[u8], start: usize) -> Option<Candidate> {
+        let mut c = Candidate::new(start, start + text.len(), Shape::Text);
+        let mut i = 0;
+        while i < text.len() {
+            if let Some((d, w)) = digit_at(text, i) {
+                if !c.push(b'0' + d) {
+                    return None;
+                }
+                c.digits += 1;
+                i += w;
+                continue;
+            }
+            if text[i].is_ascii_alphabetic() && !c.push(text[i].to_ascii_uppercase()) {
+                return None;
+            }
+            i += 1;
+        }
+        (c.len > 0).then_some(c)
+    }
+}
+
+/// The maximal digit run containing the digit that starts at `p`.
+pub fn run_around(buf: &[u8], p: usize) -> Option<Run> {
+    digit_at(buf, p)?;
+    let mut start = p;
+    let mut digits = 0;
+    while let Some((_, w)) = digit_before(buf, start) {
+        start -= w;
+        digits += 1;
+    }
+    let mut end = p;
+    while let Some((_, w)) = digit_at(buf, end) {
+        end += w;
+        digits += 1;
+    }
+    Some(Run { start, end, digits })
+}
+
+/// Appends the digits of `start..end` to `c` as ASCII.
+fn push_digits(c: &mut Candidate, buf: &[u8], start: usize, end: usize) -> bool {
+    let mut i = start;
+    while i < end {
+        let Some((d, w)) = digit_at(buf, i) else {
+            return false;
+        };
+        if !c.push(b'0' + d) {
+            return false;
+        }
+        i += w;
+    }
+    true
+}
+
+/// The bare-number candidate of a run, if the run stands alone. A run that
+/// ends in one of the `check_chars` (then a non-alphanumeric byte) takes it
+/// as its last character.
+pub fn bare(buf: &[u8], run: &Run, check_chars: &[(u8, u32, usize)]) -> Option<Candidate> {
+    if alnum_before(buf, run.start) || run.digits > MAX_DIGITS {
+        return None;
+    }
+    let mut end = run.end;
+    let mut check_char = None;
+    if let Some(&b) = buf.get(run.end) {
+        let upper = b.to_ascii_uppercase();
+        if check_chars.iter().any(|(c, _, _)| *c == upper) && !alnum_at(buf, run.end + 1) {
+            check_char = Some(upper);
+            end += 1;
+        } else if is_alnum(b) {
+            return None;
+        }
+    }
+    let mut c = Candidate::new(run.start, end, Shape::Bare);
+    if !push_digits(&mut c, buf, run.start, run.end) {
+        return None;
+    }
+    c.digits = run.digits;
+    if let Some(ch) = check_char {
+        c.push(ch);
+        c.check_char = Some(ch);
+    }
+    Some(c)
+}
+
+/// True when the run is joined to another run by a separator.
+pub fn is_linked(buf: &[u8], run: &Run) -> bool {
+    let right = buf.get(run.end).is_some_and(|&b| is_sep(b)) && digit_at(buf, run.end + 1).is_some();
+    let left = run.start >= 1
+        && is_sep(buf[run.start - 1])
+        && digit_before(buf, run.start - 1).is_some();
+    right || left
+}
+
+/// The first byte of the chain of runs that `run` belongs to, or `None` when
+/// the chain reaches back more than [`MAX_TOKEN`] bytes (too long to be a
+/// number).
+pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
+    let mut cs = run.start;
+    while cs >= 2 && is_sep(buf[cs - 1]) && digit_before(buf, cs - 1).is_some() {
+        let mut s = cs - 1;
+        while let Some((_, w)) = digit_before(buf, s) {
+            s -= w;
+            if run.start - s > MAX_TOKEN {
+                return None;
+            }
+        }
+        cs = s;
+    }
+    Some(cs)
+}
+
+/// The grouped-number candidate of the chain starting at `cs`, if the
+/// chain uses one separator, has at most 8 groups, stays within
+/// [`MAX_TOKEN`] bytes and stands alone.
+pub fn chain_at(buf: &[u8], cs: usize) -> Option<Candidate> {
+    if alnum_before(buf, cs) {
+        return None;
+    }
+    let mut groups = [0u8; 8];
+    let mut count = 0usize;
+    let mut sep: Option<u8> = None;
+    let mut c = Candidate::new(cs, cs, Shape::Bare);
+    let mut pos = cs;
+    loop {
+        let mut len = 0usize;
+        while let Some((d, w)) = digit_at(buf, pos) {
+            if c.digits >= MAX_DIGITS || !c.push(b'0' + d) {
+                return None;
+            }
+            c.digits += 1;
+            len += 1;
+            pos += w;
+        }
+        if len == 0 || count == groups.len() || pos - cs > MAX_TOKEN {
+            return None;
+        }
+        groups[count] = len as u8;
+        count += 1;
+        match buf.get(pos) {
+            Some(&b) if is_sep(b) && digit_at(buf, pos + 1).is_some() => {
+                if sep.is_some_and(|s| s != b) {
+                    return None;
+                }
+                sep = Some(b);
+                pos += 1;
+            }
+            _ => break,
+        }
+    }
+    let sep = sep?;
+    if alnum_at(buf, pos) {
+        return None;
+    }
+    c.end = pos;
+    c.shape = Shape::Grouped {
+        sep,
+        groups,
+        count: count as u8,
+    };
+    Some(c)
+}
+
+/// True for the characters of an IBAN: `A`-`Z` and `0`-`9`.
+fn is_iban_char(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+/// The IBAN candidate starting at `p` (two upper-case letters, two digits),
+/// compact (`DE89370400440532013000`) or in groups of four separated by
+/// single spaces (`DE89 3704 0044 0532 0130 00`). When groups continue past
+/// what an IBAN can hold, the longest well-formed prefix ending at a space
+/// is taken, as a reader would.
+pub fn iban_at(buf: &[u8], p: usize) -> Option<Candidate> {
+    if alnum_before(buf, p) || buf.len() < p + 4 {
+        return None;
+    }
+    let head = &buf[p..p + 4];
+    if !(head[0].is_ascii_uppercase()
+        && head[1].is_ascii_uppercase()
+        && head[2].is_ascii_digit()
+        && head[3].is_ascii_digit())
+    {
+        return None;
+    }
+    let body = p + 4;
+    let mut run = 0;
+    while run <= 30 && buf.get(body + run).is_some_and(|&b| is_iban_char(b)) {
+        run += 1;
+    }
+    let end = if run > 0 {
+        if !(11..=30).contains(&run) || alnum_at(buf, body + run) {
+            return None;
+        }
+        body + run
+    } else {
+        grouped_iban_end(buf, body)?
+    };
+    let mut c = Candidate::new(p, end, Shape::Iban);
+    for &b in &buf[p..end] {
+        if b != b' ' {
+            c.push(b);
+        }
+    }
+    Some(c)
+}
+
+/// End of a grouped IBAN body starting at `body` (just after `CCdd`): 2-7
+/// groups of ` XXXX` and an optional last group of 1-3 characters, then a
+/// byte that is not ASCII alphanumeric.
+fn grouped_iban_end(buf: &[u8], body: usize) -> Option<usize> {
+    let group_ok = |at: usize, n: usize| {
+        buf.get(at) == Some(&b' ') && (1..=n).all(|k| buf.get(at + k).is_some_and(|&b| is_iban_char(b)))
+    };
+    let mut full = 0;
+    while full < 7 && group_ok(body + 5 * full, 4) {
+        full += 1;
+    }
+    for k in (2..=full).rev() {
+        let at = body + 5 * k;
+        for tail in (1..=3).rev() {
+            if group_ok(at, tail) && !alnum_at(buf, at + 1 + tail) {
+                return Some(at + 1 + tail);
+            }
+        }
+        if !alnum_at(buf, at) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// True when every byte of the run is an ASCII digit (track data is ASCII).
+fn ascii_run(run: &Run) -> bool {
+    run.end - run.start == run.digits
+}
+
+/// `YYMM` with a real month.
+fn expiry_ok(b: &[u8]) -> bool {
+    b.len() == 4 && b.iter().all(u8::is_ascii_digit) && {
+        let month = (b[2] - b'0') * 10 + (b[3] - b'0');
+        (1..=12).contains(&month)
+    }
+}
+
+/// Track 1 (format B) around a PAN run: `[%]B<PAN>^<name>^<YYMM><svc>...[?]`.
+pub fn track1_around(buf: &[u8], run: &Run) -> Option<Candidate> {
+    if !(12..=19).contains(&run.digits) || !ascii_run(run) || run.start == 0 {
+        return None;
+    }
+    if buf[run.start - 1] != b'B' || buf.get(run.end) != Some(&b'^') {
+        return None;
+    }
+    let b_at = run.start - 1;
+    let start = if b_at >= 1 && buf[b_at - 1] == b'%' {
+        b_at - 1
+    } else {
+        if alnum_before(buf, b_at) {
+            return None;
+        }
+        b_at
+    };
+    let name_start = run.end + 1;
+    let mut pos = name_start;
+    while pos < buf.len() && pos - name_start <= 26 {
+        let b = buf[pos];
+        if b == b'^' || !(0x20..=0x7E).contains(&b) || b == b'%' || b == b'?' {
+            break;
+        }
+        pos += 1;
+    }
+    let name_len = pos - name_start;
+    if buf.get(pos) != Some(&b'^') || !(2..=26).contains(&name_len) {
+        return None;
+    }
+    pos += 1;
+    let fixed = buf.get(pos..pos + 7)?;
+    if !fixed.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let fields_ok = expiry_ok(&fixed[..4]);
+    pos += 7;
+    // Discretionary data up to the end sentinel; a track holds 79 characters.
+    while pos < buf.len() && pos - start < 79 {
+        let b = buf[pos];
+        if !(0x20..=0x7E).contains(&b) || b == b'?' || b == b'%' || b == b'^' || b == b';' {
+            break;
+        }
+        pos += 1;
+    }
+    if buf.get(pos) == Some(&b'?') {
+        pos += 1;
+    }
+    let mut c = Candidate::new(start, pos, Shape::Track1);
+    if !push_digits(&mut c, buf, run.start, run.end) {
+        return None;
+    }
+    c.digits = run.digits;
+    c.track_fields_ok = fields_ok;
+    Some(c)
+}
+
+/// Track 2 around a PAN run: `[;]<PAN>=<YYMM><svc><discretionary>[?]`.
+pub fn track2_around(buf: &[u8], run: &Run) -> Option<Candidate> {
+    if !(12..=19).contains(&run.digits) || !ascii_run(run) || buf.get(run.end) != Some(&b'=') {
+        return None;
+    }
+    let start = if run.start >= 1 && buf[run.start - 1] == b';' {
+        run.start - 1
+    } else {
+        if alnum_before(buf, run.start) {
+            return None;
+        }
+        run.start
+    };
+    let mut pos = run.end + 1;
+    let fixed = buf.get(pos..pos + 7)?;
+    if !fixed.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let fields_ok = expiry_ok(&fixed[..4]);
+    pos += 7;
+    // A track 2 record holds 40 characters with its sentinels.
+    while pos < buf.len() && pos - start < 39 && buf[pos].is_ascii_digit() {
+        pos += 1;
+    }
+    if buf.get(pos) == Some(&b'?') {
+        pos += 1;
+    }
+    let mut c = Candidate::new(start, pos, Shape::Track2);
+    if !push_digits(&mut c, buf, run.start, run.end) {
+        return None;
+    }
+    c.digits = run.digits;
+    c.track_fields_ok = fields_ok;
+    Some(c)
+}
+
+/// Every candidate of every shape in `text`, by a plain byte walk (no
+/// prefilter): used by `rules check` to tell "not a candidate" from
+/// "rejected by the validator" on short example texts.
+pub fn for_each_candidate(
+    text: &[u8],
+    check_chars: &[(u8, u32, usize)],
+    f: &mut dyn FnMut(&Candidate),
+) {
+    let mut i = 0;
+    let mut last_chain = usize::MAX;
+    while i < text.len() {
+        if let Some(c) = iban_at(text, i) {
+            f(&c);
+        }
+        if digit_at(text, i).is_some() && digit_before(text, i).is_none() {
+            if let Some(run) = run_around(text, i) {
+                for c in [track1_around(text, &run), track2_around(text, &run)]
+                    .into_iter()
+                    .flatten()
+                {
+                    f(&c);
+                }
+                if let Some(c) = bare(text, &run, check_chars) {
+                    f(&c);
+                }
+                if is_linked(text, &run) {
+                    if let Some(cs) = chain_start(text, &run) {
+                        if cs != last_chain {
+                            last_chain = cs;
+                            if let Some(c) = chain_at(text, cs) {
+                                f(&c);
+                            }
+                        }
+                    }
+                }
+                i = run.end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compact(c: &Candidate) -> String {
+        String::from_utf8(c.compact().to_vec()).unwrap()
+    }
+
+    fn shape_of(c: &Candidate) -> Vec<u8> {
+        match c.shape {
+            Shape::Grouped { groups, count, .. } => groups[..count as usize].to_vec(),
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn runs_are_maximal_across_scripts() {
+        let s = "ab 12۳۴5 x".as_bytes();
+        let r = run_around(s, 4).unwrap();
+        assert_eq!((r.start, r.digits), (3, 5));
+        assert_eq!(&s[r.start..r.end], "12۳۴5".as_bytes());
+    }
+
+    #[test]
+    fn bare_requires_ascii_boundaries() {
+        let s = b"INV4111111111111111";
+        let r = run_around(s, 5).unwrap();
+        assert!(bare(s, &r, &[]).is_none());
+        let s = "号码4111111111111111。".as_bytes();
+        let r = run_around(s, 7).unwrap();
+        let c = bare(s, &r, &[]).unwrap();
+        assert_eq!(compact(&c), "4111111111111111");
+    }
+
+    #[test]
+    fn check_char_joins_the_run() {
+        let cc = [(b'X', 17, 0)];
+        let s = b"id 11010519491231002x.";
+        let r = run_around(s, 3).unwrap();
+        let c = bare(s, &r, &cc).unwrap();
+        assert_eq!(c.check_char, Some(b'X'));
+        assert_eq!(compact(&c), "11010519491231002X");
+        assert_eq!(&s[c.start..c.end], b"11010519491231002x");
+        // Without a rule that takes X, the X glues the run.
+        assert!(bare(s, &r, &[]).is_none());
+        // X followed by a letter: glued.
+        let s = b"id 11010519491231002XA";
+        let r = run_around(s, 3).unwrap();
+        assert!(bare(s, &r, &cc).is_none());
+    }
+
+    #[test]
+    fn chains_need_one_separator() {
+        let s = b"pay 4111 1111 1111 1111 now";
+        let r = run_around(s, 4).unwrap();
+        assert!(is_linked(s, &r));
+        let cs = chain_start(s, &run_around(s, 15).unwrap()).unwrap();
+        assert_eq!(cs, 4);
+        let c = chain_at(s, cs).unwrap();
+        assert_eq!(shape_of(&c), vec![4, 4, 4, 4]);
+        assert_eq!(&s[c.start..c.end], b"4111 1111 1111 1111");
+
+        let mixed = b"pay 4111 1111-1111 1111 now";
+        assert!(chain_at(mixed, 4).is_none());
+        let glued = b"pay 4111 1111 1111 1111x";
+        assert!(chain_at(glued, 4).is_none());
+    }
+
+    #[test]
+    fn chains_are_maximal() {
+        // A date before the number joins the chain: no card is written here.
+        let s = b"12 4111 1111 1111 1111";
+        let run = run_around(s, 3).unwrap();
+        assert_eq!(chain_start(s, &run), Some(0));
+        let c = chain_at(s, 0).unwrap();
+        assert_eq!(shape_of(&c), vec![2, 4, 4, 4, 4]);
+    }
+
+    #[test]
+    fn long_chains_are_refused() {
+        let s = "1 ".repeat(200);
+        let run = run_around(s.as_bytes(), 300).unwrap();
+        assert_eq!(chain_start(s.as_bytes(), &run), None);
+        assert!(chain_at(s.as_bytes(), 0).is_none());
+    }
+
+    #[test]
+    fn iban_forms() {
+        let s = b"IBAN: DE89370400440532013000.";
+        let c = iban_at(s, 6).unwrap();
+        assert_eq!(compact(&c), "DE89370400440532013000");
+        let s = b"to GB29 NWBK 6016 1331 9268 19 by";
+        let c = iban_at(s, 3).unwrap();
+        assert_eq!(compact(&c), "GB29NWBK60161331926819");
+        assert_eq!(&s[c.start..c.end], b"GB29 NWBK 6016 1331 9268 19");
+        // Lower-case glued: not an IBAN.
+        assert!(iban_at(b"DE89370400440532013000abc", 0).is_none());
+        assert!(iban_at(b"XDE89370400440532013000", 1).is_none());
+        // Groups followed by more text at a space: the well-formed prefix.
+        let s = b"PL61 1090 1014 0000 0712 1981 2874 EUR";
+        let c = iban_at(s, 0).unwrap();
+        assert_eq!(compact(&c), "PL61109010140000071219812874");
+    }
+
+    #[test]
+    fn track_data() {
+        let s = b"x %B4526018159083012^DOE/JOHN^2512101000000000000000000000000? y";
+        let run = run_around(s, 4).unwrap();
+        let c = track1_around(s, &run).unwrap();
+        assert!(c.track_fields_ok);
+        assert_eq!(s[c.start], b'%');
+        assert_eq!(s[c.end - 1], b'?');
+        assert_eq!(compact(&c), "4526018159083012");
+
+        let s = b";4526018159083012=25131010000000000000?";
+        let run = run_around(s, 1).unwrap();
+        let c = track2_around(s, &run).unwrap();
+        assert!(!c.track_fields_ok, "month 13");
+        assert_eq!((c.start, c.end), (0, s.len()));
+    }
+
+    #[test]
+    fn candidate_debug_hides_the_value() {
+        let s = b"4111111111111111";
+        let c = bare(s, &run_around(s, 0).unwrap(), &[]).unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("4111111111111111"), "{d}");
+    }
+}

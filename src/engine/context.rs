@@ -1,0 +1,86 @@
+//! Context keywords: words near a match that raise its confidence.
+//!
+//! All keywords of all rules go into one Aho-Corasick automaton (ASCII case
+//! folded), searched only in the small window around a match that already
+//! validated, so keywords cost nothing on text without matches. A keyword
+//! that starts with an ASCII letter must not follow another ASCII letter
+//! (`pan` does not fire inside `company`); keywords in other scripts match
+//! anywhere, since Chinese and Persian write them glued to the number.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::rules::Rule;
+
+/// The keyword automaton and which rules each keyword belongs to.
+#[derive(Debug, Clone)]
+pub struct Keywords {
+    automaton: Option<AhoCorasick>,
+    /// For each pattern: the indices of the rules that list it.
+    owners: Vec<Vec<usize>>,
+    /// For each pattern: it starts with an ASCII letter.
+    word_start: Vec<bool>,
+}
+
+impl Keywords {
+    /// Builds the automaton from every rule's keywords.
+    pub fn new(rules: &[Rule]) -> Keywords {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for (ri, rule) in rules.iter().enumerate() {
+            for kw in &rule.context.keywords {
+                let kw = kw.to_ascii_lowercase();
+                match patterns.iter().position(|p| *p == kw) {
+                    Some(i) => owners[i].push(ri),
+                    None => {
+                        patterns.push(kw);
+                        owners.push(vec![ri]);
+                    }
+                }
+            }
+        }
+        let word_start = patterns
+            .iter()
+            .map(|p| p.as_bytes().first().is_some_and(u8::is_ascii_alphabetic))
+            .collect();
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .ok()
+        };
+        Keywords {
+            automaton,
+            owners,
+            word_start,
+        }
+    }
+
+    /// True when a keyword of rule `rule` occurs within `window` bytes
+    /// before `start` or after `end` in `buf`.
+    pub fn near(&self, buf: &[u8], start: usize, end: usize, rule: usize, window: usize) -> bool {
+        let Some(ac) = &self.automaton else {
+            return false;
+        };
+        let lo = start.saturating_sub(window);
+        let hi = end.saturating_add(window).min(buf.len());
+        if lo >= hi {
+            return false;
+        }
+        let hay = &buf[lo..hi];
+        for m in ac.find_overlapping_iter(hay) {
+            let pi = m.pattern().as_usize();
+            if !self.owners[pi].contains(&rule) {
+                continue;
+            }
+            let at = lo + m.start();
+            if self.word_start[pi] && at > 0 && buf[at - 1].is_ascii_alphabetic() {
+                continue;
+            }
+            return true;
+        }
+        false
+    }
+}

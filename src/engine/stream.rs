@@ -1,0 +1,658 @@
+//! Streaming: scan any reader in fixed-size windows, in bounded memory.
+//!
+//! Bytes enter from a `Read`; located matches (offset, line, column in the
+//! decoded text) leave through a callback. The first chunk decides the
+//! encoding: UTF-8 (with or without BOM; invalid sequences are scanned as
+//! they are), UTF-16 LE/BE (by BOM or by the pattern of zero bytes; decoded
+//! to UTF-8 before matching, lone surrogates become U+FFFD), or binary (a NUL
+//! byte and no UTF-16 pattern). A binary file is scanned as raw bytes, which
+//! finds what `strings` would show in ASCII, and through four UTF-16 views
+//! (LE/BE at even/odd offsets) in which every printable ASCII code unit
+//! becomes one byte and everything else a NUL, which finds what `strings -e l`
+//! and `strings -e b` would show.
+//!
+//! Windows overlap: each window keeps [`MARGIN`] bytes before its report
+//! range and needs [`MARGIN`] bytes after it, so a number that straddles a
+//! chunk boundary is found exactly once. Memory per scanner is the chunk
+//! size plus margins, whatever the size of the input or the length of its
+//! lines.
+
+use std::io::{self, Read};
+
+use super::{Engine, Flow, MARGIN, Match};
+
+/// Default bytes read per window.
+pub const DEFAULT_CHUNK: usize = 256 * 1024;
+
+/// How the bytes of a stream were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8 { bom: bool },
+    Utf16 { big_endian: bool, bom: bool },
+    Binary,
+}
+
+impl Encoding {
+    /// A short name for reports: `utf-8`, `utf-16le`, `binary` ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 { bom: false } => "utf-8",
+            Encoding::Utf8 { bom: true } => "utf-8-bom",
+            Encoding::Utf16 {
+                big_endian: false, ..
+            } => "utf-16le",
+            Encoding::Utf16 {
+                big_endian: true, ..
+            } => "utf-16be",
+            Encoding::Binary => "binary",
+        }
+    }
+}
+
+/// A match with its place in the stream.
+#[derive(Debug, Clone)]
+pub struct Located<'e> {
+    pub m: Match<'e>,
+    /// Byte offset of the match in the decoded text (UTF-8); for binary
+    /// files, in the raw bytes.
+    pub offset: u64,
+    /// Length of the match in the same units as `offset`.
+    pub length: u64,
+    /// 1-based line; `None` for binary files.
+    pub line: Option<u64>,
+    /// 1-based column in Unicode code points; `None` for binary files.
+    pub column: Option<u64>,
+}
+
+/// What a finished (or stopped) stream scan saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Raw bytes read from the reader.
+    pub bytes: u64,
+    pub encoding: Encoding,
+    /// The callback asked to stop before the end of the stream.
+    pub stopped: bool,
+}
+
+/// An I/O error part-way through a stream.
+#[derive(Debug)]
+pub struct StreamError {
+    pub error: io::Error,
+    /// Raw bytes read (and scanned) before the error.
+    pub bytes: u64,
+}
+
+/// A per-thread scanner with its own buffers: create one per worker and
+/// reuse it for every stream that worker reads.
+pub struct StreamScanner<'e> {
+    engine: &'e Engine,
+    chunk: usize,
+    window: Vec<u8>,
+    raw: Vec<u8>,
+    view: Vec<u8>,
+}
+
+/// Line and column bookkeeping for the current window.
+#[derive(Debug, Default)]
+struct Lines {
+    /// Newlines before the window's first byte.
+    before: u64,
+    /// Window position up to which `at_cursor` counts.
+    cursor: usize,
+    /// Newlines in `window[..cursor]`.
+    at_cursor: u64,
+    /// Code points between the last newline before the window and its first byte.
+    partial_chars: u64,
+}
+
+impl Lines {
+    fn move_to(&mut self, buf: &[u8], p: usize) {
+        if p >= self.cursor {
+            self.at_cursor += count_byte(&buf[self.cursor..p], b'\n') as u64;
+        } else {
+            self.at_cursor -= count_byte(&buf[p..self.cursor], b'\n') as u64;
+        }
+        self.cursor = p;
+    }
+
+    /// 1-based line and column of window position `p`.
+    fn locate(&mut self, buf: &[u8], p: usize) -> (u64, u64) {
+        self.move_to(buf, p);
+        let line = self.before + self.at_cursor + 1;
+        let column = match memchr::memrchr(b'\n', &buf[..p]) {
+            Some(nl) => count_chars(&buf[nl + 1..p]),
+            None => self.partial_chars + count_chars(&buf[..p]),
+        };
+        (line, column + 1)
+    }
+
+    /// The first `keep` bytes of the window are dropped.
+    fn drain(&mut self, buf: &[u8], keep: usize) {
+        self.move_to(buf, keep);
+        self.before += self.at_cursor;
+        self.at_cursor = 0;
+        self.cursor = 0;
+        let dropped = &buf[..keep];
+        match memchr::memrchr(b'\n', dropped) {
+            Some(nl) => self.partial_chars = count_chars(&dropped[nl + 1..]),
+            None => self.partial_chars += count_chars(dropped),
+        }
+    }
+}
+
+/// Code points in UTF-8 text: bytes that are not continuation bytes.
+fn count_chars(b: &[u8]) -> u64 {
+    b.iter().filter(|&&x| (x as i8) >= -0x40).count() as u64
+}
+
+/// Occurrences of `needle` in `hay`.
+pub fn count_byte(hay: &[u8], needle: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of x86_64.
+        unsafe { count_byte_sse2(hay, needle) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        hay.iter().filter(|&&b| b == needle).count()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn count_byte_sse2(hay: &[u8], needle: u8) -> usize {
+    use std::arch::x86_64::*;
+    let mut total = 0usize;
+    let mut chunks = hay.chunks_exact(16);
+    unsafe {
+        let n = _mm_set1_epi8(needle as i8);
+        let zero = _mm_setzero_si128();
+        let mut acc = zero;
+        let mut in_acc = 0;
+        for c in &mut chunks {
+            let v = _mm_loadu_si128(c.as_ptr() as *const __m128i);
+            // A match is 0xFF (-1): subtracting it adds one to the lane.
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, n));
+            in_acc += 1;
+            if in_acc == 255 {
+                let s = _mm_sad_epu8(acc, zero);
+                total += (_mm_cvtsi128_si64(s) + _mm_extract_epi16(s, 4) as i64) as usize;
+                acc = zero;
+                in_acc = 0;
+            }
+        }
+        let s = _mm_sad_epu8(acc, zero);
+        total += (_mm_cvtsi128_si64(s) + _mm_extract_epi16(s, 4) as i64) as usize;
+    }
+    total + chunks.remainder().iter().filter(|&&b| b == needle).count()
+}
+
+/// Decides the encoding from the first bytes of a stream.
+pub fn detect_encoding(head: &[u8]) -> Encoding {
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Encoding::Utf8 { bom: true };
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Encoding::Utf16 {
+            big_endian: false,
+            bom: true,
+        };
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Encoding::Utf16 {
+            big_endian: true,
+            bom: true,
+        };
+    }
+    // Without a BOM, UTF-16 text of mostly ASCII shows zero bytes at every
+    // other position and almost nowhere else.
+    let sample = &head[..head.len().min(4096) & !1];
+    let pairs = sample.len() / 2;
+    if pairs >= 8 {
+        let (mut zero_even, mut zero_odd) = (0usize, 0usize);
+        for pair in sample.chunks_exact(2) {
+            zero_even += (pair[0] == 0) as usize;
+            zero_odd += (pair[1] == 0) as usize;
+        }
+        if zero_odd * 10 >= pairs * 4 && zero_even * 20 <= pairs {
+            return Encoding::Utf16 {
+                big_endian: false,
+                bom: false,
+            };
+        }
+        if zero_even * 10 >= pairs * 4 && zero_odd * 20 <= pairs {
+            return Encoding::Utf16 {
+                big_endian: true,
+                bom: false,
+            };
+        }
+    }
+    if memchr::memchr(0, &head[..head.len().min(8192)]).is_some() {
+        return Encoding::Binary;
+    }
+    Encoding::Utf8 { bom: false }
+}
+
+/// Reads until `buf` holds `want` bytes or the reader is exhausted.
+/// Returns whether the end of the stream was reached.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize, read: &mut u64) -> io::Result<bool> {
+    while buf.len() < want {
+        let old = buf.len();
+        buf.resize(want, 0);
+        match r.read(&mut buf[old..]) {
+            Ok(0) => {
+                buf.truncate(old);
+                return Ok(true);
+            }
+            Ok(n) => {
+                buf.truncate(old + n);
+                *read += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Streaming UTF-16 to UTF-8 decoder that keeps a split code unit or
+/// surrogate pair for the next chunk.
+struct Utf16Decoder {
+    big_endian: bool,
+    pending: Vec<u8>,
+}
+
+impl Utf16Decoder {
+    fn decode(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
+        self.pending.extend_from_slice(input);
+        let data = std::mem::take(&mut self.pending);
+        let mut units = data.chunks_exact(2);
+        let mut consumed = 0;
+        let to_u16 = |c: &[u8]| {
+            if self.big_endian {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        };
+        let mut buf = [0u8; 4];
+        while let Some(c) = units.next() {
+            let u = to_u16(c);
+            if (0xD800..0xDC00).contains(&u) {
+                // A high surrogate needs the next unit.
+                match data.get(consumed + 2..consumed + 4) {
+                    Some(next) => {
+                        let lo = to_u16(next);
+                        if (0xDC00..0xE000).contains(&lo) {
+                            let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
+                            let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            units.next();
+                            consumed += 4;
+                            continue;
+                        }
+                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                    }
+                    None if !last => break,
+                    None => out.extend_from_slice("\u{FFFD}".as_bytes()),
+                }
+            } else if (0xDC00..0xE000).contains(&u) {
+                out.extend_from_slice("\u{FFFD}".as_bytes());
+            } else if u < 0x80 {
+                out.push(u as u8);
+            } else {
+                let ch = char::from_u32(u as u32).unwrap_or(char::REPLACEMENT_CHARACTER);
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            }
+            consumed += 2;
+        }
+        let rest = &data[consumed..];
+        if last {
+            if !rest.is_empty() {
+                // An odd trailing byte.
+                out.extend_from_slice("\u{FFFD}".as_bytes());
+            }
+        } else {
+            self.pending.extend_from_slice(rest);
+        }
+    }
+}
+
+/// The report range of a window, and what to drop afterwards.
+fn report_end(len: usize, eof: bool, margin: usize) -> usize {
+    if eof { len } else { len.saturating_sub(margin) }
+}
+
+impl<'e> StreamScanner<'e> {
+    /// A scanner reading `chunk` bytes per window (at least 4 KiB).
+    pub fn new(engine: &'e Engine, chunk: usize) -> StreamScanner<'e> {
+        StreamScanner {
+            engine,
+            chunk: chunk.max(4096),
+            window: Vec::new(),
+            raw: Vec::new(),
+            view: Vec::new(),
+        }
+    }
+
+    /// The engine this scanner uses.
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// Scans everything `reader` yields.
+    pub fn scan_reader(
+        &mut self,
+        reader: &mut dyn Read,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> Result<StreamStats, StreamError> {
+        let mut read = 0u64;
+        self.raw.clear();
+        let head_eof = fill(reader, &mut self.raw, self.chunk, &mut read)
+            .map_err(|error| StreamError { error, bytes: read })?;
+        let encoding = detect_encoding(&self.raw);
+        let result = match encoding {
+            Encoding::Utf8 { bom } => self.scan_utf8(reader, bom, head_eof, &mut read, on_match),
+            Encoding::Utf16 { big_endian, bom } => {
+                self.scan_utf16(reader, big_endian, bom, head_eof, &mut read, on_match)
+            }
+            Encoding::Binary => self.scan_binary(reader, head_eof, &mut read, on_match),
+        };
+        match result {
+            Ok(stopped) => Ok(StreamStats {
+                bytes: read,
+                encoding,
+                stopped,
+            }),
+            Err(error) => Err(StreamError { error, bytes: read }),
+        }
+    }
+
+    /// Scans an in-memory text (for tests, `rules check` and small blobs).
+    pub fn scan_bytes(
+        &mut self,
+        bytes: &[u8],
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> StreamStats {
+        let mut r = bytes;
+        match self.scan_reader(&mut r, on_match) {
+            Ok(s) => s,
+            Err(e) => StreamStats {
+                bytes: e.bytes,
+                encoding: Encoding::Utf8 { bom: false },
+                stopped: true,
+            },
+        }
+    }
+
+    /// Scans one window of text and drops what the next window does not
+    /// need. Returns `true` if the callback asked to stop.
+    fn scan_text_window(
+        &mut self,
+        base: &mut u64,
+        report_start: &mut usize,
+        lines: &mut Lines,
+        eof: bool,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> bool {
+        let engine = self.engine;
+        let buf = &self.window;
+        let end = report_end(buf.len(), eof, MARGIN);
+        let mut stopped = false;
+        if end > *report_start {
+            let b = *base;
+            let flow = engine.scan(buf, *report_start..end, &mut |m: Match<'e>| {
+                let (line, column) = lines.locate(buf, m.start);
+                let located = Located {
+                    offset: b + m.start as u64,
+                    length: (m.end - m.start) as u64,
+                    line: Some(line),
+                    column: Some(column),
+                    m,
+                };
+                on_match(located)
+            });
+            stopped = flow.is_break();
+        }
+        let keep_from = end.max(*report_start).saturating_sub(MARGIN);
+        lines.drain(buf, keep_from);
+        self.window.drain(..keep_from);
+        *base += keep_from as u64;
+        *report_start = end.max(*report_start) - keep_from;
+        stopped
+    }
+
+    fn scan_utf8(
+        &mut self,
+        reader: &mut dyn Read,
+        bom: bool,
+        mut eof: bool,
+        read: &mut u64,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> io::Result<bool> {
+        self.window.clear();
+        let skip = if bom { 3 } else { 0 };
+        self.window.extend_from_slice(&self.raw[skip..]);
+        let mut base = 0u64;
+        let mut report_start = 0usize;
+        let mut lines = Lines::default();
+        loop {
+            if !eof {
+                let want = report_start + self.chunk + MARGIN;
+                eof = fill(reader, &mut self.window, want, read)?;
+            }
+            if self.scan_text_window(&mut base, &mut report_start, &mut lines, eof, on_match) {
+                return Ok(true);
+            }
+            if eof {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn scan_utf16(
+        &mut self,
+        reader: &mut dyn Read,
+        big_endian: bool,
+        bom: bool,
+        mut eof: bool,
+        read: &mut u64,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> io::Result<bool> {
+        let mut decoder = Utf16Decoder {
+            big_endian,
+            pending: Vec::new(),
+        };
+        self.window.clear();
+        let skip = if bom { 2 } else { 0 };
+        decoder.decode(&self.raw[skip..], &mut self.window, eof);
+        let mut base = 0u64;
+        let mut report_start = 0usize;
+        let mut lines = Lines::default();
+        loop {
+            while !eof && self.window.len() < report_start + self.chunk + MARGIN {
+                self.raw.clear();
+                eof = fill(reader, &mut self.raw, self.chunk, read)?;
+                decoder.decode(&self.raw, &mut self.window, eof);
+            }
+            if self.scan_text_window(&mut base, &mut report_start, &mut lines, eof, on_match) {
+                return Ok(true);
+            }
+            if eof {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn scan_binary(
+        &mut self,
+        reader: &mut dyn Read,
+        mut eof: bool,
+        read: &mut u64,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> io::Result<bool> {
+        // The UTF-16 views halve the window, so the raw window keeps twice
+        // the margin to give them a full margin of their own.
+        let margin = 2 * MARGIN;
+        self.window.clear();
+        self.window.extend_from_slice(&self.raw);
+        let mut base = 0u64;
+        let mut report_start = 0usize;
+        loop {
+            if !eof {
+                let want = report_start + self.chunk + margin;
+                eof = fill(reader, &mut self.window, want, read)?;
+            }
+            let end = report_end(self.window.len(), eof, margin);
+            if end > report_start && self.scan_binary_window(base, report_start..end, on_match) {
+                return Ok(true);
+            }
+            let keep_from = end.max(report_start).saturating_sub(margin);
+            self.window.drain(..keep_from);
+            base += keep_from as u64;
+            report_start = end.max(report_start) - keep_from;
+            if eof {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Raw bytes, then the four UTF-16 views of one binary window.
+    fn scan_binary_window(
+        &mut self,
+        base: u64,
+        report: std::ops::Range<usize>,
+        on_match: &mut dyn FnMut(Located<'e>) -> Flow,
+    ) -> bool {
+        let engine = self.engine;
+        let raw = &self.window;
+        let flow = engine.scan(raw, report.clone(), &mut |m: Match<'e>| {
+            on_match(Located {
+                offset: base + m.start as u64,
+                length: (m.end - m.start) as u64,
+                line: None,
+                column: None,
+                m,
+            })
+        });
+        if flow.is_break() {
+            return true;
+        }
+        for big_endian in [false, true] {
+            for parity in 0..2usize {
+                narrow_utf16(raw, parity, big_endian, &mut self.view);
+                // Units whose first byte lies in the raw report range.
+                let lo = report.start.saturating_sub(parity).div_ceil(2);
+                let hi = report.end.saturating_sub(parity).div_ceil(2);
+                let view = &self.view;
+                let flow = engine.scan(view, lo..hi, &mut |m: Match<'e>| {
+                    on_match(Located {
+                        offset: base + (2 * m.start + parity) as u64,
+                        length: (2 * (m.end - m.start)) as u64,
+                        line: None,
+                        column: None,
+                        m,
+                    })
+                });
+                if flow.is_break() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// One byte per UTF-16 code unit starting at `parity`: the character if the
+/// unit is printable ASCII (or tab/newline), else NUL.
+fn narrow_utf16(raw: &[u8], parity: usize, big_endian: bool, out: &mut Vec<u8>) {
+    out.clear();
+    if raw.len() <= parity {
+        return;
+    }
+    out.extend(raw[parity..].chunks_exact(2).map(|u| {
+        let (ch, hi) = if big_endian { (u[1], u[0]) } else { (u[0], u[1]) };
+        if hi == 0 && ((0x20..0x7F).contains(&ch) || ch == b'\n' || ch == b'\t') {
+            ch
+        } else {
+            0
+        }
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_bytes() {
+        let s = b"a\nb\n\nc".repeat(1000);
+        assert_eq!(count_byte(&s, b'\n'), 3000);
+        assert_eq!(count_byte(&s[..5], b'\n'), 3);
+        let big = vec![b'\n'; 16 * 300 + 7];
+        assert_eq!(count_byte(&big, b'\n'), big.len());
+    }
+
+    #[test]
+    fn detects_encodings() {
+        assert_eq!(detect_encoding(b"hello"), Encoding::Utf8 { bom: false });
+        assert_eq!(
+            detect_encoding(b"\xEF\xBB\xBFhello"),
+            Encoding::Utf8 { bom: true }
+        );
+        let le: Vec<u8> = "hello world, card".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        assert_eq!(
+            detect_encoding(&le),
+            Encoding::Utf16 {
+                big_endian: false,
+                bom: false
+            }
+        );
+        let be: Vec<u8> = "hello world, card".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(
+            detect_encoding(&be),
+            Encoding::Utf16 {
+                big_endian: true,
+                bom: false
+            }
+        );
+        assert_eq!(detect_encoding(b"PNG\0\x01\x02\xff\xfe\x00abc"), Encoding::Binary);
+    }
+
+    #[test]
+    fn utf16_decoder_handles_splits_and_bad_surrogates() {
+        let text = "a😀b";
+        let bytes: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        for cut in 0..bytes.len() {
+            let mut d = Utf16Decoder {
+                big_endian: false,
+                pending: Vec::new(),
+            };
+            let mut out = Vec::new();
+            d.decode(&bytes[..cut], &mut out, false);
+            d.decode(&bytes[cut..], &mut out, true);
+            assert_eq!(String::from_utf8(out).unwrap(), text, "cut at {cut}");
+        }
+        // A lone high surrogate, a lone low surrogate and an odd byte.
+        let bad = [0x00, 0xD8, 0x41, 0x00, 0x00, 0xDC, 0x42];
+        let mut d = Utf16Decoder {
+            big_endian: false,
+            pending: Vec::new(),
+        };
+        let mut out = Vec::new();
+        d.decode(&bad, &mut out, true);
+        assert_eq!(String::from_utf8(out).unwrap(), "\u{FFFD}A\u{FFFD}\u{FFFD}");
+    }
+
+    #[test]
+    fn narrowing_keeps_printable_units() {
+        let raw: Vec<u8> = "AB1".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        narrow_utf16(&raw, 0, false, &mut out);
+        assert_eq!(out, b"AB1");
+        narrow_utf16(&raw, 1, false, &mut out);
+        assert_eq!(out, b"\0\0");
+    }
+}

@@ -1,0 +1,413 @@
+//! Detection rules: the YAML rule pack, loaded and checked.
+//!
+//! Rules are data, not code. `syntax` reads the files as written, `compile`
+//! checks every value and turns them into [`Rule`]s, and `check` runs each
+//! rule's `examples` and `negative_examples` through the real engine. The
+//! shipped pack under `rules/` is compiled into the binary; `--rules DIR`
+//! replaces it.
+
+pub mod check;
+mod compile;
+pub mod syntax;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::engine::value::MaskStyle;
+
+pub use compile::compile_sources;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    /// Parses `low`, `medium` or `high`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How sure we are that a match is what the rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    /// Parses `low`, `medium` or `high`.
+    pub fn parse(s: &str) -> Option<Confidence> {
+        match s {
+            "low" => Some(Confidence::Low),
+            "medium" => Some(Confidence::Medium),
+            "high" => Some(Confidence::High),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Separator bits used by [`DigitShape::separators`].
+pub const SEP_SPACE: u8 = 1;
+/// `-`
+pub const SEP_DASH: u8 = 2;
+/// `.`
+pub const SEP_DOT: u8 = 4;
+
+/// The separator bit of a byte, or 0.
+pub fn separator_bit(b: u8) -> u8 {
+    match b {
+        b' ' => SEP_SPACE,
+        b'-' => SEP_DASH,
+        b'.' => SEP_DOT,
+        _ => 0,
+    }
+}
+
+/// Built-in candidate shape: bare digits or digit groups.
+#[derive(Debug, Clone)]
+pub struct DigitShape {
+    /// Bit `n` set: a bare run of `n` digits is a candidate.
+    pub bare_lengths: u32,
+    /// Accepted group shapes (digits per group).
+    pub groups: Vec<Vec<u8>>,
+    /// Accepted separators, as `SEP_*` bits.
+    pub separators: u8,
+    /// A check character that may end a bare number.
+    pub check_char: Option<u8>,
+}
+
+/// A user regex.
+#[derive(Debug, Clone)]
+pub struct RegexMatcher {
+    pub regex: regex::bytes::Regex,
+    pub group: usize,
+    pub max_length: usize,
+}
+
+/// How a rule finds candidates.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Digits(DigitShape),
+    Iban,
+    Track1,
+    Track2,
+    Regex(RegexMatcher),
+}
+
+/// One card brand of the IIN table.
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub kind: String,
+    /// Inclusive prefix ranges, each with its number of digits.
+    pub prefixes: Vec<PrefixRange>,
+    /// Bit `n` set: `n` digits long.
+    pub lengths: u32,
+}
+
+/// `lo..=hi` over the first `digits` digits of a number.
+#[derive(Debug, Clone, Copy)]
+pub struct PrefixRange {
+    pub lo: u64,
+    pub hi: u64,
+    pub digits: u8,
+}
+
+impl PrefixRange {
+    /// True when the leading digits of `value` fall in the range.
+    pub fn contains(&self, value: &[u8]) -> bool {
+        let n = self.digits as usize;
+        if value.len() < n {
+            return false;
+        }
+        let mut p = 0u64;
+        for &b in &value[..n] {
+            if !b.is_ascii_digit() {
+                return false;
+            }
+            p = p * 10 + (b - b'0') as u64;
+        }
+        self.lo <= p && p <= self.hi
+    }
+}
+
+/// The payment card validator's table.
+#[derive(Debug, Clone)]
+pub struct CardTable {
+    pub brands: Vec<Brand>,
+    pub brand_kinds: bool,
+    pub test_numbers: HashSet<Vec<u8>>,
+}
+
+impl CardTable {
+    /// The brand of a digit string by prefix and length (first match wins),
+    /// without the Luhn check.
+    pub fn brand(&self, digits: &[u8]) -> Option<&Brand> {
+        let len_bit = 1u32.checked_shl(digits.len() as u32).unwrap_or(0);
+        self.brands.iter().find(|b| {
+            b.lengths & len_bit != 0 && b.prefixes.iter().any(|p| p.contains(digits))
+        })
+    }
+}
+
+/// The check a candidate must pass.
+#[derive(Debug, Clone)]
+pub enum Validator {
+    /// No check beyond the match itself (user regex rules only).
+    None,
+    Luhn,
+    Card(CardTable),
+    UsSsn,
+    PlPesel,
+    RoCnp,
+    CnRic,
+    IrMelli,
+    Iban,
+}
+
+impl Validator {
+    /// The name used in rule files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Validator::None => "none",
+            Validator::Luhn => "luhn",
+            Validator::Card(_) => "card",
+            Validator::UsSsn => "us_ssn",
+            Validator::PlPesel => "pl_pesel",
+            Validator::RoCnp => "ro_cnp",
+            Validator::CnRic => "cn_ric",
+            Validator::IrMelli => "ir_melli",
+            Validator::Iban => "iban",
+        }
+    }
+}
+
+/// Context keywords.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub keywords: Vec<String>,
+    pub window: usize,
+    pub required: bool,
+}
+
+/// Confidence of a validated match.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfidencePolicy {
+    pub default: Confidence,
+    pub with_context: Confidence,
+    pub bare_without_context: Confidence,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub severity: Severity,
+    pub matcher: Matcher,
+    pub validator: Validator,
+    pub context: Context,
+    pub confidence: ConfidencePolicy,
+    pub examples: Vec<String>,
+    pub negative_examples: Vec<String>,
+    /// The file the rule came from.
+    pub source: String,
+}
+
+impl Rule {
+    /// How findings of this rule are masked.
+    pub fn mask_style(&self) -> MaskStyle {
+        match (&self.matcher, &self.validator) {
+            (Matcher::Track1 | Matcher::Track2, _) => MaskStyle::Card,
+            (_, Validator::Card(_) | Validator::Luhn) => MaskStyle::Card,
+            _ => MaskStyle::Last4,
+        }
+    }
+
+    /// The kinds this rule can report.
+    pub fn kinds(&self) -> Vec<&str> {
+        match &self.validator {
+            Validator::Card(t) if t.brand_kinds => t.brands.iter().map(|b| b.kind.as_str()).collect(),
+            _ => vec![self.kind.as_str()],
+        }
+    }
+}
+
+/// A loaded, checked set of rules.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    /// A short hash of the rule sources: findings say which rules made them.
+    pub version: String,
+    /// `built-in` or the directory the rules came from.
+    pub origin: String,
+}
+
+/// The shipped rule pack, compiled into the binary.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
+    ("cards.yaml", include_str!("../../rules/cards.yaml")),
+    ("national-ids.yaml", include_str!("../../rules/national-ids.yaml")),
+    ("iban.yaml", include_str!("../../rules/iban.yaml")),
+];
+
+/// A problem with one rule file or rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("{file}: cannot read rule file: {message}")]
+    Io { file: String, message: String },
+    #[error("{file}: not a valid rule file: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: rule `{rule}`: {message}")]
+    Invalid {
+        file: String,
+        rule: String,
+        message: String,
+    },
+    #[error("{dir}: no rule files (*.yaml, *.yml) found")]
+    NoRules { dir: String },
+}
+
+/// All problems found while loading rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleErrors(pub Vec<RuleError>);
+
+impl fmt::Display for RuleErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuleErrors {}
+
+impl RuleSet {
+    /// The built-in rule pack.
+    pub fn builtin() -> Result<RuleSet, RuleErrors> {
+        let sources: Vec<(String, String)> = BUILTIN_RULE_FILES
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        compile_sources(&sources, "built-in")
+    }
+
+    /// Every `*.yaml` / `*.yml` file in `dir`, in name order.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
+        let files = rule_files(dir).map_err(|e| RuleErrors(vec![e]))?;
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for path in files {
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => sources.push((name, text)),
+                Err(e) => errors.push(RuleError::Io {
+                    file: name,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RuleErrors(errors));
+        }
+        compile_sources(&sources, &dir.display().to_string())
+    }
+
+    /// Looks a rule up by id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| RuleError::Io {
+        file: dir.display().to_string(),
+        message: format!("{e} (give a directory of *.yaml rule files)"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml") | Some("yml")
+                )
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(RuleError::NoRules {
+            dir: dir.display().to_string(),
+        });
+    }
+    Ok(files)
+}
+
+/// The version string of a set of sources: a short SHA-256 of names and texts.
+pub(crate) fn version_of(sources: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    for (name, text) in sources {
+        let base = Path::new(name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        h.update(base.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    hex
+}
