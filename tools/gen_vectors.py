@@ -38,9 +38,11 @@ from __future__ import annotations
 import datetime
 import pathlib
 import random
+import re
 import string
 import sys
 from collections.abc import Callable, Iterable
+from importlib.metadata import version
 
 import faker
 import stdnum
@@ -48,6 +50,7 @@ from stdnum import iban as std_iban
 from stdnum import luhn as std_luhn
 from stdnum import numdb
 from stdnum.cn import ric as std_ric
+from stdnum.es import ccc as std_ccc
 from stdnum.pl import pesel as std_pesel
 from stdnum.ro import cnp as std_cnp
 from stdnum.us import ssn as std_ssn
@@ -618,7 +621,6 @@ def gen_ir_melli() -> None:
 
 def iban_registry() -> dict[str, str]:
     """Country code -> BBAN structure, expanded per position (n/a/c)."""
-    import re
     registry = {}
     for _length, code, _high, props, _children in numdb.get('iban').prefixes:
         registry[code] = ''.join(kind * int(count) for count, kind
@@ -642,9 +644,8 @@ def belgian_bban(rng: random.Random, bank_codes: list[int]) -> str:
 
 
 def spanish_bban(rng: random.Random) -> str:
-    from stdnum.es import ccc
     number = digits(rng, 8) + '00' + digits(rng, 10)
-    return number[:8] + ccc.calc_check_digits(number) + number[10:]
+    return number[:8] + std_ccc.calc_check_digits(number) + number[10:]
 
 
 def montenegrin_bban(rng: random.Random) -> str:
@@ -751,7 +752,6 @@ def gen_iban() -> None:
 
 
 def main() -> None:
-    from importlib.metadata import version
     for package, expected in EXPECTED_VERSIONS.items():
         if version(package) != expected:
             sys.exit(f'expected {package} {expected}, found {version(package)}')
