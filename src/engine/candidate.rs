@@ -210,10 +210,10 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[(u8, u32, usize)]) -> Option<C
 
 /// True when the run is joined to another run by a separator.
 pub fn is_linked(buf: &[u8], run: &Run) -> bool {
-    let right = buf.get(run.end).is_some_and(|&b| is_sep(b)) && digit_at(buf, run.end + 1).is_some();
-    let left = run.start >= 1
-        && is_sep(buf[run.start - 1])
-        && digit_before(buf, run.start - 1).is_some();
+    let right =
+        buf.get(run.end).is_some_and(|&b| is_sep(b)) && digit_at(buf, run.end + 1).is_some();
+    let left =
+        run.start >= 1 && is_sep(buf[run.start - 1]) && digit_before(buf, run.start - 1).is_some();
     right || left
 }
 
@@ -291,14 +291,37 @@ fn is_iban_char(b: u8) -> bool {
     b.is_ascii_uppercase() || b.is_ascii_digit()
 }
 
-/// The IBAN candidate starting at `p` (two upper-case letters, two digits),
+/// Where an IBAN starting at `p` may end, most likely first; at most 24.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IbanEnds {
+    ends: [usize; 24],
+    len: usize,
+}
+
+impl IbanEnds {
+    fn push(&mut self, end: usize) {
+        if self.len < self.ends.len() {
+            self.ends[self.len] = end;
+            self.len += 1;
+        }
+    }
+
+    /// The possible ends, in the order to try them.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.ends[..self.len]
+    }
+}
+
+/// The possible IBANs starting at `p` (two upper-case letters, two digits):
 /// compact (`DE89370400440532013000`) or in groups of four separated by
-/// single spaces (`DE89 3704 0044 0532 0130 00`). When groups continue past
-/// what an IBAN can hold, the longest well-formed prefix ending at a space
-/// is taken, as a reader would.
-pub fn iban_at(buf: &[u8], p: usize) -> Option<Candidate> {
+/// single spaces (`DE89 3704 0044 0532 0130 00`). A grouped IBAN may be
+/// followed by a short upper-case word (`... 2874 EUR`) that looks like its
+/// last group, so every well-formed end is offered, longest first, and the
+/// first that validates wins.
+pub fn iban_ends(buf: &[u8], p: usize) -> IbanEnds {
+    let mut out = IbanEnds::default();
     if alnum_before(buf, p) || buf.len() < p + 4 {
-        return None;
+        return out;
     }
     let head = &buf[p..p + 4];
     if !(head[0].is_ascii_uppercase()
@@ -306,36 +329,22 @@ pub fn iban_at(buf: &[u8], p: usize) -> Option<Candidate> {
         && head[2].is_ascii_digit()
         && head[3].is_ascii_digit())
     {
-        return None;
+        return out;
     }
     let body = p + 4;
     let mut run = 0;
     while run <= 30 && buf.get(body + run).is_some_and(|&b| is_iban_char(b)) {
         run += 1;
     }
-    let end = if run > 0 {
-        if !(11..=30).contains(&run) || alnum_at(buf, body + run) {
-            return None;
+    if run > 0 {
+        if (11..=30).contains(&run) && !alnum_at(buf, body + run) {
+            out.push(body + run);
         }
-        body + run
-    } else {
-        grouped_iban_end(buf, body)?
-    };
-    let mut c = Candidate::new(p, end, Shape::Iban);
-    for &b in &buf[p..end] {
-        if b != b' ' {
-            c.push(b);
-        }
+        return out;
     }
-    Some(c)
-}
-
-/// End of a grouped IBAN body starting at `body` (just after `CCdd`): 2-7
-/// groups of ` XXXX` and an optional last group of 1-3 characters, then a
-/// byte that is not ASCII alphanumeric.
-fn grouped_iban_end(buf: &[u8], body: usize) -> Option<usize> {
     let group_ok = |at: usize, n: usize| {
-        buf.get(at) == Some(&b' ') && (1..=n).all(|k| buf.get(at + k).is_some_and(|&b| is_iban_char(b)))
+        buf.get(at) == Some(&b' ')
+            && (1..=n).all(|k| buf.get(at + k).is_some_and(|&b| is_iban_char(b)))
     };
     let mut full = 0;
     while full < 7 && group_ok(body + 5 * full, 4) {
@@ -345,14 +354,25 @@ fn grouped_iban_end(buf: &[u8], body: usize) -> Option<usize> {
         let at = body + 5 * k;
         for tail in (1..=3).rev() {
             if group_ok(at, tail) && !alnum_at(buf, at + 1 + tail) {
-                return Some(at + 1 + tail);
+                out.push(at + 1 + tail);
             }
         }
         if !alnum_at(buf, at) {
-            return Some(at);
+            out.push(at);
         }
     }
-    None
+    out
+}
+
+/// The IBAN candidate `p..end` (an end from [`iban_ends`]).
+pub fn iban_candidate(buf: &[u8], p: usize, end: usize) -> Candidate {
+    let mut c = Candidate::new(p, end, Shape::Iban);
+    for &b in &buf[p..end] {
+        if b != b' ' {
+            c.push(b);
+        }
+    }
+    c
 }
 
 /// True when every byte of the run is an ASCII digit (track data is ASCII).
@@ -472,33 +492,33 @@ pub fn for_each_candidate(
     let mut i = 0;
     let mut last_chain = usize::MAX;
     while i < text.len() {
-        if let Some(c) = iban_at(text, i) {
-            f(&c);
+        for &end in iban_ends(text, i).as_slice() {
+            f(&iban_candidate(text, i, end));
         }
-        if digit_at(text, i).is_some() && digit_before(text, i).is_none() {
-            if let Some(run) = run_around(text, i) {
-                for c in [track1_around(text, &run), track2_around(text, &run)]
-                    .into_iter()
-                    .flatten()
-                {
-                    f(&c);
-                }
-                if let Some(c) = bare(text, &run, check_chars) {
-                    f(&c);
-                }
-                if is_linked(text, &run) {
-                    if let Some(cs) = chain_start(text, &run) {
-                        if cs != last_chain {
-                            last_chain = cs;
-                            if let Some(c) = chain_at(text, cs) {
-                                f(&c);
-                            }
-                        }
-                    }
-                }
-                i = run.end;
-                continue;
+        if digit_at(text, i).is_some()
+            && digit_before(text, i).is_none()
+            && let Some(run) = run_around(text, i)
+        {
+            for c in [track1_around(text, &run), track2_around(text, &run)]
+                .into_iter()
+                .flatten()
+            {
+                f(&c);
             }
+            if let Some(c) = bare(text, &run, check_chars) {
+                f(&c);
+            }
+            if is_linked(text, &run)
+                && let Some(cs) = chain_start(text, &run)
+                && cs != last_chain
+            {
+                last_chain = cs;
+                if let Some(c) = chain_at(text, cs) {
+                    f(&c);
+                }
+            }
+            i = run.end;
+            continue;
         }
         i += 1;
     }
@@ -590,22 +610,36 @@ mod tests {
         assert!(chain_at(s.as_bytes(), 0).is_none());
     }
 
+    fn first_iban(buf: &[u8], p: usize) -> Option<Candidate> {
+        iban_ends(buf, p)
+            .as_slice()
+            .first()
+            .map(|&e| iban_candidate(buf, p, e))
+    }
+
     #[test]
     fn iban_forms() {
         let s = b"IBAN: DE89370400440532013000.";
-        let c = iban_at(s, 6).unwrap();
+        let c = first_iban(s, 6).unwrap();
         assert_eq!(compact(&c), "DE89370400440532013000");
         let s = b"to GB29 NWBK 6016 1331 9268 19 by";
-        let c = iban_at(s, 3).unwrap();
+        let c = first_iban(s, 3).unwrap();
         assert_eq!(compact(&c), "GB29NWBK60161331926819");
         assert_eq!(&s[c.start..c.end], b"GB29 NWBK 6016 1331 9268 19");
         // Lower-case glued: not an IBAN.
-        assert!(iban_at(b"DE89370400440532013000abc", 0).is_none());
-        assert!(iban_at(b"XDE89370400440532013000", 1).is_none());
-        // Groups followed by more text at a space: the well-formed prefix.
+        assert!(first_iban(b"DE89370400440532013000abc", 0).is_none());
+        assert!(first_iban(b"XDE89370400440532013000", 1).is_none());
+        // A short word after the groups is offered as a last group first,
+        // then the groups alone.
         let s = b"PL61 1090 1014 0000 0712 1981 2874 EUR";
-        let c = iban_at(s, 0).unwrap();
-        assert_eq!(compact(&c), "PL61109010140000071219812874");
+        let ends = iban_ends(s, 0);
+        let all: Vec<String> = ends
+            .as_slice()
+            .iter()
+            .map(|&e| compact(&iban_candidate(s, 0, e)))
+            .collect();
+        assert_eq!(all[0], "PL61109010140000071219812874EUR");
+        assert_eq!(all[1], "PL61109010140000071219812874");
     }
 
     #[test]

@@ -47,7 +47,7 @@ use value::SecretValue;
 pub const MARGIN: usize = 512;
 
 /// One validated match in the scanned buffer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Match<'e> {
     /// Index of the rule in [`Engine::rules`].
     pub rule_index: usize,
@@ -65,6 +65,23 @@ pub struct Match<'e> {
     pub confidence: Confidence,
     /// A published payment-processor test number.
     pub test_data: bool,
+}
+
+impl std::fmt::Debug for Match<'_> {
+    // By hand: the derived form would print the whole rule, example texts
+    // included. The value prints masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Match")
+            .field("rule", &self.rule.id)
+            .field("kind", &self.kind)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("value", &self.value)
+            .field("severity", &self.severity)
+            .field("confidence", &self.confidence)
+            .field("test_data", &self.test_data)
+            .finish()
+    }
 }
 
 /// What the callback answers: go on, or stop scanning this buffer.
@@ -277,10 +294,12 @@ impl Engine {
                     t |= m as u64;
                 }
             }
-            if tr.iban && cur.upper != 0 {
-                let u = pair(cur.upper, next.upper);
-                t |= (u & (u >> 1) & (d >> 2) & (d >> 3)) as u64;
-            }
+        }
+        // The letters of an IBAN may end this block and its digits begin
+        // the next one, so this test does not wait for a digit in `cur`.
+        if tr.iban && cur.upper != 0 && d >> 2 != 0 {
+            let u = pair(cur.upper, next.upper);
+            t |= (u & (u >> 1) & (d >> 2) & (d >> 3)) as u64;
         }
         if tr.native_digits && cur.native_lead != 0 {
             let mut lead = cur.native_lead;
@@ -307,10 +326,12 @@ impl Engine {
             if p < st.report_start || p >= st.report_end {
                 return Flow::Continue(());
             }
-            if let Some(c) = candidate::iban_at(buf, p) {
-                st.skip_until = c.end;
-                let rules = self.dispatch.iban.clone();
-                return self.emit_first_valid(buf, &c, &rules, on_match);
+            for &end in candidate::iban_ends(buf, p).as_slice() {
+                let c = candidate::iban_candidate(buf, p, end);
+                if let Some(m) = self.best_match(buf, &c, &self.dispatch.iban) {
+                    st.skip_until = end;
+                    return on_match(m);
+                }
             }
             return Flow::Continue(());
         }
@@ -340,25 +361,29 @@ impl Engine {
             }
         }
 
-        if !run_taken && run.start >= st.report_start && run.start < st.report_end {
-            if let Some(c) = candidate::bare(buf, &run, self.check_chars()) {
-                let rules = self.bare_rules(&c);
-                if !rules.is_empty() {
-                    self.emit_first_valid(buf, &c, &rules, on_match)?;
-                }
+        if !run_taken
+            && run.start >= st.report_start
+            && run.start < st.report_end
+            && let Some(c) = candidate::bare(buf, &run, self.check_chars())
+        {
+            let rules = self.bare_rules(&c);
+            if !rules.is_empty() {
+                self.emit_first_valid(buf, &c, &rules, on_match)?;
             }
         }
 
-        if !self.dispatch.grouped.is_empty() && candidate::is_linked(buf, &run) {
-            if let Some(cs) = candidate::chain_start(buf, &run) {
-                if cs != st.last_chain_start && cs >= st.report_start && cs < st.report_end {
-                    st.last_chain_start = cs;
-                    if let Some(c) = candidate::chain_at(buf, cs) {
-                        let rules = self.grouped_rules(&c);
-                        if !rules.is_empty() {
-                            self.emit_first_valid(buf, &c, &rules, on_match)?;
-                        }
-                    }
+        if !self.dispatch.grouped.is_empty()
+            && candidate::is_linked(buf, &run)
+            && let Some(cs) = candidate::chain_start(buf, &run)
+            && cs != st.last_chain_start
+            && cs >= st.report_start
+            && cs < st.report_end
+        {
+            st.last_chain_start = cs;
+            if let Some(c) = candidate::chain_at(buf, cs) {
+                let rules = self.grouped_rules(&c);
+                if !rules.is_empty() {
+                    self.emit_first_valid(buf, &c, &rules, on_match)?;
                 }
             }
         }
@@ -425,7 +450,9 @@ impl Engine {
             let Some((kind, test_data)) = self.validate(rule, c) else {
                 continue;
             };
-            let has_context = self.keywords.near(buf, c.start, c.end, ri, rule.context.window);
+            let has_context = self
+                .keywords
+                .near(buf, c.start, c.end, ri, rule.context.window);
             if rule.context.required && !has_context {
                 continue;
             }
@@ -476,10 +503,10 @@ impl Engine {
                     return None;
                 }
                 let brand = table.brand(pan)?;
-                if let Shape::Track1 | Shape::Track2 = c.shape {
-                    if !c.track_fields_ok {
-                        return None;
-                    }
+                if let Shape::Track1 | Shape::Track2 = c.shape
+                    && !c.track_fields_ok
+                {
+                    return None;
                 }
                 let kind = if table.brand_kinds {
                     brand.kind.as_str()

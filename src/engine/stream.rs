@@ -6,10 +6,11 @@
 //! they are), UTF-16 LE/BE (by BOM or by the pattern of zero bytes; decoded
 //! to UTF-8 before matching, lone surrogates become U+FFFD), or binary (a NUL
 //! byte and no UTF-16 pattern). A binary file is scanned as raw bytes, which
-//! finds what `strings` would show in ASCII, and through four UTF-16 views
-//! (LE/BE at even/odd offsets) in which every printable ASCII code unit
-//! becomes one byte and everything else a NUL, which finds what `strings -e l`
-//! and `strings -e b` would show.
+//! finds what `strings` would show in ASCII, and through two "wide" views
+//! (even and odd offsets) that keep one byte of every two-byte unit: the
+//! byte if it is printable ASCII with a NUL beside it, else a NUL. That is
+//! how ASCII text looks in UTF-16 of either byte order, so the views find
+//! what `strings -e l` and `strings -e b` would show, each string once.
 //!
 //! Windows overlap: each window keeps [`MARGIN`] bytes before its report
 //! range and needs [`MARGIN`] bytes after it, so a number that straddles a
@@ -519,7 +520,7 @@ impl<'e> StreamScanner<'e> {
         }
     }
 
-    /// Raw bytes, then the four UTF-16 views of one binary window.
+    /// Raw bytes, then the two wide views of one binary window.
     fn scan_binary_window(
         &mut self,
         base: u64,
@@ -540,46 +541,42 @@ impl<'e> StreamScanner<'e> {
         if flow.is_break() {
             return true;
         }
-        for big_endian in [false, true] {
-            for parity in 0..2usize {
-                narrow_utf16(raw, parity, big_endian, &mut self.view);
-                // Units whose first byte lies in the raw report range.
-                let lo = report.start.saturating_sub(parity).div_ceil(2);
-                let hi = report.end.saturating_sub(parity).div_ceil(2);
-                let view = &self.view;
-                let flow = engine.scan(view, lo..hi, &mut |m: Match<'e>| {
-                    on_match(Located {
-                        offset: base + (2 * m.start + parity) as u64,
-                        length: (2 * (m.end - m.start)) as u64,
-                        line: None,
-                        column: None,
-                        m,
-                    })
-                });
-                if flow.is_break() {
-                    return true;
-                }
+        for parity in 0..2usize {
+            narrow_wide(raw, parity, &mut self.view);
+            // View byte k is raw byte parity + 2k; keep those in the range.
+            let lo = report.start.saturating_sub(parity).div_ceil(2);
+            let hi = report.end.saturating_sub(parity).div_ceil(2);
+            let view = &self.view;
+            let flow = engine.scan(view, lo..hi, &mut |m: Match<'e>| {
+                on_match(Located {
+                    offset: base + (2 * m.start + parity) as u64,
+                    length: (2 * (m.end - m.start)) as u64,
+                    line: None,
+                    column: None,
+                    m,
+                })
+            });
+            if flow.is_break() {
+                return true;
             }
         }
         false
     }
 }
 
-/// One byte per UTF-16 code unit starting at `parity`: the character if the
-/// unit is printable ASCII (or tab/newline), else NUL.
-fn narrow_utf16(raw: &[u8], parity: usize, big_endian: bool, out: &mut Vec<u8>) {
+/// Every other byte of `raw` from `parity` on: kept if it is printable
+/// ASCII (or tab or newline) with a NUL byte right before or after it, else
+/// replaced by NUL.
+fn narrow_wide(raw: &[u8], parity: usize, out: &mut Vec<u8>) {
     out.clear();
-    if raw.len() <= parity {
-        return;
+    let mut i = parity;
+    while i < raw.len() {
+        let ch = raw[i];
+        let printable = (0x20..0x7F).contains(&ch) || ch == b'\n' || ch == b'\t';
+        let nul_beside = raw.get(i + 1) == Some(&0) || (i > 0 && raw[i - 1] == 0);
+        out.push(if printable && nul_beside { ch } else { 0 });
+        i += 2;
     }
-    out.extend(raw[parity..].chunks_exact(2).map(|u| {
-        let (ch, hi) = if big_endian { (u[1], u[0]) } else { (u[0], u[1]) };
-        if hi == 0 && ((0x20..0x7F).contains(&ch) || ch == b'\n' || ch == b'\t') {
-            ch
-        } else {
-            0
-        }
-    }));
 }
 
 #[cfg(test)]
@@ -602,7 +599,10 @@ mod tests {
             detect_encoding(b"\xEF\xBB\xBFhello"),
             Encoding::Utf8 { bom: true }
         );
-        let le: Vec<u8> = "hello world, card".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let le: Vec<u8> = "hello world, card"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
         assert_eq!(
             detect_encoding(&le),
             Encoding::Utf16 {
@@ -610,7 +610,10 @@ mod tests {
                 bom: false
             }
         );
-        let be: Vec<u8> = "hello world, card".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        let be: Vec<u8> = "hello world, card"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
         assert_eq!(
             detect_encoding(&be),
             Encoding::Utf16 {
@@ -618,7 +621,10 @@ mod tests {
                 bom: false
             }
         );
-        assert_eq!(detect_encoding(b"PNG\0\x01\x02\xff\xfe\x00abc"), Encoding::Binary);
+        assert_eq!(
+            detect_encoding(b"PNG\0\x01\x02\xff\xfe\x00abc"),
+            Encoding::Binary
+        );
     }
 
     #[test]
@@ -647,12 +653,19 @@ mod tests {
     }
 
     #[test]
-    fn narrowing_keeps_printable_units() {
-        let raw: Vec<u8> = "AB1".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    fn wide_views_see_both_byte_orders_once() {
+        let le: Vec<u8> = "AB1".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
         let mut out = Vec::new();
-        narrow_utf16(&raw, 0, false, &mut out);
+        narrow_wide(&le, 0, &mut out);
         assert_eq!(out, b"AB1");
-        narrow_utf16(&raw, 1, false, &mut out);
-        assert_eq!(out, b"\0\0");
+        narrow_wide(&le, 1, &mut out);
+        assert_eq!(out, b"\0\0\0");
+        // Big-endian, followed by a byte that is not NUL.
+        let mut be: Vec<u8> = "AB1".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        be.push(0x99);
+        narrow_wide(&be, 1, &mut out);
+        assert_eq!(out, b"AB1");
+        narrow_wide(&be, 0, &mut out);
+        assert_eq!(out, b"\0\0\0\0");
     }
 }

@@ -72,11 +72,12 @@ impl SecretValue {
     fn visible(&self) -> (usize, usize) {
         let n = self.len as usize;
         match self.style {
-            // First 6 + last 4 would show 10 of a 12-digit Maestro number;
-            // never show more than half, rounded down, of any value.
+            // First 6 + last 4 (the PCI DSS maximum) for 16 digits and
+            // more; shorter numbers show less so that at least 6 digits
+            // always stay hidden (10 of a 12-digit Maestro would not).
             MaskStyle::Card => {
-                let tail = 4.min(n / 4);
-                let head = 6.min(n.saturating_sub(tail) / 2);
+                let tail = if n >= 10 { 4 } else { n / 3 };
+                let head = 6.min(n.saturating_sub(tail + 6));
                 (head, tail)
             }
             MaskStyle::Last4 => (0, 4.min(n / 2)),
@@ -141,8 +142,11 @@ mod tests {
         let v = SecretValue::new(b"501800000009", MaskStyle::Card).unwrap();
         let m = v.masked();
         assert_eq!(m.len(), 12);
-        let shown = m.chars().filter(|c| *c != '*').count();
-        assert!(shown <= 6, "{m}");
+        let hidden = m.chars().filter(|c| *c == '*').count();
+        assert!(hidden >= 6, "{m}");
+        assert_eq!(m, "50******0009");
+        let amex = SecretValue::new(b"373194875749111", MaskStyle::Card).unwrap();
+        assert_eq!(amex.masked(), "37319******9111");
     }
 
     #[test]

@@ -188,7 +188,9 @@ fn compile_match(m: MatchSyntax, p: &mut Problems) -> Option<Matcher> {
     if m.track2.is_some() {
         return Some(Matcher::Track2);
     }
-    m.regex.and_then(|r| compile_regex(r, p)).map(Matcher::Regex)
+    m.regex
+        .and_then(|r| compile_regex(r, p))
+        .map(Matcher::Regex)
 }
 
 /// Parses `[16, "12-19"]` into a bit set of lengths.
@@ -200,7 +202,9 @@ fn compile_lengths(lengths: &[LengthSyntax], field: &str, p: &mut Problems) -> u
             LengthSyntax::Range(s) => match parse_range(s) {
                 Some((lo, hi)) => (lo as u32, hi as u32),
                 None => {
-                    p.add(format!("{field}: `{s}` is not a length or a range like 12-19"));
+                    p.add(format!(
+                        "{field}: `{s}` is not a length or a range like 12-19"
+                    ));
                     continue;
                 }
             },
@@ -332,10 +336,10 @@ fn compile_validate(v: Option<ValidateSyntax>, p: &mut Problems) -> Option<Valid
         return Some(Validator::None);
     };
     let mut found: Vec<Validator> = Vec::new();
-    if let Some(c) = v.card {
-        if let Some(t) = compile_card(c, p) {
-            found.push(Validator::Card(t));
-        }
+    if let Some(c) = v.card
+        && let Some(t) = compile_card(c, p)
+    {
+        found.push(Validator::Card(t));
     }
     let simple = [
         (v.luhn.is_some(), Validator::Luhn),
@@ -569,7 +573,10 @@ rules:
             .replace("severity: high", "severity: urgent")
             .replace("\"3-2-4\"", "\"3-x-4\"");
         let err = compile_one(&bad).unwrap_err().to_string();
-        assert!(err.contains("test.yaml: rule `test-ssn`: severity `urgent`"), "{err}");
+        assert!(
+            err.contains("test.yaml: rule `test-ssn`: severity `urgent`"),
+            "{err}"
+        );
         assert!(err.contains("match.digits.groups: `3-x-4`"), "{err}");
     }
 

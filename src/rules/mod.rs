@@ -190,9 +190,9 @@ impl CardTable {
     /// without the Luhn check.
     pub fn brand(&self, digits: &[u8]) -> Option<&Brand> {
         let len_bit = 1u32.checked_shl(digits.len() as u32).unwrap_or(0);
-        self.brands.iter().find(|b| {
-            b.lengths & len_bit != 0 && b.prefixes.iter().any(|p| p.contains(digits))
-        })
+        self.brands
+            .iter()
+            .find(|b| b.lengths & len_bit != 0 && b.prefixes.iter().any(|p| p.contains(digits)))
     }
 }
 
@@ -275,7 +275,9 @@ impl Rule {
     /// The kinds this rule can report.
     pub fn kinds(&self) -> Vec<&str> {
         match &self.validator {
-            Validator::Card(t) if t.brand_kinds => t.brands.iter().map(|b| b.kind.as_str()).collect(),
+            Validator::Card(t) if t.brand_kinds => {
+                t.brands.iter().map(|b| b.kind.as_str()).collect()
+            }
             _ => vec![self.kind.as_str()],
         }
     }
@@ -294,7 +296,10 @@ pub struct RuleSet {
 /// The shipped rule pack, compiled into the binary.
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     ("cards.yaml", include_str!("../../rules/cards.yaml")),
-    ("national-ids.yaml", include_str!("../../rules/national-ids.yaml")),
+    (
+        "national-ids.yaml",
+        include_str!("../../rules/national-ids.yaml"),
+    ),
     ("iban.yaml", include_str!("../../rules/iban.yaml")),
 ];
 
