@@ -273,9 +273,11 @@ proptest! {
 
 // ---------------------------------------------------------------- windows
 
-/// Matches found by streaming `text` with small windows, as
-/// `(offset, length, rule, line, column)`.
-fn streamed(text: &[u8], chunk: usize) -> Vec<(u64, u64, usize, Option<u64>, Option<u64>)> {
+/// `(offset, length, rule, line, column)` of a streamed match.
+type Streamed = (u64, u64, usize, Option<u64>, Option<u64>);
+
+/// Matches found by streaming `text` with small windows.
+fn streamed(text: &[u8], chunk: usize) -> Vec<Streamed> {
     let mut s = StreamScanner::new(engine(), chunk);
     let mut out = Vec::new();
     s.scan_bytes(text, &mut |l: Located<'_>| {
