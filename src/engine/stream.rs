@@ -19,6 +19,8 @@
 //! lines.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Engine, Flow, MARGIN, Match};
 
@@ -83,14 +85,38 @@ pub struct StreamError {
     pub bytes: u64,
 }
 
-/// A per-thread scanner with its own buffers: create one per worker and
-/// reuse it for every stream that worker reads.
+/// The buffers a scanner reads into: keep one set per thread and hand it
+/// from stream to stream, so memory is allocated once per thread.
+#[derive(Debug, Default)]
+pub struct ScanBuffers {
+    window: Vec<u8>,
+    raw: Vec<u8>,
+    view: Vec<u8>,
+}
+
+/// Counts bytes read, for the stream's stats and for a progress display.
+struct ReadCount {
+    total: u64,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl ReadCount {
+    fn add(&mut self, n: usize) {
+        self.total += n as u64;
+        if let Some(p) = &self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A scanner over streams, with its own buffers.
 pub struct StreamScanner<'e> {
     engine: &'e Engine,
     chunk: usize,
     window: Vec<u8>,
     raw: Vec<u8>,
     view: Vec<u8>,
+    progress: Option<Arc<AtomicU64>>,
 }
 
 /// Line and column bookkeeping for the current window.
@@ -235,7 +261,12 @@ pub fn detect_encoding(head: &[u8]) -> Encoding {
 
 /// Reads until `buf` holds `want` bytes or the reader is exhausted.
 /// Returns whether the end of the stream was reached.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize, read: &mut u64) -> io::Result<bool> {
+fn fill(
+    r: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    want: usize,
+    read: &mut ReadCount,
+) -> io::Result<bool> {
     while buf.len() < want {
         let old = buf.len();
         buf.resize(want, 0);
@@ -246,7 +277,7 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize, read: &mut u64) -> io:
             }
             Ok(n) => {
                 buf.truncate(old + n);
-                *read += n as u64;
+                read.add(n);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
             Err(e) => {
@@ -329,13 +360,44 @@ fn report_end(len: usize, eof: bool, margin: usize) -> usize {
 impl<'e> StreamScanner<'e> {
     /// A scanner reading `chunk` bytes per window (at least 4 KiB).
     pub fn new(engine: &'e Engine, chunk: usize) -> StreamScanner<'e> {
+        Self::with_buffers(engine, chunk, ScanBuffers::default())
+    }
+
+    /// A scanner that reuses `buffers`.
+    pub fn with_buffers(
+        engine: &'e Engine,
+        chunk: usize,
+        buffers: ScanBuffers,
+    ) -> StreamScanner<'e> {
         StreamScanner {
             engine,
             chunk: chunk.max(4096),
-            window: Vec::new(),
-            raw: Vec::new(),
-            view: Vec::new(),
+            window: buffers.window,
+            raw: buffers.raw,
+            view: buffers.view,
+            progress: None,
         }
+    }
+
+    /// Gives the buffers back for the next scanner on this thread.
+    pub fn into_buffers(mut self) -> ScanBuffers {
+        // Do not keep a huge buffer around after an odd stream.
+        for b in [&mut self.window, &mut self.raw, &mut self.view] {
+            b.clear();
+            if b.capacity() > 4 * (self.chunk + 4 * MARGIN) {
+                b.shrink_to(self.chunk + 4 * MARGIN);
+            }
+        }
+        ScanBuffers {
+            window: self.window,
+            raw: self.raw,
+            view: self.view,
+        }
+    }
+
+    /// Adds every byte read to `counter` as it is read.
+    pub fn set_progress(&mut self, counter: Arc<AtomicU64>) {
+        self.progress = Some(counter);
     }
 
     /// The engine this scanner uses.
@@ -349,10 +411,16 @@ impl<'e> StreamScanner<'e> {
         reader: &mut dyn Read,
         on_match: &mut dyn FnMut(Located<'e>) -> Flow,
     ) -> Result<StreamStats, StreamError> {
-        let mut read = 0u64;
+        let mut read = ReadCount {
+            total: 0,
+            progress: self.progress.clone(),
+        };
         self.raw.clear();
-        let head_eof = fill(reader, &mut self.raw, self.chunk, &mut read)
-            .map_err(|error| StreamError { error, bytes: read })?;
+        let head_eof =
+            fill(reader, &mut self.raw, self.chunk, &mut read).map_err(|error| StreamError {
+                error,
+                bytes: read.total,
+            })?;
         let encoding = detect_encoding(&self.raw);
         let result = match encoding {
             Encoding::Utf8 { bom } => self.scan_utf8(reader, bom, head_eof, &mut read, on_match),
@@ -363,11 +431,14 @@ impl<'e> StreamScanner<'e> {
         };
         match result {
             Ok(stopped) => Ok(StreamStats {
-                bytes: read,
+                bytes: read.total,
                 encoding,
                 stopped,
             }),
-            Err(error) => Err(StreamError { error, bytes: read }),
+            Err(error) => Err(StreamError {
+                error,
+                bytes: read.total,
+            }),
         }
     }
 
@@ -430,7 +501,7 @@ impl<'e> StreamScanner<'e> {
         reader: &mut dyn Read,
         bom: bool,
         mut eof: bool,
-        read: &mut u64,
+        read: &mut ReadCount,
         on_match: &mut dyn FnMut(Located<'e>) -> Flow,
     ) -> io::Result<bool> {
         self.window.clear();
@@ -459,7 +530,7 @@ impl<'e> StreamScanner<'e> {
         big_endian: bool,
         bom: bool,
         mut eof: bool,
-        read: &mut u64,
+        read: &mut ReadCount,
         on_match: &mut dyn FnMut(Located<'e>) -> Flow,
     ) -> io::Result<bool> {
         let mut decoder = Utf16Decoder {
@@ -491,7 +562,7 @@ impl<'e> StreamScanner<'e> {
         &mut self,
         reader: &mut dyn Read,
         mut eof: bool,
-        read: &mut u64,
+        read: &mut ReadCount,
         on_match: &mut dyn FnMut(Located<'e>) -> Flow,
     ) -> io::Result<bool> {
         // The UTF-16 views halve the window, so the raw window keeps twice

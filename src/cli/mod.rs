@@ -1,0 +1,266 @@
+//! The command line: clap arguments, resolved into one immutable config per
+//! command, then run. This is the binary's edge: errors become messages on
+//! stderr and exit codes here, nowhere else.
+
+mod rules_cmd;
+mod scan_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+use crate::rules::{Confidence, RuleSet, Severity};
+
+/// Exit codes, as in grep: 0 clean, 1 findings, 2 error, 3 incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// No finding at or above `--fail-on`.
+    Clean = 0,
+    /// Findings at or above `--fail-on`.
+    Findings = 1,
+    /// Bad arguments, bad rules or config, a root path that does not exist.
+    Error = 2,
+    /// `--fail-on-incomplete` and some file could not be fully scanned.
+    Incomplete = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+const EXIT_HELP: &str = "\
+Exit codes:
+  0  no finding at or above --fail-on (default: no finding at all)
+  1  findings at or above --fail-on
+  2  error: bad arguments, bad rules, a path that does not exist
+  3  with --fail-on-incomplete: no findings, but some file could not be fully scanned
+
+Findings show masked values (cards: first 6 and last 4 digits at most) and a
+keyed fingerprint; raw numbers are never printed. The fingerprint key comes
+from --fingerprint-key-file, LEAKHOUND_FINGERPRINT_KEY, or a key kept in the
+state directory.";
+
+/// leakhound: finds payment card and national ID numbers in files.
+#[derive(Debug, Parser)]
+#[command(name = "leakhound", version, about, long_about = None, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "LEAKHOUND_LOG")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files, directories or standard input (`-`) for card and ID numbers.
+    #[command(after_help = EXIT_HELP)]
+    Scan(ScanArgs),
+    /// List or check detection rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules in use.
+    List {
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Check rule files: syntax, values, and every example and negative example.
+    Check {
+        /// Directory of rule files (default: the built-in rules).
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+/// Where rules come from.
+#[derive(Debug, Args, Clone)]
+pub struct RulesArg {
+    /// Use the rule files in DIR instead of the built-in rules.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+}
+
+impl RulesArg {
+    /// Loads the rule set, or says on stderr what is wrong.
+    pub fn load(&self) -> Result<RuleSet, Exit> {
+        let result = match &self.rules {
+            Some(dir) => RuleSet::load_dir(dir),
+            None => RuleSet::builtin(),
+        };
+        result.map_err(|e| {
+            eprintln!("leakhound: error: the rules cannot be used:\n{e}");
+            Exit::Error
+        })
+    }
+}
+
+/// `--fail-on`: the lowest severity that fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    /// Never fail because of findings.
+    None,
+}
+
+impl FailOn {
+    /// The threshold, or `None` for never.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::High => Some(Severity::High),
+            FailOn::None => None,
+        }
+    }
+}
+
+/// `--min-confidence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MinConfidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl MinConfidence {
+    pub fn level(self) -> Confidence {
+        match self {
+            MinConfidence::Low => Confidence::Low,
+            MinConfidence::Medium => Confidence::Medium,
+            MinConfidence::High => Confidence::High,
+        }
+    }
+}
+
+/// When to use colour or a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan; `-` reads standard input.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Exit 1 when a finding of this severity or higher is found.
+    #[arg(long, value_enum, default_value_t = FailOn::Low)]
+    pub fail_on: FailOn,
+
+    /// Exit 3 when some file could not be fully scanned (and nothing failed the run).
+    #[arg(long)]
+    pub fail_on_incomplete: bool,
+
+    /// Leave out findings below this confidence.
+    #[arg(long, value_enum, default_value_t = MinConfidence::Low)]
+    pub min_confidence: MinConfidence,
+
+    /// Scanning threads (default: one per CPU).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Scan only files matching GLOB (repeatable). A glob without `/`
+    /// matches file names anywhere; with `/`, paths under the root.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out files and directories matching GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Follow symbolic links (not followed by default: each is reported as skipped).
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Report every file, not only those that were not fully scanned.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Colours in the human report.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub color: When,
+
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub progress: When,
+
+    /// Read the fingerprint key from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub fingerprint_key_file: Option<PathBuf>,
+
+    /// Where to keep the local fingerprint key (default: $XDG_STATE_HOME/leakhound).
+    #[arg(long, value_name = "DIR", env = "LEAKHOUND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Bytes read per window (for tests of chunk boundaries).
+    #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
+    pub chunk_size: usize,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Clean
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    init_logging(&cli.log_level);
+    let exit = match cli.command {
+        Command::Scan(args) => scan_cmd::run(args),
+        Command::Rules { command } => rules_cmd::run(command),
+    };
+    exit.into()
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,241 @@
+//! The event schema: what leakhound tells the world.
+//!
+//! Every output format and every log sink writes these records. The JSON
+//! form is documented in `docs/events.md` and validated against
+//! `docs/events.schema.json` by the tests; it is a contract, so fields are
+//! only ever added. Records carry only masked values and keyed
+//! fingerprints, never a raw number.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::rules::{Confidence, Severity};
+
+/// Version of the event schema, written in every event.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingEvent {
+    pub rule: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub path: String,
+    /// Location inside a container (archive member, mail part); null for a
+    /// plain file.
+    pub member: Option<String>,
+    /// Byte offset in the decoded text of the innermost part (raw bytes for
+    /// binary data).
+    pub offset: u64,
+    /// Length in the same units.
+    pub length: u64,
+    /// 1-based line, null for binary data.
+    pub line: Option<u64>,
+    /// 1-based column in Unicode code points, null for binary data.
+    pub column: Option<u64>,
+    /// The value with hidden characters as `*`.
+    pub masked: String,
+    /// HMAC-SHA256 of the value, 128 bits in hex.
+    pub fingerprint: String,
+    /// A published payment-processor test number.
+    pub test_data: bool,
+}
+
+/// How much of a file was looked at.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Read to the end.
+    Scanned,
+    /// Read in part: `reason` says what was not.
+    Partial,
+    /// Not read, on purpose: `reason` says why.
+    Skipped,
+    /// Could not be read: `reason` says why.
+    Error,
+}
+
+impl FileStatus {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Scanned => "scanned",
+            FileStatus::Partial => "partial",
+            FileStatus::Skipped => "skipped",
+            FileStatus::Error => "error",
+        }
+    }
+}
+
+/// What happened to one file (or container member).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileEvent {
+    pub path: String,
+    pub member: Option<String>,
+    pub status: FileStatus,
+    /// Why the file was not fully scanned, and what to do about it.
+    pub reason: Option<String>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// `utf-8`, `utf-16le`, `binary` ... when the file was read.
+    pub encoding: Option<String>,
+    /// Findings in this file.
+    pub findings: u64,
+}
+
+/// Files by status.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FileCounts {
+    pub total: u64,
+    pub scanned: u64,
+    pub partial: u64,
+    pub skipped: u64,
+    pub error: u64,
+}
+
+impl FileCounts {
+    /// Counts one file.
+    pub fn add(&mut self, status: FileStatus) {
+        self.total += 1;
+        match status {
+            FileStatus::Scanned => self.scanned += 1,
+            FileStatus::Partial => self.partial += 1,
+            FileStatus::Skipped => self.skipped += 1,
+            FileStatus::Error => self.error += 1,
+        }
+    }
+
+    /// Files that were not read to the end because of a problem.
+    pub fn incomplete(&self) -> u64 {
+        self.partial + self.error
+    }
+}
+
+/// The end of a scan.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SummaryEvent {
+    /// When the scan started (RFC 3339).
+    pub started: String,
+    pub duration_ms: u64,
+    pub files: FileCounts,
+    /// Files left out by `--include`/`--exclude`.
+    pub excluded: u64,
+    pub bytes: u64,
+    /// Bytes per second over the whole run.
+    pub bytes_per_second: u64,
+    pub findings: u64,
+    pub findings_by_kind: BTreeMap<String, u64>,
+    pub findings_by_severity: BTreeMap<String, u64>,
+    pub test_data_findings: u64,
+    /// `file`, `env`, `local` or `ephemeral`.
+    pub fingerprint_key: String,
+    pub rules: String,
+    /// `clean`, `findings`, `incomplete` or `error`.
+    pub result: String,
+    pub exit_code: i32,
+}
+
+/// Any event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Finding(FindingEvent),
+    File(FileEvent),
+    Summary(SummaryEvent),
+}
+
+impl Event {
+    /// The `type` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::Finding(_) => "finding",
+            Event::File(_) => "file",
+            Event::Summary(_) => "summary",
+        }
+    }
+}
+
+/// Fields every serialized event carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope {
+    pub schema: u32,
+    /// Unique per event: the scan id and a sequence number.
+    pub id: String,
+    pub time: String,
+    pub host: String,
+    pub scan_id: String,
+    pub rules_version: String,
+}
+
+/// Stamps events with envelopes.
+#[derive(Debug, Clone)]
+pub struct Stamper {
+    scan_id: String,
+    host: String,
+    rules_version: String,
+    seq: u64,
+}
+
+impl Stamper {
+    /// A stamper for one scan.
+    pub fn new(rules_version: &str) -> Stamper {
+        let mut id = [0u8; 8];
+        let _ = getrandom::fill(&mut id);
+        Stamper {
+            scan_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            host: hostname(),
+            rules_version: rules_version.to_string(),
+            seq: 0,
+        }
+    }
+
+    /// The id of this scan.
+    pub fn scan_id(&self) -> &str {
+        &self.scan_id
+    }
+
+    /// The next envelope.
+    pub fn stamp(&mut self) -> Envelope {
+        self.seq += 1;
+        Envelope {
+            schema: SCHEMA_VERSION,
+            id: format!("{}-{}", self.scan_id, self.seq),
+            time: now_rfc3339(),
+            host: self.host.clone(),
+            scan_id: self.scan_id.clone(),
+            rules_version: self.rules_version.clone(),
+        }
+    }
+}
+
+/// The current time as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Serializes an event with its envelope as one JSON object.
+pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("type".into(), ev.type_name().into());
+    if let serde_json::Value::Object(m) = serde_json::to_value(env).unwrap_or_default() {
+        obj.extend(m);
+    }
+    let body = match ev {
+        Event::Finding(f) => serde_json::to_value(f),
+        Event::File(f) => serde_json::to_value(f),
+        Event::Summary(s) => serde_json::to_value(s),
+    };
+    if let Ok(serde_json::Value::Object(m)) = body {
+        obj.extend(m);
+    }
+    serde_json::Value::Object(obj)
+}
