@@ -181,7 +181,7 @@ fn push_digits(c: &mut Candidate, buf: &[u8], start: usize, end: usize) -> bool 
 /// The bare-number candidate of a run, if the run stands alone. A run that
 /// ends in one of the `check_chars` (then a non-alphanumeric byte) takes it
 /// as its last character.
-pub fn bare(buf: &[u8], run: &Run, check_chars: &[(u8, u32, usize)]) -> Option<Candidate> {
+pub fn bare(buf: &[u8], run: &Run, check_chars: &[u8]) -> Option<Candidate> {
     if alnum_before(buf, run.start) || run.digits > MAX_DIGITS {
         return None;
     }
@@ -189,7 +189,7 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[(u8, u32, usize)]) -> Option<C
     let mut check_char = None;
     if let Some(&b) = buf.get(run.end) {
         let upper = b.to_ascii_uppercase();
-        if check_chars.iter().any(|(c, _, _)| *c == upper) && !alnum_at(buf, run.end + 1) {
+        if check_chars.contains(&upper) && !alnum_at(buf, run.end + 1) {
             check_char = Some(upper);
             end += 1;
         } else if is_alnum(b) {
@@ -235,29 +235,43 @@ pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
     Some(cs)
 }
 
-/// The grouped-number candidate of the chain starting at `cs`, if the
-/// chain uses one separator, has at most 8 groups, stays within
-/// [`MAX_TOKEN`] bytes and stands alone.
-pub fn chain_at(buf: &[u8], cs: usize) -> Option<Candidate> {
+/// The written shape of a chain of digit groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainShape {
+    pub sep: u8,
+    pub groups: [u8; 8],
+    pub count: u8,
+    pub end: usize,
+}
+
+impl ChainShape {
+    /// Digits per group.
+    pub fn groups(&self) -> &[u8] {
+        &self.groups[..self.count as usize]
+    }
+}
+
+/// The shape of the chain starting at `cs`, if the chain uses one
+/// separator, has at most 8 groups and 31 digits, stays within
+/// [`MAX_TOKEN`] bytes and stands alone. Cheap: nothing is copied, so a
+/// shape no rule accepts is rejected before a candidate is built.
+pub fn chain_shape(buf: &[u8], cs: usize) -> Option<ChainShape> {
     if alnum_before(buf, cs) {
         return None;
     }
     let mut groups = [0u8; 8];
     let mut count = 0usize;
+    let mut digits = 0usize;
     let mut sep: Option<u8> = None;
-    let mut c = Candidate::new(cs, cs, Shape::Bare);
     let mut pos = cs;
     loop {
         let mut len = 0usize;
-        while let Some((d, w)) = digit_at(buf, pos) {
-            if c.digits >= MAX_DIGITS || !c.push(b'0' + d) {
-                return None;
-            }
-            c.digits += 1;
+        while let Some((_, w)) = digit_at(buf, pos) {
             len += 1;
             pos += w;
         }
-        if len == 0 || count == groups.len() || pos - cs > MAX_TOKEN {
+        digits += len;
+        if len == 0 || count == groups.len() || digits > MAX_DIGITS || pos - cs > MAX_TOKEN {
             return None;
         }
         groups[count] = len as u8;
@@ -277,13 +291,45 @@ pub fn chain_at(buf: &[u8], cs: usize) -> Option<Candidate> {
     if alnum_at(buf, pos) {
         return None;
     }
-    c.end = pos;
-    c.shape = Shape::Grouped {
+    Some(ChainShape {
         sep,
         groups,
         count: count as u8,
-    };
+        end: pos,
+    })
+}
+
+/// The grouped-number candidate of a chain whose shape was found by
+/// [`chain_shape`].
+pub fn chain_candidate(buf: &[u8], cs: usize, shape: &ChainShape) -> Option<Candidate> {
+    let mut c = Candidate::new(
+        cs,
+        shape.end,
+        Shape::Grouped {
+            sep: shape.sep,
+            groups: shape.groups,
+            count: shape.count,
+        },
+    );
+    let mut pos = cs;
+    while pos < shape.end {
+        match digit_at(buf, pos) {
+            Some((d, w)) => {
+                if !c.push(b'0' + d) {
+                    return None;
+                }
+                c.digits += 1;
+                pos += w;
+            }
+            None => pos += 1,
+        }
+    }
     Some(c)
+}
+
+/// The grouped-number candidate of the chain starting at `cs`.
+pub fn chain_at(buf: &[u8], cs: usize) -> Option<Candidate> {
+    chain_shape(buf, cs).and_then(|shape| chain_candidate(buf, cs, &shape))
 }
 
 /// True for the characters of an IBAN: `A`-`Z` and `0`-`9`.
@@ -484,11 +530,7 @@ pub fn track2_around(buf: &[u8], run: &Run) -> Option<Candidate> {
 /// Every candidate of every shape in `text`, by a plain byte walk (no
 /// prefilter): used by `rules check` to tell "not a candidate" from
 /// "rejected by the validator" on short example texts.
-pub fn for_each_candidate(
-    text: &[u8],
-    check_chars: &[(u8, u32, usize)],
-    f: &mut dyn FnMut(&Candidate),
-) {
+pub fn for_each_candidate(text: &[u8], check_chars: &[u8], f: &mut dyn FnMut(&Candidate)) {
     let mut i = 0;
     let mut last_chain = usize::MAX;
     while i < text.len() {
@@ -560,7 +602,7 @@ mod tests {
 
     #[test]
     fn check_char_joins_the_run() {
-        let cc = [(b'X', 17, 0)];
+        let cc = [b'X'];
         let s = b"id 11010519491231002x.";
         let r = run_around(s, 3).unwrap();
         let c = bare(s, &r, &cc).unwrap();

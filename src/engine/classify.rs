@@ -1,86 +1,125 @@
-//! Byte classes for 64-byte blocks, as bit masks.
+//! Byte classes for 128-byte windows, as `u128` bit masks.
 //!
-//! The prefilter never looks at bytes one at a time: it turns each 64-byte
-//! block into a handful of `u64` masks (bit `i` set when byte `i` is an ASCII
+//! The prefilter never looks at bytes one at a time: it turns each window of
+//! 128 bytes into a handful of masks (bit `i` set when byte `i` is an ASCII
 //! digit, a separator, an upper-case letter, or the lead byte of a Persian or
 //! Arabic-Indic digit) and combines them with shifts. On x86_64 the masks
-//! come from SSE2 compares and `movemask` (SSE2 is part of the base ISA, so no
-//! runtime detection is needed); elsewhere a scalar loop computes the same
-//! masks.
+//! come from SIMD compares and `movemask`: AVX2 when the CPU has it (chosen
+//! once at run time), else SSE2, which every x86_64 CPU has. Elsewhere a
+//! scalar loop computes the same masks.
 
-/// The class masks of one block. Bit `i` describes byte `i` of the block.
+/// Bytes per window.
+pub const WIDTH: usize = 128;
+
+/// The class masks of one window. Bit `i` describes byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BlockMasks {
+pub struct Masks {
     /// ASCII `0`..=`9`.
-    pub digit: u64,
+    pub digit: u128,
     /// A group separator: space, `-` or `.`.
-    pub sep: u64,
+    pub sep: u128,
     /// ASCII `A`..=`Z`.
-    pub upper: u64,
+    pub upper: u128,
     /// `0xD9` or `0xDB`: the first byte of an Arabic-Indic (U+0660..) or
     /// Persian (U+06F0..) digit in UTF-8, and of many other Arabic letters.
-    pub native_lead: u64,
+    pub native_lead: u128,
 }
 
-/// Bytes per block.
-pub const BLOCK: usize = 64;
+/// A way to compute [`Masks`].
+pub trait Classifier: Copy {
+    /// Classifies one full window.
+    fn classify(self, window: &[u8; WIDTH]) -> Masks;
+}
 
-/// Classifies the 64 bytes starting at `at`; bytes past the end of `buf`
+/// Classifies the window starting at `at`; bytes past the end of `buf`
 /// count as no class at all.
-#[inline]
-pub fn classify_at(buf: &[u8], at: usize) -> BlockMasks {
-    if at + BLOCK <= buf.len() {
-        let block: &[u8; BLOCK] = buf[at..at + BLOCK].try_into().expect("64 bytes");
-        classify(block)
+#[inline(always)]
+pub fn classify_at<C: Classifier>(c: C, buf: &[u8], at: usize) -> Masks {
+    if let Some(w) = buf.get(at..at + WIDTH) {
+        c.classify(w.try_into().expect("128 bytes"))
     } else if at < buf.len() {
-        let mut padded = [0u8; BLOCK];
+        let mut padded = [0u8; WIDTH];
         let rest = &buf[at..];
         padded[..rest.len()].copy_from_slice(rest);
-        classify(&padded)
+        c.classify(&padded)
     } else {
-        BlockMasks::default()
+        Masks::default()
     }
 }
 
-/// Classifies one full block.
-#[inline]
-pub fn classify(block: &[u8; BLOCK]) -> BlockMasks {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is always available on x86_64.
-        unsafe { sse2::classify(block) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        classify_scalar(block)
-    }
-}
+/// The portable definition of the masks; the SIMD versions must agree.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar;
 
-/// The portable definition of the masks; the SIMD version must agree with it.
-pub fn classify_scalar(block: &[u8; BLOCK]) -> BlockMasks {
-    let mut m = BlockMasks::default();
-    for (i, &b) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        if b.is_ascii_digit() {
-            m.digit |= bit;
+impl Classifier for Scalar {
+    fn classify(self, window: &[u8; WIDTH]) -> Masks {
+        let mut m = Masks::default();
+        for (i, &b) in window.iter().enumerate() {
+            let bit = 1u128 << i;
+            if b.is_ascii_digit() {
+                m.digit |= bit;
+            }
+            if b == b' ' || b == b'-' || b == b'.' {
+                m.sep |= bit;
+            }
+            if b.is_ascii_uppercase() {
+                m.upper |= bit;
+            }
+            if b == 0xD9 || b == 0xDB {
+                m.native_lead |= bit;
+            }
         }
-        if b == b' ' || b == b'-' || b == b'.' {
-            m.sep |= bit;
-        }
-        if b.is_ascii_uppercase() {
-            m.upper |= bit;
-        }
-        if b == 0xD9 || b == 0xDB {
-            m.native_lead |= bit;
-        }
+        m
     }
-    m
 }
 
 #[cfg(target_arch = "x86_64")]
-mod sse2 {
-    use super::{BLOCK, BlockMasks};
+pub use x86::{Avx2, Sse2};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Classifier, Masks, WIDTH};
     use std::arch::x86_64::*;
+
+    /// SSE2, 16 bytes at a time.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Sse2;
+
+    /// AVX2, 32 bytes at a time. Only construct it through [`Avx2::detect`].
+    #[derive(Debug, Clone, Copy)]
+    pub struct Avx2(());
+
+    impl Avx2 {
+        /// `Some` when this CPU has AVX2.
+        pub fn detect() -> Option<Avx2> {
+            is_x86_feature_detected!("avx2").then_some(Avx2(()))
+        }
+    }
+
+    impl Classifier for Sse2 {
+        #[inline(always)]
+        fn classify(self, window: &[u8; WIDTH]) -> Masks {
+            let mut m = Masks::default();
+            for lane in 0..WIDTH / 16 {
+                // SAFETY: SSE2 is part of x86_64; lane * 16 + 16 <= 128.
+                let (d, s, u, l) = unsafe { sse2_lane(window.as_ptr().add(lane * 16)) };
+                let shift = lane * 16;
+                m.digit |= (d as u128) << shift;
+                m.sep |= (s as u128) << shift;
+                m.upper |= (u as u128) << shift;
+                m.native_lead |= (l as u128) << shift;
+            }
+            m
+        }
+    }
+
+    impl Classifier for Avx2 {
+        #[inline(always)]
+        fn classify(self, window: &[u8; WIDTH]) -> Masks {
+            // SAFETY: an `Avx2` value exists only when the CPU has AVX2.
+            unsafe { avx2_window(window) }
+        }
+    }
 
     /// `lo <= v <= lo + span` for unsigned bytes, as a byte mask.
     #[inline(always)]
@@ -92,7 +131,7 @@ mod sse2 {
     }
 
     #[inline(always)]
-    unsafe fn classify16(p: *const u8) -> (u64, u64, u64, u64) {
+    unsafe fn sse2_lane(p: *const u8) -> (u16, u16, u16, u16) {
         unsafe {
             let v = _mm_loadu_si128(p as *const __m128i);
             let digit = in_range(v, b'0' as i8, 9);
@@ -109,54 +148,89 @@ mod sse2 {
                 _mm_cmpeq_epi8(v, _mm_set1_epi8(0xDBu8 as i8)),
             );
             (
-                _mm_movemask_epi8(digit) as u16 as u64,
-                _mm_movemask_epi8(sep) as u16 as u64,
-                _mm_movemask_epi8(upper) as u16 as u64,
-                _mm_movemask_epi8(lead) as u16 as u64,
+                _mm_movemask_epi8(digit) as u16,
+                _mm_movemask_epi8(sep) as u16,
+                _mm_movemask_epi8(upper) as u16,
+                _mm_movemask_epi8(lead) as u16,
             )
         }
     }
 
-    /// # Safety
-    /// Requires SSE2, which every x86_64 CPU has.
     #[inline]
-    pub unsafe fn classify(block: &[u8; BLOCK]) -> BlockMasks {
-        let mut m = BlockMasks::default();
-        for lane in 0..4 {
-            // SAFETY: lane * 16 + 16 <= 64 = block.len().
-            let (d, s, u, l) = unsafe { classify16(block.as_ptr().add(lane * 16)) };
-            let shift = lane * 16;
-            m.digit |= d << shift;
-            m.sep |= s << shift;
-            m.upper |= u << shift;
-            m.native_lead |= l << shift;
+    #[target_feature(enable = "avx2")]
+    fn in_range_256(v: __m256i, lo: i8, span: i8) -> __m256i {
+        let x = _mm256_sub_epi8(v, _mm256_set1_epi8(lo));
+        _mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(span)), x)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn avx2_window(window: &[u8; WIDTH]) -> Masks {
+        let mut m = Masks::default();
+        for lane in 0..WIDTH / 32 {
+            // SAFETY: lane * 32 + 32 <= 128 = window.len().
+            let v = unsafe { _mm256_loadu_si256(window.as_ptr().add(lane * 32) as *const __m256i) };
+            let digit = in_range_256(v, b'0' as i8, 9);
+            let upper = in_range_256(v, b'A' as i8, 25);
+            let sep = _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8)),
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'-' as i8)),
+                ),
+                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'.' as i8)),
+            );
+            let lead = _mm256_or_si256(
+                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0xD9u8 as i8)),
+                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0xDBu8 as i8)),
+            );
+            let shift = lane * 32;
+            m.digit |= (_mm256_movemask_epi8(digit) as u32 as u128) << shift;
+            m.sep |= (_mm256_movemask_epi8(sep) as u32 as u128) << shift;
+            m.upper |= (_mm256_movemask_epi8(upper) as u32 as u128) << shift;
+            m.native_lead |= (_mm256_movemask_epi8(lead) as u32 as u128) << shift;
         }
         m
     }
 }
 
-/// Bit `i` of the result is set when bits `i .. i + k` of `bits` are all set
-/// (`k >= 1`). `bits` holds two blocks (the current one in the low half), so
-/// the answer is exact for the low 64 positions as long as `k <= 64`.
-#[inline]
-pub fn runs_of(bits: u128, k: u32) -> u64 {
-    debug_assert!((1..=64).contains(&k));
-    let mut acc = bits;
-    let mut have = 1u32;
-    while have * 2 <= k {
-        acc &= acc >> have;
-        have *= 2;
-    }
-    if have < k {
-        acc &= acc >> (k - have);
-    }
-    acc as u64
+/// `bits >> s` for a shift known to be below 64: the compiler then needs no
+/// fix-up for shifts of 64 and more, which a plain `u128` shift pays on
+/// every use.
+#[inline(always)]
+pub fn shr(bits: u128, s: u32) -> u128 {
+    bits >> (s & 63)
 }
 
-/// Joins the masks of a block and the block after it.
-#[inline]
-pub fn pair(cur: u64, next: u64) -> u128 {
-    cur as u128 | ((next as u128) << 64)
+/// Runs of set bits, by doubling: `r[j]` has bit `i` set when bits
+/// `i .. i + 2^j` of the input are all set.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    r: [u128; 5],
+}
+
+impl Runs {
+    /// Runs of length 1, 2, 4, 8 and 16 of `bits`.
+    #[inline(always)]
+    pub fn new(bits: u128) -> Runs {
+        let r1 = bits;
+        let r2 = r1 & (r1 >> 1);
+        let r4 = r2 & (r2 >> 2);
+        let r8 = r4 & (r4 >> 4);
+        let r16 = r8 & (r8 >> 8);
+        Runs {
+            r: [r1, r2, r4, r8, r16],
+        }
+    }
+
+    /// Bit `i` set when bits `i .. i + k` are all set (`1 <= k <= 31`);
+    /// exact for `i + k <= 128`.
+    #[inline(always)]
+    pub fn of(&self, k: u32) -> u128 {
+        debug_assert!((1..=31).contains(&k));
+        let p = 31 - k.leading_zeros(); // log2 of the largest power of two <= k
+        let base = self.r[(p as usize).min(4)];
+        base & shr(base, k - (1 << p))
+    }
 }
 
 #[cfg(test)]
@@ -165,40 +239,44 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn runs_of_finds_run_starts() {
+    fn runs_find_run_starts() {
         // digits at 2..=6 (5 long) and 10..=12 (3 long)
         let bits: u128 = 0b1_1100_0111_1100;
-        assert_eq!(runs_of(bits, 1), bits as u64);
-        assert_eq!(runs_of(bits, 3), 0b100_0001_1100);
-        assert_eq!(runs_of(bits, 5), 0b100);
-        assert_eq!(runs_of(bits, 6), 0);
+        let r = Runs::new(bits);
+        assert_eq!(r.of(1), bits);
+        assert_eq!(r.of(3), 0b100_0001_1100);
+        assert_eq!(r.of(5), 0b100);
+        assert_eq!(r.of(6), 0);
     }
 
-    #[test]
-    fn runs_cross_into_next_block() {
-        let cur = 0xF000_0000_0000_0000u64; // last 4 bytes of the block
-        let next = 0b11111u64; // first 5 bytes of the next one
-        assert_eq!(runs_of(pair(cur, next), 9), 1u64 << 60);
-        assert_eq!(runs_of(pair(cur, next), 10), 0);
+    fn naive_runs(bits: u128, k: u32) -> u128 {
+        let mut out = 0u128;
+        for i in 0..128u32 {
+            if i + k <= 128 && (i..i + k).all(|j| bits >> j & 1 == 1) {
+                out |= 1 << i;
+            }
+        }
+        out
     }
 
     proptest! {
         #[test]
-        fn simd_agrees_with_scalar(bytes in proptest::collection::vec(any::<u8>(), 64)) {
-            let block: [u8; 64] = bytes.try_into().unwrap();
-            prop_assert_eq!(classify(&block), classify_scalar(&block));
+        fn runs_match_naive(bits in any::<u128>(), k in 1u32..=31) {
+            prop_assert_eq!(Runs::new(bits).of(k), naive_runs(bits, k));
         }
 
         #[test]
-        fn runs_of_matches_naive(bits in any::<u128>(), k in 1u32..=64) {
-            let fast = runs_of(bits, k);
-            let mut naive = 0u64;
-            for i in 0..64u32 {
-                if (i..i + k).all(|j| j < 128 && bits >> j & 1 == 1) {
-                    naive |= 1 << i;
+        fn simd_agrees_with_scalar(bytes in proptest::collection::vec(any::<u8>(), WIDTH)) {
+            let w: [u8; WIDTH] = bytes.try_into().unwrap();
+            let expected = Scalar.classify(&w);
+            #[cfg(target_arch = "x86_64")]
+            {
+                prop_assert_eq!(Sse2.classify(&w), expected);
+                if let Some(avx) = Avx2::detect() {
+                    prop_assert_eq!(avx.classify(&w), expected);
                 }
             }
-            prop_assert_eq!(fast, naive);
+            let _ = expected;
         }
     }
 }

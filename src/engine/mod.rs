@@ -35,7 +35,7 @@ use std::ops::Range;
 use crate::rules::{Confidence, Matcher, Rule, RuleSet, Severity, Validator};
 use crate::validate;
 use candidate::{Candidate, Shape};
-use classify::{BlockMasks, classify_at, pair};
+use classify::{Classifier, Masks, Runs, WIDTH, classify_at, shr};
 use context::Keywords;
 use value::SecretValue;
 
@@ -94,22 +94,41 @@ struct Triggers {
     bare_min: u32,
     /// Group-shape prefixes whose masks fire a trigger.
     shapes: Vec<Vec<u8>>,
-    /// Run lengths the shape masks need.
-    run_lengths: Vec<u32>,
     iban: bool,
     native_digits: bool,
+    /// Bytes the scan advances per 128-byte window: a trigger pattern must
+    /// fit in the window, so the last `WIDTH - step` bytes are looked at
+    /// again by the next window.
+    step: usize,
 }
 
-/// Rules grouped by the shape of candidate they accept.
+/// Rules accepting bare numbers that end in a check character.
+#[derive(Debug, Clone)]
+struct CheckCharRules {
+    ch: u8,
+    /// Digits before the check character.
+    digits: usize,
+    rules: Vec<usize>,
+}
+
+/// Rules accepting one group shape with one separator.
+#[derive(Debug, Clone)]
+struct GroupRules {
+    shape: Vec<u8>,
+    sep_bit: u8,
+    rules: Vec<usize>,
+}
+
+/// Rules grouped by the shape of candidate they accept, so a candidate
+/// reaches only the validators that can accept it.
 #[derive(Debug, Clone, Default)]
 struct Dispatch {
     /// `bare[n]`: rules accepting a bare run of `n` digits.
     bare: Vec<Vec<usize>>,
-    /// Rules whose bare numbers may end in a check character:
-    /// `(char, run length without it, rule)`.
-    check_char: Vec<(u8, u32, usize)>,
-    /// `(shape, separators, rule)`.
-    grouped: Vec<(Vec<u8>, u8, usize)>,
+    check_char: Vec<CheckCharRules>,
+    /// The distinct check characters.
+    check_chars: Vec<u8>,
+    grouped: Vec<GroupRules>,
     iban: Vec<usize>,
     track1: Vec<usize>,
     track2: Vec<usize>,
@@ -123,6 +142,8 @@ pub struct Engine {
     triggers: Triggers,
     dispatch: Dispatch,
     keywords: Keywords,
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<classify::Avx2>,
 }
 
 /// Per-window scan state.
@@ -153,22 +174,51 @@ impl Engine {
                         if d.bare_lengths & (1 << n) == 0 {
                             continue;
                         }
-                        match d.check_char {
-                            Some(c) => {
-                                // `n` characters with the check char, or `n`
-                                // digits: both end up at this rule.
-                                dispatch.check_char.push((c, n - 1, i));
-                                dispatch.bare[n as usize].push(i);
-                                bare_min = bare_min.min(n.saturating_sub(1).max(1));
+                        dispatch.bare[n as usize].push(i);
+                        bare_min = bare_min.min(n);
+                        if let Some(ch) = d.check_char {
+                            // `n` characters ending in the check character.
+                            let digits = n as usize - 1;
+                            match dispatch
+                                .check_char
+                                .iter_mut()
+                                .find(|e| e.ch == ch && e.digits == digits)
+                            {
+                                Some(e) => e.rules.push(i),
+                                None => dispatch.check_char.push(CheckCharRules {
+                                    ch,
+                                    digits,
+                                    rules: vec![i],
+                                }),
                             }
-                            None => {
-                                dispatch.bare[n as usize].push(i);
-                                bare_min = bare_min.min(n);
+                            if !dispatch.check_chars.contains(&ch) {
+                                dispatch.check_chars.push(ch);
                             }
+                            bare_min = bare_min.min(digits.max(1) as u32);
                         }
                     }
                     for g in &d.groups {
-                        dispatch.grouped.push((g.clone(), d.separators, i));
+                        for sep_bit in [
+                            crate::rules::SEP_SPACE,
+                            crate::rules::SEP_DASH,
+                            crate::rules::SEP_DOT,
+                        ] {
+                            if d.separators & sep_bit == 0 {
+                                continue;
+                            }
+                            match dispatch
+                                .grouped
+                                .iter_mut()
+                                .find(|e| e.shape == *g && e.sep_bit == sep_bit)
+                            {
+                                Some(e) => e.rules.push(i),
+                                None => dispatch.grouped.push(GroupRules {
+                                    shape: g.clone(),
+                                    sep_bit,
+                                    rules: vec![i],
+                                }),
+                            }
+                        }
                         shapes.push(trigger_prefix(g));
                     }
                 }
@@ -189,20 +239,25 @@ impl Engine {
         }
         triggers.bare_min = if bare_min == u32::MAX { 0 } else { bare_min };
         triggers.shapes = minimal_cover(shapes);
-        let mut run_lengths: Vec<u32> = triggers
+        // The longest pattern: a bare run, a shape prefix with its
+        // separators, or `CCdd` of an IBAN. Rules keep all of these within
+        // 64 bytes (bare runs <= 31 digits, shapes <= 48 bytes).
+        let longest = triggers
             .shapes
             .iter()
-            .flat_map(|s| s.iter().map(|&g| g as u32))
-            .collect();
-        run_lengths.sort_unstable();
-        run_lengths.dedup();
-        triggers.run_lengths = run_lengths;
+            .map(|s| s.iter().map(|&g| g as usize).sum::<usize>() + s.len() - 1)
+            .chain([triggers.bare_min as usize, 4])
+            .max()
+            .unwrap_or(4);
+        triggers.step = WIDTH - longest.min(WIDTH / 2);
         let keywords = Keywords::new(&rules.rules);
         Engine {
             rules,
             triggers,
             dispatch,
             keywords,
+            #[cfg(target_arch = "x86_64")]
+            avx2: classify::Avx2::detect(),
         }
     }
 
@@ -225,6 +280,39 @@ impl Engine {
         report: Range<usize>,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(avx2) = self.avx2 {
+                // SAFETY: an `Avx2` token exists only on CPUs with AVX2.
+                return unsafe { self.scan_avx2(avx2, buf, report, on_match) };
+            }
+            self.scan_with(classify::Sse2, buf, report, on_match)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.scan_with(classify::Scalar, buf, report, on_match)
+    }
+
+    /// The scan loop compiled for AVX2, so the classifier inlines.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scan_avx2<'e>(
+        &'e self,
+        c: classify::Avx2,
+        buf: &[u8],
+        report: Range<usize>,
+        on_match: &mut dyn FnMut(Match<'e>) -> Flow,
+    ) -> Flow {
+        self.scan_with(c, buf, report, on_match)
+    }
+
+    #[inline(always)]
+    fn scan_with<'e, C: Classifier>(
+        &'e self,
+        c: C,
+        buf: &[u8],
+        report: Range<usize>,
+        on_match: &mut dyn FnMut(Match<'e>) -> Flow,
+    ) -> Flow {
         let report_end = report.end.min(buf.len());
         if report.start >= report_end {
             return Flow::Continue(());
@@ -237,15 +325,13 @@ impl Engine {
         };
         // A trigger can lie up to one token after the match's first byte.
         let limit = (report_end + candidate::MAX_TOKEN).min(buf.len());
+        let step = self.triggers.step;
         let mut pos = report.start;
-        let mut cur = classify_at(buf, pos);
         while pos < limit {
-            let next = classify_at(buf, pos + classify::BLOCK);
-            let mut t = self.trigger_mask(buf, pos, &cur, &next);
-            let avail = limit - pos;
-            if avail < 64 {
-                t &= (1u64 << avail) - 1;
-            }
+            let masks = classify_at(c, buf, pos);
+            let mut t = self.trigger_mask(buf, pos, &masks);
+            let take = (limit - pos).min(step);
+            t &= (1u128 << take) - 1;
             while t != 0 {
                 let p = pos + t.trailing_zeros() as usize;
                 t &= t - 1;
@@ -254,55 +340,42 @@ impl Engine {
                 }
                 self.on_trigger(buf, p, &mut st, on_match)?;
             }
-            pos += classify::BLOCK;
-            if st.skip_until > pos + classify::BLOCK {
-                // A long run: jump over it instead of walking its blocks.
-                pos = st.skip_until;
-                cur = classify_at(buf, pos);
-            } else {
-                cur = next;
-            }
+            // Jump over a long run that a trigger consumed.
+            pos = (pos + step).max(st.skip_until);
         }
         self.scan_regex_rules(buf, &st, on_match)
     }
 
     /// Bit `i` set: position `pos + i` may start or lie inside a candidate.
-    #[inline]
-    fn trigger_mask(&self, buf: &[u8], pos: usize, cur: &BlockMasks, next: &BlockMasks) -> u64 {
+    #[inline(always)]
+    fn trigger_mask(&self, buf: &[u8], pos: usize, m: &Masks) -> u128 {
         let tr = &self.triggers;
-        let d = pair(cur.digit, next.digit);
-        let mut t = 0u64;
-        if cur.digit != 0 {
+        let mut t = 0u128;
+        if m.digit != 0 {
+            let runs = Runs::new(m.digit);
             if tr.bare_min > 0 {
-                t |= classify::runs_of(d, tr.bare_min);
+                t |= runs.of(tr.bare_min);
             }
-            if !tr.shapes.is_empty() && cur.sep | next.sep != 0 {
-                let s = pair(cur.sep, next.sep);
-                let mut runs = [0u128; 20];
-                for &k in &tr.run_lengths {
-                    runs[k as usize] = runs_of_128(d, k);
-                }
+            if m.sep != 0 {
                 for shape in &tr.shapes {
-                    let mut m = runs[shape[0] as usize];
+                    let mut x = runs.of(shape[0] as u32);
                     let mut off = shape[0] as u32;
                     for &g in &shape[1..] {
-                        m &= s >> off;
+                        x &= shr(m.sep, off);
                         off += 1;
-                        m &= runs[g as usize] >> off;
+                        x &= shr(runs.of(g as u32), off);
                         off += g as u32;
                     }
-                    t |= m as u64;
+                    t |= x;
                 }
             }
+            if tr.iban && m.upper != 0 {
+                let (u, d) = (m.upper, m.digit);
+                t |= u & (u >> 1) & (d >> 2) & (d >> 3);
+            }
         }
-        // The letters of an IBAN may end this block and its digits begin
-        // the next one, so this test does not wait for a digit in `cur`.
-        if tr.iban && cur.upper != 0 && d >> 2 != 0 {
-            let u = pair(cur.upper, next.upper);
-            t |= (u & (u >> 1) & (d >> 2) & (d >> 3)) as u64;
-        }
-        if tr.native_digits && cur.native_lead != 0 {
-            let mut lead = cur.native_lead;
+        if tr.native_digits && m.native_lead != 0 {
+            let mut lead = m.native_lead;
             while lead != 0 {
                 let bit = lead.trailing_zeros() as usize;
                 lead &= lead - 1;
@@ -361,14 +434,17 @@ impl Engine {
             }
         }
 
+        // Cheap checks first: most runs have a length or a shape no rule
+        // takes, and are dropped before a candidate is built.
         if !run_taken
             && run.start >= st.report_start
             && run.start < st.report_end
-            && let Some(c) = candidate::bare(buf, &run, self.check_chars())
+            && self.bare_possible(run.digits)
+            && let Some(c) = candidate::bare(buf, &run, &self.dispatch.check_chars)
         {
             let rules = self.bare_rules(&c);
             if !rules.is_empty() {
-                self.emit_first_valid(buf, &c, &rules, on_match)?;
+                self.emit_first_valid(buf, &c, rules, on_match)?;
             }
         }
 
@@ -380,51 +456,66 @@ impl Engine {
             && cs < st.report_end
         {
             st.last_chain_start = cs;
-            if let Some(c) = candidate::chain_at(buf, cs) {
-                let rules = self.grouped_rules(&c);
-                if !rules.is_empty() {
-                    self.emit_first_valid(buf, &c, &rules, on_match)?;
-                }
+            if let Some(shape) = candidate::chain_shape(buf, cs)
+                && let Some(rules) = self.group_rules(shape.groups(), shape.sep)
+                && let Some(c) = candidate::chain_candidate(buf, cs, &shape)
+            {
+                self.emit_first_valid(buf, &c, rules, on_match)?;
             }
         }
         Flow::Continue(())
     }
 
     /// The check characters any rule accepts after a bare run.
-    fn check_chars(&self) -> &[(u8, u32, usize)] {
-        &self.dispatch.check_char
+    fn check_chars(&self) -> &[u8] {
+        &self.dispatch.check_chars
     }
 
-    fn bare_rules(&self, c: &Candidate) -> Vec<usize> {
+    /// True when some rule may take a bare run of `digits` digits (with or
+    /// without a check character after it).
+    fn bare_possible(&self, digits: usize) -> bool {
+        self.dispatch
+            .bare
+            .get(digits)
+            .is_some_and(|r| !r.is_empty())
+            || self.dispatch.check_char.iter().any(|e| e.digits == digits)
+    }
+
+    fn bare_rules(&self, c: &Candidate) -> &[usize] {
         match c.check_char {
             Some(ch) => self
                 .dispatch
                 .check_char
                 .iter()
-                .filter(|(x, n, _)| *x == ch && *n as usize == c.digits)
-                .map(|(_, _, r)| *r)
-                .collect(),
+                .find(|e| e.ch == ch && e.digits == c.digits)
+                .map(|e| e.rules.as_slice())
+                .unwrap_or(&[]),
             None => self
                 .dispatch
                 .bare
                 .get(c.digits)
-                .cloned()
-                .unwrap_or_default(),
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
         }
     }
 
-    fn grouped_rules(&self, c: &Candidate) -> Vec<usize> {
-        let Shape::Grouped { sep, groups, count } = c.shape else {
-            return Vec::new();
-        };
-        let shape = &groups[..count as usize];
+    /// The rules taking this group shape with this separator.
+    fn group_rules(&self, shape: &[u8], sep: u8) -> Option<&[usize]> {
         let sep_bit = crate::rules::separator_bit(sep);
         self.dispatch
             .grouped
             .iter()
-            .filter(|(g, seps, _)| g.as_slice() == shape && seps & sep_bit != 0)
-            .map(|(_, _, r)| *r)
-            .collect()
+            .find(|e| e.sep_bit == sep_bit && e.shape == shape)
+            .map(|e| e.rules.as_slice())
+    }
+
+    fn grouped_rules(&self, c: &Candidate) -> &[usize] {
+        match c.shape {
+            Shape::Grouped { sep, groups, count } => self
+                .group_rules(&groups[..count as usize], sep)
+                .unwrap_or(&[]),
+            _ => &[],
+        }
     }
 
     /// Emits the best validated match among `rules` for candidate `c`.
@@ -591,21 +682,6 @@ impl Engine {
         }
         found
     }
-}
-
-/// Runs of `k` set bits over both halves (valid where `i + k <= 128`).
-#[inline]
-fn runs_of_128(bits: u128, k: u32) -> u128 {
-    let mut acc = bits;
-    let mut have = 1u32;
-    while have * 2 <= k {
-        acc &= acc >> have;
-        have *= 2;
-    }
-    if have < k {
-        acc &= acc >> (k - have);
-    }
-    acc
 }
 
 /// The shortest prefix of a group shape that is selective enough to fire a

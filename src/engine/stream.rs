@@ -172,45 +172,9 @@ fn count_chars(b: &[u8]) -> u64 {
     b.iter().filter(|&&x| (x as i8) >= -0x40).count() as u64
 }
 
-/// Occurrences of `needle` in `hay`.
+/// Occurrences of `needle` in `hay` (memchr counts with AVX2 or SSE2).
 pub fn count_byte(hay: &[u8], needle: u8) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of x86_64.
-        unsafe { count_byte_sse2(hay, needle) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        hay.iter().filter(|&&b| b == needle).count()
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn count_byte_sse2(hay: &[u8], needle: u8) -> usize {
-    use std::arch::x86_64::*;
-    let mut total = 0usize;
-    let mut chunks = hay.chunks_exact(16);
-    unsafe {
-        let n = _mm_set1_epi8(needle as i8);
-        let zero = _mm_setzero_si128();
-        let mut acc = zero;
-        let mut in_acc = 0;
-        for c in &mut chunks {
-            let v = _mm_loadu_si128(c.as_ptr() as *const __m128i);
-            // A match is 0xFF (-1): subtracting it adds one to the lane.
-            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, n));
-            in_acc += 1;
-            if in_acc == 255 {
-                let s = _mm_sad_epu8(acc, zero);
-                total += (_mm_cvtsi128_si64(s) + _mm_extract_epi16(s, 4) as i64) as usize;
-                acc = zero;
-                in_acc = 0;
-            }
-        }
-        let s = _mm_sad_epu8(acc, zero);
-        total += (_mm_cvtsi128_si64(s) + _mm_extract_epi16(s, 4) as i64) as usize;
-    }
-    total + chunks.remainder().iter().filter(|&&b| b == needle).count()
+    memchr::memchr_iter(needle, hay).count()
 }
 
 /// Decides the encoding from the first bytes of a stream.
@@ -261,32 +225,26 @@ pub fn detect_encoding(head: &[u8]) -> Encoding {
 
 /// Reads until `buf` holds `want` bytes or the reader is exhausted.
 /// Returns whether the end of the stream was reached.
+///
+/// `take(..).read_to_end` reads into the vector's spare capacity through
+/// `read_buf`, which files implement without initialising the memory first,
+/// so the buffer is not zeroed before every read.
 fn fill(
     r: &mut dyn Read,
     buf: &mut Vec<u8>,
     want: usize,
     read: &mut ReadCount,
 ) -> io::Result<bool> {
-    while buf.len() < want {
-        let old = buf.len();
-        buf.resize(want, 0);
-        match r.read(&mut buf[old..]) {
-            Ok(0) => {
-                buf.truncate(old);
-                return Ok(true);
-            }
-            Ok(n) => {
-                buf.truncate(old + n);
-                read.add(n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
-            Err(e) => {
-                buf.truncate(old);
-                return Err(e);
-            }
-        }
+    if buf.len() >= want {
+        return Ok(false);
     }
-    Ok(false)
+    let need = want - buf.len();
+    buf.reserve(need);
+    let before = buf.len();
+    let result = r.take(need as u64).read_to_end(buf);
+    read.add(buf.len() - before);
+    result?;
+    Ok(buf.len() < want)
 }
 
 /// Streaming UTF-16 to UTF-8 decoder that keeps a split code unit or

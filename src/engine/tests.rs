@@ -166,9 +166,13 @@ fn triggers_skip_dates_ips_and_ports() {
     assert_eq!(trigger_prefix(&[3, 2, 4]), vec![3, 2, 4]);
     let e = engine();
     let line = b"2024-08-19T14:16:35.680Z INFO [api] 192.168.1.10:8080 took 4523 ms 2024-03-15 ";
-    let m = classify::classify_at(line, 0);
-    let n = classify::classify_at(line, 64);
-    assert_eq!(e.trigger_mask(line, 0, &m, &n), 0);
+    let m = classify::classify_at(classify::Scalar, line, 0);
+    assert_eq!(e.trigger_mask(line, 0, &m), 0);
+    assert_eq!(
+        e.triggers.step,
+        128 - 11,
+        "3-2-4 with separators is the longest pattern"
+    );
 }
 
 // ---------------------------------------------------------------- naive
@@ -182,11 +186,11 @@ fn naive(text: &[u8]) -> Vec<(usize, usize, usize)> {
     candidate::for_each_candidate(text, e.check_chars(), &mut |c| cands.push(c.clone()));
     for c in &cands {
         let rules = match c.shape {
-            Shape::Track1 => e.dispatch.track1.clone(),
-            Shape::Track2 => e.dispatch.track2.clone(),
+            Shape::Track1 => e.dispatch.track1.as_slice(),
+            Shape::Track2 => e.dispatch.track2.as_slice(),
             _ => continue,
         };
-        if let Some(m) = e.best_match(text, c, &rules) {
+        if let Some(m) = e.best_match(text, c, rules) {
             track_spans.push((m.start, m.end));
             out.push((m.start, m.end, m.rule_index));
         }
@@ -203,10 +207,10 @@ fn naive(text: &[u8]) -> Vec<(usize, usize, usize)> {
                 e.bare_rules(c)
             }
             Shape::Grouped { .. } => e.grouped_rules(c),
-            Shape::Iban => e.dispatch.iban.clone(),
+            Shape::Iban => e.dispatch.iban.as_slice(),
             _ => continue,
         };
-        if let Some(m) = e.best_match(text, c, &rules) {
+        if let Some(m) = e.best_match(text, c, rules) {
             if c.shape == Shape::Iban {
                 iban_starts.push(c.start);
             }
