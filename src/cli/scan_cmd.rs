@@ -139,10 +139,11 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
-            if let Event::File(f) = &ev {
-                if f.status == FileStatus::Scanned && !args.verbose {
-                    return;
-                }
+            if let Event::File(f) = &ev
+                && f.status == FileStatus::Scanned
+                && !args.verbose
+            {
+                return;
             }
             emit(&mut sink, &ev, &progress);
         },
