@@ -89,7 +89,7 @@ impl<W: Write> Human<W> {
         let note = if f.test_data { "  test data" } else { "" };
         writeln!(
             self.out,
-            "  {place:>9}  {sev}  {:<16}  {:<22}  {}{note}",
+            "  {place:>9}  {sev}  {:<16}  {:<34}  {}{note}",
             f.kind, f.masked, f.rule
         )
     }
@@ -133,7 +133,10 @@ impl<W: Write> Human<W> {
                 }
             }
             let test = if s.test_data_findings > 0 {
-                format!(" ({} test numbers)", s.test_data_findings)
+                format!(
+                    " (including {} published test numbers)",
+                    s.test_data_findings
+                )
             } else {
                 String::new()
             };

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing leakhound needs on a fresh Debian or
+# Ubuntu machine (the Rust toolchain itself, 1.95 or later, must already be
+# there), and makes .venv with the Python packages the corpus tests use.
+# Run as root or with sudo available. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential pkg-config git ca-certificates \
+    python3 python3-venv python3-pip \
+    >/dev/null
+
+# The corpus generator and scorer need python-stdnum (the reference for every
+# validator) and faker (realistic filler text).
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/corpus/requirements.txt
+
+# fmt and clippy are part of the test command.
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+echo "setup done: Python venv in .venv; build with: cargo build --release"

@@ -1,0 +1,150 @@
+//! End to end on a generated, labelled corpus: recall and precision.
+//!
+//! Generates a small corpus with `tests/corpus/gen_corpus.py` (python-stdnum
+//! decides what is valid), scans it with the real binary, maps each
+//! finding's keyed fingerprint back to the planted item with
+//! `tests/corpus/to_score.py` (the test knows the key; leakhound never
+//! prints a raw number) and scores with `tests/corpus/score.py`.
+//!
+//! Needs Python with python-stdnum and faker: `scripts/setup.sh` makes
+//! `.venv`; `LEAKHOUND_PYTHON` can point elsewhere. Without them the test
+//! fails and says how to fix it; `LEAKHOUND_SKIP_CORPUS=1` skips it on
+//! purpose.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const KEY: &str = "corpus-test-key";
+
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LEAKHOUND_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("command starts");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Scores a scan of `globs` (empty: the whole corpus) and returns the
+/// score.py JSON.
+fn score(py: &Path, corpus: &Path, findings: &Path, globs: &[&str]) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let tmp = findings.parent().unwrap();
+    let scored = tmp.join("scored.jsonl");
+    let out = run(Command::new(py)
+        .arg(dir.join("to_score.py"))
+        .arg("--corpus")
+        .arg(corpus)
+        .arg("--findings")
+        .arg(findings)
+        .arg("--key")
+        .arg(KEY));
+    std::fs::write(&scored, out.stdout).unwrap();
+    let json = tmp.join("score.json");
+    let mut cmd = Command::new(py);
+    cmd.arg(dir.join("score.py"))
+        .arg("--truth")
+        .arg(corpus.join("truth.jsonl"))
+        .arg("--findings")
+        .arg(&scored)
+        .arg("--ignore-member")
+        .arg("--json")
+        .arg(&json);
+    for g in globs {
+        cmd.arg("--files-glob").arg(g);
+    }
+    let out = run(&mut cmd);
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+}
+
+#[test]
+fn recall_and_precision_on_a_generated_corpus() {
+    if std::env::var_os("LEAKHOUND_SKIP_CORPUS").is_some() {
+        eprintln!("skipped: LEAKHOUND_SKIP_CORPUS is set");
+        return;
+    }
+    let py = python().unwrap_or_else(|| {
+        panic!(
+            "this test needs Python with python-stdnum and faker: run scripts/setup.sh \
+             (makes .venv), or set LEAKHOUND_PYTHON, or set LEAKHOUND_SKIP_CORPUS=1 to skip it"
+        )
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let gen_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/gen_corpus.py");
+    run(Command::new(&py)
+        .arg(gen_script)
+        .arg("--out")
+        .arg(&corpus)
+        .args(["--size-mb", "20", "--seed", "11"]));
+
+    let findings = tmp.path().join("findings.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["scan", "--format", "jsonl", "--progress", "never", "-o"])
+        .arg(&findings)
+        .arg(&corpus)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", tmp.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings expected: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nothing raw in the report: every true item's value must be absent.
+    let report = std::fs::read_to_string(&findings).unwrap();
+    let truth = std::fs::read_to_string(corpus.join("truth.jsonl")).unwrap();
+    for line in truth.lines() {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        let digits = t["digits"].as_str().unwrap();
+        assert!(
+            !report.contains(digits),
+            "a raw value of kind {} leaked",
+            t["kind"]
+        );
+    }
+
+    // Plain files: text, logs, CSV, JSON lines, UTF-16, binaries and the
+    // clean files (where every finding is a false positive). PNG files wait
+    // for the PNG text-chunk extractor: scanned as raw bytes, a chunk's CRC
+    // can be ASCII letters glued to the number that ends the text (the
+    // reference scanner misses those too).
+    let plain = [
+        "text/*",
+        "logs/*",
+        "csv/*",
+        "jsonl/*",
+        "utf16/*",
+        "binary/*.bin",
+        "clean/*",
+    ];
+    let s = score(&py, &corpus, &findings, &plain);
+    let recall = s["recall"].as_f64().unwrap();
+    let precision = s["precision"].as_f64().unwrap();
+    let true_items = s["true_items"].as_u64().unwrap();
+    assert!(true_items > 250, "corpus too small: {true_items} items");
+    assert!(
+        recall >= 0.999,
+        "recall {recall}: missed {}",
+        s["missed_examples"]
+    );
+    assert!(
+        precision >= 0.999,
+        "precision {precision}: {}",
+        s["unmatched_examples"]
+    );
+}
