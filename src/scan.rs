@@ -15,11 +15,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use rayon::iter::{IntoParallelRefIterator, ParallelBridge, ParallelIterator};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::engine::stream::{Located, ScanBuffers, StreamScanner};
+use crate::engine::stream::{
+    Encoding, LineFixup, Located, ScanBuffers, SegmentMatch, StreamScanner, detect_encoding,
+};
 use crate::engine::{Engine, Flow};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
@@ -28,6 +30,14 @@ use crate::rules::{Confidence, Severity};
 
 /// Findings sent to the reporter per message.
 const BATCH: usize = 256;
+
+/// Regular files at least this big are split into segments that several
+/// threads scan at once, so one huge file does not leave cores idle.
+const SEGMENTED_FROM: u64 = 64 << 20;
+
+/// Bytes per segment: large enough that margins and `pread` calls cost
+/// nothing, small enough that a thread's buffer stays small.
+const SEGMENT: u64 = 2 << 20;
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
@@ -106,6 +116,7 @@ pub fn run(
     let follow = config.walk.follow_symlinks;
     let chunk = config.chunk_size;
     let min_confidence = config.min_confidence;
+    let threads = config.threads.max(1);
     std::thread::scope(|s| {
         s.spawn(move || {
             let items = inputs::items(config.inputs, config.walk);
@@ -118,6 +129,7 @@ pub fn run(
                         chunk,
                         follow,
                         min_confidence,
+                        threads,
                         progress: progress.clone(),
                     };
                     w.process(item);
@@ -146,6 +158,7 @@ struct Worker<'a> {
     chunk: usize,
     follow: bool,
     min_confidence: Confidence,
+    threads: usize,
     progress: Option<Arc<AtomicU64>>,
 }
 
@@ -167,7 +180,16 @@ impl Worker<'_> {
                 self.scan_stream(STDIN_NAME, &mut lock);
             }
             Item::File { path } => match open_for_scan(&path, self.follow) {
-                Ok(mut file) => self.scan_stream(&path.to_string_lossy(), &mut file),
+                Ok(mut file) => {
+                    let name = path.to_string_lossy();
+                    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    if self.threads > 1 && len >= SEGMENTED_FROM {
+                        if let Some(binary) = segmentable(&file) {
+                            return self.scan_segmented(&name, &file, len, binary);
+                        }
+                    }
+                    self.scan_stream(&name, &mut file)
+                }
                 Err(record) => self.send(vec![Event::File(record)]),
             },
         }
@@ -228,6 +250,93 @@ impl Worker<'_> {
         self.send(vec![Event::File(record)]);
     }
 
+    /// Scans a large regular file as segments on the rayon pool, a batch of
+    /// segments at a time (so findings held in memory stay bounded), and
+    /// reports them in file order with their lines fixed up.
+    fn scan_segmented(&self, path: &str, file: &File, len: u64, binary: bool) {
+        let segments: Vec<std::ops::Range<u64>> = (0..len.div_ceil(SEGMENT))
+            .map(|i| i * SEGMENT..((i + 1) * SEGMENT).min(len))
+            .collect();
+        let mut fixup = LineFixup::default();
+        let mut count = 0u64;
+        let mut scanned = 0u64;
+        let mut failure: Option<String> = None;
+        let mut batch: Vec<Event> = Vec::new();
+        for group in segments.chunks(2 * self.threads) {
+            let results: Vec<(Vec<SegmentMatch<'_>>, std::io::Result<_>)> = group
+                .par_iter()
+                .map(|range| {
+                    let bufs = BUFFERS.with(|b| b.take());
+                    let mut scanner = StreamScanner::with_buffers(self.engine, self.chunk, bufs);
+                    if let Some(p) = &self.progress {
+                        scanner.set_progress(p.clone());
+                    }
+                    let mut found = Vec::new();
+                    let totals =
+                        scanner.scan_segment(file, len, range.clone(), binary, &mut |sm| {
+                            if sm.located.m.confidence >= self.min_confidence {
+                                found.push(sm);
+                            }
+                            Flow::Continue(())
+                        });
+                    BUFFERS.with(|b| b.replace(scanner.into_buffers()));
+                    (found, totals)
+                })
+                .collect();
+            for ((found, totals), range) in results.into_iter().zip(group) {
+                let totals = match totals {
+                    Ok(t) => t,
+                    Err(e) => {
+                        failure = Some(format!(
+                            "read error at byte {}: {e} (the rest of the file was not scanned)",
+                            range.start
+                        ));
+                        break;
+                    }
+                };
+                for mut sm in found {
+                    if !binary {
+                        let (line, column) = fixup.place(&sm);
+                        sm.located.line = Some(line);
+                        sm.located.column = Some(column);
+                    }
+                    count += 1;
+                    batch.push(Event::Finding(self.finding_event(path, None, &sm.located)));
+                    if batch.len() >= BATCH {
+                        self.send(std::mem::take(&mut batch));
+                    }
+                }
+                fixup.advance(&totals);
+                scanned = range.end;
+            }
+            if failure.is_some() {
+                break;
+            }
+        }
+        if !batch.is_empty() {
+            self.send(batch);
+        }
+        let encoding = if binary {
+            Encoding::Binary
+        } else {
+            Encoding::Utf8 { bom: false }
+        };
+        let status = match (&failure, scanned) {
+            (None, _) => FileStatus::Scanned,
+            (Some(_), 0) => FileStatus::Error,
+            (Some(_), _) => FileStatus::Partial,
+        };
+        self.send(vec![Event::File(FileEvent {
+            path: path.to_string(),
+            member: None,
+            status,
+            reason: failure,
+            bytes: scanned,
+            encoding: Some(encoding.name().to_string()),
+            findings: count,
+        })]);
+    }
+
     fn finding_event(&self, path: &str, member: Option<String>, l: &Located<'_>) -> FindingEvent {
         FindingEvent {
             rule: l.m.rule.id.clone(),
@@ -244,6 +353,20 @@ impl Worker<'_> {
             fingerprint: self.fingerprinter.fingerprint(&l.m.value),
             test_data: l.m.test_data,
         }
+    }
+}
+
+/// Whether a file can be scanned in segments: `Some(binary)` for plain
+/// UTF-8 without a BOM and for binary files, whose offsets are raw byte
+/// offsets; `None` for UTF-16 and BOM files, which are decoded as a stream.
+fn segmentable(file: &File) -> Option<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = file.read_at(&mut head, 0).ok()?;
+    match detect_encoding(&head[..n]) {
+        Encoding::Utf8 { bom: false } => Some(false),
+        Encoding::Binary => Some(true),
+        _ => None,
     }
 }
 

@@ -593,6 +593,147 @@ impl<'e> StreamScanner<'e> {
     }
 }
 
+/// A match found in one segment of a large file, placed relative to the
+/// segment; [`LineFixup`] turns that into a line and a column once the
+/// segments before it are known.
+#[derive(Debug, Clone)]
+pub struct SegmentMatch<'e> {
+    /// The match; `offset` is absolute, `line` and `column` are `None` until
+    /// fixed up.
+    pub located: Located<'e>,
+    /// Newlines between the segment start and the match.
+    pub newlines_before: u64,
+    /// The column, if the match's line starts inside the segment.
+    pub column_in_segment: Option<u64>,
+    /// Code points from the segment start to the match.
+    pub chars_from_start: u64,
+}
+
+/// What a segment contributes to the line count of the segments after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentTotals {
+    pub newlines: u64,
+    /// Code points after the segment's last newline (all of them if it has
+    /// none).
+    pub trailing_chars: u64,
+    pub has_newline: bool,
+}
+
+/// Turns segment-relative places into lines and columns, segment by
+/// segment in file order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineFixup {
+    lines_before: u64,
+    /// Code points between the last newline before the segment and its start.
+    carry_chars: u64,
+}
+
+impl LineFixup {
+    /// Line and column of a match of the current segment (text only).
+    pub fn place(&self, m: &SegmentMatch<'_>) -> (u64, u64) {
+        let line = self.lines_before + m.newlines_before + 1;
+        let column = m
+            .column_in_segment
+            .unwrap_or(self.carry_chars + m.chars_from_start);
+        (line, column + 1)
+    }
+
+    /// Moves past a finished segment.
+    pub fn advance(&mut self, t: &SegmentTotals) {
+        self.lines_before += t.newlines;
+        self.carry_chars = if t.has_newline {
+            t.trailing_chars
+        } else {
+            self.carry_chars + t.trailing_chars
+        };
+    }
+}
+
+impl<'e> StreamScanner<'e> {
+    /// Scans bytes `range` of `file` (plain UTF-8 without BOM, or binary)
+    /// as one buffer read with `pread`, plus margins on both sides, so that
+    /// many threads can scan one large file at once. Offsets are absolute;
+    /// lines are relative to the segment (see [`SegmentMatch`]).
+    pub fn scan_segment(
+        &mut self,
+        file: &std::fs::File,
+        file_len: u64,
+        range: std::ops::Range<u64>,
+        binary: bool,
+        on_match: &mut dyn FnMut(SegmentMatch<'e>) -> Flow,
+    ) -> io::Result<SegmentTotals> {
+        use std::os::unix::fs::FileExt;
+        let margin = if binary { 2 * MARGIN } else { MARGIN } as u64;
+        let read_start = range.start.saturating_sub(margin);
+        let read_end = (range.end + margin).min(file_len);
+        let len = (read_end - read_start) as usize;
+        // Keep the buffer's length across segments: only growth is zeroed.
+        if self.window.len() < len {
+            self.window.resize(len, 0);
+        } else {
+            self.window.truncate(len);
+        }
+        file.read_exact_at(&mut self.window, read_start)?;
+        if let Some(p) = &self.progress {
+            p.fetch_add(range.end - range.start, Ordering::Relaxed);
+        }
+        let report = (range.start - read_start) as usize..(range.end - read_start) as usize;
+        if binary {
+            self.scan_binary_window(read_start, report, &mut |l| {
+                on_match(SegmentMatch {
+                    located: l,
+                    newlines_before: 0,
+                    column_in_segment: None,
+                    chars_from_start: 0,
+                })
+            });
+            return Ok(SegmentTotals::default());
+        }
+        let engine = self.engine;
+        let buf = &self.window;
+        let seg_start = report.start;
+        let mut cursor = seg_start;
+        let mut newlines = 0u64;
+        let _ = engine.scan(buf, report.clone(), &mut |m: Match<'e>| {
+            let p = m.start;
+            if p >= cursor {
+                newlines += count_byte(&buf[cursor..p], b'\n') as u64;
+            } else {
+                newlines -= count_byte(&buf[p..cursor], b'\n') as u64;
+            }
+            cursor = p;
+            let column_in_segment = memchr::memrchr(b'\n', &buf[seg_start..p])
+                .map(|nl| count_chars(&buf[seg_start + nl + 1..p]));
+            on_match(SegmentMatch {
+                located: Located {
+                    offset: read_start + p as u64,
+                    length: (m.end - m.start) as u64,
+                    line: None,
+                    column: None,
+                    m,
+                },
+                newlines_before: newlines,
+                column_in_segment,
+                chars_from_start: if column_in_segment.is_some() {
+                    0
+                } else {
+                    count_chars(&buf[seg_start..p])
+                },
+            })
+        });
+        let body = &buf[report];
+        let last_nl = memchr::memrchr(b'\n', body);
+        Ok(SegmentTotals {
+            newlines: count_byte(body, b'\n') as u64,
+            trailing_chars: match last_nl {
+                Some(nl) => count_chars(&body[nl + 1..]),
+                None => count_chars(body),
+            },
+            has_newline: last_nl.is_some(),
+        })
+    }
+}
+
 /// Every other byte of `raw` from `parity` on: kept if it is printable
 /// ASCII (or tab or newline) with a NUL byte right before or after it, else
 /// replaced by NUL.
