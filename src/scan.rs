@@ -183,10 +183,11 @@ impl Worker<'_> {
                 Ok(mut file) => {
                     let name = path.to_string_lossy();
                     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    if self.threads > 1 && len >= SEGMENTED_FROM {
-                        if let Some(binary) = segmentable(&file) {
-                            return self.scan_segmented(&name, &file, len, binary);
-                        }
+                    if self.threads > 1
+                        && len >= SEGMENTED_FROM
+                        && let Some(binary) = segmentable(&file)
+                    {
+                        return self.scan_segmented(&name, &file, len, binary);
                     }
                     self.scan_stream(&name, &mut file)
                 }
