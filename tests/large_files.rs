@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::process::Command;
 
-/// `(offset, line, column, kind, masked, fingerprint)` of every finding.
-fn findings(
-    path: &std::path::Path,
-    threads: &str,
-) -> Vec<(u64, Option<u64>, Option<u64>, String, String, String)> {
+/// `(offset, line, column, kind, masked, fingerprint)` of one finding.
+type Finding = (u64, Option<u64>, Option<u64>, String, String, String);
+
+/// Every finding of a scan of `path` with `threads` workers.
+fn findings(path: &std::path::Path, threads: &str) -> Vec<Finding> {
     let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
         .args([
             "scan",
@@ -70,7 +70,11 @@ fn big_text() -> Vec<u8> {
             // Pad so the number starts a few bytes before the edge.
             let start = edge - (n % number.len()) - 1;
             while v.len() < start - 1 {
-                v.push(if v.len() % 97 == 0 { b'\n' } else { b'x' });
+                v.push(if v.len().is_multiple_of(97) {
+                    b'\n'
+                } else {
+                    b'x'
+                });
             }
             v.push(b' ');
             v.extend_from_slice(number.as_bytes());
