@@ -103,7 +103,6 @@ pub fn run(
         .thread_name(|i| format!("leakhound-scan-{i}"))
         .build()
         .expect("cannot start scanning threads");
-    let follow = config.walk.follow_symlinks;
     let chunk = config.chunk_size;
     let min_confidence = config.min_confidence;
     std::thread::scope(|s| {
@@ -116,7 +115,6 @@ pub fn run(
                         fingerprinter,
                         tx,
                         chunk,
-                        follow,
                         min_confidence,
                         progress: progress.clone(),
                     };
@@ -144,7 +142,6 @@ struct Worker<'a> {
     fingerprinter: &'a Fingerprinter,
     tx: &'a crossbeam_channel::Sender<Msg>,
     chunk: usize,
-    follow: bool,
     min_confidence: Confidence,
     progress: Option<Arc<AtomicU64>>,
 }
@@ -166,7 +163,7 @@ impl Worker<'_> {
                 let mut lock = stdin.lock();
                 self.scan_stream(STDIN_NAME, &mut lock);
             }
-            Item::File { path } => match open_for_scan(&path, self.follow) {
+            Item::File { path, follow_link } => match open_for_scan(&path, follow_link) {
                 Ok(mut file) => self.scan_stream(&path.to_string_lossy(), &mut file),
                 Err(record) => self.send(vec![Event::File(record)]),
             },
