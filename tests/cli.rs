@@ -756,6 +756,41 @@ fn findings_exit_1_and_fail_on_sets_the_threshold() {
 }
 
 #[test]
+fn min_confidence_leaves_out_weak_findings() {
+    let sc = Scratch::new();
+    // Nine bare digits with no keyword near: an SSN of low confidence.
+    sc.write("a.txt", "order 536228726 shipped\n");
+    sc.write("b.txt", format!("SSN: {SSN}\n"));
+    let run = sc.jsonl(["."]);
+    run.expect_code(1);
+    let conf: BTreeSet<(String, String)> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["confidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        conf,
+        BTreeSet::from([
+            ("./a.txt".to_string(), "low".to_string()),
+            ("./b.txt".to_string(), "high".to_string())
+        ])
+    );
+    let run = sc.jsonl(["--min-confidence", "medium", "."]);
+    run.expect_code(1);
+    assert_eq!(run.finding_paths(), set(&["./b.txt"]));
+    assert_eq!(run.summary()["findings"], 1);
+    // Left out entirely: no finding, no failure.
+    let run = sc.jsonl(["--min-confidence", "medium", "a.txt"]);
+    run.expect_code(0);
+    assert!(run.findings().is_empty());
+}
+
+#[test]
 fn missing_root_exits_2_and_other_roots_are_still_scanned() {
     let sc = Scratch::new();
     sc.write("real.txt", format!("card {VISA}\n"));
@@ -947,8 +982,8 @@ fn unreadable_file_with_fail_on_incomplete_exits_3() {
     let sc = Scratch::new();
     sc.write("ok.txt", "nothing here\n");
     let locked = sc.write("locked.txt", format!("card {VISA}\n"));
-    let mut cmd = if make_unreadable(&locked) {
-        sc.cmd()
+    let as_nobody = if make_unreadable(&locked) {
+        None
     } else {
         // Root reads anything: run the scanner as `nobody` instead, if the
         // files and the binary are reachable for it.
@@ -965,19 +1000,30 @@ fn unreadable_file_with_fail_on_incomplete_exits_3() {
             return;
         }
         std::fs::set_permissions(sc.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut c = Command::new(setpriv);
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-            .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-            .env("LEAKHOUND_STATE_DIR", sc.state.path())
-            .current_dir(sc.path())
-            .timeout(TIMEOUT);
-        c
+        Some(setpriv)
     };
-    let out = cmd
-        .args(["scan", ".", "--format", "jsonl", "--fail-on-incomplete"])
-        .output()
-        .unwrap();
-    let run = Run::parse(out);
+    let scan = |args: &[&str]| {
+        let mut c = match as_nobody {
+            None => sc.cmd(),
+            Some(setpriv) => {
+                let mut c = Command::new(setpriv);
+                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+                    .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+                    .env("LEAKHOUND_STATE_DIR", sc.state.path())
+                    .current_dir(sc.path())
+                    .timeout(TIMEOUT);
+                c
+            }
+        };
+        Run::parse(
+            c.args(["scan", "--format", "jsonl"])
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+
+    let run = scan(&[".", "--fail-on-incomplete"]);
     run.expect_code(3);
     let rec = run.file("./locked.txt");
     assert_eq!(rec["status"], "error");
@@ -993,6 +1039,21 @@ fn unreadable_file_with_fail_on_incomplete_exits_3() {
     assert_eq!(sum["exit_code"], 3);
     assert_eq!(sum["files"]["scanned"], 1);
     assert_eq!(sum["files"]["error"], 1);
+
+    // Without --fail-on-incomplete the run is clean, but says so.
+    let run = scan(&["."]);
+    run.expect_code(0);
+    assert_eq!(run.file("./locked.txt")["status"], "error");
+    assert_eq!(run.summary()["result"], "incomplete");
+
+    // Findings win over incomplete.
+    sc.write("found.txt", format!("mc {MASTERCARD}\n"));
+    let run = scan(&[".", "--fail-on-incomplete"]);
+    run.expect_code(1);
+    assert_eq!(run.summary()["result"], "findings");
+    // ... unless they are below --fail-on.
+    let run = scan(&[".", "--fail-on-incomplete", "--fail-on", "none"]);
+    run.expect_code(3);
 }
 
 /// Makes a FIFO at `path`.
@@ -1424,27 +1485,30 @@ fn numbers_across_chunk_boundaries_are_found_once() {
             wanted.push((bin, offset + 1, None, number.len()));
         }
     }
-    let run = sc.jsonl(["--chunk-size", "4096", "-j", "2", "t"]);
-    run.expect_code(1);
-    let mut got: Vec<Placed> = run
-        .findings()
-        .iter()
-        .map(|f| {
-            assert_eq!(f["masked"], VISA_MASKED, "{f}");
-            let place = f["line"]
-                .as_u64()
-                .map(|l| (l, f["column"].as_u64().unwrap()));
-            (
-                f["path"].as_str().unwrap()["t/".len()..].to_string(),
-                f["offset"].as_u64().unwrap(),
-                place,
-                f["length"].as_u64().unwrap() as usize,
-            )
-        })
-        .collect();
-    got.sort();
     wanted.sort();
-    assert_eq!(got, wanted);
+    // An odd chunk size also splits UTF-16 code units between reads.
+    for chunk in ["4096", "4097"] {
+        let run = sc.jsonl(["--chunk-size", chunk, "-j", "2", "t"]);
+        run.expect_code(1);
+        let mut got: Vec<Placed> = run
+            .findings()
+            .iter()
+            .map(|f| {
+                assert_eq!(f["masked"], VISA_MASKED, "{f}");
+                let place = f["line"]
+                    .as_u64()
+                    .map(|l| (l, f["column"].as_u64().unwrap()));
+                (
+                    f["path"].as_str().unwrap()["t/".len()..].to_string(),
+                    f["offset"].as_u64().unwrap(),
+                    place,
+                    f["length"].as_u64().unwrap() as usize,
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, wanted, "--chunk-size {chunk}");
+    }
 }
 
 // ---------------------------------------------------------------------------
