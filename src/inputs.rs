@@ -209,10 +209,22 @@ fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> 
                 path: root,
                 follow_link: true,
             })),
-            _ => Box::new(std::iter::once(Item::Record(record(
+            // Say what the link leads to: a dangling link or a loop used to
+            // be reported as a link to a directory.
+            Ok(m) if m.is_dir() => Box::new(std::iter::once(Item::Record(record(
                 &root,
                 FileStatus::Skipped,
                 "a symbolic link to a directory: not followed (use --follow)",
+            )))),
+            Ok(m) => Box::new(std::iter::once(Item::Record(record(
+                &root,
+                FileStatus::Skipped,
+                format!("a symbolic link to {}", special_file_reason(m.file_type())),
+            )))),
+            Err(e) => Box::new(std::iter::once(Item::Record(record(
+                &root,
+                FileStatus::Skipped,
+                format!("a symbolic link that leads nowhere: {e}; not followed"),
             )))),
         };
     }
