@@ -1284,7 +1284,30 @@ fn symlink_named_on_the_command_line_is_followed_to_a_file() {
     // A link to a directory is not walked without -L.
     let run = sc.jsonl(["linkdir"]);
     run.expect_code(0);
-    assert_eq!(run.file("linkdir")["status"], "skipped");
+    let rec = run.file("linkdir");
+    assert_eq!(rec["status"], "skipped");
+    assert!(
+        rec["reason"].as_str().unwrap().contains("directory"),
+        "{rec}"
+    );
+    // Links that lead nowhere, or to a FIFO, are skipped and say so.
+    symlink("no-such-file", sc.join("dangling")).unwrap();
+    symlink("self", sc.join("self")).unwrap();
+    mkfifo(&sc.join("pipe"));
+    symlink("pipe", sc.join("linkpipe")).unwrap();
+    let run = sc.jsonl(["dangling", "self", "linkpipe"]);
+    run.expect_code(0);
+    for (p, says) in [
+        ("dangling", "leads nowhere"),
+        ("self", "leads nowhere"),
+        ("linkpipe", "FIFO"),
+    ] {
+        let rec = run.file(p);
+        assert_eq!(rec["status"], "skipped", "{rec}");
+        let reason = rec["reason"].as_str().unwrap();
+        assert!(reason.contains(says), "{rec}");
+        assert!(!reason.contains("link to a directory"), "{rec}");
+    }
 }
 
 #[test]
