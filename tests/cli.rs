@@ -491,9 +491,8 @@ fn verbose_lists_every_file_with_its_encoding() {
     assert_eq!(cards["findings"], 5);
     assert_eq!(cards["encoding"], "utf-8");
     assert_eq!(run.file("./empty.txt")["bytes"], 0);
-    assert_eq!(run.summary()["bytes"], {
-        CARDS_TXT.len() + IDS_TXT.len() + BANK_TXT.len()
-    });
+    let total = CARDS_TXT.len() + IDS_TXT.len() + BANK_TXT.len();
+    assert_eq!(run.summary()["bytes"], total);
 }
 
 // ---------------------------------------------------------------------------
@@ -683,7 +682,7 @@ fn no_raw_number_in_any_output() {
 }
 
 #[test]
-fn no_raw_number_from_stdin_or_rules_check() {
+fn no_raw_number_from_stdin() {
     let sc = leak_corpus();
     let input = std::fs::read(sc.join("cards.txt")).unwrap();
     for format in ["human", "jsonl", "json"] {
