@@ -29,8 +29,10 @@ pub const STDIN_NAME: &str = "<stdin>";
 /// A unit of work for the scanners.
 #[derive(Debug)]
 pub enum Item {
-    /// A regular file to read.
-    File { path: PathBuf },
+    /// A regular file to read. `follow_link`: open it through a symbolic
+    /// link (with `--follow`, or for a link the user named as a root);
+    /// otherwise a file swapped for a link after the walk is not followed.
+    File { path: PathBuf, follow_link: bool },
     /// Standard input.
     Stdin,
     /// Something that will not be read, with the reason.
@@ -199,19 +201,39 @@ fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> 
     let ft = meta.file_type();
     if ft.is_symlink() {
         // A root that is a symlink: the user named it, so follow it to a
-        // file, but do not walk a linked directory without --follow.
+        // file, but do not walk a linked directory without --follow. The
+        // item must say so: the scanner opens files with O_NOFOLLOW unless
+        // told otherwise, and would report this link as skipped.
         return match std::fs::metadata(&root) {
-            Ok(m) if m.is_file() => Box::new(std::iter::once(Item::File { path: root })),
-            _ => Box::new(std::iter::once(Item::Record(record(
+            Ok(m) if m.is_file() => Box::new(std::iter::once(Item::File {
+                path: root,
+                follow_link: true,
+            })),
+            // Say what the link leads to: a dangling link or a loop used to
+            // be reported as a link to a directory.
+            Ok(m) if m.is_dir() => Box::new(std::iter::once(Item::Record(record(
                 &root,
                 FileStatus::Skipped,
                 "a symbolic link to a directory: not followed (use --follow)",
+            )))),
+            Ok(m) => Box::new(std::iter::once(Item::Record(record(
+                &root,
+                FileStatus::Skipped,
+                format!("a symbolic link to {}", special_file_reason(m.file_type())),
+            )))),
+            Err(e) => Box::new(std::iter::once(Item::Record(record(
+                &root,
+                FileStatus::Skipped,
+                format!("a symbolic link that leads nowhere: {e}; not followed"),
             )))),
         };
     }
     if ft.is_file() {
         // A file named on the command line is scanned whatever the globs say.
-        return Box::new(std::iter::once(Item::File { path: root }));
+        return Box::new(std::iter::once(Item::File {
+            path: root,
+            follow_link: opts.follow_symlinks,
+        }));
     }
     if !ft.is_dir() {
         return Box::new(std::iter::once(Item::Record(record(
@@ -234,6 +256,7 @@ fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> 
             !filter.prune_dir(rel)
         });
     let filter = opts.filter;
+    let follow_link = opts.follow_symlinks;
     Box::new(walker.filter_map(move |entry| match entry {
         Err(e) => {
             let path = e
@@ -276,6 +299,7 @@ fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> 
             if ft.is_file() {
                 return Some(Item::File {
                     path: e.into_path(),
+                    follow_link,
                 });
             }
             Some(Item::Record(record(
@@ -335,7 +359,7 @@ mod tests {
         let mut excluded = 0;
         for item in items(vec![Input::Path(d.to_path_buf())], opts) {
             match item {
-                Item::File { path } => {
+                Item::File { path, .. } => {
                     files.push(path.file_name().unwrap().to_string_lossy().into_owned())
                 }
                 Item::Record(r) => {

@@ -113,7 +113,6 @@ pub fn run(
         .thread_name(|i| format!("leakhound-scan-{i}"))
         .build()
         .expect("cannot start scanning threads");
-    let follow = config.walk.follow_symlinks;
     let chunk = config.chunk_size;
     let min_confidence = config.min_confidence;
     let threads = config.threads.max(1);
@@ -127,7 +126,6 @@ pub fn run(
                         fingerprinter,
                         tx,
                         chunk,
-                        follow,
                         min_confidence,
                         threads,
                         progress: progress.clone(),
@@ -156,7 +154,6 @@ struct Worker<'a> {
     fingerprinter: &'a Fingerprinter,
     tx: &'a crossbeam_channel::Sender<Msg>,
     chunk: usize,
-    follow: bool,
     min_confidence: Confidence,
     threads: usize,
     progress: Option<Arc<AtomicU64>>,
@@ -179,7 +176,7 @@ impl Worker<'_> {
                 let mut lock = stdin.lock();
                 self.scan_stream(STDIN_NAME, &mut lock);
             }
-            Item::File { path } => match open_for_scan(&path, self.follow) {
+            Item::File { path, follow_link } => match open_for_scan(&path, follow_link) {
                 Ok(mut file) => {
                     let name = path.to_string_lossy();
                     let len = file.metadata().map(|m| m.len()).unwrap_or(0);

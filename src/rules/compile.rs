@@ -37,10 +37,7 @@ pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<Rul
         let parsed: RuleFile = match serde_saphyr::from_str(text) {
             Ok(f) => f,
             Err(e) => {
-                errors.push(RuleError::Syntax {
-                    file: file.clone(),
-                    message: e.to_string(),
-                });
+                errors.push(syntax_error(file, text, &e));
                 continue;
             }
         };
@@ -70,6 +67,45 @@ pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<Rul
         version: version_of(sources),
         origin: origin.to_string(),
     })
+}
+
+/// A rule file that does not parse (an unknown field, a value of the wrong
+/// type ...).
+///
+/// serde-saphyr's `Display` quotes the lines around the error, and rule files
+/// hold example numbers next to every field: only the message, with its line
+/// and column, is kept, as `rules check` never prints examples either. And
+/// like every other problem, it names the rule it is in when the rule's id
+/// can be read.
+fn syntax_error(file: &str, text: &str, e: &serde_saphyr::Error) -> RuleError {
+    let message = e.without_snippet().to_string();
+    match e.location().and_then(|l| rule_at_line(text, l.line())) {
+        Some(rule) => invalid(file, &rule, message),
+        None => RuleError::Syntax {
+            file: file.to_string(),
+            message,
+        },
+    }
+}
+
+/// The id of the rule whose entry holds 1-based `line` of a rule file, read
+/// leniently (every other field ignored); `None` if that cannot be told.
+fn rule_at_line(text: &str, line: u64) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        rules: Vec<serde_saphyr::Spanned<Id>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    let ids: Ids = serde_saphyr::from_str(text).ok()?;
+    ids.rules
+        .into_iter()
+        .rev()
+        .find(|r| (1..=line).contains(&r.referenced.line()))?
+        .value
+        .id
 }
 
 fn invalid(file: &str, rule: &str, message: impl Into<String>) -> RuleError {
@@ -581,11 +617,20 @@ rules:
     }
 
     #[test]
-    fn unknown_field_is_a_syntax_error() {
-        let bad = GOOD.replace("severity: high", "severity: high\n    sevrity: low");
+    fn unknown_field_names_the_rule_and_quotes_no_example() {
+        // After the examples, so a quoted snippet of the file would show them.
+        let bad = format!("{GOOD}    sevrity: low\n");
         let err = compile_one(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("test.yaml: rule `test-ssn`: unknown field `sevrity`"),
+            "{err}"
+        );
+        assert!(err.contains("line 15"), "{err}");
+        assert!(!err.contains("123-45-6789"), "{err}");
+        // Outside any rule: the file is named.
+        let err = compile_one("rulez: []\n").unwrap_err().to_string();
         assert!(err.contains("test.yaml: not a valid rule file"), "{err}");
-        assert!(err.contains("sevrity"), "{err}");
+        assert!(err.contains("rulez"), "{err}");
     }
 
     #[test]
