@@ -1988,3 +1988,16 @@ fn help_documents_the_exit_codes() {
         .code(0)
         .stdout(predicates::str::contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn built_in_rules_and_the_same_files_from_disk_share_a_version() {
+    let s = Scratch::new();
+    s.write("a.txt", "nothing here\n");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+    let builtin = s.jsonl(["a.txt"]);
+    let from_disk = s.jsonl(["--rules", rules, "a.txt"]);
+    let v1 = builtin.summary()["rules_version"].clone();
+    let v2 = from_disk.summary()["rules_version"].clone();
+    assert!(v1.is_string(), "{}", builtin.stdout);
+    assert_eq!(v1, v2);
+}

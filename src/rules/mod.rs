@@ -401,12 +401,21 @@ fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
 
 /// The version string of a set of sources: a short SHA-256 of names and texts.
 pub(crate) fn version_of(sources: &[(String, String)]) -> String {
+    // Sorted by base name, so the built-in pack and the same files loaded
+    // with `--rules rules/` carry the same version.
+    let mut named: Vec<(String, &str)> = sources
+        .iter()
+        .map(|(name, text)| {
+            let base = Path::new(name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (base, text.as_str())
+        })
+        .collect();
+    named.sort();
     let mut h = Sha256::new();
-    for (name, text) in sources {
-        let base = Path::new(name)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (base, text) in named {
         h.update(base.as_bytes());
         h.update([0]);
         h.update(text.as_bytes());
