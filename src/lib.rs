@@ -12,6 +12,7 @@
 //! nothing of rules, the report sinks nothing of the pipeline.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod fingerprint;
 pub mod inputs;

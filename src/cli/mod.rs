@@ -2,6 +2,7 @@
 //! command, then run. This is the binary's edge: errors become messages on
 //! stderr and exit codes here, nowhere else.
 
+mod config_cmd;
 mod rules_cmd;
 mod scan_cmd;
 
@@ -52,6 +53,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "warn", env = "LEAKHOUND_LOG")]
     pub log_level: String,
 
+    /// Configuration file (`watch` and `config check` default to
+    /// /etc/leakhound/leakhound.yaml; `scan` reads one only when given).
+    #[arg(long, global = true, value_name = "FILE", env = "LEAKHOUND_CONFIG")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,6 +72,17 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Check the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read and check the configuration file; name the line of any mistake.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +267,7 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Scan(args) => scan_cmd::run(args),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
     };
     exit.into()
 }
