@@ -149,6 +149,39 @@ pub fn run(
     totals
 }
 
+/// Scans one stream (an open file, a pipe, a buffer) on the calling thread
+/// and returns its events: its findings in order, its `file` record last.
+///
+/// For callers that handle files one at a time, such as the daemon and
+/// actions that rescan what they wrote. `name` is the path reported in the
+/// events. It reads exactly as [`run`] does, so both find the same things.
+pub fn scan_one(
+    engine: &Engine,
+    fingerprinter: &Fingerprinter,
+    name: &str,
+    reader: &mut dyn Read,
+    min_confidence: Confidence,
+) -> Vec<Event> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
+    let worker = Worker {
+        engine,
+        fingerprinter,
+        tx: &tx,
+        chunk: crate::engine::stream::DEFAULT_CHUNK,
+        min_confidence,
+        threads: 1,
+        progress: None,
+    };
+    worker.scan_stream(name, reader);
+    drop(tx);
+    rx.try_iter()
+        .flat_map(|m| match m {
+            Msg::Events(events) => events,
+            Msg::Excluded => Vec::new(),
+        })
+        .collect()
+}
+
 struct Worker<'a> {
     engine: &'a Engine,
     fingerprinter: &'a Fingerprinter,
@@ -424,5 +457,36 @@ pub fn open_for_scan(path: &Path, follow: bool) -> Result<File, FileEvent> {
             FileStatus::Error,
             format!("cannot stat: {e}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::KeySource;
+    use crate::rules::RuleSet;
+
+    #[test]
+    fn scan_one_returns_findings_then_the_file_record() {
+        let engine = Engine::new(RuleSet::builtin().unwrap());
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let text = b"order 1\ncard 5500 0000 0000 0004 paid\nnothing\n";
+        let events = scan_one(&engine, &fp, "mem.txt", &mut &text[..], Confidence::Low);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let Event::Finding(f) = &events[0] else {
+            panic!("first event is not a finding: {events:?}")
+        };
+        assert_eq!(
+            (f.path.as_str(), f.line, f.kind.as_str()),
+            ("mem.txt", Some(2), "card_mastercard")
+        );
+        assert_eq!(f.masked, "550000******0004");
+        let Event::File(r) = &events[1] else {
+            panic!("last event is not the file record")
+        };
+        assert_eq!(
+            (r.status, r.bytes, r.findings),
+            (FileStatus::Scanned, text.len() as u64, 1)
+        );
     }
 }
