@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod extract;
 pub mod fingerprint;
 pub mod inputs;
 pub mod report;

@@ -23,6 +23,7 @@ use crate::engine::stream::{
     Encoding, LineFixup, Located, ScanBuffers, SegmentMatch, StreamScanner, detect_encoding,
 };
 use crate::engine::{Engine, Flow};
+use crate::extract::{self, Budget, Format, LeafSink, Limits, Place, Problem};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
 use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent};
@@ -48,6 +49,8 @@ pub struct ScanConfig {
     pub chunk_size: usize,
     /// Findings below this confidence are left out.
     pub min_confidence: Confidence,
+    /// How far containers are opened.
+    pub limits: Limits,
 }
 
 /// Counters over a whole scan.
@@ -79,10 +82,13 @@ impl Totals {
                 }
                 self.max_severity = self.max_severity.max(Some(f.severity));
             }
-            Event::File(f) => {
+            // Records of members say what inside a file was not scanned;
+            // the file's own record (member null) is what is counted.
+            Event::File(f) if f.member.is_none() => {
                 self.files.add(f.status);
                 self.bytes += f.bytes;
             }
+            Event::File(_) => {}
             Event::Summary(_) => {}
         }
     }
@@ -116,6 +122,7 @@ pub fn run(
     let chunk = config.chunk_size;
     let min_confidence = config.min_confidence;
     let threads = config.threads.max(1);
+    let limits = config.limits;
     std::thread::scope(|s| {
         s.spawn(move || {
             let items = inputs::items(config.inputs, config.walk);
@@ -129,6 +136,7 @@ pub fn run(
                         min_confidence,
                         threads,
                         progress: progress.clone(),
+                        limits,
                     };
                     w.process(item);
                 });
@@ -154,13 +162,16 @@ pub fn run(
 ///
 /// For callers that handle files one at a time, such as the daemon and
 /// actions that rescan what they wrote. `name` is the path reported in the
-/// events. It reads exactly as [`run`] does, so both find the same things.
+/// events. Containers are opened as in [`run`], so both find the same
+/// things (a zip read from a pipe is held in memory, up to
+/// `limits.max_buffer`).
 pub fn scan_one(
     engine: &Engine,
     fingerprinter: &Fingerprinter,
     name: &str,
     reader: &mut dyn Read,
     min_confidence: Confidence,
+    limits: Limits,
 ) -> Vec<Event> {
     let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
     let worker = Worker {
@@ -171,8 +182,9 @@ pub fn scan_one(
         min_confidence,
         threads: 1,
         progress: None,
+        limits,
     };
-    worker.scan_stream(name, reader);
+    worker.scan_input(name, reader);
     drop(tx);
     rx.try_iter()
         .flat_map(|m| match m {
@@ -190,6 +202,7 @@ struct Worker<'a> {
     min_confidence: Confidence,
     threads: usize,
     progress: Option<Arc<AtomicU64>>,
+    limits: Limits,
 }
 
 impl Worker<'_> {
@@ -207,50 +220,150 @@ impl Worker<'_> {
             Item::Stdin => {
                 let stdin = std::io::stdin();
                 let mut lock = stdin.lock();
-                self.scan_stream(STDIN_NAME, &mut lock);
+                self.scan_input(STDIN_NAME, &mut lock);
             }
             Item::File { path, follow_link } => match open_for_scan(&path, follow_link) {
-                Ok(mut file) => {
-                    let name = path.to_string_lossy();
-                    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    if self.threads > 1
-                        && len >= SEGMENTED_FROM
-                        && let Some(binary) = segmentable(&file)
-                    {
-                        return self.scan_segmented(&name, &file, len, binary);
-                    }
-                    self.scan_stream(&name, &mut file)
-                }
+                Ok(file) => self.scan_file(&path.to_string_lossy(), file),
                 Err(record) => self.send(vec![Event::File(record)]),
             },
         }
     }
 
+    /// Scans an open regular file: containers are opened, big plain files
+    /// are split into segments, the rest is streamed.
+    fn scan_file(&self, name: &str, mut file: File) {
+        use std::os::unix::fs::FileExt;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut head = vec![0u8; 64 * 1024];
+        let n = match file.read_at(&mut head, 0) {
+            Ok(n) => n,
+            Err(e) => {
+                let record = inputs::record(
+                    Path::new(name),
+                    FileStatus::Error,
+                    format!("cannot read: {e}"),
+                );
+                return self.send(vec![Event::File(record)]);
+            }
+        };
+        head.truncate(n);
+        match extract::sniff(&head) {
+            Format::Plain => {
+                if self.threads > 1 && len >= SEGMENTED_FROM {
+                    match detect_encoding(&head) {
+                        Encoding::Utf8 { bom: false } => {
+                            return self.scan_segmented(name, &file, len, false);
+                        }
+                        Encoding::Binary => return self.scan_segmented(name, &file, len, true),
+                        _ => {}
+                    }
+                }
+                self.scan_stream(name, &mut file);
+            }
+            format => {
+                let seekable = file.try_clone().ok();
+                self.scan_container(name, format, Vec::new(), &mut file, seekable.as_ref(), len)
+            }
+        }
+    }
+
+    /// Scans a stream that cannot be read twice (standard input, a reader
+    /// handed to [`scan_one`]): its first bytes are kept to sniff it.
+    fn scan_input(&self, name: &str, reader: &mut dyn Read) {
+        let head = match extract::peek(reader) {
+            Ok((head, _)) => head,
+            Err(e) => {
+                let record = inputs::record(
+                    Path::new(name),
+                    FileStatus::Error,
+                    format!("cannot read: {e}"),
+                );
+                return self.send(vec![Event::File(record)]);
+            }
+        };
+        match extract::sniff(&head) {
+            Format::Plain => {
+                let mut whole = std::io::Cursor::new(head).chain(reader);
+                self.scan_stream(name, &mut whole)
+            }
+            format => self.scan_container(name, format, head, reader, None, 0),
+        }
+    }
+
+    /// Opens a container and scans its leaves, then sends a record for
+    /// each member that was not fully scanned and the file's own record.
+    fn scan_container(
+        &self,
+        name: &str,
+        format: Format,
+        head: Vec<u8>,
+        rest: &mut dyn Read,
+        seekable: Option<&File>,
+        len: u64,
+    ) {
+        let budget = Budget::new(self.limits);
+        let mut leaves = Leaves {
+            worker: self,
+            path: name,
+            findings: 0,
+            leaves: 0,
+            leaf_bytes: 0,
+            problems: Vec::new(),
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            extract::walk(
+                format,
+                head,
+                rest,
+                seekable,
+                Place::TOP,
+                &budget,
+                &mut leaves,
+            )
+        }));
+        if outcome.is_err() {
+            leaves.problems.push(Problem {
+                member: None,
+                status: FileStatus::Error,
+                reason: format!(
+                    "internal error while opening this {} file: not fully scanned \
+                     (a bug in leakhound: please report it)",
+                    format.name()
+                ),
+            });
+        }
+        if let Some(p) = &self.progress {
+            p.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut records = Vec::new();
+        for problem in leaves.problems.iter().filter(|p| p.member.is_some()) {
+            records.push(Event::File(FileEvent {
+                path: name.to_string(),
+                member: problem.member.clone(),
+                status: problem.status,
+                reason: Some(problem.reason.clone()),
+                bytes: 0,
+                encoding: None,
+                findings: 0,
+            }));
+        }
+        let (status, reason) = container_status(&leaves.problems, leaves.leaves);
+        records.push(Event::File(FileEvent {
+            path: name.to_string(),
+            member: None,
+            status,
+            reason,
+            bytes: if len > 0 { len } else { leaves.leaf_bytes },
+            encoding: Some(format.name().to_string()),
+            findings: leaves.findings,
+        }));
+        self.send(records);
+    }
+
     /// Scans one stream, sending its findings in batches and its file
     /// record last.
     fn scan_stream(&self, path: &str, reader: &mut dyn Read) {
-        let bufs = BUFFERS.with(|b| b.take());
-        let mut scanner = StreamScanner::with_buffers(self.engine, self.chunk, bufs);
-        if let Some(p) = &self.progress {
-            scanner.set_progress(p.clone());
-        }
-        let mut batch: Vec<Event> = Vec::new();
-        let mut count = 0u64;
-        let result = scanner.scan_reader(reader, &mut |l: Located<'_>| {
-            if l.m.confidence < self.min_confidence {
-                return Flow::Continue(());
-            }
-            count += 1;
-            batch.push(Event::Finding(self.finding_event(path, None, &l)));
-            if batch.len() >= BATCH {
-                self.send(std::mem::take(&mut batch));
-            }
-            Flow::Continue(())
-        });
-        BUFFERS.with(|b| b.replace(scanner.into_buffers()));
-        if !batch.is_empty() {
-            self.send(batch);
-        }
+        let (count, result) = self.scan_leaf(path, None, reader);
         let record = match result {
             Ok(stats) => FileEvent {
                 path: path.to_string(),
@@ -279,6 +392,46 @@ impl Worker<'_> {
             },
         };
         self.send(vec![Event::File(record)]);
+    }
+
+    /// Scans one text leaf, sending its findings in batches; returns how
+    /// many there were and how reading ended.
+    fn scan_leaf(
+        &self,
+        path: &str,
+        member: Option<&str>,
+        reader: &mut dyn Read,
+    ) -> (
+        u64,
+        Result<crate::engine::stream::StreamStats, crate::engine::stream::StreamError>,
+    ) {
+        let bufs = BUFFERS.with(|b| b.take());
+        let mut scanner = StreamScanner::with_buffers(self.engine, self.chunk, bufs);
+        if let Some(p) = &self.progress {
+            scanner.set_progress(p.clone());
+        }
+        let mut batch: Vec<Event> = Vec::new();
+        let mut count = 0u64;
+        let result = scanner.scan_reader(reader, &mut |l: Located<'_>| {
+            if l.m.confidence < self.min_confidence {
+                return Flow::Continue(());
+            }
+            count += 1;
+            batch.push(Event::Finding(self.finding_event(
+                path,
+                member.map(str::to_string),
+                &l,
+            )));
+            if batch.len() >= BATCH {
+                self.send(std::mem::take(&mut batch));
+            }
+            Flow::Continue(())
+        });
+        BUFFERS.with(|b| b.replace(scanner.into_buffers()));
+        if !batch.is_empty() {
+            self.send(batch);
+        }
+        (count, result)
     }
 
     /// Scans a large regular file as segments on the rayon pool, a batch of
@@ -387,18 +540,63 @@ impl Worker<'_> {
     }
 }
 
-/// Whether a file can be scanned in segments: `Some(binary)` for plain
-/// UTF-8 without a BOM and for binary files, whose offsets are raw byte
-/// offsets; `None` for UTF-16 and BOM files, which are decoded as a stream.
-fn segmentable(file: &File) -> Option<bool> {
-    use std::os::unix::fs::FileExt;
-    let mut head = vec![0u8; 64 * 1024];
-    let n = file.read_at(&mut head, 0).ok()?;
-    match detect_encoding(&head[..n]) {
-        Encoding::Utf8 { bom: false } => Some(false),
-        Encoding::Binary => Some(true),
-        _ => None,
+/// The leaves of one container, scanned by a worker.
+struct Leaves<'w, 'a> {
+    worker: &'w Worker<'a>,
+    path: &'w str,
+    findings: u64,
+    leaves: u64,
+    leaf_bytes: u64,
+    problems: Vec<Problem>,
+}
+
+impl LeafSink for Leaves<'_, '_> {
+    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> std::io::Result<()> {
+        self.leaves += 1;
+        let (count, result) = self.worker.scan_leaf(self.path, member, reader);
+        self.findings += count;
+        match result {
+            Ok(stats) => {
+                self.leaf_bytes += stats.bytes;
+                Ok(())
+            }
+            Err(e) => {
+                self.leaf_bytes += e.bytes;
+                Err(e.error)
+            }
+        }
     }
+
+    fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
+
+/// A container's own status and reason, from what went wrong inside it.
+fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<String>) {
+    let Some(first) = problems.first() else {
+        return (FileStatus::Scanned, None);
+    };
+    // A container that failed before any leaf was read is an error; one
+    // that was read in part is partial.
+    let status = if leaves == 0 && problems.iter().all(|p| p.status == FileStatus::Error) {
+        FileStatus::Error
+    } else {
+        FileStatus::Partial
+    };
+    let first_reason = match &first.member {
+        Some(m) => format!("{m}: {}", first.reason),
+        None => first.reason.clone(),
+    };
+    let reason = if problems.len() == 1 {
+        first_reason
+    } else {
+        format!(
+            "{} parts not fully scanned; the first: {first_reason}",
+            problems.len()
+        )
+    };
+    (status, Some(reason))
 }
 
 /// Opens a file for reading without following a symbolic link (unless
@@ -471,7 +669,14 @@ mod tests {
         let engine = Engine::new(RuleSet::builtin().unwrap());
         let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
         let text = b"order 1\ncard 5500 0000 0000 0004 paid\nnothing\n";
-        let events = scan_one(&engine, &fp, "mem.txt", &mut &text[..], Confidence::Low);
+        let events = scan_one(
+            &engine,
+            &fp,
+            "mem.txt",
+            &mut &text[..],
+            Confidence::Low,
+            Limits::default(),
+        );
         assert_eq!(events.len(), 2, "{events:?}");
         let Event::Finding(f) = &events[0] else {
             panic!("first event is not a finding: {events:?}")

@@ -62,6 +62,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the biggest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan files, directories or standard input (`-`) for card and ID numbers.
@@ -244,9 +246,50 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", env = "LEAKHOUND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
+}
+
+/// Limits for containers; each wins over the config file's `limits`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Container limits (per top-level file)")]
+pub struct LimitArgs {
+    /// Containers inside containers, each layer counted [default: 16].
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// Bytes produced by decompression, e.g. 16G [default: 16GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_expanded: Option<crate::config::limits::ByteSize>,
+    /// Output bytes per input byte of a compressed stream [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_ratio: Option<u64>,
+    /// Archive members and mail parts [default: 1000000].
+    #[arg(long, value_name = "N")]
+    pub max_members: Option<u64>,
+    /// Time per file, e.g. 90s or 10m [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<crate::config::limits::HumanDuration>,
+    /// Largest object held in memory (a nested zip, a message) [default: 64MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_buffer: Option<crate::config::limits::ByteSize>,
+}
+
+impl LimitArgs {
+    /// The command line's limits as a config section, to lay over the file's.
+    pub fn as_section(&self) -> crate::config::limits::Limits {
+        crate::config::limits::Limits {
+            max_depth: self.max_depth,
+            max_expanded: self.max_expanded,
+            max_ratio: self.max_ratio,
+            max_members: self.max_members,
+            max_time: self.max_time,
+            max_buffer: self.max_buffer,
+        }
+    }
 }
 
 /// Parses the command line and runs it.
@@ -265,7 +308,7 @@ pub fn main() -> ExitCode {
     };
     init_logging(&cli.log_level);
     let exit = match cli.command {
-        Command::Scan(args) => scan_cmd::run(args),
+        Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
     };

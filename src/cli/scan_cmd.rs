@@ -2,13 +2,15 @@
 //! pick the exit code.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Exit, ScanArgs, When};
+use crate::config::{self, Config};
 use crate::engine::Engine;
+use crate::extract::Limits;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::inputs::{self, Input, PathFilter, WalkOptions};
 use crate::report::event::{Event, FileStatus, Stamper, SummaryEvent};
@@ -16,8 +18,8 @@ use crate::report::human::{Human, human_bytes};
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
 
-pub fn run(args: ScanArgs) -> Exit {
-    match run_inner(args) {
+pub fn run(args: ScanArgs, config_path: Option<&Path>) -> Exit {
+    match run_inner(args, config_path) {
         Ok(exit) => exit,
         Err(e) => {
             eprintln!("leakhound: error: {e:#}");
@@ -26,7 +28,22 @@ pub fn run(args: ScanArgs) -> Exit {
     }
 }
 
-fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
+fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit> {
+    // A one-off scan reads a config file only when one is named.
+    let file_config = match config::resolve_path(config_path, false) {
+        Some(path) => match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("leakhound: error: {e}");
+                return Ok(Exit::Error);
+            }
+        },
+        None => Config::default(),
+    };
+    let limits = args
+        .limits
+        .as_section()
+        .apply(file_config.limits.apply(Limits::default()));
     let rules = match args.rules.load() {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
@@ -105,6 +122,7 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
         threads,
         chunk_size: args.chunk_size,
         min_confidence: args.min_confidence.level(),
+        limits,
     };
 
     let mut stamper = Stamper::new(&engine.rule_set().version);

@@ -1,0 +1,664 @@
+//! Extraction: opens containers (compressed streams, archives, office
+//! documents, mail, PNG text chunks) and hands their text leaves to the
+//! engine, in bounded memory and time.
+//!
+//! The scan pipeline sniffs the first bytes of every input ([`sniff`]). A
+//! plain file goes straight to the engine; anything else goes to [`walk`],
+//! which decodes it layer by layer, recursing into members by content (never
+//! by name), and calls a [`LeafSink`] once per text leaf with the leaf's
+//! location (`member`: outermost first, joined with `!`).
+//!
+//! Everything happens in memory and streams where the format allows:
+//! compressed streams, tar and mbox are read as they come; zip needs random
+//! access, so a zip inside something else is held in memory up to
+//! `max_buffer` bytes; a mail message is parsed whole, up to the same cap.
+//! Nothing is written to disk.
+//!
+//! Every limit ([`Limits`]) is checked on bytes actually produced, never on
+//! sizes an archive declares. When one is hit, what was read so far has been
+//! scanned, the sink hears of a [`Problem`] (status `partial` and why), and
+//! the rest of the scan goes on.
+
+mod archive;
+mod mail;
+mod office;
+mod png;
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use crate::report::event::FileStatus;
+
+/// How far extraction may go for one top-level file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Containers inside containers, counting each layer (a `.tar.gz` is 2).
+    pub max_depth: u32,
+    /// Bytes produced by decompression, over the whole top-level file.
+    pub max_expanded: u64,
+    /// Output bytes per input byte of one compressed stream or member,
+    /// checked once the output passes [`RATIO_GRACE`].
+    pub max_ratio: u64,
+    /// Archive members and mail parts, over the whole top-level file.
+    pub max_members: u64,
+    /// Wall-clock time for one top-level file.
+    pub max_time: Duration,
+    /// The largest object held in memory at once: a zip inside another
+    /// container, one mail message.
+    pub max_buffer: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 16,
+            max_expanded: 16 << 30,
+            max_ratio: 1000,
+            max_members: 1_000_000,
+            max_time: Duration::from_secs(600),
+            max_buffer: 64 << 20,
+        }
+    }
+}
+
+/// Output a stream may produce before its compression ratio is checked:
+/// small files of zeros compress far better than any bomb threshold.
+pub const RATIO_GRACE: u64 = 8 << 20;
+
+/// The formats told apart by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Not a container: scanned as it is (text in any encoding, or binary).
+    Plain,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+    Zip,
+    Tar,
+    /// Several messages, each after a `From ` line.
+    Mbox,
+    /// One RFC 5322 message (`.eml`, a Maildir file).
+    Mail,
+    Png,
+}
+
+impl Format {
+    /// The name used in `file` events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "plain",
+            Format::Gzip => "gzip",
+            Format::Bzip2 => "bzip2",
+            Format::Xz => "xz",
+            Format::Zstd => "zstd",
+            Format::Zip => "zip",
+            Format::Tar => "tar",
+            Format::Mbox => "mbox",
+            Format::Mail => "mail",
+            Format::Png => "png",
+        }
+    }
+}
+
+/// Bytes [`sniff`] wants to see (a tar header's magic is at 257).
+pub const SNIFF_LEN: usize = 4096;
+
+/// Tells the format from the first bytes of a stream.
+pub fn sniff(head: &[u8]) -> Format {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Format::Gzip
+    } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|d| (b'1'..=b'9').contains(d)) {
+        Format::Bzip2
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Format::Xz
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Format::Zstd
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Format::Zip
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Format::Png
+    } else if archive::is_tar(head) {
+        Format::Tar
+    } else if mail::is_mbox(head) {
+        Format::Mbox
+    } else if mail::is_message(head) {
+        Format::Mail
+    } else {
+        Format::Plain
+    }
+}
+
+/// Something that was not fully scanned inside a top-level file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: `None` for the top-level file itself.
+    pub member: Option<String>,
+    /// `partial` (a limit, an encrypted member, a truncated stream after
+    /// some data), `error` (corrupt, nothing read) or `skipped`.
+    pub status: FileStatus,
+    /// What happened and what the user can do.
+    pub reason: String,
+}
+
+/// Receives what extraction finds.
+pub trait LeafSink {
+    /// Scans one text leaf to its end. `member` is `None` when the leaf is
+    /// the top-level input itself, only decompressed. An error means the
+    /// leaf could not be read to its end (the reader's error, possibly a
+    /// [`LimitHit`]); what was read before it has been scanned.
+    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()>;
+
+    /// Something could not be fully scanned.
+    fn problem(&mut self, problem: Problem);
+}
+
+/// A limit stopped reading. Travels inside an `io::Error` so that every
+/// reader in a chain stops at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitHit(pub String);
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+impl LimitHit {
+    fn error(reason: String) -> io::Error {
+        io::Error::other(LimitHit(reason))
+    }
+
+    /// The limit behind `e`, if that is why it failed.
+    pub fn of(e: &io::Error) -> Option<&LimitHit> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<LimitHit>())
+    }
+}
+
+/// What one top-level file may still use; shared by every layer.
+pub struct Budget {
+    pub limits: Limits,
+    deadline: Instant,
+    expanded: Cell<u64>,
+    members: Cell<u64>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Budget {
+        Budget {
+            limits,
+            deadline: Instant::now() + limits.max_time,
+            expanded: Cell::new(0),
+            members: Cell::new(0),
+        }
+    }
+
+    /// Bytes produced by decompression so far.
+    pub fn expanded(&self) -> u64 {
+        self.expanded.get()
+    }
+
+    fn check_time(&self) -> io::Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(LimitHit::error(format!(
+                "time limit of {} reached (raise limits.max_time or --max-time)",
+                humantime::format_duration(self.limits.max_time)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts one more member; an error once there are too many.
+    fn count_member(&self) -> Result<(), String> {
+        let n = self.members.get() + 1;
+        self.members.set(n);
+        if n > self.limits.max_members {
+            return Err(format!(
+                "more than {} members and parts (raise limits.max_members or --max-members)",
+                self.limits.max_members
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Counts the bytes a decoder pulls from below, so its output can be
+/// compared with its input.
+struct CountIn<R> {
+    inner: R,
+    count: std::rc::Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for CountIn<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The output side of a decompressor: counts what it produces against the
+/// budget, its ratio and the deadline.
+struct Limited<'b, R> {
+    inner: R,
+    budget: &'b Budget,
+    input: std::rc::Rc<Cell<u64>>,
+    output: u64,
+}
+
+impl<R: Read> Read for Limited<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.budget.check_time()?;
+        let n = self.inner.read(buf)?;
+        self.output += n as u64;
+        let total = self.budget.expanded.get() + n as u64;
+        self.budget.expanded.set(total);
+        let limits = &self.budget.limits;
+        if total > limits.max_expanded {
+            return Err(LimitHit::error(format!(
+                "expanded more than {} bytes (raise limits.max_expanded or --max-expanded)",
+                limits.max_expanded
+            )));
+        }
+        let input = self.input.get().max(1);
+        if self.output > RATIO_GRACE && self.output / input > limits.max_ratio {
+            return Err(LimitHit::error(format!(
+                "compression ratio above {}:1, a likely decompression bomb \
+                 (raise limits.max_ratio or --max-ratio if it is genuine)",
+                limits.max_ratio
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// A stream whose first bytes were read to sniff it, put back in front.
+pub fn peek(reader: &mut dyn Read) -> io::Result<(Vec<u8>, usize)> {
+    let mut head = vec![0u8; SNIFF_LEN];
+    let mut filled = 0;
+    while filled < head.len() {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(filled);
+    Ok((head, filled))
+}
+
+/// Joins a member path: `outer!inner`.
+pub fn join(parent: Option<&str>, name: &str) -> String {
+    match parent {
+        Some(p) => format!("{p}!{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// Where one layer of extraction stands.
+#[derive(Clone, Copy)]
+pub struct Place<'a> {
+    /// The member path so far (`None` at the top).
+    pub member: Option<&'a str>,
+    /// Container layers above this one.
+    pub depth: u32,
+}
+
+impl Place<'_> {
+    pub const TOP: Place<'static> = Place {
+        member: None,
+        depth: 0,
+    };
+}
+
+/// Extracts a stream of a known `format` (sniffed from `head`, which has
+/// already been read from `rest`), sending leaves and problems to `sink`.
+/// `seekable`, when given, is the same stream as a file that zip may seek in.
+pub fn walk(
+    format: Format,
+    head: Vec<u8>,
+    rest: &mut dyn Read,
+    seekable: Option<&std::fs::File>,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) {
+    let mut stream = io::Cursor::new(head).chain(rest);
+    if format == Format::Plain {
+        leaf(&mut stream, place, sink);
+        return;
+    }
+    if place.depth >= budget.limits.max_depth {
+        sink.problem(Problem {
+            member: place.member.map(str::to_string),
+            status: FileStatus::Partial,
+            reason: format!(
+                "{} nested more than {} levels deep: not opened (raise limits.max_depth or --max-depth)",
+                format.name(),
+                budget.limits.max_depth
+            ),
+        });
+        return;
+    }
+    let inner = Place {
+        member: place.member,
+        depth: place.depth + 1,
+    };
+    match format {
+        Format::Plain => unreachable!("handled above"),
+        Format::Gzip => decompress(
+            format,
+            |r| Box::new(flate2::read::MultiGzDecoder::new(r)),
+            &mut stream,
+            inner,
+            budget,
+            sink,
+        ),
+        Format::Bzip2 => decompress(
+            format,
+            |r| Box::new(bzip2::read::MultiBzDecoder::new(r)),
+            &mut stream,
+            inner,
+            budget,
+            sink,
+        ),
+        Format::Xz => decompress(
+            format,
+            |r| Box::new(lzma_rust2::XzReader::new(r, true)),
+            &mut stream,
+            inner,
+            budget,
+            sink,
+        ),
+        Format::Zstd => decompress(
+            format,
+            |r| match zstd::stream::read::Decoder::new(r) {
+                Ok(d) => Box::new(d),
+                Err(e) => Box::new(FailingReader(Some(e))),
+            },
+            &mut stream,
+            inner,
+            budget,
+            sink,
+        ),
+        Format::Zip => match seekable {
+            Some(file) if place.depth == 0 => archive::zip_file(file, inner, budget, sink),
+            _ => archive::zip_stream(&mut stream, inner, budget, sink),
+        },
+        Format::Tar => archive::tar(&mut stream, inner, budget, sink),
+        Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
+        Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
+        Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
+    }
+}
+
+/// A reader that only fails: a decoder that could not even start.
+struct FailingReader(Option<io::Error>);
+
+impl Read for FailingReader {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("decoder failed")))
+    }
+}
+
+type Decoder<'r> = Box<dyn Read + 'r>;
+
+/// A compressed stream: decode it, sniff what comes out, go on.
+fn decompress<'r>(
+    format: Format,
+    make: impl FnOnce(CountIn<&'r mut dyn Read>) -> Decoder<'r>,
+    stream: &'r mut dyn Read,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) {
+    let count = std::rc::Rc::new(Cell::new(0u64));
+    let decoder = make(CountIn {
+        inner: stream,
+        count: count.clone(),
+    });
+    let mut limited = Limited {
+        inner: decoder,
+        budget,
+        input: count,
+        output: 0,
+    };
+    let mut reporting = ReportErrors {
+        inner: &mut limited,
+        failure: None,
+    };
+    // The decoded stream is read once: sniffed, then handed on. A failure
+    // (corrupt data, a limit) is remembered by `ReportErrors` and reported
+    // once, with what the layer was.
+    let head = match peek(&mut reporting) {
+        Ok((head, _)) => head,
+        Err(e) => {
+            sink.problem(failure_problem(format, place.member, &e, 0));
+            return;
+        }
+    };
+    let format_inside = sniff(&head);
+    let mut inner_sink = Watch {
+        inner: sink,
+        seen_error: false,
+    };
+    walk(
+        format_inside,
+        head,
+        &mut reporting,
+        None,
+        place,
+        budget,
+        &mut inner_sink,
+    );
+    let seen = inner_sink.seen_error;
+    if let Some(e) = reporting.failure.take()
+        && !seen
+    {
+        sink.problem(failure_problem(format, place.member, &e, limited.output));
+    }
+}
+
+/// Remembers the first error of a reader (the layers above only see that
+/// reading stopped), so the layer that owns the reader reports it.
+struct ReportErrors<'a> {
+    inner: &'a mut dyn Read,
+    failure: Option<io::Error>,
+}
+
+impl Read for ReportErrors<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let copy = match LimitHit::of(&e) {
+                    Some(hit) => LimitHit::error(hit.0.clone()),
+                    None => io::Error::new(e.kind(), e.to_string()),
+                };
+                self.failure.get_or_insert(copy);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Passes everything on, and notes whether a problem was already reported
+/// below (so one failure is not reported twice).
+struct Watch<'a> {
+    inner: &'a mut dyn LeafSink,
+    seen_error: bool,
+}
+
+impl LeafSink for Watch<'_> {
+    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+        self.inner.leaf(member, reader)
+    }
+    fn problem(&mut self, problem: Problem) {
+        self.seen_error = true;
+        self.inner.problem(problem);
+    }
+}
+
+/// The problem for a layer that failed after producing `produced` bytes.
+fn failure_problem(format: Format, member: Option<&str>, e: &io::Error, produced: u64) -> Problem {
+    let (status, reason) = match LimitHit::of(e) {
+        Some(hit) => (FileStatus::Partial, hit.0.clone()),
+        None if produced > 0 => (
+            FileStatus::Partial,
+            format!(
+                "{} data is corrupt or truncated after {produced} bytes: {e} (the rest was not scanned)",
+                format.name()
+            ),
+        ),
+        None => (
+            FileStatus::Error,
+            format!(
+                "not a valid {} stream: {e} (the file is corrupt or truncated)",
+                format.name()
+            ),
+        ),
+    };
+    Problem {
+        member: member.map(str::to_string),
+        status,
+        reason,
+    }
+}
+
+/// A leaf: hand it to the sink, report if it could not be read to the end.
+fn leaf(reader: &mut dyn Read, place: Place<'_>, sink: &mut dyn LeafSink) {
+    if let Err(e) = sink.leaf(place.member, reader) {
+        let status = FileStatus::Partial;
+        let reason = match LimitHit::of(&e) {
+            Some(hit) => hit.0.clone(),
+            None => format!("read error: {e} (the rest was not scanned)"),
+        };
+        sink.problem(Problem {
+            member: place.member.map(str::to_string),
+            status,
+            reason,
+        });
+    }
+}
+
+/// Reads a whole member into memory, up to `max_buffer` bytes; `Err` with
+/// the problem if it is bigger or unreadable.
+fn read_bounded(
+    reader: &mut dyn Read,
+    what: &str,
+    member: Option<&str>,
+    budget: &Budget,
+) -> Result<Vec<u8>, Problem> {
+    let cap = budget.limits.max_buffer;
+    let mut data = Vec::new();
+    match reader.take(cap + 1).read_to_end(&mut data) {
+        Ok(_) if data.len() as u64 > cap => Err(Problem {
+            member: member.map(str::to_string),
+            status: FileStatus::Partial,
+            reason: format!(
+                "{what} larger than {cap} bytes cannot be opened in memory: not scanned \
+                 (raise limits.max_buffer or --max-buffer)"
+            ),
+        }),
+        Ok(_) => Ok(data),
+        Err(e) => Err(match LimitHit::of(&e) {
+            Some(hit) => Problem {
+                member: member.map(str::to_string),
+                status: FileStatus::Partial,
+                reason: hit.0.clone(),
+            },
+            None => Problem {
+                member: member.map(str::to_string),
+                status: if data.is_empty() {
+                    FileStatus::Error
+                } else {
+                    FileStatus::Partial
+                },
+                reason: format!("cannot read {what}: {e}"),
+            },
+        }),
+    }
+}
+
+/// A member found inside a container: sniff it and walk it.
+fn member(
+    reader: &mut dyn Read,
+    name: &str,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) {
+    let path = join(place.member, name);
+    if let Err(reason) = budget.count_member() {
+        sink.problem(Problem {
+            member: Some(path),
+            status: FileStatus::Partial,
+            reason,
+        });
+        return;
+    }
+    let here = Place {
+        member: Some(&path),
+        depth: place.depth,
+    };
+    let mut reporting = ReportErrors {
+        inner: reader,
+        failure: None,
+    };
+    let head = match peek(&mut reporting) {
+        Ok((head, _)) => head,
+        Err(e) => {
+            let status = if LimitHit::of(&e).is_some() {
+                FileStatus::Partial
+            } else {
+                FileStatus::Error
+            };
+            let reason = match LimitHit::of(&e) {
+                Some(hit) => hit.0.clone(),
+                None => format!("cannot read: {e}"),
+            };
+            sink.problem(Problem {
+                member: Some(path.clone()),
+                status,
+                reason,
+            });
+            return;
+        }
+    };
+    let format = sniff(&head);
+    let mut watch = Watch {
+        inner: sink,
+        seen_error: false,
+    };
+    walk(format, head, &mut reporting, None, here, budget, &mut watch);
+    if let Some(e) = reporting.failure.take()
+        && !watch.seen_error
+    {
+        sink.problem(failure_problem(format, Some(&path), &e, 1));
+    }
+}
+
+/// Member names come from the data: keep them printable and short.
+pub fn clean_name(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .map(|c| if c.is_control() || c == '!' { '_' } else { c })
+        .take(200)
+        .collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

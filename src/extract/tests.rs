@@ -1,0 +1,1 @@
+//! Extraction tests: real archives and mail built in the test, hostile inputs.
