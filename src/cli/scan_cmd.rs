@@ -215,6 +215,8 @@ fn summary_event(
         rules: engine.rule_set().origin.clone(),
         result: result.to_string(),
         exit_code: exit as i32,
+        suppressed: Default::default(),
+        baseline: None,
     }
 }
 
