@@ -16,6 +16,8 @@ pub mod config;
 pub mod engine;
 pub mod fingerprint;
 pub mod inputs;
+pub mod locate;
+pub mod project;
 pub mod report;
 pub mod rules;
 pub mod scan;
