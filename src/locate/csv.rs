@@ -129,10 +129,7 @@ impl Csv {
             && self.header.iter().all(|f| {
                 let t = String::from_utf8_lossy(f);
                 let t = t.trim();
-                !t.is_empty()
-                    && !t
-                        .chars()
-                        .all(|c| c.is_numeric() || " -.+/".contains(c))
+                !t.is_empty() && !t.chars().all(|c| c.is_numeric() || " -.+/".contains(c))
             })
     }
 }

@@ -15,8 +15,13 @@ const MAX_KEY: usize = 256;
 const MAX_DEPTH: usize = 256;
 
 enum Frame {
-    Object { key: Option<Vec<u8>>, want_key: bool },
-    Array { index: u64 },
+    Object {
+        key: Option<Vec<u8>>,
+        want_key: bool,
+    },
+    Array {
+        index: u64,
+    },
 }
 
 pub(super) struct Json {

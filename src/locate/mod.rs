@@ -154,9 +154,15 @@ mod tests {
     #[test]
     fn csv_delimiter_is_sniffed_and_tsv_is_tabs() {
         let text = "a;b;pan\r\n1;2;CCC\r\n";
-        assert_eq!(run(DataFormat::Csv, text, &["CCC"])[0], table(1, 3, Some("pan")));
+        assert_eq!(
+            run(DataFormat::Csv, text, &["CCC"])[0],
+            table(1, 3, Some("pan"))
+        );
         let text = "a\tb,c\tpan\n1\t2,3\tDDD\n";
-        assert_eq!(run(DataFormat::Tsv, text, &["DDD"])[0], table(1, 3, Some("pan")));
+        assert_eq!(
+            run(DataFormat::Tsv, text, &["DDD"])[0],
+            table(1, 3, Some("pan"))
+        );
     }
 
     #[test]
@@ -171,7 +177,10 @@ mod tests {
     fn json_paths() {
         let text = r#"{"orders":[{"id":1},{"id":2,"payment":{"pan":"AAA","note":"x\"y"}}],"weird key":["BBB"],"c":CCC}"#;
         let got = run(DataFormat::Json, text, &["AAA", "BBB", "CCC"]);
-        let paths: Vec<String> = got.into_iter().map(|l| l.unwrap().json_path.unwrap()).collect();
+        let paths: Vec<String> = got
+            .into_iter()
+            .map(|l| l.unwrap().json_path.unwrap())
+            .collect();
         assert_eq!(
             paths,
             ["$.orders[1].payment.pan", "$['weird key'][0]", "$.c"]
@@ -184,7 +193,10 @@ mod tests {
         let got = run(DataFormat::JsonLines, text, &["AAA", "BBB"]);
         assert_eq!(got[0].as_ref().unwrap().json_path.as_deref(), Some("$.a"));
         assert_eq!(got[0].as_ref().unwrap().row, Some(1));
-        assert_eq!(got[1].as_ref().unwrap().json_path.as_deref(), Some("$.b[1].c"));
+        assert_eq!(
+            got[1].as_ref().unwrap().json_path.as_deref(),
+            Some("$.b[1].c")
+        );
         assert_eq!(got[1].as_ref().unwrap().row, Some(2));
     }
 

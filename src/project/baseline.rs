@@ -225,10 +225,14 @@ mod tests {
         let fp = Fingerprinter::with_key(b"k1", KeySource::Env);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.json");
-        let entries: BTreeSet<_> = [finding("a.csv", "aa"), finding("a.csv", "bb"), finding("gone.csv", "cc")]
-            .iter()
-            .map(entry_of)
-            .collect();
+        let entries: BTreeSet<_> = [
+            finding("a.csv", "aa"),
+            finding("a.csv", "bb"),
+            finding("gone.csv", "cc"),
+        ]
+        .iter()
+        .map(entry_of)
+        .collect();
         std::fs::write(&path, BaselineFile::new(&fp, entries).to_json()).unwrap();
         let mut b = Baseline::load(&path, &fp).unwrap();
         assert!(b.covers(&finding("a.csv", "aa")));
@@ -237,13 +241,21 @@ mod tests {
         let scanned: HashSet<String> = ["a.csv".to_string()].into();
         let s = b.summary(&scanned, dir.path());
         assert_eq!((s.entries, s.matched), (3, 1));
-        let stale: Vec<_> = s.stale.iter().map(|e| (e.path.as_str(), e.fingerprint.as_str())).collect();
+        let stale: Vec<_> = s
+            .stale
+            .iter()
+            .map(|e| (e.path.as_str(), e.fingerprint.as_str()))
+            .collect();
         assert_eq!(stale, [("a.csv", "bb"), ("gone.csv", "cc")]);
         let mut b = Baseline::load(&path, &fp).unwrap();
         std::fs::write(dir.path().join("gone.csv"), "").unwrap();
         assert!(b.covers(&finding("a.csv", "bb")));
         let s = b.summary(&HashSet::new(), dir.path());
-        assert!(s.stale.is_empty(), "files not scanned are not judged: {:?}", s.stale);
+        assert!(
+            s.stale.is_empty(),
+            "files not scanned are not judged: {:?}",
+            s.stale
+        );
 
         let other = Fingerprinter::with_key(b"k2", KeySource::Env);
         assert!(matches!(

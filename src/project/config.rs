@@ -242,7 +242,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ProjectConfig, ProjectError> {
-        ProjectConfig::parse(Path::new(".leakhound.yaml"), text, &RuleSet::builtin().unwrap())
+        ProjectConfig::parse(
+            Path::new(".leakhound.yaml"),
+            text,
+            &RuleSet::builtin().unwrap(),
+        )
     }
 
     #[test]
@@ -253,7 +257,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.exclude, ["fixtures/**"]);
         assert_eq!(c.severity_for("us-ssn", "us_ssn"), Some(Severity::Medium));
-        assert_eq!(c.severity_for("payment-card", "card_amex"), Some(Severity::Low));
+        assert_eq!(
+            c.severity_for("payment-card", "card_amex"),
+            Some(Severity::Low)
+        );
         assert_eq!(c.severity_for("payment-card", "card_visa"), None);
         assert!(c.allow.test_cards);
     }
@@ -268,12 +275,17 @@ mod tests {
 
     #[test]
     fn unknown_rules_and_keys_are_named() {
-        let text = parse("rules:\n  disable: [nope]\n").unwrap_err().to_string();
+        let text = parse("rules:\n  disable: [nope]\n")
+            .unwrap_err()
+            .to_string();
         assert!(text.contains("`nope`"), "{text}");
         let text = parse("allow:\n  test_cards: 4526018159083012\n")
             .unwrap_err()
             .to_string();
-        assert!(!text.contains("4526018159083012") && text.contains(":2:"), "{text}");
+        assert!(
+            !text.contains("4526018159083012") && text.contains(":2:"),
+            "{text}"
+        );
         let text = parse("exclud: []\n").unwrap_err().to_string();
         assert!(text.contains(":1:"), "{text}");
         let text = parse("rules:\n  severity: {us-ssn: urgent}\n")

@@ -20,6 +20,7 @@
 pub mod baseline;
 pub mod config;
 pub mod filter;
+pub mod gate;
 pub mod inline;
 pub mod root;
 pub mod since;

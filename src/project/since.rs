@@ -42,12 +42,11 @@ fn git(dir: &Path, args: &[&str]) -> Result<Result<Vec<u8>, String>, SinceError>
 /// Files changed since `reference` in the work tree holding `dir`, as
 /// absolute paths, sorted.
 pub fn changed_files(dir: &Path, reference: &str) -> Result<Vec<PathBuf>, SinceError> {
-    let top = git(dir, &["rev-parse", "--show-toplevel"])?.map_err(|message| {
-        SinceError::NotARepo {
+    let top =
+        git(dir, &["rev-parse", "--show-toplevel"])?.map_err(|message| SinceError::NotARepo {
             dir: dir.to_path_buf(),
             message,
-        }
-    })?;
+        })?;
     let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
     let commit = format!("{reference}^{{commit}}");
     git(&top, &["rev-parse", "--verify", "--quiet", &commit])?.map_err(|message| {
