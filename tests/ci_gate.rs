@@ -170,6 +170,7 @@ fn multitool() -> String {
     let name = std::env::var("SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
     let ok = Command::new(&name)
         .arg("--version")
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
@@ -193,6 +194,8 @@ fn validate_sarif(file: &Path) -> Vec<String> {
         .args(["--rule-kind", "\"Sarif;Gh\"", "-o"])
         .arg(&report)
         .current_dir(dir.path())
+        // A fresh machine may lack ICU, which the .NET tool otherwise needs.
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
         .output()
         .unwrap();
     assert!(

@@ -119,25 +119,25 @@ impl<W: Write> Sink for Junit<W> {
                     if f.test_data { "  test data" } else { "" }
                 );
             }
-            let _ = write!(
+            let _ = writeln!(
                 cases,
-                "    <testcase classname=\"leakhound.findings\" name=\"{}\" file=\"{}\">\n",
+                "    <testcase classname=\"leakhound.findings\" name=\"{}\" file=\"{}\">",
                 xml_escape(loc),
                 xml_escape(loc)
             );
             if failing > 0 {
                 failures += 1;
-                let _ = write!(
+                let _ = writeln!(
                     cases,
-                    "      <failure type=\"findings\" message=\"{} findings at or above the failing severity ({} in all)\">{}</failure>\n",
+                    "      <failure type=\"findings\" message=\"{} findings at or above the failing severity ({} in all)\">{}</failure>",
                     failing,
                     findings.len(),
                     xml_escape(&body)
                 );
             } else {
-                let _ = write!(
+                let _ = writeln!(
                     cases,
-                    "      <system-out>{}</system-out>\n",
+                    "      <system-out>{}</system-out>",
                     xml_escape(&body)
                 );
             }
