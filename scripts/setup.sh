@@ -14,7 +14,13 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config git ca-certificates \
     python3 python3-venv python3-pip \
+    nodejs npm \
     >/dev/null
+
+# The CI-gate tests validate SARIF with Microsoft's reference validator.
+if ! command -v sarif-multitool >/dev/null 2>&1; then
+    $SUDO npm install -g --no-fund --no-audit @microsoft/sarif-multitool@5.7.0 >/dev/null
+fi
 
 # The corpus generator and scorer need python-stdnum (the reference for every
 # validator) and faker (realistic filler text).
@@ -23,6 +29,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/corpus/requirements.txt
+# The pre-commit hook is tested with the real pre-commit.
+.venv/bin/pip install -q --disable-pip-version-check pre-commit==4.7.0
 
 # fmt and clippy are part of the test command.
 if command -v rustup >/dev/null 2>&1; then

@@ -17,6 +17,8 @@ pub mod engine;
 pub mod extract;
 pub mod fingerprint;
 pub mod inputs;
+pub mod locate;
+pub mod project;
 pub mod report;
 pub mod rules;
 pub mod scan;

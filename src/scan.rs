@@ -536,6 +536,7 @@ impl Worker<'_> {
             masked: l.m.value.masked(),
             fingerprint: self.fingerprinter.fingerprint(&l.m.value),
             test_data: l.m.test_data,
+            data_location: None,
         }
     }
 }

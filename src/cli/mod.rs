@@ -2,6 +2,7 @@
 //! command, then run. This is the binary's edge: errors become messages on
 //! stderr and exit codes here, nowhere else.
 
+mod baseline_cmd;
 mod config_cmd;
 mod rules_cmd;
 mod scan_cmd;
@@ -39,6 +40,9 @@ Exit codes:
   1  findings at or above --fail-on
   2  error: bad arguments, bad rules, a path that does not exist
   3  with --fail-on-incomplete: no findings, but some file could not be fully scanned
+
+Findings suppressed by .leakhound.yaml, `leakhound:allow` on their line or
+--baseline do not count towards the exit code; the summary counts them.
 
 Findings show masked values (cards: first 6 and last 4 digits at most) and a
 keyed fingerprint; raw numbers are never printed. The fingerprint key comes
@@ -79,6 +83,21 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Record known findings, so that `scan --baseline` reports only new ones.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Scan (with every `scan` option) and write a baseline of the findings
+    /// (rule, keyed fingerprint, path relative to the root) to -o FILE
+    /// (default standard output). Set LEAKHOUND_FINGERPRINT_KEY so the
+    /// baseline matches on every runner. Exit 0 when written, 2 on error,
+    /// 3 with --fail-on-incomplete when some file was not fully scanned.
+    Create(ScanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +265,27 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", env = "LEAKHOUND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Report paths relative to DIR (default: the directory scanned, when
+    /// one directory is scanned; else the current directory). SARIF, JUnit
+    /// and baselines always use relative paths; other formats only when
+    /// --root is given.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Report only findings not recorded in FILE (`leakhound baseline
+    /// create`); the summary lists entries that no longer match.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Scan only files changed since the git ref REF (committed or not,
+    /// plus untracked files), for pull requests.
+    #[arg(long, value_name = "REF")]
+    pub since: Option<String>,
+
+    /// Do not read the project file `.leakhound.yaml`.
+    #[arg(long)]
+    pub no_project_config: bool,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 
@@ -311,6 +351,9 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
+        Command::Baseline {
+            command: BaselineCommand::Create(args),
+        } => baseline_cmd::run(args, cli.config.as_deref()),
     };
     exit.into()
 }

@@ -1,5 +1,7 @@
 //! `leakhound scan`: resolve the arguments, run the pipeline, report, and
-//! pick the exit code.
+//! pick the exit code. Events pass through the project policy stage
+//! ([`crate::project::filter`]) on their way to the sink; `baseline create`
+//! runs the same scan with a baseline writer as its sink.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -7,19 +9,40 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::baseline_cmd::BaselineSink;
 use super::{Exit, ScanArgs, When};
 use crate::config::{self, Config};
 use crate::engine::Engine;
 use crate::extract::Limits;
+use crate::fingerprint::KeySource;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::inputs::{self, Input, PathFilter, WalkOptions};
+use crate::project::baseline::Baseline;
+use crate::project::filter::{Policy, Stage};
+use crate::project::gate;
 use crate::report::event::{Event, FileStatus, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
+use crate::report::junit::Junit;
+use crate::report::sarif::Sarif;
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
 
+/// What the scan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `leakhound scan`: a report in `--format`.
+    Report,
+    /// `leakhound baseline create`: a baseline file.
+    Baseline,
+}
+
 pub fn run(args: ScanArgs, config_path: Option<&Path>) -> Exit {
-    match run_inner(args, config_path) {
+    run_mode(args, Mode::Report, config_path)
+}
+
+/// Runs a scan for `mode`.
+pub fn run_mode(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> Exit {
+    match run_inner(args, mode, config_path) {
         Ok(exit) => exit,
         Err(e) => {
             eprintln!("leakhound: error: {e:#}");
@@ -28,7 +51,7 @@ pub fn run(args: ScanArgs, config_path: Option<&Path>) -> Exit {
     }
 }
 
-fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit> {
+fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::Result<Exit> {
     // A one-off scan reads a config file only when one is named.
     let file_config = match config::resolve_path(config_path, false) {
         Some(path) => match Config::load(&path) {
@@ -48,20 +71,74 @@ fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit>
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
-    let filter = PathFilter::new(&args.include, &args.exclude)?;
+    let root = gate::root_of(args.root.as_deref(), &args.paths);
+    let project = if args.no_project_config {
+        None
+    } else {
+        gate::project_config(root.dir(), &rules)?
+    };
+    let mut exclude = args.exclude.clone();
+    if let Some((_, p)) = &project {
+        exclude.extend(p.exclude.iter().cloned());
+    }
+    let filter = PathFilter::new(&args.include, &exclude)?;
     let state_dir = args
         .state_dir
         .clone()
         .or_else(fingerprint::default_state_dir);
     let fingerprinter =
         Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state_dir.as_deref())?;
+    let baseline = match (&args.baseline, mode) {
+        (Some(path), Mode::Report) => Some(Baseline::load(path, &fingerprinter)?),
+        (Some(_), Mode::Baseline) => {
+            anyhow::bail!("--baseline cannot be used with `baseline create`")
+        }
+        (None, _) => None,
+    };
+    if mode == Mode::Baseline
+        && matches!(
+            fingerprinter.source(),
+            KeySource::Local(_) | KeySource::Ephemeral
+        )
+    {
+        eprintln!(
+            "leakhound: warning: fingerprints are keyed with {}: this baseline will match only \
+             here; set LEAKHOUND_FINGERPRINT_KEY (a CI secret) to make it portable",
+            fingerprinter.source()
+        );
+    }
+    let rel_output = args.root.is_some()
+        || mode == Mode::Baseline
+        || matches!(args.format, Format::Sarif | Format::Junit);
+    let mut policy = Policy::new(
+        project.map(|(_, p)| p).unwrap_or_default(),
+        baseline,
+        Some(root.clone()),
+    );
+    policy.relative_output = rel_output;
+    let mut stage = Stage::new(policy);
     let engine = Engine::new(rules);
 
     // Roots that do not exist are an error of the invocation (exit 2); the
     // others are still scanned so the report is as complete as it can be.
     let mut inputs = Vec::new();
     let mut missing: Vec<PathBuf> = Vec::new();
+    let changed = match &args.since {
+        Some(reference) => Some(gate::since_paths(
+            reference,
+            &args.paths,
+            &filter,
+            args.follow,
+        )?),
+        None => None,
+    };
+    if let Some(changed) = &changed {
+        inputs.extend(changed.iter().cloned().map(Input::Path));
+    }
     for p in &args.paths {
+        if changed.is_some() && p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_ok() {
+            continue;
+        }
         if p.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if std::fs::symlink_metadata(p).is_err() {
@@ -89,15 +166,18 @@ fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit>
         When::Never => false,
         When::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
     };
-    let mut sink: Box<dyn Sink> = match args.format {
-        Format::Human => Box::new(Human::new(
+    let mut sink: Box<dyn Sink> = match (mode, args.format) {
+        (Mode::Baseline, _) => Box::new(BaselineSink::new(out, &fingerprinter)),
+        (_, Format::Sarif) => Box::new(Sarif::new(out, engine.rule_set())),
+        (_, Format::Junit) => Box::new(Junit::new(out, args.fail_on.threshold())),
+        (_, Format::Human) => Box::new(Human::new(
             out,
             color,
             args.verbose,
             fingerprinter.source().to_string(),
         )),
-        Format::Jsonl => Box::new(JsonLines::new(out)),
-        Format::Json => Box::new(JsonDocument::new(out)),
+        (_, Format::Jsonl) => Box::new(JsonLines::new(out)),
+        (_, Format::Json) => Box::new(JsonDocument::new(out)),
     };
 
     let show_progress = match args.progress {
@@ -157,15 +237,26 @@ fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit>
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
-            if let Event::File(f) = &ev
-                && f.status == FileStatus::Scanned
-                && !args.verbose
-            {
-                return;
-            }
-            emit(&mut sink, &ev, &progress);
+            stage.push(ev, &mut |ev| {
+                if let Event::File(f) = &ev
+                    && f.status == FileStatus::Scanned
+                    && !args.verbose
+                {
+                    return;
+                }
+                emit(&mut sink, &ev, &progress);
+            });
         },
     );
+    stage.finish(&mut |ev| emit(&mut sink, &ev, &None));
+    // The exit code and the summary count what was reported, not what the
+    // policy held back.
+    let r = &stage.reported;
+    totals.findings = r.findings;
+    totals.by_kind = r.by_kind.clone();
+    totals.by_severity = r.by_severity.clone();
+    totals.test_data = r.test_data;
+    totals.max_severity = r.max_severity;
     if let Some(p) = &progress {
         p.bar.finish_and_clear();
     }
@@ -173,9 +264,15 @@ fn run_inner(args: ScanArgs, config_path: Option<&Path>) -> anyhow::Result<Exit>
         totals.files.add(FileStatus::Error);
     }
 
-    let exit = decide_exit(&args, &totals, !missing.is_empty());
+    let mut exit = decide_exit(&args, &totals, !missing.is_empty());
+    if mode == Mode::Baseline && exit == Exit::Findings {
+        // Findings are what a baseline records, not a failure.
+        exit = Exit::Clean;
+    }
     let elapsed = clock.elapsed();
-    let summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
+    let mut summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
+    summary.suppressed = stage.suppressed.clone();
+    summary.baseline = stage.baseline_summary();
     emit(&mut sink, &Event::Summary(summary), &None);
     if let Some(e) = sink_error {
         anyhow::bail!("cannot write the report: {e}");
@@ -233,6 +330,8 @@ fn summary_event(
         rules: engine.rule_set().origin.clone(),
         result: result.to_string(),
         exit_code: exit as i32,
+        suppressed: Default::default(),
+        baseline: None,
     }
 }
 

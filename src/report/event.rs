@@ -41,6 +41,28 @@ pub struct FindingEvent {
     pub fingerprint: String,
     /// A published payment-processor test number.
     pub test_data: bool,
+    /// Where in a data export (CSV/TSV row and column, JSON path) the
+    /// finding sits; null when unknown or not a data export.
+    pub data_location: Option<DataLocation>,
+}
+
+/// Where a finding sits in a data export: a CSV/TSV row and column, or a
+/// JSON path. Filled in after the scan for plain files with findings.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DataLocation {
+    /// CSV/TSV: the 1-based data row (the header row not counted).
+    /// JSON lines: the 1-based line of the document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// CSV/TSV: the 1-based field number in the row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<u64>,
+    /// CSV/TSV: the name of the column, from the header row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_name: Option<String>,
+    /// JSON, JSON lines: the path of the value (`$.orders[3].payment.pan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
 }
 
 /// How much of a file was looked at.
@@ -135,6 +157,35 @@ pub struct SummaryEvent {
     /// `clean`, `findings`, `incomplete` or `error`.
     pub result: String,
     pub exit_code: i32,
+    /// Findings not reported because of the project policy, by reason:
+    /// `rule_disabled`, `allowlist`, `test_data`, `inline`, `baseline`.
+    pub suppressed: BTreeMap<String, u64>,
+    /// With `--baseline`: how the baseline matched this scan.
+    pub baseline: Option<BaselineSummary>,
+}
+
+/// One finding recorded in a baseline: rule, keyed fingerprint and the
+/// path relative to the scan root (no line: editing a file does not
+/// resurrect what is baselined).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BaselineEntry {
+    pub rule: String,
+    pub fingerprint: String,
+    pub path: String,
+}
+
+/// How a baseline matched a scan.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct BaselineSummary {
+    /// The baseline file.
+    pub file: String,
+    /// Entries in the baseline.
+    pub entries: u64,
+    /// Findings the baseline suppressed.
+    pub matched: u64,
+    /// Entries for files scanned in this run that matched nothing: prune
+    /// them (`leakhound baseline create` again).
+    pub stale: Vec<BaselineEntry>,
 }
 
 /// Any event.

@@ -29,7 +29,14 @@ pub struct Human<W: Write> {
     /// The file whose findings were printed last (to print headers once).
     current: Option<String>,
     key_note: String,
+    /// The current file's findings, held so that a column full of
+    /// findings can be summarised in one line.
+    pending: Vec<FindingEvent>,
 }
+
+/// A CSV column or JSON path with more findings than this in one file is
+/// summarised instead of listed.
+pub const COLLAPSE_OVER: usize = 20;
 
 const PATH: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Magenta)))
@@ -52,6 +59,7 @@ impl<W: Write> Human<W> {
             verbose,
             current: None,
             key_note,
+            pending: Vec::new(),
         }
     }
 
@@ -73,9 +81,70 @@ impl<W: Write> Human<W> {
     fn finding(&mut self, f: &FindingEvent) -> io::Result<()> {
         let loc = Self::location(&f.path, &f.member);
         if self.current.as_deref() != Some(loc.as_str()) {
+            self.flush()?;
             writeln!(self.out, "{}", self.paint(PATH, &loc))?;
             self.current = Some(loc);
         }
+        self.pending.push(f.clone());
+        Ok(())
+    }
+
+    /// Prints the held findings of the current file: one line each, except
+    /// columns (or JSON paths, indexes aside) with more than
+    /// [`COLLAPSE_OVER`] findings, which get one line each.
+    fn flush(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut per_column: std::collections::BTreeMap<String, Vec<&FindingEvent>> =
+            Default::default();
+        for f in &pending {
+            if let Some(key) = column_key(f) {
+                per_column.entry(key).or_default().push(f);
+            }
+        }
+        per_column.retain(|_, v| v.len() > COLLAPSE_OVER);
+        for f in &pending {
+            if column_key(f).is_some_and(|k| per_column.contains_key(&k)) {
+                continue;
+            }
+            self.finding_line(f)?;
+        }
+        for (column, fs) in per_column {
+            let mut kinds: std::collections::BTreeMap<&str, u64> = Default::default();
+            let mut worst = Severity::Low;
+            for f in &fs {
+                *kinds.entry(f.kind.as_str()).or_default() += 1;
+                worst = worst.max(f.severity);
+            }
+            let kinds: Vec<String> = kinds
+                .iter()
+                .map(|(k, n)| format!("{k} {}", thousands(*n)))
+                .collect();
+            let rows: Vec<u64> = fs
+                .iter()
+                .filter_map(|f| f.data_location.as_ref()?.row)
+                .collect();
+            let span = match (rows.iter().min(), rows.iter().max()) {
+                (Some(a), Some(b)) => format!(", rows {}-{}", thousands(*a), thousands(*b)),
+                _ => String::new(),
+            };
+            let sev_style = match worst {
+                Severity::High => HIGH,
+                Severity::Medium => MEDIUM,
+                Severity::Low => LOW,
+            };
+            let sev = self.paint(sev_style, &format!("{:<6}", worst.as_str()));
+            writeln!(
+                self.out,
+                "  {:>9}  {sev}  {column}: {} findings ({}){span}",
+                "",
+                thousands(fs.len() as u64),
+                kinds.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+
+    fn finding_line(&mut self, f: &FindingEvent) -> io::Result<()> {
         let place = match (f.line, f.column) {
             (Some(l), Some(c)) => format!("{l}:{c}"),
             _ => format!("@{}", f.offset),
@@ -86,7 +155,18 @@ impl<W: Write> Human<W> {
             Severity::Low => LOW,
         };
         let sev = self.paint(sev_style, &format!("{:<6}", f.severity.as_str()));
-        let note = if f.test_data { "  test data" } else { "" };
+        let mut note = String::new();
+        if let Some(d) = &f.data_location {
+            if let Some(c) = &d.column_name {
+                note.push_str(&format!("  column {c}"));
+            }
+            if let Some(j) = &d.json_path {
+                note.push_str(&format!("  {j}"));
+            }
+        }
+        if f.test_data {
+            note.push_str("  test data");
+        }
         writeln!(
             self.out,
             "  {place:>9}  {sev}  {:<16}  {:<34}  {}{note}",
@@ -95,6 +175,7 @@ impl<W: Write> Human<W> {
     }
 
     fn file(&mut self, f: &FileEvent) -> io::Result<()> {
+        self.flush()?;
         if f.status == FileStatus::Scanned && !self.verbose {
             return Ok(());
         }
@@ -122,6 +203,7 @@ impl<W: Write> Human<W> {
     }
 
     fn summary(&mut self, s: &SummaryEvent) -> io::Result<()> {
+        self.flush()?;
         writeln!(self.out)?;
         if s.findings == 0 {
             writeln!(self.out, "{}", self.paint(BOLD, "No findings."))?;
@@ -170,6 +252,36 @@ impl<W: Write> Human<W> {
             line.push_str(&format!("; {} excluded", s.excluded));
         }
         writeln!(self.out, "{line}")?;
+        let held: u64 = s.suppressed.values().sum();
+        if held > 0 {
+            let reasons: Vec<String> = s
+                .suppressed
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
+            writeln!(
+                self.out,
+                "Not reported, by project policy: {held} ({})",
+                reasons.join(", ")
+            )?;
+        }
+        if let Some(b) = &s.baseline {
+            writeln!(
+                self.out,
+                "Baseline {}: {} entries, {} findings matched, {} stale",
+                b.file,
+                b.entries,
+                b.matched,
+                b.stale.len()
+            )?;
+            for e in &b.stale {
+                writeln!(
+                    self.out,
+                    "  stale: {} {} {} (no longer found; run `leakhound baseline create` to prune)",
+                    e.path, e.rule, e.fingerprint
+                )?;
+            }
+        }
         if incomplete > 0 {
             let warn = "Some files were not fully scanned (listed above): this report does not cover them.";
             writeln!(self.out, "{}", self.paint(WARN, warn))?;
@@ -188,8 +300,47 @@ impl<W: Write> Sink for Human<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
         self.out.flush()
     }
+}
+
+/// What findings are summarised by: `column NAME` (CSV/TSV) or the JSON
+/// path with array indexes as `[*]`.
+fn column_key(f: &FindingEvent) -> Option<String> {
+    let d = f.data_location.as_ref()?;
+    if let Some(c) = &d.column_name {
+        return Some(format!("column {c}"));
+    }
+    if let Some(n) = d.field {
+        return Some(format!("field {n}"));
+    }
+    let path = d.json_path.as_ref()?;
+    let mut out = String::with_capacity(path.len());
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '[' && chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+                chars.next();
+            }
+            out.push('*');
+        }
+    }
+    Some(out)
+}
+
+/// `12034` -> `12,034`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `1.2 MB`, `340 kB`, `12 B` (decimal units).
@@ -217,5 +368,7 @@ mod tests {
         assert_eq!(human_bytes(12), "12 B");
         assert_eq!(human_bytes(1_234_567), "1.2 MB");
         assert_eq!(human_bytes(3_400_000_000), "3.4 GB");
+        assert_eq!(thousands(12_034), "12,034");
+        assert_eq!(thousands(999), "999");
     }
 }

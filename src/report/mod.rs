@@ -7,6 +7,8 @@
 
 pub mod event;
 pub mod human;
+pub mod junit;
+pub mod sarif;
 
 use std::io::{self, Write};
 
@@ -29,6 +31,10 @@ pub enum Format {
     Jsonl,
     /// One JSON document with all events.
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning, GitLab); paths relative to the root.
+    Sarif,
+    /// JUnit XML (CI test reports); paths relative to the root.
+    Junit,
 }
 
 /// JSON lines: one event per line, flushed per event.
