@@ -253,7 +253,7 @@ impl Progress {
             Event::Finding(_) => {
                 self.findings.fetch_add(1, Ordering::Relaxed);
             }
-            Event::Summary(_) => {}
+            Event::Summary(_) | Event::Action(_) => {}
         }
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);

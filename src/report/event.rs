@@ -137,12 +137,33 @@ pub struct SummaryEvent {
     pub exit_code: i32,
 }
 
+/// What was done to a file because of its findings (`docs/actions.md`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ActionEvent {
+    pub path: String,
+    /// Always null: actions apply to whole files.
+    pub member: Option<String>,
+    /// `redacted`, `quarantined`, `restored` or `skipped`.
+    pub action: String,
+    /// Nothing was changed: this is what would have happened.
+    pub dry_run: bool,
+    /// Why the action was skipped, or what it fell back from.
+    pub reason: Option<String>,
+    /// The quarantine id, for `quarantined` and `restored`.
+    pub quarantine_id: Option<String>,
+    /// Findings the action dealt with.
+    pub findings: u64,
+    /// Ids of the rules involved, sorted.
+    pub rules: Vec<String>,
+}
+
 /// Any event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Finding(FindingEvent),
     File(FileEvent),
     Summary(SummaryEvent),
+    Action(ActionEvent),
 }
 
 impl Event {
@@ -152,6 +173,7 @@ impl Event {
             Event::Finding(_) => "finding",
             Event::File(_) => "file",
             Event::Summary(_) => "summary",
+            Event::Action(_) => "action",
         }
     }
 }
@@ -233,6 +255,7 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
         Event::Finding(f) => serde_json::to_value(f),
         Event::File(f) => serde_json::to_value(f),
         Event::Summary(s) => serde_json::to_value(s),
+        Event::Action(a) => serde_json::to_value(a),
     };
     if let Ok(serde_json::Value::Object(m)) = body {
         obj.extend(m);
