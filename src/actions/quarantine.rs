@@ -182,6 +182,12 @@ impl Store {
             }
         };
         create_private_dir(&dir.join("objects")).map_err(io("cannot create"))?;
+        {
+            // Only authorised people may look inside, whoever made the directory.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io("cannot set mode 0700 on"))?;
+        }
         let objects =
             safe_fs::open_dir(&dir.join("objects")).map_err(|e| io("cannot open")(e.into()))?;
         let db_path = dir.join("manifest.db");

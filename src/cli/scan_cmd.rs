@@ -7,17 +7,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::{Exit, ScanArgs, When};
+use crate::actions::{ActionSettings, Actor};
+use crate::config::policy::ActionKind;
 use crate::engine::Engine;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::inputs::{self, Input, PathFilter, WalkOptions};
-use crate::report::event::{Event, FileStatus, Stamper, SummaryEvent};
+use crate::report::event::{Event, FileStatus, FindingEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
 
-pub fn run(args: ScanArgs) -> Exit {
-    match run_inner(args) {
+pub fn run(args: ScanArgs, config_path: Option<&std::path::Path>) -> Exit {
+    match run_inner(args, config_path) {
         Ok(exit) => exit,
         Err(e) => {
             eprintln!("leakhound: error: {e:#}");
@@ -26,7 +30,12 @@ pub fn run(args: ScanArgs) -> Exit {
     }
 }
 
-fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
+fn run_inner(args: ScanArgs, config_path: Option<&std::path::Path>) -> anyhow::Result<Exit> {
+    // A one-off scan reads a config file only when given one.
+    let file_config = match config_path {
+        Some(p) => crate::config::Config::load(p)?,
+        None => crate::config::Config::default(),
+    };
     let rules = match args.rules.load() {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
@@ -107,6 +116,18 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
         min_confidence: args.min_confidence.level(),
     };
 
+    let roots: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .collect();
+    let actor = action_settings(&args, &file_config, state_dir.as_deref(), roots)
+        .map(|settings| Actor::new(&engine, &fingerprinter, settings))
+        .transpose()?;
+    let mut pending: HashMap<String, Vec<FindingEvent>> = HashMap::new();
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+
     let mut stamper = Stamper::new(&engine.rule_set().version);
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -139,13 +160,27 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
-            if let Event::File(f) = &ev
-                && f.status == FileStatus::Scanned
-                && !args.verbose
-            {
-                return;
+            // A file's findings arrive before its record; act once the
+            // record says the file is done.
+            let action = match (&actor, &ev) {
+                (Some(_), Event::Finding(f)) => {
+                    pending.entry(f.path.clone()).or_default().push(f.clone());
+                    None
+                }
+                (Some(actor), Event::File(f)) if f.member.is_none() => pending
+                    .remove(&f.path)
+                    .and_then(|found| actor.act(&f.path, &found)),
+                _ => None,
+            };
+            let quiet =
+                matches!(&ev, Event::File(f) if f.status == FileStatus::Scanned && !args.verbose);
+            if !quiet {
+                emit(&mut sink, &ev, &progress);
             }
-            emit(&mut sink, &ev, &progress);
+            if let Some(a) = action {
+                *actions.entry(a.action.clone()).or_default() += 1;
+                emit(&mut sink, &Event::Action(a), &progress);
+            }
         },
     );
     if let Some(p) = &progress {
@@ -157,7 +192,8 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
 
     let exit = decide_exit(&args, &totals, !missing.is_empty());
     let elapsed = clock.elapsed();
-    let summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
+    let mut summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
+    summary.actions = actions;
     emit(&mut sink, &Event::Summary(summary), &None);
     if let Some(e) = sink_error {
         anyhow::bail!("cannot write the report: {e}");
@@ -215,7 +251,47 @@ fn summary_event(
         rules: engine.rule_set().origin.clone(),
         result: result.to_string(),
         exit_code: exit as i32,
+        actions: BTreeMap::new(),
     }
+}
+
+/// The action settings, or `None` when this scan only reports.
+fn action_settings(
+    args: &ScanArgs,
+    config: &crate::config::Config,
+    state_dir: Option<&std::path::Path>,
+    roots: Vec<PathBuf>,
+) -> Option<ActionSettings> {
+    let policy = &config.policy;
+    let acts = match args.action {
+        Some(a) => a != ActionKind::Report,
+        None => {
+            policy.default != ActionKind::Report
+                || policy.rules.iter().any(|r| r.action != ActionKind::Report)
+        }
+    };
+    if !acts {
+        return None;
+    }
+    let quarantine_dir = args
+        .quarantine_dir
+        .clone()
+        .unwrap_or_else(|| policy.quarantine.dir.clone());
+    let journal_dir = config
+        .state_dir
+        .as_deref()
+        .or(state_dir)
+        .map(|d| d.join("journal"))
+        .unwrap_or_else(|| quarantine_dir.join("journal"));
+    Some(ActionSettings {
+        policy: policy.clone(),
+        force: args.action,
+        dry_run: args.dry_run,
+        roots,
+        quarantine_dir,
+        journal_dir,
+        min_confidence: args.min_confidence.level(),
+    })
 }
 
 /// The progress bar on stderr.

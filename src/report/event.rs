@@ -135,6 +135,10 @@ pub struct SummaryEvent {
     /// `clean`, `findings`, `incomplete` or `error`.
     pub result: String,
     pub exit_code: i32,
+    /// Actions taken (`redacted`, `quarantined`, `skipped`) -> count;
+    /// absent when the scan acted on nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, u64>,
 }
 
 /// What was done to a file because of its findings (`docs/actions.md`).
