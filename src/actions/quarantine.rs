@@ -104,6 +104,18 @@ pub struct Quarantined {
     pub findings: Vec<StoredFinding>,
 }
 
+/// A manifest row that recovery must look at.
+struct Unfinished {
+    id: String,
+    state: String,
+    path: String,
+    dev: i64,
+    ino: i64,
+    restore_temp: Option<String>,
+    restore_to: Option<String>,
+    sha: Option<String>,
+}
+
 /// An open quarantine store.
 pub struct Store {
     dir: PathBuf,
@@ -271,11 +283,11 @@ impl Store {
                 params![
                     id,
                     path.to_string_lossy(),
-                    st.st_size as i64,
+                    st.st_size,
                     st.st_mode,
                     st.st_uid,
                     st.st_gid,
-                    st.st_mtime as i64,
+                    st.st_mtime,
                     st.st_mtime_nsec as i64,
                     st.st_dev as i64,
                     st.st_ino as i64,
@@ -445,16 +457,7 @@ impl Store {
     /// Finishes or undoes whatever a crash interrupted (see the module
     /// docs). Returns how many rows needed it.
     pub fn recover(&self) -> Result<usize, StoreError> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = {
+        let rows: Vec<Unfinished> = {
             let mut stmt = self
                 .db
                 .prepare(
@@ -463,22 +466,32 @@ impl Store {
                 )
                 .map_err(self.mdb())?;
             stmt.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
+                Ok(Unfinished {
+                    id: r.get(0)?,
+                    state: r.get(1)?,
+                    path: r.get(2)?,
+                    dev: r.get(3)?,
+                    ino: r.get(4)?,
+                    restore_temp: r.get(5)?,
+                    restore_to: r.get(6)?,
+                    sha: r.get(7)?,
+                })
             })
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(self.mdb())?
         };
         let n = rows.len();
-        for (id, state, path, dev, ino, restore_temp, restore_to, sha) in rows {
+        for Unfinished {
+            id,
+            state,
+            path,
+            dev,
+            ino,
+            restore_temp,
+            restore_to,
+            sha,
+        } in rows
+        {
             match state.as_str() {
                 "pending" => self.undo(&id),
                 "stored" => {
