@@ -623,3 +623,81 @@ fn config_check_names_policy_mistakes() {
         "{out:?}"
     );
 }
+
+#[test]
+fn encrypted_at_rest_only_the_private_key_restores() {
+    use age::secrecy::ExposeSecret;
+    let env = Env::new();
+    let body = format!("card {VISA}\n");
+    let p = env.write("enc.txt", body.as_bytes());
+    let key = age::x25519::Identity::generate();
+    let cfg = env.store.path().join("c.yaml");
+    fs::write(
+        &cfg,
+        format!(
+            "policy:\n  default: quarantine\n  quarantine:\n    dir: {}\n    recipients: [{}]\n",
+            env.store_dir().display(),
+            key.to_public()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .lh()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["scan", "--format", "jsonl", "--progress", "never"])
+        .arg(env.root.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ev: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"] == "action")
+        .unwrap();
+    assert_eq!(ev["action"], "quarantined", "{ev}");
+    let id = ev["quarantine_id"].as_str().unwrap();
+    assert!(!p.exists());
+    // The store holds ciphertext only.
+    let obj = fs::read(env.store_dir().join("objects").join(id)).unwrap();
+    assert!(obj.starts_with(b"age-encryption.org/v1"));
+    assert_no_raw("encrypted object", &obj);
+    // Without the key, or with another key: refused, nothing written.
+    let out = env.quarantine(&["restore", id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--identity"));
+    let wrong = env.store.path().join("wrong.key");
+    fs::write(
+        &wrong,
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret(),
+    )
+    .unwrap();
+    let out = env.quarantine(&["restore", id, "--identity", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!p.exists());
+    assert_eq!(fs::read_dir(env.root.path()).unwrap().count(), 0);
+    // With the key: decrypted, hash verified, restored.
+    let right = env.store.path().join("right.key");
+    fs::write(
+        &right,
+        format!("# test key\n{}\n", key.to_string().expose_secret()),
+    )
+    .unwrap();
+    let out = env.quarantine(&["restore", id, "--identity", right.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read_to_string(&p).unwrap(), body);
+
+    // A recipient that is not one is named by config check.
+    fs::write(&cfg, "policy:\n  quarantine:\n    recipients: [age1nope]\n").unwrap();
+    let out = env
+        .lh()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("policy.quarantine.recipients[0]"));
+}

@@ -242,6 +242,7 @@ impl<'a> Actor<'a> {
             self.fingerprinter,
             self.settings.min_confidence,
             tombstone.as_deref(),
+            &q.age_recipients(),
         ) {
             Ok(done) => {
                 ev.action = "quarantined".to_string();

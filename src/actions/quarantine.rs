@@ -95,6 +95,8 @@ pub struct Item {
     pub host: String,
     pub tombstone: bool,
     pub restored_to: Option<String>,
+    /// Stored encrypted to age recipients: restore needs the private key.
+    pub encrypted: bool,
 }
 
 /// A quarantined file.
@@ -144,7 +146,8 @@ CREATE TABLE IF NOT EXISTS items (
     tombstone INTEGER NOT NULL DEFAULT 0,
     restore_temp TEXT,
     restore_to TEXT,
-    restored_to TEXT
+    restored_to TEXT,
+    encrypted INTEGER NOT NULL DEFAULT 0
 );";
 
 fn unix_now() -> i64 {
@@ -162,7 +165,7 @@ fn hex(bytes: &[u8]) -> String {
 /// hash and the findings come from one read of the original.
 struct Tee<'a> {
     src: &'a File,
-    dst: &'a mut File,
+    dst: &'a mut dyn Write,
     hasher: Sha256,
     bytes: u64,
     error: Option<std::io::Error>,
@@ -265,6 +268,8 @@ impl Store {
         min_confidence: Confidence,
         // `Some(contact)`: leave a tombstone naming whom to ask.
         tombstone: Option<&str>,
+        // Encrypt the stored copy to these keys (none: store it as it is).
+        recipients: &[age::x25519::Recipient],
     ) -> Result<Quarantined, StoreError> {
         let id = format!(
             "{}-{}",
@@ -278,8 +283,8 @@ impl Store {
         let path = target.abs_path();
         self.db
             .execute(
-                "INSERT INTO items (id, state, path, size, mode, uid, gid, mtime, mtime_nsec, dev, ino, time, time_unix, host, tombstone)
-                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                "INSERT INTO items (id, state, path, size, mode, uid, gid, mtime, mtime_nsec, dev, ino, time, time_unix, host, tombstone, encrypted)
+                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     id,
                     path.to_string_lossy(),
@@ -295,11 +300,19 @@ impl Store {
                     unix_now(),
                     hostname(),
                     tombstone.is_some(),
+                    !recipients.is_empty(),
                 ],
             )
             .map_err(self.mdb())?;
         fault::point("quarantine:after-begin");
-        let findings = match self.copy_in(&id, target, engine, fingerprinter, min_confidence) {
+        let findings = match self.copy_in(
+            &id,
+            target,
+            engine,
+            fingerprinter,
+            min_confidence,
+            recipients,
+        ) {
             Ok(f) => f,
             Err(e) => {
                 self.undo(&id);
@@ -334,6 +347,7 @@ impl Store {
         engine: &Engine,
         fingerprinter: &Fingerprinter,
         min_confidence: Confidence,
+        recipients: &[age::x25519::Recipient],
     ) -> Result<Vec<StoredFinding>, StoreError> {
         let part = format!("{id}.part");
         let mut dst = safe_fs::create_new(&self.objects, OsStr::new(&part), 0o600)
@@ -341,19 +355,37 @@ impl Store {
         let mut src = &target.file;
         std::io::Seek::seek(&mut src, std::io::SeekFrom::Start(0))
             .map_err(|e| StoreError::Refused(format!("cannot read the file: {e}")))?;
-        let mut tee = Tee {
-            src: &target.file,
-            dst: &mut dst,
-            hasher: Sha256::new(),
-            bytes: 0,
-            error: None,
+        let copy = |out: &mut dyn Write| {
+            let mut tee = Tee {
+                src: &target.file,
+                dst: out,
+                hasher: Sha256::new(),
+                bytes: 0,
+                error: None,
+            };
+            let events =
+                crate::scan::scan_one(engine, fingerprinter, "-", &mut tee, min_confidence);
+            match tee.error.take() {
+                Some(e) => Err(self.io("cannot write into the store")(e)),
+                None => Ok((events, tee.bytes, hex(&tee.hasher.finalize()))),
+            }
         };
-        let events = crate::scan::scan_one(engine, fingerprinter, "-", &mut tee, min_confidence);
-        if let Some(e) = tee.error.take() {
-            return Err(self.io("cannot write into the store")(e));
-        }
-        let bytes = tee.bytes;
-        let sha = hex(&tee.hasher.clone().finalize());
+        let (events, bytes, sha) = if recipients.is_empty() {
+            copy(&mut dst)?
+        } else {
+            // The hash is of the plaintext, so restore can verify what it
+            // decrypted; the store only ever holds ciphertext.
+            let enc = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r as &dyn age::Recipient),
+            )
+            .map_err(|e| StoreError::Refused(format!("cannot encrypt: {e}")))?;
+            let mut w = enc
+                .wrap_output(&mut dst)
+                .map_err(self.io("cannot write into the store"))?;
+            let r = copy(&mut w)?;
+            w.finish().map_err(self.io("cannot write into the store"))?;
+            r
+        };
         let mut findings = Vec::new();
         for ev in &events {
             match ev {
@@ -588,12 +620,12 @@ impl Store {
 
     /// Every row, oldest first.
     pub fn list(&self) -> Result<Vec<Item>, StoreError> {
-        self.select("SELECT id, state, path, size, mode, uid, gid, mtime, sha256, findings, time, host, tombstone, restored_to FROM items ORDER BY time_unix, id", [])
+        self.select("SELECT id, state, path, size, mode, uid, gid, mtime, sha256, findings, time, host, tombstone, restored_to, encrypted FROM items ORDER BY time_unix, id", [])
     }
 
     /// One row.
     pub fn get(&self, id: &str) -> Result<Item, StoreError> {
-        self.select("SELECT id, state, path, size, mode, uid, gid, mtime, sha256, findings, time, host, tombstone, restored_to FROM items WHERE id = ?1", [id])?
+        self.select("SELECT id, state, path, size, mode, uid, gid, mtime, sha256, findings, time, host, tombstone, restored_to, encrypted FROM items WHERE id = ?1", [id])?
             .pop()
             .ok_or_else(|| StoreError::UnknownId(id.to_string()))
     }
@@ -617,6 +649,7 @@ impl Store {
                 host: r.get(11)?,
                 tombstone: r.get(12)?,
                 restored_to: r.get(13)?,
+                encrypted: r.get(14)?,
             })
         })
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -627,12 +660,23 @@ impl Store {
     /// verifies the hash, refuses to overwrite anything but this file's own
     /// tombstone, restores mode, owner and modification time. Returns the
     /// path written and warnings (an owner that could not be restored).
+    /// `identity`: an age identity file, for copies encrypted at rest.
     pub fn restore(
         &self,
         id: &str,
         to: Option<&Path>,
+        identity: Option<&Path>,
     ) -> Result<(PathBuf, Vec<String>), StoreError> {
         let item = self.get(id)?;
+        let identities = match (item.encrypted, identity) {
+            (false, _) => Vec::new(),
+            (true, None) => {
+                return Err(StoreError::Refused(format!(
+                    "{id} is encrypted at rest: give the private key with --identity FILE"
+                )));
+            }
+            (true, Some(path)) => read_identities(path)?,
+        };
         if item.state != "done" {
             return Err(StoreError::Refused(format!(
                 "{id} is {}, not in the store: nothing to restore",
@@ -691,7 +735,15 @@ impl Store {
                 ],
             )
             .map_err(self.mdb())?;
-        let result = self.write_restored(&item, mtime_nsec, &dir, &tmp, name, replace_tombstone);
+        let result = self.write_restored(
+            &item,
+            &identities,
+            mtime_nsec,
+            &dir,
+            &tmp,
+            name,
+            replace_tombstone,
+        );
         if result.is_err() {
             let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), rustix::fs::AtFlags::empty());
             let _ = self.db.execute(
@@ -711,9 +763,11 @@ impl Store {
         Ok((abs_dir.join(name), warnings))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write_restored(
         &self,
         item: &Item,
+        identities: &[age::x25519::Identity],
         mtime_nsec: i64,
         dir: &OwnedFd,
         tmp: &str,
@@ -730,7 +784,26 @@ impl Store {
         .map_err(|e| {
             StoreError::Refused(format!("the stored copy of {} is missing: {e}", item.id))
         })?;
-        let mut obj = File::from(obj);
+        let obj = File::from(obj);
+        let mut obj: Box<dyn Read> = if item.encrypted {
+            let d = age::Decryptor::new(obj).map_err(|e| {
+                StoreError::Refused(format!(
+                    "the stored copy of {} cannot be read: {e}",
+                    item.id
+                ))
+            })?;
+            let r = d
+                .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+                .map_err(|e| {
+                    StoreError::Refused(format!(
+                        "cannot decrypt {} with the given identity: {e}",
+                        item.id
+                    ))
+                })?;
+            Box::new(r)
+        } else {
+            Box::new(obj)
+        };
         let mut out = safe_fs::create_new(dir, OsStr::new(tmp), 0o600).map_err(|e| {
             StoreError::Refused(format!("cannot create a file to restore into: {e}"))
         })?;
@@ -862,6 +935,29 @@ fn is_tombstone_of(dir: &OwnedFd, name: &OsStr, id: &str) -> bool {
     }
     let text = String::from_utf8_lossy(&head);
     text.starts_with(TOMBSTONE_HEAD) && text.contains(&format!("leakhound-quarantine-id: {id}\n"))
+}
+
+/// Reads age X25519 identities (`AGE-SECRET-KEY-1...` lines; `#` comments).
+fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>, StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StoreError::Refused(format!(
+            "{}: cannot read the identity file: {e}",
+            path.display()
+        ))
+    })?;
+    let ids: Vec<age::x25519::Identity> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Err(StoreError::Refused(format!(
+            "{}: no age X25519 identity (AGE-SECRET-KEY-1...) in the file",
+            path.display()
+        )));
+    }
+    Ok(ids)
 }
 
 fn hash_file(path: &Path) -> Option<String> {

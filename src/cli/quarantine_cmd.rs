@@ -39,6 +39,9 @@ pub enum QuarantineCommand {
         /// Restore here instead of the original path.
         #[arg(long, value_name = "PATH")]
         to: Option<PathBuf>,
+        /// age identity file (private key), for files encrypted at rest.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
     /// Delete stored copies quarantined longer ago than DURATION (`30d`, `12h`).
     Purge {
@@ -92,8 +95,8 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
             let item = store.get(&id)?;
             println!("{}", serde_json::to_string_pretty(&item)?);
         }
-        QuarantineCommand::Restore { id, to } => {
-            let (path, warnings) = store.restore(&id, to.as_deref())?;
+        QuarantineCommand::Restore { id, to, identity } => {
+            let (path, warnings) = store.restore(&id, to.as_deref(), identity.as_deref())?;
             for w in warnings {
                 eprintln!("leakhound: warning: {w}");
             }

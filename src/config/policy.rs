@@ -143,6 +143,9 @@ pub struct Quarantine {
     pub tombstone: bool,
     /// Whom to ask, written in the tombstone.
     pub contact: String,
+    /// age X25519 recipients (`age1...`): stored copies are encrypted to
+    /// them, so this host can lock files away but not read them back.
+    pub recipients: Vec<String>,
 }
 
 impl Default for Quarantine {
@@ -151,6 +154,7 @@ impl Default for Quarantine {
             dir: PathBuf::from(DEFAULT_QUARANTINE_DIR),
             tombstone: false,
             contact: "your security team".to_string(),
+            recipients: Vec::new(),
         }
     }
 }
@@ -182,10 +186,28 @@ impl Section for Policy {
         if self.redact.keep_last > 4 {
             out.push("policy.redact.keep_last must be at most 4".to_string());
         }
+        for (i, r) in self.quarantine.recipients.iter().enumerate() {
+            if r.parse::<age::x25519::Recipient>().is_err() {
+                out.push(format!(
+                    "policy.quarantine.recipients[{i}] is not an age X25519 recipient (age1...)"
+                ));
+            }
+        }
         if self.quarantine.dir.as_os_str().is_empty() || self.quarantine.dir.is_relative() {
             out.push("policy.quarantine.dir must be an absolute path".to_string());
         }
         out
+    }
+}
+
+impl Quarantine {
+    /// The parsed recipients (checked by `problems`, so bad ones are dropped
+    /// only if the config was not checked).
+    pub fn age_recipients(&self) -> Vec<age::x25519::Recipient> {
+        self.recipients
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
     }
 }
 
