@@ -382,6 +382,7 @@ fn random_sigkills_never_lose_a_file() {
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut runs = 0;
     let mut interrupted = 0;
+    let mut mid_action = 0;
     while runs < 40 && Instant::now() < deadline {
         let case = Case::new();
         let quarantine = runs % 2 == 0;
@@ -393,6 +394,15 @@ fn random_sigkills_never_lose_a_file() {
         if st.signal() == Some(9) {
             interrupted += 1;
         }
+        // Did the kill land between the first and the last file's action?
+        let changed = case
+            .originals
+            .iter()
+            .filter(|(n, b)| fs::read(case.root.path().join(n)).ok().as_ref() != Some(*b))
+            .count();
+        if changed > 0 && changed < FILES {
+            mid_action += 1;
+        }
         if quarantine {
             case.recover_quarantine();
             case.assert_quarantine_consistent();
@@ -403,6 +413,9 @@ fn random_sigkills_never_lose_a_file() {
         }
         runs += 1;
     }
-    eprintln!("{runs} runs, {interrupted} killed part-way (one full run: {full} us)");
+    eprintln!(
+        "{runs} runs, {interrupted} killed before the end, {mid_action} between the first \
+         and the last file's action (one full run: {full} us)"
+    );
     assert!(runs >= 10, "too few runs in the time allowed");
 }
