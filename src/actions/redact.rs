@@ -66,8 +66,9 @@ pub struct Redacted {
 
 /// Decoded text and, for UTF-16, the original byte offset of every decoded
 /// byte (plus one entry for the end).
-struct Decoded {
-    text: Vec<u8>,
+struct Decoded<'a> {
+    /// Borrowed for UTF-8 and 8-bit text, which the engine reads as is.
+    text: std::borrow::Cow<'a, [u8]>,
     map: Option<Vec<usize>>,
     encoding: Encoding,
 }
@@ -81,7 +82,7 @@ const CONTAINER_MAGIC: &[(&[u8], &str)] = &[
     (b"\xd0\xcf\x11\xe0", "an Office document"),
 ];
 
-fn decode(bytes: &[u8]) -> Result<Decoded, Refused> {
+fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
     for (magic, what) in CONTAINER_MAGIC {
         if bytes.starts_with(magic) {
             return Err(unsupported(format!("{what}: cannot be rewritten safely")));
@@ -96,7 +97,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded, Refused> {
         // UTF-8 and 8-bit text: the engine reads the bytes as they are, and
         // digits are the same bytes in every ASCII-compatible encoding.
         Encoding::Utf8 { .. } => Ok(Decoded {
-            text: bytes.to_vec(),
+            text: std::borrow::Cow::Borrowed(bytes),
             map: None,
             encoding,
         }),
@@ -104,7 +105,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded, Refused> {
             let start = if bom { 2 } else { 0 };
             let (text, map) = decode_utf16(&bytes[start..], big_endian, start);
             Ok(Decoded {
-                text,
+                text: std::borrow::Cow::Owned(text),
                 map: Some(map),
                 encoding,
             })
