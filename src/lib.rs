@@ -11,6 +11,7 @@
 //! trait or a plain enum: the engine knows nothing of files, the inputs
 //! nothing of rules, the report sinks nothing of the pipeline.
 
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -89,7 +89,7 @@ impl Totals {
                 self.bytes += f.bytes;
             }
             Event::File(_) => {}
-            Event::Summary(_) => {}
+            _ => {}
         }
     }
 }

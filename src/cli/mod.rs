@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod quarantine_cmd;
 mod rules_cmd;
 mod scan_cmd;
 
@@ -78,6 +79,8 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// List, show, restore or purge quarantined files.
+    Quarantine(quarantine_cmd::QuarantineArgs),
     /// Check the configuration file.
     Config {
         #[command(subcommand)]
@@ -289,6 +292,18 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Act on files with findings (overrides the policy of the config file).
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub action: Option<crate::config::policy::ActionKind>,
+
+    /// Show which actions would be taken, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The quarantine store (default: policy.quarantine.dir, else /var/lib/leakhound/quarantine).
+    #[arg(long, value_name = "DIR")]
+    pub quarantine_dir: Option<PathBuf>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
@@ -349,6 +364,7 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log_level);
     let exit = match cli.command {
         Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
+        Command::Quarantine(args) => quarantine_cmd::run(args, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
         Command::Baseline {

@@ -9,8 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::baseline_cmd::BaselineSink;
 use super::{Exit, ScanArgs, When};
+use crate::actions::{ActionSettings, Actor};
+use crate::config::policy::ActionKind;
 use crate::config::{self, Config};
 use crate::engine::Engine;
 use crate::extract::Limits;
@@ -20,7 +24,7 @@ use crate::inputs::{self, Input, PathFilter, WalkOptions};
 use crate::project::baseline::Baseline;
 use crate::project::filter::{Policy, Stage};
 use crate::project::gate;
-use crate::report::event::{Event, FileStatus, Stamper, SummaryEvent};
+use crate::report::event::{Event, FileStatus, FindingEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::junit::Junit;
 use crate::report::sarif::Sarif;
@@ -205,6 +209,18 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         limits,
     };
 
+    let roots: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .collect();
+    let actor = action_settings(&args, &file_config, state_dir.as_deref(), roots)
+        .map(|settings| Actor::new(&engine, &fingerprinter, settings))
+        .transpose()?;
+    let mut pending: HashMap<String, Vec<FindingEvent>> = HashMap::new();
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+
     let mut stamper = Stamper::new(&engine.rule_set().version);
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -238,13 +254,36 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 p.on_event(&ev);
             }
             stage.push(ev, &mut |ev| {
-                if let Event::File(f) = &ev
-                    && f.status == FileStatus::Scanned
-                    && !args.verbose
-                {
-                    return;
+                // A file's findings arrive before its record (those the
+                // project policy let through); act once the record says the
+                // file is done.
+                let action = match (&actor, &ev) {
+                    (Some(_), Event::Finding(f)) => {
+                        pending.entry(f.path.clone()).or_default().push(f.clone());
+                        None
+                    }
+                    (Some(actor), Event::File(f)) if f.member.is_none() => {
+                        pending.remove(&f.path).and_then(|found| {
+                            // Reports may show paths relative to the root;
+                            // actions need the path that was scanned.
+                            let on_disk = if rel_output {
+                                root.dir().join(&f.path).to_string_lossy().into_owned()
+                            } else {
+                                f.path.clone()
+                            };
+                            actor.act(&on_disk, &found)
+                        })
+                    }
+                    _ => None,
+                };
+                let quiet = matches!(&ev, Event::File(f) if f.status == FileStatus::Scanned && !args.verbose);
+                if !quiet {
+                    emit(&mut sink, &ev, &progress);
                 }
-                emit(&mut sink, &ev, &progress);
+                if let Some(a) = action {
+                    *actions.entry(a.action.clone()).or_default() += 1;
+                    emit(&mut sink, &Event::Action(a), &progress);
+                }
             });
         },
     );
@@ -273,6 +312,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let mut summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
     summary.suppressed = stage.suppressed.clone();
     summary.baseline = stage.baseline_summary();
+    summary.actions = actions;
     emit(&mut sink, &Event::Summary(summary), &None);
     if let Some(e) = sink_error {
         anyhow::bail!("cannot write the report: {e}");
@@ -332,7 +372,47 @@ fn summary_event(
         exit_code: exit as i32,
         suppressed: Default::default(),
         baseline: None,
+        actions: BTreeMap::new(),
     }
+}
+
+/// The action settings, or `None` when this scan only reports.
+fn action_settings(
+    args: &ScanArgs,
+    config: &crate::config::Config,
+    state_dir: Option<&std::path::Path>,
+    roots: Vec<PathBuf>,
+) -> Option<ActionSettings> {
+    let policy = &config.policy;
+    let acts = match args.action {
+        Some(a) => a != ActionKind::Report,
+        None => {
+            policy.default != ActionKind::Report
+                || policy.rules.iter().any(|r| r.action != ActionKind::Report)
+        }
+    };
+    if !acts {
+        return None;
+    }
+    let quarantine_dir = args
+        .quarantine_dir
+        .clone()
+        .unwrap_or_else(|| policy.quarantine.dir.clone());
+    let journal_dir = config
+        .state_dir
+        .as_deref()
+        .or(state_dir)
+        .map(|d| d.join("journal"))
+        .unwrap_or_else(|| quarantine_dir.join("journal"));
+    Some(ActionSettings {
+        policy: policy.clone(),
+        force: args.action,
+        dry_run: args.dry_run,
+        roots,
+        quarantine_dir,
+        journal_dir,
+        min_confidence: args.min_confidence.level(),
+    })
 }
 
 /// The progress bar on stderr.
@@ -370,7 +450,7 @@ impl Progress {
             Event::Finding(_) => {
                 self.findings.fetch_add(1, Ordering::Relaxed);
             }
-            Event::Summary(_) => {}
+            Event::Summary(_) | Event::Action(_) => {}
         }
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);

@@ -99,8 +99,11 @@ impl Stage {
     pub fn push(&mut self, ev: Event, out: &mut dyn FnMut(Event)) {
         match ev {
             Event::Finding(f) => self.pending.entry(f.path.clone()).or_default().push(f),
+            // A record of a container member (what inside a file was not
+            // fully scanned) comes before the file's own record: it passes.
+            Event::File(rec) if rec.member.is_some() => out(Event::File(rec)),
             Event::File(rec) => self.file_done(rec, out),
-            Event::Summary(s) => out(Event::Summary(s)),
+            other => out(other),
         }
     }
 

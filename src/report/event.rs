@@ -162,6 +162,10 @@ pub struct SummaryEvent {
     pub suppressed: BTreeMap<String, u64>,
     /// With `--baseline`: how the baseline matched this scan.
     pub baseline: Option<BaselineSummary>,
+    /// Actions taken (`redacted`, `quarantined`, `skipped`) -> count;
+    /// absent when the scan acted on nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, u64>,
 }
 
 /// One finding recorded in a baseline: rule, keyed fingerprint and the
@@ -188,12 +192,33 @@ pub struct BaselineSummary {
     pub stale: Vec<BaselineEntry>,
 }
 
+/// What was done to a file because of its findings (`docs/actions.md`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ActionEvent {
+    pub path: String,
+    /// Always null: actions apply to whole files.
+    pub member: Option<String>,
+    /// `redacted`, `quarantined`, `restored` or `skipped`.
+    pub action: String,
+    /// Nothing was changed: this is what would have happened.
+    pub dry_run: bool,
+    /// Why the action was skipped, or what it fell back from.
+    pub reason: Option<String>,
+    /// The quarantine id, for `quarantined` and `restored`.
+    pub quarantine_id: Option<String>,
+    /// Findings the action dealt with.
+    pub findings: u64,
+    /// Ids of the rules involved, sorted.
+    pub rules: Vec<String>,
+}
+
 /// Any event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Finding(FindingEvent),
     File(FileEvent),
     Summary(SummaryEvent),
+    Action(ActionEvent),
 }
 
 impl Event {
@@ -203,6 +228,7 @@ impl Event {
             Event::Finding(_) => "finding",
             Event::File(_) => "file",
             Event::Summary(_) => "summary",
+            Event::Action(_) => "action",
         }
     }
 }
@@ -284,6 +310,7 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
         Event::Finding(f) => serde_json::to_value(f),
         Event::File(f) => serde_json::to_value(f),
         Event::Summary(s) => serde_json::to_value(s),
+        Event::Action(a) => serde_json::to_value(a),
     };
     if let Ok(serde_json::Value::Object(m)) = body {
         obj.extend(m);

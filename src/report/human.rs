@@ -296,6 +296,24 @@ impl<W: Write> Sink for Human<W> {
             Event::Finding(f) => self.finding(f),
             Event::File(f) => self.file(f),
             Event::Summary(s) => self.summary(s),
+            Event::Action(a) => {
+                let loc = Self::location(&a.path, &a.member);
+                let what = if a.dry_run {
+                    format!("would be {}", a.action)
+                } else {
+                    a.action.clone()
+                };
+                let mut line = format!("{loc}: {what}");
+                if let Some(id) = &a.quarantine_id {
+                    line.push_str(&format!(" (quarantine id {id})"));
+                }
+                if let Some(r) = &a.reason {
+                    line.push_str(&format!(": {r}"));
+                }
+                writeln!(self.out, "{}", self.paint(WARN, &line))?;
+                self.current = None;
+                Ok(())
+            }
         }
     }
 

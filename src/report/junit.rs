@@ -93,6 +93,7 @@ impl<W: Write> Sink for Junit<W> {
             }
             Event::File(_) => {}
             Event::Summary(s) => self.summary = Some(s.clone()),
+            _ => {}
         }
         Ok(())
     }

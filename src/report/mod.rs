@@ -66,6 +66,7 @@ pub struct JsonDocument<W: Write> {
     out: W,
     findings: Vec<serde_json::Value>,
     files: Vec<serde_json::Value>,
+    actions: Vec<serde_json::Value>,
     summary: Option<serde_json::Value>,
 }
 
@@ -75,6 +76,7 @@ impl<W: Write> JsonDocument<W> {
             out,
             findings: Vec::new(),
             files: Vec::new(),
+            actions: Vec::new(),
             summary: None,
         }
     }
@@ -87,6 +89,7 @@ impl<W: Write> Sink for JsonDocument<W> {
             Event::Finding(_) => self.findings.push(v),
             Event::File(_) => self.files.push(v),
             Event::Summary(_) => self.summary = Some(v),
+            Event::Action(_) => self.actions.push(v),
         }
         Ok(())
     }
@@ -96,6 +99,7 @@ impl<W: Write> Sink for JsonDocument<W> {
             "schema": event::SCHEMA_VERSION,
             "findings": std::mem::take(&mut self.findings),
             "files": std::mem::take(&mut self.files),
+            "actions": std::mem::take(&mut self.actions),
             "summary": self.summary.take(),
         });
         serde_json::to_writer_pretty(&mut self.out, &doc)?;

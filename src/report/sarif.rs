@@ -243,6 +243,7 @@ impl<W: Write> Sink for Sarif<W> {
                 self.exit_code = s.exit_code;
                 self.summary = serde_json::to_value(s).ok();
             }
+            _ => {}
         }
         Ok(())
     }

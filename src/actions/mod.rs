@@ -1,0 +1,257 @@
+//! Actions on files with findings: report, redact in place, quarantine.
+//!
+//! A file's findings enter [`Actor::act`] (from `leakhound scan` once the
+//! file's record arrives, or from the daemon); one [`ActionEvent`] leaves,
+//! saying what was done (`redacted`, `quarantined`) or why nothing was
+//! (`skipped`, with the reason). The policy (`config::policy`) or the
+//! command line decides the action; [`safe_fs`] opens the file from a scan
+//! root without following links; [`redact`] and [`quarantine`] change it
+//! as journaled, crash-safe sequences; [`journal`] and
+//! [`quarantine::Store::recover`] finish or undo what a crash interrupted,
+//! and run before any action. [`fault`] lets the tests kill the process at
+//! each step. See `docs/actions.md`.
+//!
+//! Nothing here ever writes a raw number outside the quarantine store: the
+//! events, the manifest and the tombstones carry masked values and
+//! fingerprints only, and redaction keeps no clear-text backup.
+
+pub mod fault;
+pub mod journal;
+pub mod quarantine;
+pub mod redact;
+pub mod safe_fs;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::policy::{ActionKind, Fallback, Policy};
+use crate::engine::Engine;
+use crate::fingerprint::Fingerprinter;
+use crate::inputs::STDIN_NAME;
+use crate::report::event::{ActionEvent, FindingEvent};
+use crate::rules::{Confidence, Severity};
+
+use journal::Journal;
+use quarantine::{Store, StoreError};
+use redact::{RedactCtx, Refused};
+use safe_fs::Target;
+
+/// Everything an [`Actor`] needs to know, resolved from the config file
+/// and the command line.
+#[derive(Debug, Clone)]
+pub struct ActionSettings {
+    pub policy: Policy,
+    /// `--action`: this action for every finding, whatever the policy says.
+    pub force: Option<ActionKind>,
+    /// Decide and report, change nothing.
+    pub dry_run: bool,
+    /// Actions only touch files under these.
+    pub roots: Vec<PathBuf>,
+    /// The quarantine store.
+    pub quarantine_dir: PathBuf,
+    /// Where the redaction journal lives (`<state_dir>/journal`).
+    pub journal_dir: PathBuf,
+    /// Findings below this confidence are not acted on (as in the scan).
+    pub min_confidence: Confidence,
+}
+
+/// Applies the policy to files.
+pub struct Actor<'a> {
+    engine: &'a Engine,
+    fingerprinter: &'a Fingerprinter,
+    settings: ActionSettings,
+    journal: Journal,
+    /// Opened on the first quarantine, so a redact-only run needs no store.
+    store: RefCell<Option<Store>>,
+}
+
+impl<'a> Actor<'a> {
+    /// An actor; recovers any action a crash interrupted (unless this is a
+    /// dry run, which changes nothing).
+    pub fn new(
+        engine: &'a Engine,
+        fingerprinter: &'a Fingerprinter,
+        settings: ActionSettings,
+    ) -> Result<Actor<'a>, StoreError> {
+        let journal = Journal::new(settings.journal_dir.clone());
+        let mut store = None;
+        if !settings.dry_run {
+            journal.recover().map_err(|source| StoreError::Io {
+                dir: settings.journal_dir.clone(),
+                what: "cannot recover the redaction journal",
+                source,
+            })?;
+            if settings.quarantine_dir.join("manifest.db").exists() {
+                store = Some(Store::open(&settings.quarantine_dir)?);
+            }
+        }
+        Ok(Actor {
+            engine,
+            fingerprinter,
+            settings,
+            journal,
+            store: RefCell::new(store),
+        })
+    }
+
+    /// The action one finding asks for.
+    pub fn action_for(&self, rule: &str, severity: Severity, path: &str) -> ActionKind {
+        self.settings
+            .force
+            .unwrap_or_else(|| self.settings.policy.action_for(rule, severity, path))
+    }
+
+    /// The action a file gets: the strongest its findings ask for.
+    pub fn decide(&self, findings: &[FindingEvent]) -> ActionKind {
+        findings
+            .iter()
+            .filter(|f| f.confidence >= self.settings.min_confidence)
+            .map(|f| self.action_for(&f.rule, f.severity, &f.path))
+            .max()
+            .unwrap_or(ActionKind::Report)
+    }
+
+    /// Acts on one file given the findings the scan reported for it.
+    /// `None` when the policy says to report only.
+    pub fn act(&self, path: &str, findings: &[FindingEvent]) -> Option<ActionEvent> {
+        let kind = self.decide(findings);
+        if kind == ActionKind::Report {
+            return None;
+        }
+        let rules: BTreeSet<String> = findings
+            .iter()
+            .filter(|f| self.action_for(&f.rule, f.severity, path) >= ActionKind::Redact)
+            .map(|f| f.rule.clone())
+            .collect();
+        let mut ev = ActionEvent {
+            path: path.to_string(),
+            member: None,
+            action: "skipped".to_string(),
+            dry_run: self.settings.dry_run,
+            reason: None,
+            quarantine_id: None,
+            findings: findings.len() as u64,
+            rules: rules.into_iter().collect(),
+        };
+        if path == STDIN_NAME {
+            ev.reason = Some("standard input cannot be redacted or quarantined".to_string());
+            return Some(ev);
+        }
+        let mut target = match safe_fs::open_target(
+            &self.settings.roots,
+            Path::new(path),
+            self.settings.policy.allow_hardlinks,
+        ) {
+            Ok(t) => t,
+            Err(reason) => {
+                ev.reason = Some(reason);
+                return Some(ev);
+            }
+        };
+        match kind {
+            ActionKind::Report => None,
+            ActionKind::Quarantine => Some(self.quarantine(&target, ev, None)),
+            ActionKind::Redact => {
+                if let Some(member) = findings.iter().find_map(|f| f.member.as_deref()) {
+                    let why = format!(
+                        "a finding is inside {member}: archives and mail cannot be rewritten safely"
+                    );
+                    return Some(self.fall_back(&target, ev, why));
+                }
+                let wants = |rule: &str, sev: Severity| {
+                    self.action_for(rule, sev, path) >= ActionKind::Redact
+                };
+                let ctx = RedactCtx {
+                    engine: self.engine,
+                    fingerprinter: self.fingerprinter,
+                    options: &self.settings.policy.redact,
+                    min_confidence: self.settings.min_confidence,
+                    wants: &wants,
+                };
+                match redact::redact_file(&ctx, &mut target, &self.journal, self.settings.dry_run) {
+                    Ok(r) => {
+                        ev.action = "redacted".to_string();
+                        ev.findings = r.findings;
+                        ev.rules = r.rules.into_iter().collect();
+                        Some(ev)
+                    }
+                    Err(Refused {
+                        reason,
+                        fall_back: true,
+                    }) => Some(self.fall_back(&target, ev, reason)),
+                    Err(Refused { reason, .. }) => {
+                        ev.reason = Some(reason);
+                        Some(ev)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A file that should be redacted but cannot be: quarantine or report,
+    /// as the policy says, and say so.
+    fn fall_back(&self, target: &Target, mut ev: ActionEvent, why: String) -> ActionEvent {
+        match self.settings.policy.fallback {
+            Fallback::Quarantine => self.quarantine(
+                target,
+                ev,
+                Some(format!("cannot be redacted ({why}): quarantined instead")),
+            ),
+            Fallback::Report => {
+                ev.reason = Some(format!(
+                    "cannot be redacted ({why}); policy.fallback is report: left as it is"
+                ));
+                ev
+            }
+        }
+    }
+
+    fn quarantine(
+        &self,
+        target: &Target,
+        mut ev: ActionEvent,
+        note: Option<String>,
+    ) -> ActionEvent {
+        if self.settings.dry_run {
+            ev.action = "quarantined".to_string();
+            ev.reason = note;
+            return ev;
+        }
+        let mut slot = self.store.borrow_mut();
+        if slot.is_none() {
+            match Store::open(&self.settings.quarantine_dir) {
+                Ok(s) => *slot = Some(s),
+                Err(e) => {
+                    ev.reason = Some(e.to_string());
+                    return ev;
+                }
+            }
+        }
+        let Some(store) = slot.as_ref() else {
+            return ev;
+        };
+        let q = &self.settings.policy.quarantine;
+        let tombstone = q.tombstone.then(|| {
+            // The id is only known inside; the text is completed there.
+            q.contact.clone()
+        });
+        match store.quarantine(
+            target,
+            self.engine,
+            self.fingerprinter,
+            self.settings.min_confidence,
+            tombstone.as_deref(),
+            &q.age_recipients(),
+        ) {
+            Ok(done) => {
+                ev.action = "quarantined".to_string();
+                ev.quarantine_id = Some(done.id);
+                ev.findings = done.findings.len() as u64;
+                ev.reason = note;
+            }
+            Err(e) => ev.reason = Some(e.to_string()),
+        }
+        ev
+    }
+}

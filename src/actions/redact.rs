@@ -1,0 +1,406 @@
+//! Redaction: rewrite a text file with every match masked, atomically.
+//!
+//! The open file enters (a [`Target`]); the file leaves rewritten, or
+//! untouched with a reason. The whole file is read into memory (up to
+//! `policy.redact.max_bytes`), decoded the way the scanner decodes it
+//! (UTF-8 and 8-bit text as bytes, UTF-16 with a map from decoded to
+//! original offsets), scanned again with the engine, and each match is
+//! replaced *in the original encoding*: digits and letters hidden by the
+//! mask character, separators kept, the same number of characters. Binary
+//! files and containers cannot be rewritten safely and are refused with
+//! [`Refused`], so the caller can fall back.
+//!
+//! The rewrite is a journaled sequence: journal entry, temporary file in
+//! the same directory (owner, group, mode and extended attributes copied),
+//! fsync, a rescan of what was written proving no match of the redacted
+//! rules is left, a check that the original did not change meanwhile,
+//! rename over the original, fsync of the directory, journal entry removed.
+//! No step keeps a clear-text copy: the temporary file only ever holds the
+//! redacted text.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use crate::config::policy::{Redact, RedactStyle};
+use crate::engine::stream::{Encoding, detect_encoding};
+use crate::engine::{Engine, Match};
+use crate::fingerprint::Fingerprinter;
+use crate::report::event::Event;
+use crate::rules::{Confidence, Severity};
+
+use super::fault;
+use super::journal::Journal;
+use super::safe_fs::{self, Target};
+
+/// Why a file was not redacted.
+#[derive(Debug)]
+pub struct Refused {
+    pub reason: String,
+    /// The format cannot be rewritten (binary, container, too large): the
+    /// policy's fallback applies. Otherwise the file is skipped.
+    pub fall_back: bool,
+}
+
+/// A refusal that skips the file.
+fn skip(reason: String) -> Refused {
+    Refused {
+        reason,
+        fall_back: false,
+    }
+}
+
+/// A refusal for a format that cannot be rewritten: the fallback applies.
+fn unsupported(reason: String) -> Refused {
+    Refused {
+        reason,
+        fall_back: true,
+    }
+}
+
+/// The outcome of a successful (or dry-run) redaction.
+#[derive(Debug)]
+pub struct Redacted {
+    pub findings: u64,
+    pub rules: BTreeSet<String>,
+}
+
+/// Decoded text and, for UTF-16, the original byte offset of every decoded
+/// byte (plus one entry for the end).
+struct Decoded<'a> {
+    /// Borrowed for UTF-8 and 8-bit text, which the engine reads as is.
+    text: std::borrow::Cow<'a, [u8]>,
+    map: Option<Vec<usize>>,
+    encoding: Encoding,
+}
+
+/// Magic numbers of formats that may look like text but cannot be
+/// rewritten byte for byte.
+const CONTAINER_MAGIC: &[(&[u8], &str)] = &[
+    (b"PK\x03\x04", "a zip archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an Office document"),
+];
+
+fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
+    for (magic, what) in CONTAINER_MAGIC {
+        if bytes.starts_with(magic) {
+            return Err(unsupported(format!("{what}: cannot be rewritten safely")));
+        }
+    }
+    let head = &bytes[..bytes.len().min(256 * 1024)];
+    let encoding = detect_encoding(head);
+    match encoding {
+        Encoding::Binary => Err(unsupported(
+            "a binary file: cannot be rewritten safely".to_string(),
+        )),
+        // UTF-8 and 8-bit text: the engine reads the bytes as they are, and
+        // digits are the same bytes in every ASCII-compatible encoding.
+        Encoding::Utf8 { .. } => Ok(Decoded {
+            text: std::borrow::Cow::Borrowed(bytes),
+            map: None,
+            encoding,
+        }),
+        Encoding::Utf16 { big_endian, bom } => {
+            let start = if bom { 2 } else { 0 };
+            let (text, map) = decode_utf16(&bytes[start..], big_endian, start);
+            Ok(Decoded {
+                text: std::borrow::Cow::Owned(text),
+                map: Some(map),
+                encoding,
+            })
+        }
+    }
+}
+
+fn decode_utf16(data: &[u8], be: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
+    let unit = |i: usize| {
+        let c = [data[i], data[i + 1]];
+        if be {
+            u16::from_be_bytes(c)
+        } else {
+            u16::from_le_bytes(c)
+        }
+    };
+    let mut text = Vec::with_capacity(data.len() / 2);
+    let mut map = Vec::with_capacity(data.len() / 2 + 1);
+    let mut i = 0;
+    let mut buf = [0u8; 4];
+    while i + 1 < data.len() {
+        let u = unit(i);
+        let (ch, used) = if (0xD800..0xDC00).contains(&u) && i + 3 < data.len() {
+            let lo = unit(i + 2);
+            if (0xDC00..0xE000).contains(&lo) {
+                let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
+                (char::from_u32(cp).unwrap_or('\u{FFFD}'), 4)
+            } else {
+                ('\u{FFFD}', 2)
+            }
+        } else {
+            (char::from_u32(u as u32).unwrap_or('\u{FFFD}'), 2)
+        };
+        for &b in ch.encode_utf8(&mut buf).as_bytes() {
+            text.push(b);
+            map.push(base + i);
+        }
+        i += used;
+    }
+    map.push(base + i);
+    (text, map)
+}
+
+/// Digits of every script the engine reads, and ASCII letters (IBAN
+/// country codes, check characters, names in track data).
+fn is_value_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || ('\u{0660}'..='\u{0669}').contains(&c)
+        || ('\u{06F0}'..='\u{06F9}').contains(&c)
+}
+
+/// The masked form of one matched text: value characters hidden but the
+/// last `keep`, separators and other punctuation kept.
+pub fn mask_text(matched: &str, keep: usize, mask: char) -> String {
+    let n = matched.chars().filter(|&c| is_value_char(c)).count();
+    let hide = n.saturating_sub(keep);
+    let mut seen = 0;
+    matched
+        .chars()
+        .map(|c| {
+            if is_value_char(c) {
+                seen += 1;
+                if seen <= hide {
+                    return mask;
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+/// The token form: `[CARD:ab12cd34]`, from the keyed fingerprint.
+pub fn token_text(kind: &str, fingerprint: &str) -> String {
+    let label = if kind.starts_with("card_") {
+        "CARD".to_string()
+    } else {
+        kind.to_ascii_uppercase()
+    };
+    format!("[{label}:{}]", &fingerprint[..fingerprint.len().min(8)])
+}
+
+/// What redaction needs from its caller.
+pub struct RedactCtx<'a> {
+    pub engine: &'a Engine,
+    pub fingerprinter: &'a Fingerprinter,
+    pub options: &'a Redact,
+    pub min_confidence: Confidence,
+    /// Whether a match of this rule id and severity is to be redacted.
+    pub wants: &'a dyn Fn(&str, Severity) -> bool,
+}
+
+/// Computes the redacted bytes of `original`. Returns the new content and
+/// what was redacted; `Ok(None)` when nothing is left to redact.
+pub fn redact_bytes(
+    ctx: &RedactCtx<'_>,
+    original: &[u8],
+) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
+    let decoded = decode(original)?;
+    let matches: Vec<Match<'_>> = ctx
+        .engine
+        .find_all(&decoded.text)
+        .into_iter()
+        .filter(|m| m.confidence >= ctx.min_confidence && (ctx.wants)(&m.rule.id, m.severity))
+        .collect();
+    if matches.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(original.len());
+    let mut at = 0usize; // next original byte to copy
+    let mut rules = BTreeSet::new();
+    let mut last_end = 0usize;
+    for m in &matches {
+        if m.start < last_end {
+            continue; // overlapping matches: the first one already covers it
+        }
+        last_end = m.end;
+        let matched = String::from_utf8_lossy(&decoded.text[m.start..m.end]);
+        let replacement = match ctx.options.style {
+            RedactStyle::Mask => {
+                let track = m.kind.contains("track");
+                let keep = if track {
+                    0
+                } else {
+                    ctx.options.keep_last.min(m.value.visible_tail())
+                };
+                mask_text(&matched, keep, ctx.options.mask_char)
+            }
+            RedactStyle::Token => token_text(m.kind, &ctx.fingerprinter.fingerprint(&m.value)),
+        };
+        let (ostart, oend) = match &decoded.map {
+            None => (m.start, m.end),
+            Some(map) => (map[m.start], map[m.end]),
+        };
+        out.extend_from_slice(&original[at..ostart]);
+        match decoded.encoding {
+            Encoding::Utf16 { big_endian, .. } => {
+                for u in replacement.encode_utf16() {
+                    let b = if big_endian {
+                        u.to_be_bytes()
+                    } else {
+                        u.to_le_bytes()
+                    };
+                    out.extend_from_slice(&b);
+                }
+            }
+            _ => out.extend_from_slice(replacement.as_bytes()),
+        }
+        at = oend;
+        rules.insert(m.rule.id.clone());
+    }
+    out.extend_from_slice(&original[at..]);
+    let findings = matches.len() as u64;
+    Ok(Some((out, Redacted { findings, rules })))
+}
+
+/// Redacts the target in place. `dry_run`: decide, change nothing.
+/// `Err(Refused)`: the file cannot be redacted (fall back); `Err` of the
+/// outer result is never used for a file we did not touch.
+pub fn redact_file(
+    ctx: &RedactCtx<'_>,
+    target: &mut Target,
+    journal: &Journal,
+    dry_run: bool,
+) -> Result<Redacted, Refused> {
+    let size = target.stat.st_size as u64;
+    if size > ctx.options.max_bytes {
+        return Err(unsupported(format!(
+            "larger than policy.redact.max_bytes ({} bytes): not redacted",
+            ctx.options.max_bytes
+        )));
+    }
+    let mut original = Vec::with_capacity(size as usize);
+    target
+        .file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| {
+            (&target.file)
+                .take(ctx.options.max_bytes + 1)
+                .read_to_end(&mut original)
+        })
+        .map_err(|e| skip(format!("cannot read: {e}")))?;
+    let Some((redacted, what)) = redact_bytes(ctx, &original)? else {
+        return Err(skip(
+            "no match to redact is left in the file (it changed since the scan)".to_string(),
+        ));
+    };
+    // Overwrite our only copy of the raw text as soon as it is not needed.
+    zeroize::Zeroize::zeroize(&mut original);
+    if dry_run {
+        return Ok(what);
+    }
+    target.unchanged().map_err(skip)?;
+
+    let id = safe_fs::random_id(8);
+    let tmp_name = format!(".leakhound-redact-{id}.tmp");
+    let dir_path = safe_fs::dir_path(&target.dir);
+    let entry = journal
+        .begin(&id, &dir_path, &tmp_name)
+        .map_err(|e| skip(format!("cannot write the action journal: {e}")))?;
+    fault::point("redact:after-journal");
+    let result = write_and_swap(ctx, target, &tmp_name, &redacted);
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(&target.dir, tmp_name.as_str(), rustix::fs::AtFlags::empty());
+    }
+    fault::point("redact:before-journal-end");
+    journal.end(&entry);
+    result.map(|()| what)
+}
+
+fn write_and_swap(
+    ctx: &RedactCtx<'_>,
+    target: &Target,
+    tmp_name: &str,
+    redacted: &[u8],
+) -> Result<(), Refused> {
+    let mut tmp = safe_fs::create_new(&target.dir, tmp_name.as_ref(), 0o600)
+        .map_err(|e| skip(format!("cannot create a temporary file beside it: {e}")))?;
+    tmp.write_all(redacted)
+        .map_err(|e| skip(format!("cannot write the redacted copy: {e}")))?;
+    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(skip)?;
+    tmp.sync_all()
+        .map_err(|e| skip(format!("cannot fsync the redacted copy: {e}")))?;
+    fault::point("redact:after-temp");
+    // Prove it on what is on disk: read the temporary file back through the
+    // scanner's own read path.
+    let mut check = std::fs::File::from(
+        rustix::fs::openat(
+            &target.dir,
+            tmp_name,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| skip(format!("cannot reopen the redacted copy: {e}")))?,
+    );
+    let events = crate::scan::scan_one(
+        ctx.engine,
+        ctx.fingerprinter,
+        tmp_name,
+        &mut check,
+        ctx.min_confidence,
+        crate::extract::Limits::default(),
+    );
+    let left = events
+        .iter()
+        .any(|e| matches!(e, Event::Finding(f) if (ctx.wants)(&f.rule, f.severity)));
+    if left {
+        return Err(skip(
+            "the redacted copy still holds a match (a bug: please report it); \
+             the original is left as it was"
+                .to_string(),
+        ));
+    }
+    target.unchanged().map_err(skip)?;
+    rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
+        .map_err(|e| skip(format!("cannot rename the redacted copy over it: {e}")))?;
+    fault::point("redact:after-rename");
+    safe_fs::fsync_dir(&target.dir)
+        .map_err(|e| skip(format!("renamed, but cannot fsync the directory: {e}")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_keeps_separators_and_last4() {
+        assert_eq!(
+            mask_text("4111 1111 1111 1111", 4, '*'),
+            "**** **** **** 1111"
+        );
+        assert_eq!(
+            mask_text("4111-1111-1111-1111", 0, '#'),
+            "####-####-####-####"
+        );
+        assert_eq!(
+            mask_text("DE89 3704 0044 0532 0130 00", 4, '*'),
+            "**** **** **** **** **30 00"
+        );
+        // Persian digits: one mask character per digit.
+        assert_eq!(mask_text("۰۰۱۲۳۴۵۶۷۸", 4, '*'), "******۵۶۷۸");
+    }
+
+    #[test]
+    fn utf16_map_points_at_original_units() {
+        let s = "a€b";
+        let bytes: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let (text, map) = decode_utf16(&bytes, false, 2);
+        assert_eq!(text, s.as_bytes());
+        assert_eq!(map, vec![2, 4, 4, 4, 6, 8]);
+    }
+
+    #[test]
+    fn token_uses_fingerprint_prefix() {
+        assert_eq!(token_text("card_visa", "ab12cd34ef"), "[CARD:ab12cd34]");
+        assert_eq!(token_text("us_ssn", "0011223344"), "[US_SSN:00112233]");
+    }
+}

@@ -1,0 +1,281 @@
+//! File-descriptor based file access for actions, safe on shared
+//! directories where any user can create files.
+//!
+//! A path enters as the scanner reported it, together with the scan roots;
+//! what leaves is a [`Target`]: the open parent directory and the open file,
+//! reached from a root by `openat` one component at a time with
+//! `O_NOFOLLOW`, so a symbolic link planted anywhere below the root (even
+//! one swapped in after the scan) is refused rather than followed. Every
+//! later step works on those descriptors (`openat`, `renameat`, `unlinkat`
+//! relative to the directory), never on a path resolved again.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+/// A file to act on, held open.
+#[derive(Debug)]
+pub struct Target {
+    /// The directory holding the file.
+    pub dir: OwnedFd,
+    /// The file's name in `dir`.
+    pub name: OsString,
+    /// The file, open for reading.
+    pub file: File,
+    /// `fstat` of `file` when it was opened.
+    pub stat: Stat,
+}
+
+impl Target {
+    /// The absolute path of the file, as the kernel names the open
+    /// directory (for the manifest and the journal).
+    pub fn abs_path(&self) -> PathBuf {
+        dir_path(&self.dir).join(&self.name)
+    }
+
+    /// Whether the name still refers to the opened file, unchanged in size
+    /// and modification time: nobody replaced or wrote it meanwhile.
+    pub fn unchanged(&self) -> Result<(), String> {
+        let now = rustix::fs::fstat(&self.file).map_err(|e| format!("cannot stat: {e}"))?;
+        if !same_content_stamp(&self.stat, &now) {
+            return Err(
+                "the file changed while leakhound was acting on it (size or \
+                        modification time); left as it is, scan it again"
+                    .to_string(),
+            );
+        }
+        match rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_dev == self.stat.st_dev && st.st_ino == self.stat.st_ino => Ok(()),
+            Ok(_) => Err(
+                "the file was replaced by another while leakhound was acting on \
+                          it; left as it is, scan it again"
+                    .to_string(),
+            ),
+            Err(e) => Err(format!(
+                "the file vanished while leakhound was acting on it ({e})"
+            )),
+        }
+    }
+}
+
+fn same_content_stamp(a: &Stat, b: &Stat) -> bool {
+    a.st_size == b.st_size
+        && a.st_mtime == b.st_mtime
+        && a.st_mtime_nsec == b.st_mtime_nsec
+        && a.st_ino == b.st_ino
+}
+
+/// The absolute path of an open directory.
+pub fn dir_path(dir: &impl AsFd) -> PathBuf {
+    std::fs::read_link(format!("/proc/self/fd/{}", dir.as_fd().as_raw_fd()))
+        .unwrap_or_else(|_| PathBuf::from("?"))
+}
+
+/// Opens `path` for an action: it must lie under one of `roots`, be reached
+/// without following any symbolic link below the root, be a regular file,
+/// and (unless `allow_hardlinks`) have a single link. The error is the
+/// reason, for the `skipped` action event.
+pub fn open_target(
+    roots: &[PathBuf],
+    path: &Path,
+    allow_hardlinks: bool,
+) -> Result<Target, String> {
+    let root = roots
+        .iter()
+        .filter(|r| path.starts_with(r))
+        .max_by_key(|r| r.components().count())
+        .ok_or_else(|| {
+            "outside the scan roots: leakhound acts only on files under the roots it scanned"
+                .to_string()
+        })?;
+    let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => parts.push(n),
+            Component::CurDir => {}
+            _ => return Err("the path leaves its root (`..`): not acted on".to_string()),
+        }
+    }
+    // The root itself is the operator's choice and may be a link; only
+    // what lies below it is held to O_NOFOLLOW.
+    let (mut dir, name) = match parts.pop() {
+        Some(name) => (open_dir(root).map_err(|e| root_error(root, e))?, name),
+        None => {
+            // The root is the file itself.
+            let name = root
+                .file_name()
+                .ok_or_else(|| "not a file name".to_string())?;
+            let parent = match root.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            (open_dir(parent).map_err(|e| root_error(parent, e))?, name)
+        }
+    };
+    for part in parts {
+        dir = rustix::fs::openat(
+            &dir,
+            part,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::LOOP | Errno::NOTDIR => format!(
+                "a directory on the way ({}) is a symbolic link or not a directory: \
+                 leakhound never acts through a link",
+                part.to_string_lossy()
+            ),
+            e => format!("cannot open directory {}: {e}", part.to_string_lossy()),
+        })?;
+    }
+    let fd = rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP => "a symbolic link: leakhound never acts through a link".to_string(),
+        Errno::NOENT => "vanished before the action".to_string(),
+        Errno::NXIO => "a socket: not a regular file; not touched".to_string(),
+        Errno::ACCESS | Errno::PERM => {
+            "permission denied (run as a user who may change it)".to_string()
+        }
+        e => format!("cannot open: {e}"),
+    })?;
+    let stat = rustix::fs::fstat(&fd).map_err(|e| format!("cannot stat: {e}"))?;
+    let ft = FileType::from_raw_mode(stat.st_mode);
+    if ft != FileType::RegularFile {
+        let what = match ft {
+            FileType::Fifo => "a FIFO",
+            FileType::Socket => "a socket",
+            FileType::CharacterDevice | FileType::BlockDevice => "a device",
+            FileType::Directory => "a directory",
+            _ => "not a regular file",
+        };
+        return Err(format!("{what}: not a regular file; not touched"));
+    }
+    if stat.st_nlink > 1 && !allow_hardlinks {
+        return Err(format!(
+            "has {} hard links: changing one name would change or leave the others \
+             (set policy.allow_hardlinks to act anyway)",
+            stat.st_nlink
+        ));
+    }
+    Ok(Target {
+        dir,
+        name: name.to_os_string(),
+        file: File::from(fd),
+        stat,
+    })
+}
+
+fn root_error(root: &Path, e: Errno) -> String {
+    format!("cannot open the directory {}: {e}", root.display())
+}
+
+/// Opens a directory (following links: for roots and the store only).
+pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Creates a new file in `dir`, failing if the name exists; never follows
+/// a link.
+pub fn create_new(dir: &impl AsFd, name: &OsStr, mode: u32) -> std::io::Result<File> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Makes the directory's entries durable (after a create, rename, unlink).
+pub fn fsync_dir(dir: &impl AsFd) -> std::io::Result<()> {
+    rustix::fs::fsync(dir)?;
+    Ok(())
+}
+
+/// Gives `to` the owner, group, permission bits and extended attributes of
+/// the file described by `from`/`st`. Fails (and the caller leaves the
+/// original alone) when one cannot be kept: a rewritten file must not
+/// quietly change hands or lose an ACL.
+pub fn copy_metadata(from: &File, st: &Stat, to: &File) -> Result<(), String> {
+    let now = rustix::fs::fstat(to).map_err(|e| format!("cannot stat the new file: {e}"))?;
+    if now.st_uid != st.st_uid || now.st_gid != st.st_gid {
+        rustix::fs::fchown(
+            to,
+            Some(rustix::fs::Uid::from_raw(st.st_uid)),
+            Some(rustix::fs::Gid::from_raw(st.st_gid)),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot give the rewritten file the original owner {}:{} ({e}); \
+                 run as root or as the owner",
+                st.st_uid, st.st_gid
+            )
+        })?;
+    }
+    // After chown, which clears set-id bits.
+    rustix::fs::fchmod(to, Mode::from_raw_mode(st.st_mode & 0o7777))
+        .map_err(|e| format!("cannot set the mode: {e}"))?;
+    copy_xattrs(from, to)
+}
+
+fn copy_xattrs(from: &File, to: &File) -> Result<(), String> {
+    let mut names = vec![0u8; 4096];
+    let n = loop {
+        match rustix::fs::flistxattr(from, &mut names[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(format!("cannot list extended attributes: {e}")),
+        }
+        if names.len() > 1 << 20 {
+            return Err("too many extended attributes".to_string());
+        }
+    };
+    for name in names[..n].split(|&b| b == 0).filter(|s| !s.is_empty()) {
+        let name = OsStr::from_bytes(name);
+        let mut value = vec![0u8; 4096];
+        let len = loop {
+            match rustix::fs::fgetxattr(from, name, &mut value[..]) {
+                Ok(len) => break len,
+                Err(Errno::RANGE) if value.len() < 1 << 20 => value.resize(value.len() * 4, 0),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot read extended attribute {}: {e}",
+                        name.to_string_lossy()
+                    ));
+                }
+            }
+        };
+        rustix::fs::fsetxattr(to, name, &value[..len], rustix::fs::XattrFlags::empty()).map_err(
+            |e| {
+                format!(
+                    "cannot keep extended attribute {} on the rewritten file ({e})",
+                    name.to_string_lossy()
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Random hex id of `bytes` random bytes.
+pub fn random_id(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
