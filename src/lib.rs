@@ -19,4 +19,5 @@ pub mod inputs;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod sinks;
 pub mod validate;

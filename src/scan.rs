@@ -83,7 +83,7 @@ impl Totals {
                 self.files.add(f.status);
                 self.bytes += f.bytes;
             }
-            Event::Summary(_) => {}
+            _ => {}
         }
     }
 }

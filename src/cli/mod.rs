@@ -244,6 +244,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", env = "LEAKHOUND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Also send every event to SINK (repeatable): stdout, jsonl:PATH,
+    /// journald, syslog (/dev/log), syslog+udp://HOST:PORT,
+    /// syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT?ca=FILE; options as
+    /// `?key=value&...` (see docs/config.md). Added to the `sinks` of
+    /// --config.
+    #[arg(long = "sink", value_name = "SINK")]
+    pub sinks: Vec<String>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
@@ -265,7 +273,7 @@ pub fn main() -> ExitCode {
     };
     init_logging(&cli.log_level);
     let exit = match cli.command {
-        Command::Scan(args) => scan_cmd::run(args),
+        Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
     };

@@ -11,13 +11,13 @@ use super::{Exit, ScanArgs, When};
 use crate::engine::Engine;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::inputs::{self, Input, PathFilter, WalkOptions};
-use crate::report::event::{Event, FileStatus, Stamper, SummaryEvent};
+use crate::report::event::{Event, FileStatus, ScanEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
 
-pub fn run(args: ScanArgs) -> Exit {
-    match run_inner(args) {
+pub fn run(args: ScanArgs, config: Option<&std::path::Path>) -> Exit {
+    match run_inner(args, config) {
         Ok(exit) => exit,
         Err(e) => {
             eprintln!("leakhound: error: {e:#}");
@@ -26,16 +26,22 @@ pub fn run(args: ScanArgs) -> Exit {
     }
 }
 
-fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
+fn run_inner(args: ScanArgs, config: Option<&std::path::Path>) -> anyhow::Result<Exit> {
     let rules = match args.rules.load() {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
     let filter = PathFilter::new(&args.include, &args.exclude)?;
+    let config = match config {
+        Some(path) => Some(crate::config::Config::load(path)?),
+        None => None,
+    };
     let state_dir = args
         .state_dir
         .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.state_dir.clone()))
         .or_else(fingerprint::default_state_dir);
+    let log_sinks = open_log_sinks(&args, config.as_ref(), state_dir.as_deref())?;
     let fingerprinter =
         Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state_dir.as_deref())?;
     let engine = Engine::new(rules);
@@ -83,6 +89,13 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
         Format::Json => Box::new(JsonDocument::new(out)),
     };
 
+    // Log sinks first: once the report shows an event, it is spooled.
+    if !log_sinks.is_empty() {
+        let mut all = log_sinks;
+        all.push(("report".to_string(), sink));
+        sink = Box::new(crate::sinks::Fanout::new(all));
+    }
+
     let show_progress = match args.progress {
         When::Always => true,
         When::Never => false,
@@ -125,6 +138,12 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
         }
     };
 
+    let start = ScanEvent {
+        phase: "start".into(),
+        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        rules: engine.rule_set().origin.clone(),
+    };
+    emit(&mut sink, &Event::Scan(start), &progress);
     for path in &missing {
         let rec = inputs::record(path, FileStatus::Error, "does not exist: check the path");
         emit(&mut sink, &Event::File(rec), &progress);
@@ -165,6 +184,33 @@ fn run_inner(args: ScanArgs) -> anyhow::Result<Exit> {
     sink.finish()
         .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
     Ok(exit)
+}
+
+/// The sinks of `--sink` and of the configuration file, each with its name.
+fn open_log_sinks(
+    args: &ScanArgs,
+    config: Option<&crate::config::Config>,
+    state_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<(String, Box<dyn Sink>)>> {
+    use crate::sinks::SinkConfig;
+    let mut wanted: Vec<SinkConfig> = config.map(|c| c.sinks.outputs.clone()).unwrap_or_default();
+    for spec in &args.sinks {
+        wanted.push(SinkConfig::from_spec(spec).map_err(anyhow::Error::msg)?);
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = state_dir.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state directory for the sinks' spool: set LEAKHOUND_STATE_DIR or --state-dir"
+        )
+    })?;
+    let mut out = Vec::new();
+    for w in &wanted {
+        let s = crate::sinks::build(w, dir)?;
+        out.push((w.to.clone(), s as Box<dyn Sink>));
+    }
+    Ok(out)
 }
 
 fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool) -> Exit {
@@ -253,7 +299,7 @@ impl Progress {
             Event::Finding(_) => {
                 self.findings.fetch_add(1, Ordering::Relaxed);
             }
-            Event::Summary(_) => {}
+            _ => {}
         }
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);

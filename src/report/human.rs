@@ -184,6 +184,8 @@ impl<W: Write> Sink for Human<W> {
             Event::Finding(f) => self.finding(f),
             Event::File(f) => self.file(f),
             Event::Summary(s) => self.summary(s),
+            // The start of a scan and the daemon's own events are for logs.
+            _ => Ok(()),
         }
     }
 

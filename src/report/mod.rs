@@ -81,6 +81,8 @@ impl<W: Write> Sink for JsonDocument<W> {
             Event::Finding(_) => self.findings.push(v),
             Event::File(_) => self.files.push(v),
             Event::Summary(_) => self.summary = Some(v),
+            // The document holds one scan's results; the rest is for logs.
+            _ => {}
         }
         Ok(())
     }
