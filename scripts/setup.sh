@@ -14,7 +14,11 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config git ca-certificates \
     python3 python3-venv python3-pip \
+    rsyslog rsyslog-gnutls openssl \
     >/dev/null
+# rsyslog: the sink tests (tests/rsyslog.rs) start their own rsyslogd on
+# loopback ports; they never use the system's. A fresh install may start the
+# system service: that is left alone.
 
 # The corpus generator and scorer need python-stdnum (the reference for every
 # validator) and faker (realistic filler text).
