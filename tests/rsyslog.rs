@@ -407,6 +407,19 @@ fn tls_refuses_a_collector_signed_by_another_ca() {
         rs.lines().is_empty(),
         "nothing may go to an untrusted collector"
     );
+    // Not delivered, so still pending in the spool for a later run.
+    let committed = std::fs::read_to_string(
+        state
+            .path()
+            .join("spool")
+            .join(format!("syslog-tls-127.0.0.1-{}", rs.port))
+            .join("committed"),
+    )
+    .unwrap_or_default();
+    assert!(
+        committed.trim().is_empty() || committed.trim() == "0",
+        "{committed}"
+    );
 }
 
 #[test]

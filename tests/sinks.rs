@@ -354,3 +354,60 @@ fn full_spool_drops_with_a_clear_event_and_an_error() {
             .all(|m| m.contains("type=\"finding\""))
     );
 }
+
+#[test]
+fn sinks_from_the_config_file_and_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let jsonl = dir.path().join("events.jsonl");
+    let conf = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "state_dir: {}\nsinks:\n  outputs:\n    - to: jsonl:{}\n",
+            state.display(),
+            jsonl.display()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "card 4526 0181 5908 3012\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .env_remove("LEAKHOUND_STATE_DIR")
+        .env("LEAKHOUND_FINGERPRINT_KEY", "k")
+        .arg("--config")
+        .arg(&conf)
+        .args(["scan", "--format", "jsonl", "--progress", "never"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    let logged = std::fs::read_to_string(&jsonl).unwrap();
+    assert_eq!(report, logged, "the file gets exactly the report's events");
+    assert!(logged.contains("452601******3012") && !logged.contains("4526018159083012"));
+
+    std::fs::write(
+        &conf,
+        "sinks:\n  outputs:\n    - to: syslog+tls://logs.example:6514\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(&conf)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sinks.outputs[0]") && err.contains("needs `ca`"),
+        "{err}"
+    );
+}
