@@ -411,3 +411,56 @@ fn sinks_from_the_config_file_and_config_check() {
         "{err}"
     );
 }
+
+/// A collector that reads a few messages and then goes away with more
+/// unread (as a crashing collector does): what it did not read is sent
+/// again on the next connection, nothing is lost.
+#[test]
+fn what_a_dying_collector_did_not_read_is_sent_again() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 300;
+    let collector = std::thread::spawn(move || {
+        // First connection: read 10 messages, then close with the rest unread.
+        let (s, _) = l.accept().unwrap();
+        let mut r = BufReader::new(s);
+        let mut first = Vec::new();
+        for _ in 0..10 {
+            let mut len = Vec::new();
+            r.read_until(b' ', &mut len).unwrap();
+            let k: usize = std::str::from_utf8(&len[..len.len() - 1])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut msg = vec![0u8; k];
+            r.read_exact(&mut msg).unwrap();
+            first.push(String::from_utf8(msg).unwrap());
+        }
+        drop(r);
+        let mut rest = tcp_collector(l, |g| {
+            g.iter().filter(|m| m.contains("type=\"finding\"")).count() >= n
+        });
+        first.append(&mut rest);
+        first
+    });
+    let mut sink = build(
+        &format!("syslog+tcp://{addr}?flush_timeout_s=20"),
+        state.path(),
+    );
+    let mut st = Stamper::new("r");
+    let mut ids = Vec::new();
+    for i in 0..n as u64 {
+        let env = st.stamp();
+        sink.event(&env, &finding(i, "x")).unwrap();
+        ids.push(env.id);
+    }
+    sink.finish().unwrap();
+    let got = collector.join().unwrap();
+    for id in &ids {
+        assert!(
+            got.iter().any(|m| m.contains(&format!(" id=\"{id}\""))),
+            "{id} was lost"
+        );
+    }
+}

@@ -9,14 +9,17 @@
 //! spool, in order; the producer never waits for the network.
 //!
 //! The sending thread connects (with backoff, 100 ms doubling to 30 s),
-//! sends batches and flushes them. A batch counts as delivered once it is
-//! written and flushed to the socket *and* the next check of the
-//! connection finds the peer still there (or the peer acknowledged our
-//! close); when the check finds the connection closed or reset, the thread
-//! rewinds to the first batch not yet counted and sends it again on a new
-//! connection. Syslog has no application acknowledgement, so this is
-//! at-least-once: after a connection loss or a crash some events can arrive
-//! twice, and collectors drop duplicates by the event `id`.
+//! sends batches and flushes them. Syslog has no acknowledgement, so sent
+//! records are confirmed by closing the connection: at least once a second
+//! (and at the end of a run) the thread shuts its side and waits for the
+//! collector to close the other, which it only does after reading
+//! everything; then the records count as delivered and the spool's
+//! committed offset moves. When a connection fails (a send error, a check
+//! between batches finds it closed or reset, the collector does not answer
+//! the close), the thread rewinds to the first record not confirmed and
+//! sends it all again on a new connection. This is at-least-once: after a
+//! failure some events can arrive twice, and collectors drop duplicates by
+//! the event `id`.
 //!
 //! The spool has a size cap. When it is reached, new events are dropped,
 //! and the collector is told so: a `service` event with state `error`
@@ -45,6 +48,12 @@ const BATCH: u64 = 512;
 const TICK: Duration = Duration::from_millis(100);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long sent records may wait before a close confirms them.
+const CONFIRM_EVERY: Duration = Duration::from_secs(1);
+/// How many sent records may wait before a close confirms them.
+const CONFIRM_MAX: u64 = 50_000;
+/// How long the collector has to answer our close.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of one delivering sink.
 #[derive(Debug, Clone)]
@@ -296,6 +305,8 @@ struct Sender {
     last_sync: Instant,
     /// An outage is being reported (so it is logged once, not per retry).
     down: bool,
+    /// When the first record not yet confirmed was sent.
+    unconfirmed_since: Instant,
 }
 
 impl Sender {
@@ -313,6 +324,7 @@ impl Sender {
             retry_at: None,
             last_sync: Instant::now(),
             down: false,
+            unconfirmed_since: Instant::now(),
         }
     }
 
@@ -367,15 +379,34 @@ impl Sender {
                 continue;
             };
             if !conn.alive() {
-                // What went out since the last check may be lost: send it again.
+                // What went out since the last confirmation may be lost:
+                // send it again on a new connection.
                 self.conn = None;
                 self.next = self.acked;
                 self.retry_at = None;
                 continue;
             }
-            self.acked = self.next;
+            let due = self.unconfirmed_since.elapsed() >= CONFIRM_EVERY
+                || self.next - self.acked >= CONFIRM_MAX;
+            if self.acked < self.next && due {
+                // Syslog has no acknowledgement; a close does: once the
+                // collector closes its side after our FIN, it has read
+                // everything we sent.
+                if let Some(mut c) = self.conn.take() {
+                    if c.close(CONFIRM_TIMEOUT) {
+                        self.acked = self.next;
+                    } else {
+                        self.next = self.acked;
+                        self.failed("the collector did not confirm what was sent".into());
+                    }
+                }
+                continue;
+            }
             if self.next < written {
                 let end = written.min(self.next + BATCH);
+                if self.acked == self.next {
+                    self.unconfirmed_since = Instant::now();
+                }
                 match self.send_batch(end) {
                     Ok(()) => self.next = end,
                     Err(e) => {
@@ -396,7 +427,7 @@ impl Sender {
     fn wait(&mut self) -> (u64, Option<Instant>) {
         let shared = self.shared.clone();
         let mut st = shared.lock();
-        let idle = st.spool.written() == self.next && self.acked == self.next;
+        let idle = st.spool.written() == self.next;
         let waiting_retry = self.conn.is_none() && self.retry_at.is_some();
         if waiting_retry || (st.stop.is_none() && idle) {
             let now = Instant::now();
