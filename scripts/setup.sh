@@ -15,7 +15,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config git ca-certificates \
     python3 python3-venv python3-pip \
     nodejs npm \
+    rsyslog rsyslog-gnutls openssl \
     >/dev/null
+# rsyslog: the sink tests (tests/rsyslog.rs) start their own rsyslogd on
+# loopback ports; they never use the system's. A fresh install may start the
+# system service: that is left alone.
 
 # The CI-gate tests validate SARIF with Microsoft's reference validator.
 if ! command -v sarif-multitool >/dev/null 2>&1; then

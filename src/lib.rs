@@ -23,4 +23,5 @@ pub mod project;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod sinks;
 pub mod validate;

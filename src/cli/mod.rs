@@ -303,6 +303,13 @@ pub struct ScanArgs {
     /// The quarantine store (default: policy.quarantine.dir, else /var/lib/leakhound/quarantine).
     #[arg(long, value_name = "DIR")]
     pub quarantine_dir: Option<PathBuf>,
+    /// Also send every event to SINK (repeatable): stdout, jsonl:PATH,
+    /// journald, syslog (/dev/log), syslog+udp://HOST:PORT,
+    /// syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT?ca=FILE; options as
+    /// `?key=value&...` (see docs/config.md). Added to the `sinks` of
+    /// --config.
+    #[arg(long = "sink", value_name = "SINK")]
+    pub sinks: Vec<String>,
 
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]

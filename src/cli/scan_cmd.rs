@@ -24,7 +24,7 @@ use crate::inputs::{self, Input, PathFilter, WalkOptions};
 use crate::project::baseline::Baseline;
 use crate::project::filter::{Policy, Stage};
 use crate::project::gate;
-use crate::report::event::{Event, FileStatus, FindingEvent, Stamper, SummaryEvent};
+use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::junit::Junit;
 use crate::report::sarif::Sarif;
@@ -89,7 +89,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let state_dir = args
         .state_dir
         .clone()
+        .or_else(|| file_config.state_dir.clone())
         .or_else(fingerprint::default_state_dir);
+    let log_sinks = open_log_sinks(&args, Some(&file_config), state_dir.as_deref())?;
     let fingerprinter =
         Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state_dir.as_deref())?;
     let baseline = match (&args.baseline, mode) {
@@ -184,6 +186,13 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         (_, Format::Json) => Box::new(JsonDocument::new(out)),
     };
 
+    // Log sinks first: once the report shows an event, it is spooled.
+    if !log_sinks.is_empty() {
+        let mut all = log_sinks;
+        all.push(("report".to_string(), sink));
+        sink = Box::new(crate::sinks::Fanout::new(all));
+    }
+
     let show_progress = match args.progress {
         When::Always => true,
         When::Never => false,
@@ -239,6 +248,12 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         }
     };
 
+    let start = ScanEvent {
+        phase: "start".into(),
+        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        rules: engine.rule_set().origin.clone(),
+    };
+    emit(&mut sink, &Event::Scan(start), &progress);
     for path in &missing {
         let rec = inputs::record(path, FileStatus::Error, "does not exist: check the path");
         emit(&mut sink, &Event::File(rec), &progress);
@@ -320,6 +335,33 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     sink.finish()
         .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
     Ok(exit)
+}
+
+/// The sinks of `--sink` and of the configuration file, each with its name.
+fn open_log_sinks(
+    args: &ScanArgs,
+    config: Option<&crate::config::Config>,
+    state_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<(String, Box<dyn Sink>)>> {
+    use crate::sinks::SinkConfig;
+    let mut wanted: Vec<SinkConfig> = config.map(|c| c.sinks.outputs.clone()).unwrap_or_default();
+    for spec in &args.sinks {
+        wanted.push(SinkConfig::from_spec(spec).map_err(anyhow::Error::msg)?);
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = state_dir.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no state directory for the sinks' spool: set LEAKHOUND_STATE_DIR or --state-dir"
+        )
+    })?;
+    let mut out = Vec::new();
+    for w in &wanted {
+        let s = crate::sinks::build(w, dir)?;
+        out.push((w.to.clone(), s as Box<dyn Sink>));
+    }
+    Ok(out)
 }
 
 fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool) -> Exit {
@@ -450,7 +492,7 @@ impl Progress {
             Event::Finding(_) => {
                 self.findings.fetch_add(1, Ordering::Relaxed);
             }
-            Event::Summary(_) | Event::Action(_) => {}
+            _ => {}
         }
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);

@@ -2,7 +2,7 @@
 //!
 //! Every output format and every log sink writes these records. The JSON
 //! form is documented in `docs/events.md` and validated against
-//! `docs/events.schema.json` by the tests; it is a contract, so fields are
+//! `schema/events.schema.json` by the tests; it is a contract, so fields are
 //! only ever added. Records carry only masked values and keyed
 //! fingerprints, never a raw number.
 
@@ -212,6 +212,37 @@ pub struct ActionEvent {
     pub rules: Vec<String>,
 }
 
+/// The start of a scan (its end is the `summary` event).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ScanEvent {
+    /// Always `start`: the end of a scan is reported as `summary`, which
+    /// predates this event and keeps its name for compatibility.
+    pub phase: String,
+    /// The roots as given (`-` for standard input).
+    pub paths: Vec<String>,
+    /// `built-in` or the rules directory.
+    pub rules: String,
+}
+
+/// What happened to the daemon.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceState {
+    Started,
+    Reloaded,
+    Stopped,
+    Error,
+}
+
+/// The daemon (or a sink) reports on itself: started, reloaded, stopped,
+/// or an error an operator must see in the central log.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceEvent {
+    pub state: ServiceState,
+    /// What happened, for people; never holds a found value.
+    pub message: String,
+}
+
 /// Any event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -219,6 +250,8 @@ pub enum Event {
     File(FileEvent),
     Summary(SummaryEvent),
     Action(ActionEvent),
+    Scan(ScanEvent),
+    Service(ServiceEvent),
 }
 
 impl Event {
@@ -229,6 +262,8 @@ impl Event {
             Event::File(_) => "file",
             Event::Summary(_) => "summary",
             Event::Action(_) => "action",
+            Event::Scan(_) => "scan",
+            Event::Service(_) => "service",
         }
     }
 }
@@ -311,6 +346,8 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
         Event::File(f) => serde_json::to_value(f),
         Event::Summary(s) => serde_json::to_value(s),
         Event::Action(a) => serde_json::to_value(a),
+        Event::Scan(s) => serde_json::to_value(s),
+        Event::Service(s) => serde_json::to_value(s),
     };
     if let Ok(serde_json::Value::Object(m)) = body {
         obj.extend(m);

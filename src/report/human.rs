@@ -314,6 +314,8 @@ impl<W: Write> Sink for Human<W> {
                 self.current = None;
                 Ok(())
             }
+            // The start of a scan and the daemon's own events are for logs.
+            _ => Ok(()),
         }
     }
 

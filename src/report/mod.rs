@@ -90,6 +90,8 @@ impl<W: Write> Sink for JsonDocument<W> {
             Event::File(_) => self.files.push(v),
             Event::Summary(_) => self.summary = Some(v),
             Event::Action(_) => self.actions.push(v),
+            // The document holds one scan's results; the rest is for logs.
+            _ => {}
         }
         Ok(())
     }

@@ -1,0 +1,315 @@
+//! Connections to collectors: TCP with octet counting (RFC 6587), TLS
+//! (RFC 5425, rustls with the ring provider), UDP, and unix datagram
+//! sockets (`/dev/log`, journald). Each is a [`Transport`]: send messages,
+//! flush, tell whether the peer is still there, close.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection to a collector.
+pub trait Transport: Send {
+    /// Queues one message (the transport adds its framing).
+    fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+    /// Writes everything queued to the socket.
+    fn flush(&mut self) -> io::Result<()>;
+    /// False when the peer has closed or reset the connection, so what was
+    /// sent since the last check may not have been read.
+    fn alive(&mut self) -> bool {
+        true
+    }
+    /// Closes the connection; true when the peer confirmed it had read
+    /// everything (it closed its side after ours), or for datagrams.
+    fn close(&mut self, _timeout: Duration) -> bool {
+        true
+    }
+}
+
+/// Makes a new connection.
+pub type Connector = Box<dyn FnMut() -> io::Result<Box<dyn Transport>> + Send>;
+
+fn connect_tcp(addr: &str) -> io::Result<TcpStream> {
+    let mut last = io::Error::other(format!("{addr}: no address"));
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                // A collector that stops reading must not hang us forever.
+                s.set_write_timeout(Some(Duration::from_secs(30)))?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// True unless a peek shows the peer closed or reset the connection.
+fn peer_open(s: &TcpStream) -> bool {
+    if s.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    let open = match s.peek(&mut b) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    open && s.set_nonblocking(false).is_ok()
+}
+
+/// Shuts our side and waits for the peer to close its side: it has then
+/// read everything we sent.
+fn await_peer_close(s: &mut TcpStream, timeout: Duration) -> bool {
+    if s.shutdown(Shutdown::Write).is_err() {
+        return false;
+    }
+    let end = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < end {
+        let _ = s.set_read_timeout(Some(
+            end.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ));
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Writes the RFC 6587 octet-counting frame: `LEN SP MSG`.
+fn frame(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
+    write!(w, "{} ", msg.len())?;
+    w.write_all(msg)
+}
+
+/// Syslog over TCP with octet counting.
+pub struct Tcp {
+    w: BufWriter<TcpStream>,
+}
+
+impl Tcp {
+    pub fn connector(addr: String) -> Connector {
+        Box::new(move || {
+            let s = connect_tcp(&addr)?;
+            Ok(Box::new(Tcp {
+                w: BufWriter::with_capacity(64 << 10, s),
+            }) as Box<dyn Transport>)
+        })
+    }
+}
+
+impl Transport for Tcp {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        frame(&mut self.w, msg)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+    fn alive(&mut self) -> bool {
+        peer_open(self.w.get_ref())
+    }
+    fn close(&mut self, timeout: Duration) -> bool {
+        self.w.flush().is_ok() && await_peer_close(self.w.get_mut(), timeout)
+    }
+}
+
+/// TLS settings: the CA to trust, an optional client certificate.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the host).
+    pub server_name: Option<String>,
+}
+
+/// Builds the rustls client configuration; errors name the file.
+pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(&files.ca)
+        .map_err(|e| format!("{}: cannot read the CA file: {e}", files.ca.display()))?;
+    for c in certs {
+        let c = c.map_err(|e| format!("{}: not a PEM certificate: {e}", files.ca.display()))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("{}: unusable CA certificate: {e}", files.ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "{}: holds no certificate (expected PEM `BEGIN CERTIFICATE`)",
+            files.ca.display()
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots);
+    let config = match (&files.cert, &files.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| format!("{}: cannot read the certificate: {e}", cert.display()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: not a PEM certificate: {e}", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("{}: cannot read the private key: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("the client certificate and key do not fit: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("give both `cert` and `key` for a client certificate".into()),
+    };
+    Ok(Arc::new(config))
+}
+
+/// Syslog over TLS (RFC 5425): octet counting inside TLS.
+pub struct Tls {
+    w: BufWriter<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
+}
+
+impl Tls {
+    pub fn connector(addr: String, config: Arc<rustls::ClientConfig>, name: String) -> Connector {
+        Box::new(move || {
+            let server = ServerName::try_from(name.clone())
+                .map_err(|e| io::Error::other(format!("{name}: not a server name: {e}")))?;
+            let conn =
+                rustls::ClientConnection::new(config.clone(), server).map_err(io::Error::other)?;
+            let sock = connect_tcp(&addr)?;
+            let mut stream = rustls::StreamOwned::new(conn, sock);
+            // Handshake now, so a bad certificate is a connection error
+            // (retried, reported) and not a failed first write.
+            while stream.conn.is_handshaking() {
+                stream.conn.complete_io(&mut stream.sock)?;
+            }
+            Ok(Box::new(Tls {
+                w: BufWriter::with_capacity(64 << 10, stream),
+            }) as Box<dyn Transport>)
+        })
+    }
+}
+
+impl Transport for Tls {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        frame(&mut self.w, msg)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()?;
+        let s = self.w.get_mut();
+        while s.conn.wants_write() {
+            s.conn.write_tls(&mut s.sock)?;
+        }
+        s.sock.flush()
+    }
+    fn alive(&mut self) -> bool {
+        let s = self.w.get_mut();
+        if s.sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        // Read what the server sent (session tickets, an alert, a
+        // close_notify) without blocking.
+        let open = loop {
+            match s.conn.read_tls(&mut s.sock) {
+                Ok(0) => break false,
+                Ok(_) => match s.conn.process_new_packets() {
+                    Ok(st) if st.peer_has_closed() => break false,
+                    Ok(st) => {
+                        let mut junk = vec![0u8; st.plaintext_bytes_to_read()];
+                        let _ = s.conn.reader().read(&mut junk);
+                    }
+                    Err(_) => break false,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break true,
+                Err(_) => break false,
+            }
+        };
+        open && s.sock.set_nonblocking(false).is_ok()
+    }
+    fn close(&mut self, timeout: Duration) -> bool {
+        if self.flush().is_err() {
+            return false;
+        }
+        let s = self.w.get_mut();
+        s.conn.send_close_notify();
+        while s.conn.wants_write() {
+            if s.conn.write_tls(&mut s.sock).is_err() {
+                return false;
+            }
+        }
+        await_peer_close(&mut s.sock, timeout)
+    }
+}
+
+/// Syslog over UDP: one message per datagram, no framing. Best effort: a
+/// datagram the network drops is not noticed.
+pub struct Udp {
+    sock: UdpSocket,
+}
+
+impl Udp {
+    pub fn connector(addr: String) -> Connector {
+        Box::new(move || {
+            let target = addr
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| io::Error::other(format!("{addr}: no address")))?;
+            let local = if target.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
+            let sock = UdpSocket::bind(local)?;
+            sock.connect(target)?;
+            Ok(Box::new(Udp { sock }) as Box<dyn Transport>)
+        })
+    }
+}
+
+impl Transport for Udp {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.sock.send(msg).map(|_| ())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A unix datagram socket: `/dev/log` for syslog, journald's socket. A
+/// send that succeeds is in the local daemon's queue.
+pub struct UnixDgram {
+    sock: UnixDatagram,
+}
+
+impl UnixDgram {
+    pub fn connector(path: PathBuf) -> Connector {
+        Box::new(move || {
+            let sock = UnixDatagram::unbound()?;
+            sock.connect(Path::new(&path))?;
+            sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+            Ok(Box::new(UnixDgram { sock }) as Box<dyn Transport>)
+        })
+    }
+}
+
+impl Transport for UnixDgram {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.sock.send(msg).map(|_| ())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
