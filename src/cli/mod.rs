@@ -5,6 +5,8 @@
 mod config_cmd;
 mod rules_cmd;
 mod scan_cmd;
+mod status_cmd;
+mod watch_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +79,21 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run the daemon: watch the configured roots and scan what changes.
+    Watch,
+    /// Show what the running daemon is doing.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The daemon's state directory (default: from the configuration file,
+    /// else /var/lib/leakhound).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +285,8 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::run(args),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
+        Command::Watch => watch_cmd::run(cli.config.as_deref()),
+        Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
     };
     exit.into()
 }
