@@ -201,16 +201,9 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     notifier.send("STOPPING=1\nSTATUS=draining");
     d.watchers.clear();
     d.shared.stop.store(true, Ordering::Relaxed);
-    let Daemon {
-        shared,
-        scanners,
-        walks,
-        ..
-    } = d;
-    drop(walks);
-    scanners.join();
     let _ = walker.join();
-    shared
+    d.scanners.join();
+    d.shared
         .output
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -218,7 +211,9 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     if let Err(e) = db.checkpoint() {
         stats.error(e.to_string());
     }
-    tracing::info!("stopped");
+    let snap = d.snapshot("stopped");
+    d.write_status(&snap);
+    tracing::info!("stopped: {}", snap.one_line());
     Ok(())
 }
 
@@ -665,6 +660,7 @@ impl Daemon {
             startup_scan_done: s.startup_done.load(Ordering::Relaxed),
             queue_depth: self.scanners.depth(),
             pending: self.pending.len() as u64,
+            walks: ld(&s.walks),
             files_scanned: ld(&s.files_scanned),
             files_unchanged: ld(&s.files_unchanged),
             files_incomplete: ld(&s.files_incomplete),

@@ -221,10 +221,11 @@ impl Scanners {
         }
     }
 
-    /// Closes the queues and waits for the files in hand.
-    pub fn join(self) {
-        drop(self.dispatch);
-        for t in self.threads {
+    /// Closes the queues and waits for the files in hand (the walker,
+    /// which holds a clone of the queues, must have stopped).
+    pub fn join(&mut self) {
+        self.dispatch.queues.clear();
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }

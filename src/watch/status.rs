@@ -34,6 +34,8 @@ pub struct Stats {
     pub rescans: AtomicU64,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// Walks asked for and not finished.
+    pub walks: AtomicU64,
     /// True once the start-up walk of every root has been scanned.
     pub startup_done: AtomicBool,
     /// Unix milliseconds of the last file a scanner finished.
@@ -85,6 +87,8 @@ pub struct Snapshot {
     pub startup_scan_done: bool,
     pub queue_depth: u64,
     pub pending: u64,
+    /// Walks (rescans, new directories) waiting or running.
+    pub walks: u64,
     pub files_scanned: u64,
     pub files_unchanged: u64,
     pub files_incomplete: u64,

@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::roots::WatchedRoot;
 use super::scanner::{Dispatch, Job, Shared};
+use super::status::Stats;
 
 /// What the walker is asked to do.
 pub enum WalkMsg {
@@ -36,6 +37,7 @@ pub enum WalkMsg {
 pub struct Walks {
     tx: Sender<WalkMsg>,
     roots_asked: Arc<Mutex<HashSet<PathBuf>>>,
+    stats: Arc<Stats>,
 }
 
 impl Walks {
@@ -43,6 +45,7 @@ impl Walks {
     pub fn rescan(&self, root: &WatchedRoot) {
         let mut asked = self.roots_asked.lock().unwrap_or_else(|p| p.into_inner());
         if asked.insert(root.path.clone()) {
+            self.stats.walks.fetch_add(1, Ordering::Relaxed);
             // Blocking is fine: requests for roots are few.
             let _ = self.tx.send(WalkMsg::Walk {
                 dir: root.path.clone(),
@@ -54,13 +57,19 @@ impl Walks {
     /// Asks for a walk of a directory under a root; when the queue is full,
     /// a rescan of the root covers it.
     pub fn walk_dir(&self, dir: PathBuf, root: &WatchedRoot) {
+        self.stats.walks.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(WalkMsg::Walk {
             dir,
             root: Box::new(root.clone()),
         }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.rescan(root),
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.stats.walks.fetch_sub(1, Ordering::Relaxed);
+                self.rescan(root)
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.walks.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -79,6 +88,7 @@ pub fn start(
     let walks = Walks {
         tx,
         roots_asked: Arc::new(Mutex::new(HashSet::new())),
+        stats: shared.stats.clone(),
     };
     let asked = walks.roots_asked.clone();
     let handle = std::thread::Builder::new()
@@ -95,10 +105,16 @@ fn run(
     asked: &Mutex<HashSet<PathBuf>>,
     startup_walked: &std::sync::atomic::AtomicBool,
 ) {
-    for msg in rx {
+    loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
+        // Wakes up now and then to see the stop flag.
+        let msg = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => m,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        };
         match msg {
             WalkMsg::StartupWalked => startup_walked.store(true, Ordering::Relaxed),
             WalkMsg::Walk { dir, root } => {
@@ -110,6 +126,7 @@ fn run(
                     shared.stats.rescans.fetch_add(1, Ordering::Relaxed);
                 }
                 walk(shared, dispatch, &dir, &root);
+                shared.stats.walks.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
