@@ -25,7 +25,9 @@ const IBAN: &str = "DE89 3704 0044 0532 0130 00";
 
 struct Daemon {
     child: Child,
-    notify: UnixDatagram,
+    /// Every datagram on NOTIFY_SOCKET, read as it comes by a thread (as
+    /// systemd does), so the daemon's socket buffer never fills.
+    notify: std::sync::mpsc::Receiver<String>,
     dir: PathBuf,
     messages: Vec<String>,
 }
@@ -52,9 +54,14 @@ impl Setup {
     /// more keys of the watch section.
     fn config(&self, roots: &str, extra: &str) -> PathBuf {
         let text = format!(
-            "state_dir: {state}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  report_scanned: true\n  events_file: {events}\n{extra}  roots:\n{roots}",
+            "state_dir: {state}\nwatch:\n{settle}  status_interval: 200ms\n  report_scanned: true\n  events_file: {events}\n{extra}  roots:\n{roots}",
             state = self.path("state").display(),
             events = self.path("events.jsonl").display(),
+            settle = if extra.contains("settle:") {
+                ""
+            } else {
+                "  settle: 300ms\n"
+            },
         );
         let path = self.path("leakhound.yaml");
         std::fs::write(&path, text).unwrap();
@@ -63,10 +70,19 @@ impl Setup {
 
     fn start(&self, config: &Path) -> Daemon {
         let sock_path = self.path(&format!("notify-{}.sock", rand_suffix()));
-        let notify = UnixDatagram::bind(&sock_path).unwrap();
-        notify
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        let (tx, notify) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = sock.recv(&mut buf) {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
         let child = Command::new(env!("CARGO_BIN_EXE_leakhound"))
             .args(["--log-level", "info", "--config"])
             .arg(config)
@@ -103,10 +119,8 @@ impl Daemon {
     /// Waits for a datagram containing `needle` (after those already seen).
     fn wait_message(&mut self, needle: &str) -> String {
         let start = Instant::now();
-        let mut buf = vec![0u8; 4096];
         while start.elapsed() < DEADLINE {
-            if let Ok(n) = self.notify.recv(&mut buf) {
-                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Ok(m) = self.notify.recv_timeout(Duration::from_millis(200)) {
                 self.messages.push(m.clone());
                 if m.contains(needle) {
                     return m;
@@ -147,8 +161,13 @@ impl Daemon {
                 return evs;
             }
             if start.elapsed() > DEADLINE {
+                let brief: Vec<String> = evs
+                    .iter()
+                    .map(|e| format!("{} {} {} {}", e["type"], e["path"], e["kind"], e["bytes"]))
+                    .collect();
                 panic!(
-                    "{what}: not seen in {DEADLINE:?}; events: {evs:#?}\nstderr: {}",
+                    "{what}: not seen in {DEADLINE:?}; events: {brief:#?}\nstatus: {:#}\nstderr: {}",
+                    self.status(),
                     self.stderr()
                 );
             }
@@ -573,7 +592,7 @@ fn sigterm_drains_and_a_restart_rescans_only_what_changed() {
     let root = s.path("roots/r");
     std::fs::create_dir_all(&root).unwrap();
     for i in 0..50 {
-        write(&root.join(format!("f{i}.txt")), &format!("{i} {CARD}\n"));
+        write(&root.join(format!("f{i}.txt")), &format!("n{i}: {CARD}\n"));
     }
     let config = s.config(&format!("    - path: {}\n", root.display()), "");
     let d = s.start(&config);

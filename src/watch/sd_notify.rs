@@ -28,7 +28,10 @@ impl Notifier {
         } else {
             SocketAddr::from_pathname(&raw)
         };
-        match (addr, UnixDatagram::unbound()) {
+        // Non-blocking: a reader that does not keep up (a full socket
+        // buffer) must cost us a STATUS= line, never stall the main loop.
+        let sock = UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|()| s));
+        match (addr, sock) {
             (Ok(addr), Ok(sock)) => Notifier {
                 target: Some((sock, addr)),
             },
