@@ -14,7 +14,10 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config git ca-certificates \
     python3 python3-venv python3-pip \
+    systemd \
     >/dev/null
+
+# systemd: tests/watch_systemd.rs runs `systemd-analyze verify` on the unit.
 
 # The corpus generator and scorer need python-stdnum (the reference for every
 # validator) and faker (realistic filler text).
