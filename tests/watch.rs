@@ -69,6 +69,10 @@ impl Setup {
     }
 
     fn start(&self, config: &Path) -> Daemon {
+        self.start_with(config, &[])
+    }
+
+    fn start_with(&self, config: &Path, env: &[(&str, &str)]) -> Daemon {
         let sock_path = self.path(&format!("notify-{}.sock", rand_suffix()));
         let sock = UnixDatagram::bind(&sock_path).unwrap();
         let (tx, notify) = std::sync::mpsc::channel();
@@ -90,6 +94,7 @@ impl Setup {
             .env("NOTIFY_SOCKET", &sock_path)
             .env("LEAKHOUND_FINGERPRINT_KEY", "test-key")
             .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.path("stderr.txt")).unwrap())
             .spawn()
@@ -704,4 +709,30 @@ fn status_reports_a_running_daemon_and_then_a_stopped_one() {
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state"], "stopped");
+}
+
+#[test]
+fn a_polled_root_is_scanned_and_the_watchdog_is_fed() {
+    let s = Setup::new();
+    let root = s.path("roots/nfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(
+        &format!(
+            "    - path: {}\n      mode: poll\n      poll_interval: 200ms\n",
+            root.display()
+        ),
+        "",
+    );
+    let mut d = s.start_with(&config, &[("WATCHDOG_USEC", "400000")]);
+    d.wait_message("WATCHDOG=1");
+    let st = d.wait_idle();
+    assert_eq!(st["roots"][0]["mode"], "poll every 200ms", "{st:#}");
+    let f = root.join("x.txt");
+    write(&f, &format!("{CARD}\n"));
+    d.wait_events("a finding on a polled root", |e| {
+        !of_type(e, "finding", &f).is_empty()
+    });
+    d.wait_message("WATCHDOG=1");
+    let (code, _) = d.stop();
+    assert!(code.success());
 }
