@@ -130,7 +130,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
-    let rt = build_runtime(config)?;
+    let rt = build_runtime(config).map_err(|e| format!("{}: {e}", config_path.display()))?;
     let db = Arc::new(StateDb::open(&dir).map_err(|e| e.to_string())?);
     let sinks = seams::build_sinks(&rt.config, &dir)?;
     let threads = match rt.config.watch.threads {
@@ -588,7 +588,9 @@ impl Daemon {
         let stats = &self.shared.stats;
         let result = Config::load(&self.config_path)
             .map_err(|e| e.to_string())
-            .and_then(build_runtime)
+            .and_then(|c| {
+                build_runtime(c).map_err(|e| format!("{}: {e}", self.config_path.display()))
+            })
             .and_then(|rt| {
                 let sinks = seams::build_sinks(&rt.config, &self.state_dir)?;
                 Ok((rt, sinks))
