@@ -16,6 +16,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip \
     nodejs npm \
     rsyslog rsyslog-gnutls openssl \
+    systemd \
     >/dev/null
 # rsyslog: the sink tests (tests/rsyslog.rs) start their own rsyslogd on
 # loopback ports; they never use the system's. A fresh install may start the
@@ -25,6 +26,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 if ! command -v sarif-multitool >/dev/null 2>&1; then
     $SUDO npm install -g --no-fund --no-audit @microsoft/sarif-multitool@5.7.0 >/dev/null
 fi
+
+# systemd: tests/watch_systemd.rs runs `systemd-analyze verify` on the unit.
 
 # The corpus generator and scorer need python-stdnum (the reference for every
 # validator) and faker (realistic filler text).

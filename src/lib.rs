@@ -25,3 +25,4 @@ pub mod rules;
 pub mod scan;
 pub mod sinks;
 pub mod validate;
+pub mod watch;

@@ -7,6 +7,8 @@ mod config_cmd;
 mod quarantine_cmd;
 mod rules_cmd;
 mod scan_cmd;
+mod status_cmd;
+mod watch_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +93,10 @@ pub enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
+    /// Run the daemon: watch the configured roots and scan what changes.
+    Watch,
+    /// Show what the running daemon is doing.
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +107,17 @@ pub enum BaselineCommand {
     /// baseline matches on every runner. Exit 0 when written, 2 on error,
     /// 3 with --fail-on-incomplete when some file was not fully scanned.
     Create(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The daemon's state directory (default: from the configuration file,
+    /// else /var/lib/leakhound).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -377,6 +394,8 @@ pub fn main() -> ExitCode {
         Command::Baseline {
             command: BaselineCommand::Create(args),
         } => baseline_cmd::run(args, cli.config.as_deref()),
+        Command::Watch => watch_cmd::run(cli.config.as_deref()),
+        Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
     };
     exit.into()
 }

@@ -1,0 +1,103 @@
+//! `leakhound status`: what the daemon is doing, from the `status.json` it
+//! rewrites every few seconds in its state directory.
+//!
+//! Exit codes: 0 the daemon is running, 1 the status is stale (the daemon
+//! stopped or hangs), 2 no status could be read.
+
+use std::path::{Path, PathBuf};
+
+use super::{Exit, StatusArgs};
+use crate::config::{self, Config};
+use crate::report::human::human_bytes;
+use crate::watch::status::{Snapshot, now_ms};
+
+pub fn run(args: StatusArgs, explicit: Option<&Path>) -> Exit {
+    let dir = match state_dir(&args, explicit) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("leakhound: error: {e}");
+            return Exit::Error;
+        }
+    };
+    let snap = match Snapshot::read(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("leakhound: error: {e}");
+            return Exit::Error;
+        }
+    };
+    let alive = rustix::process::Pid::from_raw(snap.pid as i32)
+        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+    // The daemon rewrites the file every status_interval (2 s by default).
+    let fresh = now_ms().saturating_sub(snap.updated_ms) < 60_000;
+    let running = alive && fresh && snap.state == "running";
+    if args.json {
+        match serde_json::to_string_pretty(&snap) {
+            Ok(t) => println!("{t}"),
+            Err(e) => {
+                eprintln!("leakhound: error: {e}");
+                return Exit::Error;
+            }
+        }
+    } else {
+        print_human(&snap, running);
+    }
+    if running { Exit::Clean } else { Exit::Findings }
+}
+
+fn state_dir(args: &StatusArgs, explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(d) = &args.state_dir {
+        return Ok(d.clone());
+    }
+    match config::resolve_path(explicit, true) {
+        Some(path) => Config::load(&path)
+            .map(|c| crate::watch::state_dir(&c))
+            .map_err(|e| e.to_string()),
+        None => Ok(PathBuf::from(crate::watch::DEFAULT_STATE_DIR)),
+    }
+}
+
+fn print_human(s: &Snapshot, running: bool) {
+    let state = if running {
+        "running".to_string()
+    } else {
+        format!("NOT RUNNING (last state {}, pid {})", s.state, s.pid)
+    };
+    println!("leakhound watch: {state}");
+    println!(
+        "  pid {}, started {}, updated {}",
+        s.pid, s.started, s.updated
+    );
+    println!("  config {}, rules {}", s.config.display(), s.rules_version);
+    println!(
+        "  start-up scan: {}",
+        if s.startup_scan_done {
+            "done"
+        } else {
+            "in progress"
+        }
+    );
+    println!("  queue {}, pending {}", s.queue_depth, s.pending);
+    println!(
+        "  scanned {} files ({}), {} unchanged, {} incomplete",
+        s.files_scanned,
+        human_bytes(s.bytes_scanned),
+        s.files_unchanged,
+        s.files_incomplete
+    );
+    println!("  findings {}, events {}", s.findings, s.events);
+    println!(
+        "  rescans {}, reloads {} ({} failed)",
+        s.rescans, s.reloads, s.reload_failures
+    );
+    match s.spool_depth {
+        Some(n) => println!("  spool {n}"),
+        None => println!("  spool: none"),
+    }
+    for r in &s.roots {
+        println!("  root {} ({}): {}", r.path.display(), r.kind, r.mode);
+    }
+    if let Some(e) = &s.last_error {
+        println!("  last error: {e}");
+    }
+}

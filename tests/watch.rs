@@ -1,0 +1,738 @@
+//! The daemon, for real: `leakhound watch` on temporary roots with a real
+//! NOTIFY_SOCKET (a unix datagram socket the test reads), real inotify, a
+//! real SQLite state database and real signals.
+//!
+//! Deadlines are generous ("within seconds" means within 60 s here): they
+//! catch a daemon that never reacts, not a slow one.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A card number (a Mastercard test number) and how it must appear.
+const CARD: &str = "5500 0000 0000 0004";
+const CARD_RAW: &str = "5500000000000004";
+const CARD_MASKED: &str = "550000******0004";
+/// The standard example IBAN.
+const IBAN: &str = "DE89 3704 0044 0532 0130 00";
+
+struct Daemon {
+    child: Child,
+    /// Every datagram on NOTIFY_SOCKET, read as it comes by a thread (as
+    /// systemd does), so the daemon's socket buffer never fills.
+    notify: std::sync::mpsc::Receiver<String>,
+    dir: PathBuf,
+    messages: Vec<String>,
+}
+
+/// A test's directories: roots, state, events, config.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        Setup { _tmp: tmp, dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Writes the configuration: `roots` is the YAML list of roots, `extra`
+    /// more keys of the watch section.
+    fn config(&self, roots: &str, extra: &str) -> PathBuf {
+        let text = format!(
+            "state_dir: {state}\nwatch:\n{settle}  status_interval: 200ms\n  report_scanned: true\n  events_file: {events}\n{extra}  roots:\n{roots}",
+            state = self.path("state").display(),
+            events = self.path("events.jsonl").display(),
+            settle = if extra.contains("settle:") {
+                ""
+            } else {
+                "  settle: 300ms\n"
+            },
+        );
+        let path = self.path("leakhound.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn start(&self, config: &Path) -> Daemon {
+        self.start_with(config, &[])
+    }
+
+    fn start_with(&self, config: &Path, env: &[(&str, &str)]) -> Daemon {
+        let sock_path = self.path(&format!("notify-{}.sock", rand_suffix()));
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        let (tx, notify) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = sock.recv(&mut buf) {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let child = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+            .args(["--log-level", "info", "--config"])
+            .arg(config)
+            .arg("watch")
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("LEAKHOUND_FINGERPRINT_KEY", "test-key")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path("stderr.txt")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut d = Daemon {
+            child,
+            notify,
+            dir: self.dir.clone(),
+            messages: Vec::new(),
+        };
+        d.wait_message("READY=1");
+        d
+    }
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+impl Daemon {
+    /// Waits for a datagram containing `needle` (after those already seen).
+    fn wait_message(&mut self, needle: &str) -> String {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if let Ok(m) = self.notify.recv_timeout(Duration::from_millis(200)) {
+                self.messages.push(m.clone());
+                if m.contains(needle) {
+                    return m;
+                }
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "the daemon exited ({st}) before {needle}: {}",
+                    self.stderr()
+                );
+            }
+        }
+        panic!(
+            "no {needle} from the daemon in {DEADLINE:?}: {}",
+            self.stderr()
+        );
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    fn events(&self) -> Vec<Value> {
+        read_events(&self.dir.join("events.jsonl"))
+    }
+
+    fn status(&self) -> Value {
+        let text = std::fs::read(self.dir.join("state/status.json")).unwrap();
+        serde_json::from_slice(&text).unwrap()
+    }
+
+    /// Waits until `pred` holds for the events, and returns them.
+    fn wait_events(&self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let evs = self.events();
+            if pred(&evs) {
+                return evs;
+            }
+            if start.elapsed() > DEADLINE {
+                let brief: Vec<String> = evs
+                    .iter()
+                    .map(|e| format!("{} {} {} {}", e["type"], e["path"], e["kind"], e["bytes"]))
+                    .collect();
+                panic!(
+                    "{what}: not seen in {DEADLINE:?}; events: {brief:#?}\nstatus: {:#}\nstderr: {}",
+                    self.status(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `pred` holds for status.json, and returns it.
+    fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let s = self.status();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!(
+                    "{what}: not seen in {DEADLINE:?}; status: {s:#}\nstderr: {}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the start-up scan is done and nothing is queued or
+    /// pending.
+    fn wait_idle(&self) -> Value {
+        self.wait_status("idle", |s| {
+            s["startup_scan_done"] == true
+                && s["queue_depth"] == 0
+                && s["pending"] == 0
+                && s["walks"] == 0
+        })
+    }
+
+    fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.signal(rustix::process::Signal::TERM);
+        self.wait_message("STOPPING=1");
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st, std::mem::take(&mut self.messages));
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the daemon did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_events(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Only whole lines: the daemon may be writing the last one.
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn of_type<'a>(evs: &'a [Value], ty: &str, path: &Path) -> Vec<&'a Value> {
+    let p = path.to_str().unwrap();
+    evs.iter()
+        .filter(|e| e["type"] == ty && e["path"] == p)
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Neither the events nor the state directory hold the raw number.
+fn assert_no_raw_values(dir: &Path) {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() || entry.path().starts_with(dir.join("roots")) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        for raw in [CARD_RAW, CARD, "DE89370400440532013000"] {
+            assert!(
+                !bytes.windows(raw.len()).any(|w| w == raw.as_bytes()),
+                "{} holds a raw value",
+                entry.path().display()
+            );
+        }
+    }
+}
+
+#[test]
+fn new_moved_renamed_maildir_and_mbox_files_are_scanned_within_seconds() {
+    let s = Setup::new();
+    let (files, maildir, mbox) = (
+        s.path("roots/files"),
+        s.path("roots/mail"),
+        s.path("roots/mbox"),
+    );
+    for d in [
+        &files,
+        &maildir.join("new"),
+        &maildir.join("cur"),
+        &maildir.join("tmp"),
+        &mbox,
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let config = s.config(
+        &format!(
+            "    - path: {}\n    - path: {}\n      kind: maildir\n    - path: {}\n      kind: mbox\n",
+            files.display(),
+            maildir.display(),
+            mbox.display()
+        ),
+        "",
+    );
+    let d = s.start(&config);
+
+    // A file written in place.
+    let a = files.join("a.txt");
+    write(&a, &format!("order 1\ncard {CARD} paid\n"));
+    let evs = d.wait_events("finding in a.txt", |e| {
+        !of_type(e, "finding", &a).is_empty()
+    });
+    let f = of_type(&evs, "finding", &a)[0];
+    assert_eq!(f["masked"], CARD_MASKED);
+    assert_eq!(f["line"], 2);
+
+    // A file moved in from outside the roots.
+    let outside = s.path("outside.txt");
+    write(&outside, &format!("{IBAN}\n"));
+    let b = files.join("b.txt");
+    std::fs::rename(&outside, &b).unwrap();
+    d.wait_events("finding in moved-in b.txt", |e| {
+        !of_type(e, "finding", &b).is_empty()
+    });
+
+    // A directory moved in from outside, with files that brought no event.
+    let outdir = s.path("outdir");
+    write(&outdir.join("deep/c.txt"), &format!("{CARD}\n"));
+    let c = files.join("in/deep/c.txt");
+    std::fs::rename(&outdir, files.join("in")).unwrap();
+    d.wait_events("finding in a moved-in directory", |e| {
+        !of_type(e, "finding", &c).is_empty()
+    });
+
+    // A directory renamed inside the root: its files are known, not new.
+    d.wait_idle();
+    let before = d.events().len();
+    std::fs::rename(files.join("in"), files.join("renamed")).unwrap();
+    // A new file in the renamed directory is seen: the watch followed it.
+    let e2 = files.join("renamed/deep/e.txt");
+    write(&e2, &format!("{CARD}\n"));
+    let evs = d.wait_events("finding in a renamed directory", |e| {
+        !of_type(e, "finding", &e2).is_empty()
+    });
+    d.wait_idle();
+    let evs_after = d.events();
+    let moved = files.join("renamed/deep/c.txt");
+    assert!(
+        of_type(&evs_after, "file", &moved).is_empty(),
+        "a renamed file was scanned again: {:#?}",
+        &evs[before..]
+    );
+
+    // Maildir: delivered through tmp/ into new/, then read (moved to cur/).
+    let tmp_msg = maildir.join("tmp/1700000000.M1P1.host");
+    write(
+        &tmp_msg,
+        &format!("From: a@example.com\nSubject: order\n\nmy card is {CARD}\n"),
+    );
+    let new_msg = maildir.join("new/1700000000.M1P1.host");
+    std::fs::rename(&tmp_msg, &new_msg).unwrap();
+    let evs = d.wait_events("finding in a Maildir message", |e| {
+        !of_type(e, "finding", &new_msg).is_empty()
+    });
+    assert!(
+        of_type(&evs, "file", &tmp_msg).is_empty(),
+        "tmp/ must not be scanned"
+    );
+    d.wait_idle();
+    let cur_msg = maildir.join("cur/1700000000.M1P1.host:2,S");
+    std::fs::rename(&new_msg, &cur_msg).unwrap();
+    // Another message afterwards: once it is found, the move was handled.
+    let second = maildir.join("new/1700000001.M2P1.host");
+    write(&second, &format!("Subject: x\n\n{IBAN}\n"));
+    d.wait_events("the second message", |e| {
+        !of_type(e, "finding", &second).is_empty()
+    });
+    d.wait_idle();
+    assert!(
+        of_type(&d.events(), "file", &cur_msg).is_empty(),
+        "a message moved from new/ to cur/ was scanned again"
+    );
+
+    // mbox: only what is appended is scanned, with whole-file lines.
+    let inbox = mbox.join("alice");
+    let first = format!("From a@x Mon Jan  1 00:00:00 2024\nSubject: 1\n\ncard {CARD}\n\n");
+    write(&inbox, &first);
+    d.wait_events("finding in the mbox", |e| {
+        of_type(e, "finding", &inbox).len() == 1
+    });
+    d.wait_idle();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&inbox)
+        .unwrap();
+    let second = format!("From b@x Mon Jan  1 00:00:01 2024\nSubject: 2\n\n{IBAN}\n\n");
+    f.write_all(second.as_bytes()).unwrap();
+    drop(f);
+    let evs = d.wait_events("the appended message", |e| {
+        of_type(e, "finding", &inbox).len() >= 2
+    });
+    d.wait_idle();
+    let evs = if evs.len() < d.events().len() {
+        d.events()
+    } else {
+        evs
+    };
+    let found = of_type(&evs, "finding", &inbox);
+    assert_eq!(
+        found.len(),
+        2,
+        "the first message was scanned again: {found:#?}"
+    );
+    assert_eq!(found[1]["kind"], "iban");
+    assert_eq!(found[1]["line"], 9, "{:#}", found[1]);
+    let records = of_type(&evs, "file", &inbox);
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        records[1]["bytes"].as_u64().unwrap(),
+        (second.len() as u64),
+        "the append was not read alone: {:#}",
+        records[1]
+    );
+
+    let (st, msgs) = d.stop();
+    assert!(st.success(), "{st}");
+    assert!(msgs.iter().any(|m| m.contains("STOPPING=1")));
+    assert_no_raw_values(&s.dir);
+}
+
+#[test]
+fn a_burst_of_files_is_scanned_exactly_once() {
+    let count: usize = std::env::var("LEAKHOUND_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let s = Setup::new();
+    let root = s.path("roots/burst");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let d = s.start(&config);
+    for i in 0..count {
+        let dir = root.join(format!("d{:03}", i % 100));
+        if i < 100 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(
+            dir.join(format!("f{i}.txt")),
+            format!("n {i}\ncard {CARD}\n"),
+        )
+        .unwrap();
+    }
+    let start = Instant::now();
+    let evs = loop {
+        let evs = d.events();
+        let files = evs.iter().filter(|e| e["type"] == "file").count();
+        if files >= count {
+            break evs;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "only {files} of {count} files scanned; status {:#}",
+            d.status()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    d.wait_idle();
+    let evs = if d.events().len() > evs.len() {
+        d.events()
+    } else {
+        evs
+    };
+    let mut per_path: HashMap<&str, (u32, u32)> = HashMap::new();
+    for e in &evs {
+        let p = e["path"].as_str().unwrap_or("");
+        match e["type"].as_str() {
+            Some("file") => per_path.entry(p).or_default().0 += 1,
+            Some("finding") => per_path.entry(p).or_default().1 += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(per_path.len(), count, "files missed or unknown paths");
+    let twice: Vec<_> = per_path
+        .iter()
+        .filter(|(_, v)| **v != (1, 1))
+        .take(5)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "not exactly one scan and one finding: {twice:?}"
+    );
+    let (st, _) = d.stop();
+    assert!(st.success());
+}
+
+#[test]
+fn a_full_pending_set_becomes_a_rescan_and_nothing_is_missed() {
+    let s = Setup::new();
+    let root = s.path("roots/small");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        "  max_pending: 100\n  settle: 2s\n",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    let count = 2_000;
+    for i in 0..count {
+        std::fs::write(root.join(format!("f{i}.txt")), format!("card {CARD}\n")).unwrap();
+    }
+    let evs = d.wait_events("every file scanned", |e| {
+        e.iter().filter(|e| e["type"] == "file").count() >= count
+    });
+    let status = d.wait_idle();
+    assert!(status["rescans"].as_u64().unwrap() >= 2, "{status:#}");
+    let mut seen = HashMap::new();
+    for e in evs.iter().filter(|e| e["type"] == "file") {
+        *seen
+            .entry(e["path"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), count);
+    assert!(seen.values().all(|n| *n == 1), "a file was scanned twice");
+}
+
+#[test]
+fn sighup_reloads_rules_and_keeps_running_on_a_broken_config() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    let rules = s.path("rules");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&rules).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    std::fs::copy(shipped.join("cards.yaml"), rules.join("cards.yaml")).unwrap();
+    let extra = format!("  rules_dir: {}\n", rules.display());
+    let config = s.config(&format!("    - path: {}\n", root.display()), &extra);
+    let good_config = std::fs::read_to_string(&config).unwrap();
+    let mut d = s.start(&config);
+
+    let file = root.join("both.txt");
+    write(&file, &format!("card {CARD}\niban {IBAN}\n"));
+    let evs = d.wait_events("the card", |e| !of_type(e, "finding", &file).is_empty());
+    d.wait_idle();
+    assert!(
+        of_type(&evs, "finding", &file)
+            .iter()
+            .all(|f| f["kind"] != "iban")
+    );
+    let v1 = d.status()["rules_version"].clone();
+
+    // New rules: the IBAN rule is added, and the file is scanned again.
+    std::fs::copy(shipped.join("iban.yaml"), rules.join("iban.yaml")).unwrap();
+    d.signal(rustix::process::Signal::HUP);
+    d.wait_message("RELOADING=1");
+    d.wait_message("READY=1");
+    let evs = d.wait_events("the IBAN after the reload", |e| {
+        of_type(e, "finding", &file)
+            .iter()
+            .any(|f| f["kind"] == "iban")
+    });
+    let iban = of_type(&evs, "finding", &file)
+        .into_iter()
+        .find(|f| f["kind"] == "iban")
+        .unwrap()
+        .clone();
+    assert_ne!(iban["rules_version"], v1);
+    let st = d.wait_idle();
+    assert_eq!(st["reloads"], 1);
+    assert_ne!(st["rules_version"], v1);
+
+    // A broken config: reported, and the running one stays.
+    std::fs::write(&config, format!("{good_config}  bogus_key: 1\n")).unwrap();
+    d.signal(rustix::process::Signal::HUP);
+    d.wait_message("RELOADING=1");
+    d.wait_message("READY=1");
+    let st = d.wait_status("the failed reload", |s| s["reload_failures"] == 1);
+    let err = st["last_error"].as_str().unwrap();
+    assert!(err.contains("leakhound.yaml:"), "{err}");
+    assert!(err.contains("bogus_key"), "{err}");
+    assert!(err.contains("previous configuration"), "{err}");
+    let after = root.join("after.txt");
+    write(&after, &format!("{IBAN}\n"));
+    d.wait_events("a finding after the failed reload", |e| {
+        !of_type(e, "finding", &after).is_empty()
+    });
+    let (st, _) = d.stop();
+    assert!(st.success());
+}
+
+#[test]
+fn sigterm_drains_and_a_restart_rescans_only_what_changed() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..50 {
+        write(&root.join(format!("f{i}.txt")), &format!("n{i}: {CARD}\n"));
+    }
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let d = s.start(&config);
+    let st = d.wait_idle();
+    assert_eq!(st["files_scanned"], 50, "{st:#}");
+    let (code, _) = d.stop();
+    assert!(code.success(), "{code}");
+    let events_before = d_events(&s);
+    assert_eq!(
+        events_before
+            .iter()
+            .filter(|e| e["type"] == "finding")
+            .count(),
+        50
+    );
+    assert!(s.path("state/state.db").exists());
+
+    // While stopped: one file changes, one is added.
+    std::thread::sleep(Duration::from_millis(20));
+    write(&root.join("f7.txt"), &format!("changed {CARD}\n"));
+    write(&root.join("new.txt"), &format!("{CARD}\n"));
+    let d = s.start(&config);
+    let st = d.wait_idle();
+    assert_eq!(st["files_unchanged"], 49, "{st:#}");
+    assert_eq!(st["files_scanned"], 2, "{st:#}");
+    let evs = d.events();
+    let new_files: Vec<_> = evs[events_before.len()..]
+        .iter()
+        .filter(|e| e["type"] == "file")
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new_files.len(), 2, "{new_files:?}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+    assert_no_raw_values(&s.dir);
+}
+
+fn d_events(s: &Setup) -> Vec<Value> {
+    read_events(&s.path("events.jsonl"))
+}
+
+#[test]
+fn a_broken_config_stops_the_start_with_its_line() {
+    let s = Setup::new();
+    let path = s.path("leakhound.yaml");
+    std::fs::write(
+        &path,
+        "watch:\n  roots:\n    - path: /srv\n      kind: pst\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(&path)
+        .arg("watch")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("leakhound.yaml:4"), "{err}");
+
+    // A root that does not exist is named.
+    std::fs::write(
+        &path,
+        format!(
+            "state_dir: {}\nwatch:\n  roots:\n    - path: {}\n",
+            s.path("state").display(),
+            s.path("missing").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(&path)
+        .arg("watch")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing: cannot watch"), "{err}");
+}
+
+#[test]
+fn status_reports_a_running_daemon_and_then_a_stopped_one() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let d = s.start(&config);
+    d.wait_idle();
+    let status = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_leakhound"));
+        c.arg("--config").arg(&config).arg("status");
+        if json {
+            c.arg("--json");
+        }
+        c.output().unwrap()
+    };
+    let out = status(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("running"), "{text}");
+    assert!(
+        text.contains(&format!("root {} (files): inotify", root.display())),
+        "{text}"
+    );
+    let (code, _) = d.stop();
+    assert!(code.success());
+    let out = status(true);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "stopped");
+}
+
+#[test]
+fn a_polled_root_is_scanned_and_the_watchdog_is_fed() {
+    let s = Setup::new();
+    let root = s.path("roots/nfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(
+        &format!(
+            "    - path: {}\n      mode: poll\n      poll_interval: 200ms\n",
+            root.display()
+        ),
+        "",
+    );
+    let mut d = s.start_with(&config, &[("WATCHDOG_USEC", "400000")]);
+    d.wait_message("WATCHDOG=1");
+    let st = d.wait_idle();
+    assert_eq!(st["roots"][0]["mode"], "poll every 200ms", "{st:#}");
+    let f = root.join("x.txt");
+    write(&f, &format!("{CARD}\n"));
+    d.wait_events("a finding on a polled root", |e| {
+        !of_type(e, "finding", &f).is_empty()
+    });
+    d.wait_message("WATCHDOG=1");
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
