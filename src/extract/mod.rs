@@ -83,6 +83,9 @@ pub enum Format {
     /// One RFC 5322 message (`.eml`, a Maildir file).
     Mail,
     Png,
+    /// Scanned as raw bytes only, and reported `partial`: its compressed
+    /// text streams are not decoded.
+    Pdf,
 }
 
 impl Format {
@@ -99,6 +102,7 @@ impl Format {
             Format::Mbox => "mbox",
             Format::Mail => "mail",
             Format::Png => "png",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -120,6 +124,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Zip
     } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         Format::Png
+    } else if head.starts_with(b"%PDF-") {
+        Format::Pdf
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -395,6 +401,16 @@ pub fn walk(
         Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
+        Format::Pdf => {
+            leaf(&mut stream, place, sink);
+            sink.problem(Problem {
+                member: place.member.map(str::to_string),
+                status: FileStatus::Partial,
+                reason: "PDF: only the raw bytes were scanned; compressed text streams \
+                         are not decoded (convert it with pdftotext and scan the text)"
+                    .to_string(),
+            });
+        }
     }
 }
 
