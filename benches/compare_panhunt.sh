@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# benches/compare_panhunt.sh: leakhound against PANhunt on a mixed corpus.
+#
+# PANhunt (https://pypi.org/project/panhunt/) is a peer that opens the same
+# kinds of files (zip, office documents, mail) but looks for cards only.
+# This script:
+#   1. makes (or reuses) a mixed corpus of SIZE_MB MB with the vendored
+#      generator (text, logs, CSV, JSON lines, UTF-16, gzip, zip, nested
+#      zips, tar.gz, office, eml/mbox/Maildir, binaries, clean files);
+#   2. installs PANhunt into its own venv (WORK/panvenv) if needed;
+#   3. times, one after the other on a warm page cache, with $(nproc) workers
+#      each: `leakhound scan` (all rules) and `panhunt -w $(nproc)`;
+#   4. scores leakhound with the corpus's score.py (all kinds) and PANhunt's
+#      report on the true card numbers (first 6 + last 4 per file), and
+#      prints times, peak RSS, recall and the speed ratio.
+#
+# Usage: benches/compare_panhunt.sh            (SIZE_MB=200 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MB="${SIZE_MB:-200}"
+WORK="${WORK:-/tmp/leakhound-panhunt}"
+PY="${PYTHON:-.venv/bin/python}"
+KEY=0123456789abcdef0123456789abcdef
+CORPUS="$WORK/corpus-$SIZE_MB"
+mkdir -p "$WORK"
+[ -f "$CORPUS/truth.jsonl" ] || "$PY" tests/corpus/gen_corpus.py --out "$CORPUS" --size-mb "$SIZE_MB" --seed 3
+[ -x "$WORK/panvenv/bin/panhunt" ] || { python3 -m venv "$WORK/panvenv" && "$WORK/panvenv/bin/pip" install -q panhunt; }
+cargo build --release -q
+N=$(nproc)
+
+cat "$CORPUS"/*/* >/dev/null 2>&1 || true   # warm the page cache
+/usr/bin/time -f "%e %M" -o "$WORK/lh.time" env LEAKHOUND_FINGERPRINT_KEY=$KEY \
+    target/release/leakhound scan "$CORPUS" -j "$N" --exclude truth.jsonl --exclude manifest.json \
+    --format jsonl --progress never -o "$WORK/lh.jsonl" || [ $? -eq 1 ]
+rm -rf "$WORK/panout" && mkdir -p "$WORK/panout"
+/usr/bin/time -f "%e %M" -o "$WORK/ph.time" "$WORK/panvenv/bin/panhunt" "$CORPUS" \
+    -x "$CORPUS/truth.jsonl" -x "$CORPUS/manifest.json" -o "$WORK/panout" -w "$N" -q
+
+"$PY" tests/corpus/to_score.py --corpus "$CORPUS" --findings "$WORK/lh.jsonl" --key $KEY > "$WORK/lh.scored"
+LH_SCORE=$("$PY" tests/corpus/score.py --truth "$CORPUS/truth.jsonl" --findings "$WORK/lh.scored" --ignore-member | head -1)
+PH_RECALL=$("$PY" - "$CORPUS" "$WORK/panout" <<'PYEOF'
+import glob, json, re, sys
+corpus, out = sys.argv[1], sys.argv[2]
+cards = [t for t in map(json.loads, open(f"{corpus}/truth.jsonl"))
+         if t["label"] == "true" and t["kind"].startswith("card_")]
+found, cur = {}, None
+for line in open(glob.glob(f"{out}/*.report")[0]):
+    m = re.match(r"FOUND PANs: " + re.escape(corpus) + r"/(.*) \(", line)
+    if m:
+        cur = m.group(1)
+        continue
+    m = re.match(r"\t\w+:(\d{6})\**(\d{4})", line)
+    if m and cur:
+        found.setdefault(cur, set()).add(m.groups())
+hit = sum((c["digits"][:6], c["digits"][-4:]) in found.get(c["file"], set()) for c in cards)
+print(f"card recall {hit}/{len(cards)} = {hit / len(cards):.3f}")
+PYEOF
+)
+read -r LH_S LH_KB < "$WORK/lh.time"
+read -r PH_S PH_KB < "$WORK/ph.time"
+BYTES=$(du -sb --exclude=truth.jsonl --exclude=manifest.json "$CORPUS" | cut -f1)
+echo "corpus: $CORPUS ($BYTES bytes), $N workers each"
+printf '%-10s %8s s %8.1f MB/s %6d MiB peak RSS\n' leakhound "$LH_S" "$(echo "$BYTES/$LH_S/1000000" | bc -l)" $((LH_KB / 1024))
+printf '%-10s %8s s %8.1f MB/s %6d MiB peak RSS\n' panhunt "$PH_S" "$(echo "$BYTES/$PH_S/1000000" | bc -l)" $((PH_KB / 1024))
+echo "leakhound: $LH_SCORE"
+echo "panhunt (cards only): $PH_RECALL"
+echo "leakhound is $(echo "$PH_S/$LH_S" | bc -l | cut -c1-5)x faster"
