@@ -37,7 +37,8 @@ rm -rf "$WORK/panout" && mkdir -p "$WORK/panout"
     -x "$CORPUS/truth.jsonl" -x "$CORPUS/manifest.json" -o "$WORK/panout" -w "$N" -q
 
 "$PY" tests/corpus/to_score.py --corpus "$CORPUS" --findings "$WORK/lh.jsonl" --key $KEY > "$WORK/lh.scored"
-LH_SCORE=$("$PY" tests/corpus/score.py --truth "$CORPUS/truth.jsonl" --findings "$WORK/lh.scored" --ignore-member | head -1)
+"$PY" tests/corpus/score.py --truth "$CORPUS/truth.jsonl" --findings "$WORK/lh.scored" --ignore-member > "$WORK/lh.score"
+LH_SCORE=$(head -1 "$WORK/lh.score")
 PH_RECALL=$("$PY" - "$CORPUS" "$WORK/panout" <<'PYEOF'
 import glob, json, re, sys
 corpus, out = sys.argv[1], sys.argv[2]
