@@ -23,6 +23,8 @@ PY="${PYTHON:-.venv/bin/python}"
 KEY=0123456789abcdef0123456789abcdef
 CORPUS="$WORK/corpus-$SIZE_MB"
 mkdir -p "$WORK"
+[ -e "$CORPUS" ] && CORPUS=$(realpath "$CORPUS")   # a root given as a link is not followed
+mkdir -p "$WORK"
 [ -f "$CORPUS/truth.jsonl" ] || "$PY" tests/corpus/gen_corpus.py --out "$CORPUS" --size-mb "$SIZE_MB" --seed 3
 [ -x "$WORK/panvenv/bin/panhunt" ] || { python3 -m venv "$WORK/panvenv" && "$WORK/panvenv/bin/pip" install -q panhunt; }
 cargo build --release -q
