@@ -272,8 +272,8 @@ Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\
 #[test]
 fn gzip_log_is_recompressed_with_its_header() {
     let env = Env::new();
-    let log = "2024-01-01 paid with 4526 0181 5908 3012\n".repeat(3)
-        + "2024-01-02 ssn=536-22-8726 ok\n";
+    let log =
+        "2024-01-01 paid with 4526 0181 5908 3012\n".repeat(3) + "2024-01-02 ssn=536-22-8726 ok\n";
     let mut enc = flate2::GzBuilder::new()
         .filename("app.log")
         .mtime(1_700_000_000)

@@ -117,9 +117,13 @@ pub fn redact_message(ctx: &RedactCtx<'_>, data: &[u8]) -> Outcome {
             PartType::Text(t) | PartType::Html(t) => Some(t.as_ref()),
             _ => None,
         };
-        if let Some((bytes, what)) =
-            redact_body(ctx, &data[s..e], part.encoding, charset.as_deref(), decoded_text)?
-        {
+        if let Some((bytes, what)) = redact_body(
+            ctx,
+            &data[s..e],
+            part.encoding,
+            charset.as_deref(),
+            decoded_text,
+        )? {
             edits.add(s, e, bytes, what);
         }
     }
@@ -341,7 +345,8 @@ fn redact_encoded_words(ctx: &RedactCtx<'_>, field: &[u8]) -> Option<(Vec<u8>, R
         let Ok(Some((new, what))) = redact_bytes(ctx, &decoded) else {
             continue;
         };
-        let mut out = format!("=?{}?{}?", word.charset, if word.b { 'B' } else { 'Q' }).into_bytes();
+        let mut out =
+            format!("=?{}?{}?", word.charset, if word.b { 'B' } else { 'Q' }).into_bytes();
         if word.b {
             out.extend(b64_encode(&new, usize::MAX, b"\r\n"));
         } else {
@@ -603,7 +608,10 @@ mod tests {
     #[test]
     fn encoded_words_parse() {
         let w = parse_encoded_word(b"=?UTF-8?Q?a_b?= rest").unwrap();
-        assert_eq!((w.charset.as_str(), w.b, w.text, w.len), ("UTF-8", false, &b"a_b"[..], 15));
+        assert_eq!(
+            (w.charset.as_str(), w.b, w.text, w.len),
+            ("UTF-8", false, &b"a_b"[..], 15)
+        );
         assert_eq!(q_decode(b"a_b=3D"), b"a b=");
     }
 }

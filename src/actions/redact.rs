@@ -25,9 +25,9 @@ use crate::config::policy::{Redact, RedactStyle};
 use crate::engine::stream::{Encoding, detect_encoding};
 use crate::engine::{Engine, Match};
 use crate::extract::{Format, Limits, SNIFF_LEN, sniff};
-use crate::report::event::FileStatus;
 use crate::fingerprint::Fingerprinter;
 use crate::report::event::Event;
+use crate::report::event::FileStatus;
 use crate::rules::{Confidence, Severity};
 
 use super::fault;
@@ -282,7 +282,9 @@ pub fn redact_content(
         Format::Mbox => super::mail::redact_mbox(ctx, original)?,
         other => return Err(unsupported(container_refusal(other))),
     };
-    let candidate = result.as_ref().map_or(original, |(bytes, _)| bytes.as_slice());
+    let candidate = result
+        .as_ref()
+        .map_or(original, |(bytes, _)| bytes.as_slice());
     prove_clean(ctx, candidate)?;
     Ok(result)
 }
@@ -400,7 +402,9 @@ pub fn redact_gzip(
         if let Some(extra) = h.extra() {
             builder = builder.extra(extra);
         }
-        builder = builder.mtime(h.mtime()).operating_system(h.operating_system());
+        builder = builder
+            .mtime(h.mtime())
+            .operating_system(h.operating_system());
     }
     let level = match data.get(8) {
         Some(2) => flate2::Compression::best(),
