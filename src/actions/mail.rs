@@ -210,10 +210,7 @@ fn redact_body(
         return Ok(None);
     }
     // A part that is not text (binary, a container) is not rewritten.
-    let text_only = |bytes: &[u8]| match redact_bytes(ctx, bytes) {
-        Ok(r) => r,
-        Err(_) => None,
-    };
+    let text_only = |bytes: &[u8]| redact_bytes(ctx, bytes).unwrap_or_default();
     match cte {
         Cte::None => Ok(text_only(raw)),
         Cte::QuotedPrintable => {
