@@ -163,8 +163,17 @@ pub fn redact_mbox(ctx: &RedactCtx<'_>, data: &[u8]) -> Outcome {
 /// the same bytes), and only UTF-8 ones when the mask character is not
 /// ASCII. `Err` names the charset when it cannot.
 fn charset_ok(ctx: &RedactCtx<'_>, charset: Option<&str>) -> Result<(), String> {
+    let ascii_out = ctx.options.style == crate::config::policy::RedactStyle::Token
+        || ctx.options.mask_char.is_ascii();
     let Some(label) = charset else {
-        return Ok(());
+        // No charset: US-ASCII, where only an ASCII mask can be written.
+        return match ascii_out {
+            true => Ok(()),
+            false => Err(format!(
+                "the mask character {:?} cannot be written in a part without a charset",
+                ctx.options.mask_char
+            )),
+        };
     };
     let Some(enc) = encoding_rs::Encoding::for_label(label.trim().as_bytes()) else {
         return Err(format!("unknown charset {label}"));
@@ -172,8 +181,6 @@ fn charset_ok(ctx: &RedactCtx<'_>, charset: Option<&str>) -> Result<(), String> 
     if !enc.is_ascii_compatible() {
         return Err(format!("charset {label} is not ASCII-compatible"));
     }
-    let ascii_out = ctx.options.style == crate::config::policy::RedactStyle::Token
-        || ctx.options.mask_char.is_ascii();
     if enc != encoding_rs::UTF_8 && !ascii_out {
         return Err(format!(
             "the mask character {:?} cannot be written in charset {label}",
