@@ -280,17 +280,20 @@ fn unrewritable_formats_fall_back_as_the_policy_says() {
     let mut bin = vec![0u8, 1, 2, 3, 0];
     bin.extend_from_slice(format!(" {VISA} ").as_bytes());
     let b = env.write("blob.bin", &bin);
-    // A real gzip: its member is scanned, but the file cannot be rewritten.
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // A real bzip2: its member is scanned, but the file cannot be rewritten
+    // (gzip can: tests/actions_mail.rs).
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
     std::io::Write::write_all(&mut enc, format!("{VISA}\n").as_bytes()).unwrap();
-    let gz = enc.finish().unwrap();
-    let g = env.write("x.gz", &gz);
+    let bz = enc.finish().unwrap();
+    let g = env.write("x.bz2", &bz);
     let events = env.scan(&["--action", "redact"]);
     let a = action_for(&events, "blob.bin");
     assert_eq!(a["action"], "quarantined", "{a}");
     assert!(a["reason"].as_str().unwrap().contains("binary"), "{a}");
     assert!(!b.exists());
     assert!(!g.exists());
+    let a = action_for(&events, "x.bz2");
+    assert!(a["reason"].as_str().unwrap().contains("bzip2"), "{a}");
 
     // fallback: report leaves the file and says why.
     let b = env.write("blob2.bin", &bin);

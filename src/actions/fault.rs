@@ -16,6 +16,7 @@ pub const FAULT_ENV: &str = "LEAKHOUND_FAULT";
 pub const STEPS: &[&str] = &[
     "redact:after-journal",
     "redact:after-temp",
+    "redact:after-rescan",
     "redact:after-rename",
     "redact:before-journal-end",
     "quarantine:after-begin",

@@ -17,6 +17,7 @@
 
 pub mod fault;
 pub mod journal;
+pub mod mail;
 pub mod quarantine;
 pub mod redact;
 pub mod safe_fs;
@@ -153,12 +154,6 @@ impl<'a> Actor<'a> {
             ActionKind::Report => None,
             ActionKind::Quarantine => Some(self.quarantine(&target, ev, None)),
             ActionKind::Redact => {
-                if let Some(member) = findings.iter().find_map(|f| f.member.as_deref()) {
-                    let why = format!(
-                        "a finding is inside {member}: archives and mail cannot be rewritten safely"
-                    );
-                    return Some(self.fall_back(&target, ev, why));
-                }
                 let wants = |rule: &str, sev: Severity| {
                     self.action_for(rule, sev, path) >= ActionKind::Redact
                 };

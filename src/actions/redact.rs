@@ -24,8 +24,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use crate::config::policy::{Redact, RedactStyle};
 use crate::engine::stream::{Encoding, detect_encoding};
 use crate::engine::{Engine, Match};
+use crate::extract::{Format, Limits, SNIFF_LEN, sniff};
 use crate::fingerprint::Fingerprinter;
 use crate::report::event::Event;
+use crate::report::event::FileStatus;
 use crate::rules::{Confidence, Severity};
 
 use super::fault;
@@ -42,7 +44,7 @@ pub struct Refused {
 }
 
 /// A refusal that skips the file.
-fn skip(reason: String) -> Refused {
+pub(super) fn skip(reason: String) -> Refused {
     Refused {
         reason,
         fall_back: false,
@@ -50,7 +52,7 @@ fn skip(reason: String) -> Refused {
 }
 
 /// A refusal for a format that cannot be rewritten: the fallback applies.
-fn unsupported(reason: String) -> Refused {
+pub(super) fn unsupported(reason: String) -> Refused {
     Refused {
         reason,
         fall_back: true,
@@ -261,6 +263,162 @@ pub fn redact_bytes(
     Ok(Some((out, Redacted { findings, rules })))
 }
 
+/// Computes the redacted content of a whole file, by its format (sniffed
+/// from the content as the scanner does): text as [`redact_bytes`], gzip
+/// ([`redact_gzip`]), one mail message or an mbox (`super::mail`).
+/// Containers are then scanned again in memory: a match left inside a part
+/// that cannot be rewritten (a zip attached to a mail) refuses the file, so
+/// the fallback applies, naming the part. Other containers are refused.
+pub fn redact_content(
+    ctx: &RedactCtx<'_>,
+    original: &[u8],
+) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
+    let head = &original[..original.len().min(SNIFF_LEN)];
+    let format = sniff(head);
+    let result = match format {
+        Format::Plain => return redact_bytes(ctx, original),
+        Format::Gzip => redact_gzip(ctx, original)?,
+        Format::Mail => super::mail::redact_message(ctx, original)?,
+        Format::Mbox => super::mail::redact_mbox(ctx, original)?,
+        other => return Err(unsupported(container_refusal(other))),
+    };
+    let candidate = result
+        .as_ref()
+        .map_or(original, |(bytes, _)| bytes.as_slice());
+    prove_clean(ctx, candidate)?;
+    Ok(result)
+}
+
+/// Why a container format is not rewritten.
+fn container_refusal(format: Format) -> String {
+    let what = match format {
+        Format::Zip => "a zip archive (or an Office document)",
+        Format::Tar => "a tar archive",
+        Format::Png => "a PNG image",
+        Format::Bzip2 => "bzip2-compressed",
+        Format::Xz => "xz-compressed",
+        Format::Zstd => "zstd-compressed",
+        _ => "a container",
+    };
+    format!("{what}: findings inside it cannot be rewritten safely")
+}
+
+/// The limits a proof scan runs under: whatever redaction may hold.
+fn proof_limits(ctx: &RedactCtx<'_>) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_buffer: d.max_buffer.max(ctx.options.max_bytes),
+        max_expanded: d.max_expanded.max(ctx.options.max_bytes),
+        ..d
+    }
+}
+
+/// Scans `bytes` (a redacted container, in memory) as the scanner would:
+/// any match of a redacted rule left, or a part that could not be read in
+/// full, refuses the rewrite and names where.
+fn prove_clean(ctx: &RedactCtx<'_>, bytes: &[u8]) -> Result<(), Refused> {
+    let mut reader = bytes;
+    let events = crate::scan::scan_one(
+        ctx.engine,
+        ctx.fingerprinter,
+        "redacted copy",
+        &mut reader,
+        ctx.min_confidence,
+        proof_limits(ctx),
+    );
+    check_events(ctx, &events)
+}
+
+/// The verdict of a proof scan: no match of a redacted rule, and every
+/// part read to its end.
+fn check_events(ctx: &RedactCtx<'_>, events: &[Event]) -> Result<(), Refused> {
+    for e in events {
+        match e {
+            Event::Finding(f) if (ctx.wants)(&f.rule, f.severity) => {
+                return Err(unsupported(match &f.member {
+                    Some(m) => format!(
+                        "a match inside {m} cannot be rewritten (only text parts, text \
+                         attachments and headers can)"
+                    ),
+                    None => "a match is left after rewriting".to_string(),
+                }));
+            }
+            Event::File(fe) if matches!(fe.status, FileStatus::Partial | FileStatus::Error) => {
+                let at = fe.member.as_deref().unwrap_or("the redacted copy");
+                let why = fe.reason.as_deref().unwrap_or("unreadable");
+                return Err(unsupported(format!(
+                    "{at} cannot be read in full, so the redaction cannot be proved: {why}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Gzip: decompress (at most `max_bytes`), redact what is inside (text,
+/// a mail message or an mbox), compress again as one gzip member with the
+/// first member's file name, mtime, comment, extra field and OS, and a
+/// compression level from its XFL byte.
+pub fn redact_gzip(
+    ctx: &RedactCtx<'_>,
+    data: &[u8],
+) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
+    let max = ctx.options.max_bytes;
+    let mut plain = Vec::new();
+    flate2::read::MultiGzDecoder::new(data)
+        .take(max + 1)
+        .read_to_end(&mut plain)
+        .map_err(|e| unsupported(format!("a damaged gzip stream ({e}): cannot be rewritten")))?;
+    if plain.len() as u64 > max {
+        zeroize::Zeroize::zeroize(&mut plain);
+        return Err(unsupported(format!(
+            "gzip-compressed, expanding to more than policy.redact.max_bytes ({max} bytes): not redacted"
+        )));
+    }
+    let inner = match sniff(&plain[..plain.len().min(SNIFF_LEN)]) {
+        Format::Plain => redact_bytes(ctx, &plain),
+        Format::Mail => super::mail::redact_message(ctx, &plain),
+        Format::Mbox => super::mail::redact_mbox(ctx, &plain),
+        other => Err(unsupported(format!(
+            "gzip-compressed {}",
+            container_refusal(other)
+        ))),
+    };
+    zeroize::Zeroize::zeroize(&mut plain);
+    let Some((text, what)) = inner? else {
+        return Ok(None);
+    };
+    let mut first = flate2::read::GzDecoder::new(data);
+    let _ = first.read(&mut [0u8; 1]);
+    let mut builder = flate2::GzBuilder::new();
+    if let Some(h) = first.header() {
+        if let Some(name) = h.filename() {
+            builder = builder.filename(name);
+        }
+        if let Some(comment) = h.comment() {
+            builder = builder.comment(comment);
+        }
+        if let Some(extra) = h.extra() {
+            builder = builder.extra(extra);
+        }
+        builder = builder
+            .mtime(h.mtime())
+            .operating_system(h.operating_system());
+    }
+    let level = match data.get(8) {
+        Some(2) => flate2::Compression::best(),
+        Some(4) => flate2::Compression::fast(),
+        _ => flate2::Compression::default(),
+    };
+    let mut enc = builder.write(Vec::new(), level);
+    let out = enc
+        .write_all(&text)
+        .and_then(|()| enc.finish())
+        .map_err(|e| skip(format!("cannot compress the redacted copy: {e}")))?;
+    Ok(Some((out, what)))
+}
+
 /// Redacts the target in place. `dry_run`: decide, change nothing.
 /// `Err(Refused)`: the file cannot be redacted (fall back); `Err` of the
 /// outer result is never used for a file we did not touch.
@@ -287,7 +445,7 @@ pub fn redact_file(
                 .read_to_end(&mut original)
         })
         .map_err(|e| skip(format!("cannot read: {e}")))?;
-    let Some((redacted, what)) = redact_bytes(ctx, &original)? else {
+    let Some((redacted, what)) = redact_content(ctx, &original)? else {
         return Err(skip(
             "no match to redact is left in the file (it changed since the scan)".to_string(),
         ));
@@ -346,18 +504,15 @@ fn write_and_swap(
         tmp_name,
         &mut check,
         ctx.min_confidence,
-        crate::extract::Limits::default(),
+        proof_limits(ctx),
     );
-    let left = events
-        .iter()
-        .any(|e| matches!(e, Event::Finding(f) if (ctx.wants)(&f.rule, f.severity)));
-    if left {
-        return Err(skip(
-            "the redacted copy still holds a match (a bug: please report it); \
+    if let Err(Refused { reason, .. }) = check_events(ctx, &events) {
+        return Err(skip(format!(
+            "the redacted copy on disk failed its proof ({reason}; a bug: please report it); \
              the original is left as it was"
-                .to_string(),
-        ));
+        )));
     }
+    fault::point("redact:after-rescan");
     target.unchanged().map_err(skip)?;
     rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
         .map_err(|e| skip(format!("cannot rename the redacted copy over it: {e}")))?;

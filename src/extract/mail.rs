@@ -40,7 +40,7 @@ const MAIL_HEADERS: &[&str] = &[
 ];
 
 /// Whether `line` is a header field (`Name: value`) and its lower-case name.
-fn header_name(line: &[u8]) -> Option<String> {
+pub(crate) fn header_name(line: &[u8]) -> Option<String> {
     let colon = line.iter().position(|&b| b == b':')?;
     let name = &line[..colon];
     if name.is_empty() || !name.iter().all(|&b| b.is_ascii_graphic() && b != b':') {
@@ -327,7 +327,7 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
 /// Header fields that only carry machine identifiers, dates and routing:
 /// their digits (Message-IDs, queue ids, timestamps) are not written by
 /// people, and would only be noise.
-const MACHINE_HEADERS: &[&str] = &[
+pub(crate) const MACHINE_HEADERS: &[&str] = &[
     "message-id",
     "references",
     "in-reply-to",

@@ -24,6 +24,9 @@ mod mail;
 mod office;
 mod png;
 
+/// For redaction (`actions::mail`), which must skip the same header fields.
+pub(crate) use mail::{MACHINE_HEADERS, header_name};
+
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read};
