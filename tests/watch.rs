@@ -272,7 +272,12 @@ fn write(path: &Path, text: &str) {
 fn assert_no_raw_values(dir: &Path) {
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.unwrap();
-        if !entry.file_type().is_file() || entry.path().starts_with(dir.join("roots")) {
+        // The roots hold the test's data, and the quarantine store keeps
+        // what it took as it was (encryption at rest is optional).
+        if !entry.file_type().is_file()
+            || entry.path().starts_with(dir.join("roots"))
+            || entry.path().starts_with(dir.join("quarantine"))
+        {
             continue;
         }
         let bytes = std::fs::read(entry.path()).unwrap();
@@ -909,7 +914,7 @@ fn containers_dropped_into_roots_are_opened_and_findings_name_their_member() {
     d.wait_events("the first mbox message", |e| {
         of_type(e, "finding", &inbox).len() == 1
     });
-    d.wait_idle();
+    let before = d.wait_idle()["bytes_scanned"].as_u64().unwrap();
     let second = message_with_attachment(
         Some("From alice@example.com Mon Jan  1 00:00:01 2024"),
         "numbers.txt",
@@ -941,12 +946,12 @@ fn containers_dropped_into_roots_are_opened_and_findings_name_their_member() {
         ),
         "the appended message must be named by its place in the whole mbox"
     );
-    let records = of_type(&evs, "file", &inbox);
+    assert_eq!(of_type(&evs, "file", &inbox).len(), 2);
+    let after = d.status()["bytes_scanned"].as_u64().unwrap();
     assert_eq!(
-        records[1]["bytes"].as_u64().unwrap(),
+        after - before,
         second.len() as u64,
-        "the append was not read alone: {:#}",
-        records[1]
+        "the append was not read alone"
     );
     let (st, _) = d.stop();
     assert!(st.success());
