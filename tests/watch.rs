@@ -820,7 +820,12 @@ fn message_with_attachment(from_line: Option<&str>, name: &str, attached: &str) 
 fn members(evs: &[Value], path: &Path) -> Vec<(String, Value)> {
     of_type(evs, "finding", path)
         .iter()
-        .map(|f| (f["kind"].as_str().unwrap_or("").to_string(), f["member"].clone()))
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or("").to_string(),
+                f["member"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -895,7 +900,10 @@ fn containers_dropped_into_roots_are_opened_and_findings_name_their_member() {
     );
     assert_eq!(
         members(&evs, &new_msg),
-        vec![("iban".to_string(), "message!attachment statement.txt".into())]
+        vec![(
+            "iban".to_string(),
+            "message!attachment statement.txt".into()
+        )]
     );
     for p in [&gz, &zip, &docx, &new_msg] {
         let f = of_type(&evs, "file", p);
@@ -932,7 +940,11 @@ fn containers_dropped_into_roots_are_opened_and_findings_name_their_member() {
     d.wait_idle();
     let evs = d.events();
     let found = members(&evs, &inbox);
-    assert_eq!(found.len(), 2, "the first message was reported again: {found:?}");
+    assert_eq!(
+        found.len(),
+        2,
+        "the first message was reported again: {found:?}"
+    );
     assert_eq!(found[0].0, "iban");
     assert!(
         found[0].1.as_str().unwrap().starts_with("msg 1"),
@@ -1036,9 +1048,7 @@ fn the_daemon_redacts_and_does_not_report_its_own_rewrite() {
     d.wait_idle();
     let file = root.join("notes.txt");
     write(&file, &format!("call bob\ncard {CARD} ok\n"));
-    let evs = d.wait_events("the redaction", |e| {
-        !of_type(e, "action", &file).is_empty()
-    });
+    let evs = d.wait_events("the redaction", |e| !of_type(e, "action", &file).is_empty());
     let action = of_type(&evs, "action", &file)[0].clone();
     assert_eq!(action["action"], "redacted", "{action:#}");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -1197,7 +1207,10 @@ fn configured_sinks_get_the_events_and_survive_a_reload() {
     });
     let start = Instant::now();
     while of_type(&read_events(&sink_file), "finding", &two).is_empty() {
-        assert!(start.elapsed() < DEADLINE, "no second finding in the jsonl sink");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no second finding in the jsonl sink"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let (st, _) = d.stop();
@@ -1257,8 +1270,16 @@ fn metrics_are_served_on_loopback() {
 
     let (status, body) = http_get(port, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
-    assert_eq!(sample(&body, "leakhound_files_scanned_total"), Some(1.0), "{body}");
-    assert_eq!(sample(&body, "leakhound_findings_total"), Some(1.0), "{body}");
+    assert_eq!(
+        sample(&body, "leakhound_files_scanned_total"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "leakhound_findings_total"),
+        Some(1.0),
+        "{body}"
+    );
     assert_eq!(
         sample(&body, "leakhound_bytes_scanned_total"),
         Some(text.len() as f64),
@@ -1266,9 +1287,19 @@ fn metrics_are_served_on_loopback() {
     );
     assert_eq!(sample(&body, "leakhound_queue_depth"), Some(0.0), "{body}");
     assert_eq!(sample(&body, "leakhound_errors_total"), Some(0.0), "{body}");
-    assert_eq!(sample(&body, "leakhound_startup_scan_done"), Some(1.0), "{body}");
-    assert!(body.contains("# TYPE leakhound_findings_total counter"), "{body}");
-    assert!(body.contains("# TYPE leakhound_queue_depth gauge"), "{body}");
+    assert_eq!(
+        sample(&body, "leakhound_startup_scan_done"),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE leakhound_findings_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE leakhound_queue_depth gauge"),
+        "{body}"
+    );
     // No spooled sink: no spool gauge.
     assert!(!body.contains("leakhound_spool_depth"), "{body}");
     let (status, _) = http_get(port, "/");

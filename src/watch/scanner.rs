@@ -434,8 +434,7 @@ fn scan_mbox(
             (same && lines == m.lines && at_message_start(file, m.offset))
                 .then_some((m.offset, hasher, lines, messages))
         });
-    let (base, hasher, base_lines, base_messages) =
-        resume.unwrap_or((0, Sha256::new(), 0, 0));
+    let (base, hasher, base_lines, base_messages) = resume.unwrap_or((0, Sha256::new(), 0, 0));
     let mut reader = Hashing {
         inner: FileAt { file, pos: base },
         hasher,
@@ -656,7 +655,8 @@ mod tests {
 
     #[test]
     fn from_lines_are_counted_across_buffers() {
-        let text = b"From a@x 1\nSubject: 1\n\nFrom here on\n>From quoted\n\nFrom b@x 2\nx From y\nFrom";
+        let text =
+            b"From a@x 1\nSubject: 1\n\nFrom here on\n>From quoted\n\nFrom b@x 2\nx From y\nFrom";
         for piece in 1..=text.len() {
             assert_eq!(count_in_pieces(text, piece), 3, "pieces of {piece}");
         }
