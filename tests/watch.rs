@@ -53,6 +53,12 @@ impl Setup {
     /// Writes the configuration: `roots` is the YAML list of roots, `extra`
     /// more keys of the watch section.
     fn config(&self, roots: &str, extra: &str) -> PathBuf {
+        self.config_with(roots, extra, "")
+    }
+
+    /// As [`Setup::config`], with more top-level sections (`policy`,
+    /// `sinks`) in `top`.
+    fn config_with(&self, roots: &str, extra: &str, top: &str) -> PathBuf {
         let text = format!(
             "state_dir: {state}\nwatch:\n{settle}  status_interval: 200ms\n  report_scanned: true\n  events_file: {events}\n{extra}  roots:\n{roots}",
             state = self.path("state").display(),
@@ -62,7 +68,7 @@ impl Setup {
             } else {
                 "  settle: 300ms\n"
             },
-        );
+        ) + top;
         let path = self.path("leakhound.yaml");
         std::fs::write(&path, text).unwrap();
         path
@@ -266,7 +272,12 @@ fn write(path: &Path, text: &str) {
 fn assert_no_raw_values(dir: &Path) {
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.unwrap();
-        if !entry.file_type().is_file() || entry.path().starts_with(dir.join("roots")) {
+        // The roots hold the test's data, and the quarantine store keeps
+        // what it took as it was (encryption at rest is optional).
+        if !entry.file_type().is_file()
+            || entry.path().starts_with(dir.join("roots"))
+            || entry.path().starts_with(dir.join("quarantine"))
+        {
             continue;
         }
         let bytes = std::fs::read(entry.path()).unwrap();
@@ -735,4 +746,579 @@ fn a_polled_root_is_scanned_and_the_watchdog_is_fed() {
     d.wait_message("WATCHDOG=1");
     let (code, _) = d.stop();
     assert!(code.success());
+}
+
+// ---------------------------------------------------------------------
+// Containers, actions, sinks and metrics through the daemon.
+// ---------------------------------------------------------------------
+
+/// Standard base64 with line breaks every 76 characters, as MIME has it.
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    let lines: Vec<String> = out
+        .as_bytes()
+        .chunks(76)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+/// A zip archive of `(name, text)` members, deflated.
+fn zip_of(members: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, text) in members {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A minimal .docx: the content types and one paragraph.
+fn docx_with(text: &str) -> Vec<u8> {
+    zip_of(&[
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#,
+        ),
+        (
+            "word/document.xml",
+            &format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
+            ),
+        ),
+    ])
+}
+
+/// A message with a text body and a base64 attachment.
+fn message_with_attachment(from_line: Option<&str>, name: &str, attached: &str) -> String {
+    format!(
+        "{}From: alice@example.com\nTo: bob@example.com\nDate: Mon, 1 Jan 2024 00:00:01 +0000\nSubject: statement\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"XYZ\"\n\n--XYZ\nContent-Type: text/plain\n\nsee the attachment\n--XYZ\nContent-Type: application/octet-stream; name=\"{name}\"\nContent-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}--XYZ--\n\n",
+        from_line.map(|l| format!("{l}\n")).unwrap_or_default(),
+        base64(attached.as_bytes())
+    )
+}
+
+/// The findings for `path`, as (kind, member).
+fn members(evs: &[Value], path: &Path) -> Vec<(String, Value)> {
+    of_type(evs, "finding", path)
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or("").to_string(),
+                f["member"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn containers_dropped_into_roots_are_opened_and_findings_name_their_member() {
+    let s = Setup::new();
+    let (files, maildir, mbox) = (
+        s.path("roots/files"),
+        s.path("roots/mail"),
+        s.path("roots/mbox"),
+    );
+    for d in [&files, &maildir.join("new"), &maildir.join("tmp"), &mbox] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let config = s.config(
+        &format!(
+            "    - path: {}\n    - path: {}\n      kind: maildir\n    - path: {}\n      kind: mbox\n",
+            files.display(),
+            maildir.display(),
+            mbox.display()
+        ),
+        "",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+
+    // gzip: the decompressed text is the file itself (member null).
+    let gz = files.join("report.txt.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(format!("header\ncard {CARD}\n").as_bytes())
+        .unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    // zip with a CSV inside a folder.
+    let zip = files.join("export.zip");
+    std::fs::write(
+        &zip,
+        zip_of(&[
+            ("readme.txt", "nothing here\n"),
+            ("data/customers.csv", &format!("name,card\nbob,{CARD}\n")),
+        ]),
+    )
+    .unwrap();
+    // docx.
+    let docx = files.join("letter.docx");
+    std::fs::write(&docx, docx_with(&format!("Your IBAN {IBAN} is on file."))).unwrap();
+    // Maildir: delivered through tmp/ into new/, the IBAN only in a base64
+    // attachment.
+    let tmp_msg = maildir.join("tmp/1700000100.M1P1.host");
+    write(
+        &tmp_msg,
+        &message_with_attachment(None, "statement.txt", &format!("iban {IBAN}\n")),
+    );
+    let new_msg = maildir.join("new/1700000100.M1P1.host");
+    std::fs::rename(&tmp_msg, &new_msg).unwrap();
+
+    let evs = d.wait_events("findings in every container", |e| {
+        [&gz, &zip, &docx, &new_msg]
+            .iter()
+            .all(|p| !of_type(e, "finding", p).is_empty())
+    });
+    assert_eq!(
+        members(&evs, &gz),
+        vec![("card_mastercard".to_string(), Value::Null)]
+    );
+    assert_eq!(
+        members(&evs, &zip),
+        vec![("card_mastercard".to_string(), "data/customers.csv".into())]
+    );
+    assert_eq!(
+        members(&evs, &docx),
+        vec![("iban".to_string(), "word/document.xml".into())]
+    );
+    assert_eq!(
+        members(&evs, &new_msg),
+        vec![(
+            "iban".to_string(),
+            "message!attachment statement.txt".into()
+        )]
+    );
+    for p in [&gz, &zip, &docx, &new_msg] {
+        let f = of_type(&evs, "file", p);
+        assert_eq!(f.len(), 1, "{}: {f:#?}", p.display());
+        assert_eq!(f[0]["status"], "scanned", "{:#}", f[0]);
+    }
+
+    // mbox: a first message with a number in its body, then a second one
+    // appended, with a number only in a base64 part.
+    d.wait_idle();
+    let inbox = mbox.join("carol");
+    let first = format!(
+        "From alice@example.com Mon Jan  1 00:00:00 2024\nFrom: alice@example.com\nTo: carol@example.com\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nSubject: hello\n\nmy IBAN is {IBAN}\n\n"
+    );
+    write(&inbox, &first);
+    d.wait_events("the first mbox message", |e| {
+        of_type(e, "finding", &inbox).len() == 1
+    });
+    let before = d.wait_idle()["bytes_scanned"].as_u64().unwrap();
+    let second = message_with_attachment(
+        Some("From alice@example.com Mon Jan  1 00:00:01 2024"),
+        "numbers.txt",
+        &format!("card {CARD}\n"),
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&inbox)
+        .unwrap();
+    f.write_all(second.as_bytes()).unwrap();
+    drop(f);
+    d.wait_events("the appended mbox message", |e| {
+        of_type(e, "finding", &inbox).len() >= 2
+    });
+    d.wait_idle();
+    let evs = d.events();
+    let found = members(&evs, &inbox);
+    assert_eq!(
+        found.len(),
+        2,
+        "the first message was reported again: {found:?}"
+    );
+    assert_eq!(found[0].0, "iban");
+    assert!(
+        found[0].1.as_str().unwrap().starts_with("msg 1"),
+        "{found:?}"
+    );
+    assert_eq!(
+        found[1],
+        (
+            "card_mastercard".to_string(),
+            "msg 2!attachment numbers.txt".into()
+        ),
+        "the appended message must be named by its place in the whole mbox"
+    );
+    assert_eq!(of_type(&evs, "file", &inbox).len(), 2);
+    let after = d.status()["bytes_scanned"].as_u64().unwrap();
+    assert_eq!(
+        after - before,
+        second.len() as u64,
+        "the append was not read alone"
+    );
+    let (st, _) = d.stop();
+    assert!(st.success());
+    assert_no_raw_values(&s.dir);
+}
+
+/// Runs `leakhound` with `args` and returns stdout, asserting success.
+fn leakhound(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(args)
+        .env("LEAKHOUND_FINGERPRINT_KEY", "test-key")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "leakhound {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_daemon_quarantines_under_the_policy() {
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    let store = s.path("quarantine");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config_with(
+        &format!("    - path: {}\n", root.display()),
+        "",
+        &format!(
+            "policy:\n  default: quarantine\n  quarantine:\n    dir: {}\n",
+            store.display()
+        ),
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    let file = root.join("customers.csv");
+    write(&file, &format!("name,card\nbob,{CARD}\n"));
+    let evs = d.wait_events("the quarantine action", |e| {
+        !of_type(e, "action", &file).is_empty()
+    });
+    let action = of_type(&evs, "action", &file)[0].clone();
+    assert_eq!(action["action"], "quarantined", "{action:#}");
+    let id = action["quarantine_id"].as_str().unwrap().to_string();
+    assert!(!id.is_empty());
+    assert!(!file.exists(), "the file is still in its place");
+    assert_eq!(of_type(&evs, "finding", &file).len(), 1);
+
+    let list = leakhound(&[
+        "quarantine",
+        "list",
+        "--quarantine-dir",
+        store.to_str().unwrap(),
+    ]);
+    assert!(list.contains(&id), "{list}");
+    assert!(list.contains("customers.csv"), "{list}");
+    // Its leaving brings no second scan or report.
+    d.wait_idle();
+    std::thread::sleep(Duration::from_millis(700));
+    d.wait_idle();
+    let evs = d.events();
+    assert_eq!(of_type(&evs, "finding", &file).len(), 1);
+    assert_eq!(of_type(&evs, "action", &file).len(), 1);
+    let (st, _) = d.stop();
+    assert!(st.success());
+    assert_no_raw_values(&s.dir);
+}
+
+#[test]
+fn the_daemon_redacts_and_does_not_report_its_own_rewrite() {
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config_with(
+        &format!("    - path: {}\n", root.display()),
+        "",
+        "policy:\n  default: redact\n",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    let file = root.join("notes.txt");
+    write(&file, &format!("call bob\ncard {CARD} ok\n"));
+    let evs = d.wait_events("the redaction", |e| !of_type(e, "action", &file).is_empty());
+    let action = of_type(&evs, "action", &file)[0].clone();
+    assert_eq!(action["action"], "redacted", "{action:#}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(CARD), "not redacted: {text}");
+    assert!(text.starts_with("call bob\ncard "), "{text}");
+
+    // The rename over the original is an inotify event: the daemon scans
+    // the rewritten file (a new inode) and finds nothing in it.
+    let st = d.wait_status("the rewrite rescanned", |s| {
+        s["files_scanned"].as_u64().unwrap_or(0) >= 2
+    });
+    assert_eq!(st["findings"], 1, "{st:#}");
+    std::thread::sleep(Duration::from_millis(700));
+    d.wait_idle();
+    let evs = d.events();
+    assert_eq!(
+        of_type(&evs, "finding", &file).len(),
+        1,
+        "the redacted file was reported again"
+    );
+    assert_eq!(of_type(&evs, "action", &file).len(), 1, "acted twice");
+    let files = of_type(&evs, "file", &file);
+    assert_eq!(files.len(), 2, "{files:#?}");
+    assert_eq!(files[1]["findings"], 0, "{:#}", files[1]);
+    // The redaction's temporary file is never scanned.
+    assert!(
+        evs.iter().all(|e| !e["path"]
+            .as_str()
+            .unwrap_or("")
+            .contains(".leakhound-redact-")),
+        "a temporary file was scanned"
+    );
+    let (st, _) = d.stop();
+    assert!(st.success());
+}
+
+/// A syslog collector over TCP with octet counting: every frame it reads,
+/// in order; it closes a connection once the sender closed its side (which
+/// is how the sender learns the frames were read).
+struct Collector {
+    port: u16,
+    frames: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let f2 = frames.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let frames = f2.clone();
+                std::thread::spawn(move || read_frames(conn, &frames));
+            }
+        });
+        Collector { port, frames }
+    }
+
+    fn frames(&self) -> Vec<String> {
+        self.frames.lock().unwrap().clone()
+    }
+
+    fn wait(&self, what: &str, pred: impl Fn(&[String]) -> bool) {
+        let start = Instant::now();
+        while !pred(&self.frames()) {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{what}: not seen by the collector; frames: {:#?}",
+                self.frames()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn read_frames(conn: std::net::TcpStream, frames: &std::sync::Mutex<Vec<String>>) {
+    use std::io::{BufRead, Read};
+    let mut r = std::io::BufReader::new(conn);
+    loop {
+        let mut len = Vec::new();
+        match r.read_until(b' ', &mut len) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let Ok(n) = String::from_utf8_lossy(&len).trim().parse::<usize>() else {
+            return;
+        };
+        let mut msg = vec![0u8; n];
+        if r.read_exact(&mut msg).is_err() {
+            return;
+        }
+        frames
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&msg).into_owned());
+    }
+}
+
+#[test]
+fn configured_sinks_get_the_events_and_survive_a_reload() {
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    std::fs::create_dir_all(&root).unwrap();
+    let collector = Collector::start();
+    let sink_file = s.path("sink.jsonl");
+    let config = s.config_with(
+        &format!("    - path: {}\n", root.display()),
+        "",
+        &format!(
+            "sinks:\n  outputs:\n    - to: \"jsonl:{}\"\n    - to: \"syslog+tcp://127.0.0.1:{}\"\n",
+            sink_file.display(),
+            collector.port
+        ),
+    );
+    let mut d = s.start(&config);
+    d.wait_idle();
+    let finding_for = |frames: &[String], p: &Path| {
+        frames.iter().any(|f| {
+            f.contains("\"type\":\"finding\"")
+                && f.contains(&format!("\"path\":\"{}\"", p.display()))
+        })
+    };
+
+    let one = root.join("one.txt");
+    write(&one, &format!("{CARD}\n"));
+    d.wait_events("the first finding", |e| {
+        !of_type(e, "finding", &one).is_empty()
+    });
+    let start = Instant::now();
+    while of_type(&read_events(&sink_file), "finding", &one).is_empty() {
+        assert!(start.elapsed() < DEADLINE, "no finding in the jsonl sink");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    collector.wait("the first finding", |f| finding_for(f, &one));
+    let st = d.wait_status("the spool drained", |s| s["spool_depth"] == 0);
+    assert!(st["spool_depth"].is_u64(), "{st:#}");
+
+    // Reload with the spooled sink configured: its spool is let go and
+    // taken again.
+    d.signal(rustix::process::Signal::HUP);
+    d.wait_message("RELOADING=1");
+    d.wait_message("READY=1");
+    let st = d.wait_status("the reload", |s| s["reloads"] == 1);
+    assert_eq!(st["reload_failures"], 0, "{st:#}");
+    assert!(st["last_error"].is_null(), "{st:#}");
+
+    let two = root.join("two.txt");
+    write(&two, &format!("{IBAN}\n"));
+    d.wait_events("the finding after the reload", |e| {
+        !of_type(e, "finding", &two).is_empty()
+    });
+    collector.wait("the finding after the reload", |f| {
+        finding_for(f, &one) && finding_for(f, &two)
+    });
+    let start = Instant::now();
+    while of_type(&read_events(&sink_file), "finding", &two).is_empty() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no second finding in the jsonl sink"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (st, _) = d.stop();
+    assert!(st.success());
+    assert!(
+        !d_stderr(&s).contains("in use"),
+        "the spool was still locked: {}",
+        d_stderr(&s)
+    );
+    assert_no_raw_values(&s.dir);
+}
+
+fn d_stderr(s: &Setup) -> String {
+    std::fs::read_to_string(s.path("stderr.txt")).unwrap_or_default()
+}
+
+/// `GET path` on the metrics endpoint: status line and body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// The value of an unlabelled sample in the Prometheus text.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn metrics_are_served_on_loopback() {
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    std::fs::create_dir_all(&root).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        &format!("  metrics_listen: 127.0.0.1:{port}\n"),
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    let file = root.join("a.txt");
+    let text = format!("card {CARD}\n");
+    write(&file, &text);
+    d.wait_events("the finding", |e| !of_type(e, "finding", &file).is_empty());
+    d.wait_idle();
+
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert_eq!(
+        sample(&body, "leakhound_files_scanned_total"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "leakhound_findings_total"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "leakhound_bytes_scanned_total"),
+        Some(text.len() as f64),
+        "{body}"
+    );
+    assert_eq!(sample(&body, "leakhound_queue_depth"), Some(0.0), "{body}");
+    assert_eq!(sample(&body, "leakhound_errors_total"), Some(0.0), "{body}");
+    assert_eq!(
+        sample(&body, "leakhound_startup_scan_done"),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE leakhound_findings_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE leakhound_queue_depth gauge"),
+        "{body}"
+    );
+    // No spooled sink: no spool gauge.
+    assert!(!body.contains("leakhound_spool_depth"), "{body}");
+    let (status, _) = http_get(port, "/");
+    assert!(status.contains("404"), "{status}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // Anything but loopback is refused by config check and by the daemon.
+    let bad = s.config(
+        &format!("    - path: {}\n", root.display()),
+        "  metrics_listen: 0.0.0.0:9477\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(&bad)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback"), "{err}");
 }

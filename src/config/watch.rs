@@ -50,6 +50,10 @@ pub struct Watch {
     /// How often `status.json` and systemd's STATUS= are refreshed.
     #[serde(deserialize_with = "duration")]
     pub status_interval: Duration,
+    /// Serve the status counters in the Prometheus text format on
+    /// `http://ADDR/metrics` (loopback addresses only: the endpoint has no
+    /// authentication). Unset: no endpoint.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Watch {
@@ -66,6 +70,7 @@ impl Default for Watch {
             report_scanned: false,
             min_confidence: ConfidenceName::Low,
             status_interval: Duration::from_secs(2),
+            metrics_listen: None,
         }
     }
 }
@@ -172,6 +177,13 @@ impl Section for Watch {
         if self.status_interval < Duration::from_millis(100) {
             p.push("watch.status_interval must be at least 100ms".to_string());
         }
+        if let Some(addr) = self.metrics_listen
+            && !addr.ip().is_loopback()
+        {
+            p.push(format!(
+                "watch.metrics_listen ({addr}) must be a loopback address such as 127.0.0.1:9477 or [::1]:9477: the endpoint has no authentication (put a reverse proxy in front to expose it)"
+            ));
+        }
         for (i, root) in self.roots.iter().enumerate() {
             let name = format!("watch.roots[{i}] ({})", root.path.display());
             if !root.path.is_absolute() {
@@ -239,6 +251,28 @@ watch:
             .to_string();
         assert!(e.contains("must be absolute"), "{e}");
         assert!(e.contains("bad glob"), "{e}");
+    }
+
+    #[test]
+    fn metrics_listen_must_be_loopback() {
+        let ok = "watch:\n  roots: []\n  metrics_listen: 127.0.0.1:9477\n";
+        let c = Config::parse(Path::new("t.yaml"), ok).unwrap();
+        assert_eq!(
+            c.watch.metrics_listen,
+            Some("127.0.0.1:9477".parse().unwrap())
+        );
+        let v6 = "watch:\n  roots: []\n  metrics_listen: '[::1]:9477'\n";
+        assert!(Config::parse(Path::new("t.yaml"), v6).is_ok());
+        let bad = "watch:\n  roots: []\n  metrics_listen: 0.0.0.0:9477\n";
+        let e = Config::parse(Path::new("t.yaml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("loopback"), "{e}");
+        let junk = "watch:\n  roots: []\n  metrics_listen: localhost\n";
+        let e = Config::parse(Path::new("t.yaml"), junk)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.yaml:3"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub trait Sink {
     fn event(&mut self, env: &Envelope, ev: &Event) -> io::Result<()>;
     /// The scan is over: flush, close the document.
     fn finish(&mut self) -> io::Result<()>;
+    /// Events accepted and not yet delivered (a spooled sink's backlog);
+    /// `None` for sinks that write synchronously.
+    fn backlog(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Output formats of `leakhound scan`.

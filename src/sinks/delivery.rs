@@ -271,6 +271,11 @@ impl Sink for Delivery {
         }
         Ok(())
     }
+
+    fn backlog(&self) -> Option<u64> {
+        let st = self.shared.lock();
+        Some(st.stats.written.saturating_sub(st.stats.delivered))
+    }
 }
 
 impl Drop for Delivery {

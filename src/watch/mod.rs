@@ -24,6 +24,7 @@
 //! WATCHDOG=1 (`sd_notify.rs`). Operators read `status.json` in the state
 //! directory with `leakhound status` (`status.rs`).
 
+pub mod metrics;
 pub mod roots;
 pub mod scanner;
 pub mod sd_notify;
@@ -150,6 +151,10 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         stop: Arc::new(AtomicBool::new(false)),
     });
 
+    if let Some(addr) = shared.current.get().config.watch.metrics_listen {
+        let bound = metrics::start(addr, shared.clone(), now_ms())?;
+        tracing::info!("serving metrics on http://{bound}/metrics");
+    }
     let signals = signal_channel()?;
     let scanners = Scanners::start(shared.clone(), threads, queue);
     let startup_walked = Arc::new(AtomicBool::new(false));
@@ -487,7 +492,7 @@ impl Daemon {
                 }
                 continue;
             }
-            if !root.wants(&path) {
+            if !root.wants(&path) || own_temp_file(&path) {
                 continue;
             }
             let due = Instant::now() + rt.config.watch.settle;
@@ -627,6 +632,11 @@ impl Daemon {
                         self.state_dir.display()
                     );
                 }
+                if rt.config.watch.metrics_listen != old.config.watch.metrics_listen {
+                    tracing::warn!(
+                        "watch.metrics_listen changed; it takes effect at the next restart"
+                    );
+                }
                 let roots_changed = root_key(&old.config) != root_key(&rt.config);
                 let rules_changed = old.rules_version() != rt.rules_version();
                 self.shared.current.set(rt);
@@ -684,7 +694,13 @@ impl Daemon {
             rescans: ld(&s.rescans),
             reloads: ld(&s.reloads),
             reload_failures: ld(&s.reload_failures),
-            spool_depth: None,
+            spool_depth: self
+                .shared
+                .output
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .spool_depth(),
+            errors: ld(&s.errors),
             last_error: s
                 .last_error
                 .lock()
@@ -760,6 +776,15 @@ fn interesting(ev: &notify::Event) -> bool {
         EventKind::Remove(_) => false,
         EventKind::Any | EventKind::Other => true,
     }
+}
+
+/// The temporary file a redaction writes beside the file it rewrites
+/// (`.leakhound-redact-ID.tmp`, renamed over the original): never worth a
+/// scan, and it only ever holds redacted text.
+fn own_temp_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".leakhound-redact-") && n.ends_with(".tmp"))
 }
 
 /// What the operator must know about a watch error.

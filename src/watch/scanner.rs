@@ -132,6 +132,15 @@ impl Output {
         result
     }
 
+    /// Events waiting in the spools of the delivering sinks; `None` when
+    /// no sink spools.
+    pub fn spool_depth(&self) -> Option<u64> {
+        self.sinks
+            .iter()
+            .filter_map(|s| s.backlog())
+            .reduce(|a, b| a + b)
+    }
+
     /// Flushes every sink.
     pub fn finish(&mut self) {
         for s in &mut self.sinks {
@@ -420,12 +429,12 @@ fn scan_mbox(
         .filter(|p| p.complete() && p.rules_version == rt.rules_version())
         .and_then(|p| p.mbox.clone())
         .and_then(|m| {
-            let (hasher, lines) = hash_prefix(file, m.offset, &shared.stats).ok()?;
+            let (hasher, lines, messages) = hash_prefix(file, m.offset, &shared.stats).ok()?;
             let same = <[u8; 32]>::from(hasher.clone().finalize()) == m.prefix_sha256;
             (same && lines == m.lines && at_message_start(file, m.offset))
-                .then_some((m.offset, hasher, lines))
+                .then_some((m.offset, hasher, lines, messages))
         });
-    let (base, hasher, base_lines) = resume.unwrap_or((0, Sha256::new(), 0));
+    let (base, hasher, base_lines, base_messages) = resume.unwrap_or((0, Sha256::new(), 0, 0));
     let mut reader = Hashing {
         inner: FileAt { file, pos: base },
         hasher,
@@ -443,9 +452,14 @@ fn scan_mbox(
         rt.limits(),
     );
     for e in &mut events {
-        if let Event::Finding(f) = e {
-            f.offset += base;
-            f.line = f.line.map(|l| l + base_lines);
+        match e {
+            Event::Finding(f) => {
+                f.offset += base;
+                f.line = f.line.map(|l| l + base_lines);
+                renumber_message(&mut f.member, base_messages);
+            }
+            Event::File(f) => renumber_message(&mut f.member, base_messages),
+            _ => {}
         }
     }
     let mark = MboxMark {
@@ -456,8 +470,9 @@ fn scan_mbox(
     (events, Some(mark))
 }
 
-/// SHA-256 and newline count of the first `len` bytes.
-fn hash_prefix(file: &File, len: u64, stats: &Stats) -> std::io::Result<(Sha256, u64)> {
+/// SHA-256, newline count and message count (`From ` lines) of the first
+/// `len` bytes.
+fn hash_prefix(file: &File, len: u64, stats: &Stats) -> std::io::Result<(Sha256, u64, u64)> {
     let mut h = Hashing {
         inner: FileAt { file, pos: 0 }.take(len),
         hasher: Sha256::new(),
@@ -466,11 +481,94 @@ fn hash_prefix(file: &File, len: u64, stats: &Stats) -> std::io::Result<(Sha256,
         stats,
         count: false,
     };
-    std::io::copy(&mut h, &mut std::io::sink())?;
+    let mut froms = FromLines::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match h.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        froms.feed(&buf[..n]);
+    }
     if h.bytes != len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok((h.hasher, h.lines))
+    Ok((h.hasher, h.lines, froms.count))
+}
+
+/// Counts lines that start with `From ` (mbox message separators, as the
+/// extractor counts them) across buffer boundaries.
+struct FromLines {
+    /// Bytes of `From ` matched at the start of the current line, or
+    /// `None` when the current line cannot be one.
+    matched: Option<usize>,
+    count: u64,
+}
+
+impl Default for FromLines {
+    fn default() -> Self {
+        FromLines {
+            matched: Some(0),
+            count: 0,
+        }
+    }
+}
+
+impl FromLines {
+    const PAT: &'static [u8] = b"From ";
+
+    fn feed(&mut self, buf: &[u8]) {
+        let mut start = 0;
+        loop {
+            // Continue (or begin) a match at `start`, a line start or the
+            // continuation of one cut by the previous buffer.
+            if let Some(k) = self.matched {
+                let want = &Self::PAT[k..];
+                let have = &buf[start..buf.len().min(start + want.len())];
+                if want.starts_with(have) {
+                    if have.len() == want.len() {
+                        self.count += 1;
+                        self.matched = None;
+                    } else {
+                        // The buffer ends inside a possible match.
+                        self.matched = Some(k + have.len());
+                        return;
+                    }
+                } else {
+                    self.matched = None;
+                }
+            }
+            match memchr::memchr(b'\n', &buf[start..]) {
+                Some(i) => {
+                    start += i + 1;
+                    self.matched = Some(0);
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+/// `msg N...` becomes `msg N+base...`: an mbox scanned from where its last
+/// scan stopped numbers its messages from there, and the member must name
+/// the message's place in the whole file.
+fn renumber_message(member: &mut Option<String>, base: u64) {
+    if base == 0 {
+        return;
+    }
+    let Some(m) = member.as_mut() else {
+        return;
+    };
+    let Some(rest) = m.strip_prefix("msg ") else {
+        return;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let Ok(n) = rest[..digits].parse::<u64>() else {
+        return;
+    };
+    *m = format!("msg {}{}", n + base, &rest[digits..]);
 }
 
 /// True when `offset` is the start of the file or of a `From ` line.
@@ -540,5 +638,45 @@ impl<R: Read> Read for Hashing<'_, R> {
         }
         self.stats.progress();
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_in_pieces(text: &[u8], piece: usize) -> u64 {
+        let mut f = FromLines::default();
+        for chunk in text.chunks(piece) {
+            f.feed(chunk);
+        }
+        f.count
+    }
+
+    #[test]
+    fn from_lines_are_counted_across_buffers() {
+        let text =
+            b"From a@x 1\nSubject: 1\n\nFrom here on\n>From quoted\n\nFrom b@x 2\nx From y\nFrom";
+        for piece in 1..=text.len() {
+            assert_eq!(count_in_pieces(text, piece), 3, "pieces of {piece}");
+        }
+        assert_eq!(count_in_pieces(b"", 4), 0);
+        assert_eq!(count_in_pieces(b"From \n", 4), 1);
+    }
+
+    #[test]
+    fn appended_messages_keep_their_place() {
+        let mut m = Some("msg 1 <id@x>!attachment n.txt".to_string());
+        renumber_message(&mut m, 4);
+        assert_eq!(m.as_deref(), Some("msg 5 <id@x>!attachment n.txt"));
+        let mut m = Some("msg 12".to_string());
+        renumber_message(&mut m, 1);
+        assert_eq!(m.as_deref(), Some("msg 13"));
+        let mut m = Some("report.csv".to_string());
+        renumber_message(&mut m, 1);
+        assert_eq!(m.as_deref(), Some("report.csv"));
+        let mut none = None;
+        renumber_message(&mut none, 1);
+        assert_eq!(none, None);
     }
 }

@@ -40,6 +40,8 @@ pub struct Stats {
     pub startup_done: AtomicBool,
     /// Unix milliseconds of the last file a scanner finished.
     pub last_progress_ms: AtomicU64,
+    /// Errors reported (each also logged; the last one kept).
+    pub errors: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -47,6 +49,7 @@ impl Stats {
     /// Remembers the latest error for `leakhound status` (and logs it).
     pub fn error(&self, message: String) {
         tracing::error!("{message}");
+        self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
 
@@ -98,9 +101,12 @@ pub struct Snapshot {
     pub rescans: u64,
     pub reloads: u64,
     pub reload_failures: u64,
-    /// Events waiting in the sinks' spool; null until the configured sinks
-    /// (with their spool) are wired in.
+    /// Events waiting in the spools of the configured delivering sinks
+    /// (syslog, journald); null when none is configured.
     pub spool_depth: Option<u64>,
+    /// Errors reported since the start.
+    #[serde(default)]
+    pub errors: u64,
     pub last_error: Option<String>,
     pub roots: Vec<RootStatus>,
 }
