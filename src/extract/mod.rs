@@ -38,8 +38,9 @@ pub struct Limits {
     pub max_depth: u32,
     /// Bytes produced by decompression, over the whole top-level file.
     pub max_expanded: u64,
-    /// Output bytes per input byte of one compressed stream or member,
-    /// checked once the output passes [`RATIO_GRACE`].
+    /// Output bytes per input byte of one compressed stream or member, and
+    /// of everything expanded over the top-level file's bytes (layers
+    /// multiply); checked once the output passes [`RATIO_GRACE`].
     pub max_ratio: u64,
     /// Archive members and mail parts, over the whole top-level file.
     pub max_members: u64,
