@@ -17,7 +17,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     nodejs npm \
     rsyslog rsyslog-gnutls openssl \
     systemd \
+    time \
     >/dev/null
+# time: tests/extract.rs measures peak memory with /usr/bin/time -v. The
+# container fixtures it reads are committed; regenerating them
+# (tests/fixtures/containers/make.sh) also needs gzip bzip2 xz-utils zstd zip.
 # rsyslog: the sink tests (tests/rsyslog.rs) start their own rsyslogd on
 # loopback ports; they never use the system's. A fresh install may start the
 # system service: that is left alone.

@@ -302,6 +302,20 @@ impl Worker<'_> {
         len: u64,
     ) {
         let budget = Budget::new(self.limits);
+        // The whole file's bytes, for its compression ratio: its length, or
+        // (a stream) what is read of it.
+        let mut counted;
+        let rest: &mut dyn Read = if len > 0 {
+            budget.add_input(len);
+            rest
+        } else {
+            budget.add_input(head.len() as u64);
+            counted = extract::CountInput {
+                inner: rest,
+                budget: &budget,
+            };
+            &mut counted
+        };
         let mut leaves = Leaves {
             worker: self,
             path: name,

@@ -343,7 +343,8 @@ pub struct LimitArgs {
     /// Bytes produced by decompression, e.g. 16G [default: 16GiB].
     #[arg(long, value_name = "SIZE")]
     pub max_expanded: Option<crate::config::limits::ByteSize>,
-    /// Output bytes per input byte of a compressed stream [default: 1000].
+    /// Output bytes per input byte of a compressed stream, and of all the
+    /// layers of a file together [default: 1000].
     #[arg(long, value_name = "N")]
     pub max_ratio: Option<u64>,
     /// Archive members and mail parts [default: 1000000].

@@ -17,7 +17,8 @@ pub struct Limits {
     pub max_depth: Option<u32>,
     /// Bytes produced by decompression per top-level file (`16GiB`).
     pub max_expanded: Option<ByteSize>,
-    /// Output bytes per input byte of one compressed stream.
+    /// Output bytes per input byte of one compressed stream, and of all the
+    /// layers of one file together.
     pub max_ratio: Option<u64>,
     /// Members and mail parts per top-level file.
     pub max_members: Option<u64>,

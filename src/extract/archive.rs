@@ -142,6 +142,9 @@ fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &mut 
             }
             _ => member(&mut limited, &name, place, budget, sink),
         }
+        if budget.spent() {
+            return;
+        }
         if let Err(e) = budget.check_time() {
             sink.problem(Problem {
                 member: place.member.map(str::to_string),
@@ -229,5 +232,8 @@ pub fn tar(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut 
         let name = clean_name(&String::from_utf8_lossy(&entry.path_bytes()));
         // The archive skips what a member leaves unread before the next.
         member(&mut entry, &name, place, budget, sink);
+        if budget.spent() {
+            return;
+        }
     }
 }

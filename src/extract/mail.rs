@@ -126,7 +126,7 @@ pub fn mbox(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut
             if index > 0 {
                 mbox_message(&msg, index, too_big, place, budget, sink);
             }
-            if at_end {
+            if at_end || budget.spent() {
                 return;
             }
             index += 1;

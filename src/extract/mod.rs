@@ -41,8 +41,9 @@ pub struct Limits {
     pub max_depth: u32,
     /// Bytes produced by decompression, over the whole top-level file.
     pub max_expanded: u64,
-    /// Output bytes per input byte of one compressed stream or member,
-    /// checked once the output passes [`RATIO_GRACE`].
+    /// Output bytes per input byte of one compressed stream or member, and
+    /// of everything expanded over the top-level file's bytes (layers
+    /// multiply); checked once the output passes [`RATIO_GRACE`].
     pub max_ratio: u64,
     /// Archive members and mail parts, over the whole top-level file.
     pub max_members: u64,
@@ -195,6 +196,12 @@ pub struct Budget {
     deadline: Instant,
     expanded: Cell<u64>,
     members: Cell<u64>,
+    /// Bytes of the top-level file: its length, or what has been read of a
+    /// stream so far ([`Budget::add_input`]).
+    input: Cell<u64>,
+    /// A limit over the whole file (expanded bytes, the whole file's ratio,
+    /// time) was hit and reported: nothing more is opened.
+    spent: Cell<bool>,
 }
 
 impl Budget {
@@ -204,7 +211,21 @@ impl Budget {
             deadline: Instant::now() + limits.max_time,
             expanded: Cell::new(0),
             members: Cell::new(0),
+            input: Cell::new(0),
+            spent: Cell::new(false),
         }
+    }
+
+    /// Counts bytes of the top-level file: its whole length when it is
+    /// known, else each read of the stream ([`CountInput`]).
+    pub fn add_input(&self, n: u64) {
+        self.input.set(self.input.get().saturating_add(n));
+    }
+
+    /// Whether a limit over the whole file stopped extraction: containers
+    /// stop opening members (the limit was reported where it was hit).
+    pub fn spent(&self) -> bool {
+        self.spent.get()
     }
 
     /// Bytes produced by decompression so far.
@@ -214,6 +235,7 @@ impl Budget {
 
     fn check_time(&self) -> io::Result<()> {
         if Instant::now() > self.deadline {
+            self.spent.set(true);
             return Err(LimitHit::error(format!(
                 "time limit of {} reached (raise limits.max_time or --max-time)",
                 humantime::format_duration(self.limits.max_time)
@@ -251,6 +273,21 @@ impl<R: Read> Read for CountIn<R> {
     }
 }
 
+/// The top-level stream of a file whose length is not known (standard
+/// input): counts its bytes into the budget, for the whole file's ratio.
+pub struct CountInput<'a> {
+    pub inner: &'a mut dyn Read,
+    pub budget: &'a Budget,
+}
+
+impl Read for CountInput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.budget.add_input(n as u64);
+        Ok(n)
+    }
+}
+
 /// The output side of a decompressor: counts what it produces against the
 /// budget, its ratio and the deadline.
 struct Limited<'b, R> {
@@ -269,9 +306,23 @@ impl<R: Read> Read for Limited<'_, R> {
         self.budget.expanded.set(total);
         let limits = &self.budget.limits;
         if total > limits.max_expanded {
+            self.budget.spent.set(true);
             return Err(LimitHit::error(format!(
                 "expanded more than {} bytes (raise limits.max_expanded or --max-expanded)",
                 limits.max_expanded
+            )));
+        }
+        // Layers multiply: a zip of zips of zips (42.zip) stays under the
+        // ratio in every one of them, so the whole file's ratio is checked
+        // too: everything expanded so far over the top-level file's bytes.
+        let whole = self.budget.input.get().max(1);
+        if total > RATIO_GRACE && total / whole > limits.max_ratio {
+            self.budget.spent.set(true);
+            return Err(LimitHit::error(format!(
+                "containers inside containers expand the file more than {}:1 in all, \
+                 a likely decompression bomb: the rest was not opened \
+                 (raise limits.max_ratio or --max-ratio if it is genuine)",
+                limits.max_ratio
             )));
         }
         let input = self.input.get().max(1);
@@ -616,6 +667,9 @@ fn member(
     budget: &Budget,
     sink: &mut dyn LeafSink,
 ) {
+    if budget.spent() {
+        return;
+    }
     let path = join(place.member, name);
     if let Err(reason) = budget.count_member() {
         sink.problem(Problem {

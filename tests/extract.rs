@@ -1,0 +1,807 @@
+//! End-to-end tests of container extraction through the binary: real
+//! archives, office documents, mail and images made by real tools (see
+//! `tests/fixtures/containers/make.sh`), and hostile inputs (bombs, lies,
+//! corruption, nesting) that must end normally, in bounded memory and time,
+//! with a report of what was not scanned.
+//!
+//! Every run gets a fixed fingerprint key and a private state directory,
+//! runs in the fixtures directory (so paths are short and relative), and is
+//! checked for raw numbers and personal mail data in stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+const KEY: &str = "extract-test-fingerprint-key";
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// Peak RSS allowed for any hostile input.
+const MAX_RSS_KB: u64 = 256 * 1024;
+
+/// What must never appear in any output: every planted number in its raw
+/// forms, and the addresses, names and subjects of the fixture mails.
+const NEVER: &[&str] = &[
+    "4526018159083012",
+    "4526 0181",
+    "0181 59",
+    "4111111111111111",
+    "5478778932879219",
+    "536-22-8726",
+    "85120312343",
+    "1971204123457",
+    "DE89370400440532013000",
+    "DE89 3704",
+    "11010519491231002X",
+    "jan.kowalski",
+    "anna.nowak",
+    "Kowalski",
+    "Nowak",
+    "example.pl",
+    "example.org",
+    "Zamówienie",
+    "poufne",
+    "Secret forwarded",
+    "Private matter",
+    "Personal 1",
+    "Note 3",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containers")
+}
+
+/// A finished run with its JSONL events parsed.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    events: Vec<Value>,
+    /// Peak RSS in kB and wall time, when measured.
+    rss_kb: Option<u64>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn parse(out: Output, elapsed: Duration) -> Run {
+        let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        for never in NEVER {
+            assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
+            assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
+        }
+        let events = stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
+            })
+            .collect();
+        let rss_kb = stderr.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes):")
+                .map(|v| v.trim().parse().unwrap())
+        });
+        Run {
+            code: out.status.code(),
+            stdout,
+            stderr,
+            events,
+            rss_kb,
+            elapsed,
+        }
+    }
+
+    fn of_type(&self, t: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == t).collect()
+    }
+
+    /// `(path, member, kind)` of every finding, in order.
+    fn findings(&self) -> Vec<(String, Option<String>, String)> {
+        self.of_type("finding")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["member"].as_str().map(str::to_string),
+                    f["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// `(member, kind)` of every finding in one file.
+    fn members(&self) -> Vec<(Option<String>, String)> {
+        self.findings()
+            .into_iter()
+            .map(|(_, m, k)| (m, k))
+            .collect()
+    }
+
+    /// The top-level `file` record of `path` (member null), checked to be
+    /// the only one.
+    fn top(&self, path: &str) -> &Value {
+        let found: Vec<&Value> = self
+            .of_type("file")
+            .into_iter()
+            .filter(|f| f["path"] == path && f["member"].is_null())
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "top file records of {path}:\n{}",
+            self.stdout
+        );
+        found[0]
+    }
+
+    /// `(member, status, reason)` of the member records of `path`.
+    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
+        self.of_type("file")
+            .into_iter()
+            .filter(|f| f["path"] == path && !f["member"].is_null())
+            .map(|f| {
+                (
+                    f["member"].as_str().unwrap().to_string(),
+                    f["status"].as_str().unwrap().to_string(),
+                    f["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// A hostile input: the process ended by itself, in bounded memory.
+    fn expect_bounded(&self, what: &str) -> &Run {
+        assert!(
+            matches!(self.code, Some(0 | 1 | 3)),
+            "{what}: exit {:?}\n{}",
+            self.code,
+            self.stderr
+        );
+        match self.rss_kb {
+            Some(kb) => {
+                eprintln!(
+                    "{what}: peak RSS {kb} kB, {:.2} s",
+                    self.elapsed.as_secs_f64()
+                );
+                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
+            }
+            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
+        }
+        self
+    }
+}
+
+/// A scan in the fixtures directory with a private state directory.
+struct Scan {
+    state: TempDir,
+    cwd: PathBuf,
+}
+
+impl Scan {
+    fn new() -> Scan {
+        Scan::in_dir(fixtures())
+    }
+
+    fn in_dir(cwd: PathBuf) -> Scan {
+        Scan {
+            state: tempfile::tempdir().unwrap(),
+            cwd,
+        }
+    }
+
+    fn command(&self, measure: bool) -> Command {
+        let time = Path::new("/usr/bin/time");
+        let mut c = if measure && time.exists() {
+            let mut c = Command::new(time);
+            c.arg("-v").arg(BIN);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+            .env("LEAKHOUND_STATE_DIR", self.state.path())
+            .env_remove("LEAKHOUND_LOG")
+            .current_dir(&self.cwd)
+            .timeout(TIMEOUT);
+        c.args(["scan", "--format", "jsonl", "-v"]);
+        c
+    }
+
+    fn run_with(&self, measure: bool, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
+        let mut c = self.command(measure);
+        c.args(args);
+        if let Some(input) = stdin {
+            c.write_stdin(input);
+        }
+        let start = Instant::now();
+        let out = c.output().unwrap();
+        Run::parse(out, start.elapsed())
+    }
+
+    /// `leakhound scan --format jsonl -v ARGS`.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(false, args, None)
+    }
+
+    /// The same under `/usr/bin/time -v`, for peak memory.
+    fn measured(&self, args: &[&str]) -> Run {
+        self.run_with(true, args, None)
+    }
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
+    v.iter()
+        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
+        .collect()
+}
+
+/// A fully scanned container: status scanned, no reason, its findings and
+/// format, no member records.
+fn assert_scanned(run: &Run, path: &str, findings: u64, encoding: &str) {
+    let top = run.top(path);
+    assert_eq!(top["status"], "scanned", "{top}");
+    assert!(top["reason"].is_null(), "{top}");
+    assert_eq!(top["findings"], findings, "{top}");
+    assert_eq!(top["encoding"], encoding, "{top}");
+    assert_eq!(run.member_records(path), vec![], "{}", run.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// Real inputs.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn compressed_text_is_found_with_no_member() {
+    let sc = Scan::new();
+    for (file, format) in [
+        ("card.txt.gz", "gzip"),
+        ("card.txt.bz2", "bzip2"),
+        ("card.txt.xz", "xz"),
+        ("card.txt.zst", "zstd"),
+    ] {
+        let run = sc.run(&[file]);
+        run.expect_code(1);
+        assert_eq!(run.members(), pairs(&[(None, "card_visa")]), "{file}");
+        assert_eq!(run.of_type("finding")[0]["line"], 2, "{file}");
+        assert_scanned(&run, file, 1, format);
+    }
+    // Two gzip members one after the other: both are read.
+    let run = sc.run(&["multi.gz"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(None, "card_visa"), (None, "us_ssn")])
+    );
+    assert_scanned(&run, "multi.gz", 2, "gzip");
+}
+
+#[test]
+fn tar_gz_members() {
+    let run = Scan::new().run(&["several.tar.gz"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("a.txt"), "card_visa"),
+            (Some("docs/b.csv"), "us_ssn"),
+            (Some("docs/d.txt"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "several.tar.gz", 3, "gzip");
+}
+
+#[test]
+fn zip_members_with_every_method() {
+    let sc = Scan::new();
+    // The zip CLI: stored, deflated, bzip2.
+    let run = sc.run(&["methods.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("stored.txt"), "card_visa"),
+            (Some("deflated.txt"), "us_ssn"),
+            (Some("bzip2.txt"), "iban"),
+        ])
+    );
+    assert_scanned(&run, "methods.zip", 3, "zip");
+    // Python: bzip2 and lzma members.
+    let run = sc.run(&["pymethods.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("bz.txt"), "ro_cnp"), (Some("lz.txt"), "cn_ric")])
+    );
+    assert_scanned(&run, "pymethods.zip", 2, "zip");
+    // Zip64 extra fields.
+    let run = sc.run(&["zip64.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("big.txt"), "card_mastercard")])
+    );
+    assert_scanned(&run, "zip64.zip", 1, "zip");
+}
+
+#[test]
+fn nested_containers_name_the_whole_path() {
+    let sc = Scan::new();
+    let run = sc.run(&["nested.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("outer.tar.gz!inner.zip!deep.txt"), "iban")])
+    );
+    assert_scanned(&run, "nested.zip", 1, "zip");
+
+    let run = sc.run(&["nested3.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("level2.zip!level3.zip!leaf.txt"), "card_visa")])
+    );
+    assert_scanned(&run, "nested3.zip", 1, "zip");
+}
+
+#[test]
+fn max_depth_leaves_deeper_containers_closed_and_says_so() {
+    let sc = Scan::new();
+    let run = sc.run(&["nested3.zip", "--max-depth", "2"]);
+    run.expect_code(0);
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+    let records = run.member_records("nested3.zip");
+    assert_eq!(records.len(), 1, "{records:?}");
+    let (member, status, reason) = &records[0];
+    assert_eq!(member, "level2.zip!level3.zip");
+    assert_eq!(status, "partial");
+    assert!(
+        reason.contains("--max-depth") && reason.contains("max_depth"),
+        "{reason}"
+    );
+    let top = run.top("nested3.zip");
+    assert_eq!(top["status"], "partial");
+    assert!(
+        top["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("level2.zip!level3.zip: zip nested"),
+        "{top}"
+    );
+    // Nothing found, but not everything read: exit 3 when asked.
+    sc.run(&["nested3.zip", "--max-depth", "2", "--fail-on-incomplete"])
+        .expect_code(3);
+}
+
+#[test]
+fn office_documents() {
+    let sc = Scan::new();
+    // The card is split over three Word runs; the field code's digits are
+    // not visible text and are not found.
+    let run = sc.run(&["split.docx"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("word/document.xml"), "card_visa")])
+    );
+    assert_scanned(&run, "split.docx", 1, "zip");
+
+    let run = sc.run(&["sheet.xlsx"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("xl/sharedStrings.xml"), "us_ssn"),
+            (Some("xl/worksheets/sheet1.xml"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "sheet.xlsx", 2, "zip");
+
+    let run = sc.run(&["doc.odt"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("content.xml"), "ro_cnp"),
+            (Some("content.xml"), "iban")
+        ])
+    );
+    assert_scanned(&run, "doc.odt", 2, "zip");
+}
+
+#[test]
+fn png_text_chunks() {
+    let run = Scan::new().run(&["comment.png"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("png tEXt 2"), "card_visa"),
+            (Some("png zTXt 4"), "us_ssn"),
+            (Some("png iTXt 5"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "comment.png", 3, "png");
+}
+
+#[test]
+fn eml_parts_attachments_and_forwarded_messages() {
+    let run = Scan::new().run(&["rich.eml"]);
+    run.expect_code(1);
+    let m = "<fixture-rich@mail.example.net>";
+    assert_eq!(
+        run.members(),
+        vec![
+            // RFC 2047 (base64) subject.
+            (some(&format!("{m}!header Subject")), "ro_cnp".to_string()),
+            // Quoted-printable UTF-8 body.
+            (some(&format!("{m}!part 1 text/plain")), "card_visa".into()),
+            // Quoted-printable windows-1250 body.
+            (some(&format!("{m}!part 2 text/plain")), "pl_pesel".into()),
+            // Base64 CSV attachment.
+            (some(&format!("{m}!attachment people.csv")), "us_ssn".into()),
+            // A zip attached, a CSV inside.
+            (
+                some(&format!("{m}!attachment bank.zip!iban.csv")),
+                "iban".into()
+            ),
+            // A forwarded message/rfc822.
+            (
+                some(&format!("{m}!part 5 message/rfc822!part 0 text/plain")),
+                "cn_ric".into()
+            ),
+        ]
+    );
+    assert_scanned(&run, "rich.eml", 6, "mail");
+    // The windows-1250 text was decoded: the PESEL sits after "PESEL: ".
+    let pesel = &run.of_type("finding")[2];
+    assert_eq!((&pesel["line"], &pesel["column"]), (&1.into(), &27.into()));
+}
+
+#[test]
+fn mbox_messages_and_escaped_from_lines() {
+    let run = Scan::new().run(&["three.mbox"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (
+                Some("msg 1 <fixture-mbox1@mail.example.net>!part 0 text/plain"),
+                "card_visa"
+            ),
+            (
+                Some("msg 2 <fixture-mbox2@mail.example.net>!part 0 text/plain"),
+                "us_ssn"
+            ),
+            (
+                Some("msg 3 <fixture-mbox3@mail.example.net>!part 0 text/plain"),
+                "iban"
+            ),
+        ])
+    );
+    assert_scanned(&run, "three.mbox", 3, "mbox");
+    // `>From the desk of HR: ssn ...` did not start a message, and its `>`
+    // was taken away: the SSN is at column 26 of line 2.
+    let ssn = &run.of_type("finding")[1];
+    assert_eq!((&ssn["line"], &ssn["column"]), (&2.into(), &26.into()));
+}
+
+#[test]
+fn maildir_cur_and_new() {
+    let run = Scan::new().run(&["maildir"]);
+    run.expect_code(1);
+    let mut found = run.findings();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "maildir/cur/1704164645.M2P1.fixture:2,S".to_string(),
+                some("<fixture-md2@mail.example.net>!part 0 text/plain"),
+                "card_visa".to_string()
+            ),
+            (
+                "maildir/new/1704164645.M1P1.fixture".to_string(),
+                some("<fixture-md1@mail.example.net>!part 0 text/plain"),
+                "pl_pesel".to_string()
+            ),
+        ]
+    );
+    assert_scanned(&run, "maildir/cur/1704164645.M2P1.fixture:2,S", 1, "mail");
+    assert_scanned(&run, "maildir/new/1704164645.M1P1.fixture", 1, "mail");
+}
+
+#[test]
+fn stdin_containers_are_opened() {
+    let sc = Scan::new();
+    let input = std::fs::read(fixtures().join("several.tar.gz")).unwrap();
+    let run = sc.run_with(false, &["-"], Some(input));
+    run.expect_code(1);
+    assert_eq!(
+        run.findings(),
+        vec![
+            ("<stdin>".into(), some("a.txt"), "card_visa".into()),
+            ("<stdin>".into(), some("docs/b.csv"), "us_ssn".into()),
+            ("<stdin>".into(), some("docs/d.txt"), "pl_pesel".into()),
+        ]
+    );
+    assert_eq!(run.top("<stdin>")["status"], "scanned");
+    // A zip from a pipe is held in memory and read the same way.
+    let input = std::fs::read(fixtures().join("nested.zip")).unwrap();
+    let run = sc.run_with(false, &["-"], Some(input));
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("outer.tar.gz!inner.zip!deep.txt"), "iban")])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile inputs.
+// ---------------------------------------------------------------------------
+
+/// The reason in a record, checked to say that a limit stopped the scan.
+fn reason(v: &Value) -> &str {
+    v["reason"].as_str().unwrap_or("")
+}
+
+#[test]
+fn nested_zip_bomb_stops_at_the_whole_file_ratio() {
+    // 5.7 KB: 8 zips of 8 zips of 8 zips, each holding 64 MiB of zeros
+    // (32 GiB in all). Every layer alone stays near deflate's 1030:1.
+    let sc = Scan::new();
+    for (what, run) in [
+        ("bomb42.zip", sc.measured(&["bomb42.zip"])),
+        (
+            "bomb42.zip on stdin",
+            sc.run_with(
+                true,
+                &["-"],
+                Some(std::fs::read(fixtures().join("bomb42.zip")).unwrap()),
+            ),
+        ),
+    ] {
+        run.expect_code(0).expect_bounded(what);
+        assert!(run.findings().is_empty());
+        let path = if what.ends_with("stdin") {
+            "<stdin>"
+        } else {
+            "bomb42.zip"
+        };
+        let records = run.member_records(path);
+        assert_eq!(records.len(), 1, "{what}: {records:?}");
+        assert_eq!(records[0].0, "l2-0.zip!l1-0.zip!l0-0.zip!zeros.bin");
+        assert_eq!(records[0].1, "partial");
+        assert!(records[0].2.contains("1000:1 in all"), "{records:?}");
+        let top = run.top(path);
+        assert_eq!(top["status"], "partial");
+        assert!(reason(top).contains("--max-ratio"), "{top}");
+        assert!(run.elapsed < Duration::from_secs(60), "{what}");
+    }
+}
+
+#[test]
+fn overlapping_zip_members_are_not_opened() {
+    // One local file, 32 central directory entries pointing at it.
+    let run = Scan::new().measured(&["overlap.zip"]);
+    run.expect_code(1).expect_bounded("overlap.zip");
+    assert_eq!(run.members(), pairs(&[(Some("copy00.txt"), "card_visa")]));
+    let top = run.top("overlap.zip");
+    assert_eq!(top["status"], "partial");
+    assert!(reason(top).contains("31 members overlap"), "{top}");
+}
+
+#[test]
+fn ten_gib_gzip_of_zeros_stops_at_the_ratio_limit() {
+    // 640 copies of one gzip member of 16 MiB of zeros: a valid 10 GiB
+    // multi-member gzip in 10 MB.
+    let member = std::fs::read(fixtures().join("zeros16m.gz")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        use std::io::Write;
+        let f = std::fs::File::create(dir.path().join("zeros.gz")).unwrap();
+        let mut w = std::io::BufWriter::new(f);
+        for _ in 0..640 {
+            w.write_all(&member).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let run = Scan::in_dir(dir.path().to_path_buf()).measured(&["zeros.gz"]);
+    run.expect_code(0).expect_bounded("10 GiB of zeros in gzip");
+    assert!(run.findings().is_empty());
+    let top = run.top("zeros.gz");
+    assert_eq!(top["status"], "partial");
+    assert!(
+        reason(top).contains("compression ratio above 1000:1"),
+        "{top}"
+    );
+    assert!(run.elapsed < Duration::from_secs(60));
+}
+
+#[test]
+fn tar_header_that_lies_about_its_size() {
+    // The second header claims 1 MiB; the file ends one block later.
+    let run = Scan::new().measured(&["liar.tar"]);
+    run.expect_code(1).expect_bounded("liar.tar");
+    // What came before the lie is kept, and what little follows it.
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("first.txt"), "card_visa"),
+            (Some("second.txt"), "us_ssn")
+        ])
+    );
+    let top = run.top("liar.tar");
+    assert_eq!(top["status"], "partial");
+    assert!(
+        reason(top).contains("tar archive is corrupt or truncated"),
+        "{top}"
+    );
+}
+
+/// A message whose body is `depth` multiparts, each inside the last.
+fn deep_multipart(depth: usize) -> String {
+    let mut s = String::from(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n",
+    );
+    for i in 1..depth {
+        s += &format!(
+            "--b{}\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n",
+            i - 1
+        );
+    }
+    s += &format!(
+        "--b{}\r\nContent-Type: text/plain\r\n\r\ncard 4526018159083012\r\n",
+        depth - 1
+    );
+    for i in (0..depth).rev() {
+        s += &format!("--b{i}--\r\n");
+    }
+    s
+}
+
+/// A message forwarding a message forwarding ... `depth` times.
+fn deep_rfc822(depth: usize) -> String {
+    let header =
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n";
+    let mut s = String::new();
+    for _ in 0..depth {
+        s += header;
+        s += "Content-Type: message/rfc822\r\n\r\n";
+    }
+    s += header;
+    s += "Content-Type: text/plain\r\n\r\ncard 4526018159083012\r\n";
+    s
+}
+
+#[test]
+fn mime_nested_a_thousand_deep() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("multipart.eml"), deep_multipart(1000)).unwrap();
+    std::fs::write(dir.path().join("rfc822.eml"), deep_rfc822(1000)).unwrap();
+    let sc = Scan::in_dir(dir.path().to_path_buf());
+
+    // Multiparts are flattened by the parser: the text at the bottom is
+    // found, and nothing is left out.
+    let run = sc.measured(&["multipart.eml"]);
+    run.expect_code(1).expect_bounded("multipart 1000 deep");
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("message!part 1000 text/plain"), "card_visa")])
+    );
+    assert_eq!(run.top("multipart.eml")["status"], "scanned");
+    assert!(run.elapsed < Duration::from_secs(30));
+
+    // Forwarded messages stop at max_depth, and say so.
+    let run = sc.measured(&["rfc822.eml"]);
+    run.expect_code(0)
+        .expect_bounded("message/rfc822 1000 deep");
+    assert!(run.findings().is_empty());
+    let records = run.member_records("rfc822.eml");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].1, "partial");
+    assert!(
+        records[0]
+            .2
+            .starts_with("messages nested more than 16 levels deep"),
+        "{records:?}"
+    );
+    assert_eq!(
+        records[0].0.matches("message/rfc822").count(),
+        15,
+        "{records:?}"
+    );
+    assert_eq!(run.top("rfc822.eml")["status"], "partial");
+    assert!(run.elapsed < Duration::from_secs(30));
+}
+
+#[test]
+fn truncated_mbox_keeps_the_messages_before() {
+    let run = Scan::new().measured(&["truncated.mbox"]);
+    run.expect_code(1).expect_bounded("truncated.mbox");
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (
+                Some("msg 1 <fixture-trunc1@mail.example.net>!part 0 text/plain"),
+                "card_visa"
+            ),
+            (
+                Some("msg 2 <fixture-trunc2@mail.example.net>!part 0 text/plain"),
+                "us_ssn"
+            ),
+        ])
+    );
+    let records = run.member_records("truncated.mbox");
+    assert_eq!(
+        records,
+        vec![(
+            "msg 3 <fixture-trunc3@mail.example.net>!attachment data.bin".to_string(),
+            "partial".to_string(),
+            "the part's transfer encoding is broken: it was scanned as far as it could be decoded"
+                .to_string()
+        )]
+    );
+    assert_eq!(run.top("truncated.mbox")["status"], "partial");
+}
+
+#[test]
+fn corrupt_and_truncated_archives_are_errors() {
+    let sc = Scan::new();
+    let run = sc.measured(&["corrupt.gz"]);
+    run.expect_code(0).expect_bounded("corrupt.gz");
+    let top = run.top("corrupt.gz");
+    assert_eq!(top["status"], "error");
+    assert!(reason(top).starts_with("not a valid gzip stream"), "{top}");
+    assert_eq!(run.member_records("corrupt.gz"), vec![]);
+
+    let run = sc.measured(&["truncated.zip"]);
+    run.expect_code(0).expect_bounded("truncated.zip");
+    let top = run.top("truncated.zip");
+    assert_eq!(top["status"], "error");
+    assert!(
+        reason(top).starts_with("not a readable zip archive"),
+        "{top}"
+    );
+    // Both count as errors, and make --fail-on-incomplete exit 3.
+    let run = sc.run(&["corrupt.gz", "truncated.zip", "--fail-on-incomplete"]);
+    run.expect_code(3);
+    assert_eq!(run.of_type("summary")[0]["files"]["error"], 2);
+}
+
+#[test]
+fn encrypted_zip_member_is_partial() {
+    let run = Scan::new().measured(&["encrypted.zip"]);
+    run.expect_code(1).expect_bounded("encrypted.zip");
+    assert_eq!(run.members(), pairs(&[(Some("open.txt"), "us_ssn")]));
+    assert_eq!(
+        run.member_records("encrypted.zip"),
+        vec![(
+            "secret.txt".to_string(),
+            "partial".to_string(),
+            "encrypted: this member cannot be read without its password".to_string()
+        )]
+    );
+    let top = run.top("encrypted.zip");
+    assert_eq!(top["status"], "partial");
+    assert!(reason(top).starts_with("secret.txt: encrypted"), "{top}");
+}
