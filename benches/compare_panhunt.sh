@@ -59,8 +59,8 @@ hit = sum((c["digits"][:6], c["digits"][-4:]) in found.get(c["file"], set()) for
 print(f"card recall {hit}/{len(cards)} = {hit / len(cards):.3f}")
 PYEOF
 )
-read -r LH_S LH_KB < "$WORK/lh.time"
-read -r PH_S PH_KB < "$WORK/ph.time"
+read -r LH_S LH_KB < <(tail -n 1 "$WORK/lh.time")   # after "Command exited with non-zero status 1"
+read -r PH_S PH_KB < <(tail -n 1 "$WORK/ph.time")
 BYTES=$(du -sb --exclude=truth.jsonl --exclude=manifest.json "$CORPUS" | cut -f1)
 echo "corpus: $CORPUS ($BYTES bytes), $N workers each"
 printf '%-10s %8s s %8.1f MB/s %6d MiB peak RSS\n' leakhound "$LH_S" "$(echo "$BYTES/$LH_S/1000000" | bc -l)" $((LH_KB / 1024))
