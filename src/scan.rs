@@ -237,14 +237,7 @@ impl Worker<'_> {
         let mut head = vec![0u8; 64 * 1024];
         let n = match file.read_at(&mut head, 0) {
             Ok(n) => n,
-            Err(e) => {
-                let record = inputs::record(
-                    Path::new(name),
-                    FileStatus::Error,
-                    format!("cannot read: {e}"),
-                );
-                return self.send(vec![Event::File(record)]);
-            }
+            Err(e) => return self.unreadable(name, &e),
         };
         head.truncate(n);
         match extract::sniff(&head) {
@@ -267,19 +260,22 @@ impl Worker<'_> {
         }
     }
 
+    /// Reports a file whose first bytes could not be read.
+    fn unreadable(&self, name: &str, e: &std::io::Error) {
+        let record = inputs::record(
+            Path::new(name),
+            FileStatus::Error,
+            format!("cannot read: {e}"),
+        );
+        self.send(vec![Event::File(record)]);
+    }
+
     /// Scans a stream that cannot be read twice (standard input, a reader
     /// handed to [`scan_one`]): its first bytes are kept to sniff it.
     fn scan_input(&self, name: &str, reader: &mut dyn Read) {
         let head = match extract::peek(reader) {
             Ok((head, _)) => head,
-            Err(e) => {
-                let record = inputs::record(
-                    Path::new(name),
-                    FileStatus::Error,
-                    format!("cannot read: {e}"),
-                );
-                return self.send(vec![Event::File(record)]);
-            }
+            Err(e) => return self.unreadable(name, &e),
         };
         match extract::sniff(&head) {
             Format::Plain => {

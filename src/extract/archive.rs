@@ -119,7 +119,10 @@ fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &mut 
                 continue;
             }
         };
-        if entry.is_dir() || !entry.is_file() {
+        // A directory entry has nothing to read. Anything else with data
+        // (a symbolic link's target, an entry whose attributes were
+        // damaged) is read like a file: never skipped in silence.
+        if entry.is_dir() && entry.size() == 0 {
             continue;
         }
         if entry.encrypted() {

@@ -198,12 +198,7 @@ fn named_message(
         .map(|id| format!(" <{}>", clean_name(id)))
         .unwrap_or_default();
     let path = join(place.member, &format!("{position}{id}"));
-    if let Err(reason) = budget.count_member() {
-        sink.problem(Problem {
-            member: Some(path),
-            status: FileStatus::Partial,
-            reason,
-        });
+    if !budget.admit(&path, sink) {
         return;
     }
     let here = Place {
@@ -284,12 +279,7 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
         match &part.body {
             PartType::Multipart(_) => {}
             PartType::Text(text) | PartType::Html(text) => {
-                if let Err(reason) = budget.count_member() {
-                    sink.problem(Problem {
-                        member: Some(join(place.member, &name)),
-                        status: FileStatus::Partial,
-                        reason,
-                    });
+                if !budget.admit(&join(place.member, &name), sink) {
                     return;
                 }
                 text_leaf(text.as_bytes(), &name, place, sink)

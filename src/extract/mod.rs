@@ -244,6 +244,22 @@ impl Budget {
         Ok(())
     }
 
+    /// Counts `path` as one more member; `false`, with the problem sent to
+    /// `sink`, once there are too many.
+    fn admit(&self, path: &str, sink: &mut dyn LeafSink) -> bool {
+        match self.count_member() {
+            Ok(()) => true,
+            Err(reason) => {
+                sink.problem(Problem {
+                    member: Some(path.to_string()),
+                    status: FileStatus::Partial,
+                    reason,
+                });
+                false
+            }
+        }
+    }
+
     /// Counts one more member; an error once there are too many.
     fn count_member(&self) -> Result<(), String> {
         let n = self.members.get() + 1;
@@ -671,12 +687,7 @@ fn member(
         return;
     }
     let path = join(place.member, name);
-    if let Err(reason) = budget.count_member() {
-        sink.problem(Problem {
-            member: Some(path),
-            status: FileStatus::Partial,
-            reason,
-        });
+    if !budget.admit(&path, sink) {
         return;
     }
     let here = Place {

@@ -57,12 +57,7 @@ pub fn part(
     sink: &mut dyn LeafSink,
 ) {
     let path = join(place.member, name);
-    if let Err(reason) = budget.count_member() {
-        sink.problem(Problem {
-            member: Some(path),
-            status: FileStatus::Partial,
-            reason,
-        });
+    if !budget.admit(&path, sink) {
         return;
     }
     let (text, failure) = xml_text(reader, kind, budget.limits.max_buffer);
