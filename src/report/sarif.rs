@@ -249,6 +249,19 @@ impl<W: Write> Sink for Sarif<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        // Workers finish files in any order: sort, so the same tree gives
+        // the same report on every run and runner.
+        self.results.sort_by_cached_key(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            (
+                loc["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                loc["region"]["startLine"].as_u64().unwrap_or(0),
+                loc["region"]["startColumn"].as_u64().unwrap_or(0),
+            )
+        });
         let mut invocation = json!({
             "executionSuccessful": self.exit_code != 2,
             "exitCode": self.exit_code,
