@@ -41,11 +41,6 @@ pub fn is_tar(head: &[u8]) -> bool {
     stored == Some(sum)
 }
 
-/// A zip read from the top-level file.
-pub fn zip_file(file: &std::fs::File, place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
-    zip(file, place, budget, sink);
-}
-
 /// A zip inside another container: held in memory, then read.
 pub fn zip_stream(
     stream: &mut dyn Read,
@@ -59,7 +54,9 @@ pub fn zip_stream(
     }
 }
 
-fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
+/// A zip read through its central directory (a top-level file, or a
+/// nested zip held in memory).
+pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
     let mut archive = match zip::ZipArchive::new(reader) {
         Ok(a) => a,
         Err(e) => {

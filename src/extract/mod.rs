@@ -464,7 +464,7 @@ pub fn walk(
             sink,
         ),
         Format::Zip => match seekable {
-            Some(file) if place.depth == 0 => archive::zip_file(file, inner, budget, sink),
+            Some(file) if place.depth == 0 => archive::zip(file, inner, budget, sink),
             _ => archive::zip_stream(&mut stream, inner, budget, sink),
         },
         Format::Tar => archive::tar(&mut stream, inner, budget, sink),
