@@ -14,7 +14,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential pkg-config git ca-certificates \
     python3 python3-venv python3-pip \
-    nodejs npm \
     rsyslog rsyslog-gnutls openssl \
     systemd \
     time \
@@ -26,7 +25,13 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # loopback ports; they never use the system's. A fresh install may start the
 # system service: that is left alone.
 
-# The CI-gate tests validate SARIF with Microsoft's reference validator.
+# The CI-gate tests validate SARIF with Microsoft's reference validator, an
+# npm package. Node.js may come from NodeSource (its nodejs package bundles
+# npm and conflicts with Debian's npm), so install Debian's only when there is
+# no npm yet.
+if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 if ! command -v sarif-multitool >/dev/null 2>&1; then
     $SUDO npm install -g --no-fund --no-audit @microsoft/sarif-multitool@5.7.0 >/dev/null
 fi
