@@ -205,10 +205,17 @@ impl Daemon {
     }
 
     /// Waits until the start-up scan is done and nothing is queued or
-    /// pending.
+    /// pending, in a status written after this call: `status.json` is
+    /// rewritten every `status_interval`, so the file on disk may still
+    /// describe the daemon as it was before the work the caller waits for.
     fn wait_idle(&self) -> Value {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         self.wait_status("idle", |s| {
-            s["startup_scan_done"] == true
+            s["updated_ms"].as_u64().is_some_and(|t| t > since)
+                && s["startup_scan_done"] == true
                 && s["queue_depth"] == 0
                 && s["pending"] == 0
                 && s["walks"] == 0
