@@ -94,6 +94,9 @@ struct Triggers {
     bare_min: u32,
     /// Group-shape prefixes whose masks fire a trigger.
     shapes: Vec<Vec<u8>>,
+    /// The distinct group lengths in `shapes`: the digit runs computed once
+    /// per window and shared by all shapes.
+    group_lengths: Vec<u8>,
     iban: bool,
     native_digits: bool,
     /// Bytes the scan advances per 128-byte window: a trigger pattern must
@@ -239,6 +242,10 @@ impl Engine {
         }
         triggers.bare_min = if bare_min == u32::MAX { 0 } else { bare_min };
         triggers.shapes = minimal_cover(shapes);
+        let mut lengths: Vec<u8> = triggers.shapes.iter().flatten().copied().collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        triggers.group_lengths = lengths;
         // The longest pattern: a bare run, a shape prefix with its
         // separators, or `CCdd` of an IBAN. Rules keep all of these within
         // 64 bytes (bare runs <= 31 digits, shapes <= 48 bytes).
@@ -346,32 +353,52 @@ impl Engine {
         self.scan_regex_rules(buf, &st, on_match)
     }
 
-    /// Bit `i` set: position `pos + i` may start or lie inside a candidate.
+    /// Bit `i` set: position `pos + i` may start a candidate (or lie inside
+    /// one: the first bit of a window is not checked against the byte before
+    /// it, so a pattern there fires even where it continues a longer run).
+    ///
+    /// Every pattern is anchored on its left: a digit run must not follow a
+    /// digit, and an IBAN's country code must not follow a letter or digit.
+    /// Dates, IP addresses, status codes with sizes (`304 166153`) and hashes
+    /// (`SHA256`) then fire nothing, and a long run fires once, at its start.
     #[inline(always)]
     fn trigger_mask(&self, buf: &[u8], pos: usize, m: &Masks) -> u128 {
         let tr = &self.triggers;
         let mut t = 0u128;
         if m.digit != 0 {
+            // Bit i: byte i - 1 is not a digit (bit 0: not known, so yes).
+            let after_non_digit = !(m.digit << 1);
             let runs = Runs::new(m.digit);
             if tr.bare_min > 0 {
-                t |= runs.of(tr.bare_min);
+                t |= runs.of(tr.bare_min) & after_non_digit;
             }
-            if m.sep != 0 {
+            if m.sep != 0 && !tr.shapes.is_empty() {
+                // runs_of[k]: at least k digits from bit i on.
+                let mut runs_of = [0u128; 32];
+                for &k in &tr.group_lengths {
+                    runs_of[k as usize & 31] = runs.of(k as u32);
+                }
+                // exactly[k]: exactly k digits from bit i, then a separator
+                // (exact on the left only where the run follows a non-digit
+                // or a separator, which every use below ensures).
+                let exactly = |k: u8| runs_of[k as usize & 31] & shr(m.sep, k as u32);
                 for shape in &tr.shapes {
-                    let mut x = runs.of(shape[0] as u32);
-                    let mut off = shape[0] as u32;
-                    for &g in &shape[1..] {
-                        x &= shr(m.sep, off);
-                        off += 1;
-                        x &= shr(runs.of(g as u32), off);
-                        off += g as u32;
+                    let (first, rest) = shape.split_first().expect("shapes have two groups");
+                    let (last, middle) = rest.split_last().expect("shapes have two groups");
+                    let mut x = exactly(*first) & after_non_digit;
+                    let mut off = *first as u32 + 1;
+                    for &g in middle {
+                        x &= shr(exactly(g), off);
+                        off += g as u32 + 1;
                     }
+                    x &= shr(runs_of[*last as usize & 31], off);
                     t |= x;
                 }
             }
             if tr.iban && m.upper != 0 {
                 let (u, d) = (m.upper, m.digit);
-                t |= u & (u >> 1) & (d >> 2) & (d >> 3);
+                let after_non_alnum = !((u | d) << 1);
+                t |= u & (u >> 1) & (d >> 2) & (d >> 3) & after_non_alnum;
             }
         }
         if tr.native_digits && m.native_lead != 0 {
@@ -684,32 +711,39 @@ impl Engine {
     }
 }
 
-/// The shortest prefix of a group shape that is selective enough to fire a
-/// trigger: eight digits or more, or the whole shape. `4-4` is enough for
-/// cards; `3-2` would fire on every date, so SSNs keep all of `3-2-4`.
+/// Longest trigger pattern, in bytes. Patterns must fit in a window, and
+/// the longer the longest one, the more each window overlaps the next.
+const MAX_PATTERN: usize = 16;
+
+/// The longest prefix of a group shape, separators included, that fits in
+/// [`MAX_PATTERN`] bytes (and has at least two groups). The more groups a
+/// pattern has, the fewer log lines fire it: `3-6` fires on every
+/// `304 166153` of a web server log, `3-6-1` on none; `4-4-4` keeps a card
+/// trigger to 14 bytes.
 fn trigger_prefix(shape: &[u8]) -> Vec<u8> {
-    let mut digits = 0u32;
+    let mut bytes = 0usize;
+    let mut take = 0;
     for (i, &g) in shape.iter().enumerate() {
-        digits += g as u32;
-        if digits >= 8 && i >= 1 {
-            return shape[..=i].to_vec();
+        bytes += g as usize + usize::from(i > 0);
+        if bytes > MAX_PATTERN && i >= 2 {
+            break;
         }
+        take = i + 1;
     }
-    shape.to_vec()
+    shape[..take].to_vec()
 }
 
 /// Drops trigger patterns that fire whenever another pattern fires.
-/// Pattern `p` fires on every text where `q` fires when they have the same
-/// number of groups, the inner groups are equal and `p`'s first and last
-/// groups are no longer than `q`'s (those are only bounded on one side).
+/// Pattern `p` fires wherever `q` fires when `p` has no more groups than
+/// `q`, the same first group (it is exact: anchored on the left and ended by
+/// a separator), the same inner groups, and a last group no longer than
+/// `q`'s group at that place (a last group is only bounded on the left).
 fn minimal_cover(mut shapes: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     shapes.sort();
     shapes.dedup();
     let covers = |p: &[u8], q: &[u8]| {
-        p.len() == q.len()
-            && p[0] <= q[0]
-            && p[p.len() - 1] <= q[q.len() - 1]
-            && p[1..p.len() - 1] == q[1..q.len() - 1]
+        let n = p.len();
+        n <= q.len() && p[..n - 1] == q[..n - 1] && p[n - 1] <= q[n - 1]
     };
     let all = shapes.clone();
     shapes.retain(|q| !all.iter().any(|p| p != q && covers(p, q)));
