@@ -49,7 +49,7 @@ fn findings(path: &std::path::Path, threads: &str) -> Vec<Finding> {
     rows
 }
 
-const SEGMENT: usize = 2 << 20;
+const SEGMENT: usize = 256 << 10;
 const NUMBERS: [&str; 4] = [
     "4526 0181 5908 3012",
     "536-22-8726",
