@@ -135,6 +135,28 @@ impl Csv {
 }
 
 impl Machine for Csv {
+    fn skippable(&self, bytes: &[u8]) -> usize {
+        // The first record is kept byte by byte for the header.
+        let Some(delim) = self.delimiter else {
+            return 0;
+        };
+        if self.record == 0 {
+            return 0;
+        }
+        if self.in_quotes {
+            if self.quote_pending {
+                return 0;
+            }
+            return memchr::memchr(b'"', bytes).unwrap_or(bytes.len());
+        }
+        if self.at_field_start {
+            return 0;
+        }
+        // Inside an unquoted field only the delimiter and the end of the
+        // line count (a quote there is data).
+        memchr::memchr2(delim, b'\n', bytes).unwrap_or(bytes.len())
+    }
+
     fn byte(&mut self, b: u8) {
         if self.delimiter.is_some() {
             return self.feed(b);

@@ -99,7 +99,31 @@ fn push_key(p: &mut String, raw: &[u8]) {
     }
 }
 
+/// Bytes that matter outside strings (a newline only in JSON lines).
+const STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 7 {
+        t[b"\"{}[],\n"[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 impl Machine for Json {
+    fn skippable(&self, bytes: &[u8]) -> usize {
+        if self.in_string {
+            if self.escaped || self.string_is_key {
+                return 0;
+            }
+            return memchr::memchr2(b'"', b'\\', bytes).unwrap_or(bytes.len());
+        }
+        bytes
+            .iter()
+            .position(|&b| STRUCTURAL[b as usize])
+            .unwrap_or(bytes.len())
+    }
+
     fn byte(&mut self, b: u8) {
         if self.in_string {
             if self.escaped {

@@ -77,13 +77,26 @@ pub fn locate(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        for &b in &buf[..n] {
+        let mut i = 0;
+        while i < n {
             while next < offsets.len() && offsets[next] <= pos {
                 marks[next] = Some(machine.mark());
                 next += 1;
             }
-            machine.byte(b);
-            pos += 1;
+            // Up to the next offset, skip what cannot change the state in
+            // one call, then feed the byte that may.
+            let until = match offsets.get(next) {
+                Some(&o) => ((o - pos) as usize).min(n - i),
+                None => n - i,
+            };
+            let skip = machine.skippable(&buf[i..i + until]);
+            i += skip;
+            pos += skip as u64;
+            if skip < until {
+                machine.byte(buf[i]);
+                i += 1;
+                pos += 1;
+            }
         }
         if pos > last {
             break;
@@ -108,6 +121,10 @@ pub(crate) enum Pending {
 trait Machine {
     /// One byte of text.
     fn byte(&mut self, b: u8);
+    /// How many leading bytes of `bytes` would leave the state as it is
+    /// (the inside of a quoted field or a string, say), so the caller need
+    /// not feed them one by one. 0 is always a correct answer.
+    fn skippable(&self, bytes: &[u8]) -> usize;
     /// The place at the current position.
     fn mark(&mut self) -> Pending;
     /// Turns the marks into locations.
@@ -124,6 +141,56 @@ pub(crate) fn risky_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `locate` without skipping: every byte through `Machine::byte`.
+    fn locate_bytewise(
+        text: &[u8],
+        format: DataFormat,
+        offsets: &[u64],
+    ) -> Vec<Option<DataLocation>> {
+        let mut machine: Box<dyn Machine> = match format {
+            DataFormat::Csv => Box::new(csv::Csv::new(None)),
+            DataFormat::Tsv => Box::new(csv::Csv::new(Some(b'\t'))),
+            DataFormat::Json => Box::new(json::Json::new(false)),
+            DataFormat::JsonLines => Box::new(json::Json::new(true)),
+        };
+        let mut marks = vec![None; offsets.len()];
+        let mut next = 0;
+        for (pos, &b) in text.iter().enumerate() {
+            while next < offsets.len() && offsets[next] <= pos as u64 {
+                marks[next] = Some(machine.mark());
+                next += 1;
+            }
+            machine.byte(b);
+        }
+        while next < offsets.len() {
+            marks[next] = Some(machine.mark());
+            next += 1;
+        }
+        machine.resolve(marks)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn skipping_gives_the_same_places(
+            text in "[a1,;|\t\"\\\n\r{}\\[\\]: ]{0,200}",
+            picks in proptest::collection::vec(0u64..220, 0..8),
+            format in prop_oneof![
+                Just(DataFormat::Csv),
+                Just(DataFormat::Tsv),
+                Just(DataFormat::Json),
+                Just(DataFormat::JsonLines),
+            ],
+        ) {
+            let mut offsets = picks;
+            offsets.sort_unstable();
+            let got = locate(&mut text.as_bytes(), format, &offsets).unwrap();
+            prop_assert_eq!(got, locate_bytewise(text.as_bytes(), format, &offsets));
+        }
+    }
 
     fn run(format: DataFormat, text: &str, needles: &[&str]) -> Vec<Option<DataLocation>> {
         let offsets: Vec<u64> = needles
