@@ -10,8 +10,8 @@
 #        leakhound scan -j1 (all built-in rules, jsonl report to /dev/null)
 #        rg --no-unicode -c -j1 REGEX   (REGEX: the union of the candidate
 #          shapes the rules look at, without any validation; see RG_REGEX)
-#        leakhound scan -j$(nproc)      (scaling info: one file is scanned by
-#          one worker, so this mostly shows the pipeline's overhead)
+#        leakhound scan -j$(nproc)      (scaling: a file of 64 MiB or more is
+#          cut into 256 KiB segments that all workers scan at once)
 #      with hyperfine when installed (mean and min from its JSON export),
 #      else a loop of RUNS runs timed with `date +%s.%N`.
 #   4. Measures each command's peak RSS with /usr/bin/time -v.
@@ -184,5 +184,5 @@ python3 -c '
 import sys
 rg, lh, lhn = map(float, sys.argv[1:4])
 print(f"rg_time / leakhound_time (-j1, means): {rg / lh:.2f}  (above 1: leakhound is faster)")
-print(f"leakhound -j1 / -j{sys.argv[4]} (means): {lh / lhn:.2f}  (one file goes to one worker)")
+print(f"leakhound -j1 / -j{sys.argv[4]} (means): {lh / lhn:.2f}  (speed-up from more threads)")
 ' "${MEAN["rg -j1"]}" "${MEAN["leakhound -j1"]}" "${MEAN["leakhound -j$NPROC"]}" "$NPROC"
