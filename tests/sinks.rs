@@ -1,10 +1,10 @@
 //! The sinks against real sockets and files (the rsyslog tests are in
 //! tests/rsyslog.rs), and every event against `schema/events.schema.json`.
 //!
-//! journald: this machine may have no running journald, so the native
-//! protocol is tested against a unix datagram socket bound here, whose
-//! datagrams are parsed as journald parses them (`sinks::journald::parse`).
-//! `/dev/log` likewise: a datagram socket bound here stands for it.
+//! journald: here the datagrams are read from a socket bound by the test
+//! and parsed (`sinks::journald::parse`); tests/journald.rs delivers to a
+//! real systemd-journald. `/dev/log`: a datagram socket bound here stands
+//! for it.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};

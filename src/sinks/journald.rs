@@ -10,17 +10,19 @@
 //! `SYSLOG_FACILITY`, `LEAKHOUND_EVENT` (the whole event as JSON), and each
 //! top-level field of the event as `LEAKHOUND_<NAME>` in upper case (nested
 //! objects as `LEAKHOUND_<A>_<B>`, arrays and nulls left out), e.g.
-//! `LEAKHOUND_ID`, `LEAKHOUND_TYPE`, `LEAKHOUND_MASKED`. Values are cut at
-//! [`MAX_VALUE`] bytes so a datagram stays well under the socket's limit;
-//! large payloads through a memfd are not implemented, nothing leakhound
-//! writes comes near the limit.
+//! `LEAKHOUND_ID`, `LEAKHOUND_TYPE`, `LEAKHOUND_MASKED`. An entry bigger
+//! than a datagram may be (a member path of deeply nested archives with
+//! long names) goes through a sealed memfd (`transport::JournalDgram`), so
+//! entries are not cut; values are cut only at [`MAX_VALUE`] bytes, far
+//! beyond any real event, to bound what one entry can cost.
 
 use crate::report::event::{Envelope, Event, to_json};
 
 use super::syslog::severity_of;
 
-/// The longest value written, in bytes.
-pub const MAX_VALUE: usize = 16 * 1024;
+/// The longest value written, in bytes (journald itself takes up to 64 MiB
+/// per field).
+pub const MAX_VALUE: usize = 4 << 20;
 
 /// How entries are stamped.
 #[derive(Debug, Clone)]

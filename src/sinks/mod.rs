@@ -186,7 +186,7 @@ pub fn build(c: &SinkConfig, state_dir: &Path) -> Result<Box<dyn Sink + Send>, S
             };
             deliver(
                 Box::new(move |e, v| jf.encode(e, v)),
-                UnixDgram::connector(path),
+                transport::JournalDgram::connector(path),
             )
         }
         Target::Syslog(Net::Unix(path)) => deliver(syslog_encoder(), UnixDgram::connector(path)),

@@ -313,3 +313,67 @@ impl Transport for UnixDgram {
         Ok(())
     }
 }
+
+/// journald's native socket. An entry is one datagram; an entry too big
+/// for a datagram (the kernel refuses it with `EMSGSIZE` or `ENOBUFS`) is
+/// written to a sealed memfd whose descriptor is passed in an empty
+/// datagram, as `sd_journal_sendv` does, so no entry is cut or lost.
+pub struct JournalDgram {
+    sock: UnixDatagram,
+}
+
+impl JournalDgram {
+    pub fn connector(path: PathBuf) -> Connector {
+        Box::new(move || {
+            let sock = UnixDatagram::unbound()?;
+            sock.connect(Path::new(&path))?;
+            sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+            Ok(Box::new(JournalDgram { sock }) as Box<dyn Transport>)
+        })
+    }
+
+    /// Sends `msg` as a sealed memfd.
+    fn send_memfd(&self, msg: &[u8]) -> io::Result<()> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        use std::os::fd::AsFd;
+
+        let fd = rustix::fs::memfd_create(
+            "leakhound-journal-entry",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        let mut file = std::fs::File::from(fd);
+        file.write_all(msg)?;
+        // journald takes a memfd only when nobody can change it any more.
+        rustix::fs::fcntl_add_seals(
+            &file,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+        )?;
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        let fds = [file.as_fd()];
+        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+            return Err(io::Error::other("no room for the descriptor"));
+        }
+        rustix::net::sendmsg(&self.sock, &[], &mut control, SendFlags::empty())?;
+        Ok(())
+    }
+}
+
+impl Transport for JournalDgram {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        match self.sock.send(msg) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error())
+                    || e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) =>
+            {
+                self.send_memfd(msg)
+            }
+            Err(e) => Err(e),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
