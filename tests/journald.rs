@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leakhound::report::Sink;
 use leakhound::report::event::{Event, FindingEvent, Stamper};
 use leakhound::rules::{Confidence, Severity};
 use leakhound::sinks::{self, SinkConfig};
@@ -205,7 +204,7 @@ fn an_entry_too_big_for_a_datagram_goes_through_a_memfd() {
     // over what the kernel takes in one datagram (about 208 KiB) and under
     // what the spool takes per event (1 MiB).
     let long_name = "n".repeat(64 * 1024 - 1);
-    let member = vec![long_name.as_str(); 4].join("!");
+    let member = [long_name.as_str(); 4].join("!");
     let mut st = Stamper::new("r");
     let small = st.stamp();
     let big = st.stamp();
