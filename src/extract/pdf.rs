@@ -70,7 +70,7 @@ const MAX_REASON: usize = 200;
 
 /// The helper's address space beyond what the PDF itself needs: the
 /// program, its stack, the parser's working set on an ordinary page.
-const MEMORY_BASE: u64 = 192 << 20;
+const MEMORY_BASE: u64 = 128 << 20;
 
 /// The program to run as the helper, set once at startup by `main`.
 static HELPER: OnceLock<PathBuf> = OnceLock::new();
@@ -95,7 +95,7 @@ pub fn own_executable() -> Option<PathBuf> {
 
 /// The address space the helper allows itself: four times the largest PDF
 /// it may be given (the bytes, their parsed objects, decoded streams) plus
-/// [`MEMORY_BASE`]; 448 MiB with the default 64 MiB `max_buffer`.
+/// [`MEMORY_BASE`]; 384 MiB with the default 64 MiB `max_buffer`.
 pub fn helper_memory(limits: &super::Limits) -> u64 {
     limits
         .max_buffer
@@ -344,7 +344,7 @@ struct Pages {
 
 /// Hands each page on the helper's output to the sink as it comes, through
 /// [`Limited`]: its bytes count as expanded, against the file's ratio and
-/// its deadline.
+/// its deadline; and through [`TextRatio`].
 fn read_pages(
     out: ChildStdout,
     pdf_len: u64,
@@ -353,7 +353,12 @@ fn read_pages(
     sink: &mut dyn LeafSink,
 ) -> Pages {
     let limited = Limited {
-        inner: out,
+        inner: TextRatio {
+            inner: out,
+            pdf_len: pdf_len.max(1),
+            output: 0,
+            max_ratio: budget.limits.max_ratio,
+        },
         budget,
         input: Rc::new(Cell::new(pdf_len)),
         output: 0,
@@ -401,7 +406,10 @@ fn read_pages(
                 pages.stopped = Some(Problem {
                     member: Some(name),
                     status: FileStatus::Partial,
-                    reason: format!("{reason}: the rest of the PDF's text was not extracted"),
+                    reason: format!(
+                        "{reason}: the rest of the PDF's text was not extracted, \
+                         its raw bytes were scanned instead"
+                    ),
                 });
                 break;
             }
@@ -409,6 +417,32 @@ fn read_pages(
     }
     pages.text = text.get();
     pages
+}
+
+/// Stops text far bigger than its PDF: forms that draw forms that draw
+/// text (a "billion laughs") make gigabytes of it from a few kilobytes.
+/// [`Limited`] would stop it too, at the same point, but would call it a
+/// nest of containers.
+struct TextRatio<R> {
+    inner: R,
+    pdf_len: u64,
+    output: u64,
+    max_ratio: u64,
+}
+
+impl<R: Read> Read for TextRatio<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.output += n as u64;
+        if self.output > super::RATIO_GRACE && self.output / self.pdf_len > self.max_ratio {
+            return Err(LimitHit::error(format!(
+                "the PDF's text is more than {} times its size, a likely text bomb \
+                 (forms drawing forms) (raise limits.max_ratio or --max-ratio if it is genuine)",
+                self.max_ratio
+            )));
+        }
+        Ok(n)
+    }
 }
 
 /// One page of the helper's output: up to its form feed.
@@ -733,7 +767,10 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<Vec<(u32, Strin
         }
     }
     // Best effort: a stream it cannot rewrite is left as it was.
-    let _ = catch_unwind(AssertUnwindSafe(|| spell_out_quotes(&mut doc)));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        blank_images(&mut doc);
+        spell_out_quotes(&mut doc);
+    }));
     let count = match catch_unwind(AssertUnwindSafe(|| doc.get_pages().len())) {
         Ok(n) => u32::try_from(n).unwrap_or(u32::MAX),
         Err(_) => return Err("the parser failed on its page tree".to_string()),
@@ -790,6 +827,21 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<Vec<(u32, Strin
         sink.borrow_mut().finish(n);
     }
     Ok(failed)
+}
+
+/// Empties every image XObject. `pdf-extract` runs an image drawn with
+/// `Do` as if it were a content stream: the pixels are decompressed for
+/// nothing, and their bytes are parsed as drawing operators, which fails
+/// the page (or worse, shows the bytes as text).
+fn blank_images(doc: &mut pdf_extract::Document) {
+    use pdf_extract::Object;
+    for object in doc.objects.values_mut() {
+        if let Object::Stream(s) = object
+            && s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Image")
+        {
+            s.set_plain_content(Vec::new());
+        }
+    }
 }
 
 /// Rewrites the text operators `'` and `"` (next line, then show text),
