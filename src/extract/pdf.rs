@@ -747,10 +747,13 @@ fn close_inherited() {
     }
 }
 
+/// Pages whose text could not be extracted: their number, and why.
+pub type FailedPages = Vec<(u32, String)>;
+
 /// Writes the text of every page of `data` to `out`, each page ended by a
 /// form feed. `Ok` with the pages that failed (their number and why), or
 /// `Err` with why the document could not be opened.
-pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<Vec<(u32, String)>, String> {
+pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, String> {
     use pdf_extract::Document;
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let mut doc = match catch_unwind(|| Document::load_mem(data)) {

@@ -17,7 +17,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// The helper's output for a fixture, split into pages.
-fn pages_of(name: &str) -> (Result<Vec<(u32, String)>, String>, Vec<String>) {
+fn pages_of(name: &str) -> (Result<FailedPages, String>, Vec<String>) {
     let mut out = Vec::new();
     let result = extract_pages(&fixture(name), &mut out);
     let text = String::from_utf8(out).expect("the text is UTF-8");
