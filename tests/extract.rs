@@ -1091,3 +1091,92 @@ fn pdf_helper_dies_with_a_scanner_that_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// What `/proc` says of a running helper.
+#[derive(Debug, PartialEq)]
+struct Confinement {
+    no_new_privs: bool,
+    capabilities: Vec<String>,
+    core: String,
+    file_size: String,
+    address_space: String,
+    fds: Vec<String>,
+    oom_score_adj: String,
+    environ: usize,
+    cwd: PathBuf,
+}
+
+fn confinement(pid: u32) -> Option<Confinement> {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let status = std::fs::read_to_string(proc.join("status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let limits = std::fs::read_to_string(proc.join("limits")).ok()?;
+    let limit = |name: &str| {
+        limits
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let mut fds: Vec<String> = std::fs::read_dir(proc.join("fd"))
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .collect();
+    fds.sort();
+    Some(Confinement {
+        no_new_privs: field("NoNewPrivs:") == "1",
+        capabilities: ["CapEff:", "CapPrm:", "CapAmb:"]
+            .iter()
+            .map(|c| field(c))
+            .collect(),
+        core: limit("Max core file size"),
+        file_size: limit("Max file size"),
+        address_space: limit("Max address space"),
+        fds,
+        oom_score_adj: std::fs::read_to_string(proc.join("oom_score_adj"))
+            .ok()?
+            .trim()
+            .to_string(),
+        environ: std::fs::read(proc.join("environ")).ok()?.len(),
+        cwd: std::fs::read_link(proc.join("cwd")).ok()?,
+    })
+}
+
+#[test]
+fn pdf_helper_is_confined() {
+    let (mut child, _state) = spawn_scan(&["spin.pdf", "--max-time", "60s", "--max-buffer", "8M"]);
+    let pid = child.id();
+    let expected = Confinement {
+        no_new_privs: true,
+        capabilities: vec!["0000000000000000".to_string(); 3],
+        core: "0 0".to_string(),
+        file_size: "0 0".to_string(),
+        // 4 x 8 MiB + 128 MiB.
+        address_space: format!("{0} {0}", 160u64 << 20),
+        fds: vec!["0".to_string(), "1".to_string(), "2".to_string()],
+        oom_score_adj: "1000".to_string(),
+        environ: 0,
+        cwd: PathBuf::from("/"),
+    };
+    let start = Instant::now();
+    let mut last = None;
+    // The helper confines itself as it starts: look until it has.
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(&helper) = helpers_of(pid).first() {
+            last = confinement(helper);
+            if last.as_ref() == Some(&expected) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(last, Some(expected));
+}

@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitCode, ExitStatus, Stdio};
 use std::rc::Rc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Budget, LeafSink, LimitHit, Limited, Place, Problem, join, leaf};
@@ -71,6 +72,32 @@ const MAX_REASON: usize = 200;
 /// The helper's address space beyond what the PDF itself needs: the
 /// program, its stack, the parser's working set on an ordinary page.
 const MEMORY_BASE: u64 = 128 << 20;
+
+/// Helpers running now, over the whole process.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many PDF helpers are running now. A scanning thread that waits for
+/// one reads nothing for a while, yet is not stuck: the helper is killed
+/// at the file's deadline. The daemon's watchdog counts this as progress.
+pub fn helpers_running() -> usize {
+    RUNNING.load(Ordering::Relaxed)
+}
+
+/// Counts a running helper while it lives.
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        RUNNING.fetch_add(1, Ordering::Relaxed);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The program to run as the helper, set once at startup by `main`.
 static HELPER: OnceLock<PathBuf> = OnceLock::new();
@@ -152,7 +179,9 @@ pub(super) fn text(
             return raw(data, &mut io::empty(), place, sink, reason);
         }
     };
+    let running = Running::start();
     let run = run(child, &data, place, budget, sink);
+    drop(running);
     let memory_mib = helper_memory(&budget.limits) >> 20;
     let problems = judge(&run, place.member, budget, memory_mib);
     if problems.is_empty() {
@@ -578,6 +607,7 @@ fn judge(run: &Run, member: Option<&str>, budget: &Budget, memory_mib: u64) -> V
 /// What a helper that did not end normally ran into.
 fn crash(status: &ExitStatus, stderr: &str, memory_mib: u64, budget: &Budget) -> String {
     use std::os::unix::process::ExitStatusExt;
+    const SIGKILL: i32 = 9;
     const SIGXCPU: i32 = 24;
     // The Rust runtime's last words before it aborts: they name the
     // cause, and nothing of the PDF.
@@ -597,6 +627,9 @@ fn crash(status: &ExitStatus, stderr: &str, memory_mib: u64, budget: &Budget) ->
             "the parser used up its CPU time, {} (raise limits.max_time or --max-time)",
             humantime::format_duration(budget.limits.max_time)
         ),
+        (_, Some(SIGKILL)) => "the parser was killed (signal 9: the system or the service \
+                               ran out of memory, or its CPU time ran out)"
+            .to_string(),
         (_, Some(sig)) => format!("the parser crashed, signal {sig}"),
         (Some(code), _) => format!("the parser failed, exit status {code}"),
         (None, None) => "the parser crashed".to_string(),
@@ -686,9 +719,10 @@ fn fail(why: &str) -> ExitCode {
 }
 
 /// Limits the helper to what it needs, before it reads a byte of the PDF:
-/// dies with its parent; bounded address space and CPU time; no core
-/// dump (it would hold the PDF); no file written; the first to go when
-/// memory runs short; no descriptor but the three pipes.
+/// dies with its parent; no capability, no privilege gained by exec;
+/// bounded address space and CPU time; no core dump (it would hold the
+/// PDF); no file written; the first to go when memory runs short; no
+/// descriptor but the three pipes.
 fn confine(limits: &HelperLimits) -> Result<(), String> {
     use rustix::process::{Resource, Rlimit, Signal, setrlimit};
     if let Some(parent) = limits.parent {
@@ -701,8 +735,23 @@ fn confine(limits: &HelperLimits) -> Result<(), String> {
             return Err("the scanner is gone".to_string());
         }
     }
+    // No privilege gained through exec; none kept: the daemon's ambient
+    // capabilities (CAP_DAC_READ_SEARCH, to read every file) come with
+    // exec, and are the scanner's business, not the parser's.
+    rustix::thread::set_no_new_privs(true).map_err(|e| format!("cannot set no_new_privs: {e}"))?;
+    let none = rustix::thread::CapabilitySet::empty();
+    rustix::thread::set_capabilities(
+        None,
+        rustix::thread::CapabilitySets {
+            effective: none,
+            permitted: none,
+            inheritable: none,
+        },
+    )
+    .map_err(|e| format!("cannot drop capabilities: {e}"))?;
     // Best effort: a kernel without it, or a read-only /proc, is no reason
-    // to fail.
+    // to fail. Where memory runs short (the service's MemoryMax), the
+    // kernel then kills a helper rather than the scanner.
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     let set = |resource: Resource, soft: u64, hard: u64, what: &str| {
         setrlimit(
