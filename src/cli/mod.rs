@@ -374,7 +374,7 @@ pub struct LimitArgs {
     /// Time per file, e.g. 90s or 10m [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<crate::config::limits::HumanDuration>,
-    /// Largest object held in memory (a nested zip, a message) [default: 64MiB].
+    /// Largest object held in memory (a nested zip, a message, a PDF) [default: 64MiB].
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<crate::config::limits::ByteSize>,
 }
