@@ -954,6 +954,34 @@ fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
 }
 
 #[test]
+fn pdf_page_that_fails_is_named_and_the_others_are_read() {
+    // Page 2 has no MediaBox, which the parser requires; its content
+    // stream alone is not compressed.
+    let run = Scan::new().pdf(true, &["badpage.pdf"]);
+    run.expect_code(1).expect_bounded("badpage.pdf");
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 3"), "pl_pesel"),
+            // The raw bytes, scanned because a page was not read.
+            (None, "us_ssn"),
+        ])
+    );
+    assert_eq!(
+        run.member_records("badpage.pdf"),
+        vec![(
+            "page 2".to_string(),
+            "partial".to_string(),
+            "the text of this page could not be extracted (the parser failed): \
+             the raw bytes of the PDF were scanned instead"
+                .to_string()
+        )]
+    );
+    assert_pdf_partial(&run, "badpage.pdf", "page 2: the text of this page");
+}
+
+#[test]
 fn pdf_decompression_bomb_hits_the_helpers_memory_limit() {
     // A page whose content stream is 1 GiB of spaces deflated twice. The
     // helper's address space is 4 x max_buffer + 128 MiB: 160 MiB here.

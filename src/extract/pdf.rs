@@ -268,7 +268,8 @@ struct Run {
     text: u64,
     /// Why the scanner stopped reading, if it did.
     stopped: Option<Problem>,
-    /// The helper's standard error, cleaned.
+    /// The helper's standard error, as it came: [`judge`] cleans what it
+    /// reports of it.
     stderr: String,
 }
 
@@ -320,7 +321,7 @@ fn run(
             cut: pages.cut,
             text: pages.text,
             stopped: pages.stopped,
-            stderr: clean(&String::from_utf8_lossy(&err), MAX_STDERR as usize),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
         }
     })
 }
@@ -536,13 +537,26 @@ fn judge(run: &Run, member: Option<&str>, budget: &Budget, memory_mib: u64) -> V
         Ended::Exited(status) if status.code() == Some(EXIT_PAGES.into()) && !run.cut => {
             let mut named = 0;
             for line in run.stderr.lines() {
+                // `and N more pages`, after the last one named.
+                if let Some(more) = line
+                    .strip_prefix("and ")
+                    .and_then(|l| l.strip_suffix(" more pages"))
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    problems.push(top(format!(
+                        "the text of {more} more pages could not be extracted: {fallback}"
+                    )));
+                    continue;
+                }
                 let Some((page, why)) = line.strip_prefix("page ").and_then(|l| l.split_once(": "))
                 else {
                     continue;
                 };
+                // The page number is the helper's own; the reason is cleaned.
                 let Ok(page) = page.parse::<u32>() else {
                     continue;
                 };
+                let why = clean(why, MAX_REASON);
                 named += 1;
                 problems.push(Problem {
                     member: Some(join(member, &format!("page {page}"))),
@@ -560,7 +574,10 @@ fn judge(run: &Run, member: Option<&str>, budget: &Budget, memory_mib: u64) -> V
             }
         }
         Ended::Exited(status) if status.code() == Some(EXIT_DOCUMENT.into()) => {
-            let why = run.stderr.lines().next().unwrap_or("no reason given");
+            let why = clean(
+                run.stderr.lines().next().unwrap_or("no reason given"),
+                MAX_REASON,
+            );
             problems.push(top(if why == "encrypted" {
                 "encrypted: the PDF cannot be opened without its password; \
                  only its raw bytes were scanned"
