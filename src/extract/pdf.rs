@@ -292,7 +292,24 @@ fn run(
         // Declared in here, so that a panic below drops the sender before
         // the scope joins the watcher: it then kills the child at once.
         let (stop, stopped_rx) = crossbeam_channel::bounded::<()>(1);
-        let watcher = s.spawn(move || watch(child, deadline, stopped_rx));
+        let child = Reaped(child);
+        let watcher = match std::thread::Builder::new()
+            .name("leakhound-pdf".to_string())
+            .spawn_scoped(s, move || watch(child, deadline, stopped_rx))
+        {
+            Ok(w) => w,
+            // The child went with the closure, and was killed and reaped.
+            Err(e) => {
+                return Run {
+                    ended: Ended::Lost(format!("cannot start a thread to watch it: {e}")),
+                    pages: 0,
+                    cut: false,
+                    text: 0,
+                    stopped: None,
+                    stderr: String::new(),
+                };
+            }
+        };
         // The helper reads all of its input before it writes anything, so
         // writing it all first cannot deadlock; if it dies or hangs, the
         // write fails (broken pipe) once it is gone.
@@ -329,20 +346,21 @@ fn run(
 /// Waits for the child, killing it at `deadline` or when told to (or when
 /// the sender goes away). Polls, starting at a millisecond so that small
 /// PDFs cost little, backing off to a few tens of milliseconds.
-fn watch(mut child: Child, deadline: Instant, stop: crossbeam_channel::Receiver<()>) -> Ended {
+fn watch(mut child: Reaped, deadline: Instant, stop: crossbeam_channel::Receiver<()>) -> Ended {
     let mut pause = Duration::from_millis(1);
+    let child = &mut child.0;
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ended::Exited(status),
             Ok(None) => {}
             Err(e) => {
-                end(&mut child);
+                end(child);
                 return Ended::Lost(e.to_string());
             }
         }
         let now = Instant::now();
         if now >= deadline {
-            end(&mut child);
+            end(child);
             return Ended::TimedOut;
         }
         match stop.recv_timeout(pause.min(deadline - now)) {
@@ -350,7 +368,7 @@ fn watch(mut child: Child, deadline: Instant, stop: crossbeam_channel::Receiver<
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
             _ => {
-                end(&mut child);
+                end(child);
                 return Ended::Stopped;
             }
         }
@@ -361,6 +379,18 @@ fn watch(mut child: Child, deadline: Instant, stop: crossbeam_channel::Receiver<
 fn end(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A child that is killed and reaped however it is dropped, should a
+/// path forget to (a thread that cannot start, a panic).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // Harmless once it was waited for: `kill` does nothing then, and
+        // `wait` returns the status it kept.
+        end(&mut self.0);
+    }
 }
 
 /// The pages read from the helper.
