@@ -5,9 +5,9 @@
 //! `lopdf`) panics and recurses on malformed input. So the parsing never
 //! happens in the scanner: each PDF is handed to a fresh copy of this
 //! program, `leakhound __pdf-text` ([`helper_main`]), which first confines
-//! itself (address space, CPU time, no core dump, no file written, dies
-//! with its parent) and then writes the text of each page to its standard
-//! output. The scanner ([`text`]) feeds it the PDF, reads the pages as they
+//! itself (no capability, bounded address space and CPU time, no core
+//! dump, no file written, dies with its parent) and then writes the text
+//! of each page to its standard output. The scanner ([`text`]) feeds it the PDF, reads the pages as they
 //! come, counts them against the file's budget like decompressed bytes,
 //! kills the helper at the file's deadline, and reaps it.
 //!
