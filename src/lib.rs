@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! inputs (walk, stdin; watch: inotify, polling)
-//!   -> extract (gzip, zip, tar, office, mail, PNG: text leaves with a member path)
+//!   -> extract (gzip, zip, tar, office, mail, PNG, PDF: text leaves with a member path)
 //!   -> engine (prefilter, candidates, validators)       [scan: the pipeline on all cores]
 //!   -> project (.leakhound.yaml, baselines, inline allows; locate: CSV column, JSON path)
 //!   -> actions (redact, quarantine, per the policy in config)

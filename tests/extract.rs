@@ -1,8 +1,10 @@
 //! End-to-end tests of container extraction through the binary: real
-//! archives, office documents, mail and images made by real tools (see
-//! `tests/fixtures/containers/make.sh`), and hostile inputs (bombs, lies,
-//! corruption, nesting) that must end normally, in bounded memory and time,
-//! with a report of what was not scanned.
+//! archives, office documents, mail, images and PDFs made by real tools
+//! (see `tests/fixtures/containers/make.sh`), and hostile inputs (bombs,
+//! lies, corruption, nesting, PDFs that crash or hang their parser) that
+//! must end normally, in bounded memory and time, with a report of what
+//! was not scanned. (Peak memory, from `/usr/bin/time`, is the largest of
+//! the scanner and its PDF helper processes.)
 //!
 //! Every run gets a fixed fingerprint key and a private state directory,
 //! runs in the fixtures directory (so paths are short and relative), and is
@@ -804,4 +806,407 @@ fn encrypted_zip_member_is_partial() {
     let top = run.top("encrypted.zip");
     assert_eq!(top["status"], "partial");
     assert!(reason(top).starts_with("secret.txt: encrypted"), "{top}");
+}
+
+// ---------------------------------------------------------------------------
+// PDF: text extracted by a confined child process (`leakhound __pdf-text`).
+// ---------------------------------------------------------------------------
+
+/// Options that keep the raw-byte fallback's noise out of exit codes: the
+/// cross-reference table of a PDF is full of 10-digit offsets, a few of
+/// which pass some national ID's checksum (low confidence findings).
+const NO_NOISE: &[&str] = &["--min-confidence", "medium"];
+
+fn with(args: &[&str], more: &[&str]) -> Vec<String> {
+    args.iter().chain(more).map(|s| s.to_string()).collect()
+}
+
+impl Scan {
+    fn pdf(&self, measure: bool, args: &[&str]) -> Run {
+        let args = with(args, NO_NOISE);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_with(measure, &args, None)
+    }
+}
+
+/// The `file` record of a PDF whose text could not be fully read: partial,
+/// with a reason that starts with `start`.
+fn assert_pdf_partial<'r>(run: &'r Run, path: &str, start: &str) -> &'r Value {
+    let top = run.top(path);
+    assert_eq!(top["status"], "partial", "{top}");
+    assert_eq!(top["encoding"], "pdf", "{top}");
+    assert!(reason(top).starts_with(start), "{top}\nexpected: {start}");
+    top
+}
+
+#[test]
+fn pdf_text_is_read_page_by_page() {
+    let sc = Scan::new();
+    // Ghostscript compresses its content streams: the numbers are not in
+    // the file's bytes, so they are found only thanks to extraction.
+    for file in ["pages.pdf", "owner-only.pdf"] {
+        let bytes = std::fs::read(fixtures().join(file)).unwrap();
+        for raw in ["4526", "536-22-8726", "85120312343"] {
+            assert!(
+                !bytes.windows(raw.len()).any(|w| w == raw.as_bytes()),
+                "{file} holds {raw} in the clear"
+            );
+        }
+        let run = sc.run(&[file]);
+        run.expect_code(1);
+        assert_eq!(
+            run.members(),
+            pairs(&[
+                (Some("page 1"), "card_visa"),
+                (Some("page 2"), "us_ssn"),
+                (Some("page 2"), "pl_pesel"),
+            ]),
+            "{file}"
+        );
+        // Lines and columns are in the page's text.
+        let card = &run.of_type("finding")[0];
+        assert_eq!(card["masked"], "452601******3012");
+        assert!(card["line"].as_u64().is_some(), "{card}");
+        assert_scanned(&run, file, 3, "pdf");
+    }
+}
+
+#[test]
+fn pdf_inside_containers_and_from_stdin() {
+    let pdf = std::fs::read(fixtures().join("pages.pdf")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A gzip adds no member; a zip adds its member's name.
+    {
+        use std::io::Write;
+        let f = std::fs::File::create(dir.path().join("pages.pdf.gz")).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        gz.write_all(&pdf).unwrap();
+        gz.finish().unwrap();
+        let f = std::fs::File::create(dir.path().join("docs.zip")).unwrap();
+        let mut zip = zip::ZipWriter::new(f);
+        zip.start_file(
+            "scans/invoice.pdf",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(&pdf).unwrap();
+        zip.finish().unwrap();
+    }
+    let sc = Scan::in_dir(dir.path().to_path_buf());
+    let run = sc.run(&["pages.pdf.gz"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 2"), "us_ssn"),
+            (Some("page 2"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "pages.pdf.gz", 3, "gzip");
+
+    let run = sc.run(&["docs.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("scans/invoice.pdf!page 1"), "card_visa"),
+            (Some("scans/invoice.pdf!page 2"), "us_ssn"),
+            (Some("scans/invoice.pdf!page 2"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "docs.zip", 3, "zip");
+
+    let run = sc.run_with(false, &["-"], Some(pdf));
+    run.expect_code(1);
+    assert_eq!(run.findings().len(), 3);
+    assert_eq!(run.top("<stdin>")["status"], "scanned");
+}
+
+#[test]
+fn encrypted_pdf_is_partial_and_never_clean() {
+    let sc = Scan::new();
+    let run = sc.pdf(true, &["encrypted.pdf"]);
+    run.expect_code(0).expect_bounded("encrypted.pdf");
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+    assert_pdf_partial(&run, "encrypted.pdf", "encrypted: ");
+    assert_eq!(run.member_records("encrypted.pdf"), vec![]);
+    // Not fully scanned: exit 3 when asked.
+    sc.pdf(false, &["encrypted.pdf", "--fail-on-incomplete"])
+        .expect_code(3);
+}
+
+#[test]
+fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
+    let sc = Scan::new();
+    let run = sc.pdf(true, &["truncated.pdf"]);
+    run.expect_code(0).expect_bounded("truncated.pdf");
+    assert_pdf_partial(
+        &run,
+        "truncated.pdf",
+        "PDF could not be parsed (a damaged cross-reference table",
+    );
+    assert!(reason(run.top("truncated.pdf")).contains("pdftotext"));
+
+    // A scanned page: nothing to read, and nothing claimed clean.
+    let run = sc.pdf(true, &["scan.pdf"]);
+    run.expect_code(0).expect_bounded("scan.pdf");
+    assert_pdf_partial(&run, "scan.pdf", "no text layer (an image-only PDF");
+    assert!(reason(run.top("scan.pdf")).contains("OCR"));
+}
+
+#[test]
+fn pdf_page_that_fails_is_named_and_the_others_are_read() {
+    // Page 2 has no MediaBox, which the parser requires; its content
+    // stream alone is not compressed.
+    let run = Scan::new().pdf(true, &["badpage.pdf"]);
+    run.expect_code(1).expect_bounded("badpage.pdf");
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 3"), "pl_pesel"),
+            // The raw bytes, scanned because a page was not read.
+            (None, "us_ssn"),
+        ])
+    );
+    assert_eq!(
+        run.member_records("badpage.pdf"),
+        vec![(
+            "page 2".to_string(),
+            "partial".to_string(),
+            "the text of this page could not be extracted (the parser failed): \
+             the raw bytes of the PDF were scanned instead"
+                .to_string()
+        )]
+    );
+    assert_pdf_partial(&run, "badpage.pdf", "page 2: the text of this page");
+}
+
+#[test]
+fn pdf_decompression_bomb_hits_the_helpers_memory_limit() {
+    // A page whose content stream is 1 GiB of spaces deflated twice. The
+    // helper's address space is 4 x max_buffer + 128 MiB: 160 MiB here.
+    let run = Scan::new().pdf(true, &["bomb.pdf", "--max-buffer", "8M"]);
+    run.expect_code(0).expect_bounded("bomb.pdf");
+    let top = assert_pdf_partial(
+        &run,
+        "bomb.pdf",
+        "PDF could not be parsed (the parser ran out of its 160 MiB memory limit",
+    );
+    assert!(
+        reason(top).contains("only the raw bytes were scanned"),
+        "{top}"
+    );
+    assert!(run.elapsed < Duration::from_secs(30));
+}
+
+#[test]
+fn pdf_form_that_draws_itself_overflows_the_helpers_stack_only() {
+    let run = Scan::new().pdf(true, &["selfdraw.pdf"]);
+    run.expect_code(0).expect_bounded("selfdraw.pdf");
+    assert_pdf_partial(
+        &run,
+        "selfdraw.pdf",
+        "PDF could not be parsed (the parser overflowed its stack",
+    );
+    assert!(run.elapsed < Duration::from_secs(30));
+}
+
+#[test]
+fn pdf_text_bomb_stops_at_the_ratio_and_expanded_limits() {
+    // Forms drawing forms ten times, nine deep: a billion "ha ha ha".
+    let sc = Scan::new();
+    let run = sc.pdf(true, &["laughs.pdf", "--max-expanded", "1M"]);
+    run.expect_code(0)
+        .expect_bounded("laughs.pdf, max_expanded");
+    let records = run.member_records("laughs.pdf");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].0, "page 1");
+    assert!(
+        records[0].2.starts_with("expanded more than 1048576 bytes"),
+        "{records:?}"
+    );
+    assert_pdf_partial(&run, "laughs.pdf", "page 1: expanded more than");
+
+    let run = sc.pdf(true, &["laughs.pdf"]);
+    run.expect_code(0).expect_bounded("laughs.pdf, max_ratio");
+    assert_pdf_partial(
+        &run,
+        "laughs.pdf",
+        "page 1: the PDF's text is more than 1000 times its size, a likely text bomb",
+    );
+    assert!(run.elapsed < Duration::from_secs(60));
+}
+
+/// Process ids of the PDF helpers started by the scanner `parent`.
+fn helpers_of(parent: u32) -> Vec<u32> {
+    let marker = "__pdf-text\0";
+    let parent_arg = format!("--parent\0{parent}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(marker) && c.contains(&parent_arg)
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// `leakhound scan` on a fixture, started in the background.
+fn spawn_scan(args: &[&str]) -> (std::process::Child, TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(BIN)
+        .args(["scan", "--format", "jsonl", "-v"])
+        .args(args)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .current_dir(fixtures())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, state)
+}
+
+#[test]
+fn pdf_helper_that_spins_is_killed_at_the_time_limit_and_reaped() {
+    // A billion empty forms: the parser only spins.
+    let (child, _state) =
+        spawn_scan(&["spin.pdf", "--max-time", "2s", "--min-confidence", "medium"]);
+    let pid = child.id();
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let run = Run::parse(out, start.elapsed());
+    run.expect_code(0);
+    assert_pdf_partial(&run, "spin.pdf", "time limit of 2s reached");
+    assert!(run.elapsed < Duration::from_secs(15), "{:?}", run.elapsed);
+    // The helper is gone with the scan.
+    assert_eq!(helpers_of(pid), Vec::<u32>::new());
+}
+
+#[test]
+fn pdf_helper_dies_with_a_scanner_that_is_killed() {
+    let (mut child, _state) = spawn_scan(&["spin.pdf", "--max-time", "60s"]);
+    let pid = child.id();
+    let start = Instant::now();
+    let helper = loop {
+        if let Some(&h) = helpers_of(pid).first() {
+            break h;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no helper started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The parent-death signal (SIGKILL) takes it down at once.
+    let gone = Instant::now();
+    while Path::new(&format!("/proc/{helper}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{helper}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    {
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "helper {helper} outlived its scanner"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `/proc` says of a running helper.
+#[derive(Debug, PartialEq)]
+struct Confinement {
+    no_new_privs: bool,
+    capabilities: Vec<String>,
+    core: String,
+    file_size: String,
+    address_space: String,
+    fds: Vec<String>,
+    oom_score_adj: String,
+    environ: usize,
+    cwd: PathBuf,
+}
+
+fn confinement(pid: u32) -> Option<Confinement> {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let status = std::fs::read_to_string(proc.join("status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let limits = std::fs::read_to_string(proc.join("limits")).ok()?;
+    let limit = |name: &str| {
+        limits
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let mut fds: Vec<String> = std::fs::read_dir(proc.join("fd"))
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .collect();
+    fds.sort();
+    Some(Confinement {
+        no_new_privs: field("NoNewPrivs:") == "1",
+        capabilities: ["CapEff:", "CapPrm:", "CapAmb:"]
+            .iter()
+            .map(|c| field(c))
+            .collect(),
+        core: limit("Max core file size"),
+        file_size: limit("Max file size"),
+        address_space: limit("Max address space"),
+        fds,
+        oom_score_adj: std::fs::read_to_string(proc.join("oom_score_adj"))
+            .ok()?
+            .trim()
+            .to_string(),
+        environ: std::fs::read(proc.join("environ")).ok()?.len(),
+        cwd: std::fs::read_link(proc.join("cwd")).ok()?,
+    })
+}
+
+#[test]
+fn pdf_helper_is_confined() {
+    let (mut child, _state) = spawn_scan(&["spin.pdf", "--max-time", "60s", "--max-buffer", "8M"]);
+    let pid = child.id();
+    let expected = Confinement {
+        no_new_privs: true,
+        capabilities: vec!["0000000000000000".to_string(); 3],
+        core: "0 0".to_string(),
+        file_size: "0 0".to_string(),
+        // 4 x 8 MiB + 128 MiB.
+        address_space: format!("{0} {0}", 160u64 << 20),
+        fds: vec!["0".to_string(), "1".to_string(), "2".to_string()],
+        oom_score_adj: "1000".to_string(),
+        environ: 0,
+        cwd: PathBuf::from("/"),
+    };
+    let start = Instant::now();
+    let mut last = None;
+    // The helper confines itself as it starts: look until it has.
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(&helper) = helpers_of(pid).first() {
+            last = confinement(helper);
+            if last.as_ref() == Some(&expected) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(last, Some(expected));
 }

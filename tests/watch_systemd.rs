@@ -33,6 +33,84 @@ fn the_unit_passes_systemd_analyze_verify() {
     );
 }
 
+/// The system calls the scanner makes to start, confine and reap a PDF
+/// helper (`leakhound __pdf-text`), and the helper makes to confine
+/// itself, as `strace -f` shows them.
+const PDF_HELPER_CALLS: &[&str] = &[
+    "clone",
+    "clone3",
+    "vfork",
+    "execve",
+    "pipe2",
+    "dup2",
+    "wait4",
+    "kill",
+    "prctl",
+    "capset",
+    "prlimit64",
+    "setrlimit",
+    "getppid",
+    "close",
+    "fcntl",
+];
+
+/// Every `SystemCallFilter=` of the unit allows them (a filter that left
+/// out `execve` or `clone3` would turn every PDF into a raw-bytes scan).
+#[test]
+fn the_unit_lets_the_pdf_helper_run() {
+    let unit = std::fs::read_to_string(repo("systemd/leakhound.service")).unwrap();
+    assert!(unit.contains("\nOOMPolicy=continue\n"));
+    let filters: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("SystemCallFilter="))
+        .collect();
+    assert!(!filters.is_empty(), "the unit has no system call filter");
+    for filter in filters {
+        assert!(
+            !filter.starts_with('~'),
+            "a deny list: check it by hand: {filter}"
+        );
+        let mut allowed = Vec::new();
+        for item in filter.split_whitespace() {
+            if item.starts_with('@') {
+                allowed.extend(expand(item));
+            } else {
+                allowed.push(item.to_string());
+            }
+        }
+        for call in PDF_HELPER_CALLS {
+            assert!(
+                allowed.iter().any(|a| a == call),
+                "SystemCallFilter={filter} forbids {call}"
+            );
+        }
+    }
+}
+
+/// The system calls of a systemd syscall group, nested groups expanded.
+fn expand(group: &str) -> Vec<String> {
+    let out = Command::new("systemd-analyze")
+        .args(["syscall-filter", group])
+        .output()
+        .expect("systemd-analyze is needed: run scripts/setup.sh (it installs systemd)");
+    assert!(out.status.success(), "{group}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut calls = Vec::new();
+    for word in text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace)
+        .skip(1)
+    {
+        if word.starts_with('@') {
+            calls.extend(expand(word));
+        } else {
+            calls.push(word.to_string());
+        }
+    }
+    calls
+}
+
 #[test]
 fn the_sample_configuration_is_valid() {
     let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))

@@ -295,6 +295,7 @@ fn container_refusal(format: Format) -> String {
         Format::Zip => "a zip archive (or an Office document)",
         Format::Tar => "a tar archive",
         Format::Png => "a PNG image",
+        Format::Pdf => "a PDF document",
         Format::Bzip2 => "bzip2-compressed",
         Format::Xz => "xz-compressed",
         Format::Zstd => "zstd-compressed",

@@ -97,6 +97,27 @@ pub enum Command {
     Watch,
     /// Show what the running daemon is doing.
     Status(StatusArgs),
+    /// Internal: extracts the text of one PDF from standard input, for the
+    /// scanner that starts it (see `extract::pdf`).
+    #[command(name = "__pdf-text", hide = true)]
+    PdfText(PdfTextArgs),
+}
+
+/// The PDF helper's limits, set by the scanner that starts it.
+#[derive(Debug, Args)]
+pub struct PdfTextArgs {
+    /// Bytes of PDF to read at most.
+    #[arg(long, value_name = "BYTES")]
+    pub max_input: u64,
+    /// Address space, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: u64,
+    /// CPU time, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_cpu: u64,
+    /// The scanner's process id: the helper dies with it.
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,7 +374,7 @@ pub struct LimitArgs {
     /// Time per file, e.g. 90s or 10m [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<crate::config::limits::HumanDuration>,
-    /// Largest object held in memory (a nested zip, a message) [default: 64MiB].
+    /// Largest object held in memory (a nested zip, a message, a PDF) [default: 64MiB].
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<crate::config::limits::ByteSize>,
 }
@@ -386,6 +407,16 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
+    if let Command::PdfText(args) = &cli.command {
+        // Before anything else (no logging): the helper confines itself
+        // first, and must print nothing but its protocol.
+        return crate::extract::pdf::helper_main(crate::extract::pdf::HelperLimits {
+            max_input: args.max_input,
+            max_memory: args.max_memory,
+            max_cpu: args.max_cpu,
+            parent: args.parent,
+        });
+    }
     init_logging(&cli.log_level);
     let exit = match cli.command {
         Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
@@ -397,6 +428,7 @@ pub fn main() -> ExitCode {
         } => baseline_cmd::run(args, cli.config.as_deref()),
         Command::Watch => watch_cmd::run(cli.config.as_deref()),
         Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
+        Command::PdfText(_) => unreachable!("handled above"),
     };
     exit.into()
 }

@@ -1,6 +1,6 @@
 //! Extraction: opens containers (compressed streams, archives, office
-//! documents, mail, PNG text chunks) and hands their text leaves to the
-//! engine, in bounded memory and time.
+//! documents, mail, PNG text chunks, PDF) and hands their text leaves to
+//! the engine, in bounded memory and time.
 //!
 //! The scan pipeline sniffs the first bytes of every input ([`sniff`]). A
 //! plain file goes straight to the engine; anything else goes to [`walk`],
@@ -11,7 +11,8 @@
 //! Everything happens in memory and streams where the format allows:
 //! compressed streams, tar and mbox are read as they come; zip needs random
 //! access, so a zip inside something else is held in memory up to
-//! `max_buffer` bytes; a mail message is parsed whole, up to the same cap.
+//! `max_buffer` bytes; a mail message is parsed whole, up to the same cap,
+//! and so is a PDF, whose text is extracted by a confined child process.
 //! Nothing is written to disk.
 //!
 //! Every limit ([`Limits`]) is checked on bytes actually produced, never on
@@ -22,6 +23,7 @@
 mod archive;
 mod mail;
 mod office;
+pub mod pdf;
 mod png;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
@@ -87,8 +89,7 @@ pub enum Format {
     /// One RFC 5322 message (`.eml`, a Maildir file).
     Mail,
     Png,
-    /// Scanned as raw bytes only, and reported `partial`: its compressed
-    /// text streams are not decoded.
+    /// The text of each page, extracted in a child process ([`pdf`]).
     Pdf,
 }
 
@@ -471,16 +472,7 @@ pub fn walk(
         Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
-        Format::Pdf => {
-            leaf(&mut stream, place, sink);
-            sink.problem(Problem {
-                member: place.member.map(str::to_string),
-                status: FileStatus::Partial,
-                reason: "PDF: only the raw bytes were scanned; compressed text streams \
-                         are not decoded (convert it with pdftotext and scan the text)"
-                    .to_string(),
-            });
-        }
+        Format::Pdf => pdf::text(&mut stream, inner, budget, sink),
     }
 }
 

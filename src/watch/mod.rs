@@ -747,9 +747,12 @@ impl Daemon {
                     std::thread::sleep(interval / 2);
                     let now = now_ms();
                     let looping = now.saturating_sub(heartbeat.load(Ordering::Relaxed)) < limit;
+                    // A scanner waiting for a PDF helper reads nothing, but
+                    // the helper is killed at the file's deadline.
                     let scanning = stats.queued.load(Ordering::Relaxed) == 0
                         || now.saturating_sub(stats.last_progress_ms.load(Ordering::Relaxed))
-                            < limit;
+                            < limit
+                        || crate::extract::pdf::helpers_running() > 0;
                     if looping && scanning {
                         notifier.send("WATCHDOG=1");
                     } else {

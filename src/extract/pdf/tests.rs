@@ -1,0 +1,295 @@
+//! The helper's extraction on real PDFs (the fixtures of
+//! `tests/fixtures/containers`), and the scanner's reading of how a helper
+//! ended. The whole round trip, through the binary and its child process,
+//! and the hostile PDFs that crash a parser, are tested end to end in
+//! `tests/extract.rs`.
+
+use std::os::unix::process::ExitStatusExt;
+
+use super::*;
+use crate::extract::Limits;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/containers")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The helper's output for a fixture, split into pages.
+fn pages_of(name: &str) -> (Result<FailedPages, String>, Vec<String>) {
+    let mut out = Vec::new();
+    let result = extract_pages(&fixture(name), &mut out);
+    let text = String::from_utf8(out).expect("the text is UTF-8");
+    let mut pages: Vec<String> = text.split('\x0c').map(str::to_string).collect();
+    // Every page ends with a form feed: what follows the last is nothing.
+    assert_eq!(pages.pop().as_deref(), Some(""), "{text:?}");
+    (result, pages)
+}
+
+#[test]
+fn every_line_of_a_ghostscript_pdf_is_read_page_by_page() {
+    let (result, pages) = pages_of("pages.pdf");
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    // The lines after the first of each block are shown with `'`.
+    assert!(pages[0].contains("Invoice 2024-17"), "{pages:?}");
+    assert!(pages[0].contains("4526 0181 5908 3012"), "{pages:?}");
+    assert!(pages[0].contains("Thank you"), "{pages:?}");
+    assert!(pages[1].contains("536-22-8726"), "{pages:?}");
+    assert!(pages[1].contains("85120312343"), "{pages:?}");
+}
+
+#[test]
+fn an_owner_password_alone_does_not_lock_the_text() {
+    let (result, pages) = pages_of("owner-only.pdf");
+    assert_eq!(result, Ok(vec![]));
+    assert!(pages[0].contains("4526 0181 5908 3012"), "{pages:?}");
+}
+
+#[test]
+fn a_user_password_is_reported_as_encrypted() {
+    let (result, pages) = pages_of("encrypted.pdf");
+    assert_eq!(result, Err("encrypted".to_string()));
+    assert!(pages.is_empty());
+}
+
+#[test]
+fn a_truncated_pdf_fails_with_a_reason_that_quotes_nothing() {
+    let (result, pages) = pages_of("truncated.pdf");
+    let why = result.unwrap_err();
+    assert!(why.contains("cross-reference"), "{why}");
+    assert!(pages.is_empty());
+}
+
+#[test]
+fn an_image_only_pdf_has_a_page_and_no_text() {
+    let (result, pages) = pages_of("scan.pdf");
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(pages.len(), 1);
+    assert!(pages[0].trim().is_empty(), "{pages:?}");
+}
+
+#[test]
+fn random_bytes_are_not_a_document() {
+    let mut out = Vec::new();
+    let result = extract_pages(b"%PDF-1.4\n\x00\x01 4111111111111111 garbage", &mut out);
+    let why = result.unwrap_err();
+    assert!(!why.contains("4111"), "{why}");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn clean_replaces_digits_and_control_characters() {
+    assert_eq!(clean("card 4111\x07ok\nnext", 200), "card #### ok\nnext");
+    assert_eq!(clean("abcdef", 3), "abc");
+}
+
+#[test]
+fn helper_memory_grows_with_max_buffer() {
+    let limits = Limits::default();
+    assert_eq!(helper_memory(&limits), 384 << 20);
+    let small = Limits {
+        max_buffer: 8 << 20,
+        ..limits
+    };
+    assert_eq!(helper_memory(&small), 160 << 20);
+}
+
+/// A run of the helper that ended with `status` after `pages` pages.
+fn ended(status: ExitStatus, pages: u32, text: u64, stderr: &str) -> Run {
+    Run {
+        ended: Ended::Exited(status),
+        pages,
+        cut: false,
+        text,
+        stopped: None,
+        stderr: stderr.to_string(),
+    }
+}
+
+fn exit(code: u8) -> ExitStatus {
+    ExitStatus::from_raw(i32::from(code) << 8)
+}
+
+fn signal(sig: i32) -> ExitStatus {
+    ExitStatus::from_raw(sig)
+}
+
+fn judged(run: &Run) -> Vec<(Option<String>, String)> {
+    let budget = Budget::new(Limits::default());
+    judge(run, Some("mail!attachment a.pdf"), &budget, 384)
+        .into_iter()
+        .map(|p| {
+            assert_eq!(p.status, FileStatus::Partial);
+            (p.member, p.reason)
+        })
+        .collect()
+}
+
+#[test]
+fn a_complete_run_with_text_is_clean() {
+    assert_eq!(judged(&ended(exit(EXIT_OK), 3, 120, "")), vec![]);
+}
+
+#[test]
+fn a_complete_run_without_text_says_there_is_no_text_layer() {
+    let got = judged(&ended(exit(EXIT_OK), 2, 0, ""));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0.as_deref(), Some("mail!attachment a.pdf"));
+    assert!(got[0].1.starts_with("no text layer"), "{got:?}");
+}
+
+#[test]
+fn failed_pages_are_named() {
+    let got = judged(&ended(
+        exit(EXIT_PAGES),
+        4,
+        50,
+        "page 2: the parser failed\npage 4: a malformed stream 4111\nand 7 more pages\n",
+    ));
+    let members: Vec<_> = got.iter().map(|g| g.0.as_deref()).collect();
+    assert_eq!(
+        members,
+        [
+            Some("mail!attachment a.pdf!page 2"),
+            Some("mail!attachment a.pdf!page 4"),
+            Some("mail!attachment a.pdf"),
+        ]
+    );
+    // The helper's page numbers are kept; digits in a reason are not.
+    assert!(got[1].1.contains("(a malformed stream ####)"), "{got:?}");
+    assert!(got[2].1.starts_with("the text of 7 more pages"), "{got:?}");
+}
+
+#[test]
+fn document_failures_and_crashes_say_what_happened() {
+    let cases: &[(Run, &str)] = &[
+        (
+            ended(exit(EXIT_DOCUMENT), 0, 0, "encrypted\n"),
+            "encrypted: the PDF cannot be opened without its password",
+        ),
+        (
+            ended(
+                exit(EXIT_DOCUMENT),
+                0,
+                0,
+                "a syntax error: invalid file trailer\n",
+            ),
+            "PDF could not be parsed (a syntax error: invalid file trailer): only the raw bytes",
+        ),
+        (
+            ended(signal(6), 0, 0, "memory allocation of ### bytes failed\n"),
+            "PDF could not be parsed (the parser ran out of its 384 MiB memory limit",
+        ),
+        (
+            ended(signal(6), 0, 0, "thread 'main' has overflowed its stack\n"),
+            "PDF could not be parsed (the parser overflowed its stack",
+        ),
+        (
+            ended(signal(24), 0, 0, ""),
+            "PDF could not be parsed (the parser used up its CPU time",
+        ),
+        (
+            ended(signal(11), 2, 10, ""),
+            "PDF could not be parsed (the parser crashed, signal 11, after page 2)",
+        ),
+        (
+            ended(exit(2), 0, 0, "error: unexpected argument\n"),
+            "PDF could not be parsed (the parser failed, exit status 2)",
+        ),
+    ];
+    for (run, expected) in cases {
+        let got = judged(run);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0.as_deref(), Some("mail!attachment a.pdf"));
+        assert!(
+            got[0].1.starts_with(expected),
+            "{got:?}\nexpected {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_page_cut_off_by_a_crash_is_not_a_complete_run() {
+    let mut run = ended(exit(EXIT_OK), 1, 10, "");
+    run.cut = true;
+    // A helper that exits 0 always ends its last page: this one did not.
+    let got = judged(&run);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].1.contains("in page 2"), "{got:?}");
+}
+
+#[test]
+fn a_helper_killed_at_the_deadline_names_the_time_limit() {
+    let run = Run {
+        ended: Ended::TimedOut,
+        pages: 0,
+        cut: false,
+        text: 0,
+        stopped: None,
+        stderr: String::new(),
+    };
+    let got = judged(&run);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].1.contains("PDF text extraction was stopped"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn without_a_helper_the_raw_bytes_are_scanned_and_reported_partial() {
+    // Unit tests never set the helper.
+    let mut sink = Collect::default();
+    let budget = Budget::new(Limits::default());
+    let data = fixture("pages.pdf");
+    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    assert_eq!(sink.leaves, vec![(None, data.len())]);
+    assert_eq!(sink.problems.len(), 1);
+    assert!(
+        sink.problems[0]
+            .reason
+            .starts_with("PDF text extraction not available"),
+        "{:?}",
+        sink.problems
+    );
+}
+
+#[test]
+fn a_pdf_over_max_buffer_is_scanned_raw_and_names_the_limit() {
+    let mut sink = Collect::default();
+    let budget = Budget::new(Limits {
+        max_buffer: 1000,
+        ..Limits::default()
+    });
+    let data = fixture("pages.pdf");
+    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    // All of it, not only what fitted in the buffer.
+    assert_eq!(sink.leaves, vec![(None, data.len())]);
+    assert!(
+        sink.problems[0].reason.contains("--max-buffer"),
+        "{:?}",
+        sink.problems
+    );
+}
+
+/// Collects leaves (member and length) and problems.
+#[derive(Default)]
+struct Collect {
+    leaves: Vec<(Option<String>, usize)>,
+    problems: Vec<Problem>,
+}
+
+impl LeafSink for Collect {
+    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+        let mut data = Vec::new();
+        reader.read_to_end(&mut data)?;
+        self.leaves.push((member.map(str::to_string), data.len()));
+        Ok(())
+    }
+
+    fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
