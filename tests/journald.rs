@@ -68,6 +68,13 @@ impl Journald {
         self.run_dir.join("socket")
     }
 
+    /// leakhound's journald sink to this journald, as `ident`, spooling in
+    /// `state`.
+    fn sink(&self, ident: &str, state: &Path) -> Box<dyn leakhound::report::Sink + Send> {
+        let spec = format!("journald:{}?app_name={ident}", self.socket().display());
+        sinks::build(&SinkConfig::from_spec(&spec).unwrap(), state).unwrap()
+    }
+
     /// The entries written with `SYSLOG_IDENTIFIER=ident`, once there are
     /// at least `want` of them.
     fn entries(&self, ident: &str, want: usize) -> Vec<Value> {
@@ -141,15 +148,7 @@ fn entries_reach_a_real_journald_with_their_fields() {
     let j = Journald::start("a");
     let state = tempfile::tempdir().unwrap();
     let ident = "leakhound-test-a";
-    let mut sink = sinks::build(
-        &SinkConfig::from_spec(&format!(
-            "journald:{}?app_name={ident}",
-            j.socket().display()
-        ))
-        .unwrap(),
-        state.path(),
-    )
-    .unwrap();
+    let mut sink = j.sink(ident, state.path());
     let mut st = Stamper::new("r");
     let mut ids = Vec::new();
     for i in 0..50u64 {
@@ -190,15 +189,7 @@ fn an_entry_too_big_for_a_datagram_goes_through_a_memfd() {
     let j = Journald::start("b");
     let state = tempfile::tempdir().unwrap();
     let ident = "leakhound-test-b";
-    let mut sink = sinks::build(
-        &SinkConfig::from_spec(&format!(
-            "journald:{}?app_name={ident}",
-            j.socket().display()
-        ))
-        .unwrap(),
-        state.path(),
-    )
-    .unwrap();
+    let mut sink = j.sink(ident, state.path());
     // A member path of nested archives with long names: 256 KiB, written
     // three times in the entry (MESSAGE, LEAKHOUND_MEMBER, the JSON), well
     // over what the kernel takes in one datagram (about 208 KiB) and under
