@@ -255,11 +255,45 @@ struct Utf16Decoder {
 }
 
 impl Utf16Decoder {
+    /// Decodes `input`, the next bytes of the stream, onto `out`; `last`
+    /// when no more will come (a dangling unit then becomes U+FFFD).
     fn decode(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
-        self.pending.extend_from_slice(input);
-        let data = std::mem::take(&mut self.pending);
-        let mut units = data.chunks_exact(2);
-        let mut consumed = 0;
+        let mut input = input;
+        if !self.pending.is_empty() {
+            // Finish what the previous chunk split (at most 3 bytes: an odd
+            // byte, a high surrogate, or both) with up to 4 new bytes.
+            let take = input.len().min(4);
+            self.pending.extend_from_slice(&input[..take]);
+            let finished = last && take == input.len();
+            let used = self.decode_units(&self.pending, out, finished);
+            let left = self.pending.len() - used;
+            if left > take {
+                // Too few new bytes to finish anything: keep them all.
+                self.pending.drain(..used);
+                return;
+            }
+            self.pending.clear();
+            input = &input[take - left..];
+        }
+        let used = self.decode_units(input, out, last);
+        if !last {
+            self.pending.extend_from_slice(&input[used..]);
+        }
+    }
+
+    /// Decodes whole units of `data` and returns the bytes used: all of
+    /// them when `last`, else all but a split unit or surrogate pair at the
+    /// end. Runs of ASCII are narrowed eight units at a time.
+    fn decode_units(&self, data: &[u8], out: &mut Vec<u8>, last: bool) -> usize {
+        out.reserve(data.len() / 2);
+        // Per unit, the bits that are zero in an ASCII unit (high byte 0,
+        // low byte below 0x80), for two units read as a little-endian u64.
+        let not_ascii: u64 = if self.big_endian {
+            0x80FF_80FF_80FF_80FF
+        } else {
+            0xFF80_FF80_FF80_FF80
+        };
+        let low = usize::from(self.big_endian);
         let to_u16 = |c: &[u8]| {
             if self.big_endian {
                 u16::from_be_bytes([c[0], c[1]])
@@ -268,24 +302,34 @@ impl Utf16Decoder {
             }
         };
         let mut buf = [0u8; 4];
-        while let Some(c) = units.next() {
+        let mut i = 0;
+        loop {
+            while let Some(block) = data.get(i..i + 16) {
+                let a = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+                let b = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
+                if (a | b) & not_ascii != 0 {
+                    break;
+                }
+                out.extend((0..8).map(|k| block[2 * k + low]));
+                i += 16;
+            }
+            let Some(c) = data.get(i..i + 2) else { break };
             let u = to_u16(c);
             if (0xD800..0xDC00).contains(&u) {
                 // A high surrogate needs the next unit.
-                match data.get(consumed + 2..consumed + 4) {
+                match data.get(i + 2..i + 4) {
                     Some(next) => {
                         let lo = to_u16(next);
                         if (0xDC00..0xE000).contains(&lo) {
                             let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
                             let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                            units.next();
-                            consumed += 4;
+                            i += 4;
                             continue;
                         }
                         out.extend_from_slice("\u{FFFD}".as_bytes());
                     }
-                    None if !last => break,
+                    None if !last => return i,
                     None => out.extend_from_slice("\u{FFFD}".as_bytes()),
                 }
             } else if (0xDC00..0xE000).contains(&u) {
@@ -296,17 +340,16 @@ impl Utf16Decoder {
                 let ch = char::from_u32(u as u32).unwrap_or(char::REPLACEMENT_CHARACTER);
                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
             }
-            consumed += 2;
+            i += 2;
         }
-        let rest = &data[consumed..];
-        if last {
-            if !rest.is_empty() {
-                // An odd trailing byte.
-                out.extend_from_slice("\u{FFFD}".as_bytes());
+        if i < data.len() {
+            if !last {
+                return i;
             }
-        } else {
-            self.pending.extend_from_slice(rest);
+            // An odd trailing byte.
+            out.extend_from_slice("\u{FFFD}".as_bytes());
         }
+        data.len()
     }
 }
 
@@ -820,6 +863,54 @@ mod tests {
         let mut out = Vec::new();
         d.decode(&bad, &mut out, true);
         assert_eq!(String::from_utf8(out).unwrap(), "\u{FFFD}A\u{FFFD}\u{FFFD}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn utf16_decoder_matches_std_across_any_split(
+            // Mostly ASCII, so that runs of eight take the fast path.
+            units in proptest::collection::vec(
+                proptest::prop_oneof![
+                    24 => 0x00u16..0x80,
+                    // Latin-1 and units whose high byte alone is set: one
+                    // byte of the pair looks like ASCII.
+                    2 => 0x80u16..0x100,
+                    2 => proptest::strategy::Strategy::prop_map(1u16..0xD8, |hi| hi << 8),
+                    1 => 0x80u16..0xD800,
+                    1 => 0xD800u16..0xE000,
+                    1 => 0xE000u16..=0xFFFF,
+                ],
+                0..80,
+            ),
+            odd_tail in proptest::bool::ANY,
+            cuts in proptest::collection::vec(0usize..170, 0..4),
+            big_endian in proptest::bool::ANY,
+        ) {
+            let mut bytes: Vec<u8> = units
+                .iter()
+                .flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() })
+                .collect();
+            let mut want: String = char::decode_utf16(units.iter().copied())
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect();
+            if odd_tail {
+                bytes.push(0x41);
+                want.push(char::REPLACEMENT_CHARACTER);
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut d = Utf16Decoder { big_endian, pending: Vec::new() };
+            let mut out = Vec::new();
+            let mut from = 0;
+            for c in cuts {
+                d.decode(&bytes[from..c], &mut out, false);
+                from = c;
+            }
+            d.decode(&bytes[from..], &mut out, true);
+            proptest::prop_assert_eq!(String::from_utf8(out).ok(), Some(want));
+        }
     }
 
     #[test]
