@@ -7,9 +7,10 @@
 //! program, `leakhound __pdf-text` ([`helper_main`]), which first confines
 //! itself (no capability, bounded address space and CPU time, no core
 //! dump, no file written, dies with its parent) and then writes the text
-//! of each page to its standard output. The scanner ([`text`]) feeds it the PDF, reads the pages as they
-//! come, counts them against the file's budget like decompressed bytes,
-//! kills the helper at the file's deadline, and reaps it.
+//! of each page to its standard output. The scanner ([`text`]) feeds it the
+//! PDF, reads the pages as they come, counts them against the file's budget
+//! like decompressed bytes, kills the helper at the file's deadline, and
+//! reaps it.
 //!
 //! The protocol between the two, over pipes only (nothing touches disk):
 //!
