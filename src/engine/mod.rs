@@ -372,7 +372,11 @@ impl Engine {
             if tr.bare_min > 0 {
                 t |= runs.of(tr.bare_min) & after_non_digit;
             }
-            if m.sep != 0 && !tr.shapes.is_empty() {
+            // Every shape has a separator with a digit on each side (and
+            // fits in the window, so both digits are in it): prose, where
+            // digits stand alone, skips the shapes at the cost of one test.
+            let links = m.sep & (m.digit << 1) & (m.digit >> 1);
+            if links != 0 && !tr.shapes.is_empty() {
                 // runs_of[k]: at least k digits from bit i on.
                 let mut runs_of = [0u128; 32];
                 for &k in &tr.group_lengths {
