@@ -294,12 +294,19 @@ pub struct UnixDgram {
     sock: UnixDatagram,
 }
 
+/// An unbound datagram socket connected to `path`, whose sends give up
+/// after 30 s when the daemon behind it does not read.
+fn connect_unix_dgram(path: &Path) -> io::Result<UnixDatagram> {
+    let sock = UnixDatagram::unbound()?;
+    sock.connect(path)?;
+    sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+    Ok(sock)
+}
+
 impl UnixDgram {
     pub fn connector(path: PathBuf) -> Connector {
         Box::new(move || {
-            let sock = UnixDatagram::unbound()?;
-            sock.connect(Path::new(&path))?;
-            sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+            let sock = connect_unix_dgram(&path)?;
             Ok(Box::new(UnixDgram { sock }) as Box<dyn Transport>)
         })
     }
@@ -325,9 +332,7 @@ pub struct JournalDgram {
 impl JournalDgram {
     pub fn connector(path: PathBuf) -> Connector {
         Box::new(move || {
-            let sock = UnixDatagram::unbound()?;
-            sock.connect(Path::new(&path))?;
-            sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+            let sock = connect_unix_dgram(&path)?;
             Ok(Box::new(JournalDgram { sock }) as Box<dyn Transport>)
         })
     }
