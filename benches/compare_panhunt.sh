@@ -35,8 +35,10 @@ cat "$CORPUS"/*/* >/dev/null 2>&1 || true   # warm the page cache
     target/release/leakhound scan "$CORPUS" -j "$N" --exclude truth.jsonl --exclude manifest.json \
     --format jsonl --progress never -o "$WORK/lh.jsonl" || [ $? -eq 1 ]
 rm -rf "$WORK/panout" && mkdir -p "$WORK/panout"
-/usr/bin/time -f "%e %M" -o "$WORK/ph.time" "$WORK/panvenv/bin/panhunt" "$CORPUS" \
-    -x "$CORPUS/truth.jsonl" -x "$CORPUS/manifest.json" -o "$WORK/panout" -w "$N" -q
+# PANhunt writes PANhunt.log into its working directory: run it in $WORK so
+# that no benchmark output lands in the repository.
+(cd "$WORK" && /usr/bin/time -f "%e %M" -o "$WORK/ph.time" "$WORK/panvenv/bin/panhunt" "$CORPUS" \
+    -x "$CORPUS/truth.jsonl" -x "$CORPUS/manifest.json" -o "$WORK/panout" -w "$N" -q)
 
 "$PY" tests/corpus/to_score.py --corpus "$CORPUS" --findings "$WORK/lh.jsonl" --key $KEY > "$WORK/lh.scored"
 "$PY" tests/corpus/score.py --truth "$CORPUS/truth.jsonl" --findings "$WORK/lh.scored" --ignore-member > "$WORK/lh.score"

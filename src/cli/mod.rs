@@ -18,7 +18,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 use crate::rules::{Confidence, RuleSet, Severity};
 
-/// Exit codes, as in grep: 0 clean, 1 findings, 2 error, 3 incomplete.
+/// Exit codes, as a linter's (grep exits 0 when it finds something; a gate
+/// exits 1): 0 clean, 1 findings, 2 error, 3 incomplete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// No finding at or above `--fail-on`.

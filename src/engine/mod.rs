@@ -5,7 +5,7 @@
 //! knows nothing of files: `stream` feeds it overlapping windows of a stream
 //! and turns buffer positions into offsets, lines and columns.
 //!
-//! How it stays fast: one pass over the buffer in 64-byte blocks turns bytes
+//! How it stays fast: one pass over the buffer in 128-byte windows turns bytes
 //! into class masks (`classify`) and combines them into *trigger* masks that
 //! are derived from the rules: a run of at least N digits (N = the shortest
 //! bare length any rule accepts), each digit-group shape the rules accept

@@ -216,13 +216,17 @@ impl<W: Write> Human<W> {
             }
             let test = if s.test_data_findings > 0 {
                 format!(
-                    " (including {} published test numbers)",
-                    s.test_data_findings
+                    " (including {})",
+                    counted(s.test_data_findings, "published test number", "published test numbers")
                 )
             } else {
                 String::new()
             };
-            let head = format!("{} findings: {}{test}", s.findings, sev.join(", "));
+            let head = format!(
+                "{}: {}{test}",
+                counted(s.findings, "finding", "findings"),
+                sev.join(", ")
+            );
             writeln!(self.out, "{}", self.paint(BOLD, &head))?;
             let kinds: Vec<String> = s
                 .findings_by_kind
@@ -233,8 +237,8 @@ impl<W: Write> Human<W> {
         }
         let secs = s.duration_ms as f64 / 1000.0;
         let mut line = format!(
-            "Scanned {} files, {} in {secs:.2} s ({}/s)",
-            s.files.scanned + s.files.partial,
+            "Scanned {}, {} in {secs:.2} s ({}/s)",
+            counted(s.files.scanned + s.files.partial, "file", "files"),
             human_bytes(s.bytes),
             human_bytes(s.bytes_per_second)
         );
@@ -390,5 +394,14 @@ mod tests {
         assert_eq!(human_bytes(3_400_000_000), "3.4 GB");
         assert_eq!(thousands(12_034), "12,034");
         assert_eq!(thousands(999), "999");
+    }
+}
+
+/// `1 file`, `2 files`: a count with the noun in the right number.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
