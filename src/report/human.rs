@@ -217,7 +217,11 @@ impl<W: Write> Human<W> {
             let test = if s.test_data_findings > 0 {
                 format!(
                     " (including {})",
-                    counted(s.test_data_findings, "published test number", "published test numbers")
+                    counted(
+                        s.test_data_findings,
+                        "published test number",
+                        "published test numbers"
+                    )
                 )
             } else {
                 String::new()
