@@ -104,7 +104,7 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     };
-    let counters: [(&str, &str, &AtomicU64); 10] = [
+    let counters: [(&str, &str, &AtomicU64); 12] = [
         (
             "leakhound_files_scanned_total",
             "Files read (whole, or the appended part of an mbox).",
@@ -151,6 +151,16 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
             &s.reload_failures,
         ),
         (
+            "leakhound_files_verified_total",
+            "Files read to compare their keyed content MAC (ctime moved, or rescan: verify).",
+            &s.files_verified,
+        ),
+        (
+            "leakhound_actions_failed_total",
+            "Actions (quarantine, redact) that failed; each try counts.",
+            &s.actions_failed,
+        ),
+        (
             "leakhound_errors_total",
             "Errors reported (see leakhound status for the last one).",
             &s.errors,
@@ -170,6 +180,12 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
         "gauge",
         "Files noticed and waiting for their size and mtime to settle.",
         ld(&s.pending),
+    );
+    metric(
+        "leakhound_actions_due",
+        "gauge",
+        "Files whose action failed and waits for another try.",
+        shared.retries().len() as u64,
     );
     metric(
         "leakhound_walks",
