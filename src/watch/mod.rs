@@ -50,10 +50,10 @@ use crate::config::watch::{RescanMode, RootKind};
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::rules::RuleSet;
+use retry::Retries;
 use roots::WatchedRoot;
 use scanner::{Current, Job, Output, Runtime, Scanners, Shared};
 use sd_notify::Notifier;
-use retry::Retries;
 use state::{StateDb, StateKey};
 use status::{RootStatus, Snapshot, Stats, now_ms};
 use walker::Walks;
@@ -524,7 +524,9 @@ impl Daemon {
             let now = Instant::now();
             let due = now + rt.config.watch.settle;
             if let Some(p) = self.pending.get_mut(&path) {
-                p.due = due;
+                // Each event puts the scan off, but never past max_settle
+                // after the first one.
+                p.due = due.min(p.since + rt.config.watch.max_settle);
                 continue;
             }
             if self.pending.len() >= rt.config.watch.max_pending {

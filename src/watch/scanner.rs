@@ -599,11 +599,15 @@ fn scan_from(
         Tail::Mbox => true,
         Tail::Log => text,
     };
-    let mark = reader.line_end.take().filter(|_| keep_mark).map(|(offset, mac, lines)| Mark {
-        offset,
-        prefix_mac: mac.finalize().into_bytes().into(),
-        lines: pre.lines + lines,
-    });
+    let mark = reader
+        .line_end
+        .take()
+        .filter(|_| keep_mark)
+        .map(|(offset, mac, lines)| Mark {
+            offset,
+            prefix_mac: mac.finalize().into_bytes().into(),
+            lines: pre.lines + lines,
+        });
     Scanned {
         events,
         mac: reader.mac.finalize().into_bytes().into(),
@@ -819,7 +823,8 @@ impl<'s> Hashing<'s> {
                 if self.tail.len() > MAX_TAIL {
                     self.tail = Vec::new();
                 } else {
-                    self.line_end = Some((self.inner.pos - self.tail.len() as u64, mac, self.lines));
+                    self.line_end =
+                        Some((self.inner.pos - self.tail.len() as u64, mac, self.lines));
                 }
             }
         }
