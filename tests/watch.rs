@@ -1385,9 +1385,8 @@ fn d8_a_same_size_rewrite_hidden_by_touch_r_is_reported_live_and_after_a_restart
         !of_type(e, "finding", &offline).is_empty()
     });
     let st = d.wait_idle();
-    // live.txt was read to compare its MAC (its ctime moved when it was
-    // scanned? no: its row has the ctime of its rewrite) and not reported
-    // twice.
+    // Each card reported once: live.txt's row has the ctime of its
+    // rewrite, so the restart does not report it again.
     let evs = d.events();
     assert_eq!(of_type(&evs, "finding", &live).len(), 1, "{st:#}");
     assert_eq!(of_type(&evs, "finding", &offline).len(), 1, "{st:#}");
