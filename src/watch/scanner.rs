@@ -568,7 +568,16 @@ fn scan_from(
             },
         )
     });
-    let mut reader = Hashing::new(file, base, pre.mac, &shared.stats, true);
+    // A resumed log is read from a little before its mark, so that context
+    // keywords just before what was appended still count; findings in that
+    // overlap were reported by the earlier scan and are dropped. (An mbox
+    // resumes at a message boundary: the message before is no context.)
+    let start = match tail {
+        Tail::Log if resumed => base.saturating_sub(CONTEXT_OVERLAP),
+        _ => base,
+    };
+    let overlap_lines = newlines_between(file, start, base);
+    let mut reader = Hashing::new(file, start, base, pre.mac, &shared.stats, true);
     reader.track_lines = tail != Tail::Whole;
     let mut events = scan::scan_one(
         &rt.engine,
@@ -578,14 +587,22 @@ fn scan_from(
         rt.min_confidence,
         rt.limits(),
     );
+    let before = events.len();
+    events.retain(|e| !matches!(e, Event::Finding(f) if f.offset + start < base));
+    let dropped = (before - events.len()) as u64;
     for e in &mut events {
         match e {
             Event::Finding(f) => {
-                f.offset += base;
-                f.line = f.line.map(|l| l + pre.lines);
+                f.offset += start;
+                f.line = f.line.map(|l| l + pre.lines - overlap_lines);
                 renumber_message(&mut f.member, pre.messages);
             }
-            Event::File(f) => renumber_message(&mut f.member, pre.messages),
+            Event::File(f) => {
+                if f.member.is_none() {
+                    f.findings = f.findings.saturating_sub(dropped);
+                }
+                renumber_message(&mut f.member, pre.messages)
+            }
             _ => {}
         }
     }
@@ -602,7 +619,7 @@ fn scan_from(
     let mark = reader
         .line_end
         .take()
-        .filter(|_| keep_mark)
+        .filter(|(offset, ..)| keep_mark && *offset > 0)
         .map(|(offset, mac, lines)| Mark {
             offset,
             prefix_mac: mac.finalize().into_bytes().into(),
@@ -613,6 +630,20 @@ fn scan_from(
         mac: reader.mac.finalize().into_bytes().into(),
         mark,
         resumed,
+    }
+}
+
+/// Bytes read again before a resumed log's mark: the widest context window
+/// a rule may have (`MAX_CONTEXT_WINDOW` in `rules/compile.rs`).
+const CONTEXT_OVERLAP: u64 = 256;
+
+/// Newlines in the bytes `from..to` of a file (0 when they cannot be read:
+/// line numbers are then off by what could not be counted).
+fn newlines_between(file: &File, from: u64, to: u64) -> u64 {
+    let mut buf = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
+    match file.read_exact_at(&mut buf, from) {
+        Ok(()) => memchr::memchr_iter(b'\n', &buf).count() as u64,
+        Err(_) => 0,
     }
 }
 
@@ -627,7 +658,7 @@ struct Prefix {
 /// MAC, newline count and message count (`From ` lines) of the first `len`
 /// bytes.
 fn mac_prefix(file: &File, len: u64, key: &StateKey, stats: &Stats) -> std::io::Result<Prefix> {
-    let mut h = Hashing::new(file, 0, key.hasher(), stats, false);
+    let mut h = Hashing::new(file, 0, 0, key.hasher(), stats, false);
     let mut froms = FromLines::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = len;
@@ -768,6 +799,9 @@ fn at_line_start(file: &File, offset: u64) -> bool {
 /// mark), and tells the watchdog that scanning moves.
 struct Hashing<'s> {
     inner: FileAt<'s>,
+    /// Bytes before this offset are read (for context) but not MACed,
+    /// counted as lines or tracked.
+    mac_from: u64,
     /// MAC of the file from its start to where this reader is.
     mac: Hmac<Sha256>,
     /// Newlines read by this reader.
@@ -787,12 +821,21 @@ struct Hashing<'s> {
 }
 
 impl<'s> Hashing<'s> {
-    /// Reads `file` from `pos`, `mac` being the MAC of the bytes before it
-    /// (which end a line, or are none).
-    fn new(file: &'s File, pos: u64, mac: Hmac<Sha256>, stats: &'s Stats, count: bool) -> Self {
+    /// Reads `file` from `pos`; MACs, counts lines and tracks line ends
+    /// only from `mac_from` (at or after `pos`), `mac` being the MAC of the
+    /// bytes before `mac_from` (which end a line, or are none).
+    fn new(
+        file: &'s File,
+        pos: u64,
+        mac_from: u64,
+        mac: Hmac<Sha256>,
+        stats: &'s Stats,
+        count: bool,
+    ) -> Self {
         Hashing {
             inner: FileAt { file, pos },
-            line_end: Some((pos, mac.clone(), 0)),
+            mac_from,
+            line_end: Some((mac_from, mac.clone(), 0)),
             mac,
             lines: 0,
             bytes: 0,
@@ -805,7 +848,7 @@ impl<'s> Hashing<'s> {
 
     /// Moves the line end past the last newline of `buf` (just read).
     fn track(&mut self, buf: &[u8]) {
-        let Some((_, mut mac, _)) = self.line_end.take() else {
+        let Some((offset, mut mac, lines)) = self.line_end.take() else {
             // The last line outgrew MAX_TAIL: no mark this time.
             return;
         };
@@ -823,8 +866,7 @@ impl<'s> Hashing<'s> {
                 if self.tail.len() > MAX_TAIL {
                     self.tail = Vec::new();
                 } else {
-                    self.line_end =
-                        Some((self.inner.pos - self.tail.len() as u64, mac, self.lines));
+                    self.line_end = Some((offset, mac, lines));
                 }
             }
         }
@@ -833,12 +875,17 @@ impl<'s> Hashing<'s> {
 
 impl Read for Hashing<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.inner.pos;
         let n = self.inner.read(buf)?;
-        self.mac.update(&buf[..n]);
-        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let skip = usize::try_from(self.mac_from.saturating_sub(at))
+            .unwrap_or(usize::MAX)
+            .min(n);
+        let data = &buf[skip..n];
+        self.mac.update(data);
+        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
         self.bytes += n as u64;
         if self.track_lines {
-            self.track(&buf[..n]);
+            self.track(data);
         }
         if self.count {
             self.stats
