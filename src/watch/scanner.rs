@@ -573,7 +573,7 @@ fn scan_from(
     // overlap were reported by the earlier scan and are dropped. (An mbox
     // resumes at a message boundary: the message before is no context.)
     let start = match tail {
-        Tail::Log if resumed => base.saturating_sub(CONTEXT_OVERLAP),
+        Tail::Log if resumed => overlap_start(file, base),
         _ => base,
     };
     let overlap_lines = newlines_between(file, start, base);
@@ -636,6 +636,20 @@ fn scan_from(
 /// Bytes read again before a resumed log's mark: the widest context window
 /// a rule may have (`MAX_CONTEXT_WINDOW` in `rules/compile.rs`).
 const CONTEXT_OVERLAP: u64 = 256;
+
+/// Where to start reading a resumed log: [`CONTEXT_OVERLAP`] bytes before
+/// its mark, moved forward to the start of a UTF-8 character (a text cut
+/// inside one would not read as UTF-8, and its offsets would shift); the
+/// mark itself when those bytes cannot be read.
+fn overlap_start(file: &File, mark: u64) -> u64 {
+    let from = mark.saturating_sub(CONTEXT_OVERLAP);
+    let mut buf = vec![0u8; usize::try_from(mark - from).unwrap_or(0)];
+    if file.read_exact_at(&mut buf, from).is_err() {
+        return mark;
+    }
+    let continuation = buf.iter().take_while(|b| (0x80..0xc0).contains(*b)).count();
+    from + continuation as u64
+}
 
 /// Newlines in the bytes `from..to` of a file (0 when they cannot be read:
 /// line numbers are then off by what could not be counted).
@@ -907,6 +921,25 @@ mod tests {
             f.feed(chunk);
         }
         f.count
+    }
+
+    #[test]
+    fn a_resumed_log_reads_its_context_from_a_character_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        // 'é' is two bytes: 300 of them, a newline, then the mark.
+        let text = format!("{}\nappended\n", "é".repeat(300));
+        std::fs::write(&path, &text).unwrap();
+        let f = File::open(&path).unwrap();
+        let mark = (text.find('\n').unwrap() + 1) as u64;
+        for m in [mark, mark - 1] {
+            let start = overlap_start(&f, m);
+            assert!(m - start <= CONTEXT_OVERLAP);
+            assert!(text.is_char_boundary(start as usize), "{start} for {m}");
+        }
+        assert_eq!(overlap_start(&f, 10), 0);
+        assert_eq!(newlines_between(&f, 0, mark), 1);
+        assert_eq!(newlines_between(&f, 0, text.len() as u64), 2);
     }
 
     #[test]

@@ -205,3 +205,34 @@ pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink
     sinks.extend(outputs);
     Ok(sinks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// D10: which refusals are retried. A full or read-only store, an I/O
+    /// error or a file in use are failures; a link or a policy decision is
+    /// final.
+    #[test]
+    fn d10_failures_are_told_from_final_refusals() {
+        for failure in [
+            "quarantine store /q: cannot create the store: No space left on device (os error 28) (check that it exists, is writable by this user, and has space)",
+            "quarantine manifest /q/manifest.db: database or disk is full",
+            "cannot write the redacted copy: Read-only file system (os error 30)",
+            "the file changed while leakhound was acting on it (size or modification time); left as it is, scan it again",
+            "in use by another process",
+            "",
+        ] {
+            assert!(!is_final(failure), "{failure}");
+        }
+        for decision in [
+            "a symbolic link: leakhound never acts through a link",
+            "has 2 hard links: changing one name would change or leave the others (set policy.allow_hardlinks to act anyway)",
+            "a FIFO: not a regular file; not touched",
+            "cannot be redacted (a binary file); policy.fallback is report: left as it is",
+            "outside the scan roots: leakhound acts only on files under the roots it scanned",
+        ] {
+            assert!(is_final(decision), "{decision}");
+        }
+    }
+}
