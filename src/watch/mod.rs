@@ -14,7 +14,10 @@
 //! is rescanned instead; the scanners' queues are bounded and the walker
 //! waits for them. Nothing is missed because every rescan walks the whole
 //! root, and nothing is scanned twice because the state database remembers
-//! each file's size, mtime and rules version (see `state.rs`).
+//! each file's size, mtime, ctime, inode generation, keyed content MAC and
+//! rules version (see `state.rs` and `changes.rs`). A file that never
+//! settles is scanned anyway after `max_settle`; a file whose action failed
+//! stays due and is tried again with backoff (`retry.rs`).
 //!
 //! Signals: SIGHUP reloads the configuration and rules atomically (a broken
 //! file is reported and the running configuration stays); SIGTERM and
