@@ -1438,11 +1438,26 @@ fn d8_rescan_verify_compares_the_content_when_every_stamp_matches() {
     let (code, _) = d.stop();
     assert!(code.success());
 
-    // rescan: verify reads it and compares its keyed MAC.
+    // verify_interval: a periodic verifying walk finds it.
+    let periodic = s.config(&roots, "  verify_interval: 1s\n");
+    let d = s.start(&periodic);
+    d.wait_events("the card found by the periodic verifying walk", |e| {
+        !of_type(e, "finding", &file).is_empty()
+    });
+    let st = d.wait_idle();
+    assert!(st["files_verified"].as_u64() >= Some(1), "{st:#}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // rescan: verify: the start-up walk reads it and compares its MAC.
+    let other = "4111 1111 1111 1111\n";
+    assert_eq!(other.len(), CARD.len() + 1);
+    rewrite_keeping_mtime(&file, other);
+    forge_row_ctime(&s.path("state"), &file);
     let verify = s.config(&roots, "  rescan: verify\n");
     let d = s.start(&verify);
-    d.wait_events("the card found by the verifying walk", |e| {
-        !of_type(e, "finding", &file).is_empty()
+    d.wait_events("the card found by the verifying start-up walk", |e| {
+        of_type(e, "finding", &file).len() >= 2
     });
     let st = d.wait_idle();
     assert_eq!(st["files_verified"], 1, "{st:#}");
@@ -1567,8 +1582,10 @@ fn d9_a_file_written_more_often_than_settle_is_scanned_while_it_is_written() {
     assert!(code.success());
 }
 
-/// A filesystem that is full: a 1 MiB tmpfs filled up (as root), or, for
-/// another user, a directory made read-only. `free` makes room again.
+/// A filesystem that is full: a 1 MiB tmpfs filled up (as root). Where
+/// mount is refused (not root, or a container without CAP_SYS_ADMIN), a
+/// store that cannot be created stands for it: `dir` is a regular file, so
+/// the store under it fails with ENOTDIR. `free` makes room again.
 struct FullDisk {
     dir: PathBuf,
     mounted: bool,
@@ -1577,12 +1594,14 @@ struct FullDisk {
 impl FullDisk {
     fn new(dir: PathBuf) -> FullDisk {
         std::fs::create_dir_all(&dir).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
-            .arg(&dir)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        // LEAKHOUND_TEST_NO_MOUNT=1 tries the stand-in as root.
+        let mounted = std::env::var_os("LEAKHOUND_TEST_NO_MOUNT").is_none()
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+                .arg(&dir)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         if mounted {
             let mut f = std::fs::File::create(dir.join("filler")).unwrap();
             let block = vec![0x55u8; 4096];
@@ -1592,9 +1611,9 @@ impl FullDisk {
                 "the tmpfs is not full"
             );
         } else {
-            eprintln!("mount refused (not root): a read-only directory stands for the full disk");
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+            eprintln!("mount refused: a store under a regular file stands for the full disk");
+            std::fs::remove_dir(&dir).unwrap();
+            std::fs::write(&dir, "not a directory").unwrap();
         }
         FullDisk { dir, mounted }
     }
@@ -1603,8 +1622,8 @@ impl FullDisk {
         if self.mounted {
             std::fs::remove_file(self.dir.join("filler")).unwrap();
         } else {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            std::fs::remove_file(&self.dir).unwrap();
+            std::fs::create_dir(&self.dir).unwrap();
         }
     }
 }
