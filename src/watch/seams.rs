@@ -98,9 +98,15 @@ impl Actions for PolicyActions {
             Ok(actor) => match actor.act(&name, findings) {
                 None => Acted::default(),
                 Some(mut ev) => {
-                    let failed = (ev.action == "skipped" && !ev.dry_run)
-                        .then(|| ev.reason.clone().unwrap_or_default())
-                        .filter(|reason| !is_final(reason));
+                    let reason = ev.reason.clone().unwrap_or_default();
+                    // An actor that says `failed` itself has told the
+                    // failure apart; `skipped` is told apart here.
+                    let failed = match ev.action.as_str() {
+                        _ if ev.dry_run => None,
+                        FAILED => Some(reason),
+                        "skipped" if !is_final(&reason) => Some(reason),
+                        _ => None,
+                    };
                     if failed.is_some() {
                         ev.action = FAILED.to_string();
                     }
