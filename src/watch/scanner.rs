@@ -633,9 +633,11 @@ fn scan_from(
     }
 }
 
-/// Bytes read again before a resumed log's mark: the widest context window
-/// a rule may have (`MAX_CONTEXT_WINDOW` in `rules/compile.rs`).
-const CONTEXT_OVERLAP: u64 = 256;
+/// Bytes read again before a resumed log's mark: the engine's margin, the
+/// most it looks at beside a match (context keywords, neighbourhood
+/// signals), so a number is judged as it would be in a scan of the whole
+/// file.
+const CONTEXT_OVERLAP: u64 = crate::engine::MARGIN as u64;
 
 /// Where to start reading a resumed log: [`CONTEXT_OVERLAP`] bytes before
 /// its mark, moved forward to the start of a UTF-8 character (a text cut
