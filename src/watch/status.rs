@@ -139,7 +139,7 @@ impl Snapshot {
     /// The one-line form for systemd's STATUS=.
     pub fn one_line(&self) -> String {
         format!(
-            "{}; queue {}, pending {}; scanned {} files, {} bytes; {} findings{}",
+            "{}; queue {}, pending {}; scanned {} files, {} bytes; {} findings{}{}",
             if self.startup_scan_done {
                 "watching"
             } else {
@@ -150,6 +150,10 @@ impl Snapshot {
             self.files_scanned,
             self.bytes_scanned,
             self.findings,
+            match self.actions_due {
+                0 => String::new(),
+                n => format!("; {n} actions due again"),
+            },
             match &self.last_error {
                 Some(_) => "; last error: see leakhound status",
                 None => "",
