@@ -1891,3 +1891,45 @@ fn d16_a_dripping_client_is_cut_at_the_deadline_and_blocks_no_one() {
     let (code, _) = d.stop();
     assert!(code.success());
 }
+
+#[test]
+fn d9_a_container_scanned_before_it_settles_is_not_reported_broken() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        "  settle: 1s\n  max_settle: 1s\n",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    // A zip copied slowly: scanned (max_settle) while half there.
+    let zip = zip_of(&[("data.csv", &format!("name,card\nbob,{CARD}\n"))]);
+    let file = root.join("export.zip");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for piece in zip.chunks(zip.len().div_ceil(8)) {
+        f.write_all(piece).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    drop(f);
+    let evs = d.wait_events("the finding in the whole zip", |e| {
+        of_type(e, "file", &file)
+            .iter()
+            .any(|f| f["status"] == "scanned" && f["member"].is_null())
+    });
+    d.wait_idle();
+    let evs = if d.events().len() > evs.len() {
+        d.events()
+    } else {
+        evs
+    };
+    assert!(!of_type(&evs, "finding", &file).is_empty());
+    let broken: Vec<_> = of_type(&evs, "file", &file)
+        .into_iter()
+        .filter(|f| f["status"] != "scanned")
+        .collect();
+    assert!(broken.is_empty(), "{broken:#?}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+}

@@ -574,6 +574,7 @@ impl Daemon {
                 path,
                 kind,
                 verify: false,
+                forced: false,
             }) {
                 // The scanners are busy: at the next tick.
                 self.shared.retries().again(&job.path, now + TICK);
@@ -613,7 +614,8 @@ impl Daemon {
                 .and_then(|m| SystemTime::now().duration_since(m).ok())
                 .is_some_and(|age| age >= settle);
             let waited = now.duration_since(p.since);
-            if p.seen != Some(cur) && !quiet && waited < max_settle {
+            let changing = p.seen != Some(cur) && !quiet;
+            if changing && waited < max_settle {
                 // Still being written: look again after another settle.
                 p.seen = Some(cur);
                 p.due = (now + settle).min(p.since + max_settle);
@@ -626,6 +628,7 @@ impl Daemon {
                 path: path.clone(),
                 kind,
                 verify: false,
+                forced: changing,
             }) {
                 Ok(()) => {
                     self.pending.remove(&path);

@@ -90,6 +90,9 @@ pub struct Job {
     /// Compare the content's keyed MAC even when every stamp matches
     /// (`rescan: verify`).
     pub verify: bool,
+    /// Queued before it settled (it waited `max_settle`): it is still
+    /// being written, and its next writes bring another scan.
+    pub forced: bool,
 }
 
 /// The event sinks and the envelope sequence, behind one lock so events
@@ -392,15 +395,20 @@ fn handle(shared: &Shared, job: &Job) -> bool {
     });
     let stats = &shared.stats;
     stats.files_scanned.fetch_add(1, Ordering::Relaxed);
+    if job.forced && rec.verdict == Verdict::Incomplete {
+        // Read while still being written (a zip half copied): what could
+        // not be read whole is read again once it settles, and reported
+        // then if it still cannot; its findings count now.
+        events.retain(|e| !matches!(e, Event::File(f) if f.status != FileStatus::Scanned));
+    } else if rec.verdict == Verdict::Incomplete {
+        stats.files_incomplete.fetch_add(1, Ordering::Relaxed);
+    }
     if retry_of_same {
         events.retain(|e| !matches!(e, Event::Finding(_)));
     } else {
         stats
             .findings
             .fetch_add(findings.len() as u64, Ordering::Relaxed);
-    }
-    if rec.verdict == Verdict::Incomplete {
-        stats.files_incomplete.fetch_add(1, Ordering::Relaxed);
     }
     // SEAM(actions): what the policy does about these findings.
     let mut due = false;

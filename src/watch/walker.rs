@@ -176,7 +176,7 @@ fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot, ve
             fresh.push(entry.into_path());
             continue;
         }
-        queue(shared, dispatch, entry.into_path(), root, verify);
+        queue(shared, dispatch, entry.into_path(), root, verify, false);
     }
     // Files still being written: look again until they stop changing, or
     // until they have waited max_settle (a file written all the time is
@@ -189,22 +189,29 @@ fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot, ve
         let mut still = Vec::new();
         let overdue = started.elapsed() >= max_settle;
         for path in fresh {
-            if is_fresh(&path, settle) && !overdue {
-                still.push(path);
-            } else {
-                queue(shared, dispatch, path, root, verify);
+            match (is_fresh(&path, settle), overdue) {
+                (true, false) => still.push(path),
+                (fresh, _) => queue(shared, dispatch, path, root, verify, fresh),
             }
         }
         fresh = still;
     }
 }
 
-fn queue(shared: &Shared, dispatch: &Dispatch, path: PathBuf, root: &WatchedRoot, verify: bool) {
+fn queue(
+    shared: &Shared,
+    dispatch: &Dispatch,
+    path: PathBuf,
+    root: &WatchedRoot,
+    verify: bool,
+    forced: bool,
+) {
     dispatch.send(
         Job {
             path,
             kind: root.kind,
             verify,
+            forced,
         },
         &shared.stop,
     );
