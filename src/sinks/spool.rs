@@ -62,9 +62,16 @@ impl Spool {
                     dir.display()
                 ))
             })?;
+        // A spool left by an older leakhound has 0755/0644 modes: narrow
+        // them (the lock is held: the files are ours).
+        narrow(dir, 0o700)?;
         let mut segments: Vec<u64> = Vec::new();
         for entry in fs::read_dir(dir)? {
-            let name = entry?.file_name();
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                narrow(&entry.path(), 0o600)?;
+            }
+            let name = entry.file_name();
             let name = name.to_string_lossy();
             if let Some(n) = name.strip_suffix(".seg").and_then(|n| n.parse().ok()) {
                 segments.push(n);
@@ -286,6 +293,16 @@ impl SpoolReader {
     }
 }
 
+/// Takes away the mode bits of `path` that `max` does not have.
+fn narrow(path: &Path, max: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::symlink_metadata(path)?.permissions().mode() & 0o7777;
+    if mode & !max != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & max))?;
+    }
+    Ok(())
+}
+
 /// Opens a segment for appending, creating it 0600.
 fn private_append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
@@ -318,6 +335,14 @@ mod tests {
             let path = entry.unwrap().path();
             assert_eq!(mode(&path), 0o600, "{}", path.display());
         }
+        // A spool an older version left wide is narrowed on open.
+        drop(spool);
+        let seg = segment_path(&dir, 0);
+        fs::set_permissions(&seg, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let _again = Spool::open(&dir).unwrap();
+        assert_eq!(mode(&seg), 0o600);
+        assert_eq!(mode(&dir), 0o700);
     }
 
     #[test]
