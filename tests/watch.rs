@@ -1884,6 +1884,7 @@ fn d16_a_dripping_client_is_cut_at_the_deadline_and_blocks_no_one() {
         "the dripping client was cut before the other was answered"
     );
     let held = dripper.join().unwrap();
+    eprintln!("the dripping client was held {held:?}");
     assert!(
         held < Duration::from_secs(10),
         "the dripping client was held {held:?}"
