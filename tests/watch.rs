@@ -1329,3 +1329,608 @@ fn metrics_are_served_on_loopback() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Hardening (issue 11): D8, D9, D10, D13, D16, file modes, last_error.
+
+/// Rewrites `path` in place (same inode) with `text`, of the same size,
+/// and sets its mtime back as `touch -r` would.
+fn rewrite_keeping_mtime(path: &Path, text: &str) {
+    let before = std::fs::metadata(path).unwrap();
+    assert_eq!(before.len(), text.len() as u64, "not the same size");
+    // Past the filesystem's timestamp granularity: the ctime must move.
+    std::thread::sleep(Duration::from_millis(30));
+    std::fs::write(path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    assert_eq!(after.len(), before.len());
+}
+
+/// A clean line exactly as long as `format!("{CARD}\n")`.
+fn clean_line() -> String {
+    format!("{}\n", "x".repeat(CARD.len()))
+}
+
+#[test]
+fn d8_a_same_size_rewrite_hidden_by_touch_r_is_reported_live_and_after_a_restart() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let live = root.join("live.txt");
+    let offline = root.join("offline.txt");
+    write(&live, &clean_line());
+    write(&offline, &clean_line());
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let d = s.start(&config);
+    let st = d.wait_idle();
+    assert_eq!(st["files_scanned"], 2, "{st:#}");
+
+    rewrite_keeping_mtime(&live, &format!("{CARD}\n"));
+    d.wait_events("the card written under the old mtime", |e| {
+        !of_type(e, "finding", &live).is_empty()
+    });
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // While the daemon is down.
+    rewrite_keeping_mtime(&offline, &format!("{CARD}\n"));
+    let d = s.start(&config);
+    d.wait_events("the card written while the daemon was down", |e| {
+        !of_type(e, "finding", &offline).is_empty()
+    });
+    let st = d.wait_idle();
+    // Each card reported once: live.txt's row has the ctime of its
+    // rewrite, so the restart does not report it again.
+    let evs = d.events();
+    assert_eq!(of_type(&evs, "finding", &live).len(), 1, "{st:#}");
+    assert_eq!(of_type(&evs, "finding", &offline).len(), 1, "{st:#}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+    assert_no_raw_values(&s.dir);
+}
+
+/// Sets the ctime recorded in the state database to the file's: what an
+/// attacker who could also forge the ctime (a clock set back) would get.
+fn forge_row_ctime(state: &Path, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(file).unwrap();
+    let conn = rusqlite::Connection::open(state.join("state.db")).unwrap();
+    let n = conn
+        .execute(
+            "UPDATE files SET ctime_ns = ?1 WHERE dev = ?2 AND ino = ?3",
+            rusqlite::params![
+                m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+                m.dev() as i64,
+                m.ino() as i64
+            ],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "no row for {}", file.display());
+}
+
+#[test]
+fn d8_rescan_verify_compares_the_content_when_every_stamp_matches() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join("a.txt");
+    write(&file, &clean_line());
+    let roots = format!("    - path: {}\n", root.display());
+    let quick = s.config(&roots, "");
+    let d = s.start(&quick);
+    d.wait_idle();
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    rewrite_keeping_mtime(&file, &format!("{CARD}\n"));
+    forge_row_ctime(&s.path("state"), &file);
+    // Every stamp matches: a quick start-up walk trusts the row.
+    let d = s.start(&quick);
+    let st = d.wait_idle();
+    assert_eq!(st["files_unchanged"], 1, "{st:#}");
+    assert!(of_type(&d.events(), "finding", &file).is_empty());
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // verify_interval: a periodic verifying walk finds it.
+    let periodic = s.config(&roots, "  verify_interval: 1s\n");
+    let d = s.start(&periodic);
+    d.wait_events("the card found by the periodic verifying walk", |e| {
+        !of_type(e, "finding", &file).is_empty()
+    });
+    let st = d.wait_idle();
+    assert!(st["files_verified"].as_u64() >= Some(1), "{st:#}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // rescan: verify: the start-up walk reads it and compares its MAC.
+    let other = "4111 1111 1111 1111\n";
+    assert_eq!(other.len(), CARD.len() + 1);
+    rewrite_keeping_mtime(&file, other);
+    forge_row_ctime(&s.path("state"), &file);
+    let verify = s.config(&roots, "  rescan: verify\n");
+    let d = s.start(&verify);
+    d.wait_events("the card found by the verifying start-up walk", |e| {
+        of_type(e, "finding", &file).len() >= 2
+    });
+    let st = d.wait_idle();
+    assert_eq!(st["files_verified"], 1, "{st:#}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
+
+#[test]
+fn d13_the_state_db_keeps_no_plain_digest_of_a_scanned_file() {
+    use sha2::Digest;
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let text = format!("{CARD}\n");
+    let file = root.join("one-card.txt");
+    write(&file, &text);
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let d = s.start(&config);
+    d.wait_events("the card", |e| !of_type(e, "finding", &file).is_empty());
+    d.wait_idle();
+    let (code, _) = d.stop();
+    assert!(code.success());
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    for entry in std::fs::read_dir(s.path("state")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == digest.as_slice()),
+            "{} holds the plain SHA-256 of the file",
+            path.display()
+        );
+    }
+    let conn = rusqlite::Connection::open(s.path("state/state.db")).unwrap();
+    let mac: Vec<u8> = conn
+        .query_row("SELECT mac FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mac.len(), 32);
+    assert_ne!(mac, digest.to_vec());
+}
+
+#[test]
+fn d9_a_file_written_more_often_than_settle_is_scanned_while_it_is_written() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Setup::new();
+    let root = s.path("roots/logs");
+    std::fs::create_dir_all(&root).unwrap();
+    let log = root.join("app.log");
+    write(&log, "start\n");
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        "  settle: 1s\n  max_settle: 3s\n",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (log, done) = (log.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::options().append(true).open(&log).unwrap();
+            for i in 0..50 {
+                let line = match i {
+                    3 => format!("line {i} card {CARD} paid\n"),
+                    30 => format!("line {i} again {CARD}\n"),
+                    _ => format!("line {i} nothing to see {}\n", "-".repeat(300)),
+                };
+                // One write per line, as loggers do.
+                f.write_all(line.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    d.wait_events("a finding while the log is written", |e| {
+        !of_type(e, "finding", &log).is_empty()
+    });
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "the first finding came only after the writer stopped"
+    );
+    writer.join().unwrap();
+    let evs = d.wait_events("both findings", |e| of_type(e, "finding", &log).len() >= 2);
+    let st = d.wait_idle();
+    let evs = if evs.len() < d.events().len() {
+        d.events()
+    } else {
+        evs
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    let findings = of_type(&evs, "finding", &log);
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    // Offsets and lines are those of the whole file, though only the
+    // appended part was read.
+    let mut expected = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(CARD) {
+            let offset = text.lines().take(n).map(|l| l.len() + 1).sum::<usize>() + col;
+            expected.push((n as u64 + 1, offset as u64));
+        }
+    }
+    let got: Vec<(u64, u64)> = findings
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["offset"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, expected);
+    // Scanned several times, each time from where the last scan stopped
+    // (less 512 bytes read again for context): the bytes read are about
+    // the file's, not a multiple of it.
+    let scans = of_type(&evs, "file", &log).len() as u64;
+    assert!(scans >= 3, "only {scans} scans");
+    let bytes = st["bytes_scanned"].as_u64().unwrap();
+    eprintln!(
+        "{scans} scans read {bytes} bytes of a log of {} bytes",
+        text.len()
+    );
+    assert!(
+        bytes <= text.len() as u64 + scans * 512 + 64,
+        "{bytes} bytes read for a file of {} in {scans} scans",
+        text.len()
+    );
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
+
+/// A filesystem that is full: a 1 MiB tmpfs filled up (as root). Where
+/// mount is refused (not root, or a container without CAP_SYS_ADMIN), a
+/// store that cannot be created stands for it: `dir` is a regular file, so
+/// the store under it fails with ENOTDIR. `free` makes room again.
+struct FullDisk {
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl FullDisk {
+    fn new(dir: PathBuf) -> FullDisk {
+        std::fs::create_dir_all(&dir).unwrap();
+        // LEAKHOUND_TEST_NO_MOUNT=1 tries the stand-in as root.
+        let mounted = std::env::var_os("LEAKHOUND_TEST_NO_MOUNT").is_none()
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+                .arg(&dir)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        if mounted {
+            let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+            let block = vec![0x55u8; 4096];
+            while f.write_all(&block).is_ok() {}
+            assert!(
+                std::fs::write(dir.join("probe"), "x").is_err(),
+                "the tmpfs is not full"
+            );
+        } else {
+            eprintln!("mount refused: a store under a regular file stands for the full disk");
+            std::fs::remove_dir(&dir).unwrap();
+            std::fs::write(&dir, "not a directory").unwrap();
+        }
+        FullDisk { dir, mounted }
+    }
+
+    fn free(&self) {
+        if self.mounted {
+            std::fs::remove_file(self.dir.join("filler")).unwrap();
+        } else {
+            std::fs::remove_file(&self.dir).unwrap();
+            std::fs::create_dir(&self.dir).unwrap();
+        }
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+#[test]
+fn d10_a_failed_action_is_reported_counted_and_retried_until_it_succeeds() {
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    std::fs::create_dir_all(&root).unwrap();
+    let disk = FullDisk::new(s.path("full"));
+    let store = s.path("full/quarantine");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = s.config_with(
+        &format!("    - path: {}\n", root.display()),
+        &format!(
+            "  action_retry: 500ms\n  action_retry_max: 1s\n  metrics_listen: 127.0.0.1:{port}\n"
+        ),
+        &format!(
+            "policy:\n  default: quarantine\n  quarantine:\n    dir: {}\n",
+            store.display()
+        ),
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    let file = root.join("customers.csv");
+    write(&file, &format!("name,card\nbob,{CARD}\n"));
+    let evs = d.wait_events("the failed action", |e| {
+        !of_type(e, "action", &file).is_empty()
+    });
+    let action = of_type(&evs, "action", &file)[0].clone();
+    assert_eq!(action["action"], "failed", "{action:#}");
+    assert!(
+        action["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{action:#}"
+    );
+    assert!(file.exists(), "the file left its place");
+    let st = d.wait_status("the failure counted", |s| {
+        s["actions_failed"].as_u64() >= Some(1) && s["actions_due"] == 1
+    });
+    assert!(st["errors"].as_u64() >= Some(1), "{st:#}");
+    let err = st["last_error"].as_str().unwrap();
+    assert!(err.contains("customers.csv"), "{err}");
+    assert!(err.contains("action failed"), "{err}");
+    let (_, body) = http_get(port, "/metrics");
+    assert!(
+        sample(&body, "leakhound_actions_failed_total").is_some_and(|n| n >= 1.0),
+        "{body}"
+    );
+    assert_eq!(sample(&body, "leakhound_actions_due"), Some(1.0), "{body}");
+    // Tried again with backoff, and failing again.
+    d.wait_status("another try", |s| s["actions_failed"].as_u64() >= Some(2));
+    let (code, _) = d.stop();
+    assert!(code.success());
+
+    // Still due after a restart, though the file did not change.
+    let d = s.start(&config);
+    let seen = d.events().len();
+    d.wait_events("a try after the restart", |e| {
+        e[seen..]
+            .iter()
+            .any(|e| e["type"] == "action" && e["path"] == file.to_str().unwrap())
+    });
+    disk.free();
+    let evs = d.wait_events("the quarantine once there is room", |e| {
+        of_type(e, "action", &file)
+            .iter()
+            .any(|a| a["action"] == "quarantined")
+    });
+    assert!(!file.exists(), "the file is still in its place");
+    // The finding was reported once, not at every try.
+    assert_eq!(of_type(&evs, "finding", &file).len(), 1);
+    let st = d.wait_status("nothing due", |s| s["actions_due"] == 0);
+    assert!(st["last_error"].is_string(), "{st:#}");
+    let list = leakhound(&[
+        "quarantine",
+        "list",
+        "--quarantine-dir",
+        store.to_str().unwrap(),
+    ]);
+    assert!(list.contains("customers.csv"), "{list}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+    // The store keeps the file as it was; the events, the state and the
+    // log keep no raw value.
+    drop(disk);
+    for p in [s.path("events.jsonl"), s.path("stderr.txt")] {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            !text.contains(CARD) && !text.contains(CARD_RAW),
+            "{}",
+            p.display()
+        );
+    }
+    assert_no_raw_values(&s.path("state"));
+}
+
+#[test]
+fn state_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Setup::new();
+    let root = s.path("roots/share");
+    std::fs::create_dir_all(&root).unwrap();
+    let collector = Collector::start();
+    let config = s.config_with(
+        &format!("    - path: {}\n", root.display()),
+        "",
+        &format!(
+            "sinks:\n  outputs:\n    - to: \"syslog+tcp://127.0.0.1:{}\"\n",
+            collector.port
+        ),
+    );
+    // The umask a daemon started by hand or by an init script often has.
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let d = s.start(&config);
+    rustix::process::umask(old);
+    let file = root.join("a.txt");
+    write(&file, &format!("{CARD}\n"));
+    d.wait_events("the finding", |e| !of_type(e, "finding", &file).is_empty());
+    collector.wait("the finding", |f| !f.is_empty());
+    d.wait_idle();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut checked = Vec::new();
+    for entry in walkdir::WalkDir::new(s.path("state")) {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // status.json is for `leakhound status`: counters, no values.
+        // The directories' modes are the operator's (systemd's
+        // StateDirectoryMode=); the daemon makes its files private.
+        if name == "status.json" || name.ends_with(".sock") || !entry.file_type().is_file() {
+            continue;
+        }
+        let m = mode(entry.path());
+        assert_eq!(m & 0o077, 0, "{} is {m:o}", entry.path().display());
+        checked.push(name);
+    }
+    for name in ["state.db", "state.db-wal", "state.db-shm"] {
+        assert!(checked.iter().any(|c| c == name), "{name}: {checked:?}");
+    }
+    assert!(
+        checked.iter().any(|c| c.ends_with(".seg")),
+        "no spool segment: {checked:?}"
+    );
+    assert_eq!(mode(&s.path("events.jsonl")), 0o640);
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
+
+#[test]
+fn a_good_reload_clears_the_error_of_a_failed_one_and_later_errors_show() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(&format!("    - path: {}\n", root.display()), "");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let mut d = s.start(&config);
+    d.wait_idle();
+    let reload = |d: &mut Daemon| {
+        d.signal(rustix::process::Signal::HUP);
+        d.wait_message("RELOADING=1");
+        d.wait_message("READY=1");
+    };
+    std::fs::write(&config, format!("{good}  bogus_key: 1\n")).unwrap();
+    reload(&mut d);
+    let st = d.wait_status("the failed reload", |s| s["reload_failures"] == 1);
+    assert!(
+        st["last_error"].as_str().unwrap().contains("bogus_key"),
+        "{st:#}"
+    );
+
+    std::fs::write(&config, &good).unwrap();
+    reload(&mut d);
+    let st = d.wait_status("the good reload", |s| s["reloads"] == 1);
+    assert!(st["last_error"].is_null(), "{st:#}");
+    assert_eq!(st["errors"], 1, "the count stays: {st:#}");
+
+    std::fs::write(&config, format!("{good}  other_bogus_key: 1\n")).unwrap();
+    reload(&mut d);
+    let st = d.wait_status("the second failed reload", |s| s["reload_failures"] == 2);
+    assert!(
+        st["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("other_bogus_key"),
+        "{st:#}"
+    );
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
+
+#[test]
+fn d16_a_dripping_client_is_cut_at_the_deadline_and_blocks_no_one() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        &format!("  metrics_listen: 127.0.0.1:{port}\n"),
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+
+    // One byte a second, for up to 20 s: under the old per-read timeout
+    // of 2 s it was never cut, and the one thread served no one else.
+    let cut = std::sync::Arc::new(AtomicBool::new(false));
+    let dripper = {
+        let cut = cut.clone();
+        std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let start = Instant::now();
+            let request = b"GET /metrics HTTP/1.1\r\nHost: a-very-slow-client\r\n\r\n";
+            for b in request.iter().cycle() {
+                if c.write_all(&[*b]).is_err() {
+                    break;
+                }
+                // Waits a second; a connection the server closed reads as
+                // EOF (or a reset) at once.
+                let mut one = [0u8; 1];
+                match c.read(&mut one) {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    _ => break,
+                }
+                if start.elapsed() > Duration::from_secs(20) {
+                    return start.elapsed();
+                }
+            }
+            cut.store(true, Ordering::SeqCst);
+            start.elapsed()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("leakhound_files_scanned_total"));
+    assert!(
+        !cut.load(Ordering::SeqCst),
+        "the dripping client was cut before the other was answered"
+    );
+    let held = dripper.join().unwrap();
+    eprintln!("the dripping client was held {held:?}");
+    assert!(
+        held < Duration::from_secs(10),
+        "the dripping client was held {held:?}"
+    );
+    let (code, _) = d.stop();
+    assert!(code.success());
+}
+
+#[test]
+fn d9_a_container_scanned_before_it_settles_is_not_reported_broken() {
+    let s = Setup::new();
+    let root = s.path("roots/r");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = s.config(
+        &format!("    - path: {}\n", root.display()),
+        "  settle: 1s\n  max_settle: 1s\n",
+    );
+    let d = s.start(&config);
+    d.wait_idle();
+    // A zip copied slowly: scanned (max_settle) while half there.
+    let zip = zip_of(&[("data.csv", &format!("name,card\nbob,{CARD}\n"))]);
+    let file = root.join("export.zip");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for piece in zip.chunks(zip.len().div_ceil(8)) {
+        f.write_all(piece).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    drop(f);
+    let evs = d.wait_events("the finding in the whole zip", |e| {
+        of_type(e, "file", &file)
+            .iter()
+            .any(|f| f["status"] == "scanned" && f["member"].is_null())
+    });
+    d.wait_idle();
+    let evs = if d.events().len() > evs.len() {
+        d.events()
+    } else {
+        evs
+    };
+    assert!(!of_type(&evs, "finding", &file).is_empty());
+    let broken: Vec<_> = of_type(&evs, "file", &file)
+        .into_iter()
+        .filter(|f| f["status"] != "scanned")
+        .collect();
+    assert!(broken.is_empty(), "{broken:#?}");
+    let (code, _) = d.stop();
+    assert!(code.success());
+}

@@ -86,6 +86,14 @@ fn print_human(s: &Snapshot, running: bool) {
         s.files_incomplete
     );
     println!("  findings {}, events {}", s.findings, s.events);
+    if s.files_verified > 0 {
+        println!("  verified {} files by content", s.files_verified);
+    }
+    println!(
+        "  actions failed {}, due for another try {}",
+        s.actions_failed, s.actions_due
+    );
+    println!("  errors {}", s.errors);
     println!(
         "  rescans {}, reloads {} ({} failed)",
         s.rescans, s.reloads, s.reload_failures

@@ -24,6 +24,26 @@ pub struct Watch {
     /// changed for this long.
     #[serde(deserialize_with = "duration")]
     pub settle: Duration,
+    /// A file that keeps changing is scanned anyway once it has waited this
+    /// long (and again when it settles): a log written every second is
+    /// never quiet for `settle`.
+    #[serde(deserialize_with = "duration")]
+    pub max_settle: Duration,
+    /// What a walk of a root (at start-up, on overflow, periodically)
+    /// trusts: `quick` trusts a row whose size, mtime, ctime and inode
+    /// generation match; `verify` reads such files too and compares a keyed
+    /// MAC of their content.
+    pub rescan: RescanMode,
+    /// Walk every root in `verify` mode this often (unset: never; only
+    /// start-up follows `rescan`).
+    #[serde(deserialize_with = "opt_duration")]
+    pub verify_interval: Option<Duration>,
+    /// A failed action (quarantine on a full disk ...) is tried again after
+    /// this long, doubling at each failure up to `action_retry_max`.
+    #[serde(deserialize_with = "duration")]
+    pub action_retry: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub action_retry_max: Duration,
     /// Scanning threads; 0 means one per CPU.
     pub threads: usize,
     /// Files waiting for their scan, per scanning thread, before the
@@ -61,6 +81,11 @@ impl Default for Watch {
         Watch {
             roots: Vec::new(),
             settle: Duration::from_secs(1),
+            max_settle: Duration::from_secs(30),
+            rescan: RescanMode::Quick,
+            verify_interval: None,
+            action_retry: Duration::from_secs(30),
+            action_retry_max: Duration::from_secs(3600),
             threads: 0,
             queue: 256,
             max_pending: 100_000,
@@ -73,6 +98,17 @@ impl Default for Watch {
             metrics_listen: None,
         }
     }
+}
+
+/// What a walk trusts in the state database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RescanMode {
+    /// Size, mtime, ctime and inode generation.
+    #[default]
+    Quick,
+    /// Those, and a keyed MAC of the content (every file is read).
+    Verify,
 }
 
 /// `low`, `medium` or `high`.
@@ -162,11 +198,31 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })
 }
 
+/// An optional duration (`verify_interval: 24h`).
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
 impl Section for Watch {
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if self.settle > Duration::from_secs(3600) {
             p.push("watch.settle must be at most 1h".to_string());
+        }
+        if self.max_settle < self.settle {
+            p.push("watch.max_settle must be at least watch.settle".to_string());
+        }
+        if self.action_retry < Duration::from_millis(100) {
+            p.push("watch.action_retry must be at least 100ms".to_string());
+        }
+        if self.action_retry_max < self.action_retry {
+            p.push("watch.action_retry_max must be at least watch.action_retry".to_string());
+        }
+        if self
+            .verify_interval
+            .is_some_and(|v| v < Duration::from_secs(1))
+        {
+            p.push("watch.verify_interval must be at least 1s".to_string());
         }
         if self.queue == 0 {
             p.push("watch.queue must be at least 1".to_string());
@@ -231,6 +287,28 @@ watch:
         assert_eq!(w.roots[1].kind, RootKind::Mbox);
         assert_eq!(w.roots[1].poll_interval, Duration::from_secs(10));
         assert_eq!(w.settle, Duration::from_millis(500));
+        assert_eq!(w.max_settle, Duration::from_secs(30));
+        assert_eq!(w.rescan, RescanMode::Quick);
+        assert_eq!(w.verify_interval, None);
+        assert_eq!(w.action_retry, Duration::from_secs(30));
+        assert_eq!(w.action_retry_max, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_hardening_settings_parse_and_are_checked() {
+        let text = "watch:\n  roots: []\n  settle: 1s\n  max_settle: 3s\n  rescan: verify\n  verify_interval: 1h\n  action_retry: 1s\n  action_retry_max: 4s\n";
+        let w = Config::parse(Path::new("t.yaml"), text).unwrap().watch;
+        assert_eq!(w.max_settle, Duration::from_secs(3));
+        assert_eq!(w.rescan, RescanMode::Verify);
+        assert_eq!(w.verify_interval, Some(Duration::from_secs(3600)));
+        assert_eq!(w.action_retry_max, Duration::from_secs(4));
+        let bad = "watch:\n  roots: []\n  settle: 5s\n  max_settle: 1s\n";
+        let e = Config::parse(Path::new("t.yaml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_settle"), "{e}");
+        let bad = "watch:\n  roots: []\n  rescan: sometimes\n";
+        assert!(Config::parse(Path::new("t.yaml"), bad).is_err());
     }
 
     #[test]

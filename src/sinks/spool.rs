@@ -11,11 +11,14 @@
 //! the delivery thread) makes it survive a power cut too. A record cut short
 //! by a power cut is found on open and dropped. Segments are removed once
 //! every record in them is delivered. A `lock` file (flock) keeps two
-//! processes from sharing a spool.
+//! processes from sharing a spool. The directory is created 0700 and its
+//! files 0600 whatever the umask: events name the files where numbers were
+//! found.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A segment is closed and a new one started past this size.
@@ -42,11 +45,15 @@ impl Spool {
     /// Opens (creating) the spool in `dir`. Returns it and the number of
     /// the first record not delivered.
     pub fn open(dir: &Path) -> io::Result<(Spool, u64)> {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join("lock"))?;
         rustix::fs::flock(lock.as_fd(), rustix::fs::FlockOperation::NonBlockingLockExclusive)
             .map_err(|_| {
@@ -55,9 +62,16 @@ impl Spool {
                     dir.display()
                 ))
             })?;
+        // A spool left by an older leakhound has 0755/0644 modes: narrow
+        // them (the lock is held: the files are ours).
+        narrow(dir, 0o700)?;
         let mut segments: Vec<u64> = Vec::new();
         for entry in fs::read_dir(dir)? {
-            let name = entry?.file_name();
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                narrow(&entry.path(), 0o600)?;
+            }
+            let name = entry.file_name();
             let name = name.to_string_lossy();
             if let Some(n) = name.strip_suffix(".seg").and_then(|n| n.parse().ok()) {
                 segments.push(n);
@@ -91,10 +105,7 @@ impl Spool {
             segments.push(0);
         }
         let last = *segments.last().unwrap_or(&0);
-        let current = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(segment_path(dir, last))?;
+        let current = private_append(&segment_path(dir, last))?;
         let committed = fs::read_to_string(dir.join("committed"))
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
@@ -138,7 +149,7 @@ impl Spool {
         if self.current_bytes >= SEGMENT_BYTES {
             self.current.sync_data()?;
             let path = segment_path(&self.dir, self.written);
-            self.current = OpenOptions::new().create(true).append(true).open(path)?;
+            self.current = private_append(&path)?;
             self.segments.push(self.written);
             self.current_bytes = 0;
         }
@@ -162,7 +173,13 @@ impl Spool {
     /// `committed` file and removes segments holding only delivered records.
     pub fn commit(&mut self, committed: u64) -> io::Result<()> {
         let tmp = self.dir.join("committed.tmp");
-        fs::write(&tmp, format!("{committed}\n"))?;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?
+            .write_all(format!("{committed}\n").as_bytes())?;
         fs::rename(&tmp, self.dir.join("committed"))?;
         while self.segments.len() > 1 && self.segments[1] <= committed {
             let path = segment_path(&self.dir, self.segments[0]);
@@ -276,9 +293,57 @@ impl SpoolReader {
     }
 }
 
+/// Takes away the mode bits of `path` that `max` does not have.
+fn narrow(path: &Path, max: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::symlink_metadata(path)?.permissions().mode() & 0o7777;
+    if mode & !max != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & max))?;
+    }
+    Ok(())
+}
+
+/// Opens a segment for appending, creating it 0600.
+fn private_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// File modes: the spool's directory and files are private whatever
+    /// the umask (they were 0755/0644 under umask 022).
+    #[test]
+    fn spool_files_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("spool");
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        let opened = Spool::open(&dir);
+        rustix::process::umask(old);
+        let (mut spool, _) = opened.unwrap();
+        spool.append(b"one").unwrap();
+        spool.commit(1).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        // A spool an older version left wide is narrowed on open.
+        drop(spool);
+        let seg = segment_path(&dir, 0);
+        fs::set_permissions(&seg, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let _again = Spool::open(&dir).unwrap();
+        assert_eq!(mode(&seg), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+    }
 
     #[test]
     fn survives_reopen_and_drops_torn_tail() {

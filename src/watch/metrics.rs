@@ -2,9 +2,13 @@
 //! (loopback only, checked with the configuration) answers with the status
 //! counters in the Prometheus text exposition format (version 0.0.4).
 //!
-//! A tiny HTTP/1.0-style server on one thread of std::net: one connection
-//! at a time, the request read with a timeout and a size cap, one response,
-//! then the connection is closed. Nothing else is served; there is nothing
+//! A tiny HTTP/1.0-style server on std::net: the accepting thread hands
+//! each connection to a thread of its own (at most [`MAX_CLIENTS`] at
+//! once; past that a connection is closed at once), which reads the
+//! request with a size cap, answers once and closes. Each connection has
+//! [`IO_TIMEOUT`] in all, an absolute deadline whatever the client sends:
+//! a client that drips a byte a second is cut at the deadline, and never
+//! holds up another. Nothing else is served; there is nothing
 //! to authenticate because nothing but counters is ever said, and only to
 //! this host.
 
@@ -12,13 +16,15 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::scanner::Shared;
 
-/// How long a client has to send its request and read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client has, in all, to send its request and read the answer.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections served at once.
+const MAX_CLIENTS: usize = 16;
 /// The longest request head read.
 const MAX_REQUEST: usize = 8 * 1024;
 
@@ -31,14 +37,30 @@ pub fn start(addr: SocketAddr, shared: Arc<Shared>, started_ms: u64) -> Result<S
         )
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
+    let clients = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("leakhound-metrics".into())
         .spawn(move || {
             for conn in listener.incoming() {
                 match conn {
                     Ok(stream) => {
-                        if let Err(e) = serve(stream, &shared, started_ms) {
-                            tracing::debug!("metrics: {e}");
+                        if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                            clients.fetch_sub(1, Ordering::SeqCst);
+                            tracing::debug!("metrics: {MAX_CLIENTS} clients already: closing");
+                            continue;
+                        }
+                        let deadline = Instant::now() + IO_TIMEOUT;
+                        let (shared, clients) = (shared.clone(), clients.clone());
+                        let spawned = std::thread::Builder::new()
+                            .name("leakhound-metrics-conn".into())
+                            .spawn(move || {
+                                if let Err(e) = serve(stream, &shared, started_ms, deadline) {
+                                    tracing::debug!("metrics: {e}");
+                                }
+                                clients.fetch_sub(1, Ordering::SeqCst);
+                            });
+                        if let Err(e) = spawned {
+                            tracing::warn!("metrics: cannot start a connection thread: {e}");
                         }
                     }
                     Err(e) => {
@@ -52,10 +74,50 @@ pub fn start(addr: SocketAddr, shared: Arc<Shared>, started_ms: u64) -> Result<S
     Ok(bound)
 }
 
-/// Answers one request.
-fn serve(mut stream: TcpStream, shared: &Shared, started_ms: u64) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+/// The time left before `deadline`, as a socket timeout; an error once it
+/// has passed.
+fn left(deadline: Instant) -> std::io::Result<Option<Duration>> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client took too long",
+        ));
+    }
+    Ok(Some(deadline - now))
+}
+
+/// A stream whose every read and write ends by `deadline`.
+struct Deadlined {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.set_read_timeout(left(self.deadline)?)?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Deadlined {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.set_write_timeout(left(self.deadline)?)?;
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Answers one request, all of it by `deadline`.
+fn serve(
+    stream: TcpStream,
+    shared: &Shared,
+    started_ms: u64,
+    deadline: Instant,
+) -> std::io::Result<()> {
+    let mut stream = Deadlined { stream, deadline };
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
@@ -84,7 +146,7 @@ fn serve(mut stream: TcpStream, shared: &Shared, started_ms: u64) -> std::io::Re
     }
 }
 
-fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+fn respond(stream: &mut impl Write, status: &str, body: &str) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -104,7 +166,7 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     };
-    let counters: [(&str, &str, &AtomicU64); 10] = [
+    let counters: [(&str, &str, &AtomicU64); 12] = [
         (
             "leakhound_files_scanned_total",
             "Files read (whole, or the appended part of an mbox).",
@@ -151,6 +213,16 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
             &s.reload_failures,
         ),
         (
+            "leakhound_files_verified_total",
+            "Files read to compare their keyed content MAC (ctime moved, or rescan: verify).",
+            &s.files_verified,
+        ),
+        (
+            "leakhound_actions_failed_total",
+            "Actions (quarantine, redact) that failed; each try counts.",
+            &s.actions_failed,
+        ),
+        (
             "leakhound_errors_total",
             "Errors reported (see leakhound status for the last one).",
             &s.errors,
@@ -170,6 +242,12 @@ pub fn render(shared: &Shared, started_ms: u64) -> String {
         "gauge",
         "Files noticed and waiting for their size and mtime to settle.",
         ld(&s.pending),
+    );
+    metric(
+        "leakhound_actions_due",
+        "gauge",
+        "Files whose action failed and waits for another try.",
+        shared.retries().len() as u64,
     );
     metric(
         "leakhound_walks",

@@ -14,7 +14,10 @@
 //! is rescanned instead; the scanners' queues are bounded and the walker
 //! waits for them. Nothing is missed because every rescan walks the whole
 //! root, and nothing is scanned twice because the state database remembers
-//! each file's size, mtime and rules version (see `state.rs`).
+//! each file's size, mtime, ctime, inode generation, keyed content MAC and
+//! rules version (see `state.rs` and `changes.rs`). A file that never
+//! settles is scanned anyway after `max_settle`; a file whose action failed
+//! stays due and is tried again with backoff (`retry.rs`).
 //!
 //! Signals: SIGHUP reloads the configuration and rules atomically (a broken
 //! file is reported and the running configuration stays); SIGTERM and
@@ -24,7 +27,9 @@
 //! WATCHDOG=1 (`sd_notify.rs`). Operators read `status.json` in the state
 //! directory with `leakhound status` (`status.rs`).
 
+pub mod changes;
 pub mod metrics;
+pub mod retry;
 pub mod roots;
 pub mod scanner;
 pub mod sd_notify;
@@ -44,14 +49,15 @@ use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::config::Config;
-use crate::config::watch::RootKind;
+use crate::config::watch::{RescanMode, RootKind};
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::rules::RuleSet;
+use retry::Retries;
 use roots::WatchedRoot;
 use scanner::{Current, Job, Output, Runtime, Scanners, Shared};
 use sd_notify::Notifier;
-use state::StateDb;
+use state::{StateDb, StateKey};
 use status::{RootStatus, Snapshot, Stats, now_ms};
 use walker::Walks;
 
@@ -61,6 +67,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/leakhound";
 
 /// How often the main loop looks at the pending map.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How the error of a refused reload begins (a good reload clears it).
+const RELOAD_FAILED: &str = "reload failed";
 
 /// Events from notify waiting for the main loop.
 const EVENT_QUEUE: usize = 8192;
@@ -103,6 +112,7 @@ fn build_runtime(config: Config) -> Result<Runtime, String> {
     .map_err(|e| e.to_string())?;
     let actions = seams::build_actions(&config);
     Ok(Runtime {
+        state_key: StateKey::derive(&fingerprinter),
         min_confidence: config.watch.min_confidence.level(),
         engine: Engine::new(rules),
         fingerprinter,
@@ -120,6 +130,9 @@ type Raw = (u64, usize, notify::Result<notify::Event>);
 struct Pending {
     root: usize,
     due: Instant,
+    /// When it was first noticed: past `max_settle`, it is scanned even if
+    /// it still changes.
+    since: Instant,
     /// Size and mtime when last looked at.
     seen: Option<(u64, i64)>,
 }
@@ -141,6 +154,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         n => n,
     };
     let queue = rt.config.watch.queue;
+    let max_retries = rt.config.watch.max_pending;
     let notifier = Arc::new(Notifier::from_env());
     let stats = Arc::new(Stats::default());
     let shared = Arc::new(Shared {
@@ -149,6 +163,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         stats: stats.clone(),
         output: Arc::new(Mutex::new(Output::new(sinks))),
         stop: Arc::new(AtomicBool::new(false)),
+        retries: Mutex::new(Retries::new(max_retries)),
     });
 
     if let Some(addr) = shared.current.get().config.watch.metrics_listen {
@@ -184,8 +199,9 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     // walked or brings an event, never neither.
     d.install_watchers();
     let rt = d.shared.current.get();
+    let verify = rt.config.watch.rescan == RescanMode::Verify;
     for root in &rt.roots {
-        d.walks.rescan(root);
+        d.walks.rescan(root, verify);
     }
     d.walks.mark_startup();
     tracing::info!(
@@ -292,6 +308,7 @@ impl Daemon {
     fn main_loop(&mut self, signals: &Receiver<Signal>) {
         let status_every = self.shared.current.get().config.watch.status_interval;
         let mut last_status = Instant::now();
+        let mut last_verify = Instant::now();
         let events = self.events.1.clone();
         loop {
             crossbeam_channel::select! {
@@ -313,6 +330,18 @@ impl Daemon {
             }
             self.heartbeat.store(now_ms(), Ordering::Relaxed);
             self.dispatch_due();
+            self.dispatch_retries();
+            let rt = self.shared.current.get();
+            if let Some(every) = rt.config.watch.verify_interval
+                && last_verify.elapsed() >= every
+            {
+                last_verify = Instant::now();
+                tracing::info!("verifying every root (watch.verify_interval)");
+                for (i, root) in rt.roots.iter().enumerate() {
+                    self.rescan_with(i, root, true);
+                }
+            }
+            drop(rt);
             if last_status.elapsed() >= status_every {
                 last_status = Instant::now();
                 let snap = self.snapshot("running");
@@ -495,9 +524,12 @@ impl Daemon {
             if !root.wants(&path) || own_temp_file(&path) {
                 continue;
             }
-            let due = Instant::now() + rt.config.watch.settle;
+            let now = Instant::now();
+            let due = now + rt.config.watch.settle;
             if let Some(p) = self.pending.get_mut(&path) {
-                p.due = due;
+                // Each event puts the scan off, but never past max_settle
+                // after the first one.
+                p.due = due.min(p.since + rt.config.watch.max_settle);
                 continue;
             }
             if self.pending.len() >= rt.config.watch.max_pending {
@@ -514,6 +546,7 @@ impl Daemon {
                 Pending {
                     root: idx,
                     due,
+                    since: now,
                     seen: None,
                 },
             );
@@ -522,8 +555,31 @@ impl Daemon {
 
     /// Forgets what is pending under a root and walks it whole.
     fn rescan(&mut self, idx: usize, root: &WatchedRoot) {
+        self.rescan_with(idx, root, false);
+    }
+
+    /// As [`Daemon::rescan`]; with `verify`, files whose stamps match their
+    /// row are read and their keyed MAC compared too.
+    fn rescan_with(&mut self, idx: usize, root: &WatchedRoot, verify: bool) {
         self.pending.retain(|_, p| p.root != idx);
-        self.walks.rescan(root);
+        self.walks.rescan(root, verify);
+    }
+
+    /// Hands the files whose failed action is due again to the scanners.
+    fn dispatch_retries(&mut self) {
+        let now = Instant::now();
+        let due = self.shared.retries().take_due(now);
+        for (path, kind) in due {
+            if let Err(job) = self.scanners.dispatch.try_send(Job {
+                path,
+                kind,
+                verify: false,
+                forced: false,
+            }) {
+                // The scanners are busy: at the next tick.
+                self.shared.retries().again(&job.path, now + TICK);
+            }
+        }
     }
 
     /// Queues the pending files that stopped changing.
@@ -531,6 +587,7 @@ impl Daemon {
         let now = Instant::now();
         let rt = self.shared.current.get();
         let settle = rt.config.watch.settle;
+        let max_settle = rt.config.watch.max_settle;
         let due: Vec<PathBuf> = self
             .pending
             .iter()
@@ -556,16 +613,22 @@ impl Daemon {
                 .ok()
                 .and_then(|m| SystemTime::now().duration_since(m).ok())
                 .is_some_and(|age| age >= settle);
-            if p.seen != Some(cur) && !quiet {
+            let waited = now.duration_since(p.since);
+            let changing = p.seen != Some(cur) && !quiet;
+            if changing && waited < max_settle {
                 // Still being written: look again after another settle.
                 p.seen = Some(cur);
-                p.due = now + settle;
+                p.due = (now + settle).min(p.since + max_settle);
                 continue;
             }
+            // Settled, or waited max_settle (a file written all the time is
+            // scanned now, and again once its next changes settle).
             let kind = rt.roots.get(p.root).map_or(RootKind::Files, |r| r.kind);
             match self.scanners.dispatch.try_send(Job {
                 path: path.clone(),
                 kind,
+                verify: false,
+                forced: changing,
             }) {
                 Ok(()) => {
                     self.pending.remove(&path);
@@ -621,7 +684,7 @@ impl Daemon {
             Err(e) => {
                 stats.reload_failures.fetch_add(1, Ordering::Relaxed);
                 stats.error(format!(
-                    "reload failed, still running with the previous configuration: {e}"
+                    "{RELOAD_FAILED}, still running with the previous configuration: {e}"
                 ));
             }
             Ok(rt) => {
@@ -641,6 +704,9 @@ impl Daemon {
                 let rules_changed = old.rules_version() != rt.rules_version();
                 self.shared.current.set(rt);
                 stats.reloads.fetch_add(1, Ordering::Relaxed);
+                // The failed reload it may show is over; errors after this
+                // one show again.
+                stats.clear_error(RELOAD_FAILED);
                 if roots_changed {
                     self.install_watchers();
                 }
@@ -688,6 +754,7 @@ impl Daemon {
             files_scanned: ld(&s.files_scanned),
             files_unchanged: ld(&s.files_unchanged),
             files_incomplete: ld(&s.files_incomplete),
+            files_verified: ld(&s.files_verified),
             bytes_scanned: ld(&s.bytes_scanned),
             findings: ld(&s.findings),
             events: ld(&s.events),
@@ -700,6 +767,8 @@ impl Daemon {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .spool_depth(),
+            actions_failed: ld(&s.actions_failed),
+            actions_due: self.shared.retries().len() as u64,
             errors: ld(&s.errors),
             last_error: s
                 .last_error

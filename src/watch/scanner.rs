@@ -1,9 +1,12 @@
 //! The scanning threads: each takes files from its own bounded queue, skips
-//! those the state database knows unchanged, scans the rest with
-//! [`scan::scan_one`] (mbox files only from where the last scan stopped),
-//! hands the findings to the actions seam, writes the events, and only then
-//! records the file in the state database, so a crash between the two means
-//! a second report, never a lost one.
+//! those the state database knows unchanged (see `changes.rs`: a file whose
+//! ctime alone moved is read and its keyed MAC compared), scans the rest
+//! with [`scan::scan_one`] (mbox files and appended text logs only from
+//! where the last scan stopped), hands the findings to the actions seam,
+//! writes the events, and only then records the file in the state
+//! database, so a crash between the two means a second report, never a
+//! lost one. A failed action leaves the file due (`action_due`) and
+//! schedules another try (`retry.rs`).
 //!
 //! A file always goes to the same thread (its path picks the queue), so two
 //! events for one file can never be scanned at the same time, and the
@@ -12,17 +15,20 @@
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
+use super::changes::{Change, Stamp};
+use super::retry::Retries;
 use super::seams::Actions;
-use super::state::{MboxMark, Record, StateDb};
+use super::state::{ContentMac, Mark, Record, StateDb, StateKey, Verdict};
 use super::status::Stats;
 use crate::config::Config;
 use crate::config::watch::RootKind;
@@ -45,6 +51,8 @@ pub struct Runtime {
     pub roots: Vec<WatchedRoot>,
     pub min_confidence: Confidence,
     pub actions: Box<dyn Actions>,
+    /// The key of the content MACs in the state database.
+    pub state_key: StateKey,
 }
 
 impl Runtime {
@@ -79,6 +87,12 @@ impl Current {
 pub struct Job {
     pub path: PathBuf,
     pub kind: RootKind,
+    /// Compare the content's keyed MAC even when every stamp matches
+    /// (`rescan: verify`).
+    pub verify: bool,
+    /// Queued before it settled (it waited `max_settle`): it is still
+    /// being written, and its next writes bring another scan.
+    pub forced: bool,
 }
 
 /// The event sinks and the envelope sequence, behind one lock so events
@@ -208,6 +222,15 @@ pub struct Shared {
     pub output: Arc<Mutex<Output>>,
     /// Raised on SIGTERM: finish the file in hand, leave the queue.
     pub stop: Arc<AtomicBool>,
+    /// Files whose action failed, waiting for another try.
+    pub retries: Mutex<Retries>,
+}
+
+impl Shared {
+    /// The retry schedule.
+    pub fn retries(&self) -> MutexGuard<'_, Retries> {
+        self.retries.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Scanners {
@@ -258,14 +281,19 @@ fn worker(shared: &Shared, rx: Receiver<Job>) {
             shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
-        handle(shared, &job);
+        let due = handle(shared, &job);
+        if !due {
+            shared.retries().done(&job.path);
+        }
         shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
         shared.stats.progress();
     }
 }
 
-/// Scans one file, if it changed since its last scan.
-fn handle(shared: &Shared, job: &Job) {
+/// Scans one file, if it changed since its last scan. True when the
+/// policy's action failed and the file stays due (it was scheduled for
+/// another try).
+fn handle(shared: &Shared, job: &Job) -> bool {
     let rt = shared.current.get();
     let file = match scan::open_for_scan(&job.path, false) {
         Ok(f) => f,
@@ -282,7 +310,7 @@ fn handle(shared: &Shared, job: &Job) {
                     .fetch_add(1, Ordering::Relaxed);
                 emit(shared, &rt, &[Event::File(rec)]);
             }
-            return;
+            return false;
         }
     };
     let meta = match file.metadata() {
@@ -291,12 +319,11 @@ fn handle(shared: &Shared, job: &Job) {
             shared
                 .stats
                 .error(format!("{}: cannot stat: {e}", job.path.display()));
-            return;
+            return false;
         }
     };
-    let (dev, ino, size) = (meta.dev(), meta.ino(), meta.len());
-    let mtime_ns = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
-    let prev = match shared.db.get(dev, ino) {
+    let stamp = Stamp::of(&file, &meta);
+    let prev = match shared.db.get(stamp.dev, stamp.ino) {
         Ok(p) => p,
         Err(e) => {
             shared.stats.error(e.to_string());
@@ -305,45 +332,40 @@ fn handle(shared: &Shared, job: &Job) {
     };
     if let Some(p) = &prev
         && p.complete()
-        && p.size == size
-        && p.mtime_ns == mtime_ns
         && p.rules_version == rt.rules_version()
+        && unchanged(shared, &rt, job, &file, &stamp, p)
     {
         shared.stats.files_unchanged.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = shared.db.set_path(dev, ino, &job.path) {
+        if let Err(e) = shared
+            .db
+            .touch(stamp.dev, stamp.ino, &job.path, stamp.ctime_ns)
+        {
             shared.stats.error(e.to_string());
         }
-        return;
+        return false;
     }
     let mut rec = Record {
-        dev,
-        ino,
-        size,
-        mtime_ns,
-        sha256: None,
+        dev: stamp.dev,
+        ino: stamp.ino,
+        size: stamp.size,
+        mtime_ns: stamp.mtime_ns,
+        ctime_ns: stamp.ctime_ns,
+        generation: stamp.generation,
+        mac: None,
         rules_version: rt.rules_version().to_string(),
-        verdict: String::new(),
+        verdict: Verdict::Incomplete,
         findings: 0,
-        mbox: None,
+        mark: None,
     };
     let name = job.path.to_string_lossy().into_owned();
-    let (mut events, mark) = match job.kind {
-        RootKind::Mbox => scan_mbox(shared, &rt, &name, &file, prev.as_ref()),
-        RootKind::Files | RootKind::Maildir => {
-            let mut reader = Hashing::new(&file, &shared.stats);
-            let events = scan::scan_one(
-                &rt.engine,
-                &rt.fingerprinter,
-                &name,
-                &mut reader,
-                rt.min_confidence,
-                rt.limits(),
-            );
-            rec.sha256 = Some(reader.hasher.finalize().into());
-            (events, None)
-        }
+    let scanned = match job.kind {
+        RootKind::Maildir => scan_from(shared, &rt, &name, &file, None, Tail::Whole),
+        RootKind::Mbox => scan_from(shared, &rt, &name, &file, prev.as_ref(), Tail::Mbox),
+        RootKind::Files => scan_from(shared, &rt, &name, &file, prev.as_ref(), Tail::Log),
     };
-    rec.mbox = mark;
+    let mut events = scanned.events;
+    rec.mac = Some(scanned.mac);
+    rec.mark = scanned.mark;
 
     let findings: Vec<_> = events
         .iter()
@@ -353,34 +375,70 @@ fn handle(shared: &Shared, job: &Job) {
         })
         .collect();
     let status = events.iter().rev().find_map(|e| match e {
-        Event::File(f) => Some(f.status),
+        Event::File(f) if f.member.is_none() => Some(f.status),
         _ => None,
     });
     rec.findings = findings.len() as u64;
     rec.verdict = match status {
-        Some(FileStatus::Scanned) if findings.is_empty() => "clean",
-        Some(FileStatus::Scanned) => "findings",
-        _ => "incomplete",
+        Some(FileStatus::Scanned) if findings.is_empty() => Verdict::Clean,
+        Some(FileStatus::Scanned) => Verdict::Findings,
+        _ => Verdict::Incomplete,
+    };
+    if rec.verdict == Verdict::Incomplete {
+        rec.mac = None;
+        rec.mark = None;
     }
-    .to_string();
-    if rec.verdict == "incomplete" {
-        rec.sha256 = None;
-        rec.mbox = None;
-    }
+    // Another try of a failed action on the same content: its findings
+    // were reported with the failure; only the action is news.
+    let retry_of_same = prev.as_ref().is_some_and(|p| {
+        p.verdict == Verdict::ActionDue && !scanned.resumed && p.mac.is_some() && p.mac == rec.mac
+    });
     let stats = &shared.stats;
     stats.files_scanned.fetch_add(1, Ordering::Relaxed);
-    stats
-        .findings
-        .fetch_add(findings.len() as u64, Ordering::Relaxed);
-    if rec.verdict == "incomplete" {
+    if job.forced && rec.verdict == Verdict::Incomplete {
+        // Read while still being written (a zip half copied): what could
+        // not be read whole is read again once it settles, and reported
+        // then if it still cannot; its findings count now.
+        events.retain(|e| !matches!(e, Event::File(f) if f.status != FileStatus::Scanned));
+    } else if rec.verdict == Verdict::Incomplete {
         stats.files_incomplete.fetch_add(1, Ordering::Relaxed);
     }
+    if retry_of_same {
+        events.retain(|e| !matches!(e, Event::Finding(_)));
+    } else {
+        stats
+            .findings
+            .fetch_add(findings.len() as u64, Ordering::Relaxed);
+    }
     // SEAM(actions): what the policy does about these findings.
+    let mut due = false;
     if !findings.is_empty() {
-        events.extend(
-            rt.actions
-                .act(&rt.engine, &rt.fingerprinter, &job.path, &findings),
-        );
+        let acted = rt
+            .actions
+            .act(&rt.engine, &rt.fingerprinter, &job.path, &findings);
+        events.extend(acted.events);
+        if let Some(reason) = acted.failed {
+            due = true;
+            rec.verdict = Verdict::ActionDue;
+            stats.actions_failed.fetch_add(1, Ordering::Relaxed);
+            let w = &rt.config.watch;
+            let next = shared.retries().failed(
+                &job.path,
+                job.kind,
+                w.action_retry,
+                w.action_retry_max,
+                Instant::now(),
+            );
+            let when = match next {
+                Some(d) => format!("tried again in {}", humantime::format_duration(d)),
+                None => "tried again at the next rescan or start (too many files wait for a retry)"
+                    .to_string(),
+            };
+            stats.error(format!(
+                "{}: the action failed, {when}: {reason}",
+                job.path.display()
+            ));
+        }
     }
     if !rt.config.watch.report_scanned {
         events.retain(|e| !matches!(e, Event::File(f) if f.status == FileStatus::Scanned));
@@ -390,6 +448,7 @@ fn handle(shared: &Shared, job: &Job) {
     {
         stats.error(e.to_string());
     }
+    due
 }
 
 /// Writes events; false (and the error remembered) when a sink failed, in
@@ -414,35 +473,120 @@ fn emit(shared: &Shared, rt: &Runtime, events: &[Event]) -> bool {
     }
 }
 
-/// Scans what was appended to an mbox since `prev`, or all of it when the
-/// part scanned before changed (or does not end at a message boundary, or
-/// the rules changed). Offsets and lines in the findings are those of the
-/// whole file.
-fn scan_mbox(
+/// Whether a file with a complete row of the same rules needs no scan: its
+/// stamps match (and, with `verify`, its content MAC too), or only its
+/// ctime moved and its content MAC still matches.
+fn unchanged(
+    shared: &Shared,
+    rt: &Runtime,
+    job: &Job,
+    file: &File,
+    stamp: &Stamp,
+    prev: &Record,
+) -> bool {
+    match stamp.compare(prev) {
+        Change::Changed => false,
+        Change::Same if !job.verify => true,
+        Change::Same | Change::CtimeOnly => {
+            let Some(want) = prev.mac else {
+                return false;
+            };
+            shared.stats.files_verified.fetch_add(1, Ordering::Relaxed);
+            match mac_prefix(file, stamp.size, &rt.state_key, &shared.stats) {
+                Ok(p) => <[u8; 32]>::from(p.mac.finalize().into_bytes()) == want,
+                // The scan that follows reports what cannot be read.
+                Err(_) => false,
+            }
+        }
+    }
+}
+
+/// Where a scan of a file may start from its last mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Always the whole file (Maildir messages are written once).
+    Whole,
+    /// mbox: from the mark when the prefix is unchanged and a message
+    /// (`From ` line) starts there.
+    Mbox,
+    /// Plain files: from the mark when the prefix is unchanged, the file
+    /// grew, and the last scan read it as UTF-8 text (an appended log).
+    Log,
+}
+
+/// What [`scan_from`] read.
+struct Scanned {
+    events: Vec<Event>,
+    /// MAC of the whole content (as far as it was read).
+    mac: ContentMac,
+    /// Where the next scan may start.
+    mark: Option<Mark>,
+    /// Only the part after the last mark was read.
+    resumed: bool,
+}
+
+/// The longest unfinished last line kept aside to place a mark after it:
+/// a "log" with no newline for this long is not one, and is read whole
+/// next time.
+const MAX_TAIL: usize = 1 << 20;
+
+/// Scans a file, from its last mark when `tail` allows and the part
+/// scanned before is unchanged (its keyed MAC and newline count match),
+/// else whole. Offsets, lines and mbox message numbers in the findings are
+/// those of the whole file. The new mark is placed after the last complete
+/// line read, so a line still being written is read again next time, whole
+/// (a number cut by the writer is never split between two scans; a finding
+/// on that line may be reported twice, never missed).
+fn scan_from(
     shared: &Shared,
     rt: &Runtime,
     name: &str,
     file: &File,
     prev: Option<&Record>,
-) -> (Vec<Event>, Option<MboxMark>) {
+    tail: Tail,
+) -> Scanned {
+    let key = &rt.state_key;
     let resume = prev
-        .filter(|p| p.complete() && p.rules_version == rt.rules_version())
-        .and_then(|p| p.mbox.clone())
-        .and_then(|m| {
-            let (hasher, lines, messages) = hash_prefix(file, m.offset, &shared.stats).ok()?;
-            let same = <[u8; 32]>::from(hasher.clone().finalize()) == m.prefix_sha256;
-            (same && lines == m.lines && at_message_start(file, m.offset))
-                .then_some((m.offset, hasher, lines, messages))
+        .filter(|p| tail != Tail::Whole && p.complete() && p.rules_version == rt.rules_version())
+        .and_then(|p| p.mark.clone().map(|m| (p, m)))
+        .and_then(|(p, m)| {
+            let size = file.metadata().ok()?.len();
+            if tail == Tail::Log && size <= m.offset {
+                return None;
+            }
+            if tail == Tail::Log && p.size > size {
+                return None;
+            }
+            let pre = mac_prefix(file, m.offset, key, &shared.stats).ok()?;
+            let same = <[u8; 32]>::from(pre.mac.clone().finalize().into_bytes()) == m.prefix_mac;
+            let boundary = match tail {
+                Tail::Mbox => at_message_start(file, m.offset),
+                _ => at_line_start(file, m.offset),
+            };
+            (same && pre.lines == m.lines && boundary).then_some((m.offset, pre))
         });
-    let (base, hasher, base_lines, base_messages) = resume.unwrap_or((0, Sha256::new(), 0, 0));
-    let mut reader = Hashing {
-        inner: FileAt { file, pos: base },
-        hasher,
-        lines: 0,
-        bytes: 0,
-        stats: &shared.stats,
-        count: true,
+    let resumed = resume.is_some();
+    let (base, pre) = resume.unwrap_or_else(|| {
+        (
+            0,
+            Prefix {
+                mac: key.hasher(),
+                lines: 0,
+                messages: 0,
+            },
+        )
+    });
+    // A resumed log is read from a little before its mark, so that context
+    // keywords just before what was appended still count; findings in that
+    // overlap were reported by the earlier scan and are dropped. (An mbox
+    // resumes at a message boundary: the message before is no context.)
+    let start = match tail {
+        Tail::Log if resumed => overlap_start(file, base),
+        _ => base,
     };
+    let overlap_lines = newlines_between(file, start, base);
+    let mut reader = Hashing::new(file, start, base, pre.mac, &shared.stats, true);
+    reader.track_lines = tail != Tail::Whole;
     let mut events = scan::scan_one(
         &rt.engine,
         &rt.fingerprinter,
@@ -451,51 +595,116 @@ fn scan_mbox(
         rt.min_confidence,
         rt.limits(),
     );
+    let before = events.len();
+    events.retain(|e| !matches!(e, Event::Finding(f) if f.offset + start < base));
+    let dropped = (before - events.len()) as u64;
     for e in &mut events {
         match e {
             Event::Finding(f) => {
-                f.offset += base;
-                f.line = f.line.map(|l| l + base_lines);
-                renumber_message(&mut f.member, base_messages);
+                f.offset += start;
+                f.line = f.line.map(|l| l + pre.lines - overlap_lines);
+                renumber_message(&mut f.member, pre.messages);
             }
-            Event::File(f) => renumber_message(&mut f.member, base_messages),
+            Event::File(f) => {
+                if f.member.is_none() {
+                    f.findings = f.findings.saturating_sub(dropped);
+                }
+                renumber_message(&mut f.member, pre.messages)
+            }
             _ => {}
         }
     }
-    let mark = MboxMark {
-        offset: base + reader.bytes,
-        prefix_sha256: reader.hasher.finalize().into(),
-        lines: base_lines + reader.lines,
+    // A log's mark only when what was read is plain UTF-8 text (no
+    // container, no other encoding), whose offsets are the file's.
+    let text = events.iter().rev().any(|e| {
+        matches!(e, Event::File(f) if f.member.is_none() && f.encoding.as_deref() == Some("utf-8"))
+    });
+    let keep_mark = match tail {
+        Tail::Whole => false,
+        Tail::Mbox => true,
+        Tail::Log => text,
     };
-    (events, Some(mark))
+    let mark = reader
+        .line_end
+        .take()
+        .filter(|(offset, ..)| keep_mark && *offset > 0)
+        .map(|(offset, mac, lines)| Mark {
+            offset,
+            prefix_mac: mac.finalize().into_bytes().into(),
+            lines: pre.lines + lines,
+        });
+    Scanned {
+        events,
+        mac: reader.mac.finalize().into_bytes().into(),
+        mark,
+        resumed,
+    }
 }
 
-/// SHA-256, newline count and message count (`From ` lines) of the first
-/// `len` bytes.
-fn hash_prefix(file: &File, len: u64, stats: &Stats) -> std::io::Result<(Sha256, u64, u64)> {
-    let mut h = Hashing {
-        inner: FileAt { file, pos: 0 }.take(len),
-        hasher: Sha256::new(),
-        lines: 0,
-        bytes: 0,
-        stats,
-        count: false,
-    };
+/// Bytes read again before a resumed log's mark: the engine's margin, the
+/// most it looks at beside a match (context keywords, neighbourhood
+/// signals), so a number is judged as it would be in a scan of the whole
+/// file.
+const CONTEXT_OVERLAP: u64 = crate::engine::MARGIN as u64;
+
+/// Where to start reading a resumed log: [`CONTEXT_OVERLAP`] bytes before
+/// its mark, moved forward to the start of a UTF-8 character (a text cut
+/// inside one would not read as UTF-8, and its offsets would shift); the
+/// mark itself when those bytes cannot be read.
+fn overlap_start(file: &File, mark: u64) -> u64 {
+    let from = mark.saturating_sub(CONTEXT_OVERLAP);
+    let mut buf = vec![0u8; usize::try_from(mark - from).unwrap_or(0)];
+    if file.read_exact_at(&mut buf, from).is_err() {
+        return mark;
+    }
+    let continuation = buf.iter().take_while(|b| (0x80..0xc0).contains(*b)).count();
+    from + continuation as u64
+}
+
+/// Newlines in the bytes `from..to` of a file (0 when they cannot be read:
+/// line numbers are then off by what could not be counted).
+fn newlines_between(file: &File, from: u64, to: u64) -> u64 {
+    let mut buf = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
+    match file.read_exact_at(&mut buf, from) {
+        Ok(()) => memchr::memchr_iter(b'\n', &buf).count() as u64,
+        Err(_) => 0,
+    }
+}
+
+/// The keyed MAC state after the first bytes of a file, with the newlines
+/// and mbox messages (`From ` lines) in them.
+struct Prefix {
+    mac: Hmac<Sha256>,
+    lines: u64,
+    messages: u64,
+}
+
+/// MAC, newline count and message count (`From ` lines) of the first `len`
+/// bytes.
+fn mac_prefix(file: &File, len: u64, key: &StateKey, stats: &Stats) -> std::io::Result<Prefix> {
+    let mut h = Hashing::new(file, 0, 0, key.hasher(), stats, false);
     let mut froms = FromLines::default();
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match h.read(&mut buf) {
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match h.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         froms.feed(&buf[..n]);
+        left -= n as u64;
     }
-    if h.bytes != len {
+    if left != 0 {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok((h.hasher, h.lines, froms.count))
+    Ok(Prefix {
+        mac: h.mac,
+        lines: h.lines,
+        messages: froms.count,
+    })
 }
 
 /// Counts lines that start with `From ` (mbox message separators, as the
@@ -600,37 +809,108 @@ impl Read for FileAt<'_> {
     }
 }
 
-/// A reader that hashes, counts newlines and bytes, and tells the
-/// watchdog that scanning moves.
-struct Hashing<'s, R> {
-    inner: R,
-    hasher: Sha256,
+/// True when `offset` is the start of the file or of a line.
+fn at_line_start(file: &File, offset: u64) -> bool {
+    if offset == 0 {
+        return true;
+    }
+    let mut b = [0u8; 1];
+    matches!(file.read_at(&mut b, offset - 1), Ok(1) if b[0] == b'\n')
+}
+
+/// A reader that MACs what it reads (under the state key), counts newlines
+/// and bytes, keeps the MAC as of the last complete line (for the next
+/// mark), and tells the watchdog that scanning moves.
+struct Hashing<'s> {
+    inner: FileAt<'s>,
+    /// Bytes before this offset are read (for context) but not MACed,
+    /// counted as lines or tracked.
+    mac_from: u64,
+    /// MAC of the file from its start to where this reader is.
+    mac: Hmac<Sha256>,
+    /// Newlines read by this reader.
     lines: u64,
     bytes: u64,
     stats: &'s Stats,
     /// Counts into `bytes_scanned` (not when only checking a prefix).
     count: bool,
+    /// Keep [`Hashing::line_end`] up to date.
+    track_lines: bool,
+    /// After the last newline read: (file offset, MAC up to there, newlines
+    /// read by this reader up to there). `None` before the first newline,
+    /// or when the last line grew past [`MAX_TAIL`].
+    line_end: Option<(u64, Hmac<Sha256>, u64)>,
+    /// Bytes read after the last newline, not yet in `line_end`'s MAC.
+    tail: Vec<u8>,
 }
 
-impl<'s> Hashing<'s, FileAt<'s>> {
-    fn new(file: &'s File, stats: &'s Stats) -> Self {
+impl<'s> Hashing<'s> {
+    /// Reads `file` from `pos`; MACs, counts lines and tracks line ends
+    /// only from `mac_from` (at or after `pos`), `mac` being the MAC of the
+    /// bytes before `mac_from` (which end a line, or are none).
+    fn new(
+        file: &'s File,
+        pos: u64,
+        mac_from: u64,
+        mac: Hmac<Sha256>,
+        stats: &'s Stats,
+        count: bool,
+    ) -> Self {
         Hashing {
-            inner: FileAt { file, pos: 0 },
-            hasher: Sha256::new(),
+            inner: FileAt { file, pos },
+            mac_from,
+            line_end: Some((mac_from, mac.clone(), 0)),
+            mac,
             lines: 0,
             bytes: 0,
             stats,
-            count: true,
+            count,
+            track_lines: false,
+            tail: Vec::new(),
+        }
+    }
+
+    /// Moves the line end past the last newline of `buf` (just read).
+    fn track(&mut self, buf: &[u8]) {
+        let Some((offset, mut mac, lines)) = self.line_end.take() else {
+            // The last line outgrew MAX_TAIL: no mark this time.
+            return;
+        };
+        match memchr::memrchr(b'\n', buf) {
+            Some(i) => {
+                mac.update(&self.tail);
+                mac.update(&buf[..=i]);
+                self.tail.clear();
+                self.tail.extend_from_slice(&buf[i + 1..]);
+                let offset = self.inner.pos - (buf.len() - i - 1) as u64;
+                self.line_end = Some((offset, mac, self.lines));
+            }
+            None => {
+                self.tail.extend_from_slice(buf);
+                if self.tail.len() > MAX_TAIL {
+                    self.tail = Vec::new();
+                } else {
+                    self.line_end = Some((offset, mac, lines));
+                }
+            }
         }
     }
 }
 
-impl<R: Read> Read for Hashing<'_, R> {
+impl Read for Hashing<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.inner.pos;
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let skip = usize::try_from(self.mac_from.saturating_sub(at))
+            .unwrap_or(usize::MAX)
+            .min(n);
+        let data = &buf[skip..n];
+        self.mac.update(data);
+        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
         self.bytes += n as u64;
+        if self.track_lines {
+            self.track(data);
+        }
         if self.count {
             self.stats
                 .bytes_scanned
@@ -651,6 +931,25 @@ mod tests {
             f.feed(chunk);
         }
         f.count
+    }
+
+    #[test]
+    fn a_resumed_log_reads_its_context_from_a_character_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        // 'é' is two bytes: 300 of them, a newline, then the mark.
+        let text = format!("{}\nappended\n", "é".repeat(300));
+        std::fs::write(&path, &text).unwrap();
+        let f = File::open(&path).unwrap();
+        let mark = (text.find('\n').unwrap() + 1) as u64;
+        for m in [mark, mark - 1] {
+            let start = overlap_start(&f, m);
+            assert!(m - start <= CONTEXT_OVERLAP);
+            assert!(text.is_char_boundary(start as usize), "{start} for {m}");
+        }
+        assert_eq!(overlap_start(&f, 10), 0);
+        assert_eq!(newlines_between(&f, 0, mark), 1);
+        assert_eq!(newlines_between(&f, 0, text.len() as u64), 2);
     }
 
     #[test]

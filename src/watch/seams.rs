@@ -4,13 +4,17 @@
 //! - [`Actions`] is called by a scanning thread with the findings of one
 //!   file, after its scan and before its events are sent: [`ReportOnly`]
 //!   when the policy only reports, else [`PolicyActions`], which runs
-//!   `actions::Actor` (redact, quarantine) under the policy.
+//!   `actions::Actor` (redact, quarantine) under the policy. It says
+//!   whether the action failed ([`Acted::failed`]), in which case the
+//!   daemon keeps the file due and tries again later.
 //! - [`build_sinks`] makes the event sinks: the JSON lines events file (or
 //!   standard output) plus every output of the `sinks` section (syslog,
 //!   journald, spooled and delivered at least once).
 
+use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -19,28 +23,41 @@ use crate::config::Config;
 use crate::config::policy::ActionKind;
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
-use crate::report::event::{Event, FindingEvent};
+use crate::report::event::{ActionEvent, Event, FindingEvent};
 use crate::report::{JsonLines, Sink};
+
+/// The `action` of an action event whose action could not be done and
+/// will be tried again.
+pub const FAILED: &str = "failed";
+
+/// What the actions seam did about one file.
+#[derive(Debug, Default)]
+pub struct Acted {
+    /// Events that say what was done (none when nothing was asked).
+    pub events: Vec<Event>,
+    /// The policy asked for an action that could not be done, and why: the
+    /// file stays due, and the action is tried again.
+    pub failed: Option<String>,
+}
 
 /// What the daemon does about a file with findings, beyond reporting.
 pub trait Actions: Send + Sync {
-    /// Acts on `path` given its `findings`; returns events that say what
-    /// was done (none when nothing was).
+    /// Acts on `path` given its `findings`.
     fn act(
         &self,
         engine: &Engine,
         fingerprinter: &Fingerprinter,
         path: &Path,
         findings: &[FindingEvent],
-    ) -> Vec<Event>;
+    ) -> Acted;
 }
 
 /// Reports only: the policy of a daemon with no actions configured.
 pub struct ReportOnly;
 
 impl Actions for ReportOnly {
-    fn act(&self, _: &Engine, _: &Fingerprinter, _: &Path, _: &[FindingEvent]) -> Vec<Event> {
-        Vec::new()
+    fn act(&self, _: &Engine, _: &Fingerprinter, _: &Path, _: &[FindingEvent]) -> Acted {
+        Acted::default()
     }
 }
 
@@ -59,23 +76,87 @@ impl Actions for PolicyActions {
         fingerprinter: &Fingerprinter,
         path: &Path,
         findings: &[FindingEvent],
-    ) -> Vec<Event> {
+    ) -> Acted {
+        let name = path.to_string_lossy();
+        // What the policy asks, decided before the actor is made: an actor
+        // that cannot even start (its store on a full disk) must fail only
+        // the files that needed it.
+        let wanted = findings
+            .iter()
+            .filter(|f| f.confidence >= self.settings.min_confidence)
+            .map(|f| self.settings.policy.action_for(&f.rule, f.severity, &name))
+            .max()
+            .unwrap_or(ActionKind::Report);
+        if wanted == ActionKind::Report {
+            return Acted::default();
+        }
         let _turn = self
             .one_at_a_time
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match Actor::new(engine, fingerprinter, self.settings.clone()) {
-            Ok(actor) => actor
-                .act(&path.to_string_lossy(), findings)
-                .map(Event::Action)
-                .into_iter()
-                .collect(),
+            Ok(actor) => match actor.act(&name, findings) {
+                None => Acted::default(),
+                Some(mut ev) => {
+                    let reason = ev.reason.clone().unwrap_or_default();
+                    // An actor that says `failed` itself has told the
+                    // failure apart; `skipped` is told apart here.
+                    let failed = match ev.action.as_str() {
+                        _ if ev.dry_run => None,
+                        FAILED => Some(reason),
+                        "skipped" if !is_final(&reason) => Some(reason),
+                        _ => None,
+                    };
+                    if failed.is_some() {
+                        ev.action = FAILED.to_string();
+                    }
+                    Acted {
+                        events: vec![Event::Action(ev)],
+                        failed,
+                    }
+                }
+            },
             Err(e) => {
-                tracing::error!("{}: no action taken: {e}", path.display());
-                Vec::new()
+                let reason = format!("the action could not start: {e}");
+                let rules: BTreeSet<String> = findings.iter().map(|f| f.rule.clone()).collect();
+                let ev = ActionEvent {
+                    path: name.into_owned(),
+                    member: None,
+                    action: FAILED.to_string(),
+                    dry_run: false,
+                    reason: Some(reason.clone()),
+                    quarantine_id: None,
+                    findings: findings.len() as u64,
+                    rules: rules.into_iter().collect(),
+                };
+                Acted {
+                    events: vec![Event::Action(ev)],
+                    failed: Some(reason),
+                }
             }
         }
     }
+}
+
+/// True when a `skipped` action was a decision no retry can change (the
+/// file is a link, has other hard links, lies outside the roots, cannot be
+/// redacted and the policy's fallback is to report). Any other reason (an
+/// I/O error, a full or read-only store, a file in use or changing) is a
+/// failure, and the action is tried again: `actions::Actor` reports both
+/// as `skipped` with a reason, so the reason is all there is to go by, and
+/// an unknown one is taken as a failure (retrying costs an attempt per
+/// backoff period; giving up would leave a file unprotected).
+pub fn is_final(reason: &str) -> bool {
+    const FINAL: [&str; 7] = [
+        "not a regular file",
+        "hard links",
+        "leaves its root",
+        "symbolic link",
+        "policy.fallback is report",
+        "standard input",
+        "outside the scan roots",
+    ];
+    FINAL.iter().any(|m| reason.contains(m))
 }
 
 /// The actions `config.policy` asks for, on files under the watched roots.
@@ -106,9 +187,13 @@ pub fn build_actions(config: &Config) -> Box<dyn Actions> {
 pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink + Send>>, String> {
     let out: Box<dyn Write + Send> = match &config.watch.events_file {
         Some(path) => {
+            // Group-readable at most, whatever the umask (a log shipper
+            // may read it through the daemon's group); an existing file
+            // keeps the mode its owner gave it.
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o640)
                 .open(path)
                 .map_err(|e| {
                     format!(
@@ -125,4 +210,35 @@ pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink
         .map_err(|e| format!("sinks: {e} (check the sinks section of the configuration file)"))?;
     sinks.extend(outputs);
     Ok(sinks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// D10: which refusals are retried. A full or read-only store, an I/O
+    /// error or a file in use are failures; a link or a policy decision is
+    /// final.
+    #[test]
+    fn d10_failures_are_told_from_final_refusals() {
+        for failure in [
+            "quarantine store /q: cannot create the store: No space left on device (os error 28) (check that it exists, is writable by this user, and has space)",
+            "quarantine manifest /q/manifest.db: database or disk is full",
+            "cannot write the redacted copy: Read-only file system (os error 30)",
+            "the file changed while leakhound was acting on it (size or modification time); left as it is, scan it again",
+            "in use by another process",
+            "",
+        ] {
+            assert!(!is_final(failure), "{failure}");
+        }
+        for decision in [
+            "a symbolic link: leakhound never acts through a link",
+            "has 2 hard links: changing one name would change or leave the others (set policy.allow_hardlinks to act anyway)",
+            "a FIFO: not a regular file; not touched",
+            "cannot be redacted (a binary file); policy.fallback is report: left as it is",
+            "outside the scan roots: leakhound acts only on files under the roots it scanned",
+        ] {
+            assert!(is_final(decision), "{decision}");
+        }
+    }
 }

@@ -40,6 +40,11 @@ pub struct Stats {
     pub startup_done: AtomicBool,
     /// Unix milliseconds of the last file a scanner finished.
     pub last_progress_ms: AtomicU64,
+    /// Files read to compare their keyed MAC (their ctime moved, or
+    /// `rescan: verify`).
+    pub files_verified: AtomicU64,
+    /// Actions that failed (each try counts; each is also an error).
+    pub actions_failed: AtomicU64,
     /// Errors reported (each also logged; the last one kept).
     pub errors: AtomicU64,
     pub last_error: Mutex<Option<String>>,
@@ -51,6 +56,16 @@ impl Stats {
         tracing::error!("{message}");
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    /// Forgets the last error if it starts with `prefix` (a successful
+    /// reload clears the failed reload it reported, and nothing else; later
+    /// errors show again).
+    pub fn clear_error(&self, prefix: &str) {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        if last.as_deref().is_some_and(|e| e.starts_with(prefix)) {
+            *last = None;
+        }
     }
 
     /// Notes that a scanner got something done.
@@ -95,6 +110,9 @@ pub struct Snapshot {
     pub files_scanned: u64,
     pub files_unchanged: u64,
     pub files_incomplete: u64,
+    /// Files read to compare their keyed MAC with their row.
+    #[serde(default)]
+    pub files_verified: u64,
     pub bytes_scanned: u64,
     pub findings: u64,
     pub events: u64,
@@ -104,6 +122,12 @@ pub struct Snapshot {
     /// Events waiting in the spools of the configured delivering sinks
     /// (syslog, journald); null when none is configured.
     pub spool_depth: Option<u64>,
+    /// Actions that failed since the start (each try counts).
+    #[serde(default)]
+    pub actions_failed: u64,
+    /// Files whose action failed and waits for another try.
+    #[serde(default)]
+    pub actions_due: u64,
     /// Errors reported since the start.
     #[serde(default)]
     pub errors: u64,
@@ -115,7 +139,7 @@ impl Snapshot {
     /// The one-line form for systemd's STATUS=.
     pub fn one_line(&self) -> String {
         format!(
-            "{}; queue {}, pending {}; scanned {} files, {} bytes; {} findings{}",
+            "{}; queue {}, pending {}; scanned {} files, {} bytes; {} findings{}{}",
             if self.startup_scan_done {
                 "watching"
             } else {
@@ -126,6 +150,10 @@ impl Snapshot {
             self.files_scanned,
             self.bytes_scanned,
             self.findings,
+            match self.actions_due {
+                0 => String::new(),
+                n => format!("; {n} actions due again"),
+            },
             match &self.last_error {
                 Some(_) => "; last error: see leakhound status",
                 None => "",

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -27,6 +27,8 @@ pub enum WalkMsg {
     Walk {
         dir: PathBuf,
         root: Box<WatchedRoot>,
+        /// Compare the content MAC of files whose stamps match their row.
+        verify: bool,
     },
     /// Everything asked before this is done: the start-up scan is walked.
     StartupWalked,
@@ -36,20 +38,23 @@ pub enum WalkMsg {
 #[derive(Clone)]
 pub struct Walks {
     tx: Sender<WalkMsg>,
-    roots_asked: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Roots with a rescan waiting, and whether it verifies.
+    roots_asked: Arc<Mutex<HashSet<(PathBuf, bool)>>>,
     stats: Arc<Stats>,
 }
 
 impl Walks {
-    /// Asks for a full walk of a root, unless one is already waiting.
-    pub fn rescan(&self, root: &WatchedRoot) {
+    /// Asks for a full walk of a root (verifying content MACs with
+    /// `verify`), unless one is already waiting.
+    pub fn rescan(&self, root: &WatchedRoot, verify: bool) {
         let mut asked = self.roots_asked.lock().unwrap_or_else(|p| p.into_inner());
-        if asked.insert(root.path.clone()) {
+        if asked.insert((root.path.clone(), verify)) {
             self.stats.walks.fetch_add(1, Ordering::Relaxed);
             // Blocking is fine: requests for roots are few.
             let _ = self.tx.send(WalkMsg::Walk {
                 dir: root.path.clone(),
                 root: Box::new(root.clone()),
+                verify,
             });
         }
     }
@@ -61,11 +66,12 @@ impl Walks {
         match self.tx.try_send(WalkMsg::Walk {
             dir,
             root: Box::new(root.clone()),
+            verify: false,
         }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.stats.walks.fetch_sub(1, Ordering::Relaxed);
-                self.rescan(root)
+                self.rescan(root, false)
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.stats.walks.fetch_sub(1, Ordering::Relaxed);
@@ -102,7 +108,7 @@ fn run(
     shared: &Shared,
     dispatch: &Dispatch,
     rx: &Receiver<WalkMsg>,
-    asked: &Mutex<HashSet<PathBuf>>,
+    asked: &Mutex<HashSet<(PathBuf, bool)>>,
     startup_walked: &std::sync::atomic::AtomicBool,
 ) {
     loop {
@@ -117,15 +123,15 @@ fn run(
         };
         match msg {
             WalkMsg::StartupWalked => startup_walked.store(true, Ordering::Relaxed),
-            WalkMsg::Walk { dir, root } => {
+            WalkMsg::Walk { dir, root, verify } => {
                 if dir == root.path {
                     asked
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .remove(&root.path);
+                        .remove(&(root.path.clone(), verify));
                     shared.stats.rescans.fetch_add(1, Ordering::Relaxed);
                 }
-                walk(shared, dispatch, &dir, &root);
+                walk(shared, dispatch, &dir, &root, verify);
                 shared.stats.walks.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -133,8 +139,12 @@ fn run(
 }
 
 /// Walks `dir` and queues every file the root wants.
-fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot) {
-    let settle = shared.current.get().config.watch.settle;
+fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot, verify: bool) {
+    let (settle, max_settle) = {
+        let rt = shared.current.get();
+        (rt.config.watch.settle, rt.config.watch.max_settle)
+    };
+    let started = Instant::now();
     let mut fresh: Vec<PathBuf> = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(false)
@@ -166,31 +176,42 @@ fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot) {
             fresh.push(entry.into_path());
             continue;
         }
-        queue(shared, dispatch, entry.into_path(), root);
+        queue(shared, dispatch, entry.into_path(), root, verify, false);
     }
-    // Files still being written: look again until they stop changing.
+    // Files still being written: look again until they stop changing, or
+    // until they have waited max_settle (a file written all the time is
+    // scanned anyway; its next changes bring events).
     while !fresh.is_empty() {
         std::thread::sleep(settle.max(Duration::from_millis(50)));
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
         let mut still = Vec::new();
+        let overdue = started.elapsed() >= max_settle;
         for path in fresh {
-            if is_fresh(&path, settle) {
-                still.push(path);
-            } else {
-                queue(shared, dispatch, path, root);
+            match (is_fresh(&path, settle), overdue) {
+                (true, false) => still.push(path),
+                (fresh, _) => queue(shared, dispatch, path, root, verify, fresh),
             }
         }
         fresh = still;
     }
 }
 
-fn queue(shared: &Shared, dispatch: &Dispatch, path: PathBuf, root: &WatchedRoot) {
+fn queue(
+    shared: &Shared,
+    dispatch: &Dispatch,
+    path: PathBuf,
+    root: &WatchedRoot,
+    verify: bool,
+    forced: bool,
+) {
     dispatch.send(
         Job {
             path,
             kind: root.kind,
+            verify,
+            forced,
         },
         &shared.stop,
     );
