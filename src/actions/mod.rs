@@ -209,6 +209,11 @@ impl<'a> Actor<'a> {
         note: Option<String>,
     ) -> ActionEvent {
         if self.settings.dry_run {
+            // Predict the real run: a store it would refuse is refused here.
+            if let Err(e) = Store::check(&self.settings.quarantine_dir) {
+                ev.reason = Some(e.to_string());
+                return ev;
+            }
             ev.action = "quarantined".to_string();
             ev.reason = note;
             return ev;
