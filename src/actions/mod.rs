@@ -84,7 +84,9 @@ impl<'a> Actor<'a> {
                 source,
             })?;
             if settings.quarantine_dir.join("manifest.db").exists() {
-                store = Some(Store::open(&settings.quarantine_dir)?);
+                // A store that cannot be opened is reported on each file
+                // that needs it (a `skipped` action with the reason).
+                store = Store::open(&settings.quarantine_dir).ok();
             }
         }
         Ok(Actor {

@@ -139,7 +139,17 @@ pub struct Item {
 /// The columns [`Item`] is read from, in order.
 pub const ITEM_COLUMNS: &str = "id, state, path, size, mode, uid, gid, mtime, mac, findings, time, host, tombstone, restored_to, encrypted, mtime_nsec";
 
-/// Reads an [`Item`] from a row selected with [`ITEM_COLUMNS`].
+/// The columns to read an [`Item`] from in this manifest: a version-1
+/// manifest not migrated yet (opened read-only) has no `mac`.
+pub fn item_columns(db: &Connection) -> rusqlite::Result<String> {
+    Ok(if has_column(db, "mac")? {
+        ITEM_COLUMNS.to_string()
+    } else {
+        ITEM_COLUMNS.replace(" mac,", " NULL AS mac,")
+    })
+}
+
+/// Reads an [`Item`] from a row selected with [`item_columns`].
 pub fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     let findings: String = r.get(9)?;
     Ok(Item {
@@ -197,22 +207,63 @@ pub fn open_ro(path: &Path) -> rusqlite::Result<(Connection, bool)> {
         })?;
         Ok(())
     };
-    match Connection::open_with_flags(path, flags) {
-        Ok(db) if probe(&db).is_ok() => Ok((db, false)),
-        _ => {
-            let mut uri = String::from("file:");
-            for b in path.to_string_lossy().bytes() {
-                match b {
-                    b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
-                    _ => uri.push(b as char),
-                }
-            }
-            uri.push_str("?immutable=1");
-            let db = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
-            probe(&db)?;
-            Ok((db, true))
+    // Another process starting, checkpointing or closing the database can
+    // make a read-only open fail for a moment (busy, or a WAL index that
+    // only a writer may rebuild): try again before falling back.
+    let mut last = None;
+    for attempt in 0..20 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(25 * attempt.min(4)));
+        }
+        match Connection::open_with_flags(path, flags) {
+            Ok(db) => match probe(&db) {
+                Ok(()) => return Ok((db, false)),
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        // Only a lack of space or of write access is worth the fallback;
+        // anything else is reported as it is.
+        let lacks_space = last.as_ref().is_some_and(|e| {
+            matches!(
+                e.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::ReadOnly
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::SystemIoFailure
+                )
+            )
+        });
+        if attempt >= 3 && !lacks_space {
+            break;
         }
     }
+    let lacks_space = last.as_ref().is_some_and(|e| {
+        matches!(
+            e.sqlite_error_code(),
+            Some(
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::SystemIoFailure
+            )
+        )
+    });
+    if !lacks_space {
+        return Err(last.unwrap_or(rusqlite::Error::InvalidQuery));
+    }
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let db = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+    probe(&db)?;
+    Ok((db, true))
 }
 
 /// Whether the database has the `items` table (a leakhound manifest).
@@ -343,7 +394,7 @@ pub fn migrate(
 /// The row of `id`, if any.
 pub fn get(db: &Connection, id: &str) -> rusqlite::Result<Option<Item>> {
     db.query_row(
-        &format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"),
+        &format!("SELECT {} FROM items WHERE id = ?1", item_columns(db)?),
         [id],
         item_from_row,
     )
@@ -364,7 +415,8 @@ pub fn exists(db: &Connection, id: &str) -> rusqlite::Result<bool> {
 /// Every row, oldest first.
 pub fn list(db: &Connection) -> rusqlite::Result<Vec<Item>> {
     let mut stmt = db.prepare(&format!(
-        "SELECT {ITEM_COLUMNS} FROM items ORDER BY time_unix, id"
+        "SELECT {} FROM items ORDER BY time_unix, id",
+        item_columns(db)?
     ))?;
     stmt.query_map([], item_from_row)?.collect()
 }

@@ -331,12 +331,13 @@ fn open_store_dir(dir: &Path, create: bool) -> Result<(OwnedFd, PathBuf, Content
     let objects = open_private_child(&fd, &abs, "objects", FileType::Directory)?;
     let lost = open_private_child(&fd, &abs, "lost+found", FileType::Directory)?;
     let stored = objects.as_ref().map_or(0, count_entries) + lost.as_ref().map_or(0, count_entries);
-    let manifest = match open_private_child(&fd, &abs, "manifest.db", FileType::RegularFile)? {
-        Some(m) => rustix::fs::fstat(&m)
-            .map(|s| s.st_size > 0)
-            .unwrap_or(false),
-        None => false,
-    };
+    // A manifest just created holds its first commits in the WAL.
+    let mut manifest = false;
+    for name in ["manifest.db", "manifest.db-wal"] {
+        if let Some(m) = open_private_child(&fd, &abs, name, FileType::RegularFile)? {
+            manifest |= rustix::fs::fstat(&m).is_ok_and(|s| s.st_size > 0);
+        }
+    }
     Ok((
         fd,
         abs,
@@ -386,15 +387,28 @@ impl Store {
             path: db_path.clone(),
             source,
         };
-        let db = manifest::open_rw(&db_path).map_err(mdb)?;
-        // The database files are ours and private whatever the umask; on
-        // descriptors opened without following links.
+        // The database files are ours and private whatever the umask, set
+        // on descriptors opened without following links (SQLite gives the
+        // WAL and its index the mode of the database). All before SQLite
+        // opens them: closing any other descriptor of a file this process
+        // has open in SQLite drops SQLite's POSIX locks on it, and another
+        // process could then write under this one.
+        match rustix::fs::openat(
+            &fd,
+            "manifest.db",
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(_) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(io("cannot create the manifest in")(e.into())),
+        }
         for name in ["manifest.db", "manifest.db-wal", "manifest.db-shm"] {
             if let Some(f) = open_private_child(&fd, &abs, name, FileType::RegularFile)? {
                 rustix::fs::fchmod(&f, Mode::from_raw_mode(0o600))
                     .map_err(|e| io("cannot set mode 0600 on the manifest in")(e.into()))?;
             }
         }
+        let db = manifest::open_rw(&db_path).map_err(mdb)?;
         let has_items = manifest::has_items(&db).map_err(|e| StoreError::ManifestLost {
             dir: abs.clone(),
             why: format!("manifest.db cannot be read ({e})"),
