@@ -453,7 +453,11 @@ fn quarantine_survives_sigkill_at_every_step() {
 
 #[test]
 fn restore_and_purge_survive_sigkill() {
-    for step in ["restore:after-temp", "restore:after-rename"] {
+    for step in [
+        "restore:after-mark",
+        "restore:after-temp",
+        "restore:after-rename",
+    ] {
         let case = Case::new();
         case.scan("quarantine", None).status().unwrap();
         let rows = case.rows();

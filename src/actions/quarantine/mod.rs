@@ -226,28 +226,6 @@ fn check_private(st: &rustix::fs::Stat, dir: &Path, name: &str) -> Result<(), St
     Ok(())
 }
 
-fn count_entries(dir: &OwnedFd) -> usize {
-    let Ok(fd) = rustix::fs::openat(
-        dir,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return 0;
-    };
-    let Ok(mut d) = rustix::fs::Dir::read_from(&fd) else {
-        return 0;
-    };
-    let mut n = 0;
-    while let Some(Ok(e)) = d.next() {
-        let name = e.file_name().to_bytes();
-        if name != b"." && name != b".." {
-            n += 1;
-        }
-    }
-    n
-}
-
 /// Names in an open directory (not `.` and `..`).
 fn names_in(dir: &OwnedFd) -> std::io::Result<Vec<String>> {
     let fd = rustix::fs::openat(
@@ -256,9 +234,8 @@ fn names_in(dir: &OwnedFd) -> std::io::Result<Vec<String>> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut d = rustix::fs::Dir::read_from(&fd)?;
     let mut out = Vec::new();
-    while let Some(e) = d.next() {
+    for e in rustix::fs::Dir::read_from(&fd)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
         if name != "." && name != ".." {
@@ -330,7 +307,17 @@ fn open_store_dir(dir: &Path, create: bool) -> Result<(OwnedFd, PathBuf, Content
     }
     let objects = open_private_child(&fd, &abs, "objects", FileType::Directory)?;
     let lost = open_private_child(&fd, &abs, "lost+found", FileType::Directory)?;
-    let stored = objects.as_ref().map_or(0, count_entries) + lost.as_ref().map_or(0, count_entries);
+    // An unreadable objects/ must not look empty (a fresh store).
+    let mut stored = 0;
+    for d in [&objects, &lost].into_iter().flatten() {
+        stored += names_in(d)
+            .map_err(|source| StoreError::Io {
+                dir: abs.clone(),
+                what: "cannot list the stored objects in",
+                source,
+            })?
+            .len();
+    }
     // A manifest just created holds its first commits in the WAL.
     let mut manifest = false;
     for name in ["manifest.db", "manifest.db-wal"] {

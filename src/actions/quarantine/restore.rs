@@ -135,6 +135,7 @@ impl Store {
             )
             .map_err(self.mdb())?;
         self.one_row(changed, id, State::Done)?;
+        fault::point("restore:after-mark");
         let result = self.write_restored(
             &item,
             &identities,
