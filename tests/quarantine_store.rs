@@ -209,8 +209,82 @@ fn assert_each_file_in_one_place(env: &Env, files: &BTreeMap<PathBuf, String>, w
     }
 }
 
-/// D1: scans quarantining (two of them on the same tree), `list` and
-/// `recover` loops and restores, all at once on one store, 20 rounds.
+/// `leakhound watch` quarantining under its policy in `root`, on the
+/// store; stopped (SIGTERM) when dropped.
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn start(env: &Env, root: &Path) -> Daemon {
+        fs::create_dir_all(env.dir.path().join("dstate")).unwrap();
+        let dir = env.dir.path();
+        let cfg = dir.join("watch.yaml");
+        fs::write(
+            &cfg,
+            format!(
+                "state_dir: {}\nwatch:\n  settle: 100ms\n  events_file: {}\n  roots:\n    - path: {}\npolicy:\n  default: quarantine\n  quarantine:\n    dir: {}\n",
+                dir.join("dstate").display(),
+                dir.join("events.jsonl").display(),
+                root.display(),
+                env.store().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("watch")
+            .env("LEAKHOUND_FINGERPRINT_KEY", "store-test-key")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon(child)
+    }
+
+    /// Waits until the daemon has moved every file out of `root` and no
+    /// operation is under way in the store.
+    fn wait_settled(&mut self, env: &Env, root: &Path) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            assert!(self.0.try_wait().unwrap().is_none(), "the daemon exited");
+            let left = names(root).len();
+            let parts = names(&env.store().join("objects"))
+                .iter()
+                .filter(|n| n.ends_with(".part"))
+                .count();
+            let busy = env
+                .rows()
+                .iter()
+                .filter(|r| r["state"] != "done" && r["state"] != "restored")
+                .count();
+            if left == 0 && parts == 0 && busy == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon did not settle: {left} files left, {parts} partial objects, {busy} rows under way"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.0),
+            rustix::process::Signal::TERM,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+/// D1: scans quarantining (two of them on the same tree), a daemon
+/// quarantining in that tree too, `list` and `recover` loops and restores,
+/// all at once on one store, 20 rounds.
 #[test]
 fn d1_concurrent_quarantine_list_recover_restore_never_lose_a_file() {
     const ROUNDS: usize = 20;
@@ -218,6 +292,8 @@ fn d1_concurrent_quarantine_list_recover_restore_never_lose_a_file() {
     let env = Arc::new(Env::new());
     let trees = [env.tree("a"), env.tree("b")];
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut daemon = Daemon::start(&env, &trees[0]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
     for round in 0..ROUNDS {
         for (t, tree) in trees.iter().enumerate() {
             for i in 0..FILES {
@@ -298,8 +374,17 @@ fn d1_concurrent_quarantine_list_recover_restore_never_lose_a_file() {
         for h in helpers {
             h.join().unwrap();
         }
+        daemon.wait_settled(&env, &trees[0]);
         assert_each_file_in_one_place(&env, &files, &format!("round {round}"));
     }
+    drop(daemon);
+    let by_daemon = fs::read_to_string(env.dir.path().join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"action\":\"quarantined\""))
+        .count();
+    eprintln!("the daemon quarantined {by_daemon} files");
+    assert!(by_daemon > 0, "the daemon took no part");
     // And a last pass: everything still at a path goes into the store,
     // each exactly once.
     for t in &trees {
