@@ -95,3 +95,32 @@ pub fn owner_alive(dir: &OwnedFd, id: &str) -> bool {
         Err(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(t: &tempfile::TempDir) -> OwnedFd {
+        rustix::fs::open(
+            t.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_held_lock_is_not_granted_twice_and_goes_with_its_file() {
+        let t = tempfile::tempdir().unwrap();
+        let d = dir(&t);
+        assert!(!owner_alive(&d, "x"));
+        let held = OpLock::try_acquire(&d, "x").unwrap().expect("free");
+        // Another open file description, as another process would have.
+        assert!(OpLock::try_acquire(&d, "x").unwrap().is_none());
+        assert!(owner_alive(&d, "x"));
+        drop(held);
+        assert!(!t.path().join("x").exists());
+        assert!(!owner_alive(&d, "x"));
+        assert!(OpLock::try_acquire(&d, "x").unwrap().is_some());
+    }
+}

@@ -432,3 +432,58 @@ pub fn ids_in(db: &Connection, states: &[State]) -> rusqlite::Result<Vec<String>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_through_sqlite_and_unknown_ones_are_errors() {
+        let db = Connection::open_in_memory().unwrap();
+        create(&db).unwrap();
+        assert_eq!(version(&db).unwrap(), SCHEMA_VERSION);
+        for st in State::ALL {
+            let back: State = db.query_row("SELECT ?1", [st], |r| r.get(0)).unwrap();
+            assert_eq!(back, st);
+            assert_eq!(
+                serde_json::to_value(st).unwrap(),
+                serde_json::Value::from(st.as_str())
+            );
+        }
+        let bad: rusqlite::Result<State> = db.query_row("SELECT 'quarantined'", [], |r| r.get(0));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_version_1_manifest_reads_without_a_mac() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE items (id TEXT PRIMARY KEY, state TEXT NOT NULL, path TEXT NOT NULL,
+             size INTEGER NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+             mtime INTEGER NOT NULL, mtime_nsec INTEGER NOT NULL, dev INTEGER NOT NULL,
+             ino INTEGER NOT NULL, sha256 TEXT, findings TEXT NOT NULL DEFAULT '[]',
+             time TEXT NOT NULL, time_unix INTEGER NOT NULL, host TEXT NOT NULL,
+             tombstone INTEGER NOT NULL DEFAULT 0, restore_temp TEXT, restore_to TEXT,
+             restored_to TEXT, encrypted INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO items (id, state, path, size, mode, uid, gid, mtime, mtime_nsec, dev, ino,
+             sha256, time, time_unix, host) VALUES ('a', 'done', '/x', 1, 420, 0, 0, 0, 0, 0, 0,
+             'ff', 't', 0, 'h');",
+        )
+        .unwrap();
+        let item = get(&db, "a").unwrap().unwrap();
+        assert_eq!(item.state, State::Done);
+        assert_eq!(item.mac, None);
+        let n = migrate(&db, |row| {
+            assert_eq!(row.sha256.as_deref(), Some("ff"));
+            Migrated {
+                mac: Some("00".into()),
+                landed: None,
+            }
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        assert!(!has_column(&db, "sha256").unwrap());
+        assert_eq!(get(&db, "a").unwrap().unwrap().mac.as_deref(), Some("00"));
+        assert_eq!(version(&db).unwrap(), SCHEMA_VERSION);
+    }
+}

@@ -187,3 +187,52 @@ pub fn open_parent(
     let (dir, parent) = open_dir(parent, trust, false)?;
     Ok((dir, parent, name.to_os_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_on_the_way_is_refused_and_named() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        std::fs::create_dir_all(real.join("sub")).unwrap();
+        std::os::unix::fs::symlink(&real, t.path().join("link")).unwrap();
+        assert!(open_dir(&real.join("sub"), Trust::Any, false).is_ok());
+        match open_dir(&t.path().join("link/sub"), Trust::Any, false) {
+            Err(WalkError::Link(p)) => assert_eq!(p, t.path().join("link")),
+            other => panic!("{other:?}"),
+        }
+        match open_parent(&t.path().join("link/f.txt"), Trust::Any) {
+            Err(WalkError::Link(p)) => assert_eq!(p, t.path().join("link")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            open_dir(&t.path().join("real/../real"), Trust::Any, false),
+            Err(WalkError::DotDot { .. })
+        ));
+        assert!(matches!(
+            open_dir(&t.path().join("none"), Trust::Any, false),
+            Err(WalkError::Missing(_))
+        ));
+        let (_, made) = open_dir(&t.path().join("new/deep"), Trust::Owned, true).unwrap();
+        assert!(made.is_dir());
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("open");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            open_dir(&d, Trust::Owned, false),
+            Err(WalkError::Writable { .. })
+        ));
+        assert!(open_dir(&d, Trust::Any, false).is_ok());
+        // Sticky, like /tmp: accepted.
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(open_dir(&d, Trust::Owned, false).is_ok());
+    }
+}
