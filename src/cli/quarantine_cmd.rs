@@ -59,6 +59,8 @@ pub enum QuarantineCommand {
     /// `12h`; a unit is required, so a bare `0` is refused), and forget
     /// files restored that long ago.
     Purge {
+        /// Minimum age, with a unit: `90d`, `12h`, `30min`; `0s` purges
+        /// everything.
         #[arg(long, value_name = "DURATION", value_parser = parse_age)]
         older_than: Duration,
         /// Say what would be purged, change nothing.
