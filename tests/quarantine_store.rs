@@ -1002,3 +1002,25 @@ fn list_and_show_work_on_a_full_disk() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
     }
 }
+
+/// A store whose making was interrupted (the directory, `objects/` and a
+/// WAL-mode `manifest.db` without its table, no object yet) is made again,
+/// not refused: there is nothing in it to lose.
+#[test]
+fn a_store_whose_making_was_interrupted_is_made_again() {
+    let env = Env::new();
+    let store = env.store();
+    fs::create_dir_all(store.join("objects")).unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o700)).unwrap();
+    {
+        let db = rusqlite::Connection::open(store.join("manifest.db")).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+    }
+    fs::set_permissions(store.join("manifest.db"), fs::Permissions::from_mode(0o600)).unwrap();
+    let out = env.q(&["recover"]);
+    assert!(out.status.success(), "{out:?}");
+    let t = env.tree("t");
+    fs::write(t.join("a.txt"), body("a")).unwrap();
+    let acts = env.scan(&t, "quarantine", &[]);
+    assert_eq!(acts.values().next().unwrap()["action"], "quarantined");
+}

@@ -402,11 +402,23 @@ impl Store {
             objects: contents.stored,
         })?;
         if !has_items {
-            if !fresh || contents.stored > 0 {
+            if contents.stored > 0 {
                 return Err(StoreError::ManifestLost {
                     dir: abs,
-                    why: "manifest.db is not a leakhound manifest (no items table)".into(),
+                    why: "manifest.db has no items table".into(),
                     objects: contents.stored,
+                });
+            }
+            // No object to lose: a new store, or one whose making was
+            // interrupted (a database with no table yet). Anything else is
+            // not ours to write into.
+            let tables: i64 = db
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(mdb)?;
+            if tables > 0 {
+                return Err(StoreError::Untrusted {
+                    dir: abs,
+                    why: "manifest.db is an SQLite database but not a leakhound manifest".into(),
                 });
             }
             manifest::create(&db).map_err(mdb)?;
