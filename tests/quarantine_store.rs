@@ -1001,6 +1001,26 @@ fn list_and_show_work_on_a_full_disk() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
     }
+    // A scan still reports the finding; the quarantine fails cleanly and
+    // leaves the file where it is.
+    fs::write(t.join("b.txt"), body("b")).unwrap();
+    let out = env
+        .scan_cmd_in(&t, "quarantine", &[], &mnt.join("q"))
+        .output()
+        .unwrap();
+    assert_no_raw("scan", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"type\":\"finding\""), "{text}");
+    let acts = actions(&out);
+    let a = acts.values().next().unwrap();
+    assert_eq!(a["action"], "skipped", "{a}");
+    assert_eq!(fs::read_to_string(t.join("b.txt")).unwrap(), body("b"));
+    assert!(
+        names(&mnt.join("q").join("objects"))
+            .iter()
+            .all(|n| !n.ends_with(".part")),
+        "a partial copy left in the store"
+    );
 }
 
 /// A store whose making was interrupted (the directory, `objects/` and a

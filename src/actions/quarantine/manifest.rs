@@ -222,8 +222,9 @@ pub fn open_ro(path: &Path) -> rusqlite::Result<(Connection, bool)> {
             },
             Err(e) => last = Some(e),
         }
-        // Only a lack of space or of write access is worth the fallback;
-        // anything else is reported as it is.
+        // A lack of space or of write access will not go away: fall back
+        // at once. Anything else may be another process at work: retry,
+        // then report it as it is.
         let lacks_space = last.as_ref().is_some_and(|e| {
             matches!(
                 e.sqlite_error_code(),
@@ -235,7 +236,7 @@ pub fn open_ro(path: &Path) -> rusqlite::Result<(Connection, bool)> {
                 )
             )
         });
-        if attempt >= 3 && !lacks_space {
+        if lacks_space && attempt >= 1 {
             break;
         }
     }
