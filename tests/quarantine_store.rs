@@ -244,30 +244,36 @@ impl Daemon {
         Daemon(child)
     }
 
-    /// Waits until the daemon has moved every file out of `root` and no
-    /// operation is under way in the store.
+    /// Waits until the daemon is idle: no operation under way in the store
+    /// and nothing changing in `root` or the manifest for 400 ms (longer
+    /// than its `settle`). A file it already quarantined once and that a
+    /// restore put back with its old mtime is not quarantined again, so
+    /// `root` need not end up empty.
     fn wait_settled(&mut self, env: &Env, root: &Path) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut last = None;
         loop {
             assert!(self.0.try_wait().unwrap().is_none(), "the daemon exited");
-            let left = names(root).len();
-            let parts = names(&env.store().join("objects"))
-                .iter()
-                .filter(|n| n.ends_with(".part"))
-                .count();
-            let busy = env
+            let rows: Vec<(String, String)> = env
                 .rows()
                 .iter()
-                .filter(|r| r["state"] != "done" && r["state"] != "restored")
-                .count();
-            if left == 0 && parts == 0 && busy == 0 {
+                .map(|r| (r["id"].to_string(), r["state"].to_string()))
+                .collect();
+            let objects = names(&env.store().join("objects"));
+            let busy = rows
+                .iter()
+                .any(|(_, st)| st != "\"done\"" && st != "\"restored\"")
+                || objects.iter().any(|n| n.ends_with(".part"));
+            let now = (names(root), rows, objects);
+            if !busy && last.as_ref() == Some(&now) {
                 return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the daemon did not settle: {left} files left, {parts} partial objects, {busy} rows under way"
+                "the daemon did not settle in 60 s"
             );
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            last = Some(now);
+            std::thread::sleep(std::time::Duration::from_millis(400));
         }
     }
 }
