@@ -14,8 +14,9 @@
 //! process that wrote it, for as long as its redaction runs, and recovery
 //! only touches entries whose lock it can take, that is entries whose
 //! process is dead: it never removes a live redaction's temporary file.
-//! The entry is written under a temporary name, locked, then renamed into
-//! place, so no entry is ever visible unlocked while its writer lives.
+//! The entry is written as an unnamed file (`O_TMPFILE`), locked, then
+//! linked into place, so no entry is ever visible unlocked while its
+//! writer lives.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -64,6 +65,42 @@ impl Journal {
             lock: None,
         };
         let path = self.entry_path(id);
+        let bytes = serde_json::to_vec(&entry)?;
+        // An unnamed file, locked and written, then linked under its name:
+        // no one ever sees the entry unlocked while this process lives.
+        let dir_fd = safe_fs::open_dir(&self.dir)?;
+        let f = match rustix::fs::openat(
+            &dir_fd,
+            ".",
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => {
+                let mut f = std::fs::File::from(fd);
+                rustix::fs::flock(&f, FlockOperation::LockExclusive)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+                let name = format!("redact-{id}.json");
+                rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f)),
+                    &dir_fd,
+                    name.as_str(),
+                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                )?;
+                f
+            }
+            // A file system without O_TMPFILE: a temporary name, locked
+            // before anything is written (recovery leaves a locked one
+            // alone), renamed into place.
+            Err(_) => self.begin_named(id, &path, &bytes)?,
+        };
+        safe_fs::fsync_dir(&dir_fd)?;
+        entry.lock = Some(OwnedFd::from(f));
+        Ok(entry)
+    }
+
+    fn begin_named(&self, id: &str, path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
         let tmp = self.dir.join(format!(".redact-{id}.json.tmp"));
         let mut f = {
             use std::os::unix::fs::OpenOptionsExt;
@@ -74,20 +111,16 @@ impl Journal {
                 .custom_flags(libc_o_nofollow())
                 .open(&tmp)?
         };
-        // Locked before it has its real name: recovery never sees it
-        // unlocked while this process lives.
         rustix::fs::flock(&f, FlockOperation::LockExclusive)?;
         let written = f
-            .write_all(&serde_json::to_vec(&entry)?)
+            .write_all(bytes)
             .and_then(|_| f.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, &path));
+            .and_then(|_| std::fs::rename(&tmp, path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        safe_fs::fsync_dir(&std::fs::File::open(&self.dir)?)?;
-        entry.lock = Some(OwnedFd::from(f));
-        Ok(entry)
+        Ok(f)
     }
 
     /// The redaction is durable (or undone): forget it.

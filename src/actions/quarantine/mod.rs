@@ -435,7 +435,8 @@ impl Store {
             if macs > 0 {
                 return Err(StoreError::Untrusted {
                     dir: abs,
-                    why: "the store key (key) is missing, so no stored copy can be verified;                           put it back from a backup"
+                    why: "the store key (key) is missing, so no stored copy can be verified; \
+                          put it back from a backup"
                         .into(),
                 });
             }
