@@ -408,9 +408,10 @@ pub fn state_of(db: &Connection, id: &str) -> rusqlite::Result<Option<State>> {
         .optional()
 }
 
-/// Whether any row has this id.
-pub fn exists(db: &Connection, id: &str) -> rusqlite::Result<bool> {
-    state_of(db, id).map(|s| s.is_some())
+/// Every id in the manifest.
+pub fn all_ids(db: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = db.prepare("SELECT id FROM items")?;
+    stmt.query_map([], |r| r.get::<_, String>(0))?.collect()
 }
 
 /// Every row, oldest first.

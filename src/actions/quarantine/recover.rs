@@ -87,9 +87,11 @@ impl Store {
                 self.dir.display()
             );
         }
+        // All ids in one read, after the objects were listed.
+        let ids = manifest::all_ids(&self.db).map_err(self.mdb())?;
         let mut orphans = Vec::new();
         for name in objects {
-            if manifest::exists(&self.db, id_of(&name)).map_err(self.mdb())? {
+            if ids.contains(id_of(&name)) {
                 continue;
             }
             if self.to_lost_and_found(&name)? {
@@ -300,12 +302,11 @@ impl Store {
                  recovered by this read-only command; run `leakhound quarantine recover`"
             ));
         }
-        let mut orphans = 0;
-        for name in &objects {
-            if !manifest::exists(&self.db, id_of(name)).map_err(self.mdb())? {
-                orphans += 1;
-            }
-        }
+        let all = manifest::all_ids(&self.db).map_err(self.mdb())?;
+        let orphans = objects
+            .iter()
+            .filter(|name| !all.contains(id_of(name)))
+            .count();
         if orphans > 0 {
             self.warn(format!(
                 "{orphans} object(s) in objects/ have no manifest row; `leakhound quarantine \
