@@ -23,6 +23,7 @@ pub const STEPS: &[&str] = &[
     "quarantine:after-copy",
     "quarantine:after-commit",
     "quarantine:after-remove",
+    "restore:after-mark",
     "restore:after-temp",
     "restore:after-rename",
     "purge:after-mark",

@@ -84,7 +84,9 @@ impl<'a> Actor<'a> {
                 source,
             })?;
             if settings.quarantine_dir.join("manifest.db").exists() {
-                store = Some(Store::open(&settings.quarantine_dir)?);
+                // A store that cannot be opened is reported on each file
+                // that needs it (a `skipped` action with the reason).
+                store = Store::open(&settings.quarantine_dir).ok();
             }
         }
         Ok(Actor {
@@ -209,6 +211,11 @@ impl<'a> Actor<'a> {
         note: Option<String>,
     ) -> ActionEvent {
         if self.settings.dry_run {
+            // Predict the real run: a store it would refuse is refused here.
+            if let Err(e) = Store::check(&self.settings.quarantine_dir) {
+                ev.reason = Some(e.to_string());
+                return ev;
+            }
             ev.action = "quarantined".to_string();
             ev.reason = note;
             return ev;

@@ -1,6 +1,8 @@
 //! `leakhound quarantine list | show ID | restore ID [--to PATH] | purge
 //! --older-than DURATION | recover`: the quarantine store from the command
-//! line. Every command first recovers operations a crash interrupted.
+//! line. The commands that change the store first recover the operations
+//! of processes that died; `list` and `show` only read (they work on a
+//! full disk) and warn when recovery is due.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::Exit;
-use crate::actions::quarantine::{Item, Store};
+use crate::actions::quarantine::{Item, RestoreOptions, Store};
 use crate::config::{self, Config};
 
 #[derive(Debug, Args)]
@@ -32,24 +34,43 @@ pub enum QuarantineCommand {
     },
     /// Show one entry as JSON.
     Show { id: String },
-    /// Put a file back: verifies its SHA-256, never overwrites a file,
-    /// restores mode, owner and modification time.
+    /// Put a file back: verifies the stored copy against its keyed MAC,
+    /// never overwrites a file, restores owner, permission bits and
+    /// modification time.
+    ///
+    /// The destination's directories are reached from / without following
+    /// any symbolic link: a link on the way is refused (restore elsewhere
+    /// with --to DIR). Setuid, setgid and sticky bits are not restored
+    /// unless --keep-special-bits is given.
     Restore {
         id: String,
-        /// Restore here instead of the original path.
-        #[arg(long, value_name = "PATH")]
+        /// Restore here instead of the original path: into DIR (under the
+        /// original name) if it is an existing directory, else as PATH.
+        #[arg(long, value_name = "DIR|PATH")]
         to: Option<PathBuf>,
         /// age identity file (private key), for files encrypted at rest.
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// Also restore the setuid, setgid and sticky bits of the original.
+        #[arg(long)]
+        keep_special_bits: bool,
     },
-    /// Delete stored copies quarantined longer ago than DURATION (`30d`, `12h`).
+    /// Delete stored copies quarantined longer ago than DURATION (`90d`,
+    /// `12h`; a unit is required, so a bare `0` is refused), and forget
+    /// files restored that long ago.
     Purge {
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        /// Minimum age, with a unit: `90d`, `12h`, `30min`; `0s` purges
+        /// everything.
+        #[arg(long, value_name = "DURATION", value_parser = parse_age)]
         older_than: Duration,
+        /// Say what would be purged, change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Finish or undo operations a crash interrupted (also done before
-    /// every action and every other quarantine command).
+    /// Finish or undo the operations of leakhound processes that died
+    /// (also done before every action and every changing quarantine
+    /// command), and move stored objects without a manifest row to
+    /// lost+found/. Operations of live processes are left alone.
     Recover,
 }
 
@@ -71,13 +92,22 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
             None => PathBuf::from(config::policy::DEFAULT_QUARANTINE_DIR),
         },
     };
-    if !dir.join("manifest.db").exists() {
+    if !dir.join("manifest.db").exists() && !dir.join("objects").exists() {
         anyhow::bail!(
             "{}: no quarantine store here (nothing was quarantined yet, or give --quarantine-dir)",
             dir.display()
         );
     }
-    let store = Store::open(&dir)?;
+    let read_only = matches!(
+        args.command,
+        QuarantineCommand::List { .. } | QuarantineCommand::Show { .. }
+    );
+    // Warnings (lost+found, recovery due) go to stderr through `tracing`.
+    let store = if read_only {
+        Store::open_read_only(&dir)?
+    } else {
+        Store::open(&dir)?
+    };
     match args.command {
         QuarantineCommand::List { json } => {
             let items = store.list()?;
@@ -95,16 +125,51 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
             let item = store.get(&id)?;
             println!("{}", serde_json::to_string_pretty(&item)?);
         }
-        QuarantineCommand::Restore { id, to, identity } => {
-            let (path, warnings) = store.restore(&id, to.as_deref(), identity.as_deref())?;
-            for w in warnings {
+        QuarantineCommand::Restore {
+            id,
+            to,
+            identity,
+            keep_special_bits,
+        } => {
+            let done = store.restore(
+                &id,
+                RestoreOptions {
+                    to: to.as_deref(),
+                    identity: identity.as_deref(),
+                    keep_special_bits,
+                },
+            )?;
+            for w in done.warnings {
                 eprintln!("leakhound: warning: {w}");
             }
-            println!("{id}: restored to {}", path.display());
+            println!("{id}: restored to {}", done.path.display());
         }
-        QuarantineCommand::Purge { older_than } => {
-            let n = store.purge(older_than)?;
-            println!("purged {n} entries");
+        QuarantineCommand::Purge {
+            older_than,
+            dry_run,
+        } => {
+            let r = store.purge(older_than, dry_run)?;
+            let (would, verb) = if dry_run {
+                ("would have ", "(dry run) ")
+            } else {
+                ("", "")
+            };
+            for id in &r.deleted {
+                println!("{verb}{id}: stored copy deleted");
+            }
+            for id in &r.forgotten {
+                println!("{verb}{id}: entry of a file restored earlier removed");
+            }
+            for id in &r.busy {
+                eprintln!(
+                    "leakhound: warning: {id}: being changed by another leakhound process; not purged"
+                );
+            }
+            println!(
+                "{would}purged {} stored copies; {would}removed {} entries of files restored earlier",
+                r.deleted.len(),
+                r.forgotten.len()
+            );
         }
         QuarantineCommand::Recover => {
             // Store::open has recovered already.
@@ -112,6 +177,18 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
         }
     }
     Ok(Exit::Clean)
+}
+
+/// `--older-than`: a humantime duration with a unit. A bare number (above
+/// all `0`, which would purge everything) is refused.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{t:?} has no unit: give one, e.g. 90d, 12h or 30min (`0s` purges everything)"
+        ));
+    }
+    humantime::parse_duration(t).map_err(|e| e.to_string())
 }
 
 fn list_line(it: &Item) -> String {
