@@ -114,12 +114,15 @@ impl<'a> Actor<'a> {
     }
 
     /// Acts on one file given the findings the scan reported for it.
-    /// `None` when the policy says to report only.
-    pub fn act(&self, path: &str, findings: &[FindingEvent]) -> Option<ActionEvent> {
+    /// `None` when the policy says to report only. `file` is the path as
+    /// bytes (a name need not be UTF-8).
+    pub fn act(&self, file: &Path, findings: &[FindingEvent]) -> Option<ActionEvent> {
         let kind = self.decide(findings);
         if kind == ActionKind::Report {
             return None;
         }
+        let shown = crate::report::names::escape_path(file);
+        let path = shown.as_str();
         let rules: BTreeSet<String> = findings
             .iter()
             .filter(|f| self.action_for(&f.rule, f.severity, path) >= ActionKind::Redact)
@@ -141,7 +144,7 @@ impl<'a> Actor<'a> {
         }
         let mut target = match safe_fs::open_target(
             &self.settings.roots,
-            Path::new(path),
+            file,
             self.settings.policy.allow_hardlinks,
         ) {
             Ok(t) => t,

@@ -27,6 +27,7 @@ use crate::project::gate;
 use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::junit::Junit;
+use crate::report::names::{self, Masker};
 use crate::report::sarif::Sarif;
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
@@ -150,7 +151,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         } else if std::fs::symlink_metadata(p).is_err() {
             eprintln!(
                 "leakhound: error: {}: does not exist (check the path)",
-                p.display()
+                names::escape_path(p)
             );
             missing.push(p.clone());
         } else {
@@ -234,10 +235,16 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut sink_error: Option<std::io::Error> = None;
+    // Every event leaves through here: numbers in names are masked once,
+    // for every format and sink.
+    let mut masker = Masker::new(&engine);
     let mut emit = |sink: &mut Box<dyn Sink>, ev: &Event, progress: &Option<Progress>| {
         if sink_error.is_some() {
             return;
         }
+        let mut masked = ev.clone();
+        masker.mask_event(&mut masked);
+        let ev = &masked;
         let env = stamper.stamp();
         let r = match progress {
             Some(p) => p.bar.suspend(|| sink.event(&env, ev)),
@@ -250,7 +257,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
 
     let start = ScanEvent {
         phase: "start".into(),
-        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        paths: args.paths.iter().map(|p| names::escape_path(p)).collect(),
         rules: engine.rule_set().origin.clone(),
     };
     emit(&mut sink, &Event::Scan(start), &progress);
@@ -280,11 +287,12 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                     (Some(actor), Event::File(f)) if f.member.is_none() => {
                         pending.remove(&f.path).and_then(|found| {
                             // Reports may show paths relative to the root;
-                            // actions need the path that was scanned.
+                            // actions need the path that was scanned, as
+                            // bytes (the event carries it escaped).
                             let on_disk = if rel_output {
-                                root.dir().join(&f.path).to_string_lossy().into_owned()
+                                root.dir().join(names::to_path(&f.path))
                             } else {
-                                f.path.clone()
+                                names::to_path(&f.path)
                             };
                             actor.act(&on_disk, &found)
                         })

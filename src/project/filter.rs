@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 
 use super::baseline::Baseline;
 use super::config::ProjectConfig;
@@ -227,12 +226,18 @@ fn enrich(rec: &FileEvent, findings: &mut [FindingEvent]) -> Vec<Option<Vec<u8>>
     if rec.member.is_some() || rec.path == STDIN_NAME {
         return Vec::new();
     }
-    let Ok(file) = crate::scan::open_for_scan(Path::new(&rec.path), true) else {
+    let Ok(file) = crate::scan::open_for_scan(&crate::report::names::to_path(&rec.path), true)
+    else {
         return Vec::new();
     };
     let mut lines: Vec<Option<Vec<u8>>> = Vec::with_capacity(findings.len());
     let mut last: Option<(u64, Vec<u8>)> = None;
     for f in findings.iter() {
+        // A number in the file's name is on no line of the file.
+        if f.location == crate::report::event::Location::Name {
+            lines.push(None);
+            continue;
+        }
         let line = match (&last, f.line) {
             (Some((n, text)), Some(l)) if *n == l => Some(text.clone()),
             _ => read_line(&file, text_start + f.offset, f.length),
@@ -243,7 +248,9 @@ fn enrich(rec: &FileEvent, findings: &mut [FindingEvent]) -> Vec<Option<Vec<u8>>
         lines.push(line);
     }
     if let Some(format) = DataFormat::from_name(&rec.path) {
-        let mut order: Vec<usize> = (0..findings.len()).collect();
+        let mut order: Vec<usize> = (0..findings.len())
+            .filter(|&i| findings[i].location == crate::report::event::Location::Content)
+            .collect();
         order.sort_by_key(|&i| findings[i].offset);
         let offsets: Vec<u64> = order.iter().map(|&i| findings[i].offset).collect();
         let mut reader = BufReader::new(&file);

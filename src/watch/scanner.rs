@@ -326,7 +326,7 @@ fn handle(shared: &Shared, job: &Job) {
         findings: 0,
         mbox: None,
     };
-    let name = job.path.to_string_lossy().into_owned();
+    let name = crate::report::names::escape_path(&job.path);
     let (mut events, mark) = match job.kind {
         RootKind::Mbox => scan_mbox(shared, &rt, &name, &file, prev.as_ref()),
         RootKind::Files | RootKind::Maildir => {
@@ -344,6 +344,9 @@ fn handle(shared: &Shared, job: &Job) {
         }
     };
     rec.mbox = mark;
+    // Numbers in the file's name are findings too (masked on output).
+    let named = scan::name_findings(&rt.engine, &rt.fingerprinter, &name, rt.min_confidence);
+    events.splice(0..0, named);
 
     let findings: Vec<_> = events
         .iter()
@@ -398,6 +401,17 @@ fn emit(shared: &Shared, rt: &Runtime, events: &[Event]) -> bool {
     if events.is_empty() {
         return true;
     }
+    // Numbers in names never leave unmasked (see `report::names`).
+    let mut masker = crate::report::names::Masker::new(&rt.engine);
+    let events: Vec<Event> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            masker.mask_event(&mut e);
+            e
+        })
+        .collect();
+    let events = &events[..];
     let mut out = shared.output.lock().unwrap_or_else(|p| p.into_inner());
     match out.write(rt.rules_version(), events) {
         Ok(()) => {

@@ -66,7 +66,7 @@ impl Actions for PolicyActions {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match Actor::new(engine, fingerprinter, self.settings.clone()) {
             Ok(actor) => actor
-                .act(&path.to_string_lossy(), findings)
+                .act(path, findings)
                 .map(Event::Action)
                 .into_iter()
                 .collect(),
