@@ -171,7 +171,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let color = match args.color {
         When::Always => true,
         When::Never => false,
-        When::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+        When::Auto => super::auto_color(to_terminal),
     };
     let mut sink: Box<dyn Sink> = match (mode, args.format) {
         (Mode::Baseline, _) => Box::new(BaselineSink::new(out, &fingerprinter)),
@@ -338,10 +338,17 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     summary.actions = actions;
     emit(&mut sink, &Event::Summary(summary), &None);
     if let Some(e) = sink_error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
+            super::exit_broken_pipe();
+        }
         anyhow::bail!("cannot write the report: {e}");
     }
-    sink.finish()
-        .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
+    if let Err(e) = sink.finish() {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
+            super::exit_broken_pipe();
+        }
+        anyhow::bail!("cannot write the report: {e}");
+    }
     Ok(exit)
 }
 
