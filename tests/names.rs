@@ -417,3 +417,36 @@ fn d12_control_sequences_in_names_do_not_reach_the_terminal() {
     assert!(!out.stderr.contains(&0x1b), "{:?}", out.stderr);
     assert!(!out.stdout.contains(&0x1b), "{:?}", out.stdout);
 }
+
+#[test]
+fn d11_baseline_holds_masked_names_and_still_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let baseline = state.path().join("baseline.json");
+    let out = lh(state.path())
+        .args(["baseline", "create", "-o"])
+        .arg(&baseline)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    assert_no_raw("baseline", &text);
+    assert!(text.contains("492973******6152.csv"), "{text}");
+    let out = lh(state.path())
+        .args(["scan", "-f", "jsonl", "--baseline"])
+        .arg(&baseline)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let events = jsonl(&out.stdout);
+    let summary = events.iter().find(|e| e["type"] == "summary").unwrap();
+    assert_eq!(summary["findings"], 0, "{summary}");
+    assert_eq!(
+        summary["baseline"]["stale"],
+        serde_json::json!([]),
+        "{summary}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{summary}");
+}

@@ -48,7 +48,9 @@ Findings suppressed by .leakhound.yaml, `leakhound:allow` on their line or
 --baseline do not count towards the exit code; the summary counts them.
 
 Findings show masked values (cards: first 6 and last 4 digits at most) and a
-keyed fingerprint; raw numbers are never printed. The fingerprint key comes
+keyed fingerprint; raw numbers are never printed, not even in file names
+(`492973******6152.csv`), and names are shown escaped (`caf\\xE9.csv`).
+A reader that goes away (`| head`) ends leakhound silently (SIGPIPE). The fingerprint key comes
 from --fingerprint-key-file, LEAKHOUND_FINGERPRINT_KEY, or a key kept in the
 state directory.";
 
@@ -299,7 +301,8 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Colours in the human report.
+    /// Colours in the human report (auto: on a terminal, unless NO_COLOR
+    /// is set; CLICOLOR_FORCE=1 forces them).
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub color: When,
 

@@ -123,8 +123,11 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         Some(root.clone()),
     );
     policy.relative_output = rel_output;
-    let mut stage = Stage::new(policy);
     let engine = Engine::new(rules);
+    if policy.baseline.is_some() {
+        policy.names = Some(engine.clone());
+    }
+    let mut stage = Stage::new(policy);
 
     // Roots that do not exist are an error of the invocation (exit 2); the
     // others are still scanned so the report is as complete as it can be.

@@ -44,6 +44,10 @@ pub struct Policy {
     /// output when `relative_output` is set.
     pub root: Option<Root>,
     pub relative_output: bool,
+    /// The engine that masks numbers in names (`report::names`): a
+    /// baseline holds paths as reports print them, masked, so findings are
+    /// matched against it masked too. Set when a baseline is in use.
+    pub names: Option<crate::engine::Engine>,
 }
 
 impl Policy {
@@ -60,6 +64,7 @@ impl Policy {
             baseline,
             root,
             relative_output: false,
+            names: None,
         }
     }
 }
@@ -139,6 +144,17 @@ impl Stage {
         }
     }
 
+    /// A path and member as a baseline holds them: masked.
+    fn masked(&self, path: &str, member: Option<&str>) -> (String, Option<String>) {
+        match &self.policy.names {
+            Some(e) => (
+                crate::report::names::mask_path(e, path),
+                member.map(|m| crate::report::names::mask_path(e, m)),
+            ),
+            None => (path.to_string(), member.map(str::to_string)),
+        }
+    }
+
     fn file_done(&mut self, mut rec: FileEvent, out: &mut dyn FnMut(Event)) {
         let mut findings = self.pending.remove(&rec.path).unwrap_or_default();
         let lines = if findings.is_empty() {
@@ -157,8 +173,9 @@ impl Stage {
         rec.findings = kept;
         let rel = self.relative(&rec.path);
         if rec.status == FileStatus::Scanned {
+            let (path, member) = self.masked(&rel, rec.member.as_deref());
             self.scanned
-                .insert(super::baseline::location_of(&rel, rec.member.as_deref()));
+                .insert(super::baseline::location_of(&path, member.as_deref()));
         }
         if self.policy.relative_output {
             rec.path = rel;
@@ -187,10 +204,12 @@ impl Stage {
             None
         };
         let rel = self.relative(&f.path);
+        let (probe_path, probe_member) = self.masked(&rel, f.member.as_deref());
         let reason = reason.or_else(|| {
             let b = self.policy.baseline.as_mut()?;
             let mut probe = f.clone();
-            probe.path = rel.clone();
+            probe.path = probe_path;
+            probe.member = probe_member;
             b.covers(&probe).then_some("baseline")
         });
         if let Some(r) = reason {
