@@ -450,3 +450,75 @@ fn d11_baseline_holds_masked_names_and_still_matches() {
     );
     assert_eq!(out.status.code(), Some(0), "{summary}");
 }
+
+#[test]
+fn d11_d7_the_daemon_masks_names_and_keeps_them_lossless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let root = dir.join("root");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        root.join(format!("{FILE_CARD}.csv")),
+        format!("card {CONTENT_CARD}\n"),
+    )
+    .unwrap();
+    std::fs::write(latin1_name(&root), format!("card {CONTENT_CARD}\n")).unwrap();
+    let events = dir.join("events.jsonl");
+    let config = dir.join("leakhound.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
+             events_file: {}\n  roots:\n    - path: {}\n",
+            state.display(),
+            events.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let stderr_path = dir.join("stderr.txt");
+    let mut child = std::process::Command::new(BIN)
+        .args(["--log-level", "info", "--config"])
+        .arg(&config)
+        .arg("watch")
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen: Vec<Value> = Vec::new();
+    let done = |seen: &[Value]| {
+        let name = seen
+            .iter()
+            .any(|e| e["location"] == "name" && e["masked"] == "492973******6152");
+        let latin1 = seen.iter().any(|e| {
+            e["type"] == "finding"
+                && e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("caf\\xE9.csv"))
+                && e["path_bytes"].is_string()
+        });
+        name && latin1
+    };
+    while std::time::Instant::now() < deadline && !done(&seen) {
+        std::thread::sleep(Duration::from_millis(200));
+        seen = std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(done(&seen), "{seen:?}");
+    assert_no_raw("daemon events", &std::fs::read_to_string(&events).unwrap());
+    assert_no_raw(
+        "daemon stderr",
+        &std::fs::read_to_string(&stderr_path).unwrap(),
+    );
+}
