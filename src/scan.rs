@@ -617,6 +617,9 @@ impl Worker<'_> {
     /// in a name leaks wherever the name is shown, so it is reported like
     /// one in the content (and masked in every path written).
     fn scan_name(&self, path: &str, member: Option<&str>, name: &[u8]) -> u64 {
+        if !names::could_hold_a_number(self.engine, name) {
+            return 0;
+        }
         let mut found = Vec::new();
         let _ = self.engine.scan(name, 0..name.len(), &mut |m| {
             if m.confidence >= self.min_confidence {

@@ -371,7 +371,9 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
     // A name that is not printable UTF-8 is carried escaped (`caf\xE9`,
     // see `names`); the exact bytes go beside it for consumers that must
     // find the file.
-    if let Some(serde_json::Value::String(p)) = obj.get("path") {
+    if let Some(serde_json::Value::String(p)) = obj.get("path")
+        && p.contains('\\')
+    {
         let raw = super::names::unescape(p);
         if super::names::needs_escape(&raw) {
             let b64 = super::names::base64(&raw);

@@ -192,10 +192,33 @@ pub struct NameMatch {
     pub masked: String,
 }
 
+/// Fewest digits a value of a built-in kind has (an SSN has 9, a Maestro
+/// card 12), with room for rules to come: a name with fewer digits holds
+/// no number, and most names are skipped without running the engine.
+const MIN_DIGITS: usize = 6;
+
+/// False when `raw` cannot hold a number the engine would find: fewer than
+/// [`MIN_DIGITS`] ASCII digits and non-ASCII bytes (which may be digits of
+/// another script), and no custom regular-expression rule (which may match
+/// anything).
+pub fn could_hold_a_number(engine: &Engine, raw: &[u8]) -> bool {
+    raw.iter()
+        .filter(|b| b.is_ascii_digit() || **b >= 0x80)
+        .count()
+        >= MIN_DIGITS
+        || engine
+            .rules()
+            .iter()
+            .any(|r| matches!(r.matcher, crate::rules::Matcher::Regex(_)))
+}
+
 /// The numbers the engine finds in `raw`, whatever their confidence, in
 /// order and without overlaps.
 fn numbers_in(engine: &Engine, raw: &[u8]) -> Vec<NameMatch> {
     let mut out: Vec<NameMatch> = Vec::new();
+    if !could_hold_a_number(engine, raw) {
+        return out;
+    }
     let _ = engine.scan(raw, 0..raw.len(), &mut |m| {
         if out.last().is_none_or(|last| m.start >= last.end) {
             out.push(NameMatch {
@@ -251,25 +274,46 @@ pub fn name_matches(engine: &Engine, raw: &[u8]) -> Vec<NameMatch> {
 }
 
 /// Masks the paths, member names and messages of events on their way out.
-/// Remembers the last path (a file's findings share it).
+/// Remembers the last path (a file's findings share it) and the last
+/// directory (files of a directory come together), so a scan of many files
+/// runs the engine on each file name only.
 pub struct Masker<'e> {
     engine: &'e Engine,
     last: Option<(String, String)>,
+    last_dir: Option<(String, String)>,
 }
 
 impl<'e> Masker<'e> {
     pub fn new(engine: &'e Engine) -> Masker<'e> {
-        Masker { engine, last: None }
+        Masker {
+            engine,
+            last: None,
+            last_dir: None,
+        }
     }
 
-    /// [`mask_path`], with a one-entry cache.
+    /// [`mask_path`], name by name: a number never spans a `/` (it is a
+    /// boundary for every rule), so the directory and the file name are
+    /// masked apart, the directory from a cache.
     pub fn path(&mut self, escaped: &str) -> String {
         if let Some((from, to)) = &self.last
             && from == escaped
         {
             return to.clone();
         }
-        let masked = mask_path(self.engine, escaped);
+        let (dir, name) = match escaped.rfind('/') {
+            Some(i) => escaped.split_at(i + 1),
+            None => ("", escaped),
+        };
+        let masked_dir = match &self.last_dir {
+            Some((from, to)) if from == dir => to.clone(),
+            _ => {
+                let to = mask_path(self.engine, dir);
+                self.last_dir = Some((dir.to_string(), to.clone()));
+                to
+            }
+        };
+        let masked = masked_dir + &mask_path(self.engine, name);
         self.last = Some((escaped.to_string(), masked.clone()));
         masked
     }
@@ -380,6 +424,23 @@ mod tests {
     }
 
     #[test]
+    fn d11_masker_by_name_agrees_with_the_whole_path() {
+        let engine = Engine::new(RuleSet::builtin().unwrap());
+        let mut m = Masker::new(&engine);
+        for p in [
+            "a/4929731804276152.csv",
+            "a/b.csv",
+            "4526-0181-5908-3012/x/4929731804276152",
+            "4526-0181-5908-3012/x/y",
+            "/abs/caf\\xE9/536-22-8726.txt",
+            "no-slash-4929731804276152",
+            "",
+        ] {
+            assert_eq!(m.path(p), mask_path(&engine, p), "{p}");
+        }
+    }
+
+    #[test]
     fn d11_mask_path_masks_numbers_in_names() {
         let engine = Engine::new(RuleSet::builtin().unwrap());
         assert_eq!(
@@ -394,6 +455,9 @@ mod tests {
             mask_path(&engine, "plain/2024-01-02.log"),
             "plain/2024-01-02.log"
         );
+        // Persian digits are digits too: the quick check lets them through.
+        assert!(could_hold_a_number(&engine, "۴۴۷۲۸۱۹۶۳۵".as_bytes()));
+        assert!(!could_hold_a_number(&engine, b"report-2024.csv"));
         // A number after a control character is still found: masking
         // works on the bytes, not on the escaped form.
         assert_eq!(
