@@ -522,3 +522,27 @@ fn d11_d7_the_daemon_masks_names_and_keeps_them_lossless() {
         &std::fs::read_to_string(&stderr_path).unwrap(),
     );
 }
+
+#[test]
+fn d11_a_number_only_in_the_name_is_not_redacted_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{FILE_CARD}.log"));
+    std::fs::write(&file, "nothing here\n").unwrap();
+    let out = lh(state.path())
+        .args(["scan", "--color", "never", "--action", "redact"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_no_raw("redact", &text);
+    assert!(
+        text.contains("skipped: the number is in the file's name"),
+        "{text}"
+    );
+    // The finding is listed under its file, before what was done to it.
+    let finding = text.find("name  high").expect("the finding line");
+    let action = text.find("skipped:").unwrap();
+    assert!(finding < action, "{text}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "nothing here\n");
+}

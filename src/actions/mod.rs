@@ -138,6 +138,18 @@ impl<'a> Actor<'a> {
             findings: findings.len() as u64,
             rules: rules.into_iter().collect(),
         };
+        if kind == ActionKind::Redact
+            && findings
+                .iter()
+                .all(|f| f.location == crate::report::event::Location::Name)
+        {
+            ev.reason = Some(
+                "the number is in the file's name: redaction changes what a file holds, \
+                 not its name (rename the file, or quarantine it)"
+                    .to_string(),
+            );
+            return Some(ev);
+        }
         if path == STDIN_NAME {
             ev.reason = Some("standard input cannot be redacted or quarantined".to_string());
             return Some(ev);

@@ -304,6 +304,9 @@ impl<W: Write> Sink for Human<W> {
             Event::File(f) => self.file(f),
             Event::Summary(s) => self.summary(s),
             Event::Action(a) => {
+                // The file's findings first: its record, which would print
+                // them, is not shown for a fully scanned file.
+                self.flush()?;
                 let loc = Self::location(&a.path, &a.member);
                 let what = if a.dry_run {
                     format!("would be {}", a.action)
