@@ -678,10 +678,10 @@ impl Leaves<'_, '_> {
             } else {
                 self.named.insert(prefix.to_string())
             };
-            if new {
+            if new && let Some(name) = given_name(seg) {
                 self.findings +=
                     self.worker
-                        .scan_name(self.path, Some(prefix), &names::unescape(seg));
+                        .scan_name(self.path, Some(prefix), &names::unescape(name));
             }
             start = end + 1;
         }
@@ -715,6 +715,23 @@ impl LeafSink for Leaves<'_, '_> {
         }
         self.problems.push(problem);
     }
+}
+
+/// The name someone gave in one segment of a member path: an archive
+/// member's name, or an attachment's file name (`attachment NAME`). The
+/// labels leakhound makes for the parts it walks (`msg 3 <message-id>`,
+/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`) are not names:
+/// a Message-ID is a machine's serial number, and reporting the digits in
+/// it as an SSN would be noise. They are still masked wherever they are
+/// written.
+fn given_name(segment: &str) -> Option<&str> {
+    if let Some(file) = segment.strip_prefix("attachment ") {
+        return Some(file);
+    }
+    let label = ["msg ", "<", "part ", "page ", "png ", "header"]
+        .iter()
+        .any(|p| segment.starts_with(p));
+    (!label).then_some(segment)
 }
 
 /// A container's own status and reason, from what went wrong inside it.

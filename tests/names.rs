@@ -546,3 +546,33 @@ fn d11_a_number_only_in_the_name_is_not_redacted_and_says_why() {
     assert!(finding < action, "{text}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "nothing here\n");
 }
+
+#[test]
+fn d11_a_message_id_is_masked_but_not_a_name_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    // Nine digits that pass as an SSN, in a machine-made Message-ID: not a
+    // name anyone gave (the corpus' mails are full of such ids).
+    let mail = "From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\
+                Message-ID: <536228726@example.com>\r\n\r\ncard 4526 0181 5908 3012\r\n";
+    std::fs::write(dir.path().join("m.eml"), mail).unwrap();
+    let out = lh(state.path())
+        .args(["scan", "-f", "jsonl"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("536228726"), "{text}");
+    let events = jsonl(&out.stdout);
+    assert!(
+        !events.iter().any(|e| e["location"] == "name"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e["type"] == "finding"
+            && e["member"]
+                .as_str()
+                .is_some_and(|m| m.contains("*****8726"))),
+        "the id is masked where it is written: {events:?}"
+    );
+}
