@@ -67,10 +67,6 @@ pub fn uri_path(path: &str) -> String {
     s
 }
 
-fn region_is_null(r: &Value) -> bool {
-    r["locations"][0]["physicalLocation"]["region"].is_null()
-}
-
 impl<W: Write> Sarif<W> {
     /// A writer that describes the rules of `rules`.
     pub fn new(out: W, rules: &RuleSet) -> Self {
@@ -155,8 +151,10 @@ impl<W: Write> Sarif<W> {
         }
         let text = format!("{} {} found{where_}.{test}", kind_words(&f.kind), f.masked);
         let region = match (f.location, f.line, f.column) {
-            // A number in the name is in no region of the content.
-            (Location::Name, _, _) => Value::Null,
+            // A number in the name is in no region of the content; code
+            // scanning wants a region (SARIF2017), so the alert is put on
+            // the file's first line, and the message says it is the name.
+            (Location::Name, _, _) => json!({"startLine": 1}),
             (_, Some(line), Some(column)) => json!({"startLine": line, "startColumn": column}),
             _ => json!({"byteOffset": f.offset, "byteLength": f.length}),
         };
@@ -186,11 +184,7 @@ impl<W: Write> Sarif<W> {
         if let Some(i) = index {
             r["ruleIndex"] = json!(i);
         }
-        if region_is_null(&r) {
-            // SARIF has no null region: leave it out.
-            if let Some(pl) = r["locations"][0]["physicalLocation"].as_object_mut() {
-                pl.remove("region");
-            }
+        if f.location == Location::Name {
             r["properties"]["location"] = json!("name");
         }
         if let Some(d) = &f.data_location {
