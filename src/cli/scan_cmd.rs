@@ -165,7 +165,10 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!("cannot write the report to {}: {e}", path.display())
+                anyhow::anyhow!(
+                    "cannot write the report to {}: {e}",
+                    names::escape_path(path)
+                )
             })?,
         )),
         None => Box::new(std::io::stdout().lock()),

@@ -260,6 +260,13 @@ pub fn mask_path(engine: &Engine, escaped: &str) -> String {
     }
 }
 
+/// A path from the file system as every writer shows it: escaped and
+/// masked (`caf\xE9/492973******6152.csv`). For the quarantine list and
+/// manifest, the daemon's log lines, error messages that echo a path.
+pub fn display_path(engine: &Engine, path: &Path) -> String {
+    mask_path(engine, &escape_path(path))
+}
+
 /// Free text (a reason, a message) with every number in it masked.
 pub fn mask_text(engine: &Engine, text: &str) -> String {
     match mask_raw(engine, text.as_bytes()) {
