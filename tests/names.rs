@@ -621,3 +621,34 @@ fn d11_sarif_with_findings_in_names_passes_the_multitool() {
         .collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+#[test]
+fn d7_action_on_an_odd_name_under_a_relative_root_finds_the_file() {
+    // Paths relative to the root (--root, SARIF, JUnit) and a root whose
+    // own name needs escaping: the action still gets the exact bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let root = dir.path().join("back\\slash");
+    std::fs::create_dir(&root).unwrap();
+    let file = latin1_name(&root);
+    std::fs::write(&file, format!("card {CONTENT_CARD}\n")).unwrap();
+    let out = lh(state.path())
+        .current_dir(dir.path())
+        .args([
+            "scan",
+            "-f",
+            "jsonl",
+            "--action",
+            "redact",
+            "--root",
+            "back\\slash",
+        ])
+        .arg("back\\slash")
+        .output()
+        .unwrap();
+    let events = jsonl(&out.stdout);
+    let action = events.iter().find(|e| e["type"] == "action").unwrap();
+    assert_eq!(action["action"], "redacted", "{action}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(CONTENT_CARD), "{text}");
+}

@@ -281,6 +281,14 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
+            // The file as walked, for the action its record may trigger:
+            // reports may show the path relative to the root, and the
+            // event carries it escaped (`report::names`); the action needs
+            // the exact bytes.
+            let walked = match &ev {
+                Event::File(f) if f.member.is_none() => Some(names::to_path(&f.path)),
+                _ => None,
+            };
             stage.push(ev, &mut |ev| {
                 // A file's findings arrive before its record (those the
                 // project policy let through); act once the record says the
@@ -292,14 +300,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                     }
                     (Some(actor), Event::File(f)) if f.member.is_none() => {
                         pending.remove(&f.path).and_then(|found| {
-                            // Reports may show paths relative to the root;
-                            // actions need the path that was scanned, as
-                            // bytes (the event carries it escaped).
-                            let on_disk = if rel_output {
-                                root.dir().join(names::to_path(&f.path))
-                            } else {
-                                names::to_path(&f.path)
-                            };
+                            let on_disk =
+                                walked.clone().unwrap_or_else(|| names::to_path(&f.path));
                             actor.act(&on_disk, &found)
                         })
                     }
