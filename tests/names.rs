@@ -303,6 +303,11 @@ fn d7_non_utf8_name_is_reported_losslessly() {
         .output()
         .unwrap();
     let events = jsonl(&out.stdout);
+    let v = schema();
+    for e in &events {
+        let errors: Vec<String> = v.iter_errors(e).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{e}: {errors:?}");
+    }
     let f = events.iter().find(|e| e["type"] == "finding").unwrap();
     let path = f["path"].as_str().unwrap();
     assert!(path.ends_with("/caf\\xE9.csv"), "{path}");
