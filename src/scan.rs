@@ -268,7 +268,8 @@ impl Worker<'_> {
                 // The name travels escaped and lossless (not UTF-8, control
                 // characters): the actions get the exact bytes back.
                 let name = names::escape_path(&path);
-                self.scan_name_of(&name);
+                let last = path.file_name().unwrap_or(path.as_os_str());
+                self.scan_name(&name, None, last.as_encoded_bytes());
                 match open_for_scan(&path, follow_link) {
                     Ok(file) => self.scan_file(&name, file),
                     Err(record) => self.send(vec![Event::File(record)]),

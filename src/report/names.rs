@@ -67,6 +67,14 @@ fn push_char(out: &mut String, c: char, lossless: bool) {
 }
 
 fn escape_into(raw: &[u8], lossless: bool) -> String {
+    // Most names need no escape: copy them at once.
+    if let Ok(s) = std::str::from_utf8(raw)
+        && !s
+            .chars()
+            .any(|c| (c == '\\' && lossless) || c.is_control() || is_format_char(c))
+    {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(raw.len());
     for chunk in raw.utf8_chunks() {
         for c in chunk.valid().chars() {
