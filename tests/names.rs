@@ -657,3 +657,25 @@ fn d7_action_on_an_odd_name_under_a_relative_root_finds_the_file() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains(CONTENT_CARD), "{text}");
 }
+
+#[test]
+fn d7_paths_relative_to_a_root_whose_name_needs_escaping() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let root = dir.path().join("back\\slash");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(latin1_name(&root), format!("card {CONTENT_CARD}\n")).unwrap();
+    let out = lh(state.path())
+        .args(["scan", "-f", "jsonl", "--root"])
+        .arg(&root)
+        .arg(&root)
+        .output()
+        .unwrap();
+    let events = jsonl(&out.stdout);
+    let f = events.iter().find(|e| e["type"] == "finding").unwrap();
+    assert_eq!(f["path"], "caf\\xE9.csv", "{f}");
+    assert_eq!(
+        decode_base64(f["path_bytes"].as_str().unwrap()),
+        b"caf\xe9.csv"
+    );
+}
