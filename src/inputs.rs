@@ -37,6 +37,8 @@ pub enum Item {
     Stdin,
     /// Something that will not be read, with the reason.
     Record(FileEvent),
+    /// A directory under a root: its name is scanned for numbers.
+    Dir(PathBuf),
     /// A file or directory left out by the globs.
     Excluded,
 }
@@ -140,7 +142,7 @@ pub struct WalkOptions {
 /// A record for a path that will not be read.
 pub fn record(path: &Path, status: FileStatus, reason: impl Into<String>) -> FileEvent {
     FileEvent {
-        path: path.to_string_lossy().into_owned(),
+        path: crate::report::names::escape_path(path),
         member: None,
         status,
         reason: Some(reason.into()),
@@ -283,7 +285,7 @@ fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> 
         Ok(e) => {
             let ft = e.file_type();
             if ft.is_dir() {
-                return None;
+                return (e.depth() > 0).then(|| Item::Dir(e.into_path()));
             }
             let rel = e.path().strip_prefix(&root).unwrap_or(e.path());
             if !filter.wants_file(rel) {
@@ -366,6 +368,7 @@ mod tests {
                     records.push((r.path.rsplit('/').next().unwrap().to_string(), r.status))
                 }
                 Item::Excluded => excluded += 1,
+                Item::Dir(_) => {}
                 Item::Stdin => unreachable!(),
             }
         }

@@ -26,7 +26,8 @@ use crate::engine::{Engine, Flow};
 use crate::extract::{self, Budget, Format, LeafSink, Limits, Place, Problem};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
-use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent};
+use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent, Location};
+use crate::report::names;
 use crate::rules::{Confidence, Severity};
 
 /// Findings sent to the reporter per message.
@@ -201,6 +202,36 @@ pub fn scan_one(
         .collect()
 }
 
+/// The findings (`location: name`) in the last name of `name`, a path as
+/// events carry it (escaped: see `report::names`), for callers that scan
+/// files one at a time (the daemon). [`run`] reports them by itself.
+pub fn name_findings(
+    engine: &Engine,
+    fingerprinter: &Fingerprinter,
+    name: &str,
+    min_confidence: Confidence,
+) -> Vec<Event> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
+    let worker = Worker {
+        engine,
+        fingerprinter,
+        tx: &tx,
+        chunk: crate::engine::stream::DEFAULT_CHUNK,
+        min_confidence,
+        threads: 1,
+        progress: None,
+        limits: Limits::default(),
+    };
+    worker.scan_name_of(name);
+    drop(tx);
+    rx.try_iter()
+        .flat_map(|m| match m {
+            Msg::Events(events) => events,
+            Msg::Excluded => Vec::new(),
+        })
+        .collect()
+}
+
 struct Worker<'a> {
     engine: &'a Engine,
     fingerprinter: &'a Fingerprinter,
@@ -223,16 +254,27 @@ impl Worker<'_> {
             Item::Excluded => {
                 let _ = self.tx.send(Msg::Excluded);
             }
-            Item::Record(r) => self.send(vec![Event::File(r)]),
+            Item::Record(r) => {
+                self.scan_name_of(&r.path);
+                self.send(vec![Event::File(r)])
+            }
+            Item::Dir(path) => self.scan_name_of(&names::escape_path(&path)),
             Item::Stdin => {
                 let stdin = std::io::stdin();
                 let mut lock = stdin.lock();
                 self.scan_input(STDIN_NAME, &mut lock);
             }
-            Item::File { path, follow_link } => match open_for_scan(&path, follow_link) {
-                Ok(file) => self.scan_file(&path.to_string_lossy(), file),
-                Err(record) => self.send(vec![Event::File(record)]),
-            },
+            Item::File { path, follow_link } => {
+                // The name travels escaped and lossless (not UTF-8, control
+                // characters): the actions get the exact bytes back.
+                let name = names::escape_path(&path);
+                let last = path.file_name().unwrap_or(path.as_os_str());
+                self.scan_name(&name, None, last.as_encoded_bytes());
+                match open_for_scan(&path, follow_link) {
+                    Ok(file) => self.scan_file(&name, file),
+                    Err(record) => self.send(vec![Event::File(record)]),
+                }
+            }
         }
     }
 
@@ -270,7 +312,7 @@ impl Worker<'_> {
     /// Reports a file whose first bytes could not be read.
     fn unreadable(&self, name: &str, e: &std::io::Error) {
         let record = inputs::record(
-            Path::new(name),
+            &names::to_path(name),
             FileStatus::Error,
             format!("cannot read: {e}"),
         );
@@ -326,6 +368,8 @@ impl Worker<'_> {
             leaves: 0,
             leaf_bytes: 0,
             problems: Vec::new(),
+            named: Default::default(),
+            last_named: String::new(),
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             extract::walk(
@@ -554,7 +598,57 @@ impl Worker<'_> {
             fingerprint: self.fingerprinter.fingerprint(&l.m.value),
             test_data: l.m.test_data,
             data_location: None,
+            location: Location::Content,
         }
+    }
+
+    /// Findings in the last name of `path` (a file or a directory under a
+    /// root), reported with `location: name` before the file's own events.
+    fn scan_name_of(&self, path: &str) {
+        let raw = names::unescape(path);
+        let name = match raw.iter().rposition(|&b| b == b'/') {
+            Some(i) => &raw[i + 1..],
+            None => &raw[..],
+        };
+        self.scan_name(path, None, name);
+    }
+
+    /// Sends a finding with `location: name` for every number in `name`
+    /// (raw bytes of a file, directory, member or attachment name): a number
+    /// in a name leaks wherever the name is shown, so it is reported like
+    /// one in the content (and masked in every path written).
+    fn scan_name(&self, path: &str, member: Option<&str>, name: &[u8]) -> u64 {
+        if !names::could_hold_a_number(self.engine, name) {
+            return 0;
+        }
+        let mut found = Vec::new();
+        let _ = self.engine.scan(name, 0..name.len(), &mut |m| {
+            if m.confidence >= self.min_confidence {
+                found.push(Event::Finding(FindingEvent {
+                    rule: m.rule.id.clone(),
+                    kind: m.kind.to_string(),
+                    severity: m.severity,
+                    confidence: m.confidence,
+                    path: path.to_string(),
+                    member: member.map(str::to_string),
+                    offset: m.start as u64,
+                    length: (m.end - m.start) as u64,
+                    line: None,
+                    column: None,
+                    masked: m.value.masked(),
+                    fingerprint: self.fingerprinter.fingerprint(&m.value),
+                    test_data: m.test_data,
+                    data_location: None,
+                    location: Location::Name,
+                }));
+            }
+            Flow::Continue(())
+        });
+        let n = found.len() as u64;
+        if n > 0 {
+            self.send(found);
+        }
+        n
     }
 }
 
@@ -566,11 +660,42 @@ struct Leaves<'w, 'a> {
     leaves: u64,
     leaf_bytes: u64,
     problems: Vec<Problem>,
+    /// Members whose names were scanned: the containers on the way (a
+    /// nested zip is named by every leaf inside it) and the last leaf.
+    named: std::collections::HashSet<String>,
+    last_named: String,
+}
+
+impl Leaves<'_, '_> {
+    /// Scans each name along `member` (`a.zip!4929...csv`) once.
+    fn scan_member_names(&mut self, member: &str) {
+        let mut start = 0;
+        for seg in member.split('!') {
+            let end = start + seg.len();
+            let prefix = &member[..end];
+            let is_leaf = end == member.len();
+            let new = if is_leaf {
+                self.last_named != prefix
+            } else {
+                self.named.insert(prefix.to_string())
+            };
+            if new && let Some(name) = given_name(seg) {
+                self.findings +=
+                    self.worker
+                        .scan_name(self.path, Some(prefix), &names::unescape(name));
+            }
+            start = end + 1;
+        }
+        self.last_named = member.to_string();
+    }
 }
 
 impl LeafSink for Leaves<'_, '_> {
     fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> std::io::Result<()> {
         self.leaves += 1;
+        if let Some(m) = member {
+            self.scan_member_names(m);
+        }
         let (count, result) = self.worker.scan_leaf(self.path, member, reader);
         self.findings += count;
         match result {
@@ -586,8 +711,28 @@ impl LeafSink for Leaves<'_, '_> {
     }
 
     fn problem(&mut self, problem: Problem) {
+        if let Some(m) = &problem.member {
+            self.scan_member_names(m);
+        }
         self.problems.push(problem);
     }
+}
+
+/// The name someone gave in one segment of a member path: an archive
+/// member's name, or an attachment's file name (`attachment NAME`). The
+/// labels leakhound makes for the parts it walks (`msg 3 <message-id>`,
+/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`) are not names:
+/// a Message-ID is a machine's serial number, and reporting the digits in
+/// it as an SSN would be noise. They are still masked wherever they are
+/// written.
+fn given_name(segment: &str) -> Option<&str> {
+    if let Some(file) = segment.strip_prefix("attachment ") {
+        return Some(file);
+    }
+    let label = ["msg ", "<", "part ", "page ", "png ", "header"]
+        .iter()
+        .any(|p| segment.starts_with(p));
+    (!label).then_some(segment)
 }
 
 /// A container's own status and reason, from what went wrong inside it.

@@ -561,7 +561,7 @@ fn a_link_swapped_in_after_the_scan_is_refused() {
         // The file becomes a link to a file outside the root.
         fs::remove_file(&p).unwrap();
         std::os::unix::fs::symlink(&victim, &p).unwrap();
-        let ev = actor.act(name, &findings).unwrap();
+        let ev = actor.act(Path::new(name), &findings).unwrap();
         assert_eq!(ev.action, "skipped", "{ev:?}");
         assert!(
             ev.reason.as_deref().unwrap().contains("symbolic link"),
@@ -575,7 +575,7 @@ fn a_link_swapped_in_after_the_scan_is_refused() {
         fs::rename(&dir, env.path("dir.old")).unwrap();
         std::os::unix::fs::symlink(outside.path(), &dir).unwrap();
         let in_link = env.path("dir/passwd");
-        let ev = actor.act(in_link.to_str().unwrap(), &findings).unwrap();
+        let ev = actor.act(&in_link, &findings).unwrap();
         assert_eq!(ev.action, "skipped", "{ev:?}");
         assert!(
             ev.reason.as_deref().unwrap().contains("symbolic link"),
@@ -587,7 +587,7 @@ fn a_link_swapped_in_after_the_scan_is_refused() {
         fs::write(&p, &body).unwrap();
 
         // Outside the roots, and `..` out of them.
-        let ev = actor.act(victim.to_str().unwrap(), &findings).unwrap();
+        let ev = actor.act(&victim, &findings).unwrap();
         assert!(
             ev.reason
                 .as_deref()
@@ -596,7 +596,7 @@ fn a_link_swapped_in_after_the_scan_is_refused() {
             "{ev:?}"
         );
         let dotdot = env.root.path().join("..").join("x");
-        let ev = actor.act(dotdot.to_str().unwrap(), &findings).unwrap();
+        let ev = actor.act(&dotdot, &findings).unwrap();
         assert_eq!(ev.action, "skipped");
         assert_eq!(fs::read_to_string(&victim).unwrap(), body);
     }

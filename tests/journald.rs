@@ -140,6 +140,7 @@ fn finding(i: u64, path: &str, member: &str) -> Event {
         fingerprint: format!("{i:032x}"),
         test_data: false,
         data_location: None,
+        location: leakhound::report::event::Location::Content,
     })
 }
 

@@ -35,6 +35,7 @@ fn finding(i: u64, path: &str) -> Event {
         fingerprint: format!("{i:032x}"),
         test_data: false,
         data_location: None,
+        location: leakhound::report::event::Location::Content,
     })
 }
 

@@ -116,12 +116,15 @@ impl<'a> Actor<'a> {
     }
 
     /// Acts on one file given the findings the scan reported for it.
-    /// `None` when the policy says to report only.
-    pub fn act(&self, path: &str, findings: &[FindingEvent]) -> Option<ActionEvent> {
+    /// `None` when the policy says to report only. `file` is the path as
+    /// bytes (a name need not be UTF-8).
+    pub fn act(&self, file: &Path, findings: &[FindingEvent]) -> Option<ActionEvent> {
         let kind = self.decide(findings);
         if kind == ActionKind::Report {
             return None;
         }
+        let shown = crate::report::names::escape_path(file);
+        let path = shown.as_str();
         let rules: BTreeSet<String> = findings
             .iter()
             .filter(|f| self.action_for(&f.rule, f.severity, path) >= ActionKind::Redact)
@@ -137,13 +140,25 @@ impl<'a> Actor<'a> {
             findings: findings.len() as u64,
             rules: rules.into_iter().collect(),
         };
+        if kind == ActionKind::Redact
+            && findings
+                .iter()
+                .all(|f| f.location == crate::report::event::Location::Name)
+        {
+            ev.reason = Some(
+                "the number is in the file's name: redaction changes what a file holds, \
+                 not its name (rename the file, or quarantine it)"
+                    .to_string(),
+            );
+            return Some(ev);
+        }
         if path == STDIN_NAME {
             ev.reason = Some("standard input cannot be redacted or quarantined".to_string());
             return Some(ev);
         }
         let mut target = match safe_fs::open_target(
             &self.settings.roots,
-            Path::new(path),
+            file,
             self.settings.policy.allow_hardlinks,
         ) {
             Ok(t) => t,

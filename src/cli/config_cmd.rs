@@ -22,7 +22,10 @@ fn check(explicit: Option<&Path>) -> Exit {
     };
     match Config::load(&path) {
         Ok(_) => {
-            println!("{}: configuration is valid", path.display());
+            println!(
+                "{}: configuration is valid",
+                crate::report::names::escape_path(&path)
+            );
             Exit::Clean
         }
         Err(e) => {

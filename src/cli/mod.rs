@@ -49,7 +49,9 @@ Findings suppressed by .leakhound.yaml, `leakhound:allow` on their line or
 --baseline do not count towards the exit code; the summary counts them.
 
 Findings show masked values (cards: first 6 and last 4 digits at most) and a
-keyed fingerprint; raw numbers are never printed. The fingerprint key comes
+keyed fingerprint; raw numbers are never printed, not even in file names
+(`492973******6152.csv`), and names are shown escaped (`caf\\xE9.csv`).
+A reader that goes away (`| head`) ends leakhound silently (SIGPIPE). The fingerprint key comes
 from --fingerprint-key-file, LEAKHOUND_FINGERPRINT_KEY, or a key kept in the
 state directory.";
 
@@ -187,7 +189,16 @@ impl RulesArg {
             None => RuleSet::builtin(),
         };
         result.map_err(|e| {
-            eprintln!("leakhound: error: the rules cannot be used:\n{e}");
+            // Rule file names come from the user's directory: escaped,
+            // one problem per line.
+            let lines: Vec<String> =
+                e.0.iter()
+                    .map(|p| crate::report::names::escape_text(&p.to_string()))
+                    .collect();
+            eprintln!(
+                "leakhound: error: the rules cannot be used:\n{}",
+                lines.join("\n")
+            );
             Exit::Error
         })
     }
@@ -291,7 +302,8 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Colours in the human report.
+    /// Colours in the human report (auto: on a terminal, unless NO_COLOR
+    /// is set; CLICOLOR_FORCE=1 forces them).
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub color: When,
 
@@ -396,6 +408,7 @@ impl LimitArgs {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -435,12 +448,94 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(level: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only for a person at a terminal: journald and log files show
+    // escape codes as `[32m INFO`.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(auto_color(std::io::stderr().is_terminal()))
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// Whether to colour a stream in `auto` mode: `CLICOLOR_FORCE` (set and
+/// not `0`) forces colour, `NO_COLOR` (set and not empty) turns it off,
+/// else colour only when the stream is a terminal (<https://no-color.org>,
+/// <https://bixense.com/clicolors/>).
+pub fn auto_color(is_terminal: bool) -> bool {
+    color_from(
+        std::env::var_os("CLICOLOR_FORCE").as_deref(),
+        std::env::var_os("NO_COLOR").as_deref(),
+        is_terminal,
+    )
+}
+
+fn color_from(
+    force: Option<&std::ffi::OsStr>,
+    no_color: Option<&std::ffi::OsStr>,
+    is_terminal: bool,
+) -> bool {
+    if force.is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    if no_color.is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    is_terminal
+}
+
+/// A reader that went away (`leakhound status | head -1`) ends the program
+/// quietly, as it ends `cat` or `grep`: the process dies of SIGPIPE (status
+/// 141 in a shell), with no message.
+///
+/// Why not restore SIGPIPE's default action at start, as C programs run:
+/// leakhound also writes to sockets (syslog, journald) and to the pipe of
+/// its PDF helper, and a collector or a helper that dies must be an error
+/// we handle, not the death of the scanner or the daemon. So SIGPIPE stays
+/// ignored (Rust's default) and only a broken *standard output* ends the
+/// program: `println!` panics on it (caught here, whatever command printed)
+/// and the report writers return `BrokenPipe` (see [`exit_broken_pipe`]).
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            exit_broken_pipe();
+        }
+        default(info);
+    }));
+}
+
+/// Ends the program as a write to a closed pipe ends `cat`: killed by
+/// SIGPIPE, silently.
+pub fn exit_broken_pipe() -> ! {
+    let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGPIPE);
+    // Not reached: the default action of SIGPIPE ends the process.
+    std::process::exit(141)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn color_env_rules() {
+        let s = |v: &'static str| Some(OsStr::new(v));
+        assert!(color_from(None, None, true));
+        assert!(!color_from(None, None, false));
+        assert!(!color_from(None, s("1"), true));
+        assert!(color_from(None, s(""), true), "an empty NO_COLOR is unset");
+        assert!(color_from(s("1"), s("1"), false));
+        assert!(!color_from(s("0"), None, false));
+    }
 }

@@ -27,6 +27,7 @@ use crate::project::gate;
 use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
 use crate::report::junit::Junit;
+use crate::report::names::{self, Masker};
 use crate::report::sarif::Sarif;
 use crate::report::{Format, JsonDocument, JsonLines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
@@ -122,8 +123,11 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         Some(root.clone()),
     );
     policy.relative_output = rel_output;
-    let mut stage = Stage::new(policy);
     let engine = Engine::new(rules);
+    if policy.baseline.is_some() {
+        policy.names = Some(engine.clone());
+    }
+    let mut stage = Stage::new(policy);
 
     // Roots that do not exist are an error of the invocation (exit 2); the
     // others are still scanned so the report is as complete as it can be.
@@ -150,7 +154,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         } else if std::fs::symlink_metadata(p).is_err() {
             eprintln!(
                 "leakhound: error: {}: does not exist (check the path)",
-                p.display()
+                names::escape_path(p)
             );
             missing.push(p.clone());
         } else {
@@ -161,7 +165,10 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!("cannot write the report to {}: {e}", path.display())
+                anyhow::anyhow!(
+                    "cannot write the report to {}: {e}",
+                    names::escape_path(path)
+                )
             })?,
         )),
         None => Box::new(std::io::stdout().lock()),
@@ -170,7 +177,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let color = match args.color {
         When::Always => true,
         When::Never => false,
-        When::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+        When::Auto => super::auto_color(to_terminal),
     };
     let mut sink: Box<dyn Sink> = match (mode, args.format) {
         (Mode::Baseline, _) => Box::new(BaselineSink::new(out, &fingerprinter)),
@@ -234,10 +241,16 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut sink_error: Option<std::io::Error> = None;
+    // Every event leaves through here: numbers in names are masked once,
+    // for every format and sink.
+    let mut masker = Masker::new(&engine);
     let mut emit = |sink: &mut Box<dyn Sink>, ev: &Event, progress: &Option<Progress>| {
         if sink_error.is_some() {
             return;
         }
+        let mut masked = ev.clone();
+        masker.mask_event(&mut masked);
+        let ev = &masked;
         let env = stamper.stamp();
         let r = match progress {
             Some(p) => p.bar.suspend(|| sink.event(&env, ev)),
@@ -250,7 +263,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
 
     let start = ScanEvent {
         phase: "start".into(),
-        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        paths: args.paths.iter().map(|p| names::escape_path(p)).collect(),
         rules: engine.rule_set().origin.clone(),
     };
     emit(&mut sink, &Event::Scan(start), &progress);
@@ -268,6 +281,14 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
+            // The file as walked, for the action its record may trigger:
+            // reports may show the path relative to the root, and the
+            // event carries it escaped (`report::names`); the action needs
+            // the exact bytes.
+            let walked = match &ev {
+                Event::File(f) if f.member.is_none() => Some(names::to_path(&f.path)),
+                _ => None,
+            };
             stage.push(ev, &mut |ev| {
                 // A file's findings arrive before its record (those the
                 // project policy let through); act once the record says the
@@ -279,13 +300,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                     }
                     (Some(actor), Event::File(f)) if f.member.is_none() => {
                         pending.remove(&f.path).and_then(|found| {
-                            // Reports may show paths relative to the root;
-                            // actions need the path that was scanned.
-                            let on_disk = if rel_output {
-                                root.dir().join(&f.path).to_string_lossy().into_owned()
-                            } else {
-                                f.path.clone()
-                            };
+                            let on_disk =
+                                walked.clone().unwrap_or_else(|| names::to_path(&f.path));
                             actor.act(&on_disk, &found)
                         })
                     }
@@ -330,10 +346,17 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     summary.actions = actions;
     emit(&mut sink, &Event::Summary(summary), &None);
     if let Some(e) = sink_error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
+            super::exit_broken_pipe();
+        }
         anyhow::bail!("cannot write the report: {e}");
     }
-    sink.finish()
-        .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
+    if let Err(e) = sink.finish() {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
+            super::exit_broken_pipe();
+        }
+        anyhow::bail!("cannot write the report: {e}");
+    }
     Ok(exit)
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Exit, StatusArgs};
 use crate::config::{self, Config};
 use crate::report::human::human_bytes;
+use crate::report::names::{escape_path, escape_text};
 use crate::watch::status::{Snapshot, now_ms};
 
 pub fn run(args: StatusArgs, explicit: Option<&Path>) -> Exit {
@@ -68,7 +69,11 @@ fn print_human(s: &Snapshot, running: bool) {
         "  pid {}, started {}, updated {}",
         s.pid, s.started, s.updated
     );
-    println!("  config {}, rules {}", s.config.display(), s.rules_version);
+    println!(
+        "  config {}, rules {}",
+        escape_path(&s.config),
+        s.rules_version
+    );
     println!(
         "  start-up scan: {}",
         if s.startup_scan_done {
@@ -103,9 +108,9 @@ fn print_human(s: &Snapshot, running: bool) {
         None => println!("  spool: none"),
     }
     for r in &s.roots {
-        println!("  root {} ({}): {}", r.path.display(), r.kind, r.mode);
+        println!("  root {} ({}): {}", escape_path(&r.path), r.kind, r.mode);
     }
     if let Some(e) = &s.last_error {
-        println!("  last error: {e}");
+        println!("  last error: {}", escape_text(e));
     }
 }

@@ -12,8 +12,8 @@ use std::io::{self, Read, Seek};
 use std::rc::Rc;
 
 use super::{
-    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, clean_name, join, member, office,
-    read_bounded,
+    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, clean_name, clean_name_bytes,
+    join, member, office, read_bounded,
 };
 use crate::report::event::FileStatus;
 
@@ -229,7 +229,7 @@ pub fn tar(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut 
         {
             continue;
         }
-        let name = clean_name(&String::from_utf8_lossy(&entry.path_bytes()));
+        let name = clean_name_bytes(&entry.path_bytes());
         // The archive skips what a member leaves unread before the next.
         member(&mut entry, &name, place, budget, sink);
         if budget.spent() {

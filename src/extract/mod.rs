@@ -725,11 +725,28 @@ fn member(
 
 /// Member names come from the data: keep them printable and short.
 pub fn clean_name(raw: &str) -> String {
-    let mut out: String = raw
-        .chars()
-        .map(|c| if c.is_control() || c == '!' { '_' } else { c })
-        .take(200)
+    clean_name_bytes(raw.as_bytes())
+}
+
+/// Member names come from the data, as bytes: escaped by the one function
+/// that escapes every name (`report::names::escape_bytes`: control and
+/// format characters, bytes that are not UTF-8), `!` (the member separator)
+/// as `_`, and cut to 200 characters. A cut never ends inside a run of
+/// digits: half a number could not be recognised, so not masked.
+pub fn clean_name_bytes(raw: &[u8]) -> String {
+    let no_bang: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'!' { b'_' } else { b })
         .collect();
+    let escaped = crate::report::names::escape_bytes(&no_bang);
+    let mut out: String = escaped.chars().take(200).collect();
+    if out.len() < escaped.len() {
+        let keep = out
+            .trim_end_matches(|c: char| c.is_ascii_digit() || " -.".contains(c))
+            .len();
+        out.truncate(keep);
+        out.push('…');
+    }
     if out.is_empty() {
         out.push('_');
     }

@@ -217,6 +217,7 @@ mod tests {
             fingerprint: fp.into(),
             test_data: false,
             data_location: None,
+            location: crate::report::event::Location::Content,
         }
     }
 

@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 
 use super::baseline::Baseline;
 use super::config::ProjectConfig;
@@ -45,6 +44,10 @@ pub struct Policy {
     /// output when `relative_output` is set.
     pub root: Option<Root>,
     pub relative_output: bool,
+    /// The engine that masks numbers in names (`report::names`): a
+    /// baseline holds paths as reports print them, masked, so findings are
+    /// matched against it masked too. Set when a baseline is in use.
+    pub names: Option<crate::engine::Engine>,
 }
 
 impl Policy {
@@ -61,6 +64,7 @@ impl Policy {
             baseline,
             root,
             relative_output: false,
+            names: None,
         }
     }
 }
@@ -140,6 +144,17 @@ impl Stage {
         }
     }
 
+    /// A path and member as a baseline holds them: masked.
+    fn masked(&self, path: &str, member: Option<&str>) -> (String, Option<String>) {
+        match &self.policy.names {
+            Some(e) => (
+                crate::report::names::mask_path(e, path),
+                member.map(|m| crate::report::names::mask_path(e, m)),
+            ),
+            None => (path.to_string(), member.map(str::to_string)),
+        }
+    }
+
     fn file_done(&mut self, mut rec: FileEvent, out: &mut dyn FnMut(Event)) {
         let mut findings = self.pending.remove(&rec.path).unwrap_or_default();
         let lines = if findings.is_empty() {
@@ -158,8 +173,9 @@ impl Stage {
         rec.findings = kept;
         let rel = self.relative(&rec.path);
         if rec.status == FileStatus::Scanned {
+            let (path, member) = self.masked(&rel, rec.member.as_deref());
             self.scanned
-                .insert(super::baseline::location_of(&rel, rec.member.as_deref()));
+                .insert(super::baseline::location_of(&path, member.as_deref()));
         }
         if self.policy.relative_output {
             rec.path = rel;
@@ -188,10 +204,12 @@ impl Stage {
             None
         };
         let rel = self.relative(&f.path);
+        let (probe_path, probe_member) = self.masked(&rel, f.member.as_deref());
         let reason = reason.or_else(|| {
             let b = self.policy.baseline.as_mut()?;
             let mut probe = f.clone();
-            probe.path = rel.clone();
+            probe.path = probe_path;
+            probe.member = probe_member;
             b.covers(&probe).then_some("baseline")
         });
         if let Some(r) = reason {
@@ -227,12 +245,18 @@ fn enrich(rec: &FileEvent, findings: &mut [FindingEvent]) -> Vec<Option<Vec<u8>>
     if rec.member.is_some() || rec.path == STDIN_NAME {
         return Vec::new();
     }
-    let Ok(file) = crate::scan::open_for_scan(Path::new(&rec.path), true) else {
+    let Ok(file) = crate::scan::open_for_scan(&crate::report::names::to_path(&rec.path), true)
+    else {
         return Vec::new();
     };
     let mut lines: Vec<Option<Vec<u8>>> = Vec::with_capacity(findings.len());
     let mut last: Option<(u64, Vec<u8>)> = None;
     for f in findings.iter() {
+        // A number in the file's name is on no line of the file.
+        if f.location == crate::report::event::Location::Name {
+            lines.push(None);
+            continue;
+        }
         let line = match (&last, f.line) {
             (Some((n, text)), Some(l)) if *n == l => Some(text.clone()),
             _ => read_line(&file, text_start + f.offset, f.length),
@@ -243,7 +267,9 @@ fn enrich(rec: &FileEvent, findings: &mut [FindingEvent]) -> Vec<Option<Vec<u8>>
         lines.push(line);
     }
     if let Some(format) = DataFormat::from_name(&rec.path) {
-        let mut order: Vec<usize> = (0..findings.len()).collect();
+        let mut order: Vec<usize> = (0..findings.len())
+            .filter(|&i| findings[i].location == crate::report::event::Location::Content)
+            .collect();
         order.sort_by_key(|&i| findings[i].offset);
         let offsets: Vec<u64> = order.iter().map(|&i| findings[i].offset).collect();
         let mut reader = BufReader::new(&file);

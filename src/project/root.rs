@@ -27,9 +27,10 @@ impl Root {
     }
 
     /// `path` relative to the root, with `/` separators; a path outside the
-    /// root (or `<stdin>`) is returned as it is.
+    /// root (or `<stdin>`) is returned as it is. Paths are as events carry
+    /// them, escaped (`report::names`): compared as the bytes they stand for.
     pub fn relative(&self, path: &str) -> String {
-        let p = normal(Path::new(path));
+        let p = normal(&crate::report::names::to_path(path));
         // An absolute path never strips a relative root (`.` normalises to
         // the empty path, a prefix of everything).
         if p.is_absolute() == self.dir.is_absolute()
@@ -74,14 +75,15 @@ fn normal(p: &Path) -> PathBuf {
 }
 
 fn slashes(rel: &Path, full: &Path) -> String {
+    use crate::report::names::escape_path;
     if rel.as_os_str().is_empty() {
         // The root is the file itself: report its name.
         return full
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| escape_path(Path::new(n)))
             .unwrap_or_default();
     }
-    rel.to_string_lossy().into_owned()
+    escape_path(rel)
 }
 
 #[cfg(test)]

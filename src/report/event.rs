@@ -44,6 +44,22 @@ pub struct FindingEvent {
     /// Where in a data export (CSV/TSV row and column, JSON path) the
     /// finding sits; null when unknown or not a data export.
     pub data_location: Option<DataLocation>,
+    /// In the content, or in the name of the file, directory or member.
+    pub location: Location,
+}
+
+/// Where a finding was: in what a file holds, or in a name (a file or
+/// directory name, an archive member or attachment name). A finding in a
+/// name has no line or column; `offset` and `length` are bytes of the last
+/// name of `member` (or of `path` when `member` is null).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    /// In the text or bytes of the file or member.
+    #[default]
+    Content,
+    /// In its name.
+    Name,
 }
 
 /// Where a finding sits in a data export: a CSV/TSV row and column, or a
@@ -351,6 +367,18 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
     };
     if let Ok(serde_json::Value::Object(m)) = body {
         obj.extend(m);
+    }
+    // A name that is not printable UTF-8 is carried escaped (`caf\xE9`,
+    // see `names`); the exact bytes go beside it for consumers that must
+    // find the file.
+    if let Some(serde_json::Value::String(p)) = obj.get("path")
+        && p.contains('\\')
+    {
+        let raw = super::names::unescape(p);
+        if super::names::needs_escape(&raw) {
+            let b64 = super::names::base64(&raw);
+            obj.insert("path_bytes".into(), b64.into());
+        }
     }
     serde_json::Value::Object(obj)
 }

@@ -18,7 +18,8 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Effects, Style};
 
 use super::Sink;
-use super::event::{Envelope, Event, FileEvent, FileStatus, FindingEvent, SummaryEvent};
+use super::event::{Envelope, Event, FileEvent, FileStatus, FindingEvent, Location, SummaryEvent};
+use super::names::escape_text;
 use crate::rules::Severity;
 
 /// Writes the human report.
@@ -71,10 +72,13 @@ impl<W: Write> Human<W> {
         }
     }
 
+    /// `path!member`, safe for a terminal: names travel escaped already
+    /// (`report::names`), and this escapes again whatever a caller did not,
+    /// so no control sequence from a file name reaches the terminal.
     fn location(path: &str, member: &Option<String>) -> String {
         match member {
-            Some(m) => format!("{path}!{m}"),
-            None => path.to_string(),
+            Some(m) => escape_text(&format!("{path}!{m}")),
+            None => escape_text(path),
         }
     }
 
@@ -145,8 +149,9 @@ impl<W: Write> Human<W> {
     }
 
     fn finding_line(&mut self, f: &FindingEvent) -> io::Result<()> {
-        let place = match (f.line, f.column) {
-            (Some(l), Some(c)) => format!("{l}:{c}"),
+        let place = match (f.location, f.line, f.column) {
+            (Location::Name, _, _) => "name".to_string(),
+            (_, Some(l), Some(c)) => format!("{l}:{c}"),
             _ => format!("@{}", f.offset),
         };
         let sev_style = match f.severity {
@@ -158,10 +163,10 @@ impl<W: Write> Human<W> {
         let mut note = String::new();
         if let Some(d) = &f.data_location {
             if let Some(c) = &d.column_name {
-                note.push_str(&format!("  column {c}"));
+                note.push_str(&format!("  column {}", escape_text(c)));
             }
             if let Some(j) = &d.json_path {
-                note.push_str(&format!("  {j}"));
+                note.push_str(&format!("  {}", escape_text(j)));
             }
         }
         if f.test_data {
@@ -180,7 +185,7 @@ impl<W: Write> Human<W> {
             return Ok(());
         }
         let loc = Self::location(&f.path, &f.member);
-        let reason = f.reason.as_deref().unwrap_or("");
+        let reason = escape_text(f.reason.as_deref().unwrap_or(""));
         let line = match f.status {
             FileStatus::Scanned => format!(
                 "{loc}: scanned, {} bytes{}",
@@ -277,7 +282,7 @@ impl<W: Write> Human<W> {
             writeln!(
                 self.out,
                 "Baseline {}: {} entries, {} findings matched, {} stale",
-                b.file,
+                escape_text(&b.file),
                 b.entries,
                 b.matched,
                 b.stale.len()
@@ -286,7 +291,9 @@ impl<W: Write> Human<W> {
                 writeln!(
                     self.out,
                     "  stale: {} {} {} (no longer found; run `leakhound baseline create` to prune)",
-                    e.path, e.rule, e.fingerprint
+                    escape_text(&e.path),
+                    e.rule,
+                    e.fingerprint
                 )?;
             }
         }
@@ -305,6 +312,9 @@ impl<W: Write> Sink for Human<W> {
             Event::File(f) => self.file(f),
             Event::Summary(s) => self.summary(s),
             Event::Action(a) => {
+                // The file's findings first: its record, which would print
+                // them, is not shown for a fully scanned file.
+                self.flush()?;
                 let loc = Self::location(&a.path, &a.member);
                 let what = if a.dry_run {
                     format!("would be {}", a.action)
@@ -316,7 +326,7 @@ impl<W: Write> Sink for Human<W> {
                     line.push_str(&format!(" (quarantine id {id})"));
                 }
                 if let Some(r) = &a.reason {
-                    line.push_str(&format!(": {r}"));
+                    line.push_str(&format!(": {}", escape_text(r)));
                 }
                 writeln!(self.out, "{}", self.paint(WARN, &line))?;
                 self.current = None;

@@ -57,8 +57,9 @@ pub fn xml_escape(s: &str) -> String {
 }
 
 fn place(f: &FindingEvent) -> String {
-    let mut p = match (f.line, f.column) {
-        (Some(l), Some(c)) => format!("{l}:{c}"),
+    let mut p = match (f.location, f.line, f.column) {
+        (crate::report::event::Location::Name, _, _) => "name".to_string(),
+        (_, Some(l), Some(c)) => format!("{l}:{c}"),
         _ => format!("byte {}", f.offset),
     };
     if let Some(d) = &f.data_location {

@@ -8,6 +8,7 @@
 pub mod event;
 pub mod human;
 pub mod junit;
+pub mod names;
 pub mod sarif;
 
 use std::io::{self, Write};

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::Sink;
-use super::event::{Envelope, Event, FileStatus, FindingEvent};
+use super::event::{Envelope, Event, FileStatus, FindingEvent, Location};
 use crate::rules::{RuleSet, Severity};
 
 /// The schema URI written in the document.
@@ -53,10 +53,11 @@ fn security_severity(s: Severity) -> &'static str {
 }
 
 /// Percent-encodes a relative path for a URI reference (RFC 3986): keeps
-/// unreserved characters and `/`.
+/// unreserved characters and `/`. `path` is a path as events carry it
+/// (escaped, see `names`): the URI encodes its exact bytes (`caf%E9.csv`).
 pub fn uri_path(path: &str) -> String {
     let mut s = String::with_capacity(path.len());
-    for b in path.bytes() {
+    for b in super::names::unescape(path) {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
             s.push(b as char);
         } else {
@@ -145,9 +146,16 @@ impl<W: Write> Sarif<W> {
         } else {
             ""
         };
+        if f.location == Location::Name {
+            where_.push_str(" in its name");
+        }
         let text = format!("{} {} found{where_}.{test}", kind_words(&f.kind), f.masked);
-        let region = match (f.line, f.column) {
-            (Some(line), Some(column)) => json!({"startLine": line, "startColumn": column}),
+        let region = match (f.location, f.line, f.column) {
+            // A number in the name is in no region of the content; code
+            // scanning wants a region (SARIF2017), so the alert is put on
+            // the file's first line, and the message says it is the name.
+            (Location::Name, _, _) => json!({"startLine": 1}),
+            (_, Some(line), Some(column)) => json!({"startLine": line, "startColumn": column}),
             _ => json!({"byteOffset": f.offset, "byteLength": f.length}),
         };
         let uri = match &f.member {
@@ -175,6 +183,9 @@ impl<W: Write> Sarif<W> {
         });
         if let Some(i) = index {
             r["ruleIndex"] = json!(i);
+        }
+        if f.location == Location::Name {
+            r["properties"]["location"] = json!("name");
         }
         if let Some(d) = &f.data_location {
             r["properties"]["dataLocation"] = serde_json::to_value(d).unwrap_or(Value::Null);

@@ -55,8 +55,20 @@ pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<Rul
         }
     }
     if rules.is_empty() && errors.is_empty() {
-        errors.push(RuleError::NoRules {
-            dir: origin.to_string(),
+        // Files were found but hold no rule (`rules: []`): say which,
+        // rather than that there are no files.
+        errors.push(if sources.is_empty() {
+            RuleError::NoRules {
+                dir: origin.to_string(),
+            }
+        } else {
+            RuleError::EmptyFiles {
+                files: sources
+                    .iter()
+                    .map(|(f, _)| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
         });
     }
     if !errors.is_empty() {

@@ -318,6 +318,11 @@ pub enum RuleError {
     },
     #[error("{dir}: no rule files (*.yaml, *.yml) found")]
     NoRules { dir: String },
+    #[error(
+        "{files}: no rules in the rule file (its `rules:` list is empty); \
+         add at least one rule, or use the built-in rules"
+    )]
+    EmptyFiles { files: String },
 }
 
 /// All problems found while loading rules.

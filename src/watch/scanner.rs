@@ -36,6 +36,7 @@ use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::report::Sink;
 use crate::report::event::{Envelope, Event, FileStatus, SCHEMA_VERSION, hostname, now_rfc3339};
+use crate::report::names;
 use crate::rules::Confidence;
 use crate::scan;
 
@@ -302,7 +303,10 @@ fn handle(shared: &Shared, job: &Job) -> bool {
                 // Renamed or deleted since it was noticed: a rename brings
                 // its own event under the new name; a deleted file cannot
                 // leak.
-                tracing::debug!("{}: vanished before its scan", job.path.display());
+                tracing::debug!(
+                    "{}: vanished before its scan",
+                    names::display_path(&rt.engine, &job.path)
+                );
             } else {
                 shared
                     .stats
@@ -316,9 +320,10 @@ fn handle(shared: &Shared, job: &Job) -> bool {
     let meta = match file.metadata() {
         Ok(m) => m,
         Err(e) => {
-            shared
-                .stats
-                .error(format!("{}: cannot stat: {e}", job.path.display()));
+            shared.stats.error(format!(
+                "{}: cannot stat: {e}",
+                names::display_path(&rt.engine, &job.path)
+            ));
             return false;
         }
     };
@@ -357,7 +362,7 @@ fn handle(shared: &Shared, job: &Job) -> bool {
         findings: 0,
         mark: None,
     };
-    let name = job.path.to_string_lossy().into_owned();
+    let name = names::escape_path(&job.path);
     let scanned = match job.kind {
         RootKind::Maildir => scan_from(shared, &rt, &name, &file, None, Tail::Whole),
         RootKind::Mbox => scan_from(shared, &rt, &name, &file, prev.as_ref(), Tail::Mbox),
@@ -366,6 +371,12 @@ fn handle(shared: &Shared, job: &Job) -> bool {
     let mut events = scanned.events;
     rec.mac = Some(scanned.mac);
     rec.mark = scanned.mark;
+    // Numbers in the file's name are findings too (masked on output); a
+    // resumed scan of an appended log has reported them already.
+    if !scanned.resumed {
+        let named = scan::name_findings(&rt.engine, &rt.fingerprinter, &name, rt.min_confidence);
+        events.splice(0..0, named);
+    }
 
     let findings: Vec<_> = events
         .iter()
@@ -436,7 +447,7 @@ fn handle(shared: &Shared, job: &Job) -> bool {
             };
             stats.error(format!(
                 "{}: the action failed, {when}: {reason}",
-                job.path.display()
+                names::display_path(&rt.engine, &job.path)
             ));
         }
     }
@@ -457,6 +468,17 @@ fn emit(shared: &Shared, rt: &Runtime, events: &[Event]) -> bool {
     if events.is_empty() {
         return true;
     }
+    // Numbers in names never leave unmasked (see `report::names`).
+    let mut masker = crate::report::names::Masker::new(&rt.engine);
+    let events: Vec<Event> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            masker.mask_event(&mut e);
+            e
+        })
+        .collect();
+    let events = &events[..];
     let mut out = shared.output.lock().unwrap_or_else(|p| p.into_inner());
     match out.write(rt.rules_version(), events) {
         Ok(()) => {

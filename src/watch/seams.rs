@@ -77,7 +77,7 @@ impl Actions for PolicyActions {
         path: &Path,
         findings: &[FindingEvent],
     ) -> Acted {
-        let name = path.to_string_lossy();
+        let name = crate::report::names::escape_path(path);
         // What the policy asks, decided before the actor is made: an actor
         // that cannot even start (its store on a full disk) must fail only
         // the files that needed it.
@@ -95,7 +95,7 @@ impl Actions for PolicyActions {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match Actor::new(engine, fingerprinter, self.settings.clone()) {
-            Ok(actor) => match actor.act(&name, findings) {
+            Ok(actor) => match actor.act(path, findings) {
                 None => Acted::default(),
                 Some(mut ev) => {
                     let reason = ev.reason.clone().unwrap_or_default();
@@ -120,7 +120,7 @@ impl Actions for PolicyActions {
                 let reason = format!("the action could not start: {e}");
                 let rules: BTreeSet<String> = findings.iter().map(|f| f.rule.clone()).collect();
                 let ev = ActionEvent {
-                    path: name.into_owned(),
+                    path: name.clone(),
                     member: None,
                     action: FAILED.to_string(),
                     dry_run: false,
