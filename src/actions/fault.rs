@@ -17,6 +17,7 @@ pub const STEPS: &[&str] = &[
     "redact:after-journal",
     "redact:after-temp",
     "redact:after-rescan",
+    "redact:after-exchange",
     "redact:after-rename",
     "redact:before-journal-end",
     "quarantine:after-begin",

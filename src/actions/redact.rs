@@ -31,23 +31,40 @@ use crate::report::event::FileStatus;
 use crate::rules::{Confidence, Severity};
 
 use super::fault;
+use super::in_use::{Busy, Lease, Taken};
 use super::journal::Journal;
 use super::safe_fs::{self, Target};
 
+/// What becomes of a file that was not redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The format cannot be rewritten (binary, container, too large): the
+    /// policy's fallback applies.
+    FallBack,
+    /// Left as it is on purpose (it changed since the scan, nothing is left
+    /// to redact): the action is `skipped`.
+    Skip,
+    /// Another process is writing it ([`Busy`]): `skipped` now, and due
+    /// again (the daemon retries it).
+    InUse,
+    /// The rewrite was attempted and failed (no space, a read-only file
+    /// system, an immutable file, an I/O error): the action is `failed`.
+    Failed,
+}
+
 /// Why a file was not redacted.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
 pub struct Refused {
     pub reason: String,
-    /// The format cannot be rewritten (binary, container, too large): the
-    /// policy's fallback applies. Otherwise the file is skipped.
-    pub fall_back: bool,
+    pub kind: RefusalKind,
 }
 
 /// A refusal that skips the file.
 pub(super) fn skip(reason: String) -> Refused {
     Refused {
         reason,
-        fall_back: false,
+        kind: RefusalKind::Skip,
     }
 }
 
@@ -55,7 +72,23 @@ pub(super) fn skip(reason: String) -> Refused {
 pub(super) fn unsupported(reason: String) -> Refused {
     Refused {
         reason,
-        fall_back: true,
+        kind: RefusalKind::FallBack,
+    }
+}
+
+/// A step of the rewrite failed.
+pub(super) fn failed(reason: String) -> Refused {
+    Refused {
+        reason,
+        kind: RefusalKind::Failed,
+    }
+}
+
+/// Another process writes the file.
+fn busy(b: Busy) -> Refused {
+    Refused {
+        reason: b.to_string(),
+        kind: RefusalKind::InUse,
     }
 }
 
@@ -421,8 +454,10 @@ pub fn redact_gzip(
 }
 
 /// Redacts the target in place. `dry_run`: decide, change nothing.
-/// `Err(Refused)`: the file cannot be redacted (fall back); `Err` of the
-/// outer result is never used for a file we did not touch.
+/// `Err(Refused)`: the file was not redacted, and its kind says whether
+/// the fallback applies, it was skipped, another process writes it, or the
+/// rewrite failed. A file another process holds open for writing is never
+/// replaced (see [`super::in_use`]).
 pub fn redact_file(
     ctx: &RedactCtx<'_>,
     target: &mut Target,
@@ -436,6 +471,9 @@ pub fn redact_file(
             ctx.options.max_bytes
         )));
     }
+    // A writer now would make the snapshot stale at once: do not start
+    // (checked again, under a lease, right before the swap).
+    drop(Lease::take(&target.file, &target.stat).map_err(busy)?);
     let mut original = Vec::with_capacity(size as usize);
     target
         .file
@@ -445,7 +483,7 @@ pub fn redact_file(
                 .take(ctx.options.max_bytes + 1)
                 .read_to_end(&mut original)
         })
-        .map_err(|e| skip(format!("cannot read: {e}")))?;
+        .map_err(|e| failed(format!("cannot read: {e}")))?;
     let Some((redacted, what)) = redact_content(ctx, &original)? else {
         return Err(skip(
             "no match to redact is left in the file (it changed since the scan)".to_string(),
@@ -463,14 +501,20 @@ pub fn redact_file(
     let dir_path = safe_fs::dir_path(&target.dir);
     let entry = journal
         .begin(&id, &dir_path, &tmp_name)
-        .map_err(|e| skip(format!("cannot write the action journal: {e}")))?;
+        .map_err(|e| failed(format!("cannot write the action journal: {e}")))?;
     fault::point("redact:after-journal");
     let result = write_and_swap(ctx, target, &tmp_name, &redacted);
-    if result.is_err() {
-        let _ = rustix::fs::unlinkat(&target.dir, tmp_name.as_str(), rustix::fs::AtFlags::empty());
-    }
+    // What is left under the temporary name (the redacted copy, after a
+    // failure or an undone swap) goes; the journal entry goes only once
+    // it is gone, so that recovery can try again if it cannot be removed.
+    let left = match result {
+        Ok(()) => Ok(()),
+        Err(_) => remove_temp(target, &tmp_name),
+    };
     fault::point("redact:before-journal-end");
-    journal.end(&entry);
+    if left.is_ok() {
+        journal.end(&entry);
+    }
     result.map(|()| what)
 }
 
@@ -481,12 +525,12 @@ fn write_and_swap(
     redacted: &[u8],
 ) -> Result<(), Refused> {
     let mut tmp = safe_fs::create_new(&target.dir, tmp_name.as_ref(), 0o600)
-        .map_err(|e| skip(format!("cannot create a temporary file beside it: {e}")))?;
+        .map_err(|e| failed(format!("cannot create a temporary file beside it: {e}")))?;
     tmp.write_all(redacted)
-        .map_err(|e| skip(format!("cannot write the redacted copy: {e}")))?;
-    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(skip)?;
+        .map_err(|e| failed(format!("cannot write the redacted copy: {e}")))?;
+    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(failed)?;
     tmp.sync_all()
-        .map_err(|e| skip(format!("cannot fsync the redacted copy: {e}")))?;
+        .map_err(|e| failed(format!("cannot fsync the redacted copy: {e}")))?;
     fault::point("redact:after-temp");
     // Prove it on what is on disk: read the temporary file back through the
     // scanner's own read path.
@@ -497,7 +541,7 @@ fn write_and_swap(
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(|e| skip(format!("cannot reopen the redacted copy: {e}")))?,
+        .map_err(|e| failed(format!("cannot reopen the redacted copy: {e}")))?,
     );
     let events = crate::scan::scan_one(
         ctx.engine,
@@ -508,19 +552,110 @@ fn write_and_swap(
         proof_limits(ctx),
     );
     if let Err(Refused { reason, .. }) = check_events(ctx, &events) {
-        return Err(skip(format!(
+        return Err(failed(format!(
             "the redacted copy on disk failed its proof ({reason}; a bug: please report it); \
              the original is left as it was"
         )));
     }
     fault::point("redact:after-rescan");
+    // Under the lease no writer can open the file until it is dropped; a
+    // writer that opened and closed it since it was read changed its size,
+    // mtime or ctime.
+    let lease = Lease::take(&target.file, &target.stat).map_err(busy)?;
     target.unchanged().map_err(skip)?;
-    rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
-        .map_err(|e| skip(format!("cannot rename the redacted copy over it: {e}")))?;
+    match &lease {
+        Taken::Held(lease) => swap_under_lease(target, tmp_name, lease)?,
+        Taken::Unavailable => rename_over(target, tmp_name)?,
+    }
+    drop(lease);
     fault::point("redact:after-rename");
     safe_fs::fsync_dir(&target.dir)
-        .map_err(|e| skip(format!("renamed, but cannot fsync the directory: {e}")))?;
+        .map_err(|e| failed(format!("renamed, but cannot fsync the directory: {e}")))?;
     Ok(())
+}
+
+/// Puts the redacted copy in place while the lease keeps writers out:
+/// exchange the two names, then ask the lease whether a writer began to
+/// open the original meanwhile (its `open` is blocked by the lease, so it
+/// has written nothing); if one did, exchange them back, and the writer
+/// goes on with the original at its path. Otherwise remove the original,
+/// which the exchange left under the temporary name.
+fn swap_under_lease(target: &Target, tmp_name: &str, lease: &Lease<'_>) -> Result<(), Refused> {
+    use rustix::fs::{AtFlags, RenameFlags, renameat_with, unlinkat};
+    if lease.broken() {
+        return Err(busy(Busy::Opening));
+    }
+    let name = target.name.as_os_str();
+    match renameat_with(
+        &target.dir,
+        tmp_name,
+        &target.dir,
+        name,
+        RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => {}
+        // A file system that cannot exchange (some network and FUSE ones):
+        // a plain rename, still with no writer open.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            return rename_over(target, tmp_name);
+        }
+        Err(e) => {
+            return Err(failed(format!(
+                "cannot rename the redacted copy over it: {e}"
+            )));
+        }
+    }
+    fault::point("redact:after-exchange");
+    let undo = |why: Refused| -> Result<(), Refused> {
+        match renameat_with(
+            &target.dir,
+            tmp_name,
+            &target.dir,
+            name,
+            RenameFlags::EXCHANGE,
+        ) {
+            Ok(()) => Err(why),
+            // Cannot happen short of a broken file system (the same two
+            // names were just exchanged): keep the redacted file.
+            Err(e) => Err(failed(format!(
+                "{} (and the original could not be put back: {e}; it is kept as {tmp_name} until the next run's recovery removes it)",
+                why.reason
+            ))),
+        }
+    };
+    if lease.broken() {
+        return undo(busy(Busy::Opening));
+    }
+    match unlinkat(&target.dir, tmp_name, AtFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(e) => undo(failed(format!(
+            "cannot remove the original after the swap: {e}"
+        ))),
+    }
+}
+
+/// Removes the redacted copy after a failure; never the original, which
+/// only a failed undo of an exchange could leave under the temporary name
+/// (it is then left for the journal's recovery).
+fn remove_temp(target: &Target, tmp_name: &str) -> Result<(), rustix::io::Errno> {
+    use rustix::fs::{AtFlags, statat, unlinkat};
+    match statat(&target.dir, tmp_name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_dev == target.stat.st_dev && st.st_ino == target.stat.st_ino => {
+            return Err(rustix::io::Errno::BUSY);
+        }
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        _ => {}
+    }
+    match unlinkat(&target.dir, tmp_name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A plain `rename` of the redacted copy over the original.
+fn rename_over(target: &Target, tmp_name: &str) -> Result<(), Refused> {
+    rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
+        .map_err(|e| failed(format!("cannot rename the redacted copy over it: {e}")))
 }
 
 #[cfg(test)]
