@@ -426,3 +426,121 @@ fn action_failed_store_on_a_full_file_system_still_reports_every_finding() {
     assert_eq!(fs::read(root.path().join("a.txt")).unwrap(), a);
     assert_eq!(fs::read(root.path().join("b.txt")).unwrap(), b);
 }
+
+// ---------------------------------------------------------------- D14
+
+fn gunzip(bytes: &[u8]) -> (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>) {
+    let mut d = flate2::read::GzDecoder::new(bytes);
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut d, &mut out).unwrap();
+    let h = d.header().unwrap();
+    (
+        out,
+        h.filename().map(<[u8]>::to_vec),
+        h.comment().map(<[u8]>::to_vec),
+    )
+}
+
+/// D14: a number in a gzip header was neither found nor removed. A file
+/// compressed by `gzip -N` keeps its original name, here a card number;
+/// another (flate2) carries one in its comment. The scan finds both, named
+/// by their header field; redaction masks them in the header it writes,
+/// and afterwards neither the raw bytes nor the decompressed content nor
+/// the header holds the number.
+#[test]
+fn d14_a_number_in_a_gzip_header_is_found_and_redacted() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let named = work.path().join(format!("{VISA}.csv"));
+    fs::write(&named, "id,total\n1,20.00\n").unwrap();
+    let gz = Command::new("gzip")
+        .args(["-N", "-c"])
+        .arg(&named)
+        .output()
+        .unwrap();
+    assert!(gz.status.success(), "gzip failed");
+    let by_gzip = root.path().join("export.csv.gz");
+    fs::write(&by_gzip, &gz.stdout).unwrap();
+    assert_eq!(
+        gunzip(&gz.stdout).1.unwrap(),
+        format!("{VISA}.csv").as_bytes()
+    );
+    let mut enc = flate2::GzBuilder::new()
+        .filename("report.txt")
+        .comment(format!("card {VISA_GROUPED} copied from the ticket"))
+        .write(Vec::new(), flate2::Compression::default());
+    enc.write_all(format!("card {VISA_GROUPED} in the text\n").as_bytes())
+        .unwrap();
+    let commented = root.path().join("report.txt.gz");
+    fs::write(&commented, enc.finish().unwrap()).unwrap();
+
+    let out = lh(state.path())
+        .arg("scan")
+        .arg(root.path())
+        .args(["--format", "jsonl", "--progress", "never"])
+        .output()
+        .unwrap();
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let members: Vec<(String, String)> = of_type(&events, "finding")
+        .iter()
+        .map(|f| {
+            (
+                f["member"].as_str().unwrap_or("").to_string(),
+                f["masked"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in ["gzip header FNAME", "gzip header FCOMMENT", ""] {
+        assert!(
+            members
+                .iter()
+                .any(|(m, masked)| m == want && masked == "452601******3012"),
+            "no finding in {want:?}: {members:?}"
+        );
+    }
+
+    let (code, events) = scan(state.path(), root.path(), "redact", &[]);
+    assert_eq!(code, Some(1));
+    for a in of_type(&events, "action") {
+        assert_eq!(a["action"], "redacted", "{a}");
+    }
+    for (file, name, comment) in [
+        (&by_gzip, "************3012.csv", None),
+        (
+            &commented,
+            "report.txt",
+            Some(format!("card {VISA_MASKED} copied from the ticket")),
+        ),
+    ] {
+        let raw = fs::read(file).unwrap();
+        let (text, got_name, got_comment) = gunzip(&raw);
+        for bytes in [&raw, &text] {
+            let s = String::from_utf8_lossy(bytes);
+            assert!(
+                !s.contains(VISA) && !s.contains(VISA_GROUPED),
+                "{}",
+                file.display()
+            );
+        }
+        assert_eq!(got_name.as_deref(), Some(name.as_bytes()));
+        assert_eq!(got_comment, comment.map(String::into_bytes));
+    }
+    // Nothing is found any more.
+    let out = lh(state.path())
+        .arg("scan")
+        .arg(root.path())
+        .args(["--format", "jsonl", "--progress", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

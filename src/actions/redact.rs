@@ -419,38 +419,95 @@ pub fn redact_gzip(
             container_refusal(other)
         ))),
     };
-    zeroize::Zeroize::zeroize(&mut plain);
-    let Some((text, what)) = inner? else {
-        return Ok(None);
+    let inner = match inner {
+        Ok(inner) => inner,
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut plain);
+            return Err(e);
+        }
     };
+    // The header is written back from the first member's, its name and
+    // comment masked like text, its extra field dropped if it holds a
+    // match (binary subfields cannot be masked safely); later members'
+    // headers are not kept (one member is written).
     let mut first = flate2::read::GzDecoder::new(data);
     let _ = first.read(&mut [0u8; 1]);
+    let mut header_what = Redacted {
+        findings: 0,
+        rules: BTreeSet::new(),
+    };
     let mut builder = flate2::GzBuilder::new();
     if let Some(h) = first.header() {
-        if let Some(name) = h.filename() {
+        let wanted = |bytes: &[u8]| -> Vec<String> {
+            ctx.engine
+                .find_all(bytes)
+                .iter()
+                .filter(|m| {
+                    m.confidence >= ctx.min_confidence && (ctx.wants)(&m.rule.id, m.severity)
+                })
+                .map(|m| m.rule.id.clone())
+                .collect()
+        };
+        // Masked as text where it reads as text; dropped if it holds a
+        // match and cannot be masked (binary bytes, the extra field).
+        let mut field = |bytes: &[u8], text: bool| -> Option<Vec<u8>> {
+            if text && let Ok(Some((masked, what))) = redact_bytes(ctx, bytes) {
+                header_what.findings += what.findings;
+                header_what.rules.extend(what.rules);
+                return Some(masked);
+            }
+            let rules = wanted(bytes);
+            if rules.is_empty() {
+                return Some(bytes.to_vec());
+            }
+            header_what.findings += rules.len() as u64;
+            header_what.rules.extend(rules);
+            None
+        };
+        if let Some(name) = h.filename().and_then(|b| field(b, true)) {
             builder = builder.filename(name);
         }
-        if let Some(comment) = h.comment() {
+        if let Some(comment) = h.comment().and_then(|b| field(b, true)) {
             builder = builder.comment(comment);
         }
-        if let Some(extra) = h.extra() {
+        if let Some(extra) = h.extra().and_then(|b| field(b, false)) {
             builder = builder.extra(extra);
         }
         builder = builder
             .mtime(h.mtime())
             .operating_system(h.operating_system());
     }
+    let (text, mut what) = match inner {
+        Some((text, what)) => (text, what),
+        None if header_what.findings > 0 => (
+            std::mem::take(&mut plain),
+            Redacted {
+                findings: 0,
+                rules: BTreeSet::new(),
+            },
+        ),
+        None => {
+            zeroize::Zeroize::zeroize(&mut plain);
+            return Ok(None);
+        }
+    };
+    zeroize::Zeroize::zeroize(&mut plain);
+    what.findings += header_what.findings;
+    what.rules.extend(header_what.rules);
     let level = match data.get(8) {
         Some(2) => flate2::Compression::best(),
         Some(4) => flate2::Compression::fast(),
         _ => flate2::Compression::default(),
     };
+    let mut text = text;
     let mut enc = builder.write(Vec::new(), level);
     let out = enc
         .write_all(&text)
         .and_then(|()| enc.finish())
-        .map_err(|e| skip(format!("cannot compress the redacted copy: {e}")))?;
-    Ok(Some((out, what)))
+        .map_err(|e| failed(format!("cannot compress the redacted copy: {e}")));
+    // When only the header held a match, `text` is the raw content.
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(Some((out?, what)))
 }
 
 /// Redacts the target in place. `dry_run`: decide, change nothing.
