@@ -379,7 +379,7 @@ pub struct LimitArgs {
     /// Archive members and mail parts [default: 1000000].
     #[arg(long, value_name = "N")]
     pub max_members: Option<u64>,
-    /// Time per file, e.g. 90s or 10m [default: 10m].
+    /// Time per file, any file (past it the file is partial), e.g. 90s or 10m [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<crate::config::limits::HumanDuration>,
     /// Largest object held in memory (a nested zip, a message, a PDF) [default: 64MiB].
