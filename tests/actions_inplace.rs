@@ -104,7 +104,7 @@ echo $i > "$count"
 "#;
 
 fn expected_line(i: usize, masked: bool) -> String {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let card = if masked { VISA_MASKED } else { VISA_GROUPED };
         format!("line {i} card {card} end")
     } else {
