@@ -73,30 +73,33 @@ fn the_action(events: &[Value]) -> &Value {
 
 // ---------------------------------------------------------------- D3
 
-/// An appender that writes numbered lines until `stop` exists, in blocks of
-/// ten: one block through a descriptor held open for the whole block (a
-/// logger), the next opening the file for each line (`echo >>`), so the
-/// redaction meets both a writer that is there and writers that come and
-/// go. Every third line holds a card. When stopped it writes how many
-/// lines it wrote to `count`.
+/// An appender that writes numbered lines until `stop` exists, in blocks:
+/// twenty lines through a descriptor held open for the whole block, a
+/// short pause after each (a logger), then twenty opening the file for
+/// each line (`echo >>`), so the redaction meets both a writer that is
+/// there and writers that come and go. Every third line holds a card.
+/// When stopped it writes how many lines it wrote to `count`.
 const APPENDER: &str = r#"
-f=$1; stop=$2; count=$3; i=0
+f=$1; stop=$2; count=$3; i=0; k=0
 while [ ! -e "$stop" ]; do
-  if [ $((i / 10 % 2)) -eq 0 ]; then
+  k=$((k+1))
+  if [ $((k % 2)) -eq 0 ]; then
     exec 3>>"$f"
     j=0
-    while [ $j -lt 10 ]; do
+    while [ $j -lt 20 ]; do
       if [ $((i % 3)) -eq 0 ]; then echo "line $i card 4526 0181 5908 3012 end" >&3
       else echo "line $i plain text end" >&3; fi
       i=$((i+1)); j=$((j+1))
+      sleep 0.002
     done
     exec 3>&-
   else
     j=0
-    while [ $j -lt 10 ]; do
+    while [ $j -lt 20 ]; do
       if [ $((i % 3)) -eq 0 ]; then echo "line $i card 4526 0181 5908 3012 end" >>"$f"
       else echo "line $i plain text end" >>"$f"; fi
       i=$((i+1)); j=$((j+1))
+      sleep 0.002
     done
   fi
 done
@@ -151,10 +154,12 @@ fn d3_redacting_a_file_being_appended_loses_no_line() {
         let reason = a["reason"].as_str().unwrap_or("");
         let label = if action == "redacted" {
             "redacted".to_string()
+        } else if reason.contains("while leakhound was replacing it") {
+            "skipped: a writer opened it during the swap (undone)".to_string()
         } else if reason.starts_with("in use by another process") {
             "skipped: in use".to_string()
         } else {
-            format!("skipped: {}", reason.split(':').next().unwrap_or(""))
+            format!("skipped: {}", reason.split(';').next().unwrap_or(""))
         };
         *outcomes.entry(label).or_default() += 1;
         fs::write(&stop, b"").unwrap();
@@ -162,8 +167,6 @@ fn d3_redacting_a_file_being_appended_loses_no_line() {
         let written: usize = fs::read_to_string(&count).unwrap().trim().parse().unwrap();
         // The writer is gone: the file is redacted now.
         let (code, events) = scan(state.path(), root.path(), "redact", &[]);
-        assert_eq!(code, Some(1), "run {run}: {events:#?}");
-        assert_eq!(the_action(&events)["action"], "redacted", "run {run}");
         let mut want = format!("start card {VISA_MASKED} here\n");
         for i in 0..written {
             want.push_str(&expected_line(i, true));
@@ -173,12 +176,17 @@ fn d3_redacting_a_file_being_appended_loses_no_line() {
         if got != want {
             let lines: std::collections::BTreeSet<&str> = got.lines().collect();
             let lost = (0..written)
-                .filter(|&i| !lines.contains(expected_line(i, true).as_str()))
+                .filter(|&i| {
+                    !lines.contains(expected_line(i, true).as_str())
+                        && !lines.contains(expected_line(i, false).as_str())
+                })
                 .count();
             panic!(
                 "run {run}: {lost} of {written} lines lost or damaged (first action: {action}, {reason})"
             );
         }
+        assert_eq!(code, Some(1), "run {run}: {events:#?}");
+        assert_eq!(the_action(&events)["action"], "redacted", "run {run}");
         let names: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "run {run}: temporary files left");
     }
