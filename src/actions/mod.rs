@@ -103,7 +103,9 @@ pub struct Actor<'a> {
 
 impl<'a> Actor<'a> {
     /// An actor; recovers any action a crash interrupted (unless this is a
-    /// dry run, which changes nothing).
+    /// dry run, which changes nothing). Does not fail any more: a journal
+    /// or store that cannot be used makes each action that needs it
+    /// `failed` (the `Result` is kept for the callers).
     pub fn new(
         engine: &'a Engine,
         fingerprinter: &'a Fingerprinter,

@@ -13,10 +13,13 @@
 //! The rewrite is a journaled sequence: journal entry, temporary file in
 //! the same directory (owner, group, mode and extended attributes copied),
 //! fsync, a rescan of what was written proving no match of the redacted
-//! rules is left, a check that the original did not change meanwhile,
-//! rename over the original, fsync of the directory, journal entry removed.
-//! No step keeps a clear-text copy: the temporary file only ever holds the
-//! redacted text.
+//! rules is left, a read lease on the original and a check that it did not
+//! change meanwhile, an exchange of the two names (undone if a writer began
+//! opening the original: [`super::in_use`]), removal of the original, fsync
+//! of the directory, journal entry removed. A file another process holds
+//! open for writing is never replaced. No step keeps a clear-text copy
+//! beyond the original itself: the temporary file holds the redacted text,
+//! and the original only between the exchange and its removal.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
