@@ -167,6 +167,11 @@ pub struct Writers {
 /// other than this process's.
 pub fn writers(st: &Stat) -> Writers {
     let mut out = Writers::default();
+    // With hidepid (systemd's ProtectProc=invisible) other users' processes
+    // are not even listed: the view is incomplete, and nothing else shows it.
+    if let Some(hidden) = proc_hides_processes() {
+        out.unreadable = Some(hidden);
+    }
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         out.unreadable = Some("/proc cannot be read".to_string());
@@ -217,10 +222,51 @@ pub fn writers(st: &Stat) -> Writers {
     out
 }
 
+/// Why `/proc` may not list every process: mounted with `hidepid` other
+/// than `0`/`off` (the processes of other users are invisible).
+fn proc_hides_processes() -> Option<String> {
+    hidepid_in(&std::fs::read_to_string("/proc/self/mountinfo").ok()?)
+}
+
+/// [`proc_hides_processes`] on the text of `/proc/self/mountinfo`.
+fn hidepid_in(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let mut halves = line.splitn(2, " - ");
+        let mount_point = halves.next()?.split(' ').nth(4)?;
+        let mut rest = halves.next()?.split(' ');
+        let (fstype, options) = (rest.next()?, rest.nth(1)?);
+        if mount_point != "/proc" || fstype != "proc" {
+            return None;
+        }
+        let hidepid = options
+            .split(',')
+            .find_map(|o| o.strip_prefix("hidepid="))?;
+        (hidepid != "0" && hidepid != "off").then(|| {
+            format!("/proc is mounted with hidepid={hidepid}, which hides other users' processes")
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn hidepid_on_proc_is_noticed() {
+        let hidden = "22 27 0:21 / /proc rw,nosuid shared:12 - proc proc rw,hidepid=invisible\n";
+        assert!(hidepid_in(hidden).unwrap().contains("hidepid=invisible"));
+        assert_eq!(
+            hidepid_in("22 27 0:21 / /proc rw - proc proc rw,hidepid=0\n"),
+            None
+        );
+        assert_eq!(
+            hidepid_in("22 27 0:21 / /proc rw,relatime - proc proc rw\n"),
+            None
+        );
+        let elsewhere = "30 27 0:40 / /run/x rw - proc proc rw,hidepid=2\n";
+        assert_eq!(hidepid_in(elsewhere), None);
+    }
 
     #[test]
     fn a_lease_is_refused_while_another_process_writes_and_breaks_on_open() {
