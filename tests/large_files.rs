@@ -263,3 +263,41 @@ fn d15_max_time_applies_to_plain_files() {
         assert!(rec["bytes"].as_u64().unwrap() < v.len() as u64, "{rec}");
     }
 }
+
+/// D15: standard input without end (`< /dev/zero`) used to be read for
+/// ever; `--max-time` stops it, `partial`, naming the limit.
+#[test]
+fn d15_max_time_applies_to_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["scan", "-v", "--format", "jsonl", "--progress", "never"])
+        .args(["--max-time", "1s", "-"])
+        .env("LEAKHOUND_FINGERPRINT_KEY", "segments")
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a scan of endless standard input ignored --max-time");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let rec: serde_json::Value = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "file")
+        .unwrap();
+    assert_eq!(rec["status"], "partial", "{rec}");
+    assert!(
+        rec["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("time limit of 1s reached (raise limits.max_time or --max-time)"),
+        "{rec}"
+    );
+}
