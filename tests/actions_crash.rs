@@ -268,6 +268,7 @@ fn redact_survives_sigkill_at_every_step() {
         "redact:after-journal",
         "redact:after-temp",
         "redact:after-rescan",
+        "redact:before-exchange",
         "redact:after-exchange",
         "redact:after-rename",
         "redact:before-journal-end",

@@ -236,6 +236,99 @@ fn d3_a_file_held_open_for_writing_is_skipped_naming_the_pid() {
     assert_eq!(the_action(&events)["action"], "redacted");
 }
 
+/// The state letter of process `pid` (`T` when stopped).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// D3, the undo: a writer that starts opening the file while the redaction
+/// holds its lease, just before the names are exchanged. leakhound is
+/// stopped there (`LEAKHOUND_FAULT=stop:redact:before-exchange`); an
+/// appender started then blocks in `open` (the lease); leakhound goes on,
+/// exchanges, sees the lease broken and exchanges back before the appender
+/// could write; the appender's line lands in the original, at its path.
+#[test]
+fn d3_a_writer_opening_during_the_swap_gets_the_original_back() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let log = root.path().join("swap.log");
+    let body = format!("card {VISA_GROUPED}\n");
+    fs::write(&log, &body).unwrap();
+    let scanner = lh(state.path())
+        .arg("scan")
+        .arg(root.path())
+        .args([
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "--action",
+            "redact",
+        ])
+        .env("LEAKHOUND_FAULT", "stop:redact:before-exchange")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = scanner.id();
+    let t = Instant::now();
+    while proc_state(pid) != Some('T') {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "leakhound never stopped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg("echo 'late line' >> \"$1\"")
+        .arg("sh")
+        .arg(&log)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "the writer was not held back by the lease"
+    );
+    let st = Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = scanner.wait_with_output().unwrap();
+    assert!(writer.wait().unwrap().success());
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let a = the_action(&events);
+    assert_eq!(a["action"], "skipped", "{a}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("while leakhound was replacing it"),
+        "{a}"
+    );
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("{body}late line\n")
+    );
+    assert_eq!(
+        fs::read_dir(root.path()).unwrap().count(),
+        1,
+        "temporary files left"
+    );
+    let (_, events) = scan(state.path(), root.path(), "redact", &[]);
+    assert_eq!(the_action(&events)["action"], "redacted");
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("card {VISA_MASKED}\nlate line\n")
+    );
+}
+
 // ------------------------------------------------- action failures: exit 4
 
 /// A small tmpfs mounted for one test, unmounted when dropped. `None` (the

@@ -646,6 +646,7 @@ fn swap_under_lease(target: &Target, tmp_name: &str, lease: &Lease<'_>) -> Resul
         return Err(busy(Busy::Opening));
     }
     let name = target.name.as_os_str();
+    fault::point("redact:before-exchange");
     match renameat_with(
         &target.dir,
         tmp_name,
