@@ -329,6 +329,81 @@ fn d3_a_writer_opening_during_the_swap_gets_the_original_back() {
     );
 }
 
+/// D3 without a lease: root without CAP_LEASE, on a file it does not own,
+/// cannot take one; the `/proc` scan then finds the writer (named by pid)
+/// and the file is left alone; once the writer is gone it is redacted.
+#[test]
+fn d3_without_a_lease_proc_names_the_writer() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let log = root.path().join("nolease.log");
+    let body = format!("card {VISA_GROUPED}\n");
+    fs::write(&log, &body).unwrap();
+    let chown = Command::new("chown").arg("nobody").arg(&log).status();
+    let setpriv = Command::new("setpriv").arg("--help").output();
+    if !rustix::process::geteuid().is_root()
+        || !chown.is_ok_and(|s| s.success())
+        || !setpriv.is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED: needs root, chown and setpriv (to drop CAP_LEASE)");
+        return;
+    }
+    let run = || {
+        let out = Command::new("setpriv")
+            .args(["--bounding-set=-lease", "--inh-caps=-lease", BIN])
+            .env("LEAKHOUND_FINGERPRINT_KEY", "inplace-test-key")
+            .env("LEAKHOUND_STATE_DIR", state.path())
+            .env_remove("LEAKHOUND_CONFIG")
+            .env_remove("LEAKHOUND_FAULT")
+            .arg("scan")
+            .arg(root.path())
+            .args([
+                "--format",
+                "jsonl",
+                "--progress",
+                "never",
+                "--action",
+                "redact",
+            ])
+            .output()
+            .unwrap();
+        let events: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        the_action(&events).clone()
+    };
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 3>>\"$1\"; echo ready; read x")
+        .arg("sh")
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let a = run();
+    assert_eq!(a["action"], "skipped", "{a}");
+    let want = format!("in use by another process (pid {})", holder.id());
+    assert!(a["reason"].as_str().unwrap().starts_with(&want), "{a}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), body);
+    holder.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
+    holder.wait().unwrap();
+    let a = run();
+    assert_eq!(a["action"], "redacted", "{a}");
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("card {VISA_MASKED}\n")
+    );
+}
+
 // ------------------------------------------------- action failures: exit 4
 
 /// A small tmpfs mounted for one test, unmounted when dropped. `None` (the
