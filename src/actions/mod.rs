@@ -73,8 +73,9 @@ pub enum ActionOutcome {
     /// with the reason; the file is still due.
     InUse,
     /// The action was attempted and failed (no space, a read-only file
-    /// system, an immutable file, a store that cannot be opened): event
-    /// `failed`; `leakhound scan` exits 4.
+    /// system, an immutable file, a store that cannot be opened, no way to
+    /// tell whether another process writes the file): event `failed`;
+    /// `leakhound scan` exits 4.
     Failed,
 }
 

@@ -87,11 +87,16 @@ pub(super) fn failed(reason: String) -> Refused {
     }
 }
 
-/// Another process writes the file.
+/// Another process writes the file; or whether one does cannot be told,
+/// which needs a person (grant `CAP_LEASE`): `failed`.
 fn busy(b: Busy) -> Refused {
+    let kind = match b {
+        Busy::Unknown(_) => RefusalKind::Failed,
+        Busy::Writer { .. } | Busy::Opening => RefusalKind::InUse,
+    };
     Refused {
         reason: b.to_string(),
-        kind: RefusalKind::InUse,
+        kind,
     }
 }
 
