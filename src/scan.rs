@@ -14,16 +14,18 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
 
 use rayon::iter::{IntoParallelRefIterator, ParallelBridge, ParallelIterator};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::engine::stream::{
-    Encoding, LineFixup, Located, ScanBuffers, SegmentMatch, StreamScanner, detect_encoding,
+    Encoding, LineFixup, Located, ScanBuffers, SegmentMatch, SegmentTotals, StreamScanner,
+    detect_encoding,
 };
 use crate::engine::{Engine, Flow};
-use crate::extract::{self, Budget, Format, LeafSink, Limits, Place, Problem};
+use crate::extract::{self, Budget, Format, LeafSink, LimitHit, Limits, Place, Problem};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
 use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent, Location};
@@ -279,10 +281,15 @@ impl Worker<'_> {
     }
 
     /// Scans an open regular file: containers are opened, big plain files
-    /// are split into segments, the rest is streamed.
+    /// are split into segments, sparse ones scanned only where they hold
+    /// data, the rest is streamed; all within `--max-time`.
     fn scan_file(&self, name: &str, mut file: File) {
-        use std::os::unix::fs::FileExt;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let deadline = Deadline::start(self.limits.max_time);
+        let (len, blocks) = file
+            .metadata()
+            .map(|m| (m.len(), m.blocks()))
+            .unwrap_or((0, 0));
         let mut head = vec![0u8; 64 * 1024];
         let n = match file.read_at(&mut head, 0) {
             Ok(n) => n,
@@ -291,20 +298,32 @@ impl Worker<'_> {
         head.truncate(n);
         match extract::sniff(&head) {
             Format::Plain => {
-                if self.threads > 1 && len >= SEGMENTED_FROM {
-                    match detect_encoding(&head) {
-                        Encoding::Utf8 { bom: false } => {
-                            return self.scan_segmented(name, &file, len, false);
-                        }
-                        Encoding::Binary => return self.scan_segmented(name, &file, len, true),
-                        _ => {}
+                // Fewer blocks than bytes: holes, which read as zeros and
+                // hold nothing to find (a 1 TiB sparse file would otherwise
+                // be read in full).
+                let sparse = len >= SEGMENT && blocks.saturating_mul(512) < len;
+                if sparse || (self.threads > 1 && len >= SEGMENTED_FROM) {
+                    let binary = match detect_encoding(&head) {
+                        Encoding::Utf8 { bom: false } => Some(false),
+                        Encoding::Binary => Some(true),
+                        _ => None,
+                    };
+                    if let Some(binary) = binary {
+                        let extents = if sparse {
+                            data_extents(&file, len)
+                        } else {
+                            std::iter::once(0..len).collect()
+                        };
+                        return self.scan_segmented(name, &file, len, binary, &extents, deadline);
                     }
                 }
-                self.scan_stream(name, &mut file);
+                let mut timed = deadline.reader(&mut file);
+                self.scan_stream(name, &mut timed);
             }
             format => {
                 let seekable = file.try_clone().ok();
-                self.scan_container(name, format, Vec::new(), &mut file, seekable.as_ref(), len)
+                let mut timed = deadline.reader(&mut file);
+                self.scan_container(name, format, Vec::new(), &mut timed, seekable.as_ref(), len)
             }
         }
     }
@@ -326,12 +345,14 @@ impl Worker<'_> {
             Ok((head, _)) => head,
             Err(e) => return self.unreadable(name, &e),
         };
+        let deadline = Deadline::start(self.limits.max_time);
+        let mut timed = deadline.reader(reader);
         match extract::sniff(&head) {
             Format::Plain => {
-                let mut whole = std::io::Cursor::new(head).chain(reader);
+                let mut whole = std::io::Cursor::new(head).chain(&mut timed);
                 self.scan_stream(name, &mut whole)
             }
-            format => self.scan_container(name, format, head, reader, None, 0),
+            format => self.scan_container(name, format, head, &mut timed, None, 0),
         }
     }
 
@@ -438,15 +459,21 @@ impl Worker<'_> {
             Err(e) => FileEvent {
                 path: path.to_string(),
                 member: None,
-                status: if e.bytes > 0 {
+                status: if e.bytes > 0 || LimitHit::of(&e.error).is_some() {
                     FileStatus::Partial
                 } else {
                     FileStatus::Error
                 },
-                reason: Some(format!(
-                    "read error after {} bytes: {} (the rest of the file was not scanned)",
-                    e.bytes, e.error
-                )),
+                reason: Some(match LimitHit::of(&e.error) {
+                    Some(hit) => format!(
+                        "{hit} after {} bytes: the rest of the file was not scanned",
+                        e.bytes
+                    ),
+                    None => format!(
+                        "read error after {} bytes: {} (the rest of the file was not scanned)",
+                        e.bytes, e.error
+                    ),
+                }),
                 bytes: e.bytes,
                 encoding: None,
                 findings: count,
@@ -498,19 +525,41 @@ impl Worker<'_> {
     /// Scans a large regular file as segments on the rayon pool, a batch of
     /// segments at a time (so findings held in memory stay bounded), and
     /// reports them in file order with their lines fixed up.
-    fn scan_segmented(&self, path: &str, file: &File, len: u64, binary: bool) {
-        let segments: Vec<std::ops::Range<u64>> = (0..len.div_ceil(SEGMENT))
-            .map(|i| i * SEGMENT..((i + 1) * SEGMENT).min(len))
+    ///
+    /// Only `extents` (ranges of the file holding data, in order) are read:
+    /// what lies between them is a hole, zeros, which hold nothing to find
+    /// and no newline, and counts as scanned. Each segment first checks the
+    /// deadline.
+    fn scan_segmented(
+        &self,
+        path: &str,
+        file: &File,
+        len: u64,
+        binary: bool,
+        extents: &[std::ops::Range<u64>],
+        deadline: Deadline,
+    ) {
+        let segments: Vec<std::ops::Range<u64>> = extents
+            .iter()
+            .flat_map(|e| {
+                (e.start..e.end)
+                    .step_by(SEGMENT as usize)
+                    .map(move |s| s..(s + SEGMENT).min(e.end))
+            })
             .collect();
         let mut fixup = LineFixup::default();
         let mut count = 0u64;
         let mut scanned = 0u64;
         let mut failure: Option<String> = None;
+        let mut timed_out = false;
         let mut batch: Vec<Event> = Vec::new();
         for group in segments.chunks(SEGMENTS_PER_BATCH * self.threads) {
             let results: Vec<(Vec<SegmentMatch<'_>>, std::io::Result<_>)> = group
                 .par_iter()
                 .map(|range| {
+                    if let Err(e) = deadline.check() {
+                        return (Vec::new(), Err(e));
+                    }
                     let bufs = BUFFERS.with(|b| b.take());
                     let mut scanner = StreamScanner::with_buffers(self.engine, self.chunk, bufs);
                     if let Some(p) = &self.progress {
@@ -532,13 +581,29 @@ impl Worker<'_> {
                 let totals = match totals {
                     Ok(t) => t,
                     Err(e) => {
-                        failure = Some(format!(
-                            "read error at byte {}: {e} (the rest of the file was not scanned)",
-                            range.start
-                        ));
+                        timed_out = LimitHit::of(&e).is_some();
+                        failure = Some(match LimitHit::of(&e) {
+                            Some(hit) => format!(
+                                "{hit} at byte {}: the rest of the file was not scanned",
+                                range.start
+                            ),
+                            None => format!(
+                                "read error at byte {}: {e} (the rest of the file was not scanned)",
+                                range.start
+                            ),
+                        });
                         break;
                     }
                 };
+                if range.start > scanned && !binary {
+                    // A hole before this segment: zeros, one code point
+                    // each, no newline.
+                    fixup.advance(&SegmentTotals {
+                        newlines: 0,
+                        trailing_chars: range.start - scanned,
+                        has_newline: false,
+                    });
+                }
                 for mut sm in found {
                     if !binary {
                         let (line, column) = fixup.place(&sm);
@@ -561,6 +626,10 @@ impl Worker<'_> {
         if !batch.is_empty() {
             self.send(batch);
         }
+        if failure.is_none() {
+            // A hole at the end.
+            scanned = len;
+        }
         let encoding = if binary {
             Encoding::Binary
         } else {
@@ -568,7 +637,7 @@ impl Worker<'_> {
         };
         let status = match (&failure, scanned) {
             (None, _) => FileStatus::Scanned,
-            (Some(_), 0) => FileStatus::Error,
+            (Some(_), 0) if !timed_out => FileStatus::Error,
             (Some(_), _) => FileStatus::Partial,
         };
         self.send(vec![Event::File(FileEvent {
@@ -650,6 +719,94 @@ impl Worker<'_> {
         }
         n
     }
+}
+
+/// The end of one file's time (`--max-time`, `limits.max_time`), checked
+/// per read (a few hundred KiB) or per segment, never per byte.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Option<Instant>,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn start(limit: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now().checked_add(limit),
+            limit,
+        }
+    }
+
+    /// A `LimitHit` error, naming the limit and how to raise it, once the
+    /// time is up.
+    fn check(&self) -> std::io::Result<()> {
+        match self.at {
+            Some(at) if Instant::now() > at => Err(std::io::Error::other(LimitHit(format!(
+                "time limit of {} reached (raise limits.max_time or --max-time)",
+                humantime::format_duration(self.limit)
+            )))),
+            _ => Ok(()),
+        }
+    }
+
+    fn reader<'r>(self, inner: &'r mut dyn Read) -> TimedReader<'r> {
+        TimedReader {
+            inner,
+            deadline: self,
+        }
+    }
+}
+
+/// A reader that fails with the time limit once the deadline is past.
+struct TimedReader<'r> {
+    inner: &'r mut dyn Read,
+    deadline: Deadline,
+}
+
+impl Read for TimedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.deadline.check()?;
+        self.inner.read(buf)
+    }
+}
+
+/// At most this many data extents of a sparse file are told apart; the
+/// rest of the file is read as one (holes there read as zeros), so memory
+/// stays bounded whatever the layout.
+const MAX_EXTENTS: usize = 1 << 16;
+
+/// The ranges of `file` that hold data (`SEEK_DATA`/`SEEK_HOLE`), in
+/// order. A file system without them reports the whole file as data.
+fn data_extents(file: &File, len: u64) -> Vec<std::ops::Range<u64>> {
+    use rustix::fs::{SeekFrom, seek};
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    while pos < len {
+        if out.len() >= MAX_EXTENTS {
+            out.push(pos..len);
+            break;
+        }
+        let start = match seek(file, SeekFrom::Data(pos)) {
+            Ok(p) => p,
+            // No data after `pos`: the rest is a hole.
+            Err(Errno::NXIO) => break,
+            Err(_) => {
+                out.push(pos..len);
+                break;
+            }
+        };
+        if start >= len {
+            break;
+        }
+        let end = seek(file, SeekFrom::Hole(start)).map_or(len, |e| e.min(len));
+        if end <= start {
+            out.push(start..len);
+            break;
+        }
+        out.push(start..end);
+        pos = end;
+    }
+    out
 }
 
 /// The leaves of one container, scanned by a worker.

@@ -5,8 +5,10 @@
 //! written and fsynced before the temporary file is created and removed
 //! after the rename is durable. A crash at any step leaves either the
 //! original or the redacted file at the path (the rename is atomic); the
-//! only litter is the temporary file, which holds redacted text, never the
-//! raw numbers. [`Journal::recover`] removes it. Quarantine keeps its own
+//! only litter is the temporary file, which holds redacted text, except
+//! for the instant between the exchange of the two names and the removal,
+//! when it is the original itself under the hidden name (see
+//! `docs/actions.md`). [`Journal::recover`] removes it. Quarantine keeps its own
 //! journal in the manifest (see `quarantine`).
 //!
 //! Several processes may share a journal (two scans, a scan and the daemon

@@ -3,7 +3,8 @@
 //! A file's findings enter [`Actor::act`] (from `leakhound scan` once the
 //! file's record arrives, or from the daemon); one [`ActionEvent`] leaves,
 //! saying what was done (`redacted`, `quarantined`) or why nothing was
-//! (`skipped`, with the reason). The policy (`config::policy`) or the
+//! (`skipped` or `failed`, with the reason; [`ActionOutcome`] tells the
+//! daemon what to retry). The policy (`config::policy`) or the
 //! command line decides the action; [`safe_fs`] opens the file from a scan
 //! root without following links; [`redact`] and [`quarantine`] change it
 //! as journaled, crash-safe sequences; [`journal`] and
@@ -16,6 +17,7 @@
 //! fingerprints only, and redaction keeps no clear-text backup.
 
 pub mod fault;
+pub mod in_use;
 pub mod journal;
 pub mod mail;
 pub mod quarantine;
@@ -35,7 +37,7 @@ use crate::rules::{Confidence, Severity};
 
 use journal::Journal;
 use quarantine::{Store, StoreError};
-use redact::{RedactCtx, Refused};
+use redact::{RedactCtx, RefusalKind, Refused};
 use safe_fs::Target;
 
 /// Everything an [`Actor`] needs to know, resolved from the config file
@@ -57,6 +59,39 @@ pub struct ActionSettings {
     pub min_confidence: Confidence,
 }
 
+/// What an action came to, for callers that must tell apart what is done,
+/// what is left on purpose, and what should be tried again (the daemon
+/// keeps `InUse` and `Failed` files due).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Redacted or quarantined (or would be, in a dry run).
+    Done,
+    /// Left as it is on purpose (a link, hard links, outside the roots,
+    /// changed since the scan, `policy.fallback: report`): event `skipped`.
+    Skipped,
+    /// Another process has the file open for writing: event `skipped`
+    /// with the reason; the file is still due.
+    InUse,
+    /// The action was attempted and failed (no space, a read-only file
+    /// system, an immutable file, a store that cannot be opened, no way to
+    /// tell whether another process writes the file): event `failed`;
+    /// `leakhound scan` exits 4.
+    Failed,
+}
+
+impl ActionOutcome {
+    /// The event's `action` when an action failed.
+    pub const FAILED: &'static str = "failed";
+
+    /// The event's `action` for an outcome other than `Done`.
+    fn event_action(self) -> &'static str {
+        match self {
+            ActionOutcome::Failed => Self::FAILED,
+            _ => "skipped",
+        }
+    }
+}
+
 /// Applies the policy to files.
 pub struct Actor<'a> {
     engine: &'a Engine,
@@ -69,7 +104,9 @@ pub struct Actor<'a> {
 
 impl<'a> Actor<'a> {
     /// An actor; recovers any action a crash interrupted (unless this is a
-    /// dry run, which changes nothing).
+    /// dry run, which changes nothing). Does not fail any more: a journal
+    /// or store that cannot be used makes each action that needs it
+    /// `failed` (the `Result` is kept for the callers).
     pub fn new(
         engine: &'a Engine,
         fingerprinter: &'a Fingerprinter,
@@ -77,15 +114,17 @@ impl<'a> Actor<'a> {
     ) -> Result<Actor<'a>, StoreError> {
         let journal = Journal::new(settings.journal_dir.clone());
         let mut store = None;
+        // Neither failure stops the scan: findings are reported whatever
+        // happens to actions. A store that cannot be opened now is tried
+        // again at each quarantine, whose event then says `failed` and why.
         if !settings.dry_run {
-            journal.recover().map_err(|source| StoreError::Io {
-                dir: settings.journal_dir.clone(),
-                what: "cannot recover the redaction journal",
-                source,
-            })?;
+            if let Err(e) = journal.recover() {
+                tracing::warn!(
+                    "cannot recover the redaction journal in {}: {e} (left for the next run)",
+                    settings.journal_dir.display()
+                );
+            }
             if settings.quarantine_dir.join("manifest.db").exists() {
-                // A store that cannot be opened is reported on each file
-                // that needs it (a `skipped` action with the reason).
                 store = Store::open(&settings.quarantine_dir).ok();
             }
         }
@@ -119,6 +158,15 @@ impl<'a> Actor<'a> {
     /// `None` when the policy says to report only. `file` is the path as
     /// bytes (a name need not be UTF-8).
     pub fn act(&self, file: &Path, findings: &[FindingEvent]) -> Option<ActionEvent> {
+        self.act_outcome(file, findings).map(|(ev, _)| ev)
+    }
+
+    /// As [`Actor::act`], with what the action came to.
+    pub fn act_outcome(
+        &self,
+        file: &Path,
+        findings: &[FindingEvent],
+    ) -> Option<(ActionEvent, ActionOutcome)> {
         let kind = self.decide(findings);
         if kind == ActionKind::Report {
             return None;
@@ -150,11 +198,11 @@ impl<'a> Actor<'a> {
                  not its name (rename the file, or quarantine it)"
                     .to_string(),
             );
-            return Some(ev);
+            return Some((ev, ActionOutcome::Skipped));
         }
         if path == STDIN_NAME {
             ev.reason = Some("standard input cannot be redacted or quarantined".to_string());
-            return Some(ev);
+            return Some((ev, ActionOutcome::Skipped));
         }
         let mut target = match safe_fs::open_target(
             &self.settings.roots,
@@ -164,7 +212,7 @@ impl<'a> Actor<'a> {
             Ok(t) => t,
             Err(reason) => {
                 ev.reason = Some(reason);
-                return Some(ev);
+                return Some((ev, ActionOutcome::Skipped));
             }
         };
         match kind {
@@ -186,15 +234,21 @@ impl<'a> Actor<'a> {
                         ev.action = "redacted".to_string();
                         ev.findings = r.findings;
                         ev.rules = r.rules.into_iter().collect();
-                        Some(ev)
+                        Some((ev, ActionOutcome::Done))
                     }
                     Err(Refused {
                         reason,
-                        fall_back: true,
+                        kind: RefusalKind::FallBack,
                     }) => Some(self.fall_back(&target, ev, reason)),
-                    Err(Refused { reason, .. }) => {
+                    Err(Refused { reason, kind }) => {
+                        let outcome = match kind {
+                            RefusalKind::InUse => ActionOutcome::InUse,
+                            RefusalKind::Failed => ActionOutcome::Failed,
+                            RefusalKind::Skip | RefusalKind::FallBack => ActionOutcome::Skipped,
+                        };
+                        ev.action = outcome.event_action().to_string();
                         ev.reason = Some(reason);
-                        Some(ev)
+                        Some((ev, outcome))
                     }
                 }
             }
@@ -203,7 +257,12 @@ impl<'a> Actor<'a> {
 
     /// A file that should be redacted but cannot be: quarantine or report,
     /// as the policy says, and say so.
-    fn fall_back(&self, target: &Target, mut ev: ActionEvent, why: String) -> ActionEvent {
+    fn fall_back(
+        &self,
+        target: &Target,
+        mut ev: ActionEvent,
+        why: String,
+    ) -> (ActionEvent, ActionOutcome) {
         match self.settings.policy.fallback {
             Fallback::Quarantine => self.quarantine(
                 target,
@@ -214,7 +273,7 @@ impl<'a> Actor<'a> {
                 ev.reason = Some(format!(
                     "cannot be redacted ({why}); policy.fallback is report: left as it is"
                 ));
-                ev
+                (ev, ActionOutcome::Skipped)
             }
         }
     }
@@ -224,29 +283,31 @@ impl<'a> Actor<'a> {
         target: &Target,
         mut ev: ActionEvent,
         note: Option<String>,
-    ) -> ActionEvent {
+    ) -> (ActionEvent, ActionOutcome) {
         if self.settings.dry_run {
             // Predict the real run: a store it would refuse is refused here.
             if let Err(e) = Store::check(&self.settings.quarantine_dir) {
                 ev.reason = Some(e.to_string());
-                return ev;
+                return (ev, ActionOutcome::Skipped);
             }
             ev.action = "quarantined".to_string();
             ev.reason = note;
-            return ev;
+            return (ev, ActionOutcome::Done);
         }
+        let failed = |mut ev: ActionEvent, reason: String| {
+            ev.action = ActionOutcome::Failed.event_action().to_string();
+            ev.reason = Some(reason);
+            (ev, ActionOutcome::Failed)
+        };
         let mut slot = self.store.borrow_mut();
         if slot.is_none() {
             match Store::open(&self.settings.quarantine_dir) {
                 Ok(s) => *slot = Some(s),
-                Err(e) => {
-                    ev.reason = Some(e.to_string());
-                    return ev;
-                }
+                Err(e) => return failed(ev, e.to_string()),
             }
         }
         let Some(store) = slot.as_ref() else {
-            return ev;
+            return failed(ev, "the quarantine store is not open".to_string());
         };
         let q = &self.settings.policy.quarantine;
         let tombstone = q.tombstone.then(|| {
@@ -266,9 +327,13 @@ impl<'a> Actor<'a> {
                 ev.quarantine_id = Some(done.id);
                 ev.findings = done.findings.len() as u64;
                 ev.reason = note;
+                (ev, ActionOutcome::Done)
             }
-            Err(e) => ev.reason = Some(e.to_string()),
+            // The store's errors do not tell a refusal for safety from an
+            // I/O failure (`StoreError::Refused` carries both): every one is
+            // `failed`, so that a person looks rather than a file staying
+            // unquarantined unnoticed.
+            Err(e) => failed(ev, e.to_string()),
         }
-        ev
     }
 }

@@ -13,10 +13,13 @@
 //! The rewrite is a journaled sequence: journal entry, temporary file in
 //! the same directory (owner, group, mode and extended attributes copied),
 //! fsync, a rescan of what was written proving no match of the redacted
-//! rules is left, a check that the original did not change meanwhile,
-//! rename over the original, fsync of the directory, journal entry removed.
-//! No step keeps a clear-text copy: the temporary file only ever holds the
-//! redacted text.
+//! rules is left, a read lease on the original and a check that it did not
+//! change meanwhile, an exchange of the two names (undone if a writer began
+//! opening the original: [`super::in_use`]), removal of the original, fsync
+//! of the directory, journal entry removed. A file another process holds
+//! open for writing is never replaced. No step keeps a clear-text copy
+//! beyond the original itself: the temporary file holds the redacted text,
+//! and the original only between the exchange and its removal.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -31,23 +34,40 @@ use crate::report::event::FileStatus;
 use crate::rules::{Confidence, Severity};
 
 use super::fault;
+use super::in_use::{Busy, Lease, Taken};
 use super::journal::Journal;
 use super::safe_fs::{self, Target};
 
+/// What becomes of a file that was not redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The format cannot be rewritten (binary, container, too large): the
+    /// policy's fallback applies.
+    FallBack,
+    /// Left as it is on purpose (it changed since the scan, nothing is left
+    /// to redact): the action is `skipped`.
+    Skip,
+    /// Another process is writing it ([`Busy`]): `skipped` now, and due
+    /// again (the daemon retries it).
+    InUse,
+    /// The rewrite was attempted and failed (no space, a read-only file
+    /// system, an immutable file, an I/O error): the action is `failed`.
+    Failed,
+}
+
 /// Why a file was not redacted.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
 pub struct Refused {
     pub reason: String,
-    /// The format cannot be rewritten (binary, container, too large): the
-    /// policy's fallback applies. Otherwise the file is skipped.
-    pub fall_back: bool,
+    pub kind: RefusalKind,
 }
 
 /// A refusal that skips the file.
 pub(super) fn skip(reason: String) -> Refused {
     Refused {
         reason,
-        fall_back: false,
+        kind: RefusalKind::Skip,
     }
 }
 
@@ -55,7 +75,28 @@ pub(super) fn skip(reason: String) -> Refused {
 pub(super) fn unsupported(reason: String) -> Refused {
     Refused {
         reason,
-        fall_back: true,
+        kind: RefusalKind::FallBack,
+    }
+}
+
+/// A step of the rewrite failed.
+pub(super) fn failed(reason: String) -> Refused {
+    Refused {
+        reason,
+        kind: RefusalKind::Failed,
+    }
+}
+
+/// Another process writes the file; or whether one does cannot be told,
+/// which needs a person (grant `CAP_LEASE`): `failed`.
+fn busy(b: Busy) -> Refused {
+    let kind = match b {
+        Busy::Unknown(_) => RefusalKind::Failed,
+        Busy::Writer { .. } | Busy::Opening => RefusalKind::InUse,
+    };
+    Refused {
+        reason: b.to_string(),
+        kind,
     }
 }
 
@@ -386,43 +427,102 @@ pub fn redact_gzip(
             container_refusal(other)
         ))),
     };
-    zeroize::Zeroize::zeroize(&mut plain);
-    let Some((text, what)) = inner? else {
-        return Ok(None);
+    let inner = match inner {
+        Ok(inner) => inner,
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut plain);
+            return Err(e);
+        }
     };
+    // The header is written back from the first member's, its name and
+    // comment masked like text, its extra field dropped if it holds a
+    // match (binary subfields cannot be masked safely); later members'
+    // headers are not kept (one member is written).
     let mut first = flate2::read::GzDecoder::new(data);
     let _ = first.read(&mut [0u8; 1]);
+    let mut header_what = Redacted {
+        findings: 0,
+        rules: BTreeSet::new(),
+    };
     let mut builder = flate2::GzBuilder::new();
     if let Some(h) = first.header() {
-        if let Some(name) = h.filename() {
+        let wanted = |bytes: &[u8]| -> Vec<String> {
+            ctx.engine
+                .find_all(bytes)
+                .iter()
+                .filter(|m| {
+                    m.confidence >= ctx.min_confidence && (ctx.wants)(&m.rule.id, m.severity)
+                })
+                .map(|m| m.rule.id.clone())
+                .collect()
+        };
+        // Masked as text where it reads as text; dropped if it holds a
+        // match and cannot be masked (binary bytes, the extra field).
+        let mut field = |bytes: &[u8], text: bool| -> Option<Vec<u8>> {
+            if text && let Ok(Some((masked, what))) = redact_bytes(ctx, bytes) {
+                header_what.findings += what.findings;
+                header_what.rules.extend(what.rules);
+                return Some(masked);
+            }
+            let rules = wanted(bytes);
+            if rules.is_empty() {
+                return Some(bytes.to_vec());
+            }
+            header_what.findings += rules.len() as u64;
+            header_what.rules.extend(rules);
+            None
+        };
+        if let Some(name) = h.filename().and_then(|b| field(b, true)) {
             builder = builder.filename(name);
         }
-        if let Some(comment) = h.comment() {
+        if let Some(comment) = h.comment().and_then(|b| field(b, true)) {
             builder = builder.comment(comment);
         }
-        if let Some(extra) = h.extra() {
+        if let Some(extra) = h.extra().and_then(|b| field(b, false)) {
             builder = builder.extra(extra);
         }
         builder = builder
             .mtime(h.mtime())
             .operating_system(h.operating_system());
     }
+    let (text, mut what) = match inner {
+        Some((text, what)) => (text, what),
+        None if header_what.findings > 0 => (
+            std::mem::take(&mut plain),
+            Redacted {
+                findings: 0,
+                rules: BTreeSet::new(),
+            },
+        ),
+        None => {
+            zeroize::Zeroize::zeroize(&mut plain);
+            return Ok(None);
+        }
+    };
+    zeroize::Zeroize::zeroize(&mut plain);
+    what.findings += header_what.findings;
+    what.rules.extend(header_what.rules);
     let level = match data.get(8) {
         Some(2) => flate2::Compression::best(),
         Some(4) => flate2::Compression::fast(),
         _ => flate2::Compression::default(),
     };
+    let mut text = text;
     let mut enc = builder.write(Vec::new(), level);
     let out = enc
         .write_all(&text)
         .and_then(|()| enc.finish())
-        .map_err(|e| skip(format!("cannot compress the redacted copy: {e}")))?;
-    Ok(Some((out, what)))
+        .map_err(|e| failed(format!("cannot compress the redacted copy: {e}")));
+    // When only the header held a match, `text` is the raw content.
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(Some((out?, what)))
 }
 
 /// Redacts the target in place. `dry_run`: decide, change nothing.
-/// `Err(Refused)`: the file cannot be redacted (fall back); `Err` of the
-/// outer result is never used for a file we did not touch.
+/// `Err(Refused)`: the file was not redacted, and its kind says whether
+/// the fallback applies, it was skipped, another process writes it, or the
+/// rewrite failed. A file another process holds open for writing is never
+/// replaced (see [`super::in_use`]).
 pub fn redact_file(
     ctx: &RedactCtx<'_>,
     target: &mut Target,
@@ -436,6 +536,9 @@ pub fn redact_file(
             ctx.options.max_bytes
         )));
     }
+    // A writer now would make the snapshot stale at once: do not start
+    // (checked again, under a lease, right before the swap).
+    drop(Lease::take(&target.file, &target.stat).map_err(busy)?);
     let mut original = Vec::with_capacity(size as usize);
     target
         .file
@@ -445,7 +548,7 @@ pub fn redact_file(
                 .take(ctx.options.max_bytes + 1)
                 .read_to_end(&mut original)
         })
-        .map_err(|e| skip(format!("cannot read: {e}")))?;
+        .map_err(|e| failed(format!("cannot read: {e}")))?;
     let Some((redacted, what)) = redact_content(ctx, &original)? else {
         return Err(skip(
             "no match to redact is left in the file (it changed since the scan)".to_string(),
@@ -463,14 +566,20 @@ pub fn redact_file(
     let dir_path = safe_fs::dir_path(&target.dir);
     let entry = journal
         .begin(&id, &dir_path, &tmp_name)
-        .map_err(|e| skip(format!("cannot write the action journal: {e}")))?;
+        .map_err(|e| failed(format!("cannot write the action journal: {e}")))?;
     fault::point("redact:after-journal");
     let result = write_and_swap(ctx, target, &tmp_name, &redacted);
-    if result.is_err() {
-        let _ = rustix::fs::unlinkat(&target.dir, tmp_name.as_str(), rustix::fs::AtFlags::empty());
-    }
+    // What is left under the temporary name (the redacted copy, after a
+    // failure or an undone swap) goes; the journal entry goes only once
+    // it is gone, so that recovery can try again if it cannot be removed.
+    let left = match result {
+        Ok(()) => Ok(()),
+        Err(_) => remove_temp(target, &tmp_name),
+    };
     fault::point("redact:before-journal-end");
-    journal.end(&entry);
+    if left.is_ok() {
+        journal.end(&entry);
+    }
     result.map(|()| what)
 }
 
@@ -481,12 +590,12 @@ fn write_and_swap(
     redacted: &[u8],
 ) -> Result<(), Refused> {
     let mut tmp = safe_fs::create_new(&target.dir, tmp_name.as_ref(), 0o600)
-        .map_err(|e| skip(format!("cannot create a temporary file beside it: {e}")))?;
+        .map_err(|e| failed(format!("cannot create a temporary file beside it: {e}")))?;
     tmp.write_all(redacted)
-        .map_err(|e| skip(format!("cannot write the redacted copy: {e}")))?;
-    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(skip)?;
+        .map_err(|e| failed(format!("cannot write the redacted copy: {e}")))?;
+    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(failed)?;
     tmp.sync_all()
-        .map_err(|e| skip(format!("cannot fsync the redacted copy: {e}")))?;
+        .map_err(|e| failed(format!("cannot fsync the redacted copy: {e}")))?;
     fault::point("redact:after-temp");
     // Prove it on what is on disk: read the temporary file back through the
     // scanner's own read path.
@@ -497,7 +606,7 @@ fn write_and_swap(
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(|e| skip(format!("cannot reopen the redacted copy: {e}")))?,
+        .map_err(|e| failed(format!("cannot reopen the redacted copy: {e}")))?,
     );
     let events = crate::scan::scan_one(
         ctx.engine,
@@ -508,19 +617,111 @@ fn write_and_swap(
         proof_limits(ctx),
     );
     if let Err(Refused { reason, .. }) = check_events(ctx, &events) {
-        return Err(skip(format!(
+        return Err(failed(format!(
             "the redacted copy on disk failed its proof ({reason}; a bug: please report it); \
              the original is left as it was"
         )));
     }
     fault::point("redact:after-rescan");
+    // Under the lease no writer can open the file until it is dropped; a
+    // writer that opened and closed it since it was read changed its size,
+    // mtime or ctime.
+    let lease = Lease::take(&target.file, &target.stat).map_err(busy)?;
     target.unchanged().map_err(skip)?;
-    rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
-        .map_err(|e| skip(format!("cannot rename the redacted copy over it: {e}")))?;
+    match &lease {
+        Taken::Held(lease) => swap_under_lease(target, tmp_name, lease)?,
+        Taken::Unavailable => rename_over(target, tmp_name)?,
+    }
+    drop(lease);
     fault::point("redact:after-rename");
     safe_fs::fsync_dir(&target.dir)
-        .map_err(|e| skip(format!("renamed, but cannot fsync the directory: {e}")))?;
+        .map_err(|e| failed(format!("renamed, but cannot fsync the directory: {e}")))?;
     Ok(())
+}
+
+/// Puts the redacted copy in place while the lease keeps writers out:
+/// exchange the two names, then ask the lease whether a writer began to
+/// open the original meanwhile (its `open` is blocked by the lease, so it
+/// has written nothing); if one did, exchange them back, and the writer
+/// goes on with the original at its path. Otherwise remove the original,
+/// which the exchange left under the temporary name.
+fn swap_under_lease(target: &Target, tmp_name: &str, lease: &Lease<'_>) -> Result<(), Refused> {
+    use rustix::fs::{AtFlags, RenameFlags, renameat_with, unlinkat};
+    if lease.broken() {
+        return Err(busy(Busy::Opening));
+    }
+    let name = target.name.as_os_str();
+    fault::point("redact:before-exchange");
+    match renameat_with(
+        &target.dir,
+        tmp_name,
+        &target.dir,
+        name,
+        RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => {}
+        // A file system that cannot exchange (some network and FUSE ones):
+        // a plain rename, still with no writer open.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            return rename_over(target, tmp_name);
+        }
+        Err(e) => {
+            return Err(failed(format!(
+                "cannot rename the redacted copy over it: {e}"
+            )));
+        }
+    }
+    fault::point("redact:after-exchange");
+    let undo = |why: Refused| -> Result<(), Refused> {
+        match renameat_with(
+            &target.dir,
+            tmp_name,
+            &target.dir,
+            name,
+            RenameFlags::EXCHANGE,
+        ) {
+            Ok(()) => Err(why),
+            // Cannot happen short of a broken file system (the same two
+            // names were just exchanged): keep the redacted file.
+            Err(e) => Err(failed(format!(
+                "{} (and the original could not be put back: {e}; it is kept as {tmp_name} until the next run's recovery removes it)",
+                why.reason
+            ))),
+        }
+    };
+    if lease.broken() {
+        return undo(busy(Busy::Opening));
+    }
+    match unlinkat(&target.dir, tmp_name, AtFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(e) => undo(failed(format!(
+            "cannot remove the original after the swap: {e}"
+        ))),
+    }
+}
+
+/// Removes the redacted copy after a failure; never the original, which
+/// only a failed undo of an exchange could leave under the temporary name
+/// (it is then left for the journal's recovery).
+fn remove_temp(target: &Target, tmp_name: &str) -> Result<(), rustix::io::Errno> {
+    use rustix::fs::{AtFlags, statat, unlinkat};
+    match statat(&target.dir, tmp_name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_dev == target.stat.st_dev && st.st_ino == target.stat.st_ino => {
+            return Err(rustix::io::Errno::BUSY);
+        }
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        _ => {}
+    }
+    match unlinkat(&target.dir, tmp_name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A plain `rename` of the redacted copy over the original.
+fn rename_over(target: &Target, tmp_name: &str) -> Result<(), Refused> {
+    rustix::fs::renameat(&target.dir, tmp_name, &target.dir, target.name.as_os_str())
+        .map_err(|e| failed(format!("cannot rename the redacted copy over it: {e}")))
 }
 
 #[cfg(test)]

@@ -38,16 +38,15 @@ impl Target {
         dir_path(&self.dir).join(&self.name)
     }
 
-    /// Whether the name still refers to the opened file, unchanged in size
-    /// and modification time: nobody replaced or wrote it meanwhile.
+    /// Whether the name still refers to the opened file, unchanged in size,
+    /// modification and change time (which `touch` cannot set back): nobody
+    /// replaced or wrote it meanwhile.
     pub fn unchanged(&self) -> Result<(), String> {
         let now = rustix::fs::fstat(&self.file).map_err(|e| format!("cannot stat: {e}"))?;
         if !same_content_stamp(&self.stat, &now) {
-            return Err(
-                "the file changed while leakhound was acting on it (size or \
-                        modification time); left as it is, scan it again"
-                    .to_string(),
-            );
+            return Err("the file changed while leakhound was acting on it (size, \
+                        modification or change time); left as it is, scan it again"
+                .to_string());
         }
         match rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if st.st_dev == self.stat.st_dev && st.st_ino == self.stat.st_ino => Ok(()),
@@ -67,6 +66,8 @@ fn same_content_stamp(a: &Stat, b: &Stat) -> bool {
     a.st_size == b.st_size
         && a.st_mtime == b.st_mtime
         && a.st_mtime_nsec == b.st_mtime_nsec
+        && a.st_ctime == b.st_ctime
+        && a.st_ctime_nsec == b.st_ctime_nsec
         && a.st_ino == b.st_ino
 }
 

@@ -19,7 +19,7 @@ use crate::report::Format;
 use crate::rules::{Confidence, RuleSet, Severity};
 
 /// Exit codes, as a linter's (grep exits 0 when it finds something; a gate
-/// exits 1): 0 clean, 1 findings, 2 error, 3 incomplete.
+/// exits 1): 0 clean, 1 findings, 2 error, 3 incomplete; 4 an action failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// No finding at or above `--fail-on`.
@@ -30,6 +30,10 @@ pub enum Exit {
     Error = 2,
     /// `--fail-on-incomplete` and some file could not be fully scanned.
     Incomplete = 3,
+    /// An action (redact, quarantine) was attempted and failed: no space, a
+    /// read-only file system, an immutable file, a store that cannot be
+    /// opened. Findings were still reported. Takes precedence over 1 and 3.
+    ActionFailed = 4,
 }
 
 impl From<Exit> for ExitCode {
@@ -44,6 +48,9 @@ Exit codes:
   1  findings at or above --fail-on
   2  error: bad arguments, bad rules, a path that does not exist
   3  with --fail-on-incomplete: no findings, but some file could not be fully scanned
+  4  with --action or a policy: an action failed (no space, read-only file system,
+     immutable file, quarantine store unusable); findings are still reported, and
+     4 takes precedence over 1 and 3
 
 Findings suppressed by .leakhound.yaml, `leakhound:allow` on their line or
 --baseline do not count towards the exit code; the summary counts them.
@@ -384,7 +391,7 @@ pub struct LimitArgs {
     /// Archive members and mail parts [default: 1000000].
     #[arg(long, value_name = "N")]
     pub max_members: Option<u64>,
-    /// Time per file, e.g. 90s or 10m [default: 10m].
+    /// Time per file, any file (past it the file is partial), e.g. 90s or 10m [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<crate::config::limits::HumanDuration>,
     /// Largest object held in memory (a nested zip, a message, a PDF) [default: 64MiB].

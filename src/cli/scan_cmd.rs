@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::baseline_cmd::BaselineSink;
 use super::{Exit, ScanArgs, When};
-use crate::actions::{ActionSettings, Actor};
+use crate::actions::{ActionOutcome, ActionSettings, Actor};
 use crate::config::policy::ActionKind;
 use crate::config::{self, Config};
 use crate::engine::Engine;
@@ -334,7 +334,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         totals.files.add(FileStatus::Error);
     }
 
-    let mut exit = decide_exit(&args, &totals, !missing.is_empty());
+    let action_failed = actions.contains_key(ActionOutcome::FAILED);
+    let mut exit = decide_exit(&args, &totals, !missing.is_empty(), action_failed);
     if mode == Mode::Baseline && exit == Exit::Findings {
         // Findings are what a baseline records, not a failure.
         exit = Exit::Clean;
@@ -387,9 +388,13 @@ fn open_log_sinks(
     Ok(out)
 }
 
-fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool) -> Exit {
+fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool, action_failed: bool) -> Exit {
     if had_error {
         return Exit::Error;
+    }
+    // A failed action needs a person whatever was found: it comes first.
+    if action_failed {
+        return Exit::ActionFailed;
     }
     let failing = match args.fail_on.threshold() {
         Some(th) => t.findings > 0 && t.max_severity.is_some_and(|s| s >= th),
@@ -419,6 +424,7 @@ fn summary_event(
         Exit::Findings => "findings",
         Exit::Error => "error",
         Exit::Incomplete => "incomplete",
+        Exit::ActionFailed => "action_failed",
     };
     SummaryEvent {
         started: humantime::format_rfc3339_millis(started).to_string(),

@@ -429,14 +429,24 @@ pub fn walk(
     };
     match format {
         Format::Plain => unreachable!("handled above"),
-        Format::Gzip => decompress(
-            format,
-            |r| Box::new(flate2::read::MultiGzDecoder::new(r)),
-            &mut stream,
-            inner,
-            budget,
-            sink,
-        ),
+        Format::Gzip => {
+            let fields = std::rc::Rc::new(std::cell::RefCell::new(GzFields::default()));
+            let tap = fields.clone();
+            decompress(
+                format,
+                move |r| {
+                    Box::new(GzTap {
+                        inner: flate2::read::MultiGzDecoder::new(r),
+                        fields: tap,
+                    })
+                },
+                &mut stream,
+                inner,
+                budget,
+                sink,
+                Some(&fields),
+            )
+        }
         Format::Bzip2 => decompress(
             format,
             |r| Box::new(bzip2::read::MultiBzDecoder::new(r)),
@@ -444,6 +454,7 @@ pub fn walk(
             inner,
             budget,
             sink,
+            None,
         ),
         Format::Xz => decompress(
             format,
@@ -452,6 +463,7 @@ pub fn walk(
             inner,
             budget,
             sink,
+            None,
         ),
         Format::Zstd => decompress(
             format,
@@ -463,6 +475,7 @@ pub fn walk(
             inner,
             budget,
             sink,
+            None,
         ),
         Format::Zip => match seekable {
             Some(file) if place.depth == 0 => archive::zip(file, inner, budget, sink),
@@ -490,7 +503,95 @@ impl Read for FailingReader {
 
 type Decoder<'r> = Box<dyn Read + 'r>;
 
-/// A compressed stream: decode it, sniff what comes out, go on.
+/// The member name under which a gzip header field is scanned.
+pub const GZIP_FNAME: &str = "gzip header FNAME";
+/// As [`GZIP_FNAME`], for the comment.
+pub const GZIP_FCOMMENT: &str = "gzip header FCOMMENT";
+/// As [`GZIP_FNAME`], for the extra field.
+pub const GZIP_FEXTRA: &str = "gzip header FEXTRA";
+
+/// At most this many bytes of one header field are scanned (the name of a
+/// file is far shorter; `gzip -N` keeps what the file was called).
+const GZIP_FIELD_MAX: usize = 64 << 10;
+
+/// At most this many member headers of one gzip stream are scanned.
+const GZIP_HEADERS_MAX: usize = 64;
+
+/// The text fields of gzip member headers (RFC 1952: FNAME, FCOMMENT,
+/// FEXTRA), noted as the decoder parses them, so that they are scanned
+/// like the data: `gzip -N` stores the original file name, which can hold
+/// a number as well as any line inside.
+#[derive(Default)]
+struct GzFields {
+    /// (member name, bytes) of each non-empty field not yet scanned.
+    pending: Vec<(&'static str, Vec<u8>)>,
+    /// The last header noted, to note each member's header once.
+    last: Option<[Option<Vec<u8>>; 3]>,
+    headers: usize,
+}
+
+impl GzFields {
+    fn note(&mut self, h: &flate2::GzHeader) {
+        let now = [h.filename(), h.comment(), h.extra()];
+        let same = self.last.as_ref().is_some_and(|last| {
+            last.iter()
+                .zip(now)
+                .all(|(a, b)| a.as_deref() == b.map(|b| &b[..b.len().min(GZIP_FIELD_MAX)]))
+        });
+        if same || self.headers >= GZIP_HEADERS_MAX {
+            return;
+        }
+        self.headers += 1;
+        let capped = now.map(|f| f.map(|b| b[..b.len().min(GZIP_FIELD_MAX)].to_vec()));
+        for (name, field) in [GZIP_FNAME, GZIP_FCOMMENT, GZIP_FEXTRA]
+            .into_iter()
+            .zip(&capped)
+        {
+            if let Some(bytes) = field.as_ref().filter(|b| !b.is_empty()) {
+                self.pending.push((name, bytes.clone()));
+            }
+        }
+        self.last = Some(capped);
+    }
+}
+
+/// A gzip decoder that notes each member's header fields.
+struct GzTap<R: Read> {
+    inner: flate2::read::MultiGzDecoder<R>,
+    fields: std::rc::Rc<std::cell::RefCell<GzFields>>,
+}
+
+impl<R: Read> Read for GzTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf);
+        if let Some(h) = self.inner.header() {
+            self.fields.borrow_mut().note(h);
+        }
+        n
+    }
+}
+
+/// Scans the header fields noted so far, each as a leaf named after its
+/// field.
+fn header_leaves(
+    fields: Option<&std::rc::Rc<std::cell::RefCell<GzFields>>>,
+    place: Place<'_>,
+    sink: &mut dyn LeafSink,
+) {
+    let Some(fields) = fields else { return };
+    let pending = std::mem::take(&mut fields.borrow_mut().pending);
+    for (name, bytes) in pending {
+        let member = join(place.member, name);
+        let here = Place {
+            member: Some(&member),
+            depth: place.depth,
+        };
+        leaf(&mut &bytes[..], here, sink);
+    }
+}
+
+/// A compressed stream: decode it, sniff what comes out, go on. `fields`:
+/// the header fields a gzip decoder notes, scanned once the data is.
 fn decompress<'r>(
     format: Format,
     make: impl FnOnce(CountIn<&'r mut dyn Read>) -> Decoder<'r>,
@@ -498,6 +599,7 @@ fn decompress<'r>(
     place: Place<'_>,
     budget: &Budget,
     sink: &mut dyn LeafSink,
+    fields: Option<&std::rc::Rc<std::cell::RefCell<GzFields>>>,
 ) {
     let count = std::rc::Rc::new(Cell::new(0u64));
     let decoder = make(CountIn {
@@ -520,6 +622,7 @@ fn decompress<'r>(
     let head = match peek(&mut reporting) {
         Ok((head, _)) => head,
         Err(e) => {
+            header_leaves(fields, place, sink);
             sink.problem(failure_problem(format, place.member, &e, 0));
             return;
         }
@@ -539,6 +642,7 @@ fn decompress<'r>(
         &mut inner_sink,
     );
     let seen = inner_sink.seen_error;
+    header_leaves(fields, place, sink);
     if let Some(e) = reporting.failure.take()
         && !seen
     {

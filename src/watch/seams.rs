@@ -18,7 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::actions::{ActionSettings, Actor};
+use crate::actions::{ActionOutcome, ActionSettings, Actor};
 use crate::config::Config;
 use crate::config::policy::ActionKind;
 use crate::engine::Engine;
@@ -95,17 +95,19 @@ impl Actions for PolicyActions {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match Actor::new(engine, fingerprinter, self.settings.clone()) {
-            Ok(actor) => match actor.act(path, findings) {
+            Ok(actor) => match actor.act_outcome(path, findings) {
                 None => Acted::default(),
-                Some(mut ev) => {
+                Some((mut ev, outcome)) => {
                     let reason = ev.reason.clone().unwrap_or_default();
-                    // An actor that says `failed` itself has told the
-                    // failure apart; `skipped` is told apart here.
-                    let failed = match ev.action.as_str() {
+                    // The actor tells failures (and a file in use) apart;
+                    // a `skipped` whose reason is not a final decision is
+                    // retried too: giving up would leave a file unprotected.
+                    let failed = match outcome {
                         _ if ev.dry_run => None,
-                        FAILED => Some(reason),
-                        "skipped" if !is_final(&reason) => Some(reason),
-                        _ => None,
+                        ActionOutcome::Done => None,
+                        ActionOutcome::Failed | ActionOutcome::InUse => Some(reason),
+                        ActionOutcome::Skipped if !is_final(&reason) => Some(reason),
+                        ActionOutcome::Skipped => None,
                     };
                     if failed.is_some() {
                         ev.action = FAILED.to_string();
