@@ -571,7 +571,7 @@ fn d5_an_empty_manifest_is_an_error_and_the_objects_stay() {
     fs::write(t.join("new.txt"), body("new")).unwrap();
     let acts = env.scan(&t, "quarantine", &[]);
     let a = acts.values().next().unwrap();
-    assert_eq!(a["action"], "skipped", "{a}");
+    assert_eq!(a["action"], "failed", "{a}");
     assert!(t.join("new.txt").exists());
     assert_eq!(names(&env.store().join("objects")), objects);
     // The same with the manifest removed.
@@ -645,7 +645,9 @@ fn d4_a_store_not_ours_or_through_a_link_is_refused() {
         );
         fs::write(t.join("b.txt"), body("b")).unwrap();
         let acts = env.scan(&t, "quarantine", &[]);
-        assert_eq!(acts.values().next().unwrap()["action"], "skipped", "{what}");
+        // A store that cannot be used fails the action (exit 4), never
+        // silently: see docs/actions.md, "When an action fails".
+        assert_eq!(acts.values().next().unwrap()["action"], "failed", "{what}");
         assert!(t.join("b.txt").exists(), "{what}");
     };
 
@@ -686,7 +688,7 @@ fn d4_a_store_not_ours_or_through_a_link_is_refused() {
         .output()
         .unwrap();
     assert_no_raw("scan", &out);
-    assert_eq!(actions(&out).values().next().unwrap()["action"], "skipped");
+    assert_eq!(actions(&out).values().next().unwrap()["action"], "failed");
     assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o755);
     assert!(names(&target).is_empty());
 
@@ -700,7 +702,7 @@ fn d4_a_store_not_ours_or_through_a_link_is_refused() {
         .unwrap();
     let a = actions(&out);
     let a = a.values().next().unwrap();
-    assert_eq!(a["action"], "skipped", "{a}");
+    assert_eq!(a["action"], "failed", "{a}");
     assert!(
         a["reason"].as_str().unwrap().contains("owned by uid 65534"),
         "{a}"
@@ -1019,7 +1021,8 @@ fn list_and_show_work_on_a_full_disk() {
     assert!(text.contains("\"type\":\"finding\""), "{text}");
     let acts = actions(&out);
     let a = acts.values().next().unwrap();
-    assert_eq!(a["action"], "skipped", "{a}");
+    assert_eq!(a["action"], "failed", "{a}");
+    assert_eq!(out.status.code(), Some(4), "an action failed: {out:?}");
     assert_eq!(fs::read_to_string(t.join("b.txt")).unwrap(), body("b"));
     assert!(
         names(&mnt.join("q").join("objects"))

@@ -287,8 +287,9 @@ impl<'a> Actor<'a> {
         if self.settings.dry_run {
             // Predict the real run: a store it would refuse is refused here.
             if let Err(e) = Store::check(&self.settings.quarantine_dir) {
+                ev.action = ActionOutcome::Failed.event_action().to_string();
                 ev.reason = Some(e.to_string());
-                return (ev, ActionOutcome::Skipped);
+                return (ev, ActionOutcome::Failed);
             }
             ev.action = "quarantined".to_string();
             ev.reason = note;
