@@ -24,10 +24,20 @@ pub struct Keywords {
 impl Keywords {
     /// Builds the automaton from every rule's keywords.
     pub fn new(rules: &[Rule]) -> Keywords {
+        Keywords::from_lists(rules.iter().map(|r| r.context.keywords.as_slice()))
+    }
+
+    /// Builds the automaton from every rule's negative keywords.
+    pub fn negative(rules: &[Rule]) -> Keywords {
+        Keywords::from_lists(rules.iter().map(|r| r.negative_context.keywords.as_slice()))
+    }
+
+    /// Builds the automaton from one keyword list per rule, in rule order.
+    fn from_lists<'r>(lists: impl Iterator<Item = &'r [String]>) -> Keywords {
         let mut patterns: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
-        for (ri, rule) in rules.iter().enumerate() {
-            for kw in &rule.context.keywords {
+        for (ri, list) in lists.enumerate() {
+            for kw in list {
                 let kw = kw.to_ascii_lowercase();
                 match patterns.iter().position(|p| *p == kw) {
                     Some(i) => owners[i].push(ri),
@@ -61,11 +71,16 @@ impl Keywords {
     /// True when a keyword of rule `rule` occurs within `window` bytes
     /// before `start` or after `end` in `buf`.
     pub fn near(&self, buf: &[u8], start: usize, end: usize, rule: usize, window: usize) -> bool {
+        let lo = start.saturating_sub(window);
+        let hi = end.saturating_add(window).min(buf.len());
+        self.within(buf, lo, hi, rule)
+    }
+
+    /// True when a keyword of rule `rule` lies in `buf[lo..hi]`.
+    pub fn within(&self, buf: &[u8], lo: usize, hi: usize, rule: usize) -> bool {
         let Some(ac) = &self.automaton else {
             return false;
         };
-        let lo = start.saturating_sub(window);
-        let hi = end.saturating_add(window).min(buf.len());
         if lo >= hi {
             return false;
         }
@@ -82,5 +97,27 @@ impl Keywords {
             return true;
         }
         false
+    }
+
+    /// The rules (bit `i` for rule `i`, the first 64 rules) that have a
+    /// keyword in `text`, such as a table's column name.
+    pub fn rules_in(&self, text: &[u8]) -> u64 {
+        let Some(ac) = &self.automaton else {
+            return 0;
+        };
+        let mut bits = 0u64;
+        for m in ac.find_overlapping_iter(text) {
+            let pi = m.pattern().as_usize();
+            let at = m.start();
+            if self.word_start[pi] && at > 0 && text[at - 1].is_ascii_alphabetic() {
+                continue;
+            }
+            for &ri in &self.owners[pi] {
+                if ri < 64 {
+                    bits |= 1 << ri;
+                }
+            }
+        }
+        bits
     }
 }
