@@ -39,11 +39,21 @@ impl Keywords {
         for (ri, list) in lists.enumerate() {
             for kw in list {
                 let kw = kw.to_ascii_lowercase();
-                match patterns.iter().position(|p| *p == kw) {
-                    Some(i) => owners[i].push(ri),
-                    None => {
-                        patterns.push(kw);
-                        owners.push(vec![ri]);
+                // `national code` is also written `national_code` (a key)
+                // and `national-code`.
+                let mut forms = vec![kw.clone()];
+                if kw.contains(' ') {
+                    forms.push(kw.replace(' ', "_"));
+                    forms.push(kw.replace(' ', "-"));
+                }
+                for kw in forms {
+                    match patterns.iter().position(|p| *p == kw) {
+                        Some(i) if !owners[i].contains(&ri) => owners[i].push(ri),
+                        Some(_) => {}
+                        None => {
+                            patterns.push(kw);
+                            owners.push(vec![ri]);
+                        }
                     }
                 }
             }

@@ -245,9 +245,9 @@ pub fn code(buf: &[u8], start: usize, end: usize) -> bool {
     let close = |b: Option<u8>| matches!(b, Some(b',' | b']' | b'}' | b')'));
     match (prev, next) {
         (Some(b'='), Some(b';')) => true,
-        (p, n) if open(p) && close(n) => {
-            spaced_before || comma_spaced || (p != Some(b',') && n != Some(b','))
-        }
+        // A lone value in brackets (`[4111...]`, `(1971...)`) is how logs
+        // and prose quote a number, not a list.
+        (p, n) if open(p) && close(n) => p == Some(b',') && spaced_before || comma_spaced,
         // The last element of a list, or one per line (indented).
         (Some(b','), None) => spaced_before,
         (None, Some(b',')) => comma_spaced && start > line_start,

@@ -730,7 +730,7 @@ impl Engine {
 
     /// The `table` signal: the bare number `c` stands among other bare
     /// numbers of the same length within [`evidence::LOOK`] bytes, at least
-    /// two of them, and most of those fail the rule's check. A column of
+    /// three of them, and most of those fail the rule's check. A column of
     /// constants or ids passes a check only by chance (one in ten for
     /// Luhn), so one that passes is chance too; a list of real numbers of
     /// one kind passes as a whole.
@@ -745,16 +745,16 @@ impl Engine {
                 continue;
             }
             // A run cut by the edge of the neighbourhood is not judged, so
-            // the answer does not depend on where a window starts.
+            // the answer does not depend on where a window starts (a
+            // window's buffer reaches `MARGIN` past any match it reports,
+            // so its edge is the neighbourhood's only at the text's ends).
             let Some(run) = candidate::run_around(buf, pos) else {
                 pos += 1;
                 continue;
             };
             pos = run.end.max(pos + 1);
-            if run.start <= lo && lo > 0
-                || run.end >= hi
-                || (run.start >= c.start && run.end <= c.end)
-            {
+            let cut = run.start <= lo && lo > 0 || run.end >= hi && hi < buf.len();
+            if cut || (run.start >= c.start && run.end <= c.end) {
                 continue;
             }
             if run.digits != c.digits {
@@ -768,7 +768,7 @@ impl Engine {
                 pass += 1;
             }
         }
-        seen >= 2 && pass * 2 < seen
+        seen >= 3 && pass * 2 < seen
     }
 
     /// Runs the rule's validator: the kind to report and whether the value
