@@ -19,21 +19,29 @@ pub struct Keywords {
     owners: Vec<Vec<usize>>,
     /// For each pattern: it starts with an ASCII letter.
     word_start: Vec<bool>,
+    /// For each pattern: it must not be followed by an ASCII letter either
+    /// (negative words: `tel` is not in `telling`).
+    word_end: Vec<bool>,
 }
 
 impl Keywords {
     /// Builds the automaton from every rule's keywords.
     pub fn new(rules: &[Rule]) -> Keywords {
-        Keywords::from_lists(rules.iter().map(|r| r.context.keywords.as_slice()))
+        Keywords::from_lists(rules.iter().map(|r| r.context.keywords.as_slice()), false)
     }
 
     /// Builds the automaton from every rule's negative keywords.
     pub fn negative(rules: &[Rule]) -> Keywords {
-        Keywords::from_lists(rules.iter().map(|r| r.negative_context.keywords.as_slice()))
+        Keywords::from_lists(
+            rules.iter().map(|r| r.negative_context.keywords.as_slice()),
+            true,
+        )
     }
 
     /// Builds the automaton from one keyword list per rule, in rule order.
-    fn from_lists<'r>(lists: impl Iterator<Item = &'r [String]>) -> Keywords {
+    /// With `whole_words`, a keyword ending in an ASCII letter must not be
+    /// followed by one.
+    fn from_lists<'r>(lists: impl Iterator<Item = &'r [String]>, whole_words: bool) -> Keywords {
         let mut patterns: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         for (ri, list) in lists.enumerate() {
@@ -62,6 +70,10 @@ impl Keywords {
             .iter()
             .map(|p| p.as_bytes().first().is_some_and(u8::is_ascii_alphabetic))
             .collect();
+        let word_end = patterns
+            .iter()
+            .map(|p| whole_words && p.as_bytes().last().is_some_and(u8::is_ascii_alphabetic))
+            .collect();
         let automaton = if patterns.is_empty() {
             None
         } else {
@@ -75,6 +87,7 @@ impl Keywords {
             automaton,
             owners,
             word_start,
+            word_end,
         }
     }
 
@@ -102,6 +115,10 @@ impl Keywords {
             }
             let at = lo + m.start();
             if self.word_start[pi] && at > 0 && buf[at - 1].is_ascii_alphabetic() {
+                continue;
+            }
+            let end = lo + m.end();
+            if self.word_end[pi] && buf.get(end).is_some_and(u8::is_ascii_alphabetic) {
                 continue;
             }
             return true;
