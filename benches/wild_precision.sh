@@ -37,7 +37,7 @@ fi
 OUT="${OUT:-/tmp/wild-precision.jsonl}"
 
 dirs=()
-for d in /usr/share/doc /usr/share/man /usr/share/dict /usr/share/games/fortunes \
+for d in /usr/share/doc /usr/share/man /usr/share/dict /usr/share/games/fortunes /usr/lib/python3 \
     /usr/share/iso-codes /usr/share/unicode "$HOME/.cargo/registry/src"; do
     [ -d "$d" ] && dirs+=("$d")
 done

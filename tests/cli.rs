@@ -760,7 +760,7 @@ fn min_confidence_leaves_out_weak_findings() {
     // Nine bare digits with no keyword near: an SSN of low confidence.
     sc.write("a.txt", "order 536228726 shipped\n");
     sc.write("b.txt", format!("SSN: {SSN}\n"));
-    let run = sc.jsonl(["."]);
+    let run = sc.jsonl(["--min-confidence", "low", "."]);
     run.expect_code(1);
     let conf: BTreeSet<(String, String)> = run
         .findings()
