@@ -183,11 +183,13 @@ pub fn script_near(buf: &[u8], start: usize, end: usize, script: Script) -> bool
 }
 
 /// The `structure` signal for a bare number at `start..end`: it is part of
-/// a bigger structure, not a number of its own. Joined by `.` or `:` to
-/// more digits (a float `1.2345678901234567`, an IP address, a version
-/// `2.0.123456789`, a time `12:00:1234567890`), or by `-` or `_` to an
-/// alphanumeric token (a UUID's last group, a date or phone prefix
-/// `+48-123456789`, an identifier `FOO_1234567890`).
+/// a bigger structure, not a number of its own. Joined by `:` to more
+/// digits (a time `12:00:1234567890`, an IPv6 address), or by `.`, `-` or
+/// `_` to a letter or digit (a float `1.2345678901234567`, an IP address,
+/// a version `2.0.123456789`, a symbol `fmt.llvm.4522574776455172346`, a
+/// file `4111111111111111.txt`, a UUID's last group, a date or phone
+/// prefix `+48-123456789`, an identifier `FOO_1234567890`), or written
+/// after `#` (`#2238000000000000`).
 pub fn structure(buf: &[u8], start: usize, end: usize) -> bool {
     let before = |k: usize| start.checked_sub(k).and_then(|i| buf.get(i)).copied();
     let after = |k: usize| buf.get(end + k - 1).copied();
@@ -195,17 +197,43 @@ pub fn structure(buf: &[u8], start: usize, end: usize) -> bool {
     let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     let (b1, b2) = (before(1), before(2));
     let (a1, a2) = (after(1), after(2));
-    matches!(b1, Some(b'.' | b':')) && digit(b2)
-        || matches!(a1, Some(b'.' | b':')) && digit(a2)
-        || matches!(b1, Some(b'-' | b'_')) && alnum(b2)
-        || matches!(a1, Some(b'-' | b'_')) && alnum(a2)
+    b1 == Some(b':') && digit(b2)
+        || a1 == Some(b':') && digit(a2)
+        || matches!(b1, Some(b'.' | b'-' | b'_')) && alnum(b2)
+        || matches!(a1, Some(b'.' | b'-' | b'_')) && alnum(a2)
+        // `#2238000000000000`: a hex or reference notation.
+        || b1 == Some(b'#')
+}
+
+/// The `structure` signal, from the value itself: seven or more digits in
+/// counting order (`0123456789`, `6543210123456788`, a row of a digit
+/// table). An issued number has such a run about once in 50,000; a
+/// number a person typed as an example, or a table of the digits of a
+/// script, has it by construction.
+pub fn counting_run(digits: &[u8]) -> bool {
+    let (mut up, mut down) = (1usize, 1usize);
+    for w in digits.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if !(a.is_ascii_digit() && b.is_ascii_digit()) {
+            up = 1;
+            down = 1;
+            continue;
+        }
+        up = if b == a + 1 { up + 1 } else { 1 };
+        down = if b + 1 == a { down + 1 } else { 1 };
+        if up >= 7 || down >= 7 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The `code` signal: the number at `start..end` is a literal in source
 /// code. Either its line is a preprocessor line (`#define`, `#if` ...) or
 /// an `ioctl` request, or it is an element of a bracketed list written
 /// with `, ` (`{1, 2, 3}`, `[1, 2]`: a CSV row has no space after its
-/// commas), or the value of an assignment that ends with `;`.
+/// commas), or the value of an assignment that ends with `;`, or an
+/// operand of `*` or `^` (`141482932855*uk_46`, `2 ^ 1234567890`).
 pub fn code(buf: &[u8], start: usize, end: usize) -> bool {
     let lo = start.saturating_sub(LOOK);
     let hi = (end + LOOK).min(buf.len());
@@ -243,6 +271,11 @@ pub fn code(buf: &[u8], start: usize, end: usize) -> bool {
         next == Some(b',') && matches!(buf.get(j + 1), Some(b' ' | b'\n' | b'\r' | b'\t'));
     let open = |b: Option<u8>| matches!(b, Some(b',' | b'[' | b'{' | b'('));
     let close = |b: Option<u8>| matches!(b, Some(b',' | b']' | b'}' | b')'));
+    // An operand of `*`, `/` or `^`: a coefficient in a formula.
+    // (Glued on the left: `* 4111...` is a bullet, `2*4111...` a product.)
+    if matches!(next, Some(b'*' | b'^')) || !spaced_before && matches!(prev, Some(b'*' | b'^')) {
+        return true;
+    }
     match (prev, next) {
         (Some(b'='), Some(b';')) => true,
         // A lone value in brackets (`[4111...]`, `(1971...)`) is how logs
@@ -279,6 +312,9 @@ mod tests {
             ("id 550e8400-e29b-41d4-a716-446655440000", "446655440000"),
             ("tel +48-123456789", "123456789"),
             ("FOO_1234567890 bar", "1234567890"),
+            ("fmt.llvm.4522574776455172346\0", "4522574776455172346"),
+            ("see 4111111111111111.txt", "4111111111111111"),
+            ("-> #2238000000000000 x", "2238000000000000"),
         ] {
             let (b, s, e) = at(text, n);
             assert!(structure(b, s, e), "{text}");
@@ -312,6 +348,8 @@ mod tests {
                 "2251799813685228",
             ),
             ("x = 1234567890;", "1234567890"),
+            ("+ 141482932855*uk_46", "141482932855"),
+            ("2**4526018159083012", "4526018159083012"),
         ] {
             let (b, s, e) = at(text, n);
             assert!(code(b, s, e), "{text}");
@@ -322,10 +360,21 @@ mod tests {
             ("employee 536228726 verified", "536228726"),
             ("ssn = 536228726", "536228726"),
             ("id,536228726\n", "536228726"),
+            ("* 536228726 is the one", "536228726"),
         ] {
             let (b, s, e) = at(text, n);
             assert!(!code(b, s, e), "{text}");
         }
+    }
+
+    #[test]
+    fn counting_runs_are_typed_not_issued() {
+        assert!(counting_run(b"0123456789"));
+        assert!(counting_run(b"6543210123456788"));
+        assert!(counting_run(b"4111234567812"));
+        assert!(!counting_run(b"4526018159083012"));
+        assert!(!counting_run(b"123456"));
+        assert!(!counting_run(b"4472819635"));
     }
 
     #[test]

@@ -709,7 +709,10 @@ impl Engine {
             return None;
         }
         let bare = matches!(c.shape, Shape::Bare);
-        if bare && neg.uses(Signal::Structure) && evidence::structure(buf, c.start, c.end) {
+        if neg.uses(Signal::Structure)
+            && (bare && evidence::structure(buf, c.start, c.end)
+                || evidence::counting_run(c.compact()))
+        {
             return Some(Signal::Structure);
         }
         if neg.uses(Signal::Words)
