@@ -205,6 +205,39 @@ pub fn structure(buf: &[u8], start: usize, end: usize) -> bool {
         || b1 == Some(b'#')
 }
 
+/// The `structure` signal for a grouped number at `start..end` whose first
+/// group has `group` digits: a token of that many hex digits, with a
+/// letter and a digit (`005B`, `4a4b`), stands within [`LOOK`] bytes. The
+/// number is then a run of hex groups that happen to be all digits: a hex
+/// dump, a list of code points (`2680 0028 2681 0029`).
+pub fn hex_groups(buf: &[u8], start: usize, end: usize, group: usize) -> bool {
+    let lo = start.saturating_sub(LOOK);
+    let hi = (end + LOOK).min(buf.len());
+    let mut i = lo;
+    while i < hi {
+        if !buf[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let t0 = i;
+        while i < hi && buf[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        // Tokens cut by the edges are not judged (see `LOOK`).
+        let cut = t0 == lo && lo > 0 || i == hi && hi < buf.len();
+        let tok = &buf[t0..i];
+        if !cut
+            && tok.len() == group
+            && tok.iter().all(u8::is_ascii_hexdigit)
+            && tok.iter().any(u8::is_ascii_digit)
+            && tok.iter().any(u8::is_ascii_alphabetic)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// The `structure` signal, from the value itself: seven or more digits in
 /// counting order (`0123456789`, `6543210123456788`, a row of a digit
 /// table). An issued number has such a run about once in 50,000; a
@@ -365,6 +398,16 @@ mod tests {
             let (b, s, e) = at(text, n);
             assert!(!code(b, s, e), "{text}");
         }
+    }
+
+    #[test]
+    fn hex_groups_nearby_make_a_hex_listing() {
+        let t = "2680 0028 005B 005D 2681 0061 0029 0062;0;0;\n2680 0028 2681 0029;1;1";
+        let n = "2680 0028 2681 0029";
+        let s = t.find(n).unwrap();
+        assert!(hex_groups(t.as_bytes(), s, s + n.len(), 4));
+        let t = "card 4526 0181 5908 3012 DEAD BEEF 12345 A1B2C";
+        assert!(!hex_groups(t.as_bytes(), 5, 24, 4));
     }
 
     #[test]

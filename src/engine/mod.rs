@@ -711,7 +711,9 @@ impl Engine {
         let bare = matches!(c.shape, Shape::Bare);
         if neg.uses(Signal::Structure)
             && (bare && evidence::structure(buf, c.start, c.end)
-                || evidence::counting_run(c.compact()))
+                || evidence::counting_run(c.compact())
+                || matches!(c.shape, Shape::Grouped { groups, .. }
+                    if evidence::hex_groups(buf, c.start, c.end, groups[0] as usize)))
         {
             return Some(Signal::Structure);
         }
