@@ -207,10 +207,12 @@ pub fn structure(buf: &[u8], start: usize, end: usize) -> bool {
 
 /// The `structure` signal for a grouped number at `start..end` whose first
 /// group has `group` digits: a token of that many hex digits, with a
-/// letter and a digit (`005B`, `4a4b`), stands within [`LOOK`] bytes. The
-/// number is then a run of hex groups that happen to be all digits: a hex
-/// dump, a list of code points (`2680 0028 2681 0029`).
-pub fn hex_groups(buf: &[u8], start: usize, end: usize, group: usize) -> bool {
+/// letter and a digit (`005B`, `4a4b`), written next to the number's own
+/// separator `sep` and not inside a dashed token (a UUID's `4cae`), stands
+/// within [`LOOK`] bytes. The number is then a run of hex groups that
+/// happen to be all digits: a hex dump, a list of code points
+/// (`2680 0028 2681 0029`).
+pub fn hex_groups(buf: &[u8], start: usize, end: usize, group: usize, sep: u8) -> bool {
     let lo = start.saturating_sub(LOOK);
     let hi = (end + LOOK).min(buf.len());
     let mut i = lo;
@@ -226,7 +228,11 @@ pub fn hex_groups(buf: &[u8], start: usize, end: usize, group: usize) -> bool {
         // Tokens cut by the edges are not judged (see `LOOK`).
         let cut = t0 == lo && lo > 0 || i == hi && hi < buf.len();
         let tok = &buf[t0..i];
+        let (prev, next) = (t0.checked_sub(1).map(|k| buf[k]), buf.get(i).copied());
+        let spaced =
+            (prev == Some(sep) || next == Some(sep)) && prev != Some(b'-') && next != Some(b'-');
         if !cut
+            && spaced
             && tok.len() == group
             && tok.iter().all(u8::is_ascii_hexdigit)
             && tok.iter().any(u8::is_ascii_digit)
@@ -405,9 +411,13 @@ mod tests {
         let t = "2680 0028 005B 005D 2681 0061 0029 0062;0;0;\n2680 0028 2681 0029;1;1";
         let n = "2680 0028 2681 0029";
         let s = t.find(n).unwrap();
-        assert!(hex_groups(t.as_bytes(), s, s + n.len(), 4));
+        assert!(hex_groups(t.as_bytes(), s, s + n.len(), 4, b' '));
         let t = "card 4526 0181 5908 3012 DEAD BEEF 12345 A1B2C";
-        assert!(!hex_groups(t.as_bytes(), 5, 24, 4));
+        assert!(!hex_groups(t.as_bytes(), 5, 24, 4, b' '));
+        // A UUID's groups are not a hex listing.
+        let t = "0c936f4f-8186-4cae-a8af-6f5f65ce7a39,\"[4722 2201 4500 6527]\"";
+        let s = t.find("4722").unwrap();
+        assert!(!hex_groups(t.as_bytes(), s, s + 19, 4, b' '));
     }
 
     #[test]

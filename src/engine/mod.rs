@@ -712,8 +712,8 @@ impl Engine {
         if neg.uses(Signal::Structure)
             && (bare && evidence::structure(buf, c.start, c.end)
                 || evidence::counting_run(c.compact())
-                || matches!(c.shape, Shape::Grouped { groups, .. }
-                    if evidence::hex_groups(buf, c.start, c.end, groups[0] as usize)))
+                || matches!(c.shape, Shape::Grouped { groups, sep, .. }
+                    if evidence::hex_groups(buf, c.start, c.end, groups[0] as usize, sep)))
         {
             return Some(Signal::Structure);
         }
