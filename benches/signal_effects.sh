@@ -60,6 +60,6 @@ for d in "$WORK"/rules/*; do
     "$PY" tests/corpus/to_score.py --corpus "$CORPUS" --findings "$WORK/c.jsonl" --key k >"$WORK/scored.jsonl"
     "$PY" tests/corpus/score.py --truth "$CORPUS/truth.jsonl" --findings "$WORK/scored.jsonl" \
         --ignore-member --json "$WORK/score.json" >/dev/null
-    read -r recall missed < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d[\"recall\"]:.4f}", d["true_items"]-d["tp"])' "$WORK/score.json")
+    read -r recall missed < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.4f" % d["recall"], d["true_items"] - d["tp"])' "$WORK/score.json")
     echo "| $name | $listed | $per50 | $recall | $missed |"
 done
