@@ -152,6 +152,8 @@ pub struct Engine {
     keywords: Keywords,
     /// Negative keywords (`negative_context.keywords`).
     negative: Keywords,
+    /// Each rule's kind as a header would write it (`us ssn`).
+    kind_names: Vec<String>,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<classify::Avx2>,
 }
@@ -268,12 +270,18 @@ impl Engine {
         triggers.step = WIDTH - longest.min(WIDTH / 2);
         let keywords = Keywords::new(&rules.rules);
         let negative = Keywords::negative(&rules.rules);
+        let kind_names = rules
+            .rules
+            .iter()
+            .map(|r| r.kind.replace('_', " "))
+            .collect();
         Engine {
             rules,
             triggers,
             dispatch,
             keywords,
             negative,
+            kind_names,
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
         }
@@ -330,8 +338,7 @@ impl Engine {
     pub fn columns(&self, text: &[u8]) -> Option<Columns> {
         let names = |field: &[u8]| -> u64 {
             let mut bits = self.keywords.rules_in(field);
-            for (ri, rule) in self.rules.rules.iter().enumerate().take(64) {
-                let kind = rule.kind.replace('_', " ");
+            for (ri, kind) in self.kind_names.iter().enumerate().take(64) {
                 if field.trim_ascii() == kind.as_bytes() {
                     bits |= 1 << ri;
                 }
