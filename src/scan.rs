@@ -75,6 +75,8 @@ pub struct Totals {
     pub test_data: u64,
     /// Highest severity of any finding.
     pub max_severity: Option<Severity>,
+    /// Findings below `min_confidence`: counted, not reported.
+    pub below_confidence: u64,
 }
 
 impl Totals {
@@ -107,6 +109,8 @@ impl Totals {
 enum Msg {
     Events(Vec<Event>),
     Excluded,
+    /// Findings below the confidence threshold, counted and dropped.
+    BelowConfidence(u64),
 }
 
 thread_local! {
@@ -155,6 +159,7 @@ pub fn run(
         for msg in rx {
             match msg {
                 Msg::Excluded => totals.excluded += 1,
+                Msg::BelowConfidence(n) => totals.below_confidence += n,
                 Msg::Events(events) => {
                     for ev in events {
                         totals.count(&ev);
@@ -199,7 +204,7 @@ pub fn scan_one(
     rx.try_iter()
         .flat_map(|m| match m {
             Msg::Events(events) => events,
-            Msg::Excluded => Vec::new(),
+            Msg::Excluded | Msg::BelowConfidence(_) => Vec::new(),
         })
         .collect()
 }
@@ -500,8 +505,10 @@ impl Worker<'_> {
         }
         let mut batch: Vec<Event> = Vec::new();
         let mut count = 0u64;
+        let mut below = 0u64;
         let result = scanner.scan_reader(reader, &mut |l: Located<'_>| {
             if l.m.confidence < self.min_confidence {
+                below += 1;
                 return Flow::Continue(());
             }
             count += 1;
@@ -518,6 +525,9 @@ impl Worker<'_> {
         BUFFERS.with(|b| b.replace(scanner.into_buffers()));
         if !batch.is_empty() {
             self.send(batch);
+        }
+        if below > 0 {
+            let _ = self.tx.send(Msg::BelowConfidence(below));
         }
         (count, result)
     }
@@ -566,14 +576,20 @@ impl Worker<'_> {
                         scanner.set_progress(p.clone());
                     }
                     let mut found = Vec::new();
+                    let mut below = 0u64;
                     let totals =
                         scanner.scan_segment(file, len, range.clone(), binary, &mut |sm| {
                             if sm.located.m.confidence >= self.min_confidence {
                                 found.push(sm);
+                            } else {
+                                below += 1;
                             }
                             Flow::Continue(())
                         });
                     BUFFERS.with(|b| b.replace(scanner.into_buffers()));
+                    if below > 0 {
+                        let _ = self.tx.send(Msg::BelowConfidence(below));
+                    }
                     (found, totals)
                 })
                 .collect();

@@ -760,7 +760,7 @@ fn min_confidence_leaves_out_weak_findings() {
     // Nine bare digits with no keyword near: an SSN of low confidence.
     sc.write("a.txt", "order 536228726 shipped\n");
     sc.write("b.txt", format!("SSN: {SSN}\n"));
-    let run = sc.jsonl(["."]);
+    let run = sc.jsonl(["--min-confidence", "low", "."]);
     run.expect_code(1);
     let conf: BTreeSet<(String, String)> = run
         .findings()
@@ -2000,4 +2000,37 @@ fn built_in_rules_and_the_same_files_from_disk_share_a_version() {
     let v2 = from_disk.summary()["rules_version"].clone();
     assert!(v1.is_string(), "{}", builtin.stdout);
     assert_eq!(v1, v2);
+}
+
+/// Issue 18: by default a finding of low confidence (a bare 9-digit number
+/// with no keyword, a Luhn-valid constant among failing ones) is counted in
+/// the summary but neither listed nor failing the run; `--min-confidence
+/// low` lists it and fails.
+#[test]
+fn i18_low_confidence_findings_are_counted_not_listed_by_default() {
+    let sc = Scratch::new();
+    sc.write("a.txt", "order 536228726 shipped\n");
+    sc.write(
+        "table.rs",
+        "const T: [u64; 4] = [\n    4503599627370496,\n    4526018159083012,\n    9007199254740992,\n    1125899906842624,\n];\n",
+    );
+    let run = sc.jsonl(["."]);
+    run.expect_code(0);
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+    assert_eq!(run.summary()["below_confidence"], 2);
+    assert_eq!(run.summary()["findings"], 0);
+    let out = sc
+        .cmd()
+        .args(["scan", ".", "--color", "never"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("Not listed, below --min-confidence: 2"),
+        "{stdout}"
+    );
+    let run = sc.jsonl(["--min-confidence", "low", "."]);
+    run.expect_code(1);
+    assert_eq!(run.findings().len(), 2);
+    assert!(run.summary().get("below_confidence").is_none());
 }

@@ -284,8 +284,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub fail_on_incomplete: bool,
 
-    /// Leave out findings below this confidence.
-    #[arg(long, value_enum, default_value_t = MinConfidence::Low)]
+    /// List only findings of this confidence or higher. Weaker findings (a
+    /// bare 9-digit number with no "SSN" near it, a number among a table of
+    /// constants) are counted in the summary but neither listed nor fail
+    /// the run; `low` lists them too.
+    #[arg(long, value_enum, default_value_t = MinConfidence::Medium)]
     pub min_confidence: MinConfidence,
 
     /// Scanning threads (default: one per CPU).

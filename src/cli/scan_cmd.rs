@@ -444,6 +444,7 @@ fn summary_event(
         suppressed: Default::default(),
         baseline: None,
         actions: BTreeMap::new(),
+        below_confidence: t.below_confidence,
     }
 }
 

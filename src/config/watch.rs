@@ -65,7 +65,9 @@ pub struct Watch {
     /// with status `scanned`); by default only findings and files that
     /// could not be fully scanned are reported.
     pub report_scanned: bool,
-    /// Findings below this confidence are left out.
+    /// Findings below this confidence are left out (default medium, as
+    /// `scan`: a bare number with no evidence around it is not sent to the
+    /// central log).
     pub min_confidence: ConfidenceName,
     /// How often `status.json` and systemd's STATUS= are refreshed.
     #[serde(deserialize_with = "duration")]
@@ -93,7 +95,7 @@ impl Default for Watch {
             fingerprint_key_file: None,
             events_file: None,
             report_scanned: false,
-            min_confidence: ConfidenceName::Low,
+            min_confidence: ConfidenceName::Medium,
             status_interval: Duration::from_secs(2),
             metrics_listen: None,
         }

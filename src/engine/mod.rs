@@ -26,17 +26,19 @@
 pub mod candidate;
 pub mod classify;
 pub mod context;
+pub mod evidence;
 pub mod stream;
 pub mod text;
 pub mod value;
 
 use std::ops::Range;
 
-use crate::rules::{Confidence, Matcher, Rule, RuleSet, Severity, Validator};
+use crate::rules::{Confidence, Matcher, Rule, RuleSet, Severity, Signal, Validator};
 use crate::validate;
 use candidate::{Candidate, Shape};
 use classify::{Classifier, Masks, Runs, WIDTH, classify_at, shr};
 use context::Keywords;
+use evidence::Columns;
 use value::SecretValue;
 
 /// Bytes of context a window must carry before its report range and have
@@ -63,8 +65,10 @@ pub struct Match<'e> {
     pub value: SecretValue,
     pub severity: Severity,
     pub confidence: Confidence,
-    /// A published payment-processor test number.
+    /// A published test or documented example number.
     pub test_data: bool,
+    /// The negative signal that lowered the confidence to low, if any.
+    pub demoted_by: Option<Signal>,
 }
 
 impl std::fmt::Debug for Match<'_> {
@@ -80,6 +84,7 @@ impl std::fmt::Debug for Match<'_> {
             .field("severity", &self.severity)
             .field("confidence", &self.confidence)
             .field("test_data", &self.test_data)
+            .field("demoted_by", &self.demoted_by)
             .finish()
     }
 }
@@ -145,12 +150,18 @@ pub struct Engine {
     triggers: Triggers,
     dispatch: Dispatch,
     keywords: Keywords,
+    /// Negative keywords (`negative_context.keywords`).
+    negative: Keywords,
+    /// Each rule's kind as a header would write it (`us ssn`).
+    kind_names: Vec<String>,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<classify::Avx2>,
 }
 
 /// Per-window scan state.
-struct WindowState {
+struct WindowState<'c> {
+    /// The named columns of the table being scanned, if it is one.
+    columns: Option<&'c Columns>,
     report_start: usize,
     report_end: usize,
     /// Positions before this were consumed by an earlier trigger.
@@ -258,11 +269,19 @@ impl Engine {
             .unwrap_or(4);
         triggers.step = WIDTH - longest.min(WIDTH / 2);
         let keywords = Keywords::new(&rules.rules);
+        let negative = Keywords::negative(&rules.rules);
+        let kind_names = rules
+            .rules
+            .iter()
+            .map(|r| r.kind.replace('_', " "))
+            .collect();
         Engine {
             rules,
             triggers,
             dispatch,
             keywords,
+            negative,
+            kind_names,
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
         }
@@ -287,16 +306,46 @@ impl Engine {
         report: Range<usize>,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
+        self.scan_table(buf, report, None, on_match)
+    }
+
+    /// [`Engine::scan`] for a buffer of a text whose first line named
+    /// columns ([`Engine::columns`]): a value in a column named for a rule
+    /// counts as having the rule's keyword.
+    pub fn scan_table<'e>(
+        &'e self,
+        buf: &[u8],
+        report: Range<usize>,
+        columns: Option<&Columns>,
+        on_match: &mut dyn FnMut(Match<'e>) -> Flow,
+    ) -> Flow {
         #[cfg(target_arch = "x86_64")]
         {
             if let Some(avx2) = self.avx2 {
                 // SAFETY: an `Avx2` token exists only on CPUs with AVX2.
-                return unsafe { self.scan_avx2(avx2, buf, report, on_match) };
+                return unsafe { self.scan_avx2(avx2, buf, report, columns, on_match) };
             }
-            self.scan_with(classify::Sse2, buf, report, on_match)
+            self.scan_with(classify::Sse2, buf, report, columns, on_match)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        self.scan_with(classify::Scalar, buf, report, on_match)
+        self.scan_with(classify::Scalar, buf, report, columns, on_match)
+    }
+
+    /// The named columns of a text that starts with a table header naming a
+    /// kind (`id,name,ssn`, `نام,کد_ملی`): a header field names a rule when
+    /// it holds one of the rule's keywords or its kind (`_` and `-` read
+    /// as spaces).
+    pub fn columns(&self, text: &[u8]) -> Option<Columns> {
+        let names = |field: &[u8]| -> u64 {
+            let mut bits = self.keywords.rules_in(field);
+            for (ri, kind) in self.kind_names.iter().enumerate().take(64) {
+                if field.trim_ascii() == kind.as_bytes() {
+                    bits |= 1 << ri;
+                }
+            }
+            bits
+        };
+        Columns::from_header(text, &names)
     }
 
     /// The scan loop compiled for AVX2, so the classifier inlines.
@@ -307,9 +356,10 @@ impl Engine {
         c: classify::Avx2,
         buf: &[u8],
         report: Range<usize>,
+        columns: Option<&Columns>,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
-        self.scan_with(c, buf, report, on_match)
+        self.scan_with(c, buf, report, columns, on_match)
     }
 
     #[inline(always)]
@@ -318,6 +368,7 @@ impl Engine {
         c: C,
         buf: &[u8],
         report: Range<usize>,
+        columns: Option<&Columns>,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
         let report_end = report.end.min(buf.len());
@@ -325,6 +376,7 @@ impl Engine {
             return Flow::Continue(());
         }
         let mut st = WindowState {
+            columns,
             report_start: report.start,
             report_end,
             skip_until: report.start,
@@ -432,7 +484,7 @@ impl Engine {
             }
             for &end in candidate::iban_ends(buf, p).as_slice() {
                 let c = candidate::iban_candidate(buf, p, end);
-                if let Some(m) = self.best_match(buf, &c, &self.dispatch.iban) {
+                if let Some(m) = self.best_match(buf, &c, &self.dispatch.iban, st.columns) {
                     st.skip_until = end;
                     return on_match(m);
                 }
@@ -454,7 +506,7 @@ impl Engine {
                 (&self.dispatch.track2, candidate::track2_around(buf, &run)),
             ] {
                 let Some(c) = cand else { continue };
-                if let Some(m) = self.best_match(buf, &c, rules) {
+                if let Some(m) = self.best_match(buf, &c, rules, st.columns) {
                     run_taken = true;
                     st.skip_until = st.skip_until.max(c.end);
                     if c.start >= st.report_start && c.start < st.report_end {
@@ -475,7 +527,7 @@ impl Engine {
         {
             let rules = self.bare_rules(&c);
             if !rules.is_empty() {
-                self.emit_first_valid(buf, &c, rules, on_match)?;
+                self.emit_first_valid(buf, &c, rules, st.columns, on_match)?;
             }
         }
 
@@ -491,7 +543,7 @@ impl Engine {
                 && let Some(rules) = self.group_rules(shape.groups(), shape.sep)
                 && let Some(c) = candidate::chain_candidate(buf, cs, &shape)
             {
-                self.emit_first_valid(buf, &c, rules, on_match)?;
+                self.emit_first_valid(buf, &c, rules, st.columns, on_match)?;
             }
         }
         Flow::Continue(())
@@ -555,9 +607,10 @@ impl Engine {
         buf: &[u8],
         c: &Candidate,
         rules: &[usize],
+        columns: Option<&Columns>,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
-        match self.best_match(buf, c, rules) {
+        match self.best_match(buf, c, rules, columns) {
             Some(m) => on_match(m),
             None => Flow::Continue(()),
         }
@@ -565,7 +618,13 @@ impl Engine {
 
     /// Validates `c` against each rule in order. When several validate, the
     /// first with a context keyword nearby wins, else the first.
-    fn best_match<'e>(&'e self, buf: &[u8], c: &Candidate, rules: &[usize]) -> Option<Match<'e>> {
+    fn best_match<'e>(
+        &'e self,
+        buf: &[u8],
+        c: &Candidate,
+        rules: &[usize],
+        columns: Option<&Columns>,
+    ) -> Option<Match<'e>> {
         let mut first: Option<Match<'e>> = None;
         for &ri in rules {
             let rule = &self.rules.rules[ri];
@@ -574,17 +633,17 @@ impl Engine {
             };
             let has_context = self
                 .keywords
-                .near(buf, c.start, c.end, ri, rule.context.window);
+                .near(buf, c.start, c.end, ri, rule.context.window)
+                || columns.is_some_and(|t| ri < 64 && t.rules_at(buf, c.start) & (1 << ri) != 0);
             if rule.context.required && !has_context {
                 continue;
             }
-            let confidence = if has_context {
-                rule.confidence.with_context
-            } else if matches!(c.shape, Shape::Bare) {
-                rule.confidence.bare_without_context
+            let (confidence, demoted_by) = if has_context {
+                (rule.confidence.with_context, None)
             } else {
-                rule.confidence.default
+                self.weigh(buf, c, ri, rule)
             };
+            let test_data = test_data || rule.test_numbers.contains(c.compact());
             let value = c.value(rule.mask_style())?;
             let m = Match {
                 rule_index: ri,
@@ -600,6 +659,7 @@ impl Engine {
                 },
                 confidence,
                 test_data,
+                demoted_by,
             };
             if has_context {
                 return Some(m);
@@ -609,6 +669,118 @@ impl Engine {
             }
         }
         first
+    }
+
+    /// The confidence of a validated match with no keyword near it, and
+    /// the negative signal that demoted it (docs/DESIGN.md, "Evidence"):
+    /// the written form sets the level, a negative signal lowers it to
+    /// low, and the script of the text around a bare number lifts it one
+    /// step, up to the rule's `default`.
+    fn weigh(
+        &self,
+        buf: &[u8],
+        c: &Candidate,
+        ri: usize,
+        rule: &Rule,
+    ) -> (Confidence, Option<Signal>) {
+        let bare = matches!(c.shape, Shape::Bare);
+        let policy = &rule.confidence;
+        if let Some(signal) = self.negative_signal(buf, c, ri, rule) {
+            return (Confidence::Low, Some(signal));
+        }
+        if !bare {
+            return (policy.default, None);
+        }
+        let mut level = policy.bare_without_context;
+        if level < policy.default
+            && rule
+                .context
+                .scripts
+                .iter()
+                .any(|&s| evidence::script_near(buf, c.start, c.end, s))
+        {
+            level = match level {
+                Confidence::Low => Confidence::Medium,
+                _ => Confidence::High,
+            }
+            .min(policy.default);
+        }
+        (level, None)
+    }
+
+    /// The first negative signal of the rule that fires for `c`, cheapest
+    /// first.
+    fn negative_signal(&self, buf: &[u8], c: &Candidate, ri: usize, rule: &Rule) -> Option<Signal> {
+        let neg = &rule.negative_context;
+        if neg.signals.is_empty() {
+            return None;
+        }
+        let bare = matches!(c.shape, Shape::Bare);
+        if neg.uses(Signal::Structure)
+            && (bare && evidence::structure(buf, c.start, c.end)
+                || evidence::counting_run(c.compact())
+                || matches!(c.shape, Shape::Grouped { groups, sep, .. }
+                    if evidence::hex_groups(buf, c.start, c.end, groups[0] as usize, sep)))
+        {
+            return Some(Signal::Structure);
+        }
+        if neg.uses(Signal::Words)
+            && self
+                .negative
+                .within(buf, c.start.saturating_sub(neg.window), c.start, ri)
+        {
+            return Some(Signal::Words);
+        }
+        if bare && neg.uses(Signal::Code) && evidence::code(buf, c.start, c.end) {
+            return Some(Signal::Code);
+        }
+        if bare && neg.uses(Signal::Table) && self.table_signal(buf, c, rule) {
+            return Some(Signal::Table);
+        }
+        None
+    }
+
+    /// The `table` signal: the bare number `c` stands among other bare
+    /// numbers of the same length within [`evidence::LOOK`] bytes, at least
+    /// three of them, and most of those fail the rule's check. A column of
+    /// constants or ids passes a check only by chance (one in ten for
+    /// Luhn), so one that passes is chance too; a list of real numbers of
+    /// one kind passes as a whole.
+    fn table_signal(&self, buf: &[u8], c: &Candidate, rule: &Rule) -> bool {
+        let lo = c.start.saturating_sub(evidence::LOOK);
+        let hi = (c.end + evidence::LOOK).min(buf.len());
+        let (mut seen, mut pass) = (0usize, 0usize);
+        let mut pos = lo;
+        while pos < hi {
+            if text::digit_at(buf, pos).is_none() {
+                pos += 1;
+                continue;
+            }
+            // A run cut by the edge of the neighbourhood is not judged, so
+            // the answer does not depend on where a window starts (a
+            // window's buffer reaches `MARGIN` past any match it reports,
+            // so its edge is the neighbourhood's only at the text's ends).
+            let Some(run) = candidate::run_around(buf, pos) else {
+                pos += 1;
+                continue;
+            };
+            pos = run.end.max(pos + 1);
+            let cut = run.start <= lo && lo > 0 || run.end >= hi && hi < buf.len();
+            if cut || (run.start >= c.start && run.end <= c.end) {
+                continue;
+            }
+            if run.digits != c.digits {
+                continue;
+            }
+            let Some(n) = candidate::bare(buf, &run, &[]) else {
+                continue;
+            };
+            seen += 1;
+            if self.validate(rule, &n).is_some() {
+                pass += 1;
+            }
+        }
+        seen >= 3 && pass * 2 < seen
     }
 
     /// Runs the rule's validator: the kind to report and whether the value
@@ -672,7 +844,7 @@ impl Engine {
                 let Some(c) = Candidate::from_text(&buf[start..stop], start) else {
                     continue;
                 };
-                if let Some(m) = self.best_match(buf, &c, &[ri]) {
+                if let Some(m) = self.best_match(buf, &c, &[ri], st.columns) {
                     on_match(m)?;
                 }
             }
@@ -680,10 +852,12 @@ impl Engine {
         Flow::Continue(())
     }
 
-    /// Convenience for tests and `rules check`: all matches in `text`.
+    /// All matches in `text`, a whole text (its first line may name the
+    /// columns of a table): for tests, `rules check` and redaction.
     pub fn find_all<'e>(&'e self, text: &[u8]) -> Vec<Match<'e>> {
         let mut out = Vec::new();
-        let _ = self.scan(text, 0..text.len(), &mut |m| {
+        let columns = self.columns(text);
+        let _ = self.scan_table(text, 0..text.len(), columns.as_ref(), &mut |m| {
             out.push(m);
             Flow::Continue(())
         });

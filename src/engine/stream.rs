@@ -22,6 +22,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::evidence::Columns;
 use super::{Engine, Flow, MARGIN, Match};
 
 /// Default bytes read per window.
@@ -92,6 +93,9 @@ pub struct ScanBuffers {
     window: Vec<u8>,
     raw: Vec<u8>,
     view: Vec<u8>,
+    /// The named columns of the last large file scanned in segments, by
+    /// (device, inode, length): read once per file, not per segment.
+    header: Option<((u64, u64, u64), Option<Columns>)>,
 }
 
 /// Counts bytes read, for the stream's stats and for a progress display.
@@ -117,6 +121,10 @@ pub struct StreamScanner<'e> {
     raw: Vec<u8>,
     view: Vec<u8>,
     progress: Option<Arc<AtomicU64>>,
+    /// The named columns of the text being scanned, when its first line is
+    /// a table header that names a kind.
+    columns: Option<Columns>,
+    header: Option<((u64, u64, u64), Option<Columns>)>,
 }
 
 /// Line and column bookkeeping for the current window.
@@ -377,6 +385,8 @@ impl<'e> StreamScanner<'e> {
             raw: buffers.raw,
             view: buffers.view,
             progress: None,
+            columns: None,
+            header: buffers.header,
         }
     }
 
@@ -393,6 +403,7 @@ impl<'e> StreamScanner<'e> {
             window: self.window,
             raw: self.raw,
             view: self.view,
+            header: self.header,
         }
     }
 
@@ -476,7 +487,8 @@ impl<'e> StreamScanner<'e> {
         let mut stopped = false;
         if end > *report_start {
             let b = *base;
-            let flow = engine.scan(buf, *report_start..end, &mut |m: Match<'e>| {
+            let columns = self.columns.as_ref();
+            let flow = engine.scan_table(buf, *report_start..end, columns, &mut |m: Match<'e>| {
                 let (line, column) = lines.locate(buf, m.start);
                 let located = Located {
                     offset: b + m.start as u64,
@@ -508,6 +520,7 @@ impl<'e> StreamScanner<'e> {
         self.window.clear();
         let skip = if bom { 3 } else { 0 };
         self.window.extend_from_slice(&self.raw[skip..]);
+        self.columns = self.engine.columns(&self.window);
         let mut base = 0u64;
         let mut report_start = 0usize;
         let mut lines = Lines::default();
@@ -541,6 +554,7 @@ impl<'e> StreamScanner<'e> {
         self.window.clear();
         let skip = if bom { 2 } else { 0 };
         decoder.decode(&self.raw[skip..], &mut self.window, eof);
+        self.columns = self.engine.columns(&self.window);
         let mut base = 0u64;
         let mut report_start = 0usize;
         let mut lines = Lines::default();
@@ -733,11 +747,13 @@ impl<'e> StreamScanner<'e> {
             return Ok(SegmentTotals::default());
         }
         let engine = self.engine;
+        self.read_header(file, file_len)?;
+        let columns = self.header.as_ref().and_then(|(_, c)| c.as_ref());
         let buf = &self.window;
         let seg_start = report.start;
         let mut cursor = seg_start;
         let mut newlines = 0u64;
-        let _ = engine.scan(buf, report.clone(), &mut |m: Match<'e>| {
+        let _ = engine.scan_table(buf, report.clone(), columns, &mut |m: Match<'e>| {
             let p = m.start;
             if p >= cursor {
                 newlines += count_byte(&buf[cursor..p], b'\n') as u64;
@@ -774,6 +790,23 @@ impl<'e> StreamScanner<'e> {
             },
             has_newline: last_nl.is_some(),
         })
+    }
+}
+
+impl StreamScanner<'_> {
+    /// The named columns of a large text file scanned in segments, read
+    /// from its first line once per file (and kept with the buffers).
+    fn read_header(&mut self, file: &std::fs::File, file_len: u64) -> io::Result<()> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let meta = file.metadata()?;
+        let key = (meta.dev(), meta.ino(), file_len);
+        if self.header.as_ref().is_none_or(|(k, _)| *k != key) {
+            let mut head = [0u8; 4096];
+            let n = (file_len as usize).min(head.len());
+            file.read_exact_at(&mut head[..n], 0)?;
+            self.header = Some((key, self.engine.columns(&head[..n])));
+        }
+        Ok(())
     }
 }
 

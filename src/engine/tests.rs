@@ -231,6 +231,8 @@ fn triggers_skip_dates_ips_and_ports() {
 /// Every match found by walking every candidate, without the prefilter.
 fn naive(text: &[u8]) -> Vec<(usize, usize, usize)> {
     let e = engine();
+    let columns = e.columns(text);
+    let cols = columns.as_ref();
     let mut out = Vec::new();
     let mut track_spans: Vec<(usize, usize)> = Vec::new();
     let mut cands: Vec<Candidate> = Vec::new();
@@ -241,7 +243,7 @@ fn naive(text: &[u8]) -> Vec<(usize, usize, usize)> {
             Shape::Track2 => e.dispatch.track2.as_slice(),
             _ => continue,
         };
-        if let Some(m) = e.best_match(text, c, rules) {
+        if let Some(m) = e.best_match(text, c, rules, cols) {
             track_spans.push((m.start, m.end));
             out.push((m.start, m.end, m.rule_index));
         }
@@ -261,7 +263,7 @@ fn naive(text: &[u8]) -> Vec<(usize, usize, usize)> {
             Shape::Iban => e.dispatch.iban.as_slice(),
             _ => continue,
         };
-        if let Some(m) = e.best_match(text, c, rules) {
+        if let Some(m) = e.best_match(text, c, rules, cols) {
             if c.shape == Shape::Iban {
                 iban_starts.push(c.start);
             }
@@ -455,5 +457,241 @@ proptest! {
             .map(|(o, l, r, _, _)| (o, l, r))
             .collect();
         prop_assert_eq!(windowed, whole);
+    }
+}
+
+// ------------------------------------------------- evidence (issue 18)
+
+/// `(confidence, demoted_by, test_data)` of the only match in `text`.
+fn judged(text: &str) -> (Confidence, Option<Signal>, bool) {
+    let ms = engine().find_all(text.as_bytes());
+    assert_eq!(ms.len(), 1, "{text}: {ms:?}");
+    (ms[0].confidence, ms[0].demoted_by, ms[0].test_data)
+}
+
+#[test]
+fn i18_luhn_valid_constant_in_a_table_of_failing_constants_is_low() {
+    // Float-parsing tables: one of four passes Luhn by chance.
+    let table = "    4503599627370496,\n    4526018159083012,\n    9007199254740992,\n    1125899906842624,\n";
+    let ms = engine().find_all(table.as_bytes());
+    assert!(!ms.is_empty());
+    assert!(ms.iter().all(|m| m.confidence == Confidence::Low), "{ms:?}");
+    // Without the code layout, the table alone demotes.
+    let t = "4503599627370496 4526018159083012 9007199254740992 2251799813685248";
+    assert_eq!(judged(t).1, Some(Signal::Table));
+    // A list of real cards passes as a whole: not a table of constants.
+    let cards = "4526018159083012 5478778932879219 4383470174681456 2223786579754327";
+    let ms = engine().find_all(cards.as_bytes());
+    assert_eq!(ms.len(), 4);
+    assert!(ms.iter().all(|m| m.demoted_by.is_none()), "{ms:?}");
+    // Two neighbours are not a table: a CSV row with a phone number.
+    let row = "1,Jan,15927588199,85120312343,x,12345678901";
+    assert_eq!(judged(row).1, None);
+}
+
+#[test]
+fn i18_number_in_source_code_is_low() {
+    for text in [
+        "#define FOO_REQUEST 4526018159083012",
+        "r = ioctl(fd, 4526018159083012, &arg);",
+        "static const uint64_t k[] = {4526018159083012, 7};",
+        "x = 4526018159083012;",
+    ] {
+        assert_eq!(
+            judged(text),
+            (Confidence::Low, Some(Signal::Code), false),
+            "{text}"
+        );
+    }
+    // Quoted in a log or prose, in a CSV row, as a JSON value: not code.
+    for text in [
+        "WARN [api] [4526018159083012]",
+        "1,Doe,4526018159083012,2024",
+        "{\"n\":4526018159083012,\"x\":1}",
+    ] {
+        assert_eq!(judged(text).1, None, "{text}");
+    }
+}
+
+#[test]
+fn i18_digits_of_a_float_address_or_dashed_token_are_low() {
+    for text in [
+        "x = 0.4526018159083012",
+        "addr 10.1.4526018159083012",
+        "t 12:4526018159083012",
+        "uuid 550e8400-e29b-41d4-a716-4526018159083012",
+    ] {
+        assert_eq!(judged(text).1, Some(Signal::Structure), "{text}");
+    }
+    // A sentence's full stop is not a decimal point.
+    assert_eq!(judged("paid with 4526018159083012.").1, None);
+}
+
+#[test]
+fn i18_negative_words_demote_and_keywords_win() {
+    assert_eq!(judged("build 4526018159083012").1, Some(Signal::Words));
+    assert_eq!(judged("tel. 85120312343").1, Some(Signal::Words));
+    // `telling` is not `tel`.
+    assert_eq!(judged("telling 85120312343").1, None);
+    // A keyword is stronger evidence than any negative signal.
+    assert_eq!(
+        judged("card = {4526018159083012, 7};"),
+        (Confidence::High, None, false)
+    );
+    assert_eq!(judged("PESEL 3.85120312343").0, Confidence::High);
+}
+
+#[test]
+fn i18_column_header_is_a_keyword_for_every_value_under_it() {
+    // The header is far away: only the column says what the values are.
+    let mut csv = String::from("id,name,ssn,city\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},Person {i} with a long name,,Springfield\n"));
+    }
+    csv.push_str("41,Jane Roe,536228726,Springfield\n");
+    let ms = engine().find_all(csv.as_bytes());
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].confidence, Confidence::High);
+    // Streamed in small windows: the same.
+    let mut s = StreamScanner::new(engine(), 4096);
+    let mut conf = Vec::new();
+    let long = csv.replace("Springfield", &"Springfield ".repeat(20));
+    s.scan_bytes(long.as_bytes(), &mut |l: Located<'_>| {
+        conf.push(l.m.confidence);
+        Flow::Continue(())
+    });
+    assert_eq!(conf, [Confidence::High]);
+    // Persian header `کد_ملی`, TSV.
+    let tsv = "نام\tکد_ملی\nعلی\t4472819635\n";
+    assert_eq!(judged(tsv).0, Confidence::High);
+    // The same value in another column stays low.
+    let other = "id,name,city\n41,Jane Roe,536228726\n";
+    assert_eq!(judged(other).0, Confidence::Low);
+}
+
+#[test]
+fn i18_script_around_a_bare_number_is_weak_evidence() {
+    // Persian text, or Persian digits: a bare melli code is lifted to medium.
+    assert_eq!(
+        judged("مشتری گرامی 4472819635 ثبت شد").0,
+        Confidence::Medium
+    );
+    assert_eq!(judged("ref ۴۴۷۲۸۱۹۶۳۵").0, Confidence::Medium);
+    // English text: it stays low.
+    assert_eq!(judged("ref 4472819635 done").0, Confidence::Low);
+    // A negative signal beats the script.
+    assert_eq!(judged("مقدار 1.4472819635").1, Some(Signal::Structure));
+}
+
+#[test]
+fn i18_textbook_ssns_are_test_data_and_advertising_ones_invalid() {
+    let (confidence, _, test) = judged("ssn : 111-22-3333");
+    assert!(test);
+    assert_eq!(confidence, Confidence::High);
+    let ms = engine().find_all(b"SSN 123-45-6789");
+    assert_eq!(ms[0].severity, Severity::Low);
+    assert!(engine().find_all(b"SSN 078-05-1120").is_empty());
+    assert!(!judged("SSN 536-22-8726").2);
+}
+
+#[test]
+fn i18_evidence_is_the_same_in_every_window() {
+    // A table, code and a header, each across window edges: streaming with
+    // tiny windows judges every match as one pass does.
+    let mut text = String::from("id,name,pesel\n");
+    for i in 0..300 {
+        text.push_str(&format!("{i},x,85120312343\n"));
+        text.push_str("    4503599627370496,\n    4526018159083012,\n    9007199254740992,\n");
+        text.push_str("#define X 1971204123457 y 0.4472819635 z\n");
+    }
+    let whole: Vec<(usize, Confidence)> = engine()
+        .find_all(text.as_bytes())
+        .into_iter()
+        .map(|m| (m.start, m.confidence))
+        .collect();
+    let mut s = StreamScanner::new(engine(), 4096);
+    let mut got = Vec::new();
+    s.scan_bytes(text.as_bytes(), &mut |l: Located<'_>| {
+        got.push((l.offset as usize, l.m.confidence));
+        Flow::Continue(())
+    });
+    got.sort();
+    assert_eq!(got, whole);
+    assert!(whole.iter().any(|w| w.1 == Confidence::High));
+    assert!(whole.iter().any(|w| w.1 == Confidence::Low));
+}
+
+/// The pass rate of each shipped rule's validator on random strings of the
+/// rule's bare shapes: the evidence each check gives (docs/DESIGN.md,
+/// "Evidence"). Prints a Markdown table; `benches/pass_rates.sh` runs it.
+#[test]
+#[ignore = "prints the pass-rate table (benches/pass_rates.sh)"]
+fn pass_rate_table() {
+    const N: u32 = 1_000_000;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        // xorshift64*: deterministic, so the table is reproducible.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let e = engine();
+    println!("| rule | shape | random strings | pass | pass rate | one in |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for rule in e.rules() {
+        let mut shapes: Vec<(String, Vec<u8>)> = Vec::new();
+        match &rule.matcher {
+            Matcher::Digits(d) => {
+                for n in 1..=31u32 {
+                    if d.bare_lengths & (1 << n) == 0 {
+                        continue;
+                    }
+                    let n = n as usize;
+                    match d.check_char {
+                        Some(ch) => shapes.push((
+                            format!("{} digits + [0-9{}]", n - 1, ch as char),
+                            vec![b'd'; n - 1].into_iter().chain([b'c']).collect(),
+                        )),
+                        None => shapes.push((format!("{n} digits"), vec![b'd'; n])),
+                    }
+                }
+            }
+            Matcher::Iban => {
+                for (cc, len) in [("DE", 18), ("PL", 24), ("FR", 23)] {
+                    let mut s = cc.as_bytes().to_vec();
+                    s.extend(vec![b'd'; 2 + len]);
+                    shapes.push((format!("{cc} + {} digits", 2 + len), s));
+                }
+            }
+            _ => continue,
+        }
+        for (label, shape) in shapes {
+            let mut pass = 0u32;
+            let mut buf = vec![0u8; shape.len()];
+            for _ in 0..N {
+                for (b, &s) in buf.iter_mut().zip(&shape) {
+                    *b = match s {
+                        b'd' => b'0' + (next() % 10) as u8,
+                        b'c' => b"0123456789X"[(next() % 11) as usize],
+                        other => other,
+                    };
+                }
+                let c = Candidate::from_text(&buf, 0).expect("candidate");
+                if e.validate(rule, &c).is_some() {
+                    pass += 1;
+                }
+            }
+            let rate = pass as f64 / N as f64;
+            let one_in = if pass > 0 {
+                format!("{:.0}", 1.0 / rate)
+            } else {
+                "never".into()
+            };
+            println!(
+                "| {} | {label} | {N} | {pass} | {rate:.5} | {one_in} |",
+                rule.id
+            );
+        }
     }
 }

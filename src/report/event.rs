@@ -182,6 +182,14 @@ pub struct SummaryEvent {
     /// absent when the scan acted on nothing.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, u64>,
+    /// Findings below `--min-confidence`: counted, not listed, and not
+    /// failing the run; absent when there were none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub below_confidence: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One finding recorded in a baseline: rule, keyed fingerprint and the

@@ -265,6 +265,13 @@ impl<W: Write> Human<W> {
             line.push_str(&format!("; {} excluded", s.excluded));
         }
         writeln!(self.out, "{line}")?;
+        if s.below_confidence > 0 {
+            writeln!(
+                self.out,
+                "Not listed, below --min-confidence: {} (--min-confidence low lists them)",
+                s.below_confidence
+            )?;
+        }
         let held: u64 = s.suppressed.values().sum();
         if held > 0 {
             let reasons: Vec<String> = s

@@ -8,12 +8,12 @@ use std::collections::HashSet;
 
 use super::syntax::{
     CardSyntax, ConfidenceSyntax, ContextSyntax, DigitsSyntax, LengthSyntax, MatchSyntax,
-    PrefixSyntax, RegexSyntax, RuleFile, RuleSyntax, ValidateSyntax,
+    NegativeContextSyntax, PrefixSyntax, RegexSyntax, RuleFile, RuleSyntax, ValidateSyntax,
 };
 use super::{
-    Brand, CardTable, Confidence, ConfidencePolicy, Context, DigitShape, Matcher, PrefixRange,
-    RegexMatcher, Rule, RuleError, RuleErrors, RuleSet, SEP_DASH, SEP_DOT, SEP_SPACE, Severity,
-    Validator, separator_bit, version_of,
+    Brand, CardTable, Confidence, ConfidencePolicy, Context, DigitShape, Matcher, NegativeContext,
+    PrefixRange, RegexMatcher, Rule, RuleError, RuleErrors, RuleSet, SEP_DASH, SEP_DOT, SEP_SPACE,
+    Script, Severity, Signal, Validator, separator_bit, version_of,
 };
 
 /// Longest bare number or group shape, in digits.
@@ -27,6 +27,11 @@ pub const MAX_REGEX_LENGTH: usize = 64;
 pub const MAX_CONTEXT_WINDOW: usize = 256;
 /// Default context window, in bytes on each side.
 pub const DEFAULT_CONTEXT_WINDOW: usize = 64;
+/// Default window for negative keywords, in bytes before the match.
+pub const DEFAULT_NEGATIVE_WINDOW: usize = 32;
+/// Largest window for negative keywords: the engine decides about a match
+/// from a bounded neighbourhood (`engine::MARGIN`).
+pub const MAX_NEGATIVE_WINDOW: usize = 128;
 
 /// Parses and checks rule files given as `(file name, text)` pairs.
 pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<RuleSet, RuleErrors> {
@@ -178,6 +183,8 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
     }
     let context = compile_context(s.context, &mut p);
     let confidence = compile_confidence(s.confidence, &mut p);
+    let negative_context = compile_negative(s.negative_context, &mut p);
+    let test_numbers = compile_test_numbers(&s.test_numbers, &mut p);
     if s.examples.is_empty() {
         p.add("examples: give at least one text the rule must find");
     }
@@ -195,8 +202,11 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
             validator,
             context,
             confidence,
+            negative_context,
+            test_numbers,
             examples: s.examples,
             negative_examples: s.negative_examples,
+            demoted_examples: s.demoted_examples,
             source: file.to_string(),
         }),
         _ => Err(p.list),
@@ -528,6 +538,7 @@ fn compile_context(c: Option<ContextSyntax>, p: &mut Problems) -> Context {
             keywords: Vec::new(),
             window: DEFAULT_CONTEXT_WINDOW,
             required: false,
+            scripts: Vec::new(),
         };
     };
     let window = c.window.unwrap_or(DEFAULT_CONTEXT_WINDOW);
@@ -542,11 +553,80 @@ fn compile_context(c: Option<ContextSyntax>, p: &mut Problems) -> Context {
     if c.required && c.keywords.is_empty() {
         p.add("context.required: needs keywords");
     }
+    let mut scripts = Vec::new();
+    for name in &c.scripts {
+        match Script::parse(name) {
+            Some(s) => scripts.push(s),
+            None => p.add(format!(
+                "context.scripts: `{name}` is not one of arabic, cjk, polish, romanian"
+            )),
+        }
+    }
     Context {
         keywords: c.keywords,
         window: window.min(MAX_CONTEXT_WINDOW),
         required: c.required,
+        scripts,
     }
+}
+
+fn compile_negative(c: Option<NegativeContextSyntax>, p: &mut Problems) -> NegativeContext {
+    let Some(c) = c else {
+        return NegativeContext {
+            window: DEFAULT_NEGATIVE_WINDOW,
+            ..NegativeContext::default()
+        };
+    };
+    let mut signals = Vec::new();
+    for name in &c.signals {
+        match Signal::parse(name) {
+            Some(s) if !signals.contains(&s) => signals.push(s),
+            Some(_) => {}
+            None => p.add(format!(
+                "negative_context.signals: `{name}` is not one of table, code, structure"
+            )),
+        }
+    }
+    let window = c.window.unwrap_or(DEFAULT_NEGATIVE_WINDOW);
+    if window == 0 || window > MAX_NEGATIVE_WINDOW {
+        p.add(format!(
+            "negative_context.window: {window} is outside 1-{MAX_NEGATIVE_WINDOW} bytes"
+        ));
+    }
+    if c.keywords.iter().any(|k| k.trim().is_empty()) {
+        p.add("negative_context.keywords: a keyword is empty");
+    }
+    if !c.keywords.is_empty() {
+        signals.push(Signal::Words);
+    }
+    NegativeContext {
+        signals,
+        keywords: c.keywords,
+        window: window.min(MAX_NEGATIVE_WINDOW),
+    }
+}
+
+/// Documented example numbers, compact: digits and upper-case letters.
+fn compile_test_numbers(list: &[String], p: &mut Problems) -> HashSet<Vec<u8>> {
+    let mut out = HashSet::new();
+    for t in list {
+        let compact: Vec<u8> = t
+            .bytes()
+            .filter(|b| b.is_ascii_alphanumeric())
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
+        if compact.is_empty()
+            || t.bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || b" -.".contains(&b)))
+        {
+            p.add(format!(
+                "test_numbers: `{t}` is not a number (digits, letters and the separators space, `-`, `.`)"
+            ));
+            continue;
+        }
+        out.insert(compact);
+    }
+    out
 }
 
 fn compile_confidence(c: Option<ConfidenceSyntax>, p: &mut Problems) -> ConfidencePolicy {

@@ -234,6 +234,104 @@ pub struct Context {
     pub keywords: Vec<String>,
     pub window: usize,
     pub required: bool,
+    /// Scripts that are weak evidence for the rule near a bare number.
+    pub scripts: Vec<Script>,
+}
+
+/// A writing system whose text around a number is weak evidence for the
+/// kinds of that language (docs/DESIGN.md, "Evidence").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Script {
+    /// Arabic letters (Persian and Arabic text) or Persian/Arabic-Indic digits.
+    Arabic,
+    /// CJK ideographs, or full-width forms.
+    Cjk,
+    /// The Polish letters with diacritics (ą ć ę ł ń ó ś ź ż).
+    Polish,
+    /// The Romanian letters with diacritics (ă â î ș ț, and the cedilla forms).
+    Romanian,
+}
+
+impl Script {
+    /// Parses a name used in rule files.
+    pub fn parse(s: &str) -> Option<Script> {
+        match s {
+            "arabic" => Some(Script::Arabic),
+            "cjk" => Some(Script::Cjk),
+            "polish" => Some(Script::Polish),
+            "romanian" => Some(Script::Romanian),
+            _ => None,
+        }
+    }
+
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Script::Arabic => "arabic",
+            Script::Cjk => "cjk",
+            Script::Polish => "polish",
+            Script::Romanian => "romanian",
+        }
+    }
+}
+
+/// A neighbourhood signal: evidence that a number that passed its check is
+/// something else. Each is documented with its measured effect in
+/// docs/DESIGN.md ("Neighbourhood signals").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Among other numbers of the same length, most of which fail the
+    /// same check: a table of constants, a list of ids.
+    Table,
+    /// A literal in source code: an element of a bracketed, comma-separated
+    /// list, or a `#define` / `ioctl` line.
+    Code,
+    /// Part of a bigger structure: joined by `.` or `:` to more digits
+    /// (a float, an IP address, a version, a time), or by `-` to an
+    /// alphanumeric token (a UUID, a date, a phone number).
+    Structure,
+    /// One of the rule's `negative_context.keywords` just before it.
+    Words,
+}
+
+impl Signal {
+    /// Parses a name used in rule files (`words` is implied by keywords).
+    pub fn parse(s: &str) -> Option<Signal> {
+        match s {
+            "table" => Some(Signal::Table),
+            "code" => Some(Signal::Code),
+            "structure" => Some(Signal::Structure),
+            _ => None,
+        }
+    }
+
+    /// The name used in rule files and docs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Table => "table",
+            Signal::Code => "code",
+            Signal::Structure => "structure",
+            Signal::Words => "words",
+        }
+    }
+}
+
+/// Negative evidence of a rule.
+#[derive(Debug, Clone, Default)]
+pub struct NegativeContext {
+    /// The built-in signals the rule uses.
+    pub signals: Vec<Signal>,
+    /// Words that mark the number as something else.
+    pub keywords: Vec<String>,
+    /// Bytes before the match searched for `keywords`.
+    pub window: usize,
+}
+
+impl NegativeContext {
+    /// True when the rule uses `signal`.
+    pub fn uses(&self, signal: Signal) -> bool {
+        self.signals.contains(&signal)
+    }
 }
 
 /// Confidence of a validated match.
@@ -256,8 +354,13 @@ pub struct Rule {
     pub validator: Validator,
     pub context: Context,
     pub confidence: ConfidencePolicy,
+    pub negative_context: NegativeContext,
+    /// Documented example numbers (compact form): reported as test data.
+    pub test_numbers: HashSet<Vec<u8>>,
     pub examples: Vec<String>,
     pub negative_examples: Vec<String>,
+    /// Found, but demoted to low by a negative signal.
+    pub demoted_examples: Vec<String>,
     /// The file the rule came from.
     pub source: String,
 }

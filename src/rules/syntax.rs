@@ -32,10 +32,22 @@ pub struct RuleSyntax {
     pub context: Option<ContextSyntax>,
     #[serde(default)]
     pub confidence: Option<ConfidenceSyntax>,
+    /// Evidence that a validated number is something else (a constant in a
+    /// table, a literal in source code, part of a float or an address).
+    #[serde(default)]
+    pub negative_context: Option<NegativeContextSyntax>,
+    /// Documented example numbers (textbook, published test values):
+    /// still reported, as test data with low severity.
+    #[serde(default)]
+    pub test_numbers: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
     pub negative_examples: Vec<String>,
+    /// Texts the rule finds, but at low confidence because a negative
+    /// signal fires (each proves a signal is wired).
+    #[serde(default)]
+    pub demoted_examples: Vec<String>,
 }
 
 /// How candidates are found: exactly one of the keys.
@@ -164,6 +176,26 @@ pub struct ContextSyntax {
     /// Report only matches with a keyword nearby.
     #[serde(default)]
     pub required: bool,
+    /// Scripts whose letters (or digits) near a bare number are weak
+    /// evidence for the rule: `arabic` (Persian and Arabic), `cjk`,
+    /// `polish`, `romanian`.
+    #[serde(default)]
+    pub scripts: Vec<String>,
+}
+
+/// Negative evidence: signals that lower a validated match to `low`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NegativeContextSyntax {
+    /// Built-in neighbourhood signals: `table`, `code`, `structure`.
+    #[serde(default)]
+    pub signals: Vec<String>,
+    /// Words that say the number is something else (`version`, `build`).
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Bytes searched before the match for `keywords`; default 32.
+    #[serde(default)]
+    pub window: Option<usize>,
 }
 
 /// Confidence levels.

@@ -1,0 +1,483 @@
+//! Evidence: how sure we are that a validated number is what its rule says.
+//!
+//! A match enters here only after its validator accepted it (so nothing
+//! here runs on the text that fills real files), with its rule and the
+//! bytes around it; a confidence leaves. The model (docs/DESIGN.md,
+//! "Evidence") weighs:
+//!
+//! * the rule's keywords near the number, or a table column whose header
+//!   names the kind ([`Columns`]): strong evidence, `with_context`;
+//! * the written form: grouped as printed (`default`) or a bare run
+//!   (`bare_without_context`), set per rule from the validator's pass rate;
+//! * the script around a bare number ([`script_near`]): weak evidence that
+//!   lifts a bare number one step, up to the rule's `default`;
+//! * negative evidence from the neighbourhood ([`structure`], [`code`],
+//!   and the table signal in `Engine::table_signal`): demotes to `low`.
+//!
+//! Keywords win over negative evidence: `SSN: 536228726,` in a JSON line is
+//! an SSN even though it looks like a list element. Every function looks at
+//! no more than [`LOOK`] bytes on either side of the match, so a match is
+//! judged the same in whichever streaming window it is seen.
+
+use crate::rules::Script;
+
+/// Bytes looked at on each side of a match by the neighbourhood signals.
+/// With the longest candidate (128 bytes) this stays inside the engine's
+/// `MARGIN`.
+pub const LOOK: usize = 160;
+
+/// Bytes searched on each side of a match for the script of its text.
+pub const SCRIPT_WINDOW: usize = 64;
+
+/// Longest header line read for column names, and most columns kept.
+const MAX_HEADER: usize = 4096;
+const MAX_COLUMNS: usize = 256;
+
+/// The columns of a table whose header names a kind: a CSV/TSV header such
+/// as `id,name,ssn` or `کد_ملی` makes every value under that column carry
+/// the rule's keyword, however far the header is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    delimiter: u8,
+    /// For each column: the rules (bit `i` = rule `i`, first 64 rules) whose
+    /// keywords or kind the header names.
+    rules: Vec<u64>,
+}
+
+impl Columns {
+    /// Reads the header of a table from the first line of a text, if it
+    /// has a delimiter (`,` `;` `|` or tab, the most frequent outside
+    /// quotes) and at least one column named by `names`. `names` gives the
+    /// rules a header field names.
+    pub fn from_header(text: &[u8], names: &dyn Fn(&[u8]) -> u64) -> Option<Columns> {
+        let text = text.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(text);
+        let end = memchr::memchr(b'\n', &text[..text.len().min(MAX_HEADER)])?;
+        let line = text[..end].strip_suffix(b"\r").unwrap_or(&text[..end]);
+        let cands = [b',', b';', b'|', b'\t'];
+        let mut counts = [0usize; 4];
+        let mut quoted = false;
+        for &b in line {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if !quoted && let Some(i) = cands.iter().position(|&c| c == b) {
+                counts[i] += 1;
+            }
+        }
+        let best = (0..4).max_by_key(|&i| (counts[i], 4 - i))?;
+        if counts[best] == 0 {
+            return None;
+        }
+        let delimiter = cands[best];
+        let mut rules = Vec::new();
+        for field in split_fields(line, delimiter).take(MAX_COLUMNS) {
+            let mut name = [0u8; 128];
+            let n = field.len().min(name.len());
+            for (d, &s) in name.iter_mut().zip(&field[..n]) {
+                // `card_number`, `national-id` read as words.
+                *d = match s {
+                    b'_' | b'-' | b'.' => b' ',
+                    b'"' => b' ',
+                    _ => s.to_ascii_lowercase(),
+                };
+            }
+            rules.push(names(&name[..n]));
+        }
+        rules
+            .iter()
+            .any(|&r| r != 0)
+            .then_some(Columns { delimiter, rules })
+    }
+
+    /// The rules the column of the value starting at `start` is named for:
+    /// the fields before it on its line are counted, if the line starts
+    /// within [`LOOK`] bytes (else nothing is known).
+    pub fn rules_at(&self, buf: &[u8], start: usize) -> u64 {
+        let lo = start.saturating_sub(LOOK);
+        let line_start = match memchr::memrchr(b'\n', &buf[lo..start]) {
+            Some(i) => lo + i + 1,
+            None if lo == 0 => 0,
+            None => return 0,
+        };
+        let mut field = 0usize;
+        let mut quoted = false;
+        for &b in &buf[line_start..start] {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if b == self.delimiter && !quoted {
+                field += 1;
+            }
+        }
+        self.rules.get(field).copied().unwrap_or(0)
+    }
+}
+
+/// The fields of a header line (quotes are kept; they are blanked later).
+fn split_fields(line: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {
+    let mut quoted = false;
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if start > line.len() {
+            return None;
+        }
+        while i < line.len() {
+            let b = line[i];
+            if b == b'"' {
+                quoted = !quoted;
+            } else if b == delimiter && !quoted {
+                let f = &line[start..i];
+                i += 1;
+                start = i;
+                return Some(f);
+            }
+            i += 1;
+        }
+        let f = &line[start..];
+        start = line.len() + 1;
+        Some(f)
+    })
+}
+
+/// True when text of `script` is within [`SCRIPT_WINDOW`] bytes of
+/// `start..end` (the number itself included: Persian digits are Persian).
+pub fn script_near(buf: &[u8], start: usize, end: usize, script: Script) -> bool {
+    let lo = start.saturating_sub(SCRIPT_WINDOW);
+    let hi = (end + SCRIPT_WINDOW).min(buf.len());
+    let hay = &buf[lo..hi];
+    let pair = |i: usize| (hay[i], hay.get(i + 1).copied().unwrap_or(0));
+    for i in 0..hay.len() {
+        let (a, b) = pair(i);
+        if a < 0xC3 {
+            continue;
+        }
+        let hit = match script {
+            // U+0600-U+06FF: Arabic and Persian letters and digits.
+            Script::Arabic => (0xD8..=0xDB).contains(&a) && (0x80..=0xBF).contains(&b),
+            // U+4E00-U+9FFF (CJK ideographs), U+3000-U+30FF (CJK
+            // punctuation, kana) and the full-width forms U+FF00-U+FFEF.
+            Script::Cjk => {
+                ((0xE4..=0xE9).contains(&a) || a == 0xE3 || a == 0xEF)
+                    && (0x80..=0xBF).contains(&b)
+                    && (a != 0xEF || (0xBC..=0xBF).contains(&b))
+            }
+            // ą ć ę ł ń ś ź ż and capitals (ó is Spanish too).
+            Script::Polish => matches!(
+                (a, b),
+                (0xC4, 0x84..=0x87)
+                    | (0xC4, 0x98 | 0x99)
+                    | (0xC5, 0x81..=0x84)
+                    | (0xC5, 0x9A | 0x9B)
+                    | (0xC5, 0xB9..=0xBC)
+            ),
+            // ă ș ț, and ş ţ as older fonts wrote them (â î are French too).
+            Script::Romanian => matches!(
+                (a, b),
+                (0xC4, 0x82 | 0x83) | (0xC8, 0x98..=0x9B) | (0xC5, 0x9E | 0x9F | 0xA2 | 0xA3)
+            ),
+        };
+        if hit {
+            return true;
+        }
+    }
+    false
+}
+
+/// The `structure` signal for a bare number at `start..end`: it is part of
+/// a bigger structure, not a number of its own. Joined by `:` to more
+/// digits (a time `12:00:1234567890`, an IPv6 address), by `.` to more
+/// digits (a float `1.2345678901234567`, an IP address, a version
+/// `2.0.123456789`), by a `.` after a letter or digit before it (a symbol
+/// `fmt.llvm.4522574776455172346`), by `-` or `_` to a letter or digit (a
+/// UUID's last group, a date or phone prefix `+48-123456789`, an
+/// identifier `FOO_1234567890`), or written after `#`
+/// (`#2238000000000000`).
+pub fn structure(buf: &[u8], start: usize, end: usize) -> bool {
+    let before = |k: usize| start.checked_sub(k).and_then(|i| buf.get(i)).copied();
+    let after = |k: usize| buf.get(end + k - 1).copied();
+    let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    let (b1, b2) = (before(1), before(2));
+    let (a1, a2) = (after(1), after(2));
+    // After the number, `.` counts only before a digit: `4111...1111.txt`
+    // is a file named by a card number, which is a leak like any other.
+    b1 == Some(b':') && digit(b2)
+        || matches!(a1, Some(b':' | b'.')) && digit(a2)
+        || matches!(b1, Some(b'.' | b'-' | b'_')) && alnum(b2)
+        || matches!(a1, Some(b'-' | b'_')) && alnum(a2)
+        // `#2238000000000000`: a hex or reference notation.
+        || b1 == Some(b'#')
+}
+
+/// The `structure` signal for a grouped number at `start..end` whose first
+/// group has `group` digits: a token of that many hex digits, with a
+/// letter and a digit (`005B`, `4a4b`), written next to the number's own
+/// separator `sep` and not inside a dashed token (a UUID's `4cae`), stands
+/// within [`LOOK`] bytes. The number is then a run of hex groups that
+/// happen to be all digits: a hex dump, a list of code points
+/// (`2680 0028 2681 0029`).
+pub fn hex_groups(buf: &[u8], start: usize, end: usize, group: usize, sep: u8) -> bool {
+    let lo = start.saturating_sub(LOOK);
+    let hi = (end + LOOK).min(buf.len());
+    let mut i = lo;
+    while i < hi {
+        if !buf[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let t0 = i;
+        while i < hi && buf[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        // Tokens cut by the edges are not judged (see `LOOK`).
+        let cut = t0 == lo && lo > 0 || i == hi && hi < buf.len();
+        let tok = &buf[t0..i];
+        let (prev, next) = (t0.checked_sub(1).map(|k| buf[k]), buf.get(i).copied());
+        let spaced =
+            (prev == Some(sep) || next == Some(sep)) && prev != Some(b'-') && next != Some(b'-');
+        if !cut
+            && spaced
+            && tok.len() == group
+            && tok.iter().all(u8::is_ascii_hexdigit)
+            && tok.iter().any(u8::is_ascii_digit)
+            && tok.iter().any(u8::is_ascii_alphabetic)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The `structure` signal, from the value itself: seven or more digits in
+/// counting order (`0123456789`, `6543210123456788`, a row of a digit
+/// table). An issued number has such a run about once in 50,000; a
+/// number a person typed as an example, or a table of the digits of a
+/// script, has it by construction.
+pub fn counting_run(digits: &[u8]) -> bool {
+    let (mut up, mut down) = (1usize, 1usize);
+    for w in digits.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if !(a.is_ascii_digit() && b.is_ascii_digit()) {
+            up = 1;
+            down = 1;
+            continue;
+        }
+        up = if b == a + 1 { up + 1 } else { 1 };
+        down = if b + 1 == a { down + 1 } else { 1 };
+        if up >= 7 || down >= 7 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The `code` signal: the number at `start..end` is a literal in source
+/// code. Either its line is a preprocessor line (`#define`, `#if` ...) or
+/// an `ioctl` request, or it is an element of a bracketed list written
+/// with `, ` (`{1, 2, 3}`, `[1, 2]`: a CSV row has no space after its
+/// commas), or the value of an assignment that ends with `;`, or an
+/// operand of `*` or `^` (`141482932855*uk_46`, `2 ^ 1234567890`).
+pub fn code(buf: &[u8], start: usize, end: usize) -> bool {
+    let lo = start.saturating_sub(LOOK);
+    let hi = (end + LOOK).min(buf.len());
+    let line_start = memchr::memrchr(b'\n', &buf[lo..start]).map_or(lo, |i| lo + i + 1);
+    let line_end = memchr::memchr(b'\n', &buf[end..hi]).map_or(hi, |i| end + i);
+    let line = &buf[line_start..line_end];
+    let head = trim_start(&buf[line_start..start]);
+    if head.starts_with(b"#define")
+        || head.starts_with(b"#if")
+        || head.starts_with(b"#elif")
+        || head.starts_with(b"# define")
+    {
+        return true;
+    }
+    if memchr::memmem::find(line, b"ioctl").is_some()
+        || memchr::memmem::find(line, b"_IO").is_some()
+    {
+        return true;
+    }
+    // The bytes just before and after, spaces skipped.
+    let mut i = start;
+    while i > line_start && matches!(buf[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    let spaced_before = i < start;
+    let prev = (i > line_start).then(|| buf[i - 1]);
+    let mut j = end;
+    while j < line_end && matches!(buf[j], b' ' | b'\t') {
+        j += 1;
+    }
+    let next = (j < line_end).then(|| buf[j]);
+    // A list written by a person or a formatter puts a space or a line
+    // break after its commas; a CSV row does not.
+    let comma_spaced =
+        next == Some(b',') && matches!(buf.get(j + 1), Some(b' ' | b'\n' | b'\r' | b'\t'));
+    let open = |b: Option<u8>| matches!(b, Some(b',' | b'[' | b'{' | b'('));
+    let close = |b: Option<u8>| matches!(b, Some(b',' | b']' | b'}' | b')'));
+    // An operand of `*`, `/` or `^`: a coefficient in a formula.
+    // (Glued on the left: `* 4111...` is a bullet, `2*4111...` a product.)
+    if matches!(next, Some(b'*' | b'^')) || !spaced_before && matches!(prev, Some(b'*' | b'^')) {
+        return true;
+    }
+    match (prev, next) {
+        (Some(b'='), Some(b';')) => true,
+        // A lone value in brackets (`[4111...]`, `(1971...)`) is how logs
+        // and prose quote a number, not a list.
+        (p, n) if open(p) && close(n) => p == Some(b',') && spaced_before || comma_spaced,
+        // The last element of a list, or one per line (indented).
+        (Some(b','), None) => spaced_before,
+        (None, Some(b',')) => comma_spaced && start > line_start,
+        _ => false,
+    }
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &b[n..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at<'a>(text: &'a str, needle: &str) -> (&'a [u8], usize, usize) {
+        let s = text.find(needle).expect("needle");
+        (text.as_bytes(), s, s + needle.len())
+    }
+
+    #[test]
+    fn structure_sees_floats_addresses_and_dashed_tokens() {
+        for (text, n) in [
+            ("x = 1.2345678901234567;", "2345678901234567"),
+            ("pi 3.141592653 rad", "141592653"),
+            ("v 123456789.5", "123456789"),
+            ("at 12:1234567890 z", "1234567890"),
+            ("id 550e8400-e29b-41d4-a716-446655440000", "446655440000"),
+            ("tel +48-123456789", "123456789"),
+            ("FOO_1234567890 bar", "1234567890"),
+            ("fmt.llvm.4522574776455172346\0", "4522574776455172346"),
+            ("-> #2238000000000000 x", "2238000000000000"),
+        ] {
+            let (b, s, e) = at(text, n);
+            assert!(structure(b, s, e), "{text}");
+        }
+        for (text, n) in [
+            ("SSN 536228726.", "536228726"),
+            ("ssn: 536228726, ok", "536228726"),
+            ("pan=4111111111111111&x", "4111111111111111"),
+            ("/items/4111111111111111/", "4111111111111111"),
+            ("1. 536228726", "536228726"),
+            ("range 536228726 - 5", "536228726"),
+            ("4929731804276152.csv", "4929731804276152"),
+        ] {
+            let (b, s, e) = at(text, n);
+            assert!(!structure(b, s, e), "{text}");
+        }
+    }
+
+    #[test]
+    fn code_sees_literals_and_preprocessor_lines() {
+        for (text, n) in [
+            ("#define FOO_MAGIC 1234567890", "1234567890"),
+            ("  #if X > 1234567890", "1234567890"),
+            ("r = ioctl(fd, 3221775637, &arg);", "3221775637"),
+            ("static T t[] = {1234567890, 2345678901, 3};", "2345678901"),
+            (
+                "vals = [4503599627370496, 2251799813685228]",
+                "2251799813685228",
+            ),
+            (
+                "    2251799813685228,\n    4503599627370496,",
+                "2251799813685228",
+            ),
+            ("x = 1234567890;", "1234567890"),
+            ("+ 141482932855*uk_46", "141482932855"),
+            ("2**4526018159083012", "4526018159083012"),
+        ] {
+            let (b, s, e) = at(text, n);
+            assert!(code(b, s, e), "{text}");
+        }
+        for (text, n) in [
+            ("1,Jan Kowalski,85120312343,Warszawa", "85120312343"),
+            ("{\"ssn\":536228726,\"x\":1}", "536228726"),
+            ("employee 536228726 verified", "536228726"),
+            ("ssn = 536228726", "536228726"),
+            ("id,536228726\n", "536228726"),
+            ("* 536228726 is the one", "536228726"),
+        ] {
+            let (b, s, e) = at(text, n);
+            assert!(!code(b, s, e), "{text}");
+        }
+    }
+
+    #[test]
+    fn hex_groups_nearby_make_a_hex_listing() {
+        let t = "2680 0028 005B 005D 2681 0061 0029 0062;0;0;\n2680 0028 2681 0029;1;1";
+        let n = "2680 0028 2681 0029";
+        let s = t.find(n).unwrap();
+        assert!(hex_groups(t.as_bytes(), s, s + n.len(), 4, b' '));
+        let t = "card 4526 0181 5908 3012 DEAD BEEF 12345 A1B2C";
+        assert!(!hex_groups(t.as_bytes(), 5, 24, 4, b' '));
+        // A UUID's groups are not a hex listing.
+        let t = "0c936f4f-8186-4cae-a8af-6f5f65ce7a39,\"[4722 2201 4500 6527]\"";
+        let s = t.find("4722").unwrap();
+        assert!(!hex_groups(t.as_bytes(), s, s + 19, 4, b' '));
+    }
+
+    #[test]
+    fn counting_runs_are_typed_not_issued() {
+        assert!(counting_run(b"0123456789"));
+        assert!(counting_run(b"6543210123456788"));
+        assert!(counting_run(b"4111234567812"));
+        assert!(!counting_run(b"4526018159083012"));
+        assert!(!counting_run(b"123456"));
+        assert!(!counting_run(b"4472819635"));
+    }
+
+    #[test]
+    fn scripts() {
+        let t = "کد ملی ۴۴۷۲۸۱۹۶۳۵";
+        assert!(script_near(t.as_bytes(), 0, t.len(), Script::Arabic));
+        let t = "身份证 110105194912310029";
+        assert!(script_near(t.as_bytes(), 10, t.len(), Script::Cjk));
+        let t = "Pacjent zgłosił się: 85120312343";
+        assert!(script_near(t.as_bytes(), 22, t.len(), Script::Polish));
+        let t = "Domnul Ionuț: 1971204123457";
+        assert!(script_near(t.as_bytes(), 15, t.len(), Script::Romanian));
+        let t = "plain English text 536228726 é ñ ó â";
+        for s in [
+            Script::Arabic,
+            Script::Cjk,
+            Script::Polish,
+            Script::Romanian,
+        ] {
+            assert!(!script_near(t.as_bytes(), 19, 28, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn columns_from_a_header() {
+        let names = |f: &[u8]| -> u64 {
+            let f = std::str::from_utf8(f).unwrap();
+            if f.contains("ssn") {
+                1
+            } else if f.contains("کد ملی") {
+                2
+            } else {
+                0
+            }
+        };
+        let text = "id,name,\"ssn\",kod\n1,\"Doe, J\",536228726,x\n";
+        let c = Columns::from_header(text.as_bytes(), &names).unwrap();
+        let (b, s, _) = at(text, "536228726");
+        assert_eq!(c.rules_at(b, s), 1);
+        let (b, s, _) = at(text, "x\n");
+        assert_eq!(c.rules_at(b, s), 0);
+        let text = "نام\tکد_ملی\nعلی\t۴۴۷۲۸۱۹۶۳۵\n";
+        let c = Columns::from_header(text.as_bytes(), &names).unwrap();
+        let (b, s, _) = at(text, "۴۴۷");
+        assert_eq!(c.rules_at(b, s), 2);
+        // No delimiter, or no named column: no table.
+        assert!(Columns::from_header(b"ssn list\n1\n", &names).is_none());
+        assert!(Columns::from_header(b"a,b,c\n1,2,3\n", &names).is_none());
+    }
+}
