@@ -234,7 +234,7 @@ pub fn name_findings(
     rx.try_iter()
         .flat_map(|m| match m {
             Msg::Events(events) => events,
-            Msg::Excluded => Vec::new(),
+            Msg::Excluded | Msg::BelowConfidence(_) => Vec::new(),
         })
         .collect()
 }
@@ -707,8 +707,11 @@ impl Worker<'_> {
             return 0;
         }
         let mut found = Vec::new();
+        let mut below = 0u64;
         let _ = self.engine.scan(name, 0..name.len(), &mut |m| {
-            if m.confidence >= self.min_confidence {
+            if m.confidence < self.min_confidence {
+                below += 1;
+            } else {
                 found.push(Event::Finding(FindingEvent {
                     rule: m.rule.id.clone(),
                     kind: m.kind.to_string(),
@@ -729,6 +732,10 @@ impl Worker<'_> {
             }
             Flow::Continue(())
         });
+        if below > 0 {
+            // Counted in the summary like weak findings in content.
+            let _ = self.tx.send(Msg::BelowConfidence(below));
+        }
         let n = found.len() as u64;
         if n > 0 {
             self.send(found);
