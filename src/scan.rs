@@ -362,6 +362,7 @@ impl Worker<'_> {
                 bytes: 0,
                 encoding: None,
                 findings: 0,
+                meta: None,
             }));
         }
         let (status, reason) = container_status(&leaves.problems, leaves.leaves);
@@ -373,6 +374,7 @@ impl Worker<'_> {
             bytes: if len > 0 { len } else { leaves.leaf_bytes },
             encoding: Some(format.name().to_string()),
             findings: leaves.findings,
+            meta: None,
         }));
         self.send(records);
     }
@@ -390,6 +392,7 @@ impl Worker<'_> {
                 bytes: stats.bytes,
                 encoding: Some(stats.encoding.name().to_string()),
                 findings: count,
+                meta: None,
             },
             Err(e) => FileEvent {
                 path: path.to_string(),
@@ -406,6 +409,7 @@ impl Worker<'_> {
                 bytes: e.bytes,
                 encoding: None,
                 findings: count,
+                meta: None,
             },
         };
         self.send(vec![Event::File(record)]);
@@ -535,6 +539,7 @@ impl Worker<'_> {
             bytes: scanned,
             encoding: Some(encoding.name().to_string()),
             findings: count,
+            meta: None,
         })]);
     }
 

@@ -231,6 +231,18 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
 
     let mut stamper = Stamper::new(&engine.rule_set().version);
+    let scan_id = stamper.scan_id().to_string();
+    let mut side = super::report_cmd::SideOutputs::new(
+        &fingerprinter,
+        root.clone(),
+        rel_output,
+        args.follow,
+        args.report.clone(),
+        args.proof.clone(),
+        args.signing_key.clone(),
+        &scan_id,
+        &engine.rule_set().version,
+    )?;
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut sink_error: Option<std::io::Error> = None;
@@ -253,10 +265,14 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
         rules: engine.rule_set().origin.clone(),
     };
-    emit(&mut sink, &Event::Scan(start), &progress);
+    let mut start = Event::Scan(start);
+    side.observe(&mut start);
+    emit(&mut sink, &start, &progress);
     for path in &missing {
         let rec = inputs::record(path, FileStatus::Error, "does not exist: check the path");
-        emit(&mut sink, &Event::File(rec), &progress);
+        let mut rec = Event::File(rec);
+        side.observe(&mut rec);
+        emit(&mut sink, &rec, &progress);
     }
 
     let mut totals = scan::run(
@@ -268,7 +284,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             if let Some(p) = &progress {
                 p.on_event(&ev);
             }
-            stage.push(ev, &mut |ev| {
+            stage.push(ev, &mut |mut ev| {
+                side.observe(&mut ev);
                 // A file's findings arrive before its record (those the
                 // project policy let through); act once the record says the
                 // file is done.
@@ -302,7 +319,10 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             });
         },
     );
-    stage.finish(&mut |ev| emit(&mut sink, &ev, &None));
+    stage.finish(&mut |mut ev| {
+        side.observe(&mut ev);
+        emit(&mut sink, &ev, &None)
+    });
     // The exit code and the summary count what was reported, not what the
     // policy held back.
     let r = &stage.reported;
@@ -328,12 +348,23 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     summary.suppressed = stage.suppressed.clone();
     summary.baseline = stage.baseline_summary();
     summary.actions = actions;
-    emit(&mut sink, &Event::Summary(summary), &None);
+    let mut summary = Event::Summary(summary);
+    side.observe(&mut summary);
+    emit(&mut sink, &summary, &None);
     if let Some(e) = sink_error {
         anyhow::bail!("cannot write the report: {e}");
     }
     sink.finish()
         .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
+    side.finish(|| crate::proof::build::Header {
+        scan_id,
+        host: crate::report::event::hostname(),
+        started: humantime::format_rfc3339_millis(started).to_string(),
+        ended: super::report_cmd::now(),
+        rules_version: engine.rule_set().version.clone(),
+        rules: engine.rule_set().origin.clone(),
+        options: super::report_cmd::proof_options(&args),
+    })?;
     Ok(exit)
 }
 
