@@ -626,6 +626,8 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
 /// asked), without blocking on a FIFO swapped in after the walk, and without
 /// touching its access time where we may. Anything that is not a regular
 /// file once opened is reported as skipped.
+// The error is the file's record, made once per file that cannot be opened.
+#[allow(clippy::result_large_err)]
 pub fn open_for_scan(path: &Path, follow: bool) -> Result<File, FileEvent> {
     let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     if !follow {

@@ -113,7 +113,7 @@ impl SideOutputs {
             } else {
                 PathBuf::from(&f.path)
             };
-            f.meta = self.meta.read(&on_disk);
+            f.meta = self.meta.read(&on_disk).map(Box::new);
         }
         if let Some((_, b, _)) = &mut self.proof {
             b.observe(ev);

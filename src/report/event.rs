@@ -109,8 +109,9 @@ pub struct FileEvent {
     pub findings: u64,
     /// Owner, group and modification time of a file on disk, read when the
     /// file was scanned (absent for standard input and container members).
+    /// Boxed: most records have none, and `FileEvent` travels in `Result`s.
     #[serde(flatten)]
-    pub meta: Option<FileMeta>,
+    pub meta: Option<Box<FileMeta>>,
 }
 
 /// Who owns a file and when it last changed, as seen at scan time: the

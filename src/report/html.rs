@@ -250,7 +250,7 @@ impl Report {
     /// age buckets when a run has no summary.
     pub fn render(&self, now: SystemTime) -> String {
         let mut runs: Vec<&Run> = self.runs.iter().collect();
-        runs.sort_by(|a, b| started(a).cmp(&started(b)));
+        runs.sort_by_key(|r| started(r));
         let mut h = String::with_capacity(64 * 1024);
         let generated = humantime::format_rfc3339_seconds(now).to_string();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
@@ -426,9 +426,9 @@ impl Report {
             } else {
                 node.path.clone()
             };
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<svg class=\"tm\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"tm-{i}-t\"><title id=\"tm-{i}-t\">Treemap of {}: {} findings</title>\n",
+                "<svg class=\"tm\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"tm-{i}-t\"><title id=\"tm-{i}-t\">Treemap of {}: {} findings</title>",
                 esc(&title),
                 node.findings
             );
@@ -443,7 +443,7 @@ impl Report {
                 )
                 .filter(|(n, _)| *n > 0)
                 .collect();
-            items.sort_by(|a, b| b.0.cmp(&a.0));
+            items.sort_by_key(|b| std::cmp::Reverse(b.0));
             let sizes: Vec<f64> = items.iter().map(|(n, _)| *n as f64).collect();
             let rects = squarify(
                 &sizes,
@@ -561,9 +561,9 @@ impl Report {
                 .then(b.1.findings.cmp(&a.1.findings))
                 .then(a.0.cmp(b.0))
         });
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section id=\"top-files\"><h2>Top files</h2><p>{} files hold findings{}.</p>\n",
+            "<section id=\"top-files\"><h2>Top files</h2><p>{} files hold findings{}.</p>",
             files.len(),
             if files.len() > TOP_FILES {
                 format!("; the {TOP_FILES} with the most severe are listed")
@@ -688,9 +688,9 @@ impl Report {
             .and_then(|x| x.get("excluded"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<td class=\"n\" data-metric=\"excluded\">{excluded}</td></tr></tbody></table>\n"
+            "<td class=\"n\" data-metric=\"excluded\">{excluded}</td></tr></tbody></table>"
         );
         if run.problem_count == 0 {
             h.push_str("<p>Every file was read to the end.</p></section>\n");
