@@ -369,7 +369,7 @@ impl Report {
     }
 
     fn treemap(&self, h: &mut String, run: &Run) {
-        h.push_str("<section id=\"treemap\"><h2>Where the data sits</h2>\n<p class=\"hint\">Directories sized by findings; colour is the highest severity inside (also written in each box). Click a directory, or focus it and press Enter, to open it.</p>\n");
+        h.push_str("<section id=\"treemap\"><h2>Where the data sits</h2>\n<p class=\"hint\">Directories sized by findings; colour is the highest severity inside (also written in each box). Click a directory, or focus it and press Enter, to open it.</p>\n<p class=\"legend\" aria-hidden=\"true\">Highest severity inside:<span style=\"background:#D55E00\"></span>high<span style=\"background:#E69F00\"></span>medium<span style=\"background:#56B4E9\"></span>low</p>\n");
         let tree = Tree::build(
             run.files
                 .iter()
@@ -432,18 +432,7 @@ impl Report {
                 esc(&title),
                 node.findings
             );
-            let mut items: Vec<(u64, Item)> = node
-                .dirs
-                .iter()
-                .map(|&d| (tree.nodes[d].findings, Item::Dir(d)))
-                .chain(
-                    node.files
-                        .iter()
-                        .map(|(name, f)| (f.findings, Item::File(name.clone(), f.clone()))),
-                )
-                .filter(|(n, _)| *n > 0)
-                .collect();
-            items.sort_by_key(|b| std::cmp::Reverse(b.0));
+            let items = tree.items(i);
             let sizes: Vec<f64> = items.iter().map(|(n, _)| *n as f64).collect();
             let rects = squarify(
                 &sizes,
@@ -498,25 +487,70 @@ impl Report {
                         esc(&label)
                     );
                 }
+                // A directory big enough shows its contents one level
+                // down, inside a pale box of its colour.
+                let nested = is_dir && r.w > 80.0 && r.h > 80.0;
                 let _ = write!(
                     h,
-                    "<title>{}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\" data-severity=\"{top}\"/>",
+                    "<title>{}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"{} data-severity=\"{top}\"/>",
                     esc(&label),
                     r.x + 1.0,
                     r.y + 1.0,
                     (r.w - 2.0).max(0.5),
-                    (r.h - 2.0).max(0.5)
-                );
-                if r.w > 48.0 && r.h > 34.0 {
-                    let chars = ((r.w - 10.0) / 7.5) as usize;
-                    let shown: String = if name.chars().count() > chars {
-                        name.chars()
-                            .take(chars.saturating_sub(1))
-                            .chain(std::iter::once('…'))
-                            .collect()
+                    (r.h - 2.0).max(0.5),
+                    if nested {
+                        format!(" fill-opacity=\"0.25\" style=\"stroke:{color};stroke-width:2\"")
                     } else {
-                        name.clone()
+                        String::new()
+                    }
+                );
+                if let (true, Some(d)) = (nested, target) {
+                    let inner = tree.items(d);
+                    let sizes: Vec<f64> = inner.iter().map(|(n, _)| *n as f64).collect();
+                    let area = Rect {
+                        x: r.x + 5.0,
+                        y: r.y + 40.0,
+                        w: r.w - 10.0,
+                        h: r.h - 45.0,
                     };
+                    for ((n, it), q) in inner.iter().zip(squarify(&sizes, area)) {
+                        let (iname, isev, idir) = match it {
+                            Item::Dir(x) => {
+                                (tree.nodes[*x].name.clone(), tree.nodes[*x].by_sev, true)
+                            }
+                            Item::File(name, f) => (name.clone(), f.by_sev, false),
+                        };
+                        let icolor = isev
+                            .iter()
+                            .position(|c| *c > 0)
+                            .map(|i| SEV_COLORS[i].1)
+                            .unwrap_or("#999999");
+                        let _ = write!(
+                            h,
+                            "<rect class=\"inner\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{icolor}\"><title>{}{}: {n} findings</title></rect>",
+                            q.x + 1.0,
+                            q.y + 1.0,
+                            (q.w - 2.0).max(0.5),
+                            (q.h - 2.0).max(0.5),
+                            esc(&iname),
+                            if idir { "/" } else { "" }
+                        );
+                        if q.w > 60.0 && q.h > 20.0 {
+                            let chars = ((q.w - 8.0) / 6.5) as usize;
+                            let shown = shorten(&iname, chars);
+                            let _ = write!(
+                                h,
+                                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"small\">{}{} ({n})</text>",
+                                q.x + 5.0,
+                                q.y + 15.0,
+                                esc(&shown),
+                                if idir { "/" } else { "" }
+                            );
+                        }
+                    }
+                }
+                if r.w > 48.0 && r.h > 34.0 {
+                    let shown = shorten(&name, ((r.w - 10.0) / 7.5) as usize);
                     let _ = write!(
                         h,
                         "<text x=\"{:.1}\" y=\"{:.1}\">{}{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"count\">{count} · {top}</text>",
@@ -579,12 +613,13 @@ impl Report {
         for (path, f) in files.iter().take(TOP_FILES) {
             let kinds: Vec<String> = f.kinds.iter().map(|(k, c)| format!("{k} {c}")).collect();
             let (owner, mtime) = match &f.meta {
+                // The day is what matters for age; the tooltip has the rest.
                 Some(m) => (principal(&m.owner), m.mtime.clone()),
                 None => ("unknown".into(), "unknown".into()),
             };
             let _ = writeln!(
                 h,
-                "<tr><td class=\"path\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"path\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"date\" title=\"{}\">{}</td></tr>",
                 esc(path),
                 f.findings,
                 f.by_sev[0],
@@ -592,7 +627,8 @@ impl Report {
                 f.by_sev[2],
                 esc(&kinds.join(", ")),
                 esc(&owner),
-                esc(&mtime)
+                esc(&mtime),
+                esc(mtime.get(..10).unwrap_or(&mtime))
             );
         }
         h.push_str("</tbody></table></section>\n");
@@ -927,6 +963,18 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// `s` cut to `chars` characters, with an ellipsis when cut.
+fn shorten(s: &str, chars: usize) -> String {
+    if s.chars().count() > chars {
+        s.chars()
+            .take(chars.saturating_sub(1))
+            .chain(std::iter::once('…'))
+            .collect()
+    } else {
+        s.to_string()
+    }
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -947,7 +995,7 @@ pub fn esc(s: &str) -> String {
 }
 
 const W: u32 = 960;
-const H: u32 = 420;
+const H: u32 = 380;
 
 /// A directory tree of the files with findings.
 struct Tree {
@@ -970,6 +1018,24 @@ enum Item {
 }
 
 impl Tree {
+    /// The children of node `i` with findings, largest first.
+    fn items(&self, i: usize) -> Vec<(u64, Item)> {
+        let node = &self.nodes[i];
+        let mut items: Vec<(u64, Item)> = node
+            .dirs
+            .iter()
+            .map(|&d| (self.nodes[d].findings, Item::Dir(d)))
+            .chain(
+                node.files
+                    .iter()
+                    .map(|(name, f)| (f.findings, Item::File(name.clone(), f.clone()))),
+            )
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        items.sort_by_key(|b| std::cmp::Reverse(b.0));
+        items
+    }
+
     fn build<'a>(files: impl Iterator<Item = (&'a str, &'a FileAgg)>) -> Tree {
         let mut t = Tree {
             nodes: vec![Node {
@@ -1142,6 +1208,7 @@ h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.25em;border-bottom:2px solid v
 table{border-collapse:collapse;width:100%;margin:.6em 0;font-size:.92em}
 caption{text-align:left;font-weight:600;padding:.3em 0}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+td.date{white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.path{word-break:break-all;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.95em}
 .bars td:last-child{width:45%}.bar{display:inline-block;height:12px;background:var(--accent)}
@@ -1149,7 +1216,8 @@ td.path{word-break:break-all;font-family:ui-monospace,"DejaVu Sans Mono",monospa
 svg.tm,svg.trend{width:100%;height:auto;display:block;font-size:13px}
 .tm .node rect{stroke:#fff;stroke-width:1}
 .tm .dir{cursor:pointer}.tm .dir:hover rect,.tm .dir:focus rect{stroke:#000;stroke-width:3}
-.tm text{fill:#000;pointer-events:none}.tm text.count{font-size:12px}
+.tm text{fill:#000;pointer-events:none}.tm text.count{font-size:12px}.tm text.small{font-size:11px}
+.tm rect.inner{stroke:#fff;stroke-width:1}
 .crumbs{margin:.4em 0;font-size:.95em}.crumbs a{color:var(--accent)}
 .alt summary{cursor:pointer;color:var(--accent)}
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}
