@@ -311,3 +311,31 @@ fn d_proof_diff_shows_a_new_finding_a_resolved_one_and_file_changes() {
     let out = s.cmd().arg("diff").arg(&new).arg(&new).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn verify_against_does_not_call_files_the_scan_excluded_new() {
+    let s = Setup::new();
+    s.write("share/.leakhound.yaml", "exclude: [\"sub/**\"]\n");
+    let proof = s.p("p.json");
+    s.cmd()
+        .arg("scan")
+        .arg(s.share())
+        .args(["--exclude", "*.csv", "--proof"])
+        .arg(&proof)
+        .args(["--format", "jsonl", "-o"])
+        .arg(s.p("scan.jsonl"))
+        .assert()
+        .code(1);
+    let v = load(&proof);
+    let paths: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(!paths.contains(&"a.csv"), "{paths:?}");
+    assert!(!paths.contains(&"sub/c.txt"), "{paths:?}");
+    let (code, out) = s.verify(&proof, &["--against", s.share().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 new"), "{out}");
+}

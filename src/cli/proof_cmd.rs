@@ -11,7 +11,7 @@ use clap::Args;
 use super::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::proof::Proof;
-use crate::proof::check::{self, AgainstError};
+use crate::proof::check;
 use crate::proof::sign::{self, SignatureCheck};
 
 #[derive(Debug, Args)]
@@ -185,7 +185,7 @@ pub fn verify(args: VerifyArgs) -> Exit {
                 Exit::Clean
             }
         }
-        Err(e @ AgainstError::OtherKey { .. }) | Err(e @ AgainstError::Walk { .. }) => {
+        Err(e) => {
             eprintln!("leakhound: error: {e}");
             Exit::Error
         }

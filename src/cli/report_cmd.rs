@@ -152,11 +152,12 @@ impl SideOutputs {
 }
 
 /// The proof header's `options`: what decides what was looked at.
-pub fn proof_options(args: &super::ScanArgs) -> serde_json::Value {
+/// `exclude` is the effective list: `--exclude` and the project file's.
+pub fn proof_options(args: &super::ScanArgs, exclude: &[String]) -> serde_json::Value {
     serde_json::json!({
         "paths": args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "include": args.include,
-        "exclude": args.exclude,
+        "exclude": exclude,
         "follow": args.follow,
         "min_confidence": format!("{:?}", args.min_confidence).to_lowercase(),
         "since": args.since,

@@ -363,7 +363,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         ended: super::report_cmd::now(),
         rules_version: engine.rule_set().version.clone(),
         rules: engine.rule_set().origin.clone(),
-        options: super::report_cmd::proof_options(&args),
+        options: super::report_cmd::proof_options(&args, &exclude),
     })?;
     Ok(exit)
 }

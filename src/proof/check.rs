@@ -118,6 +118,8 @@ pub enum AgainstError {
     OtherKey { proof: String, ours: String },
     #[error("cannot walk {path}: {message}")]
     Walk { path: String, message: String },
+    #[error("the proof's include/exclude globs do not compile: {0}")]
+    Globs(#[from] crate::inputs::GlobError),
 }
 
 /// Hashes the files under `dir` again and compares them with `proof`
@@ -131,6 +133,18 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
         });
     }
     let mac = fp.keyed_hasher(CONTENT_DOMAIN);
+    // Files the scan left out on purpose are not "new".
+    let globs = |k: &str| -> Vec<String> {
+        proof.options[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|g| g.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let filter = crate::inputs::PathFilter::new(&globs("include"), &globs("exclude"))?;
     let mut on_disk: BTreeSet<String> = BTreeSet::new();
     let single_file = dir.is_file();
     if single_file {
@@ -138,7 +152,16 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
             on_disk.insert(n.to_string_lossy().into_owned());
         }
     } else {
-        for e in walkdir::WalkDir::new(dir).follow_links(false) {
+        let walk = walkdir::WalkDir::new(dir)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                !e.file_type().is_dir()
+                    || e.path()
+                        .strip_prefix(dir)
+                        .is_ok_and(|rel| !filter.prune_dir(rel))
+            });
+        for e in walk {
             let e = e.map_err(|e| AgainstError::Walk {
                 path: dir.display().to_string(),
                 message: e.to_string(),
@@ -146,7 +169,9 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
             if e.file_type().is_dir() {
                 continue;
             }
-            if let Ok(rel) = e.path().strip_prefix(dir) {
+            if let Ok(rel) = e.path().strip_prefix(dir)
+                && filter.wants_file(rel)
+            {
                 on_disk.insert(rel.to_string_lossy().replace('\\', "/"));
             }
         }
