@@ -56,6 +56,7 @@ pub struct SideOutputs {
     html: Option<(PathBuf, Report)>,
     proof: Option<(PathBuf, ProofBuilder, Option<PathBuf>)>,
     scan_id: String,
+    host: String,
     rules_version: String,
     seq: u64,
 }
@@ -95,6 +96,7 @@ impl SideOutputs {
             root,
             relative_paths,
             scan_id: scan_id.to_string(),
+            host: hostname(),
             rules_version: rules_version.to_string(),
             seq: 0,
         })
@@ -126,7 +128,7 @@ impl SideOutputs {
                 schema: SCHEMA_VERSION,
                 id: format!("{}-r{}", self.scan_id, self.seq),
                 time: now_rfc3339(),
-                host: hostname(),
+                host: self.host.clone(),
                 scan_id: self.scan_id.clone(),
                 rules_version: self.rules_version.clone(),
             };

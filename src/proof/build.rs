@@ -162,7 +162,11 @@ impl ProofBuilder {
             ended: header.ended,
             rules_version: header.rules_version,
             rules: header.rules,
-            root: self.root.dir().display().to_string(),
+            root: match self.root.dir().display().to_string() {
+                // `.` is normalised away; say it.
+                r if r.is_empty() => ".".to_string(),
+                r => r,
+            },
             options: header.options,
             fingerprint_key: self.fingerprint_key,
             key_id: self.key_id,
