@@ -1272,6 +1272,39 @@ mod tests {
         }
     }
 
+    fn ev(v: serde_json::Value) -> Value {
+        let mut v = v;
+        v["scan_id"] = "s1".into();
+        v["host"] = "h<1>".into();
+        v["time"] = "2026-11-29T10:00:00.000Z".into();
+        v
+    }
+
+    #[test]
+    fn unfinished_scan_says_so_and_lists_every_problem_and_action() {
+        let mut r = Report::new();
+        r.push(&ev(serde_json::json!({"type": "scan", "paths": ["/srv"]})));
+        r.push(&ev(serde_json::json!({"type": "finding", "path": "/srv/a/x.csv", "kind": "card_visa", "severity": "high"})));
+        r.push(&ev(serde_json::json!({"type": "file", "path": "/srv/a/x.csv", "member": null, "status": "scanned", "reason": null, "findings": 1,
+            "owner": {"id": 1000, "name": null}, "group": {"id": 1000, "name": "staff"}, "mtime": "2020-01-01T00:00:00Z"})));
+        r.push(&ev(serde_json::json!({"type": "file", "path": "/srv/b.zip", "member": "in.zip!s.csv", "status": "partial", "reason": "encrypted: <no key>", "findings": 0})));
+        r.push(&ev(serde_json::json!({"type": "action", "path": "/srv/a/x.csv", "action": "quarantined", "dry_run": false, "reason": null})));
+        let page = r.render(parse_time("2026-11-29T10:00:00Z").unwrap());
+        assert!(page.contains("This scan has no summary"));
+        assert!(page.contains("data-metric=\"findings\">1<"));
+        assert!(page.contains("h&lt;1&gt;"), "host escaped");
+        assert!(page.contains("encrypted: &lt;no key&gt;"));
+        assert!(page.contains("data-action=\"quarantined\">1<"));
+        assert!(
+            page.contains("#1000 / staff"),
+            "unnamed owner shown by number"
+        );
+        assert!(page.contains("over 3 years"));
+        for d in ["/", "/srv", "/srv/a"] {
+            assert!(page.contains(&format!("data-dir=\"{d}\"")), "{d}");
+        }
+    }
+
     #[test]
     fn escapes_markup_in_names() {
         assert_eq!(
