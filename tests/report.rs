@@ -247,6 +247,32 @@ fn sample_report_in_chromium_shows_the_jsonl_totals_and_a_treemap_node_per_direc
     for v in attr_values(&dom, "data-view") {
         assert!(views.contains(&v), "node opens a missing view {v}");
     }
+    // Drilling down: the page opens the directory named in the address.
+    let view_of = |dom: &str, dir: &str| -> String {
+        let re = regex::Regex::new(&format!(
+            r#"<div class="tm-view" id="(tm-[0-9]+)" data-path="{}""#,
+            regex::escape(dir)
+        ))
+        .unwrap();
+        re.captures(dom)
+            .unwrap_or_else(|| panic!("no view for {dir}"))[1]
+            .to_string()
+    };
+    let exports = view_of(&dom, "sample/exports");
+    let start = view_of(&dom, "sample");
+    let is_hidden = |dom: &str, id: &str| -> bool {
+        regex::Regex::new(&format!(r#"id="{id}" data-path="[^"]*" hidden"#))
+            .unwrap()
+            .is_match(dom)
+    };
+    assert!(!is_hidden(&dom, &start) && is_hidden(&dom, &exports));
+    let deep = PathBuf::from(format!("{}#{exports}", html.display()));
+    let (dom2, log) = browse(&browser, &deep, profile.path(), &["--dump-dom"]);
+    assert!(!log.contains("Uncaught"), "console errors:\n{log}");
+    assert!(
+        is_hidden(&dom2, &start) && !is_hidden(&dom2, &exports),
+        "drill-down did not open"
+    );
     // Owners are known (file events carry them) for every file with findings.
     assert!(!dom.contains("are unknown"), "owners missing");
 

@@ -1240,11 +1240,20 @@ const JS: &str = r#"
     var views=document.querySelectorAll('.tm-view');
     for(var i=0;i<views.length;i++){views[i].hidden=(views[i].id!==id);}
   }
+  // The open directory is in the address (#tm-N), so Back goes up and a
+  // link can point at a directory.
+  function open(id){if(location.hash!=='#'+id){location.hash=id;}else{show(id);}}
+  function fromHash(){
+    var id=location.hash.slice(1);
+    if(/^tm-[0-9]+$/.test(id)&&document.getElementById(id)){show(id);}
+  }
+  window.addEventListener('hashchange',fromHash);
   var nodes=document.querySelectorAll('[data-view]');
   for(var i=0;i<nodes.length;i++){(function(n){
-    n.addEventListener('click',function(e){e.preventDefault();show(n.getAttribute('data-view'));});
-    n.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();show(n.getAttribute('data-view'));}});
+    n.addEventListener('click',function(e){e.preventDefault();open(n.getAttribute('data-view'));});
+    n.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();open(n.getAttribute('data-view'));}});
   })(nodes[i]);}
+  fromHash();
   document.body.setAttribute('data-js','ready');
 })();
 "#;
