@@ -245,10 +245,9 @@ fn d_proof_verify_catches_a_changed_entry_a_reordered_or_dropped_one_and_a_bad_s
     // A signature byte flipped.
     let p = tamper(&signed, "t6.json", &|v| {
         let sig = v["signature"]["value"].as_str().unwrap().to_string();
-        let flipped = if sig.starts_with('0') {
-            format!("1{}", &sig[1..])
-        } else {
-            format!("0{}", &sig[1..])
+        let flipped = match sig.strip_prefix('0') {
+            Some(rest) => format!("1{rest}"),
+            None => format!("0{}", &sig[1..]),
         };
         v["signature"]["value"] = Value::String(flipped);
     });
