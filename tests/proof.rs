@@ -338,3 +338,25 @@ fn verify_against_does_not_call_files_the_scan_excluded_new() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 new"), "{out}");
 }
+
+#[test]
+fn every_file_visited_is_an_entry_even_when_not_read() {
+    let s = Setup::new();
+    std::os::unix::fs::symlink("a.csv", s.p("share/link.csv")).unwrap();
+    let proof = s.scan("p.json", None);
+    let v = load(&proof);
+    let link = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "link.csv")
+        .expect("the skipped link has an entry");
+    assert_eq!(link["status"], "skipped");
+    assert!(link["content_hmac"].is_null());
+    assert!(link["reason"].as_str().unwrap().contains("symbolic link"));
+    assert_eq!(v["counts"]["skipped"], 1);
+    assert_eq!(v["counts"]["files"], 5);
+    let (code, out) = s.verify(&proof, &["--against", s.share().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("unhashed link.csv"), "{out}");
+}
