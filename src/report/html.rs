@@ -432,7 +432,7 @@ impl Report {
                 esc(&title),
                 node.findings
             );
-            let items = tree.items(i);
+            let items = tree.items(i, MAX_BOXES);
             let sizes: Vec<f64> = items.iter().map(|(n, _)| *n as f64).collect();
             let rects = squarify(
                 &sizes,
@@ -452,7 +452,15 @@ impl Report {
                     Item::File(name, f) => {
                         (name.clone(), join(&node.path, name), f.by_sev, false, None)
                     }
+                    Item::Others(k, a) => (
+                        format!("{k} more"),
+                        format!("{k} more in {}", join(&node.path, "")),
+                        a.by_sev,
+                        false,
+                        None,
+                    ),
                 };
+                let more = matches!(item, Item::Others(..));
                 let color = sev
                     .iter()
                     .position(|c| *c > 0)
@@ -465,7 +473,13 @@ impl Report {
                     .unwrap_or("none");
                 let label = format!(
                     "{} {}: {count} findings (high {}, medium {}, low {})",
-                    if is_dir { "directory" } else { "file" },
+                    if is_dir {
+                        "directory"
+                    } else if more {
+                        "smaller items:"
+                    } else {
+                        "file"
+                    },
                     full,
                     sev[0],
                     sev[1],
@@ -477,6 +491,12 @@ impl Report {
                         "<g class=\"node dir\" data-dir=\"{}\" data-findings=\"{count}\" data-view=\"tm-{}\" tabindex=\"0\" role=\"button\" aria-label=\"{}\">",
                         esc(&full),
                         target.unwrap_or(0),
+                        esc(&label)
+                    );
+                } else if more {
+                    let _ = write!(
+                        h,
+                        "<g class=\"node more\" data-findings=\"{count}\" role=\"img\" aria-label=\"{}\">",
                         esc(&label)
                     );
                 } else {
@@ -505,7 +525,7 @@ impl Report {
                     }
                 );
                 if let (true, Some(d)) = (nested, target) {
-                    let inner = tree.items(d);
+                    let inner = tree.items(d, MAX_NESTED);
                     let sizes: Vec<f64> = inner.iter().map(|(n, _)| *n as f64).collect();
                     let area = Rect {
                         x: r.x + 5.0,
@@ -519,6 +539,7 @@ impl Report {
                                 (tree.nodes[*x].name.clone(), tree.nodes[*x].by_sev, true)
                             }
                             Item::File(name, f) => (name.clone(), f.by_sev, false),
+                            Item::Others(k, a) => (format!("{k} more"), a.by_sev, false),
                         };
                         let icolor = isev
                             .iter()
@@ -1015,11 +1036,20 @@ struct Node {
 enum Item {
     Dir(usize),
     File(String, FileAgg),
+    /// The smallest items past the cap, as one box: how many, their sums.
+    Others(usize, FileAgg),
 }
 
+/// Boxes per treemap view, and per directory shown nested: past these the
+/// smallest are summed into one "N more" box, so that the page stays a
+/// reasonable size however many files hold findings.
+const MAX_BOXES: usize = 150;
+const MAX_NESTED: usize = 40;
+
 impl Tree {
-    /// The children of node `i` with findings, largest first.
-    fn items(&self, i: usize) -> Vec<(u64, Item)> {
+    /// The children of node `i` with findings, largest first; at most
+    /// `max`, the rest summed into one [`Item::Others`].
+    fn items(&self, i: usize, max: usize) -> Vec<(u64, Item)> {
         let node = &self.nodes[i];
         let mut items: Vec<(u64, Item)> = node
             .dirs
@@ -1033,6 +1063,21 @@ impl Tree {
             .filter(|(n, _)| *n > 0)
             .collect();
         items.sort_by_key(|b| std::cmp::Reverse(b.0));
+        if items.len() > max {
+            let rest = items.split_off(max.saturating_sub(1));
+            let mut agg = FileAgg::default();
+            for (n, it) in &rest {
+                agg.findings += n;
+                let sev = match it {
+                    Item::Dir(d) => self.nodes[*d].by_sev,
+                    Item::File(_, f) | Item::Others(_, f) => f.by_sev,
+                };
+                for (a, b) in agg.by_sev.iter_mut().zip(sev) {
+                    *a += b;
+                }
+            }
+            items.push((agg.findings, Item::Others(rest.len(), agg)));
+        }
         items
     }
 
@@ -1312,6 +1357,18 @@ mod tests {
         for d in ["/", "/srv", "/srv/a"] {
             assert!(page.contains(&format!("data-dir=\"{d}\"")), "{d}");
         }
+    }
+
+    #[test]
+    fn a_crowded_directory_is_capped_with_one_box_for_the_rest() {
+        let mut r = Report::new();
+        for i in 0..(MAX_BOXES + 50) {
+            r.push(&ev(serde_json::json!({"type": "finding", "path": format!("d/f{i}.txt"), "kind": "iban", "severity": "medium"})));
+        }
+        let page = r.render(SystemTime::now());
+        assert_eq!(page.matches("class=\"node file\"").count(), MAX_BOXES - 1);
+        assert!(page.contains("51 more"), "the rest in one box");
+        assert!(page.contains("data-metric=\"findings\">200<"));
     }
 
     #[test]
