@@ -823,7 +823,7 @@ impl Report {
         if runs.len() < 2 {
             return;
         }
-        h.push_str("<section id=\"trend\"><h2>Trend</h2>\n");
+        h.push_str("<section id=\"trend\"><h2>Trend</h2>\n<p class=\"hint\">Findings per run, oldest first, stacked by severity: high at the bottom, then medium, then low; the total under each bar.</p>\n");
         let counts: Vec<[u64; 3]> = runs
             .iter()
             .map(|r| {
