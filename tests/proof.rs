@@ -360,3 +360,56 @@ fn every_file_visited_is_an_entry_even_when_not_read() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("unhashed link.csv"), "{out}");
 }
+
+/// SARIF reports paths relative to the root; two roots make the current
+/// directory the root. The proof must still find and hash every file.
+#[test]
+fn files_are_hashed_whatever_the_report_paths_are_relative_to() {
+    let s = Setup::new();
+    let sarif = s.p("p-sarif.json");
+    s.cmd()
+        .arg("scan")
+        .arg(s.share())
+        .args(["--format", "sarif", "-o"])
+        .arg(s.p("out.sarif"))
+        .arg("--proof")
+        .arg(&sarif)
+        .assert()
+        .code(1);
+    let two = s.p("p-two.json");
+    s.cmd()
+        .current_dir(s.tmp.path())
+        .args([
+            "scan",
+            "share/sub",
+            "share/a.csv",
+            "--format",
+            "jsonl",
+            "-o",
+            "x.jsonl",
+            "--proof",
+        ])
+        .arg(&two)
+        .assert()
+        .code(1);
+    for (p, want) in [(&sarif, 4), (&two, 3)] {
+        let v = load(p);
+        let entries = v["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), want, "{v}");
+        for e in entries {
+            assert!(e["content_hmac"].is_string(), "not hashed: {e}");
+        }
+    }
+    let v = load(&two);
+    assert_eq!(v["root"], ".");
+    assert_eq!(v["entries"][0]["path"], "share/a.csv");
+    let (code, out) = s.verify(
+        &two,
+        &[
+            "--against",
+            s.tmp.path().join("share/sub").to_str().unwrap(),
+        ],
+    );
+    // Entries are relative to `.`: against the sub directory they are all gone.
+    assert_eq!(code, 1, "{out}");
+}
