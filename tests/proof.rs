@@ -173,6 +173,22 @@ fn d_proof_verify_against_catches_a_changed_a_new_and_a_gone_file() {
     assert!(out.contains("changed  sub/c.txt"), "{out}");
     assert!(out.contains("new      new.txt"), "{out}");
     assert!(out.contains("gone     b.txt"), "{out}");
+    let out = s
+        .cmd()
+        .arg("verify")
+        .arg(&proof)
+        .arg("--against")
+        .arg(s.share())
+        .args(["-f", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["signature"], "unsigned");
+    assert_eq!(v["against"]["changed"], serde_json::json!(["sub/c.txt"]));
+    assert_eq!(v["against"]["gone"], serde_json::json!(["b.txt"]));
+    assert_eq!(v["exit_code"], 1);
     // Another fingerprint key cannot compare keyed hashes: an error, not "changed".
     let out = s
         .cmd()
@@ -309,6 +325,28 @@ fn d_proof_diff_shows_a_new_finding_a_resolved_one_and_file_changes() {
     // No change: exit 0.
     let out = s.cmd().arg("diff").arg(&new).arg(&new).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // The same as JSON, for pipelines.
+    let out = s
+        .cmd()
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["new_findings"].as_array().unwrap().len(), 2);
+    assert!(
+        v["resolved_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "a.csv")
+    );
+    assert_eq!(v["appeared"], serde_json::json!(["e.txt"]));
+    assert_eq!(v["proofs"][0]["valid"], true);
 }
 
 #[test]

@@ -6,13 +6,23 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde_json::json;
 
 use super::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::proof::Proof;
 use crate::proof::check;
 use crate::proof::sign::{self, SignatureCheck};
+
+/// How `verify` and `diff` print their findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Lines for people.
+    Human,
+    /// One JSON document (for pipelines; errors still go to stderr).
+    Json,
+}
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
@@ -42,6 +52,9 @@ pub struct VerifyArgs {
     /// Where the local fingerprint key is kept.
     #[arg(long, value_name = "DIR", env = "LEAKHOUND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +68,9 @@ pub struct DiffArgs {
     /// The public key both proofs must be signed with.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
 }
 
 pub fn keygen(args: KeygenArgs) -> Exit {
@@ -85,19 +101,46 @@ fn load_key(path: &Option<PathBuf>) -> Result<Option<ed25519_dalek::VerifyingKey
     }
 }
 
-/// Prints what a signature check found; false when invalid.
+/// Checks a proof and prints what was found (in human form); returns
+/// whether it is valid, and the same as JSON.
 fn print_check(
     name: &str,
     proof: &Proof,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
-) -> bool {
+    format: CheckFormat,
+) -> (bool, serde_json::Value) {
     let v = check::verify(proof, public_key);
+    let (sig_state, signer) = match &v.signature {
+        SignatureCheck::Trusted => (
+            "trusted",
+            proof.signature.as_ref().map(|s| s.public_key.clone()),
+        ),
+        SignatureCheck::ValidUntrusted { public_key } => ("untrusted", Some(public_key.clone())),
+        SignatureCheck::Unsigned => ("unsigned", None),
+        SignatureCheck::Invalid(_) => ("invalid", None),
+    };
+    let doc = json!({
+        "proof": name,
+        "valid": v.valid(),
+        "problems": v.problems(),
+        "signature": sig_state,
+        "signed_by": signer,
+        "scan_id": proof.scan_id,
+        "host": proof.host,
+        "started": proof.started,
+        "ended": proof.ended,
+        "counts": proof.counts,
+        "merkle_root": proof.merkle_root,
+    });
+    if format == CheckFormat::Json {
+        return (v.valid(), doc);
+    }
     if !v.valid() {
         println!("{name}: INVALID");
         for p in v.problems() {
             println!("  {p}");
         }
-        return false;
+        return (false, doc);
     }
     let sig = match &v.signature {
         SignatureCheck::Trusted => "signed with the given public key".to_string(),
@@ -123,7 +166,12 @@ fn print_check(
         proof.ended,
         proof.merkle_root
     );
-    true
+    (true, doc)
+}
+
+/// Prints a JSON document on stdout.
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 pub fn verify(args: VerifyArgs) -> Exit {
@@ -138,10 +186,25 @@ pub fn verify(args: VerifyArgs) -> Exit {
         Ok(k) => k,
         Err(e) => return e,
     };
-    if !print_check(&args.proof.display().to_string(), &proof, key.as_ref()) {
+    let json = args.format == CheckFormat::Json;
+    let (valid, mut doc) = print_check(
+        &args.proof.display().to_string(),
+        &proof,
+        key.as_ref(),
+        args.format,
+    );
+    if !valid {
+        if json {
+            doc["exit_code"] = (Exit::Error as i32).into();
+            print_json(&doc);
+        }
         return Exit::Error;
     }
     let Some(dir) = &args.against else {
+        if json {
+            doc["exit_code"] = (Exit::Clean as i32).into();
+            print_json(&doc);
+        }
         return Exit::Clean;
     };
     let fp = match Fingerprinter::resolve(
@@ -159,6 +222,24 @@ pub fn verify(args: VerifyArgs) -> Exit {
     };
     match check::against(&proof, dir, &fp) {
         Ok(ch) => {
+            let exit = if ch.any() {
+                Exit::Findings
+            } else {
+                Exit::Clean
+            };
+            if json {
+                doc["against"] = json!({
+                    "dir": dir.display().to_string(),
+                    "unchanged": ch.unchanged,
+                    "new": ch.new,
+                    "changed": ch.changed,
+                    "gone": ch.gone,
+                    "unhashed": ch.unhashed,
+                });
+                doc["exit_code"] = (exit as i32).into();
+                print_json(&doc);
+                return exit;
+            }
             for (label, list) in [
                 ("new", &ch.new),
                 ("changed", &ch.changed),
@@ -179,11 +260,7 @@ pub fn verify(args: VerifyArgs) -> Exit {
                 ch.changed.len(),
                 ch.gone.len()
             );
-            if ch.any() {
-                Exit::Findings
-            } else {
-                Exit::Clean
-            }
+            exit
         }
         Err(e) => {
             eprintln!("leakhound: error: {e}");
@@ -197,7 +274,9 @@ pub fn diff(args: DiffArgs) -> Exit {
         Ok(k) => k,
         Err(e) => return e,
     };
+    let json = args.format == CheckFormat::Json;
     let mut proofs = Vec::new();
+    let mut checks = Vec::new();
     for p in [&args.old, &args.new] {
         let proof = match Proof::load(p) {
             Ok(x) => x,
@@ -206,12 +285,54 @@ pub fn diff(args: DiffArgs) -> Exit {
                 return Exit::Error;
             }
         };
-        if !print_check(&p.display().to_string(), &proof, key.as_ref()) {
+        let (valid, doc) = print_check(&p.display().to_string(), &proof, key.as_ref(), args.format);
+        checks.push(doc);
+        if !valid {
+            if json {
+                print_json(&json!({"proofs": checks, "exit_code": Exit::Error as i32}));
+            }
             return Exit::Error;
         }
         proofs.push(proof);
     }
     let d = check::diff(&proofs[0], &proofs[1]);
+    let exit = if d.keys_differ {
+        Exit::Error
+    } else if d.new_findings.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Findings
+    };
+    if json {
+        let pairs = |v: &[(String, String)]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|(p, f)| json!({"path": p, "finding": f}))
+                .collect()
+        };
+        print_json(&json!({
+            "proofs": checks,
+            "new_findings": pairs(&d.new_findings),
+            "resolved_findings": pairs(&d.resolved_findings),
+            "appeared": d.appeared,
+            "changed": d.changed,
+            "disappeared": d.disappeared,
+            "keys_differ": d.keys_differ,
+            "exit_code": exit as i32,
+        }));
+    }
+    if !json {
+        print_diff(&d);
+    }
+    if d.keys_differ {
+        eprintln!(
+            "leakhound: error: the proofs were made with different fingerprint keys: findings \
+             cannot be compared (files were compared by size and time); scan with the same key"
+        );
+    }
+    exit
+}
+
+fn print_diff(d: &check::ProofDiff) {
     for (path, id) in &d.new_findings {
         println!("new finding      {path}  {id}");
     }
@@ -235,16 +356,4 @@ pub fn diff(args: DiffArgs) -> Exit {
         d.changed.len(),
         d.disappeared.len()
     );
-    if d.keys_differ {
-        eprintln!(
-            "leakhound: error: the proofs were made with different fingerprint keys: findings \
-             cannot be compared (files were compared by size and time); scan with the same key"
-        );
-        return Exit::Error;
-    }
-    if d.new_findings.is_empty() {
-        Exit::Clean
-    } else {
-        Exit::Findings
-    }
 }
