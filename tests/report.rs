@@ -378,3 +378,32 @@ fn report_on_a_file_that_is_not_events_names_the_file_and_line() {
     assert!(err.contains("bad.jsonl:2"), "{err}");
     assert!(!tmp.path().join("r.html").exists(), "no half report");
 }
+
+#[test]
+fn d_scan_report_shows_the_actions_the_scan_took() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("share")).unwrap();
+    std::fs::write(tmp.path().join("share/a.txt"), format!("card {VISA}\n")).unwrap();
+    let html = tmp.path().join("r.html");
+    lh(state.path())
+        .current_dir(tmp.path())
+        .args([
+            "scan",
+            "share",
+            "--action",
+            "redact",
+            "--quarantine-dir",
+            "q",
+            "--report",
+        ])
+        .arg(&html)
+        .assert()
+        .code(1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("data-action=\"redacted\">1<"),
+        "the action is missing"
+    );
+    assert!(!page.contains("None: this scan only reported"));
+}

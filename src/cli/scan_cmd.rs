@@ -314,7 +314,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 }
                 if let Some(a) = action {
                     *actions.entry(a.action.clone()).or_default() += 1;
-                    emit(&mut sink, &Event::Action(a), &progress);
+                    let mut a = Event::Action(a);
+                    side.observe(&mut a);
+                    emit(&mut sink, &a, &progress);
                 }
             });
         },
