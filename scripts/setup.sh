@@ -17,7 +17,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     rsyslog rsyslog-gnutls openssl \
     systemd \
     time \
+    chromium \
     >/dev/null
+# chromium: tests/report.rs opens the HTML report in headless Chromium (the
+# numbers it shows, the treemap, no console errors, a screenshot).
 # time: tests/extract.rs measures peak memory with /usr/bin/time -v. The
 # container fixtures it reads are committed; regenerating them
 # (tests/fixtures/containers/make.sh) also needs gzip bzip2 xz-utils zstd zip.

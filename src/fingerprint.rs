@@ -122,6 +122,16 @@ impl Fingerprinter {
         out[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// An HMAC-SHA256 under the fingerprint key with `domain` fed in
+    /// first, for keyed hashes of other things than values (a proof of
+    /// scan's content hashes): the domain keeps them from ever equalling
+    /// a value's fingerprint.
+    pub fn keyed_hasher(&self, domain: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(domain);
+        mac
+    }
+
     /// Resolves the key: `key_file`, then the environment, then the state
     /// directory `state_dir` (creating the key there), then a random key.
     pub fn resolve(

@@ -149,6 +149,7 @@ pub fn record(path: &Path, status: FileStatus, reason: impl Into<String>) -> Fil
         bytes: 0,
         encoding: None,
         findings: 0,
+        meta: None,
     }
 }
 

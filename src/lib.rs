@@ -25,6 +25,7 @@ pub mod fingerprint;
 pub mod inputs;
 pub mod locate;
 pub mod project;
+pub mod proof;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -432,6 +432,7 @@ impl Worker<'_> {
                 bytes: 0,
                 encoding: None,
                 findings: 0,
+                meta: None,
             }));
         }
         let (status, reason) = container_status(&leaves.problems, leaves.leaves);
@@ -443,6 +444,7 @@ impl Worker<'_> {
             bytes: if len > 0 { len } else { leaves.leaf_bytes },
             encoding: Some(format.name().to_string()),
             findings: leaves.findings,
+            meta: None,
         }));
         self.send(records);
     }
@@ -460,6 +462,7 @@ impl Worker<'_> {
                 bytes: stats.bytes,
                 encoding: Some(stats.encoding.name().to_string()),
                 findings: count,
+                meta: None,
             },
             Err(e) => FileEvent {
                 path: path.to_string(),
@@ -482,6 +485,7 @@ impl Worker<'_> {
                 bytes: e.bytes,
                 encoding: None,
                 findings: count,
+                meta: None,
             },
         };
         self.send(vec![Event::File(record)]);
@@ -664,6 +668,7 @@ impl Worker<'_> {
             bytes: scanned,
             encoding: Some(encoding.name().to_string()),
             findings: count,
+            meta: None,
         })]);
     }
 
@@ -946,6 +951,8 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
 /// asked), without blocking on a FIFO swapped in after the walk, and without
 /// touching its access time where we may. Anything that is not a regular
 /// file once opened is reported as skipped.
+// The error is the file's record, made once per file that cannot be opened.
+#[allow(clippy::result_large_err)]
 pub fn open_for_scan(path: &Path, follow: bool) -> Result<File, FileEvent> {
     let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     if !follow {

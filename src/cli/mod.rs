@@ -4,7 +4,9 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod proof_cmd;
 mod quarantine_cmd;
+mod report_cmd;
 mod rules_cmd;
 mod scan_cmd;
 mod status_cmd;
@@ -107,6 +109,21 @@ pub enum Command {
     Watch,
     /// Show what the running daemon is doing.
     Status(StatusArgs),
+    /// Write one self-contained HTML audit report from JSON-lines event
+    /// files (`scan --format jsonl`); several runs show a trend. See
+    /// docs/report.md.
+    Report(report_cmd::ReportArgs),
+    /// Make an Ed25519 key pair for signing proofs of scan (`scan --proof
+    /// FILE --signing-key KEY`).
+    Keygen(proof_cmd::KeygenArgs),
+    /// Check a proof of scan: signature, Merkle root, and with --against
+    /// the files on disk. Exit 0 valid and unchanged, 1 files changed, 2
+    /// invalid proof or error. See docs/proof.md.
+    Verify(proof_cmd::VerifyArgs),
+    /// Compare two proofs of scan: new and resolved findings, files that
+    /// appeared, changed or disappeared. Exit 0 no new finding, 1 new
+    /// findings, 2 invalid proof or error.
+    Diff(proof_cmd::DiffArgs),
     /// Internal: extracts the text of one PDF from standard input, for the
     /// scanner that starts it (see `extract::pdf`).
     #[command(name = "__pdf-text", hide = true)]
@@ -372,6 +389,19 @@ pub struct ScanArgs {
     #[arg(long = "sink", value_name = "SINK")]
     pub sinks: Vec<String>,
 
+    /// Also write the HTML audit report to FILE (docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Also write a proof of scan to FILE: every file with a keyed content
+    /// hash, status and findings, under a Merkle root (docs/proof.md).
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
+
+    /// Sign the proof with this Ed25519 key (`leakhound keygen`).
+    #[arg(long, value_name = "FILE", requires = "proof")]
+    pub signing_key: Option<PathBuf>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
@@ -452,6 +482,10 @@ pub fn main() -> ExitCode {
         } => baseline_cmd::run(args, cli.config.as_deref()),
         Command::Watch => watch_cmd::run(cli.config.as_deref()),
         Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Keygen(args) => proof_cmd::keygen(args),
+        Command::Verify(args) => proof_cmd::verify(args),
+        Command::Diff(args) => proof_cmd::diff(args),
         Command::PdfText(_) => unreachable!("handled above"),
     };
     exit.into()

@@ -238,12 +238,26 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
 
     let mut stamper = Stamper::new(&engine.rule_set().version);
+    let scan_id = stamper.scan_id().to_string();
+    let mut side = super::report_cmd::SideOutputs::new(
+        &fingerprinter,
+        root.clone(),
+        rel_output,
+        args.follow,
+        args.report.clone(),
+        args.proof.clone(),
+        args.signing_key.clone(),
+        &scan_id,
+        &engine.rule_set().version,
+    )?;
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut sink_error: Option<std::io::Error> = None;
     // Every event leaves through here: numbers in names are masked once,
     // for every format and sink.
     let mut masker = Masker::new(&engine);
+    // The HTML report and the proof mask names the same way.
+    let mut side_masker = Masker::new(&engine);
     let mut emit = |sink: &mut Box<dyn Sink>, ev: &Event, progress: &Option<Progress>| {
         if sink_error.is_some() {
             return;
@@ -266,10 +280,14 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         paths: args.paths.iter().map(|p| names::escape_path(p)).collect(),
         rules: engine.rule_set().origin.clone(),
     };
-    emit(&mut sink, &Event::Scan(start), &progress);
+    let mut start = Event::Scan(start);
+    side.observe(&mut start, &mut side_masker);
+    emit(&mut sink, &start, &progress);
     for path in &missing {
         let rec = inputs::record(path, FileStatus::Error, "does not exist: check the path");
-        emit(&mut sink, &Event::File(rec), &progress);
+        let mut rec = Event::File(rec);
+        side.observe(&mut rec, &mut side_masker);
+        emit(&mut sink, &rec, &progress);
     }
 
     let mut totals = scan::run(
@@ -289,7 +307,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 Event::File(f) if f.member.is_none() => Some(names::to_path(&f.path)),
                 _ => None,
             };
-            stage.push(ev, &mut |ev| {
+            stage.push(ev, &mut |mut ev| {
+                side.observe(&mut ev, &mut side_masker);
                 // A file's findings arrive before its record (those the
                 // project policy let through); act once the record says the
                 // file is done.
@@ -313,12 +332,17 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 }
                 if let Some(a) = action {
                     *actions.entry(a.action.clone()).or_default() += 1;
-                    emit(&mut sink, &Event::Action(a), &progress);
+                    let mut a = Event::Action(a);
+                    side.observe(&mut a, &mut side_masker);
+                    emit(&mut sink, &a, &progress);
                 }
             });
         },
     );
-    stage.finish(&mut |ev| emit(&mut sink, &ev, &None));
+    stage.finish(&mut |mut ev| {
+        side.observe(&mut ev, &mut side_masker);
+        emit(&mut sink, &ev, &None)
+    });
     // The exit code and the summary count what was reported, not what the
     // policy held back.
     let r = &stage.reported;
@@ -345,7 +369,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     summary.suppressed = stage.suppressed.clone();
     summary.baseline = stage.baseline_summary();
     summary.actions = actions;
-    emit(&mut sink, &Event::Summary(summary), &None);
+    let mut summary = Event::Summary(summary);
+    side.observe(&mut summary, &mut side_masker);
+    emit(&mut sink, &summary, &None);
     if let Some(e) = sink_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
             super::exit_broken_pipe();
@@ -358,6 +384,15 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         }
         anyhow::bail!("cannot write the report: {e}");
     }
+    side.finish(|| crate::proof::build::Header {
+        scan_id,
+        host: crate::report::event::hostname(),
+        started: humantime::format_rfc3339_millis(started).to_string(),
+        ended: super::report_cmd::now(),
+        rules_version: engine.rule_set().version.clone(),
+        rules: engine.rule_set().origin.clone(),
+        options: super::report_cmd::proof_options(&args, &exclude),
+    })?;
     Ok(exit)
 }
 

@@ -82,7 +82,9 @@ pub struct DataLocation {
 }
 
 /// How much of a file was looked at.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
     /// Read to the end.
@@ -121,6 +123,29 @@ pub struct FileEvent {
     pub encoding: Option<String>,
     /// Findings in this file.
     pub findings: u64,
+    /// Owner, group and modification time of a file on disk, read when the
+    /// file was scanned (absent for standard input and container members).
+    /// Boxed: most records have none, and `FileEvent` travels in `Result`s.
+    #[serde(flatten)]
+    pub meta: Option<Box<FileMeta>>,
+}
+
+/// Who owns a file and when it last changed, as seen at scan time: the
+/// audit report groups findings by owner and by age from these.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct FileMeta {
+    pub owner: Principal,
+    pub group: Principal,
+    /// Modification time, RFC 3339 UTC.
+    pub mtime: String,
+}
+
+/// A user or group: its number and, when the system knows it, its name at
+/// scan time (names change; the number is what the file holds).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Principal {
+    pub id: u32,
+    pub name: Option<String>,
 }
 
 /// Files by status.

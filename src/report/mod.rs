@@ -6,8 +6,10 @@
 //! A sink knows nothing of files or the engine, only of events.
 
 pub mod event;
+pub mod html;
 pub mod human;
 pub mod junit;
+pub mod meta;
 pub mod names;
 pub mod sarif;
 

@@ -171,6 +171,7 @@ mod tests {
             bytes: 0,
             encoding: None,
             findings: 0,
+            meta: None,
         });
         let f = SyslogFormat {
             facility: facility_code("local0").unwrap(),
