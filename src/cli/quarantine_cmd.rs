@@ -35,7 +35,7 @@ pub struct QuarantineArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
-    /// List quarantined files (masked findings only).
+    /// List quarantined files (paths and findings masked).
     List {
         /// One JSON document instead of a table.
         #[arg(long)]
@@ -107,14 +107,17 @@ pub fn run(args: QuarantineArgs, config_path: Option<&Path>) -> Exit {
 /// read as escaped text so that numbers are found in the bytes a path
 /// stands for, not in its escapes.
 fn shown(engine: &Engine, text: &str) -> String {
-    names::mask_path(engine, &names::escape_text(text))
+    names::mask_message(engine, text)
 }
 
 /// An item as printed: its paths masked.
 fn masked(engine: &Engine, item: &Item) -> Item {
     let mut it = item.clone();
     it.path = names::mask_path(engine, &it.path);
-    it.restored_to = it.restored_to.as_deref().map(|p| names::mask_path(engine, p));
+    it.restored_to = it
+        .restored_to
+        .as_deref()
+        .map(|p| names::mask_path(engine, p));
     it
 }
 

@@ -283,6 +283,37 @@ pub fn mask_text(engine: &Engine, text: &str) -> String {
     }
 }
 
+/// A message that may quote escaped paths and raw input, as printed for a
+/// human or a log: control characters escaped ([`escape_text`]), then read
+/// as escaped text so that numbers are masked in the bytes a quoted path
+/// stands for, not in its escapes.
+pub fn mask_message(engine: &Engine, text: &str) -> String {
+    mask_path(engine, &escape_text(text))
+}
+
+/// The engine of the built-in rules, made once, for the log lines written
+/// where no engine is at hand (the daemon's roots, walker and state, the
+/// quarantine commands). A number of a custom rule is not masked there;
+/// every event is masked with the running rules ([`Masker`]).
+pub fn builtin_engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(crate::rules::RuleSet::builtin().expect("the built-in rules compile"))
+    })
+}
+
+/// [`display_path`] with the built-in rules: a path in a log line or an
+/// error message.
+pub fn log_path(path: &Path) -> String {
+    display_path(builtin_engine(), path)
+}
+
+/// [`mask_message`] with the built-in rules: a message (an OS error that
+/// names a file, a watch error) in a log line.
+pub fn log_text(text: &str) -> String {
+    mask_message(builtin_engine(), text)
+}
+
 /// The numbers in one name, for findings with `location: name`.
 pub fn name_matches(engine: &Engine, raw: &[u8]) -> Vec<NameMatch> {
     numbers_in(engine, raw)

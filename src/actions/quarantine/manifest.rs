@@ -507,7 +507,9 @@ pub fn list(db: &Connection) -> rusqlite::Result<Vec<Item>> {
         "SELECT {} FROM items ORDER BY time_unix, id",
         item_columns(db)?
     ))?;
-    let mut items: Vec<Item> = stmt.query_map([], item_from_row)?.collect::<Result<_, _>>()?;
+    let mut items: Vec<Item> = stmt
+        .query_map([], item_from_row)?
+        .collect::<Result<_, _>>()?;
     fix_legacy(db, &mut items)?;
     Ok(items)
 }

@@ -186,7 +186,10 @@ impl Store {
             // `--to DIR`: an existing directory gets the original name.
             if let Ok((dir, path)) = walk::open_dir(to, Trust::Any, false) {
                 let name = original.file_name().ok_or_else(|| {
-                    StoreError::Refused(format!("{}: not a file path", names::escape_path(original)))
+                    StoreError::Refused(format!(
+                        "{}: not a file path",
+                        names::escape_path(original)
+                    ))
                 })?;
                 return Ok((dir, path, name.to_os_string()));
             }
