@@ -129,9 +129,12 @@ pub fn open_target(
             Errno::LOOP | Errno::NOTDIR => format!(
                 "a directory on the way ({}) is a symbolic link or not a directory: \
                  leakhound never acts through a link",
-                part.to_string_lossy()
+                crate::report::names::escape_path(Path::new(part))
             ),
-            e => format!("cannot open directory {}: {e}", part.to_string_lossy()),
+            e => format!(
+                "cannot open directory {}: {e}",
+                crate::report::names::escape_path(Path::new(part))
+            ),
         })?;
     }
     let fd = rustix::fs::openat(
@@ -177,7 +180,10 @@ pub fn open_target(
 }
 
 fn root_error(root: &Path, e: Errno) -> String {
-    format!("cannot open the directory {}: {e}", root.display())
+    format!(
+        "cannot open the directory {}: {e}",
+        crate::report::names::escape_path(root)
+    )
 }
 
 /// Opens a directory (following links: for roots and the store only).

@@ -52,6 +52,7 @@ use crate::config::Config;
 use crate::config::watch::{RescanMode, RootKind};
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
+use crate::report::names;
 use crate::rules::RuleSet;
 use retry::Retries;
 use roots::WatchedRoot;
@@ -144,7 +145,8 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
-    let rt = build_runtime(config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let rt =
+        build_runtime(config).map_err(|e| format!("{}: {e}", names::log_path(&config_path)))?;
     let db = Arc::new(StateDb::open(&dir).map_err(|e| e.to_string())?);
     let sinks = seams::build_sinks(&rt.config, &dir)?;
     let threads = match rt.config.watch.threads {
@@ -207,7 +209,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     tracing::info!(
         "watching {} roots with {threads} scanning threads; state in {}",
         rt.roots.len(),
-        d.state_dir.display()
+        names::log_path(&d.state_dir)
     );
     drop(rt);
     d.start_watchdog();
@@ -247,7 +249,7 @@ fn create_state_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "{}: cannot create the state directory: {e} (set state_dir in the configuration, or create it for the daemon's user)",
-                dir.display()
+                names::log_path(&dir)
             )
         })
 }
@@ -409,7 +411,7 @@ impl Daemon {
                 Err(e) => {
                     self.shared.stats.error(format!(
                         "{}: cannot watch with inotify: {}; polling it every {} instead",
-                        root.path.display(),
+                        names::log_path(&root.path),
                         describe_notify_error(&e),
                         humantime::format_duration(self.poll_interval(idx))
                     ));
@@ -457,7 +459,7 @@ impl Daemon {
             Err(e) => {
                 self.shared.stats.error(format!(
                     "{}: cannot watch: {e}; only the start-up scan and rescans cover it",
-                    target.display()
+                    names::log_path(&target)
                 ));
                 (None, "not watched".into())
             }
@@ -478,7 +480,7 @@ impl Daemon {
                 if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
                     self.shared.stats.error(format!(
                         "{}: {}; polling this root from now on",
-                        root.path.display(),
+                        names::log_path(&root.path),
                         describe_notify_error(&e)
                     ));
                     let target = root.path.clone();
@@ -491,7 +493,7 @@ impl Daemon {
                 } else {
                     self.shared.stats.error(format!(
                         "{}: watch error: {}",
-                        root.path.display(),
+                        names::log_path(&root.path),
                         describe_notify_error(&e)
                     ));
                 }
@@ -501,7 +503,7 @@ impl Daemon {
         if ev.need_rescan() {
             tracing::warn!(
                 "{}: the kernel dropped events (inotify queue overflow); rescanning the root",
-                root.path.display()
+                names::log_path(&root.path)
             );
             self.rescan(idx, root);
             return;
@@ -536,7 +538,7 @@ impl Daemon {
                 tracing::warn!(
                     "{} files waiting to settle (watch.max_pending): rescanning {} instead of remembering more",
                     self.pending.len(),
-                    root.path.display()
+                    names::log_path(&root.path)
                 );
                 self.rescan(idx, root);
                 continue;
@@ -657,7 +659,7 @@ impl Daemon {
         let result = Config::load(&self.config_path)
             .map_err(|e| e.to_string())
             .and_then(|c| {
-                build_runtime(c).map_err(|e| format!("{}: {e}", self.config_path.display()))
+                build_runtime(c).map_err(|e| format!("{}: {e}", names::log_path(&self.config_path)))
             })
             .and_then(|rt| {
                 // The old sinks let go of their spools before the new ones
@@ -692,7 +694,7 @@ impl Daemon {
                 if state_dir(&rt.config) != self.state_dir {
                     tracing::warn!(
                         "state_dir changed; it takes effect at the next restart (still using {})",
-                        self.state_dir.display()
+                        names::log_path(&self.state_dir)
                     );
                 }
                 if rt.config.watch.metrics_listen != old.config.watch.metrics_listen {
@@ -792,7 +794,7 @@ impl Daemon {
         if let Err(e) = snap.write(&self.state_dir) {
             tracing::warn!(
                 "cannot write {}: {e}",
-                self.state_dir.join(status::STATUS_FILE).display()
+                names::log_path(&self.state_dir.join(status::STATUS_FILE))
             );
         }
     }
@@ -866,7 +868,8 @@ fn describe_notify_error(e: &notify::Error) -> String {
         notify::ErrorKind::Io(io) if io.raw_os_error() == Some(24) => format!(
             "{io}: too many inotify instances or open files: raise fs.inotify.max_user_instances or LimitNOFILE"
         ),
-        _ => e.to_string(),
+        // notify's message names the paths raw.
+        _ => names::log_text(&e.to_string()),
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Stats {
 impl Stats {
     /// Remembers the latest error for `leakhound status` (and logs it).
     pub fn error(&self, message: String) {
+        // Whatever the caller quoted (a path, an OS error naming a file),
+        // no number from a name and no control character reaches the log
+        // or `last_error` (D11, D12).
+        let message = crate::report::names::log_text(&message);
         tracing::error!("{message}");
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
