@@ -314,6 +314,47 @@ pub fn log_text(text: &str) -> String {
     mask_message(builtin_engine(), text)
 }
 
+/// The diagnostics writer (`tracing` to stderr, so journald): each log
+/// line is written once complete, with every number the built-in rules
+/// find masked. The last line of defence for names quoted by code we do
+/// not own (notify logs a walk error with the path in it); our own lines
+/// already name paths through [`log_path`]. Colour codes are kept.
+pub struct MaskedStderr;
+
+/// One log line being formatted (bounded by the line; see [`MaskedStderr`]).
+pub struct MaskedLine(Vec<u8>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskedStderr {
+    type Writer = MaskedLine;
+
+    fn make_writer(&'a self) -> MaskedLine {
+        MaskedLine(Vec::new())
+    }
+}
+
+impl std::io::Write for MaskedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MaskedLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.0);
+        let masked = mask_text(builtin_engine(), &line);
+        // Nothing sensible to do when stderr is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), masked.as_bytes());
+    }
+}
+
 /// The numbers in one name, for findings with `location: name`.
 pub fn name_matches(engine: &Engine, raw: &[u8]) -> Vec<NameMatch> {
     numbers_in(engine, raw)

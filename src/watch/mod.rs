@@ -145,8 +145,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
-    let rt =
-        build_runtime(config).map_err(|e| format!("{}: {e}", names::log_path(&config_path)))?;
+    let rt = build_runtime(config).map_err(|e| format!("{}: {e}", names::log_path(config_path)))?;
     let db = Arc::new(StateDb::open(&dir).map_err(|e| e.to_string())?);
     let sinks = seams::build_sinks(&rt.config, &dir)?;
     let threads = match rt.config.watch.threads {
@@ -249,7 +248,7 @@ fn create_state_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "{}: cannot create the state directory: {e} (set state_dir in the configuration, or create it for the daemon's user)",
-                names::log_path(&dir)
+                names::log_path(dir)
             )
         })
 }
@@ -459,7 +458,7 @@ impl Daemon {
             Err(e) => {
                 self.shared.stats.error(format!(
                     "{}: cannot watch: {e}; only the start-up scan and rescans cover it",
-                    names::log_path(&target)
+                    names::log_path(target)
                 ));
                 (None, "not watched".into())
             }
