@@ -262,7 +262,7 @@ fn copy_xattrs(from: &File, to: &File) -> Result<(), String> {
                 Err(e) => {
                     return Err(format!(
                         "cannot read extended attribute {}: {e}",
-                        name.to_string_lossy()
+                        crate::report::names::escape_bytes(name.as_bytes())
                     ));
                 }
             }
@@ -271,7 +271,7 @@ fn copy_xattrs(from: &File, to: &File) -> Result<(), String> {
             |e| {
                 format!(
                     "cannot keep extended attribute {} on the rewritten file ({e})",
-                    name.to_string_lossy()
+                    crate::report::names::escape_bytes(name.as_bytes())
                 )
             },
         )?;

@@ -179,10 +179,14 @@ impl Snapshot {
         let text = std::fs::read(&path).map_err(|e| {
             format!(
                 "{}: {e} (is the daemon running with this state directory? give it with --state-dir)",
-                path.display()
+                crate::report::names::log_path(&path)
             )
         })?;
-        serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a status file: {e}", path.display()))
+        serde_json::from_slice(&text).map_err(|e| {
+            format!(
+                "{}: not a status file: {e}",
+                crate::report::names::log_path(&path)
+            )
+        })
     }
 }
