@@ -19,7 +19,9 @@ const KEY: &str = "watch-names-key";
 const DIR_CARD: &str = "4929-7318-0427-6152";
 /// In the name of a file.
 const FILE_CARD: &str = "5478778932879219";
-const RAW: [&str; 3] = [DIR_CARD, "4929731804276152", FILE_CARD];
+/// In the name of the watched root.
+const ROOT_CARD: &str = "4526018159083012";
+const RAW: [&str; 4] = [DIR_CARD, "4929731804276152", FILE_CARD, ROOT_CARD];
 
 fn bin() -> String {
     std::env::var("LEAKHOUND_TEST_BIN")
@@ -108,11 +110,13 @@ fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// D11: `cannot walk <dir>: <walkdir's message>` named an unreadable
 /// directory raw twice (the path, and walkdir's own message, which quotes
-/// it); the line reaches stderr (journald) and `last_error`.
+/// it); the line reaches stderr (journald) and `last_error`. The root's
+/// own name holds a number too: `status.json` and `leakhound status` kept
+/// it raw.
 #[test]
 fn d11_daemon_log_masks_a_number_in_an_unreadable_directory_name() {
     let (_tmp, dir) = workdir();
-    let root = dir.join("root");
+    let root = dir.join(format!("share-{ROOT_CARD}"));
     let secret = root.join(DIR_CARD);
     std::fs::create_dir_all(&secret).unwrap();
     std::fs::write(secret.join("notes.txt"), "nothing\n").unwrap();
@@ -137,7 +141,22 @@ fn d11_daemon_log_masks_a_number_in_an_unreadable_directory_name() {
         status.contains("492973******6152"),
         "last_error does not name the directory, masked:\n{status}"
     );
-    assert_no_raw("status.json (last_error)", &status);
+    assert_no_raw("status.json (last_error, roots)", &status);
+    assert!(status.contains("share-452601******3012"), "{status}");
+    let out = Command::new(bin())
+        .args(["status", "--state-dir"])
+        .arg(dir.join("state"))
+        .env("NO_COLOR", "1")
+        .env_remove("LEAKHOUND_CONFIG")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("share-452601******3012"), "{text}");
+    assert_no_raw("leakhound status", &text);
 }
 
 /// D11: a configured root that does not exist is named in the error the

@@ -316,7 +316,7 @@ impl Daemon {
             updated: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             updated_ms: now_ms(),
             rules_version: rt.rules_version().to_string(),
-            config: self.config_path.clone(),
+            config: names::log_path(&self.config_path),
             startup_scan_done: s.startup_done.load(Ordering::Relaxed),
             queue_depth: self.scanners.depth(),
             pending: self.pending.len() as u64,
@@ -350,7 +350,7 @@ impl Daemon {
                 .iter()
                 .zip(&self.modes)
                 .map(|(r, m)| RootStatus {
-                    path: r.path.clone(),
+                    path: names::log_path(&r.path),
                     kind: format!("{:?}", r.kind).to_lowercase(),
                     mode: m.clone(),
                 })

@@ -3,7 +3,7 @@
 //! seconds (by rename, so a reader never sees half a file) and read back by
 //! `leakhound status`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -89,7 +89,10 @@ pub fn now_ms() -> u64 {
 /// One watched root as `status.json` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RootStatus {
-    pub path: PathBuf,
+    /// Escaped and masked (`report::names::log_path`): a state file holds
+    /// no raw number from a name, and a name that is not UTF-8 does not
+    /// stop the status from being written (D7, D11).
+    pub path: String,
     pub kind: String,
     /// `inotify` or `poll`, and why when it is not what was asked.
     pub mode: String,
@@ -105,7 +108,8 @@ pub struct Snapshot {
     pub updated: String,
     pub updated_ms: u64,
     pub rules_version: String,
-    pub config: PathBuf,
+    /// The configuration file, escaped and masked as [`RootStatus::path`].
+    pub config: String,
     pub startup_scan_done: bool,
     pub queue_depth: u64,
     pub pending: u64,
