@@ -130,9 +130,12 @@ pub fn open_target(
             Errno::LOOP | Errno::NOTDIR => format!(
                 "a directory on the way ({}) is a symbolic link or not a directory: \
                  leakhound never acts through a link",
-                part.to_string_lossy()
+                crate::report::names::escape_path(Path::new(part))
             ),
-            e => format!("cannot open directory {}: {e}", part.to_string_lossy()),
+            e => format!(
+                "cannot open directory {}: {e}",
+                crate::report::names::escape_path(Path::new(part))
+            ),
         })?;
     }
     let fd = rustix::fs::openat(
@@ -178,7 +181,10 @@ pub fn open_target(
 }
 
 fn root_error(root: &Path, e: Errno) -> String {
-    format!("cannot open the directory {}: {e}", root.display())
+    format!(
+        "cannot open the directory {}: {e}",
+        crate::report::names::escape_path(root)
+    )
 }
 
 /// Opens a directory (following links: for roots and the store only).
@@ -257,7 +263,7 @@ fn copy_xattrs(from: &File, to: &File) -> Result<(), String> {
                 Err(e) => {
                     return Err(format!(
                         "cannot read extended attribute {}: {e}",
-                        name.to_string_lossy()
+                        crate::report::names::escape_bytes(name.as_bytes())
                     ));
                 }
             }
@@ -266,7 +272,7 @@ fn copy_xattrs(from: &File, to: &File) -> Result<(), String> {
             |e| {
                 format!(
                     "cannot keep extended attribute {} on the rewritten file ({e})",
-                    name.to_string_lossy()
+                    crate::report::names::escape_bytes(name.as_bytes())
                 )
             },
         )?;

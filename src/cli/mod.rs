@@ -499,7 +499,7 @@ fn init_logging(level: &str) {
     // escape codes as `[32m INFO`.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::report::names::MaskedStderr)
         .with_ansi(auto_color(std::io::stderr().is_terminal()))
         .with_target(false)
         .without_time()

@@ -3,6 +3,12 @@
 //! line. The commands that change the store first recover the operations
 //! of processes that died; `list` and `show` only read (they work on a
 //! full disk) and warn when recovery is due.
+//!
+//! The manifest keeps each original path as it is (escaped losslessly:
+//! restore needs it); everything printed here shows it masked and escaped
+//! (`names::mask_path` with the built-in rules: `492973******6152.csv`,
+//! `caf\xE9.csv`, `\e[2K`), and input echoed back (ids) and error
+//! messages go through the same escaping and masking (D11, D12).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +18,9 @@ use clap::{Args, Subcommand};
 use super::Exit;
 use crate::actions::quarantine::{Item, RestoreOptions, Store};
 use crate::config::{self, Config};
+use crate::engine::Engine;
+use crate::report::names;
+use crate::rules::RuleSet;
 
 #[derive(Debug, Args)]
 pub struct QuarantineArgs {
@@ -26,7 +35,7 @@ pub struct QuarantineArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
-    /// List quarantined files (masked findings only).
+    /// List quarantined files (paths and findings masked).
     List {
         /// One JSON document instead of a table.
         #[arg(long)]
@@ -75,16 +84,48 @@ pub enum QuarantineCommand {
 }
 
 pub fn run(args: QuarantineArgs, config_path: Option<&Path>) -> Exit {
-    match run_inner(args, config_path) {
+    // The engine masks numbers in what is printed: without it nothing
+    // would be safe to print, so fail before reading the store.
+    let engine = match RuleSet::builtin() {
+        Ok(rules) => Engine::new(rules),
+        Err(e) => {
+            eprintln!("leakhound: error: the built-in rules do not compile: {e}");
+            return Exit::Error;
+        }
+    };
+    match run_inner(args, config_path, &engine) {
         Ok(exit) => exit,
         Err(e) => {
-            eprintln!("leakhound: error: {e:#}");
+            eprintln!("leakhound: error: {}", shown(&engine, &format!("{e:#}")));
             Exit::Error
         }
     }
 }
 
-fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result<Exit> {
+/// A message (which may quote paths escaped, and input as given) as it
+/// is printed: control characters escaped, numbers masked. The message is
+/// read as escaped text so that numbers are found in the bytes a path
+/// stands for, not in its escapes.
+fn shown(engine: &Engine, text: &str) -> String {
+    names::mask_message(engine, text)
+}
+
+/// An item as printed: its paths masked.
+fn masked(engine: &Engine, item: &Item) -> Item {
+    let mut it = item.clone();
+    it.path = names::mask_path(engine, &it.path);
+    it.restored_to = it
+        .restored_to
+        .as_deref()
+        .map(|p| names::mask_path(engine, p));
+    it
+}
+
+fn run_inner(
+    args: QuarantineArgs,
+    config_path: Option<&Path>,
+    engine: &Engine,
+) -> anyhow::Result<Exit> {
     let dir = match args.quarantine_dir {
         Some(d) => d,
         None => match config::resolve_path(config_path, true) {
@@ -95,7 +136,7 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
     if !dir.join("manifest.db").exists() && !dir.join("objects").exists() {
         anyhow::bail!(
             "{}: no quarantine store here (nothing was quarantined yet, or give --quarantine-dir)",
-            dir.display()
+            names::escape_path(&dir)
         );
     }
     let read_only = matches!(
@@ -110,11 +151,14 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
     };
     match args.command {
         QuarantineCommand::List { json } => {
-            let items = store.list()?;
+            let items: Vec<Item> = store.list()?.iter().map(|it| masked(engine, it)).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
             } else if items.is_empty() {
-                println!("The quarantine store {} is empty.", dir.display());
+                println!(
+                    "The quarantine store {} is empty.",
+                    names::display_path(engine, &dir)
+                );
             } else {
                 for it in &items {
                     println!("{}", list_line(it));
@@ -122,7 +166,7 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
             }
         }
         QuarantineCommand::Show { id } => {
-            let item = store.get(&id)?;
+            let item = masked(engine, &store.get(&id)?);
             println!("{}", serde_json::to_string_pretty(&item)?);
         }
         QuarantineCommand::Restore {
@@ -140,9 +184,13 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
                 },
             )?;
             for w in done.warnings {
-                eprintln!("leakhound: warning: {w}");
+                eprintln!("leakhound: warning: {}", shown(engine, &w));
             }
-            println!("{id}: restored to {}", done.path.display());
+            println!(
+                "{}: restored to {}",
+                shown(engine, &id),
+                names::display_path(engine, &done.path)
+            );
         }
         QuarantineCommand::Purge {
             older_than,
@@ -173,7 +221,7 @@ fn run_inner(args: QuarantineArgs, config_path: Option<&Path>) -> anyhow::Result
         }
         QuarantineCommand::Recover => {
             // Store::open has recovered already.
-            println!("{}: recovered", dir.display());
+            println!("{}: recovered", names::display_path(engine, &dir));
         }
     }
     Ok(Exit::Clean)
@@ -197,7 +245,7 @@ fn list_line(it: &Item) -> String {
     kinds.dedup();
     format!(
         "{}  {}  {:<8}  {:>10} B  {} findings ({})  {}",
-        it.id,
+        names::escape_text(&it.id),
         it.time,
         it.state,
         it.size,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Exit, StatusArgs};
 use crate::config::{self, Config};
 use crate::report::human::human_bytes;
-use crate::report::names::{escape_path, escape_text};
+use crate::report::names::escape_text;
 use crate::watch::status::{Snapshot, now_ms};
 
 pub fn run(args: StatusArgs, explicit: Option<&Path>) -> Exit {
@@ -71,7 +71,7 @@ fn print_human(s: &Snapshot, running: bool) {
     );
     println!(
         "  config {}, rules {}",
-        escape_path(&s.config),
+        escape_text(&s.config),
         s.rules_version
     );
     println!(
@@ -108,7 +108,7 @@ fn print_human(s: &Snapshot, running: bool) {
         None => println!("  spool: none"),
     }
     for r in &s.roots {
-        println!("  root {} ({}): {}", escape_path(&r.path), r.kind, r.mode);
+        println!("  root {} ({}): {}", escape_text(&r.path), r.kind, r.mode);
     }
     if let Some(e) = &s.last_error {
         println!("  last error: {}", escape_text(e));

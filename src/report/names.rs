@@ -283,6 +283,78 @@ pub fn mask_text(engine: &Engine, text: &str) -> String {
     }
 }
 
+/// A message that may quote escaped paths and raw input, as printed for a
+/// human or a log: control characters escaped ([`escape_text`]), then read
+/// as escaped text so that numbers are masked in the bytes a quoted path
+/// stands for, not in its escapes.
+pub fn mask_message(engine: &Engine, text: &str) -> String {
+    mask_path(engine, &escape_text(text))
+}
+
+/// The engine of the built-in rules, made once, for the log lines written
+/// where no engine is at hand (the daemon's roots, walker and state, the
+/// quarantine commands). A number of a custom rule is not masked there;
+/// every event is masked with the running rules ([`Masker`]).
+pub fn builtin_engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(crate::rules::RuleSet::builtin().expect("the built-in rules compile"))
+    })
+}
+
+/// [`display_path`] with the built-in rules: a path in a log line or an
+/// error message.
+pub fn log_path(path: &Path) -> String {
+    display_path(builtin_engine(), path)
+}
+
+/// [`mask_message`] with the built-in rules: a message (an OS error that
+/// names a file, a watch error) in a log line.
+pub fn log_text(text: &str) -> String {
+    mask_message(builtin_engine(), text)
+}
+
+/// The diagnostics writer (`tracing` to stderr, so journald): each log
+/// line is written once complete, with every number the built-in rules
+/// find masked. The last line of defence for names quoted by code we do
+/// not own (notify logs a walk error with the path in it); our own lines
+/// already name paths through [`log_path`]. Colour codes are kept.
+pub struct MaskedStderr;
+
+/// One log line being formatted (bounded by the line; see [`MaskedStderr`]).
+pub struct MaskedLine(Vec<u8>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskedStderr {
+    type Writer = MaskedLine;
+
+    fn make_writer(&'a self) -> MaskedLine {
+        MaskedLine(Vec::new())
+    }
+}
+
+impl std::io::Write for MaskedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MaskedLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.0);
+        let masked = mask_text(builtin_engine(), &line);
+        // Nothing sensible to do when stderr is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), masked.as_bytes());
+    }
+}
+
 /// The numbers in one name, for findings with `location: name`.
 pub fn name_matches(engine: &Engine, raw: &[u8]) -> Vec<NameMatch> {
     numbers_in(engine, raw)

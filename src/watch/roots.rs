@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::watch::{Mode, Root, RootKind};
 use crate::inputs::PathFilter;
+use crate::report::names;
 
 /// A root ready to be watched.
 #[derive(Debug, Clone)]
@@ -25,17 +26,17 @@ impl WatchedRoot {
     /// Resolves a configured root: its globs, and how to watch it.
     pub fn new(root: &Root) -> Result<WatchedRoot, String> {
         let filter = PathFilter::new(&root.include, &root.exclude)
-            .map_err(|e| format!("{}: {e}", root.path.display()))?;
+            .map_err(|e| format!("{}: {e}", names::log_path(&root.path)))?;
         let meta = std::fs::metadata(&root.path).map_err(|e| {
             format!(
                 "{}: cannot watch: {e} (create it, or remove it from watch.roots)",
-                root.path.display()
+                names::log_path(&root.path)
             )
         })?;
         if root.kind != RootKind::Mbox && !meta.is_dir() {
             return Err(format!(
                 "{}: not a directory (a root of kind {:?} must be one)",
-                root.path.display(),
+                names::log_path(&root.path),
                 root.kind
             ));
         }

@@ -200,7 +200,7 @@ pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink
                 .map_err(|e| {
                     format!(
                         "{}: cannot open the events file: {e} (check watch.events_file and that the daemon's user may write there)",
-                        path.display()
+                        crate::report::names::log_path(path)
                     )
                 })?;
             Box::new(BufWriter::new(file))

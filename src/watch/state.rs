@@ -255,7 +255,7 @@ impl StateDb {
             if old {
                 tracing::warn!(
                     "{}: an older state database (plain content digests): forgetting its rows; every file is scanned once more",
-                    path.display()
+                    crate::report::names::log_path(&path)
                 );
             }
             // Out of WAL mode for the VACUUM, which rewrites the file

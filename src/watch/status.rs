@@ -3,7 +3,7 @@
 //! seconds (by rename, so a reader never sees half a file) and read back by
 //! `leakhound status`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -53,6 +53,10 @@ pub struct Stats {
 impl Stats {
     /// Remembers the latest error for `leakhound status` (and logs it).
     pub fn error(&self, message: String) {
+        // Whatever the caller quoted (a path, an OS error naming a file),
+        // no number from a name and no control character reaches the log
+        // or `last_error` (D11, D12).
+        let message = crate::report::names::log_text(&message);
         tracing::error!("{message}");
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
@@ -85,7 +89,10 @@ pub fn now_ms() -> u64 {
 /// One watched root as `status.json` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RootStatus {
-    pub path: PathBuf,
+    /// Escaped and masked (`report::names::log_path`): a state file holds
+    /// no raw number from a name, and a name that is not UTF-8 does not
+    /// stop the status from being written (D7, D11).
+    pub path: String,
     pub kind: String,
     /// `inotify` or `poll`, and why when it is not what was asked.
     pub mode: String,
@@ -101,7 +108,8 @@ pub struct Snapshot {
     pub updated: String,
     pub updated_ms: u64,
     pub rules_version: String,
-    pub config: PathBuf,
+    /// The configuration file, escaped and masked as [`RootStatus::path`].
+    pub config: String,
     pub startup_scan_done: bool,
     pub queue_depth: u64,
     pub pending: u64,
@@ -175,10 +183,14 @@ impl Snapshot {
         let text = std::fs::read(&path).map_err(|e| {
             format!(
                 "{}: {e} (is the daemon running with this state directory? give it with --state-dir)",
-                path.display()
+                crate::report::names::log_path(&path)
             )
         })?;
-        serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a status file: {e}", path.display()))
+        serde_json::from_slice(&text).map_err(|e| {
+            format!(
+                "{}: not a status file: {e}",
+                crate::report::names::log_path(&path)
+            )
+        })
     }
 }

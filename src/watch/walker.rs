@@ -20,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::roots::WatchedRoot;
 use super::scanner::{Dispatch, Job, Shared};
 use super::status::Stats;
+use crate::report::names;
 
 /// What the walker is asked to do.
 pub enum WalkMsg {
@@ -160,8 +161,11 @@ fn walk(shared: &Shared, dispatch: &Dispatch, dir: &Path, root: &WatchedRoot, ve
                 // An unreadable directory is a hole in what we guard: say so.
                 if e.io_error().map(|io| io.kind()) != Some(std::io::ErrorKind::NotFound) {
                     shared.stats.error(format!(
-                        "cannot walk {}: {e} (give the daemon's user read access, or exclude it)",
-                        e.path().unwrap_or(dir).display()
+                        "cannot walk {}: {} (give the daemon's user read access, or exclude it)",
+                        names::log_path(e.path().unwrap_or(dir)),
+                        // walkdir's own message names the path raw.
+                        e.io_error()
+                            .map_or_else(|| names::log_text(&e.to_string()), |io| io.to_string())
                     ));
                 }
                 continue;

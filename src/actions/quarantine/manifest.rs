@@ -10,6 +10,15 @@
 //! Stores written before version 2 kept an unkeyed SHA-256 of the plaintext
 //! in a `sha256` column; [`migrate`] replaces it with a keyed MAC of the
 //! stored object and erases the old values (see `docs/actions.md`).
+//!
+//! Paths (`path`, `restore_temp`, `restore_to`, `restored_to`) are kept in
+//! the lossless escaped form of `report::names::escape_path` since
+//! version 3, so a name that is not UTF-8 (`caf\xE9.csv`) is restored
+//! under its own bytes (D7). Versions 1 and 2 kept `to_string_lossy()`
+//! text, which is the escaped form except for backslashes and control
+//! characters: [`migrate_paths`] rewrites those rows (a row already made
+//! lossy stays as it was: its lost bytes cannot be recovered), and a store
+//! opened read-only before migration is read through [`legacy_path`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,7 +31,7 @@ use serde::Serialize;
 pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// `PRAGMA user_version` of a store at the current schema.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Where a manifest row stands. A row is also the journal of the operation
 /// in progress on it: `Pending`, `Stored`, `Restoring` and `Purging` are
@@ -371,6 +380,7 @@ pub fn migrate(
                 ],
             )?;
         }
+        escape_old_paths(db)?;
         db.execute_batch(&format!(
             "ALTER TABLE items DROP COLUMN sha256; PRAGMA user_version = {SCHEMA_VERSION};"
         ))?;
@@ -392,14 +402,91 @@ pub fn migrate(
     }
 }
 
+/// The path columns, escaped by [`escape_old_paths`].
+const PATH_COLUMNS: [&str; 4] = ["path", "restore_temp", "restore_to", "restored_to"];
+
+/// A path as versions 1 and 2 kept it (`to_string_lossy()`) in the escaped
+/// form of version 3: the same text, with backslashes and control
+/// characters escaped, so that `names::to_path` gives back its bytes.
+pub fn legacy_path(old: &str) -> String {
+    crate::report::names::escape_bytes(old.as_bytes())
+}
+
+/// Rewrites every path column of every row with [`legacy_path`], inside
+/// the caller's transaction. Returns how many rows changed.
+fn escape_old_paths(db: &Connection) -> rusqlite::Result<usize> {
+    let mut changed = 0;
+    for col in PATH_COLUMNS {
+        let rows: Vec<(String, String)> = {
+            let mut stmt = db.prepare(&format!(
+                "SELECT id, {col} FROM items WHERE {col} IS NOT NULL"
+            ))?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        for (id, old) in rows {
+            let new = legacy_path(&old);
+            if new != old {
+                changed += db.execute(
+                    &format!("UPDATE items SET {col} = ?2 WHERE id = ?1"),
+                    params![id, new],
+                )?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Migrates a version-2 manifest to version 3 (paths escaped losslessly),
+/// in one transaction; a no-op when another process did it first.
+/// Returns how many path values were rewritten.
+pub fn migrate_paths(db: &Connection) -> rusqlite::Result<usize> {
+    db.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        if version(db)? >= SCHEMA_VERSION || has_column(db, "sha256")? {
+            return Ok(0);
+        }
+        let n = escape_old_paths(db)?;
+        db.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
+        Ok(n)
+    })();
+    match result {
+        Ok(n) => {
+            db.execute_batch("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = db.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Rows read from a manifest older than version 3 (opened read-only, not
+/// migrated) get their paths in the escaped form.
+fn fix_legacy(db: &Connection, items: &mut [Item]) -> rusqlite::Result<()> {
+    if version(db)? < SCHEMA_VERSION {
+        for it in items {
+            it.path = legacy_path(&it.path);
+            it.restored_to = it.restored_to.as_deref().map(legacy_path);
+        }
+    }
+    Ok(())
+}
+
 /// The row of `id`, if any.
 pub fn get(db: &Connection, id: &str) -> rusqlite::Result<Option<Item>> {
-    db.query_row(
-        &format!("SELECT {} FROM items WHERE id = ?1", item_columns(db)?),
-        [id],
-        item_from_row,
-    )
-    .optional()
+    let mut item = db
+        .query_row(
+            &format!("SELECT {} FROM items WHERE id = ?1", item_columns(db)?),
+            [id],
+            item_from_row,
+        )
+        .optional()?;
+    if let Some(it) = &mut item {
+        fix_legacy(db, std::slice::from_mut(it))?;
+    }
+    Ok(item)
 }
 
 /// The state of `id`, if it has a row.
@@ -420,7 +507,11 @@ pub fn list(db: &Connection) -> rusqlite::Result<Vec<Item>> {
         "SELECT {} FROM items ORDER BY time_unix, id",
         item_columns(db)?
     ))?;
-    stmt.query_map([], item_from_row)?.collect()
+    let mut items: Vec<Item> = stmt
+        .query_map([], item_from_row)?
+        .collect::<Result<_, _>>()?;
+    fix_legacy(db, &mut items)?;
+    Ok(items)
 }
 
 /// Ids of rows in one of `states`.

@@ -49,11 +49,18 @@ pub use restore::{RestoreOptions, Restored};
 pub use tombstone::{TOMBSTONE_HEAD, tombstone_text};
 pub use walk::WalkError;
 
-/// Why a store operation failed.
+/// A path as error messages show it: escaped losslessly (D7, D12); the
+/// commands mask numbers in the whole message at their edge (D11).
+fn esc(path: &Path) -> String {
+    crate::report::names::escape_path(path)
+}
+
+/// Why a store operation failed. Paths in messages are escaped ([`esc`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "quarantine store {dir}: {what}: {source} (check that it exists, is writable by this user, and has space)"
+        "quarantine store {}: {what}: {source} (check that it exists, is writable by this user, and has space)",
+        esc(.dir)
     )]
     Io {
         dir: PathBuf,
@@ -61,7 +68,7 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("quarantine manifest {path}: {source}")]
+    #[error("quarantine manifest {}: {source}", esc(.path))]
     Manifest {
         path: PathBuf,
         #[source]
@@ -70,9 +77,9 @@ pub enum StoreError {
     #[error("quarantine id {0} is not in the manifest (see `leakhound quarantine list`)")]
     UnknownId(String),
     /// The store's directory (or a file in it) is not safe to use (D4).
-    #[error("quarantine store {dir}: refused: {why}")]
+    #[error("quarantine store {}: refused: {why}", esc(.dir))]
     Untrusted { dir: PathBuf, why: String },
-    #[error("quarantine store {dir}: {source}")]
+    #[error("quarantine store {}: {source}", esc(.dir))]
     Walk {
         dir: PathBuf,
         #[source]
@@ -81,9 +88,10 @@ pub enum StoreError {
     /// The manifest is missing, empty or unreadable while the store holds
     /// objects: never start a fresh manifest over them (D5).
     #[error(
-        "quarantine store {dir}: {why}, but the store holds {objects} stored object(s): \
+        "quarantine store {}: {why}, but the store holds {objects} stored object(s): \
          refusing to start a new, empty manifest over them (they may be the only copies). \
-         Put manifest.db back from a backup, or move the store aside and keep it"
+         Put manifest.db back from a backup, or move the store aside and keep it",
+        esc(.dir)
     )]
     ManifestLost {
         dir: PathBuf,
@@ -101,7 +109,7 @@ pub enum StoreError {
     #[error("quarantine id {0} is being changed by another leakhound process; try again")]
     Busy(String),
     /// This store was opened read-only.
-    #[error("quarantine store {0}: opened read-only")]
+    #[error("quarantine store {}: opened read-only", esc(.0))]
     ReadOnly(PathBuf),
     /// An operation refused for a reason the message gives.
     #[error("{0}")]
@@ -453,6 +461,9 @@ impl Store {
         if manifest::has_column(&store.db, "sha256").map_err(store.mdb())? {
             store.migrate()?;
         }
+        if manifest::version(&store.db).map_err(store.mdb())? < manifest::SCHEMA_VERSION {
+            manifest::migrate_paths(&store.db).map_err(store.mdb())?;
+        }
         store.recover()?;
         Ok(store)
     }
@@ -557,7 +568,10 @@ impl Store {
     }
 
     fn warn(&mut self, w: String) {
-        tracing::warn!("quarantine store {}: {w}", self.dir.display());
+        tracing::warn!(
+            "quarantine store {}: {w}",
+            crate::report::names::escape_path(&self.dir)
+        );
         self.warnings.push(w);
     }
 

@@ -40,6 +40,7 @@ use crate::actions::safe_fs::{self, Target};
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::report::event::{Event, hostname, now_rfc3339};
+use crate::report::names;
 use crate::rules::Confidence;
 
 /// Writes to the object file and computes its MAC over exactly what is
@@ -120,7 +121,8 @@ impl Store {
                 params![
                     id,
                     State::Pending,
-                    path.to_string_lossy(),
+                    // Lossless (D7): restore gives back these exact bytes.
+                    names::escape_path(&path),
                     st.st_size,
                     st.st_mode,
                     st.st_uid,

@@ -39,6 +39,7 @@ use super::manifest::{self, Migrated, OldRow, State};
 use super::walk::{self, Trust};
 use super::{Store, StoreError, tombstone};
 use crate::actions::safe_fs;
+use crate::report::names;
 
 /// A restore's temporary files are always named so.
 pub(super) const RESTORE_TEMP_PREFIX: &str = ".leakhound-restore-";
@@ -84,7 +85,7 @@ impl Store {
         if busy > 0 {
             tracing::debug!(
                 "quarantine store {}: {busy} operation(s) in progress in other processes, left alone",
-                self.dir.display()
+                names::escape_path(&self.dir)
             );
         }
         // All ids in one read, after the objects were listed.
@@ -104,7 +105,7 @@ impl Store {
                  they may be the only copy of a file; a manifest restored from an older \
                  backup leaves such objects): {}",
                 orphans.len(),
-                self.dir.display(),
+                names::escape_path(&self.dir),
                 orphans.join(", ")
             ));
         }
@@ -119,8 +120,8 @@ impl Store {
             State::Done | State::Restored => return Ok(false),
             State::Pending => self.undo(id, State::Pending),
             State::Stored => {
-                let path = Path::new(&item.path);
-                let (in_place, reached) = match walk::open_parent(path, Trust::Any) {
+                let path = names::to_path(&item.path);
+                let (in_place, reached) = match walk::open_parent(&path, Trust::Any) {
                     Ok((dir, _, name)) => {
                         let _ = rustix::fs::unlinkat(
                             &dir,
@@ -138,7 +139,7 @@ impl Store {
                     if !reached {
                         tracing::warn!(
                             "quarantine {id}: cannot reach {} to check the original; the stored copy is kept",
-                            path.display()
+                            names::escape_path(&path)
                         );
                     }
                     let changed = self
@@ -189,7 +190,7 @@ impl Store {
             .map_err(self.mdb())?;
         let landed = match (&to, dev, ino) {
             (Some(to), Some(dev), Some(ino)) => {
-                walk::open_parent(Path::new(to), Trust::Any)
+                walk::open_parent(&names::to_path(to), Trust::Any)
                     .ok()
                     .and_then(|(dir, _, name)| dev_ino_at(&dir, &name))
                     == Some((dev as u64, ino as u64))
@@ -209,7 +210,7 @@ impl Store {
             return self.one_row(changed, id, State::Restoring);
         }
         if let Some(temp) = &temp
-            && let Ok((dir, _, name)) = walk::open_parent(Path::new(temp), Trust::Any)
+            && let Ok((dir, _, name)) = walk::open_parent(&names::to_path(temp), Trust::Any)
             && name.to_string_lossy().starts_with(RESTORE_TEMP_PREFIX)
         {
             match rustix::fs::unlinkat(&dir, &name, AtFlags::empty()) {
@@ -364,7 +365,7 @@ impl Store {
         if n > 0 {
             tracing::info!(
                 "quarantine store {}: manifest migrated to schema {} ({n} rows): plaintext hashes replaced by keyed MACs",
-                self.dir.display(),
+                names::escape_path(&self.dir),
                 manifest::SCHEMA_VERSION
             );
         }

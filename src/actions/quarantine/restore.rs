@@ -32,6 +32,7 @@ use super::manifest::{Item, State};
 use super::walk::{self, Trust};
 use super::{ObjectMac, Store, StoreError, hex, tombstone};
 use crate::actions::{fault, safe_fs};
+use crate::report::names;
 
 /// How to restore.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,7 +74,7 @@ fn refused_walk(dest: &Path, e: walk::WalkError) -> StoreError {
     StoreError::Refused(format!(
         "cannot restore to {}: {e}; restore never writes through a link or into a \
          directory it cannot reach safely: restore it elsewhere with --to DIR",
-        dest.display()
+        names::escape_path(dest)
     ))
 }
 
@@ -112,7 +113,7 @@ impl Store {
             Ok(_) => {
                 return Err(StoreError::Refused(format!(
                     "{} exists: restore never overwrites a file (move it away, or restore with --to DIR)",
-                    dest.display()
+                    names::escape_path(&dest)
                 )));
             }
         };
@@ -129,8 +130,8 @@ impl Store {
                     id,
                     State::Done,
                     State::Restoring,
-                    dir_path.join(&tmp).to_string_lossy(),
-                    dest.to_string_lossy()
+                    names::escape_path(&dir_path.join(&tmp)),
+                    names::escape_path(&dest)
                 ],
             )
             .map_err(self.mdb())?;
@@ -178,12 +179,17 @@ impl Store {
         item: &Item,
         to: Option<&Path>,
     ) -> Result<(OwnedFd, PathBuf, OsString), StoreError> {
-        let original = Path::new(&item.path);
+        // The manifest keeps the path escaped losslessly (D7).
+        let original = names::to_path(&item.path);
+        let original = original.as_path();
         if let Some(to) = to {
             // `--to DIR`: an existing directory gets the original name.
             if let Ok((dir, path)) = walk::open_dir(to, Trust::Any, false) {
                 let name = original.file_name().ok_or_else(|| {
-                    StoreError::Refused(format!("{}: not a file path", original.display()))
+                    StoreError::Refused(format!(
+                        "{}: not a file path",
+                        names::escape_path(original)
+                    ))
                 })?;
                 return Ok((dir, path, name.to_os_string()));
             }
@@ -339,7 +345,7 @@ fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>, StoreError
     let text = std::fs::read_to_string(path).map_err(|e| {
         StoreError::Refused(format!(
             "{}: cannot read the identity file: {e}",
-            path.display()
+            names::escape_path(path)
         ))
     })?;
     let ids: Vec<age::x25519::Identity> = text
@@ -351,7 +357,7 @@ fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>, StoreError
     if ids.is_empty() {
         return Err(StoreError::Refused(format!(
             "{}: no age X25519 identity (AGE-SECRET-KEY-1...) in the file",
-            path.display()
+            names::escape_path(path)
         )));
     }
     Ok(ids)

@@ -1,4 +1,4 @@
--- The quarantine manifest (`manifest.db`), schema version 2
+-- The quarantine manifest (`manifest.db`), schema version 3
 -- (`PRAGMA user_version`). One row per file moved into the store; the row
 -- is also the journal of the operation in progress on it (see `state`).
 CREATE TABLE IF NOT EXISTS items (
@@ -6,6 +6,9 @@ CREATE TABLE IF NOT EXISTS items (
     -- pending | stored | done | restoring | restored | purging
     -- (`quarantine::manifest::State`, the only place that spells them).
     state TEXT NOT NULL,
+    -- The original path, escaped losslessly (`report::names::escape_path`:
+    -- `caf\xE9.csv`, `\\` for a backslash); likewise the restore paths.
+    -- Real, unmasked: restore needs it. Every output masks it.
     path TEXT NOT NULL,
     size INTEGER NOT NULL,
     mode INTEGER NOT NULL,

@@ -17,31 +17,39 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-/// Why a directory could not be reached or is not trusted.
+fn esc(path: &Path) -> String {
+    crate::report::names::escape_path(path)
+}
+
+/// Why a directory could not be reached or is not trusted. Paths in
+/// messages are escaped losslessly (`report::names::escape_path`).
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
     #[error(
-        "{0} is a symbolic link: leakhound never follows a link on this path \
-         (give the real path, e.g. from `realpath`)"
+        "{} is a symbolic link: leakhound never follows a link on this path \
+         (give the real path, e.g. from `realpath`)",
+        esc(.0)
     )]
     Link(PathBuf),
-    #[error("{0} is not a directory")]
+    #[error("{} is not a directory", esc(.0))]
     NotDir(PathBuf),
-    #[error("{0} does not exist")]
+    #[error("{} does not exist", esc(.0))]
     Missing(PathBuf),
-    #[error("{path}: `..` is not allowed in this path")]
+    #[error("{}: `..` is not allowed in this path", esc(.path))]
     DotDot { path: PathBuf },
     #[error(
-        "{path} is owned by uid {uid}, not by root or this user (uid {me}): \
-         another user could replace what is inside"
+        "{} is owned by uid {uid}, not by root or this user (uid {me}): \
+         another user could replace what is inside",
+        esc(.path)
     )]
     Owner { path: PathBuf, uid: u32, me: u32 },
     #[error(
-        "{path} is writable by group or others (mode {mode:04o}): another user \
-         could replace what is inside; make it private (chmod go-w)"
+        "{} is writable by group or others (mode {mode:04o}): another user \
+         could replace what is inside; make it private (chmod go-w)",
+        esc(.path)
     )]
     Writable { path: PathBuf, mode: u32 },
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", esc(.path))]
     Io {
         path: PathBuf,
         #[source]

@@ -1,0 +1,154 @@
+//! Reload: a configuration swapped in at run time without a restart
+//! (SIGHUP), as watchexec swaps its config.
+//!
+//! What enters: the configuration file's path, read again, with its rules,
+//! key, roots and sinks. What leaves: either a new
+//! [`Runtime`](super::scanner::Runtime) swapped in at once (each file is
+//! scanned wholly with the old or wholly with the new one), the watchers
+//! installed anew if the roots changed and a rescan if the roots or the
+//! rules changed; or, if any part is bad, an error reported (log,
+//! `last_error`, `reload_failures`) while the running configuration and its
+//! sinks stay. [`build_runtime`] is also how `run` starts: any error names
+//! the file or root and says what to do.
+
+use std::sync::atomic::Ordering;
+
+use super::roots::WatchedRoot;
+use super::scanner::Runtime;
+use super::state::StateKey;
+use super::{Daemon, seams, state_dir};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::fingerprint::Fingerprinter;
+use crate::report::names;
+use crate::rules::RuleSet;
+
+/// How the error of a refused reload begins (a good reload clears it).
+const RELOAD_FAILED: &str = "reload failed";
+
+/// Builds everything a configuration implies; any error names the file
+/// or root and says what to do.
+pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
+    let rules = match &config.watch.rules_dir {
+        Some(dir) => RuleSet::load_dir(dir),
+        None => RuleSet::builtin(),
+    }
+    .map_err(|e| format!("the rules cannot be used:\n{e}"))?;
+    if config.watch.roots.is_empty() {
+        return Err("watch.roots is empty: name at least one directory to guard".into());
+    }
+    let roots = config
+        .watch
+        .roots
+        .iter()
+        .map(WatchedRoot::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let fingerprinter = Fingerprinter::resolve(
+        config.watch.fingerprint_key_file.as_deref(),
+        Some(&state_dir(&config)),
+    )
+    .map_err(|e| e.to_string())?;
+    let actions = seams::build_actions(&config);
+    Ok(Runtime {
+        state_key: StateKey::derive(&fingerprinter),
+        min_confidence: config.watch.min_confidence.level(),
+        engine: Engine::new(rules),
+        fingerprinter,
+        roots,
+        actions,
+        config,
+    })
+}
+
+impl Daemon {
+    /// SIGHUP: read the configuration and rules again; use them only if
+    /// all of it is good.
+    pub(super) fn reload(&mut self) {
+        self.notifier.send("RELOADING=1\nSTATUS=reloading");
+        let stats = &self.shared.stats;
+        let result = Config::load(&self.config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                build_runtime(c).map_err(|e| format!("{}: {e}", names::log_path(&self.config_path)))
+            })
+            .and_then(|rt| {
+                // The old sinks let go of their spools before the new ones
+                // take them; if the new ones cannot be made, the old ones
+                // come back.
+                let old = self.shared.current.get();
+                let mut output = self.shared.output.lock().unwrap_or_else(|p| p.into_inner());
+                output.replace(Vec::new());
+                match seams::build_sinks(&rt.config, &self.state_dir) {
+                    Ok(sinks) => {
+                        output.replace(sinks);
+                        Ok(rt)
+                    }
+                    Err(e) => {
+                        match seams::build_sinks(&old.config, &self.state_dir) {
+                            Ok(previous) => output.replace(previous),
+                            Err(again) => tracing::error!("cannot restore the sinks: {again}"),
+                        }
+                        Err(e)
+                    }
+                }
+            });
+        match result {
+            Err(e) => {
+                stats.reload_failures.fetch_add(1, Ordering::Relaxed);
+                stats.error(format!(
+                    "{RELOAD_FAILED}, still running with the previous configuration: {e}"
+                ));
+            }
+            Ok(rt) => {
+                let old = self.shared.current.get();
+                if state_dir(&rt.config) != self.state_dir {
+                    tracing::warn!(
+                        "state_dir changed; it takes effect at the next restart (still using {})",
+                        names::log_path(&self.state_dir)
+                    );
+                }
+                if rt.config.watch.metrics_listen != old.config.watch.metrics_listen {
+                    tracing::warn!(
+                        "watch.metrics_listen changed; it takes effect at the next restart"
+                    );
+                }
+                let roots_changed = root_key(&old.config) != root_key(&rt.config);
+                let rules_changed = old.rules_version() != rt.rules_version();
+                self.shared.current.set(rt);
+                stats.reloads.fetch_add(1, Ordering::Relaxed);
+                // The failed reload it may show is over; errors after this
+                // one show again.
+                stats.clear_error(RELOAD_FAILED);
+                if roots_changed {
+                    self.install_watchers();
+                }
+                if roots_changed || rules_changed {
+                    // New rules: every file is stale in the state database,
+                    // so a walk rescans them all.
+                    let rt = self.shared.current.get();
+                    for (i, root) in rt.roots.iter().enumerate() {
+                        self.rescan(i, root);
+                    }
+                }
+                tracing::info!(
+                    "configuration reloaded (rules {}{})",
+                    self.shared.current.get().rules_version(),
+                    if rules_changed {
+                        ", changed: rescanning"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        let snap = self.snapshot("running");
+        self.write_status(&snap);
+        self.notifier
+            .send(&format!("READY=1\nSTATUS={}", snap.one_line()));
+    }
+}
+
+/// The roots as configured, to tell whether a reload changed them.
+fn root_key(c: &Config) -> String {
+    format!("{:?}", c.watch.roots)
+}
