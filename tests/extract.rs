@@ -809,7 +809,7 @@ fn encrypted_zip_member_is_partial() {
 }
 
 // ---------------------------------------------------------------------------
-// PDF: text extracted by a confined child process (`leakhound __pdf-text`).
+// PDF: text extracted by a confined child process (`leakhound __extract pdf`).
 // ---------------------------------------------------------------------------
 
 /// Options that keep the raw-byte fallback's noise out of exit codes: the
@@ -1041,7 +1041,7 @@ fn pdf_text_bomb_stops_at_the_ratio_and_expanded_limits() {
 
 /// Process ids of the PDF helpers started by the scanner `parent`.
 fn helpers_of(parent: u32) -> Vec<u32> {
-    let marker = "__pdf-text\0";
+    let marker = "__extract\0pdf\0";
     let parent_arg = format!("--parent\0{parent}\0");
     std::fs::read_dir("/proc")
         .unwrap()
@@ -1072,6 +1072,62 @@ fn spawn_scan(args: &[&str]) -> (std::process::Child, TempDir) {
         .spawn()
         .unwrap();
     (child, state)
+}
+
+/// Runs the helper by hand, as the scanner does, on a fixture.
+fn run_helper(args: &[&str], fixture: &str) -> Output {
+    let data = std::fs::read(fixtures().join(fixture)).unwrap();
+    let len = data.len().to_string();
+    let limits = [
+        "--max-input",
+        len.as_str(),
+        "--max-memory",
+        "402653184",
+        "--max-cpu",
+        "30",
+    ];
+    Command::new(BIN)
+        .args(args)
+        .args(limits)
+        .write_stdin(data)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+/// The generic helper, `__extract pdf`, speaks the protocol of
+/// `extract::helper`: pages ended by a form feed, exit 0 when all were
+/// read; `__pdf-text`, its first name, does the same.
+#[test]
+fn extract_pdf_and_its_old_name_pdf_text_write_pages_ended_by_form_feeds() {
+    for args in [&["__extract", "pdf"][..], &["__pdf-text"][..]] {
+        let out = run_helper(args, "pages.pdf");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let pages: Vec<&str> = text.split('\x0c').collect();
+        assert_eq!(pages.len(), 3, "{args:?}: two pages and nothing after");
+        assert!(pages[0].contains("Invoice 2024-17"), "{args:?}: {pages:?}");
+        assert!(pages[1].contains("536-22-8726"), "{args:?}: {pages:?}");
+        assert_eq!(pages[2], "");
+    }
+    // A document it cannot open: exit 10, one line, no digit of the file.
+    let out = run_helper(&["__extract", "pdf"], "encrypted.pdf");
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "encrypted\n");
+}
+
+/// An extractor the helper does not have is a usage error that names the
+/// known ones; nothing is read.
+#[test]
+fn extract_with_an_unknown_kind_names_the_known_ones() {
+    let out = run_helper(&["__extract", "tiff"], "pages.pdf");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown extractor \"tiff\" (known: pdf)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -1,13 +1,19 @@
-//! The helper's extraction on real PDFs (the fixtures of
+//! The helper's PDF extraction on real PDFs (the fixtures of
 //! `tests/fixtures/containers`), and the scanner's reading of how a helper
 //! ended. The whole round trip, through the binary and its child process,
 //! and the hostile PDFs that crash a parser, are tested end to end in
 //! `tests/extract.rs`.
 
+use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::ExitStatus;
 
+use super::parent::{Ended, Run, judge};
+use super::pdf::{FailedPages, extract_pages};
 use super::*;
-use crate::extract::Limits;
+use crate::extract::{Budget, LeafSink, Limits, Place, Problem};
+use crate::report::event::FileStatus;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -118,7 +124,7 @@ fn signal(sig: i32) -> ExitStatus {
 
 fn judged(run: &Run) -> Vec<(Option<String>, String)> {
     let budget = Budget::new(Limits::default());
-    judge(run, Some("mail!attachment a.pdf"), &budget, 384)
+    judge(Kind::Pdf, run, Some("mail!attachment a.pdf"), &budget, 384)
         .into_iter()
         .map(|p| {
             assert_eq!(p.status, FileStatus::Partial);
@@ -244,7 +250,7 @@ fn without_a_helper_the_raw_bytes_are_scanned_and_reported_partial() {
     let mut sink = Collect::default();
     let budget = Budget::new(Limits::default());
     let data = fixture("pages.pdf");
-    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    scan(Kind::Pdf, &mut &data[..], Place::TOP, &budget, &mut sink);
     assert_eq!(sink.leaves, vec![(None, data.len())]);
     assert_eq!(sink.problems.len(), 1);
     assert!(
@@ -264,7 +270,7 @@ fn a_pdf_over_max_buffer_is_scanned_raw_and_names_the_limit() {
         ..Limits::default()
     });
     let data = fixture("pages.pdf");
-    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    scan(Kind::Pdf, &mut &data[..], Place::TOP, &budget, &mut sink);
     // All of it, not only what fitted in the buffer.
     assert_eq!(sink.leaves, vec![(None, data.len())]);
     assert!(
@@ -292,4 +298,14 @@ impl LeafSink for Collect {
     fn problem(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
+}
+
+#[test]
+fn every_kind_is_named_on_the_command_line_by_the_name_it_parses_from() {
+    for &kind in Kind::ALL {
+        assert_eq!(kind.name().parse::<Kind>().unwrap(), kind);
+        assert_eq!(kind.to_string(), kind.name());
+    }
+    let err = "ocr".parse::<Kind>().unwrap_err().to_string();
+    assert_eq!(err, "unknown extractor \"ocr\" (known: pdf)");
 }
