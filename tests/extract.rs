@@ -871,6 +871,45 @@ fn pdf_text_is_read_page_by_page() {
     }
 }
 
+/// Issue 13 item 6: a number typed into a comment or a form field is not
+/// drawn by any page, so the text extractor never sees it. The second
+/// extractor of the generic helper (`__extract pdf-notes`) reads them as
+/// members `note N`: an annotation's /Contents, a field's /V, and a kid
+/// field's value written as UTF-16 (not in the file's bytes as digits).
+#[test]
+fn pdf_annotations_and_form_field_values_are_read_as_notes() {
+    let bytes = std::fs::read(fixtures().join("notes.pdf")).unwrap();
+    assert!(
+        !bytes.windows(9).any(|w| w == b"4916 3385"),
+        "notes.pdf holds the UTF-16 field value as ASCII"
+    );
+    let sc = Scan::new();
+    let run = sc.run(&["notes.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 2"), "us_ssn"),
+            (Some("page 2"), "pl_pesel"),
+            (Some("note 1"), "card_visa"),
+            (Some("note 2"), "card_mastercard"),
+            (Some("note 3"), "card_visa"),
+        ])
+    );
+    let masked: Vec<&str> = run
+        .of_type("finding")
+        .iter()
+        .filter_map(|f| f["masked"].as_str())
+        .collect();
+    assert!(masked.contains(&"491633******2832"), "{masked:?}");
+    // Read in full: scanned, and the raw bytes were not scanned as well.
+    assert_scanned(&run, "notes.pdf", 6, "pdf");
+    // No digit of the file reaches the output unmasked.
+    assert!(!run.stdout.contains("4532015112830366"));
+    assert!(!run.stdout.contains("4532 0151 1283 0366"));
+}
+
 #[test]
 fn pdf_inside_containers_and_from_stdin() {
     let pdf = std::fs::read(fixtures().join("pages.pdf")).unwrap();
@@ -1124,7 +1163,7 @@ fn extract_with_an_unknown_kind_names_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown extractor \"tiff\" (known: pdf)"),
+        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes)"),
         "{err}"
     );
     assert!(out.stdout.is_empty());

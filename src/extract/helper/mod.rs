@@ -53,6 +53,7 @@ mod child;
 mod confine;
 mod parent;
 pub mod pdf;
+pub mod pdf_notes;
 
 #[cfg(test)]
 mod tests;
@@ -109,16 +110,19 @@ pub struct Unreadable(pub String);
 pub enum Kind {
     /// The text of each page of a PDF ([`pdf`]).
     Pdf,
+    /// A PDF's annotations and form field values ([`pdf_notes`]).
+    PdfNotes,
 }
 
 impl Kind {
     /// Every extractor, in the order `--help` and errors list them.
-    pub const ALL: &'static [Kind] = &[Kind::Pdf];
+    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes];
 
     /// The name on the helper's command line.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Pdf => "pdf",
+            Kind::PdfNotes => "pdf-notes",
         }
     }
 
@@ -126,6 +130,7 @@ impl Kind {
     pub fn words(self) -> &'static Words {
         match self {
             Kind::Pdf => &PDF_WORDS,
+            Kind::PdfNotes => &PDF_NOTES_WORDS,
         }
     }
 
@@ -135,6 +140,16 @@ impl Kind {
     pub fn extract(self, data: &[u8], out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
         match self {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
+            Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
+        }
+    }
+
+    /// The kind the scanner runs next on the same file once this one read
+    /// it in full: a PDF's notes after its pages.
+    pub fn then(self) -> Option<Kind> {
+        match self {
+            Kind::Pdf => Some(Kind::PdfNotes),
+            Kind::PdfNotes => None,
         }
     }
 }
@@ -177,6 +192,8 @@ impl FromStr for Kind {
 pub struct Words {
     /// The file, as a user calls it: `PDF`.
     pub noun: &'static str,
+    /// What the extractor reads of it: `text`.
+    pub what: &'static str,
     /// One part, as a member name: `page`.
     pub part: &'static str,
     /// Several parts: `pages`.
@@ -186,18 +203,32 @@ pub struct Words {
     /// After "a likely text bomb": how such a bomb is made, with a leading
     /// space, or nothing.
     pub bomb_hint: &'static str,
-    /// The reason when every part was read and none had any text.
-    pub no_text: &'static str,
+    /// The reason when every part was read and none had any text, if
+    /// that is worth reporting (a PDF without notes is the rule).
+    pub no_text: Option<&'static str>,
 }
 
 const PDF_WORDS: Words = Words {
     noun: "PDF",
+    what: "text",
     part: "page",
     parts: "pages",
     advice: "convert it with pdftotext and scan the text",
     bomb_hint: " (forms drawing forms)",
-    no_text: "no text layer (an image-only PDF, such as a scan?): its images were not read, \
-              its raw bytes were scanned; run OCR on it (e.g. ocrmypdf) and scan the result",
+    no_text: Some(
+        "no text layer (an image-only PDF, such as a scan?): its images were not read, \
+         its raw bytes were scanned; run OCR on it (e.g. ocrmypdf) and scan the result",
+    ),
+};
+
+const PDF_NOTES_WORDS: Words = Words {
+    noun: "PDF",
+    what: "annotation and form field",
+    part: "note",
+    parts: "notes",
+    advice: "open it in a viewer and check its comments and form fields",
+    bomb_hint: "",
+    no_text: None,
 };
 
 /// The helper's settings, from its command line.

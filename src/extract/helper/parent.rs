@@ -120,26 +120,18 @@ pub(crate) fn scan(
         );
         return raw(data, &mut io::empty(), place, sink, reason);
     };
-    if let Err(e) = budget.check_time() {
-        let reason =
-            format!("{e}: the {noun}'s text was not extracted, only its raw bytes were scanned");
-        return raw(data, &mut io::empty(), place, sink, reason);
-    }
-    let child = match spawn(kind, program, data.len() as u64, budget) {
-        Ok(child) => child,
-        Err(e) => {
-            let reason = format!(
-                "{noun} text extraction could not start ({e}): only the raw bytes were scanned \
-                 ({advice})"
-            );
-            return raw(data, &mut io::empty(), place, sink, reason);
+    // The kind, then the kinds that follow it (a PDF's notes after its
+    // pages), each only once everything before it was read in full: a
+    // file whose raw bytes are scanned anyway needs no more helpers.
+    let mut next = Some(kind);
+    let mut problems = Vec::new();
+    while let Some(kind) = next {
+        problems = extract(kind, program, &data, place, budget, sink);
+        if !problems.is_empty() {
+            break;
         }
-    };
-    let running = Running::start();
-    let run = run(kind, child, &data, place, budget, sink);
-    drop(running);
-    let memory_mib = helper_memory(&budget.limits) >> 20;
-    let problems = judge(kind, &run, place.member, budget, memory_mib);
+        next = kind.then();
+    }
     if problems.is_empty() {
         return;
     }
@@ -150,6 +142,46 @@ pub(crate) fn scan(
     for problem in problems {
         sink.problem(problem);
     }
+}
+
+/// Runs one helper of kind `kind` on `data`, hands its parts to the sink,
+/// and says what was not read: nothing when every part was.
+fn extract(
+    kind: Kind,
+    program: &Path,
+    data: &[u8],
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) -> Vec<Problem> {
+    let words = kind.words();
+    let (noun, what, advice) = (words.noun, words.what, words.advice);
+    let top = |reason: String| {
+        vec![Problem {
+            member: place.member.map(str::to_string),
+            status: FileStatus::Partial,
+            reason,
+        }]
+    };
+    if let Err(e) = budget.check_time() {
+        return top(format!(
+            "{e}: the {noun}'s {what} was not extracted, only its raw bytes were scanned"
+        ));
+    }
+    let child = match spawn(kind, program, data.len() as u64, budget) {
+        Ok(child) => child,
+        Err(e) => {
+            return top(format!(
+                "{noun} {what} extraction could not start ({e}): only the raw bytes were \
+                 scanned ({advice})"
+            ));
+        }
+    };
+    let running = Running::start();
+    let run = run(kind, child, data, place, budget, sink);
+    drop(running);
+    let memory_mib = helper_memory(&budget.limits) >> 20;
+    judge(kind, &run, place.member, budget, memory_mib)
 }
 
 /// Scans the raw bytes (`data`, then the rest of the stream) and reports
@@ -422,15 +454,18 @@ fn read_pages(
             Err(e) => {
                 let reason = match LimitHit::of(&e) {
                     Some(hit) => hit.0.clone(),
-                    None => format!("read error from the {} text extraction: {e}", words.noun),
+                    None => format!(
+                        "read error from the {} {} extraction: {e}",
+                        words.noun, words.what
+                    ),
                 };
                 pages.stopped = Some(Problem {
                     member: Some(name),
                     status: FileStatus::Partial,
                     reason: format!(
-                        "{reason}: the rest of the {}'s text was not extracted, \
+                        "{reason}: the rest of the {}'s {} was not extracted, \
                          its raw bytes were scanned instead",
-                        words.noun
+                        words.noun, words.what
                     ),
                 });
                 break;
@@ -520,6 +555,7 @@ pub(super) fn judge(
 ) -> Vec<Problem> {
     let super::Words {
         noun,
+        what,
         part,
         parts,
         advice,
@@ -613,20 +649,23 @@ pub(super) fn judge(
                 Ok(()) => "time limit reached".to_string(),
             };
             problems.push(top(format!(
-                "{limit}: {noun} text extraction was stopped{after}; {fallback}"
+                "{limit}: {noun} {what} extraction was stopped{after}; {fallback}"
             )));
         }
         // The reason is the one the reader stopped for, pushed above.
         Ended::Stopped if run.stopped.is_some() => {}
         Ended::Stopped => problems.push(top(format!(
-            "{noun} text extraction was stopped{after}: {fallback}"
+            "{noun} {what} extraction was stopped{after}: {fallback}"
         ))),
         Ended::Lost(e) => problems.push(top(format!(
-            "{noun} text extraction failed ({}){after}: {fallback}",
+            "{noun} {what} extraction failed ({}){after}: {fallback}",
             clean(e, MAX_REASON)
         ))),
     }
-    if problems.is_empty() && run.text == 0 {
+    if let Some(no_text) = no_text
+        && problems.is_empty()
+        && run.text == 0
+    {
         problems.push(top(no_text.to_string()));
     }
     problems

@@ -19,21 +19,8 @@ pub type FailedPages = super::FailedParts;
 /// form feed. `Ok` with the pages that failed (their number and why), or
 /// `Err` with why the document could not be opened.
 pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, String> {
-    use pdf_extract::Document;
     use std::panic::{AssertUnwindSafe, catch_unwind};
-    let mut doc = match catch_unwind(|| Document::load_mem(data)) {
-        Ok(Ok(doc)) => doc,
-        Ok(Err(e)) => return Err(describe(&e).to_string()),
-        Err(_) => return Err("the parser failed on its structure".to_string()),
-    };
-    // Loading already tried the empty password; a document it did not open
-    // still has its encryption dictionary.
-    if doc.is_encrypted() {
-        match catch_unwind(AssertUnwindSafe(|| doc.decrypt(""))) {
-            Ok(Ok(())) => {}
-            _ => return Err("encrypted".to_string()),
-        }
-    }
+    let mut doc = open(data)?;
     // Best effort: a stream it cannot rewrite is left as it was.
     let _ = catch_unwind(AssertUnwindSafe(|| {
         blank_images(&mut doc);
@@ -95,6 +82,27 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, St
         sink.borrow_mut().finish(n);
     }
     Ok(failed)
+}
+
+/// Opens a PDF (with the empty password, as every viewer does), or says
+/// why not in fixed words: `encrypted` when a password is needed.
+pub(super) fn open(data: &[u8]) -> Result<pdf_extract::Document, String> {
+    use pdf_extract::Document;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let mut doc = match catch_unwind(|| Document::load_mem(data)) {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(e)) => return Err(describe(&e).to_string()),
+        Err(_) => return Err("the parser failed on its structure".to_string()),
+    };
+    // Loading already tried the empty password; a document it did not open
+    // still has its encryption dictionary.
+    if doc.is_encrypted() {
+        match catch_unwind(AssertUnwindSafe(|| doc.decrypt(""))) {
+            Ok(Ok(())) => {}
+            _ => return Err("encrypted".to_string()),
+        }
+    }
+    Ok(doc)
 }
 
 /// Empties every image XObject. `pdf-extract` runs an image drawn with

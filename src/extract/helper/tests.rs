@@ -11,6 +11,7 @@ use std::process::ExitStatus;
 
 use super::parent::{Ended, Run, judge};
 use super::pdf::{FailedPages, extract_pages};
+use super::pdf_notes;
 use super::*;
 use crate::extract::{Budget, LeafSink, Limits, Place, Problem};
 use crate::report::event::FileStatus;
@@ -307,5 +308,94 @@ fn every_kind_is_named_on_the_command_line_by_the_name_it_parses_from() {
         assert_eq!(kind.to_string(), kind.name());
     }
     let err = "ocr".parse::<Kind>().unwrap_err().to_string();
-    assert_eq!(err, "unknown extractor \"ocr\" (known: pdf)");
+    assert_eq!(err, "unknown extractor \"ocr\" (known: pdf, pdf-notes)");
+}
+
+/// The notes extractor's output for a PDF, split into notes.
+fn notes_of(data: &[u8]) -> (Result<FailedParts, String>, Vec<String>) {
+    let mut out = Vec::new();
+    let result = pdf_notes::extract_notes(data, &mut out);
+    let text = String::from_utf8(out).expect("the text is UTF-8");
+    let mut notes: Vec<String> = text.split('\x0c').map(str::to_string).collect();
+    assert_eq!(notes.pop().as_deref(), Some(""), "{text:?}");
+    (result, notes)
+}
+
+#[test]
+fn notes_are_annotation_contents_then_field_values_decoded() {
+    let (result, notes) = notes_of(&fixture("notes.pdf"));
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(
+        notes,
+        [
+            "Card on file: 4532 0151 1283 0366",
+            "Customer card 5425 2334 3010 9903",
+            // UTF-16BE in the file.
+            "Карта 4916 3385 0608 2832",
+        ]
+    );
+    // A PDF without annotations or a form has no note, and that is fine.
+    assert_eq!(notes_of(&fixture("pages.pdf")), (Ok(vec![]), vec![]));
+    // One that cannot be opened says why, as the text extractor does.
+    assert_eq!(
+        notes_of(&fixture("encrypted.pdf")).0,
+        Err("encrypted".to_string())
+    );
+}
+
+/// A hostile form whose field is its own kid (and a chain deeper than any
+/// form): the walk ends, each value read once.
+#[test]
+fn a_field_tree_that_loops_is_walked_once() {
+    use pdf_extract::{Dictionary, Document, Object, StringFormat};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut pages = Dictionary::new();
+    pages.set("Type", Object::Name(b"Pages".to_vec()));
+    pages.set("Kids", Object::Array(vec![]));
+    pages.set("Count", Object::Integer(0));
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let field_id = doc.new_object_id();
+    let mut field = Dictionary::new();
+    field.set("T", Object::String(b"loop".to_vec(), StringFormat::Literal));
+    field.set(
+        "V",
+        Object::String(b"value 1".to_vec(), StringFormat::Literal),
+    );
+    field.set("Kids", Object::Array(vec![Object::Reference(field_id)]));
+    doc.objects.insert(field_id, Object::Dictionary(field));
+    // A chain of 10,000 kids, each with a value.
+    let mut next = None;
+    for _ in 0..10_000 {
+        let id = doc.new_object_id();
+        let mut kid = Dictionary::new();
+        kid.set("V", Object::String(b"deep".to_vec(), StringFormat::Literal));
+        if let Some(n) = next {
+            kid.set("Kids", Object::Array(vec![Object::Reference(n)]));
+        }
+        doc.objects.insert(id, Object::Dictionary(kid));
+        next = Some(id);
+    }
+    let mut form = Dictionary::new();
+    form.set(
+        "Fields",
+        Object::Array(vec![
+            Object::Reference(field_id),
+            Object::Reference(next.unwrap()),
+        ]),
+    );
+    let mut catalog = Dictionary::new();
+    catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+    catalog.set("Pages", Object::Reference(pages_id));
+    catalog.set("AcroForm", Object::Dictionary(form));
+    let catalog_id = doc.add_object(Object::Dictionary(catalog));
+    doc.trailer.set("Root", Object::Reference(catalog_id));
+    let mut data = Vec::new();
+    doc.save_to(&mut data).unwrap();
+    let (result, notes) = notes_of(&data);
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(notes[0], "value 1");
+    // The looping field once; the chain cut at its depth limit.
+    assert_eq!(notes.iter().filter(|n| *n == "value 1").count(), 1);
+    assert_eq!(notes.len(), 1 + 65, "{}", notes.len());
 }
