@@ -910,6 +910,33 @@ fn pdf_annotations_and_form_field_values_are_read_as_notes() {
     assert!(!run.stdout.contains("4532 0151 1283 0366"));
 }
 
+/// Issue 13 item 6: files attached inside a PDF (`/EmbeddedFiles`) are
+/// opened as members `file N` by the third extractor of the helper
+/// (`__extract pdf-files`), and a container inside is opened in turn.
+/// Their streams are compressed: nothing is in the PDF's bytes.
+#[test]
+fn pdf_embedded_files_are_opened_as_members() {
+    let bytes = std::fs::read(fixtures().join("attach.pdf")).unwrap();
+    for raw in [&b"4539 1488"[..], b"5312 6789", b"Kowalski"] {
+        assert!(!bytes.windows(raw.len()).any(|w| w == raw));
+    }
+    let sc = Scan::new();
+    let run = sc.run(&["attach.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 2"), "us_ssn"),
+            (Some("page 2"), "pl_pesel"),
+            (Some("file 1!inner/cards.txt"), "card_mastercard"),
+            (Some("file 2"), "card_visa"),
+        ])
+    );
+    assert_scanned(&run, "attach.pdf", 5, "pdf");
+    assert!(!run.stdout.contains("4539 1488 0343 6467"));
+}
+
 #[test]
 fn pdf_inside_containers_and_from_stdin() {
     let pdf = std::fs::read(fixtures().join("pages.pdf")).unwrap();
@@ -1163,7 +1190,7 @@ fn extract_with_an_unknown_kind_names_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes)"),
+        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files)"),
         "{err}"
     );
     assert!(out.stdout.is_empty());

@@ -53,6 +53,7 @@ mod child;
 mod confine;
 mod parent;
 pub mod pdf;
+pub mod pdf_files;
 pub mod pdf_notes;
 
 #[cfg(test)]
@@ -112,17 +113,20 @@ pub enum Kind {
     Pdf,
     /// A PDF's annotations and form field values ([`pdf_notes`]).
     PdfNotes,
+    /// The files embedded in a PDF ([`pdf_files`]).
+    PdfFiles,
 }
 
 impl Kind {
     /// Every extractor, in the order `--help` and errors list them.
-    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes];
+    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes, Kind::PdfFiles];
 
     /// The name on the helper's command line.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Pdf => "pdf",
             Kind::PdfNotes => "pdf-notes",
+            Kind::PdfFiles => "pdf-files",
         }
     }
 
@@ -131,6 +135,7 @@ impl Kind {
         match self {
             Kind::Pdf => &PDF_WORDS,
             Kind::PdfNotes => &PDF_NOTES_WORDS,
+            Kind::PdfFiles => &PDF_FILES_WORDS,
         }
     }
 
@@ -141,6 +146,7 @@ impl Kind {
         match self {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
+            Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
         }
     }
 
@@ -149,7 +155,8 @@ impl Kind {
     pub fn then(self) -> Option<Kind> {
         match self {
             Kind::Pdf => Some(Kind::PdfNotes),
-            Kind::PdfNotes => None,
+            Kind::PdfNotes => Some(Kind::PdfFiles),
+            Kind::PdfFiles => None,
         }
     }
 }
@@ -206,6 +213,18 @@ pub struct Words {
     /// The reason when every part was read and none had any text, if
     /// that is worth reporting (a PDF without notes is the rule).
     pub no_text: Option<&'static str>,
+    /// What a part is: text to scan, or a file to open.
+    pub payload: Payload,
+}
+
+/// What the helper's parts hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// UTF-8 text, scanned as a leaf.
+    Text,
+    /// A file's bytes as lower-case hex (so that a form feed in them
+    /// cannot end the part), opened as a member like a zip's.
+    Hex,
 }
 
 const PDF_WORDS: Words = Words {
@@ -215,6 +234,7 @@ const PDF_WORDS: Words = Words {
     parts: "pages",
     advice: "convert it with pdftotext and scan the text",
     bomb_hint: " (forms drawing forms)",
+    payload: Payload::Text,
     no_text: Some(
         "no text layer (an image-only PDF, such as a scan?): its images were not read, \
          its raw bytes were scanned; run OCR on it (e.g. ocrmypdf) and scan the result",
@@ -229,6 +249,18 @@ const PDF_NOTES_WORDS: Words = Words {
     advice: "open it in a viewer and check its comments and form fields",
     bomb_hint: "",
     no_text: None,
+    payload: Payload::Text,
+};
+
+const PDF_FILES_WORDS: Words = Words {
+    noun: "PDF",
+    what: "embedded file",
+    part: "file",
+    parts: "files",
+    advice: "save its attachments (e.g. qpdf --show-attachment) and scan them",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Hex,
 };
 
 /// The helper's settings, from its command line.

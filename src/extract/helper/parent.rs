@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     EXIT_DOCUMENT, EXIT_OK, EXIT_PAGES, HELPER_COMMAND, Kind, MAX_REASON, MAX_STDERR, PART_END,
-    clean,
+    Payload, clean,
 };
 use crate::extract::{Budget, LeafSink, LimitHit, Limited, Place, Problem, join, leaf};
 use crate::report::event::FileStatus;
@@ -431,6 +431,24 @@ fn read_pages(
         };
         let result = match more {
             Ok(false) => break,
+            Ok(true) if words.payload == Payload::Hex => {
+                let mut page = PageReader {
+                    src: &mut src,
+                    ended: false,
+                    text: &text,
+                };
+                let file = read_hex(&mut page, budget);
+                match file {
+                    // A whole file: opened as a member, like a zip's.
+                    Ok(bytes) if page.ended => {
+                        let part = format!("{} {n}", words.part);
+                        crate::extract::member(&mut &bytes[..], &part, place, budget, sink);
+                        Ok(true)
+                    }
+                    Ok(_) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
             Ok(true) => {
                 let mut page = PageReader {
                     src: &mut src,
@@ -474,6 +492,22 @@ fn read_pages(
     }
     pages.text = text.get();
     pages
+}
+
+/// Reads one hex part (a file, see [`super::pdf_files`]) and decodes it,
+/// at most `max_buffer` bytes of file.
+fn read_hex(part: &mut dyn Read, budget: &Budget) -> io::Result<Vec<u8>> {
+    let max = budget.limits.max_buffer.saturating_mul(2);
+    let mut hex = Vec::new();
+    part.take(max.saturating_add(1)).read_to_end(&mut hex)?;
+    if hex.len() as u64 > max {
+        return Err(LimitHit::error(format!(
+            "an embedded file larger than {} bytes (raise limits.max_buffer or --max-buffer)",
+            budget.limits.max_buffer
+        )));
+    }
+    super::pdf_files::decode(&hex)
+        .ok_or_else(|| io::Error::other("the helper wrote a part that is not hex"))
 }
 
 /// Stops text far bigger than its input: in a PDF, forms that draw forms

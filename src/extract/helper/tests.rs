@@ -308,7 +308,10 @@ fn every_kind_is_named_on_the_command_line_by_the_name_it_parses_from() {
         assert_eq!(kind.to_string(), kind.name());
     }
     let err = "ocr".parse::<Kind>().unwrap_err().to_string();
-    assert_eq!(err, "unknown extractor \"ocr\" (known: pdf, pdf-notes)");
+    assert_eq!(
+        err,
+        "unknown extractor \"ocr\" (known: pdf, pdf-notes, pdf-files)"
+    );
 }
 
 /// The notes extractor's output for a PDF, split into notes.
@@ -398,4 +401,37 @@ fn a_field_tree_that_loops_is_walked_once() {
     // The looping field once; the chain cut at its depth limit.
     assert_eq!(notes.iter().filter(|n| *n == "value 1").count(), 1);
     assert_eq!(notes.len(), 1 + 65, "{}", notes.len());
+}
+
+#[test]
+fn embedded_files_are_written_whole_in_hex_in_name_tree_order() {
+    let mut out = Vec::new();
+    let result = pdf_files::extract_files(&fixture("attach.pdf"), &mut out);
+    assert_eq!(result, Ok(vec![]));
+    let parts: Vec<&[u8]> = out.split(|&b| b == PART_END).collect();
+    assert_eq!(parts.len(), 3, "two files and nothing after");
+    // archive.zip sorts before customers.csv in the name tree.
+    let zip = pdf_files::decode(parts[0]).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"));
+    let csv = pdf_files::decode(parts[1]).unwrap();
+    assert_eq!(csv, b"name,card\nJan Kowalski,4539 1488 0343 6467\n");
+    // None in a PDF without attachments.
+    let mut out = Vec::new();
+    assert_eq!(
+        pdf_files::extract_files(&fixture("pages.pdf"), &mut out),
+        Ok(vec![])
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn hex_parts_decode_only_what_was_encoded() {
+    assert_eq!(
+        pdf_files::decode(b"00ff0c1b"),
+        Some(vec![0, 0xff, 0x0c, 0x1b])
+    );
+    assert_eq!(pdf_files::decode(b""), Some(vec![]));
+    assert_eq!(pdf_files::decode(b"0"), None);
+    assert_eq!(pdf_files::decode(b"0G"), None);
+    assert_eq!(pdf_files::decode(b"0A"), None);
 }
