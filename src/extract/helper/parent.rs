@@ -437,17 +437,17 @@ fn read_pages(
                     ended: false,
                     text: &text,
                 };
-                let file = read_hex(&mut page, budget);
-                match file {
-                    // A whole file: opened as a member, like a zip's.
-                    Ok(bytes) if page.ended => {
-                        let part = format!("{} {n}", words.part);
-                        crate::extract::member(&mut &bytes[..], &part, place, budget, sink);
-                        Ok(true)
-                    }
-                    Ok(_) => Ok(false),
-                    Err(e) => Err(e),
-                }
+                // A file, opened as a member like a zip's, as it streams
+                // in: nothing of it is held here but what its format
+                // needs.
+                let part = format!("{} {n}", words.part);
+                let mut file = HexReader {
+                    inner: &mut page,
+                    odd: None,
+                };
+                crate::extract::member(&mut file, &part, place, budget, sink);
+                // The member may stop early; the part ends at its form feed.
+                io::copy(&mut file, &mut io::sink()).map(|_| page.ended)
             }
             Ok(true) => {
                 let mut page = PageReader {
@@ -494,20 +494,46 @@ fn read_pages(
     pages
 }
 
-/// Reads one hex part (a file, see [`super::pdf_files`]) and decodes it,
-/// at most `max_buffer` bytes of file.
-fn read_hex(part: &mut dyn Read, budget: &Budget) -> io::Result<Vec<u8>> {
-    let max = budget.limits.max_buffer.saturating_mul(2);
-    let mut hex = Vec::new();
-    part.take(max.saturating_add(1)).read_to_end(&mut hex)?;
-    if hex.len() as u64 > max {
-        return Err(LimitHit::error(format!(
-            "an embedded file larger than {} bytes (raise limits.max_buffer or --max-buffer)",
-            budget.limits.max_buffer
-        )));
+/// Decodes a hex part (a file, see [`super::pdf_files`]) as it is read.
+pub(super) struct HexReader<R> {
+    pub(super) inner: R,
+    /// A first digit read without its second.
+    pub(super) odd: Option<u8>,
+}
+
+impl<R: Read> Read for HexReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut hex = [0u8; 8 << 10];
+        let want = buf.len().saturating_mul(2).min(hex.len());
+        loop {
+            let n = self.inner.read(&mut hex[..want])?;
+            if n == 0 {
+                return match self.odd {
+                    None => Ok(0),
+                    Some(_) => Err(io::Error::other("the helper wrote a part that is not hex")),
+                };
+            }
+            let mut out = 0;
+            for &c in &hex[..n] {
+                let Some(d) = super::pdf_files::digit(c) else {
+                    return Err(io::Error::other("the helper wrote a part that is not hex"));
+                };
+                match self.odd.take() {
+                    None => self.odd = Some(d),
+                    Some(high) => {
+                        buf[out] = high << 4 | d;
+                        out += 1;
+                    }
+                }
+            }
+            if out > 0 {
+                return Ok(out);
+            }
+        }
     }
-    super::pdf_files::decode(&hex)
-        .ok_or_else(|| io::Error::other("the helper wrote a part that is not hex"))
 }
 
 /// Stops text far bigger than its input: in a PDF, forms that draw forms

@@ -7,8 +7,8 @@
 //! numbered from 1 in the name tree's order); the scanner opens each as a
 //! member of the PDF, like a zip's, so a zip or a PDF inside is opened
 //! too. Parts are text on the helper's pipe: a file's bytes go as
-//! lower-case hex ([`encode`]), which the scanner decodes ([`decode`]), so
-//! a form feed in a file cannot end its part early.
+//! lower-case hex ([`encode`]), which the scanner decodes as it reads
+//! ([`digit`]), so a form feed in a file cannot end its part early.
 //!
 //! File names are not used: they come from the file and may hold a
 //! number. Loops in the name tree and absurd depths are cut short.
@@ -148,15 +148,18 @@ fn encode(bytes: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Decodes what [`encode`] wrote; `None` if it is not such hex.
-pub(super) fn decode(hex: &[u8]) -> Option<Vec<u8>> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
+/// The value of one digit [`encode`] writes.
+pub(super) fn digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
+}
+
+/// Decodes what [`encode`] wrote; `None` if it is not such hex.
+#[cfg(test)]
+pub(super) fn decode(hex: &[u8]) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {
         return None;
     }

@@ -9,7 +9,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 
-use super::parent::{Ended, Run, judge};
+use super::parent::{Ended, HexReader, Run, judge};
 use super::pdf::{FailedPages, extract_pages};
 use super::pdf_notes;
 use super::*;
@@ -434,4 +434,37 @@ fn hex_parts_decode_only_what_was_encoded() {
     assert_eq!(pdf_files::decode(b"0"), None);
     assert_eq!(pdf_files::decode(b"0G"), None);
     assert_eq!(pdf_files::decode(b"0A"), None);
+}
+
+/// Decodes `hex` through [`HexReader`], `chunk` bytes of output at a time.
+fn hex_read(hex: &[u8], chunk: usize) -> io::Result<Vec<u8>> {
+    let mut reader = HexReader {
+        inner: hex,
+        odd: None,
+    };
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn the_scanner_decodes_hex_parts_as_they_stream_in() {
+    let file: Vec<u8> = (0..=255u8).cycle().take(20_000).collect();
+    let mut hex = Vec::new();
+    for b in &file {
+        hex.extend_from_slice(format!("{b:02x}").as_bytes());
+    }
+    for chunk in [1, 3, 4096, 100_000] {
+        assert_eq!(hex_read(&hex, chunk).unwrap(), file, "chunk {chunk}");
+    }
+    // A lone digit at the end, or anything but lower-case hex, is an error.
+    assert!(hex_read(b"0a0", 1).is_err());
+    assert!(hex_read(b"0A", 1).is_err());
+    assert!(hex_read(b"0a\x0c", 1).is_err());
 }
