@@ -809,7 +809,7 @@ fn encrypted_zip_member_is_partial() {
 }
 
 // ---------------------------------------------------------------------------
-// PDF: text extracted by a confined child process (`leakhound __pdf-text`).
+// PDF: text extracted by a confined child process (`leakhound __extract pdf`).
 // ---------------------------------------------------------------------------
 
 /// Options that keep the raw-byte fallback's noise out of exit codes: the
@@ -869,6 +869,72 @@ fn pdf_text_is_read_page_by_page() {
         assert!(card["line"].as_u64().is_some(), "{card}");
         assert_scanned(&run, file, 3, "pdf");
     }
+}
+
+/// Issue 13 item 6: a number typed into a comment or a form field is not
+/// drawn by any page, so the text extractor never sees it. The second
+/// extractor of the generic helper (`__extract pdf-notes`) reads them as
+/// members `note N`: an annotation's /Contents, a field's /V, and a kid
+/// field's value written as UTF-16 (not in the file's bytes as digits).
+#[test]
+fn pdf_annotations_and_form_field_values_are_read_as_notes() {
+    let bytes = std::fs::read(fixtures().join("notes.pdf")).unwrap();
+    assert!(
+        !bytes.windows(9).any(|w| w == b"4916 3385"),
+        "notes.pdf holds the UTF-16 field value as ASCII"
+    );
+    let sc = Scan::new();
+    let run = sc.run(&["notes.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 2"), "us_ssn"),
+            (Some("page 2"), "pl_pesel"),
+            (Some("note 1"), "card_visa"),
+            (Some("note 2"), "card_mastercard"),
+            (Some("note 3"), "card_visa"),
+        ])
+    );
+    let masked: Vec<&str> = run
+        .of_type("finding")
+        .iter()
+        .filter_map(|f| f["masked"].as_str())
+        .collect();
+    assert!(masked.contains(&"491633******2832"), "{masked:?}");
+    // Read in full: scanned, and the raw bytes were not scanned as well.
+    assert_scanned(&run, "notes.pdf", 6, "pdf");
+    // No digit of the file reaches the output unmasked.
+    assert!(!run.stdout.contains("4532015112830366"));
+    assert!(!run.stdout.contains("4532 0151 1283 0366"));
+}
+
+/// Issue 13 item 6: files attached inside a PDF (`/EmbeddedFiles`) are
+/// opened as members `file N` by the third extractor of the helper
+/// (`__extract pdf-files`), and a container inside is opened in turn.
+/// Their streams are compressed: nothing is in the PDF's bytes.
+#[test]
+fn pdf_embedded_files_are_opened_as_members() {
+    let bytes = std::fs::read(fixtures().join("attach.pdf")).unwrap();
+    for raw in [&b"4539 1488"[..], b"5312 6789", b"Kowalski"] {
+        assert!(!bytes.windows(raw.len()).any(|w| w == raw));
+    }
+    let sc = Scan::new();
+    let run = sc.run(&["attach.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("page 1"), "card_visa"),
+            (Some("page 2"), "us_ssn"),
+            (Some("page 2"), "pl_pesel"),
+            (Some("file 1!inner/cards.txt"), "card_mastercard"),
+            (Some("file 2"), "card_visa"),
+        ])
+    );
+    assert_scanned(&run, "attach.pdf", 5, "pdf");
+    assert!(!run.stdout.contains("4539 1488 0343 6467"));
 }
 
 #[test]
@@ -1041,7 +1107,7 @@ fn pdf_text_bomb_stops_at_the_ratio_and_expanded_limits() {
 
 /// Process ids of the PDF helpers started by the scanner `parent`.
 fn helpers_of(parent: u32) -> Vec<u32> {
-    let marker = "__pdf-text\0";
+    let marker = "__extract\0pdf\0";
     let parent_arg = format!("--parent\0{parent}\0");
     std::fs::read_dir("/proc")
         .unwrap()
@@ -1072,6 +1138,62 @@ fn spawn_scan(args: &[&str]) -> (std::process::Child, TempDir) {
         .spawn()
         .unwrap();
     (child, state)
+}
+
+/// Runs the helper by hand, as the scanner does, on a fixture.
+fn run_helper(args: &[&str], fixture: &str) -> Output {
+    let data = std::fs::read(fixtures().join(fixture)).unwrap();
+    let len = data.len().to_string();
+    let limits = [
+        "--max-input",
+        len.as_str(),
+        "--max-memory",
+        "402653184",
+        "--max-cpu",
+        "30",
+    ];
+    Command::new(BIN)
+        .args(args)
+        .args(limits)
+        .write_stdin(data)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+/// The generic helper, `__extract pdf`, speaks the protocol of
+/// `extract::helper`: pages ended by a form feed, exit 0 when all were
+/// read; `__pdf-text`, its first name, does the same.
+#[test]
+fn extract_pdf_and_its_old_name_pdf_text_write_pages_ended_by_form_feeds() {
+    for args in [&["__extract", "pdf"][..], &["__pdf-text"][..]] {
+        let out = run_helper(args, "pages.pdf");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let pages: Vec<&str> = text.split('\x0c').collect();
+        assert_eq!(pages.len(), 3, "{args:?}: two pages and nothing after");
+        assert!(pages[0].contains("Invoice 2024-17"), "{args:?}: {pages:?}");
+        assert!(pages[1].contains("536-22-8726"), "{args:?}: {pages:?}");
+        assert_eq!(pages[2], "");
+    }
+    // A document it cannot open: exit 10, one line, no digit of the file.
+    let out = run_helper(&["__extract", "pdf"], "encrypted.pdf");
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "encrypted\n");
+}
+
+/// An extractor the helper does not have is a usage error that names the
+/// known ones; nothing is read.
+#[test]
+fn extract_with_an_unknown_kind_names_the_known_ones() {
+    let out = run_helper(&["__extract", "tiff"], "pages.pdf");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn the_unit_passes_systemd_analyze_verify() {
 }
 
 /// The system calls the scanner makes to start, confine and reap a PDF
-/// helper (`leakhound __pdf-text`), and the helper makes to confine
+/// helper (`leakhound __extract pdf`), and the helper makes to confine
 /// itself, as `strace -f` shows them.
 const PDF_HELPER_CALLS: &[&str] = &[
     "clone",

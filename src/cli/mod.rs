@@ -124,16 +124,29 @@ pub enum Command {
     /// appeared, changed or disappeared. Exit 0 no new finding, 1 new
     /// findings, 2 invalid proof or error.
     Diff(proof_cmd::DiffArgs),
-    /// Internal: extracts the text of one PDF from standard input, for the
-    /// scanner that starts it (see `extract::pdf`).
-    #[command(name = "__pdf-text", hide = true)]
-    PdfText(PdfTextArgs),
+    /// Internal: the confined helper process, which runs one extractor on
+    /// the file on standard input, for the scanner that starts it (see
+    /// `extract::helper`).
+    #[command(name = crate::extract::helper::HELPER_COMMAND, hide = true)]
+    Extract(ExtractArgs),
+    /// Internal: the helper's first name, `__extract pdf`.
+    #[command(name = crate::extract::helper::PDF_TEXT_COMMAND, hide = true)]
+    PdfText(HelperArgs),
 }
 
-/// The PDF helper's limits, set by the scanner that starts it.
+/// The confined helper: which extractor, and its limits.
 #[derive(Debug, Args)]
-pub struct PdfTextArgs {
-    /// Bytes of PDF to read at most.
+pub struct ExtractArgs {
+    /// The extractor to run (`pdf`).
+    pub kind: crate::extract::helper::Kind,
+    #[command(flatten)]
+    pub limits: HelperArgs,
+}
+
+/// The helper's limits, set by the scanner that starts it.
+#[derive(Debug, Args)]
+pub struct HelperArgs {
+    /// Bytes of input to read at most.
     #[arg(long, value_name = "BYTES")]
     pub max_input: u64,
     /// Address space, in bytes.
@@ -461,15 +474,23 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
-    if let Command::PdfText(args) = &cli.command {
+    let helper = match &cli.command {
+        Command::Extract(args) => Some((args.kind, &args.limits)),
+        Command::PdfText(args) => Some((crate::extract::helper::Kind::Pdf, args)),
+        _ => None,
+    };
+    if let Some((kind, args)) = helper {
         // Before anything else (no logging): the helper confines itself
         // first, and must print nothing but its protocol.
-        return crate::extract::pdf::helper_main(crate::extract::pdf::HelperLimits {
-            max_input: args.max_input,
-            max_memory: args.max_memory,
-            max_cpu: args.max_cpu,
-            parent: args.parent,
-        });
+        return crate::extract::helper::helper_main(
+            kind,
+            crate::extract::helper::HelperLimits {
+                max_input: args.max_input,
+                max_memory: args.max_memory,
+                max_cpu: args.max_cpu,
+                parent: args.parent,
+            },
+        );
     }
     init_logging(&cli.log_level);
     let exit = match cli.command {
@@ -486,7 +507,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(args) => proof_cmd::keygen(args),
         Command::Verify(args) => proof_cmd::verify(args),
         Command::Diff(args) => proof_cmd::diff(args),
-        Command::PdfText(_) => unreachable!("handled above"),
+        Command::Extract(_) | Command::PdfText(_) => unreachable!("handled above"),
     };
     exit.into()
 }

@@ -21,9 +21,9 @@
 //! the rest of the scan goes on.
 
 mod archive;
+pub mod helper;
 mod mail;
 mod office;
-pub mod pdf;
 mod png;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
@@ -89,7 +89,7 @@ pub enum Format {
     /// One RFC 5322 message (`.eml`, a Maildir file).
     Mail,
     Png,
-    /// The text of each page, extracted in a child process ([`pdf`]).
+    /// The text of each page, extracted in a child process ([`helper`]).
     Pdf,
 }
 
@@ -485,7 +485,7 @@ pub fn walk(
         Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
-        Format::Pdf => pdf::text(&mut stream, inner, budget, sink),
+        Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
     }
 }
 

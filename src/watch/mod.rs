@@ -391,7 +391,7 @@ impl Daemon {
                     let scanning = stats.queued.load(Ordering::Relaxed) == 0
                         || now.saturating_sub(stats.last_progress_ms.load(Ordering::Relaxed))
                             < limit
-                        || crate::extract::pdf::helpers_running() > 0;
+                        || crate::extract::helper::helpers_running() > 0;
                     if looping && scanning {
                         notifier.send("WATCHDOG=1");
                     } else {

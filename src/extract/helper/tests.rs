@@ -1,13 +1,20 @@
-//! The helper's extraction on real PDFs (the fixtures of
+//! The helper's PDF extraction on real PDFs (the fixtures of
 //! `tests/fixtures/containers`), and the scanner's reading of how a helper
 //! ended. The whole round trip, through the binary and its child process,
 //! and the hostile PDFs that crash a parser, are tested end to end in
 //! `tests/extract.rs`.
 
+use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::ExitStatus;
 
+use super::parent::{Ended, HexReader, Run, judge};
+use super::pdf::{FailedPages, extract_pages};
+use super::pdf_notes;
 use super::*;
-use crate::extract::Limits;
+use crate::extract::{Budget, LeafSink, Limits, Place, Problem};
+use crate::report::event::FileStatus;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -118,7 +125,7 @@ fn signal(sig: i32) -> ExitStatus {
 
 fn judged(run: &Run) -> Vec<(Option<String>, String)> {
     let budget = Budget::new(Limits::default());
-    judge(run, Some("mail!attachment a.pdf"), &budget, 384)
+    judge(Kind::Pdf, run, Some("mail!attachment a.pdf"), &budget, 384)
         .into_iter()
         .map(|p| {
             assert_eq!(p.status, FileStatus::Partial);
@@ -244,7 +251,7 @@ fn without_a_helper_the_raw_bytes_are_scanned_and_reported_partial() {
     let mut sink = Collect::default();
     let budget = Budget::new(Limits::default());
     let data = fixture("pages.pdf");
-    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    scan(Kind::Pdf, &mut &data[..], Place::TOP, &budget, &mut sink);
     assert_eq!(sink.leaves, vec![(None, data.len())]);
     assert_eq!(sink.problems.len(), 1);
     assert!(
@@ -264,7 +271,7 @@ fn a_pdf_over_max_buffer_is_scanned_raw_and_names_the_limit() {
         ..Limits::default()
     });
     let data = fixture("pages.pdf");
-    text(&mut &data[..], Place::TOP, &budget, &mut sink);
+    scan(Kind::Pdf, &mut &data[..], Place::TOP, &budget, &mut sink);
     // All of it, not only what fitted in the buffer.
     assert_eq!(sink.leaves, vec![(None, data.len())]);
     assert!(
@@ -292,4 +299,172 @@ impl LeafSink for Collect {
     fn problem(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
+}
+
+#[test]
+fn every_kind_is_named_on_the_command_line_by_the_name_it_parses_from() {
+    for &kind in Kind::ALL {
+        assert_eq!(kind.name().parse::<Kind>().unwrap(), kind);
+        assert_eq!(kind.to_string(), kind.name());
+    }
+    let err = "ocr".parse::<Kind>().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "unknown extractor \"ocr\" (known: pdf, pdf-notes, pdf-files)"
+    );
+}
+
+/// The notes extractor's output for a PDF, split into notes.
+fn notes_of(data: &[u8]) -> (Result<FailedParts, String>, Vec<String>) {
+    let mut out = Vec::new();
+    let result = pdf_notes::extract_notes(data, &mut out);
+    let text = String::from_utf8(out).expect("the text is UTF-8");
+    let mut notes: Vec<String> = text.split('\x0c').map(str::to_string).collect();
+    assert_eq!(notes.pop().as_deref(), Some(""), "{text:?}");
+    (result, notes)
+}
+
+#[test]
+fn notes_are_annotation_contents_then_field_values_decoded() {
+    let (result, notes) = notes_of(&fixture("notes.pdf"));
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(
+        notes,
+        [
+            "Card on file: 4532 0151 1283 0366",
+            "Customer card 5425 2334 3010 9903",
+            // UTF-16BE in the file.
+            "Карта 4916 3385 0608 2832",
+        ]
+    );
+    // A PDF without annotations or a form has no note, and that is fine.
+    assert_eq!(notes_of(&fixture("pages.pdf")), (Ok(vec![]), vec![]));
+    // One that cannot be opened says why, as the text extractor does.
+    assert_eq!(
+        notes_of(&fixture("encrypted.pdf")).0,
+        Err("encrypted".to_string())
+    );
+}
+
+/// A hostile form whose field is its own kid (and a chain deeper than any
+/// form): the walk ends, each value read once.
+#[test]
+fn a_field_tree_that_loops_is_walked_once() {
+    use pdf_extract::{Dictionary, Document, Object, StringFormat};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut pages = Dictionary::new();
+    pages.set("Type", Object::Name(b"Pages".to_vec()));
+    pages.set("Kids", Object::Array(vec![]));
+    pages.set("Count", Object::Integer(0));
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let field_id = doc.new_object_id();
+    let mut field = Dictionary::new();
+    field.set("T", Object::String(b"loop".to_vec(), StringFormat::Literal));
+    field.set(
+        "V",
+        Object::String(b"value 1".to_vec(), StringFormat::Literal),
+    );
+    field.set("Kids", Object::Array(vec![Object::Reference(field_id)]));
+    doc.objects.insert(field_id, Object::Dictionary(field));
+    // A chain of 10,000 kids, each with a value.
+    let mut next = None;
+    for _ in 0..10_000 {
+        let id = doc.new_object_id();
+        let mut kid = Dictionary::new();
+        kid.set("V", Object::String(b"deep".to_vec(), StringFormat::Literal));
+        if let Some(n) = next {
+            kid.set("Kids", Object::Array(vec![Object::Reference(n)]));
+        }
+        doc.objects.insert(id, Object::Dictionary(kid));
+        next = Some(id);
+    }
+    let mut form = Dictionary::new();
+    form.set(
+        "Fields",
+        Object::Array(vec![
+            Object::Reference(field_id),
+            Object::Reference(next.unwrap()),
+        ]),
+    );
+    let mut catalog = Dictionary::new();
+    catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+    catalog.set("Pages", Object::Reference(pages_id));
+    catalog.set("AcroForm", Object::Dictionary(form));
+    let catalog_id = doc.add_object(Object::Dictionary(catalog));
+    doc.trailer.set("Root", Object::Reference(catalog_id));
+    let mut data = Vec::new();
+    doc.save_to(&mut data).unwrap();
+    let (result, notes) = notes_of(&data);
+    assert_eq!(result, Ok(vec![]));
+    assert_eq!(notes[0], "value 1");
+    // The looping field once; the chain cut at its depth limit.
+    assert_eq!(notes.iter().filter(|n| *n == "value 1").count(), 1);
+    assert_eq!(notes.len(), 1 + 65, "{}", notes.len());
+}
+
+#[test]
+fn embedded_files_are_written_whole_in_hex_in_name_tree_order() {
+    let mut out = Vec::new();
+    let result = pdf_files::extract_files(&fixture("attach.pdf"), &mut out);
+    assert_eq!(result, Ok(vec![]));
+    let parts: Vec<&[u8]> = out.split(|&b| b == PART_END).collect();
+    assert_eq!(parts.len(), 3, "two files and nothing after");
+    // archive.zip sorts before customers.csv in the name tree.
+    let zip = pdf_files::decode(parts[0]).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"));
+    let csv = pdf_files::decode(parts[1]).unwrap();
+    assert_eq!(csv, b"name,card\nJan Kowalski,4539 1488 0343 6467\n");
+    // None in a PDF without attachments.
+    let mut out = Vec::new();
+    assert_eq!(
+        pdf_files::extract_files(&fixture("pages.pdf"), &mut out),
+        Ok(vec![])
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn hex_parts_decode_only_what_was_encoded() {
+    assert_eq!(
+        pdf_files::decode(b"00ff0c1b"),
+        Some(vec![0, 0xff, 0x0c, 0x1b])
+    );
+    assert_eq!(pdf_files::decode(b""), Some(vec![]));
+    assert_eq!(pdf_files::decode(b"0"), None);
+    assert_eq!(pdf_files::decode(b"0G"), None);
+    assert_eq!(pdf_files::decode(b"0A"), None);
+}
+
+/// Decodes `hex` through [`HexReader`], `chunk` bytes of output at a time.
+fn hex_read(hex: &[u8], chunk: usize) -> io::Result<Vec<u8>> {
+    let mut reader = HexReader {
+        inner: hex,
+        odd: None,
+    };
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn the_scanner_decodes_hex_parts_as_they_stream_in() {
+    let file: Vec<u8> = (0..=255u8).cycle().take(20_000).collect();
+    let mut hex = Vec::new();
+    for b in &file {
+        hex.extend_from_slice(format!("{b:02x}").as_bytes());
+    }
+    for chunk in [1, 3, 4096, 100_000] {
+        assert_eq!(hex_read(&hex, chunk).unwrap(), file, "chunk {chunk}");
+    }
+    // A lone digit at the end, or anything but lower-case hex, is an error.
+    assert!(hex_read(b"0a0", 1).is_err());
+    assert!(hex_read(b"0A", 1).is_err());
+    assert!(hex_read(b"0a\x0c", 1).is_err());
 }

@@ -1,0 +1,72 @@
+//! The helper's program: `leakhound __extract KIND`.
+//!
+//! Confines itself ([`super::confine`]), reads one input from standard
+//! input (at most `--max-input` bytes), hands it to the extractor named by
+//! [`Kind`], and speaks the protocol of [`super`] on standard output,
+//! standard error and its exit code. The same program for every
+//! extractor: a new format adds an extractor, not a second copy of this.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use super::{
+    EXIT_DOCUMENT, EXIT_OK, EXIT_PAGES, HelperLimits, Kind, MAX_PAGE_LINES, MAX_REASON, clean,
+};
+
+/// The helper: confines itself, reads one input from standard input and
+/// writes its parts to standard output (see [`super`] for the protocol).
+pub fn helper_main(kind: Kind, limits: HelperLimits) -> ExitCode {
+    // Parsers panic on hostile files, and a panic's message may quote the
+    // file: none is printed. Parts that panic are caught and reported.
+    std::panic::set_hook(Box::new(|_| {}));
+    if let Err(why) = super::confine::confine(&limits) {
+        return fail(&why.to_string());
+    }
+    let words = kind.words();
+    let mut data = Vec::new();
+    let read = io::stdin()
+        .lock()
+        .take(limits.max_input.saturating_add(1))
+        .read_to_end(&mut data);
+    if let Err(e) = read {
+        return fail(&format!("cannot read the {}: {}", words.noun, e.kind()));
+    }
+    if data.len() as u64 > limits.max_input {
+        return fail(&format!(
+            "the {} is larger than it was announced",
+            words.noun
+        ));
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    let result = kind.extract(&data, &mut out);
+    if out.flush().is_err() {
+        return fail("the scanner stopped reading");
+    }
+    match result {
+        Ok(failed) if failed.is_empty() => ExitCode::from(EXIT_OK),
+        Ok(failed) => {
+            let mut err = io::stderr().lock();
+            for (part, why) in failed.iter().take(MAX_PAGE_LINES) {
+                let _ = writeln!(err, "{} {part}: {}", words.part, clean(why, MAX_REASON));
+            }
+            if failed.len() > MAX_PAGE_LINES {
+                let _ = writeln!(
+                    err,
+                    "and {} more {}",
+                    failed.len() - MAX_PAGE_LINES,
+                    words.parts
+                );
+            }
+            ExitCode::from(EXIT_PAGES)
+        }
+        Err(why) => fail(&why.0),
+    }
+}
+
+/// Reports why the input could not be read, and exits.
+fn fail(why: &str) -> ExitCode {
+    let line = clean(why, MAX_REASON).replace('\n', " ");
+    let _ = writeln!(io::stderr().lock(), "{line}");
+    ExitCode::from(EXIT_DOCUMENT)
+}
