@@ -111,7 +111,9 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
                 ServiceState::Started => "start",
                 ServiceState::Stopped => "end",
                 ServiceState::Reloaded => "change",
-                ServiceState::Error => "error",
+                // ECS expects `error` with no category; the failure is in
+                // event.outcome.
+                ServiceState::Error => "info",
             },
             format!(
                 "service-{}",
