@@ -15,10 +15,10 @@
 //! `filePath`, `cs1` ...); the mapping is the table in `docs/events.md`.
 //! Only masked values and keyed fingerprints reach the line.
 
-use std::fmt::Write as _;
 use super::ecs::split_path;
 use super::event::{Envelope, Event, FileStatus, ServiceState};
 use crate::rules::Severity;
+use std::fmt::Write as _;
 
 /// Escapes a header field: `\` and `|` get a backslash; line breaks,
 /// which a header cannot hold, become spaces.
@@ -146,7 +146,13 @@ pub fn extension(env: &Envelope, ev: &Event) -> Vec<(&'static str, String)> {
             x.push(("cn2", f.offset.to_string()));
             x.push((
                 "msg",
-                format!("{} {} {} in {}", f.severity.as_str(), f.kind, f.masked, f.path),
+                format!(
+                    "{} {} {} in {}",
+                    f.severity.as_str(),
+                    f.kind,
+                    f.masked,
+                    f.path
+                ),
             ));
         }
         Event::File(f) => {

@@ -55,6 +55,15 @@ fn file_fields(path: &str) -> Value {
     Value::Object(f)
 }
 
+/// `1 finding`, `2 findings`.
+pub(crate) fn findings(n: u64) -> String {
+    if n == 1 {
+        "1 finding".into()
+    } else {
+        format!("{n} findings")
+    }
+}
+
 /// One ECS document for one event.
 pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
     // (kind, category, type, action, outcome)
@@ -93,7 +102,13 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
                 "success"
             },
         ),
-        Event::Scan(_) => ("event", "process", "start", "scan-started".into(), "success"),
+        Event::Scan(_) => (
+            "event",
+            "process",
+            "start",
+            "scan-started".into(),
+            "success",
+        ),
         Event::Summary(s) => (
             "event",
             "process",
@@ -179,7 +194,14 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
             );
             doc.insert(
                 "message".into(),
-                format!("{} {} {} in {}", f.severity.as_str(), f.kind, f.masked, f.path).into(),
+                format!(
+                    "{} {} {} in {}",
+                    f.severity.as_str(),
+                    f.kind,
+                    f.masked,
+                    f.path
+                )
+                .into(),
             );
         }
         Event::File(f) => {
@@ -208,7 +230,7 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
             }
             doc.insert(
                 "message".into(),
-                format!("{} {} ({} findings)", a.action, a.path, a.findings).into(),
+                format!("{} {} ({})", a.action, a.path, findings(a.findings)).into(),
             );
         }
         Event::Summary(s) => {
@@ -220,7 +242,7 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
             );
             doc.insert(
                 "message".into(),
-                format!("scan {}: {} findings", s.result, s.findings).into(),
+                format!("scan {}: {}", s.result, findings(s.findings)).into(),
             );
         }
         Event::Scan(s) => {

@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::ecs::split_path;
+use super::ecs::{findings, split_path};
 use super::event::{Envelope, Event, FileStatus, ServiceState, to_json};
 use crate::rules::{Confidence, Severity};
 
@@ -62,11 +62,12 @@ fn severity_name(id: u64) -> &'static str {
     }
 }
 
-/// `data_security.category_id`: payment data is Financial (3), national
-/// ids Governmental (2), anything else Personal (1).
+/// `data_security.category_id`: payment data (cards by brand, track
+/// data, IBANs) is Financial (3), national ids Governmental (2), anything
+/// else Personal (1).
 fn data_category(kind: &str) -> (u64, &'static str) {
     match kind {
-        "payment_card" | "card_track1" | "card_track2" | "iban" => (3, "Financial"),
+        k if k.starts_with("card") || k == "payment_card" || k == "iban" => (3, "Financial"),
         "us_ssn" | "pl_pesel" | "ro_cnp" | "cn_ric" | "ir_melli" => (2, "Governmental"),
         _ => (1, "Personal"),
     }
@@ -87,7 +88,13 @@ fn file_object(path: &str) -> Value {
 }
 
 /// Fields every class shares.
-fn base(env: &Envelope, ev: &Event, class_uid: u64, activity_id: u64, severity: u64) -> Map<String, Value> {
+fn base(
+    env: &Envelope,
+    ev: &Event,
+    class_uid: u64,
+    activity_id: u64,
+    severity: u64,
+) -> Map<String, Value> {
     let (class_name, category_uid, category_name) = match class_uid {
         CLASS_DATA_SECURITY_FINDING => ("Data Security Finding", 2, "Findings"),
         CLASS_SCAN_ACTIVITY => ("Scan Activity", 6, "Application Activity"),
@@ -129,7 +136,13 @@ fn base(env: &Envelope, ev: &Event, class_uid: u64, activity_id: u64, severity: 
 pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
     let m = match ev {
         Event::Finding(f) => {
-            let mut m = base(env, ev, CLASS_DATA_SECURITY_FINDING, 1, severity_id(f.severity));
+            let mut m = base(
+                env,
+                ev,
+                CLASS_DATA_SECURITY_FINDING,
+                1,
+                severity_id(f.severity),
+            );
             m.insert("activity_name".into(), "Create".into());
             m.insert("status_id".into(), 1.into());
             m.insert("status".into(), "New".into());
@@ -176,7 +189,14 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m.insert("file".into(), file_object(&f.path));
             m.insert(
                 "message".into(),
-                format!("{} {} {} in {}", f.severity.as_str(), f.kind, f.masked, f.path).into(),
+                format!(
+                    "{} {} {} in {}",
+                    f.severity.as_str(),
+                    f.kind,
+                    f.masked,
+                    f.path
+                )
+                .into(),
             );
             m
         }
@@ -205,7 +225,7 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m.insert("file".into(), file_object(&a.path));
             m.insert(
                 "message".into(),
-                format!("{} {} ({} findings)", a.action, a.path, a.findings).into(),
+                format!("{} {} ({})", a.action, a.path, findings(a.findings)).into(),
             );
             m
         }
@@ -219,7 +239,10 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m.insert("scan".into(), scan_object(env));
             let ok = f.status == FileStatus::Scanned;
             m.insert("status_id".into(), if ok { 1 } else { 2 }.into());
-            m.insert("status".into(), if ok { "Success" } else { "Failure" }.into());
+            m.insert(
+                "status".into(),
+                if ok { "Success" } else { "Failure" }.into(),
+            );
             if let Some(r) = &f.reason {
                 m.insert("status_detail".into(), r.clone().into());
             }
@@ -255,7 +278,10 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m.insert("activity_name".into(), "Completed".into());
             m.insert("scan".into(), scan_object(env));
             m.insert("status_id".into(), if failed { 2 } else { 1 }.into());
-            m.insert("status".into(), if failed { "Failure" } else { "Success" }.into());
+            m.insert(
+                "status".into(),
+                if failed { "Failure" } else { "Success" }.into(),
+            );
             m.insert("status_detail".into(), s.result.clone().into());
             m.insert("status_code".into(), s.exit_code.to_string().into());
             let start = epoch_ms(&s.started);
@@ -267,7 +293,7 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m.insert("num_skipped_items".into(), s.files.skipped.into());
             m.insert(
                 "message".into(),
-                format!("scan {}: {} findings", s.result, s.findings).into(),
+                format!("scan {}: {}", s.result, findings(s.findings)).into(),
             );
             m
         }
@@ -279,7 +305,13 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
                 ServiceState::Error => (99, "Other"),
             };
             let err = s.state == ServiceState::Error;
-            let mut m = base(env, ev, CLASS_APPLICATION_LIFECYCLE, activity, if err { 4 } else { 1 });
+            let mut m = base(
+                env,
+                ev,
+                CLASS_APPLICATION_LIFECYCLE,
+                activity,
+                if err { 4 } else { 1 },
+            );
             m.insert("activity_name".into(), name.into());
             m.insert(
                 "app".into(),
@@ -290,7 +322,10 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
                 }),
             );
             m.insert("status_id".into(), if err { 2 } else { 1 }.into());
-            m.insert("status".into(), if err { "Failure" } else { "Success" }.into());
+            m.insert(
+                "status".into(),
+                if err { "Failure" } else { "Success" }.into(),
+            );
             m.insert("message".into(), s.message.clone().into());
             m
         }

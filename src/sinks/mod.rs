@@ -177,11 +177,10 @@ pub fn build(c: &SinkConfig, state_dir: &Path) -> Result<Box<dyn Sink + Send>, S
     let syslog_encoder = move || -> delivery::Encoder { Box::new(move |e, v| fmt.encode(e, v)) };
     match target {
         Target::Stdout => Ok(Box::new(Lines::new(io::stdout(), format))),
-        Target::Jsonl(path) => {
-            Ok(Box::new(JsonlFile::open_as(&path, format).map_err(|e| {
-                err(format!("cannot open {} for appending: {e}", path.display()))
-            })?))
-        }
+        Target::Jsonl(path) => Ok(Box::new(
+            JsonlFile::open_as(&path, format)
+                .map_err(|e| err(format!("cannot open {} for appending: {e}", path.display())))?,
+        )),
         Target::Journald(path) => {
             let jf = journald::JournalFormat {
                 identifier: app_name,
