@@ -20,7 +20,9 @@ use clap_complete::Shell;
 fn man_pages(cmd: &clap::Command, name: &str, dir: &Path) -> std::io::Result<()> {
     // clap takes a 'static name without its `string` feature; this is a
     // short-lived tool, so leaking a few names is fine.
-    let cmd = cmd.clone().name(&*Box::leak(name.to_string().into_boxed_str()));
+    let cmd = cmd
+        .clone()
+        .name(&*Box::leak(name.to_string().into_boxed_str()));
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
     std::fs::write(dir.join(format!("{name}.1")), page)?;

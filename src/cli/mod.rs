@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+pub mod output;
 mod quarantine_cmd;
 mod rules_cmd;
 mod scan_cmd;
@@ -137,9 +138,8 @@ pub struct StatusArgs {
     /// else /var/lib/leakhound).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Print the status as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: output::OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,21 +154,14 @@ pub enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RulesArg,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
-        format: ListFormat,
+        #[command(flatten)]
+        output: output::OutputArgs,
     },
     /// Check rule files: syntax, values, and every example and negative example.
     Check {
         /// Directory of rule files (default: the built-in rules).
         dir: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Human,
-    Json,
 }
 
 /// Where rules come from.
