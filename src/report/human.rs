@@ -387,6 +387,15 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `1 file`, `2 files`: a count with the noun in the right number.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,14 +407,5 @@ mod tests {
         assert_eq!(human_bytes(3_400_000_000), "3.4 GB");
         assert_eq!(thousands(12_034), "12,034");
         assert_eq!(thousands(999), "999");
-    }
-}
-
-/// `1 file`, `2 files`: a count with the noun in the right number.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
