@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package: target/debian/leakhound_<version>_<arch>.deb
-# (and leakhound-dbgsym_..., the debug symbols cargo-deb splits out of the
+# (and leakhound-dbgsym_....ddeb, the debug symbols cargo-deb splits out of the
 # binary). Needs cargo-deb (scripts/setup.sh installs it). The build is the
 # `deb` profile: the release profile, with the line tables kept in the
 # binary for cargo-deb to split off (docs/packaging.md).
