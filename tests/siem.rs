@@ -566,3 +566,38 @@ fn sink_format_is_checked_when_the_config_is_read() {
     let c = SinkConfig::from_spec("stdout?format=ocsf").unwrap();
     assert_eq!(c.format, Some(EventFormat::Ocsf));
 }
+
+#[test]
+fn sink_format_in_leakhound_yaml_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |format: &str| {
+        let path = dir.path().join(format!("{format}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "state_dir: {}\nsinks:\n  outputs:\n    - to: jsonl:{}/e.jsonl\n      format: {format}\n",
+                dir.path().display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_leakhound"))
+            .arg("--config")
+            .arg(&path)
+            .args(["config", "check"])
+            .output()
+            .unwrap()
+    };
+    for ok in ["json", "ecs", "ocsf", "cef"] {
+        let o = check(ok);
+        assert!(
+            o.status.success(),
+            "{ok}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = check("leef");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("leef") && err.contains("leef.yaml"), "{err}");
+}
