@@ -338,8 +338,8 @@ pub struct ScanArgs {
     /// Also send every event to SINK (repeatable): stdout, jsonl:PATH,
     /// journald, syslog (/dev/log), syslog+udp://HOST:PORT,
     /// syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT?ca=FILE; options as
-    /// `?key=value&...` (see docs/config.md). Added to the `sinks` of
-    /// --config.
+    /// `?key=value&...` (see docs/config.md), e.g. `?format=cef` (or ecs,
+    /// ocsf) for a SIEM. Added to the `sinks` of --config.
     #[arg(long = "sink", value_name = "SINK")]
     pub sinks: Vec<String>,
 
