@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/setup-stamp.sh
+. scripts/setup-stamp.sh
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -18,6 +21,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     systemd \
     time \
     chromium \
+    lintian man-db dpkg-dev adduser binutils \
     >/dev/null
 # chromium: tests/report.rs opens the HTML report in headless Chromium (the
 # numbers it shows, the treemap, no console errors, a screenshot).
@@ -40,6 +44,15 @@ if ! command -v sarif-multitool >/dev/null 2>&1; then
 fi
 
 # systemd: tests/watch_systemd.rs runs `systemd-analyze verify` on the unit.
+# lintian, man-db, dpkg-dev, adduser, binutils: tests/deb.sh builds the
+# Debian package, lints it, installs it, and checks `man -w` and that the
+# binary is stripped (readelf).
+
+# The Debian package is built with cargo-deb (scripts/build-deb.sh); 3.8.0
+# builds with Rust 1.95. A few minutes, once.
+if ! cargo deb --version 2>/dev/null | grep -q "3\.8\.0"; then
+    cargo install --locked --quiet cargo-deb --version 3.8.0
+fi
 
 # The corpus generator and scorer need python-stdnum (the reference for every
 # validator) and faker (realistic filler text).
@@ -55,4 +68,7 @@ fi
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
+# scripts/test.sh runs this script again only when it changed.
+mkdir -p target
+setup_hash > target/.setup-stamp
 echo "setup done: Python venv in .venv; build with: cargo build --release"

@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+pub mod output;
 mod proof_cmd;
 mod quarantine_cmd;
 mod report_cmd;
@@ -176,9 +177,8 @@ pub struct StatusArgs {
     /// else /var/lib/leakhound).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Print the status as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: output::OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,21 +193,14 @@ pub enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RulesArg,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
-        format: ListFormat,
+        #[command(flatten)]
+        output: output::OutputArgs,
     },
     /// Check rule files: syntax, values, and every example and negative example.
     Check {
         /// Directory of rule files (default: the built-in rules).
         dir: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Human,
-    Json,
 }
 
 /// Where rules come from.
@@ -397,8 +390,8 @@ pub struct ScanArgs {
     /// Also send every event to SINK (repeatable): stdout, jsonl:PATH,
     /// journald, syslog (/dev/log), syslog+udp://HOST:PORT,
     /// syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT?ca=FILE; options as
-    /// `?key=value&...` (see docs/config.md). Added to the `sinks` of
-    /// --config.
+    /// `?key=value&...` (see docs/config.md), e.g. `?format=cef` (or ecs,
+    /// ocsf) for a SIEM. Added to the `sinks` of --config.
     #[arg(long = "sink", value_name = "SINK")]
     pub sinks: Vec<String>,
 

@@ -37,12 +37,15 @@ pub struct QuarantineArgs {
 pub enum QuarantineCommand {
     /// List quarantined files (paths and findings masked).
     List {
-        /// One JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::output::OutputArgs,
     },
-    /// Show one entry as JSON.
-    Show { id: String },
+    /// Show one entry (as JSON, also with the default format).
+    Show {
+        id: String,
+        #[command(flatten)]
+        output: super::output::OutputArgs,
+    },
     /// Put a file back: verifies the stored copy against its keyed MAC,
     /// never overwrites a file, restores owner, permission bits and
     /// modification time.
@@ -150,24 +153,33 @@ fn run_inner(
         Store::open(&dir)?
     };
     match args.command {
-        QuarantineCommand::List { json } => {
+        QuarantineCommand::List { output } => {
             let items: Vec<Item> = store.list()?.iter().map(|it| masked(engine, it)).collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
-            } else if items.is_empty() {
-                println!(
-                    "The quarantine store {} is empty.",
-                    names::display_path(engine, &dir)
-                );
-            } else {
-                for it in &items {
-                    println!("{}", list_line(it));
+            let doc = serde_json::to_value(&items)?;
+            let records = items
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            output.emit(&doc, &records, |w| {
+                if items.is_empty() {
+                    writeln!(
+                        w,
+                        "The quarantine store {} is empty.",
+                        names::display_path(engine, &dir)
+                    )?;
                 }
-            }
+                for it in &items {
+                    writeln!(w, "{}", list_line(it))?;
+                }
+                Ok(())
+            })?;
         }
-        QuarantineCommand::Show { id } => {
-            let item = masked(engine, &store.get(&id)?);
-            println!("{}", serde_json::to_string_pretty(&item)?);
+        QuarantineCommand::Show { id, output } => {
+            let item = serde_json::to_value(masked(engine, &store.get(&id)?))?;
+            // One entry has no table: the human form is the JSON too.
+            output.emit(&item, std::slice::from_ref(&item), |w| {
+                writeln!(w, "{}", serde_json::to_string_pretty(&item)?)
+            })?;
         }
         QuarantineCommand::Restore {
             id,

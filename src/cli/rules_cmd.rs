@@ -1,11 +1,12 @@
 //! `leakhound rules list` and `leakhound rules check`.
 
-use super::{Exit, ListFormat, RulesArg, RulesCommand};
+use super::output::OutputArgs;
+use super::{Exit, RulesArg, RulesCommand};
 use crate::rules::{Matcher, Rule, RuleSet, check};
 
 pub fn run(cmd: RulesCommand) -> Exit {
     match cmd {
-        RulesCommand::List { rules, format } => list(&rules, format),
+        RulesCommand::List { rules, output } => list(&rules, &output),
         RulesCommand::Check { dir } => check_cmd(RulesArg { rules: dir }),
     }
 }
@@ -53,56 +54,60 @@ fn compress(lengths: &[String]) -> String {
     }
 }
 
-fn list(arg: &RulesArg, format: ListFormat) -> Exit {
+fn list(arg: &RulesArg, output: &OutputArgs) -> Exit {
     let set = match arg.load() {
         Ok(s) => s,
         Err(e) => return e,
     };
-    match format {
-        ListFormat::Json => {
-            let rules: Vec<serde_json::Value> = set
-                .rules
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id,
-                        "name": r.name,
-                        "kinds": r.kinds(),
-                        "severity": r.severity,
-                        "match": describe_match(r),
-                        "validator": r.validator.name(),
-                        "source": r.source,
-                    })
-                })
-                .collect();
-            let doc =
-                serde_json::json!({"origin": set.origin, "version": set.version, "rules": rules});
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    let rules: Vec<serde_json::Value> = set
+        .rules
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "name": r.name,
+                "kinds": r.kinds(),
+                "severity": r.severity,
+                "match": describe_match(r),
+                "validator": r.validator.name(),
+                "source": r.source,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({"origin": set.origin, "version": set.version, "rules": rules});
+    let written = output.emit(&doc, &rules, |w| {
+        writeln!(
+            w,
+            "Rules: {} ({} rules, version {})",
+            set.origin,
+            set.rules.len(),
+            set.version
+        )?;
+        writeln!(
+            w,
+            "{:<16} {:<8} {:<10} {:<44} KINDS",
+            "ID", "SEVERITY", "VALIDATOR", "MATCH"
+        )?;
+        for r in &set.rules {
+            writeln!(
+                w,
+                "{:<16} {:<8} {:<10} {:<44} {}",
+                r.id,
+                r.severity.as_str(),
+                r.validator.name(),
+                describe_match(r),
+                r.kinds().join(",")
+            )?;
         }
-        ListFormat::Human => {
-            println!(
-                "Rules: {} ({} rules, version {})",
-                set.origin,
-                set.rules.len(),
-                set.version
-            );
-            println!(
-                "{:<16} {:<8} {:<10} {:<44} KINDS",
-                "ID", "SEVERITY", "VALIDATOR", "MATCH"
-            );
-            for r in &set.rules {
-                println!(
-                    "{:<16} {:<8} {:<10} {:<44} {}",
-                    r.id,
-                    r.severity.as_str(),
-                    r.validator.name(),
-                    describe_match(r),
-                    r.kinds().join(",")
-                );
-            }
+        Ok(())
+    });
+    match written {
+        Ok(()) => Exit::Clean,
+        Err(e) => {
+            eprintln!("leakhound: error: {e}");
+            Exit::Error
         }
     }
-    Exit::Clean
 }
 
 fn check_cmd(arg: RulesArg) -> Exit {

@@ -29,7 +29,7 @@ use crate::report::human::{Human, human_bytes};
 use crate::report::junit::Junit;
 use crate::report::names::{self, Masker};
 use crate::report::sarif::Sarif;
-use crate::report::{Format, JsonDocument, JsonLines, Sink};
+use crate::report::{EventFormat, Format, JsonDocument, JsonLines, Lines, Sink};
 use crate::scan::{self, ScanConfig, Totals};
 
 /// What the scan is for.
@@ -191,6 +191,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         )),
         (_, Format::Jsonl) => Box::new(JsonLines::new(out)),
         (_, Format::Json) => Box::new(JsonDocument::new(out)),
+        (_, Format::Ecs) => Box::new(Lines::new(out, EventFormat::Ecs)),
+        (_, Format::Ocsf) => Box::new(Lines::new(out, EventFormat::Ocsf)),
+        (_, Format::Cef) => Box::new(Lines::new(out, EventFormat::Cef)),
     };
 
     // Log sinks first: once the report shows an event, it is spooled.

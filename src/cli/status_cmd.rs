@@ -32,16 +32,20 @@ pub fn run(args: StatusArgs, explicit: Option<&Path>) -> Exit {
     // The daemon rewrites the file every status_interval (2 s by default).
     let fresh = now_ms().saturating_sub(snap.updated_ms) < 60_000;
     let running = alive && fresh && snap.state == "running";
-    if args.json {
-        match serde_json::to_string_pretty(&snap) {
-            Ok(t) => println!("{t}"),
-            Err(e) => {
-                eprintln!("leakhound: error: {e}");
-                return Exit::Error;
-            }
+    let doc = match serde_json::to_value(&snap) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("leakhound: error: {e}");
+            return Exit::Error;
         }
-    } else {
-        print_human(&snap, running);
+    };
+    let records = [doc.clone()];
+    if let Err(e) = args
+        .output
+        .emit(&doc, &records, |w| print_human(w, &snap, running))
+    {
+        eprintln!("leakhound: error: {e}");
+        return Exit::Error;
     }
     if running { Exit::Clean } else { Exit::Findings }
 }
@@ -58,59 +62,72 @@ fn state_dir(args: &StatusArgs, explicit: Option<&Path>) -> Result<PathBuf, Stri
     }
 }
 
-fn print_human(s: &Snapshot, running: bool) {
+fn print_human(w: &mut dyn std::io::Write, s: &Snapshot, running: bool) -> std::io::Result<()> {
     let state = if running {
         "running".to_string()
     } else {
         format!("NOT RUNNING (last state {}, pid {})", s.state, s.pid)
     };
-    println!("leakhound watch: {state}");
-    println!(
+    writeln!(w, "leakhound watch: {state}")?;
+    writeln!(
+        w,
         "  pid {}, started {}, updated {}",
         s.pid, s.started, s.updated
-    );
-    println!(
+    )?;
+    writeln!(
+        w,
         "  config {}, rules {}",
         escape_text(&s.config),
         s.rules_version
-    );
-    println!(
+    )?;
+    writeln!(
+        w,
         "  start-up scan: {}",
         if s.startup_scan_done {
             "done"
         } else {
             "in progress"
         }
-    );
-    println!("  queue {}, pending {}", s.queue_depth, s.pending);
-    println!(
+    )?;
+    writeln!(w, "  queue {}, pending {}", s.queue_depth, s.pending)?;
+    writeln!(
+        w,
         "  scanned {} files ({}), {} unchanged, {} incomplete",
         s.files_scanned,
         human_bytes(s.bytes_scanned),
         s.files_unchanged,
         s.files_incomplete
-    );
-    println!("  findings {}, events {}", s.findings, s.events);
+    )?;
+    writeln!(w, "  findings {}, events {}", s.findings, s.events)?;
     if s.files_verified > 0 {
-        println!("  verified {} files by content", s.files_verified);
+        writeln!(w, "  verified {} files by content", s.files_verified)?;
     }
-    println!(
+    writeln!(
+        w,
         "  actions failed {}, due for another try {}",
         s.actions_failed, s.actions_due
-    );
-    println!("  errors {}", s.errors);
-    println!(
+    )?;
+    writeln!(w, "  errors {}", s.errors)?;
+    writeln!(
+        w,
         "  rescans {}, reloads {} ({} failed)",
         s.rescans, s.reloads, s.reload_failures
-    );
+    )?;
     match s.spool_depth {
-        Some(n) => println!("  spool {n}"),
-        None => println!("  spool: none"),
+        Some(n) => writeln!(w, "  spool {n}")?,
+        None => writeln!(w, "  spool: none")?,
     }
     for r in &s.roots {
-        println!("  root {} ({}): {}", escape_text(&r.path), r.kind, r.mode);
+        writeln!(
+            w,
+            "  root {} ({}): {}",
+            escape_text(&r.path),
+            r.kind,
+            r.mode
+        )?;
     }
     if let Some(e) = &s.last_error {
-        println!("  last error: {}", escape_text(e));
+        writeln!(w, "  last error: {}", escape_text(e))?;
     }
+    Ok(())
 }

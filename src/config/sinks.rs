@@ -47,6 +47,10 @@ pub struct SinkConfig {
     pub queue: Option<usize>,
     /// Seconds a finishing scan keeps trying to deliver (default 10).
     pub flush_timeout_s: Option<u64>,
+    /// How each event is written (default `json`, leakhound's schema):
+    /// `ecs`, `ocsf` or `cef` for a SIEM (`docs/events.md`). For syslog
+    /// targets it is the message; journald entries are always `json`.
+    pub format: Option<crate::report::EventFormat>,
 }
 
 impl SinkConfig {
@@ -80,9 +84,14 @@ impl SinkConfig {
                 "spool_max_mb" => c.spool_max_mb = Some(num(v)?),
                 "queue" => c.queue = Some(num(v)? as usize),
                 "flush_timeout_s" => c.flush_timeout_s = Some(num(v)?),
+                "format" => {
+                    c.format = Some(crate::report::EventFormat::parse(v).ok_or_else(|| {
+                        format!("sink {to}: format must be json, ecs, ocsf or cef, not `{v}`")
+                    })?)
+                }
                 _ => {
                     return Err(format!(
-                        "sink {to}: unknown option `{k}` (known: name, facility, app_name, ca, cert, key, server_name, spool_max_mb, queue, flush_timeout_s)"
+                        "sink {to}: unknown option `{k}` (known: name, facility, app_name, ca, cert, key, server_name, spool_max_mb, queue, flush_timeout_s, format)"
                     ));
                 }
             }
@@ -129,6 +138,15 @@ impl SinkConfig {
         if self.cert.is_some() != self.key.is_some() {
             return Some(format!(
                 "sink {to}: a client certificate needs both `cert` and `key`"
+            ));
+        }
+        if matches!(target, crate::sinks::Target::Journald(_))
+            && self
+                .format
+                .is_some_and(|f| f != crate::report::EventFormat::Json)
+        {
+            return Some(format!(
+                "sink {to}: journald entries are always leakhound's JSON fields; `format` applies to stdout, jsonl: and syslog targets"
             ));
         }
         if self.spool_max_mb == Some(0) || self.queue == Some(0) {

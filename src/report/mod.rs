@@ -2,15 +2,20 @@
 //!
 //! Events enter one at a time from the scan pipeline (in the order the
 //! workers finish them, each file's findings together and in offset order)
-//! and leave in a format: a human report, JSON lines, or one JSON document.
+//! and leave in a format: a human report, JSON lines, or one JSON document,
+//! or one event per line in a schema a SIEM already parses (ECS, OCSF, CEF:
+//! [`EventFormat`]).
 //! A sink knows nothing of files or the engine, only of events.
 
+pub mod cef;
+pub mod ecs;
 pub mod event;
 pub mod html;
 pub mod human;
 pub mod junit;
 pub mod meta;
 pub mod names;
+pub mod ocsf;
 pub mod sarif;
 
 use std::io::{self, Write};
@@ -43,6 +48,88 @@ pub enum Format {
     Sarif,
     /// JUnit XML (CI test reports); paths relative to the root.
     Junit,
+    /// Elastic Common Schema 8.x, one document per line.
+    Ecs,
+    /// OCSF 1.3.0 (Data Security Finding, Scan Activity), one event per line.
+    Ocsf,
+    /// ArcSight Common Event Format, one line per event.
+    Cef,
+}
+
+/// How one event is written as one line: by log sinks (`format:` of an
+/// output in `leakhound.yaml`, `?format=` on the command line) and by
+/// `scan --format ecs|ocsf|cef|jsonl`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    /// leakhound's own event schema (`docs/events.md`).
+    #[default]
+    Json,
+    /// Elastic Common Schema 8.x.
+    Ecs,
+    /// OCSF 1.3.0.
+    Ocsf,
+    /// ArcSight Common Event Format.
+    Cef,
+}
+
+impl EventFormat {
+    /// Parses `json`, `ecs`, `ocsf` or `cef`.
+    pub fn parse(s: &str) -> Option<EventFormat> {
+        match s {
+            "json" => Some(EventFormat::Json),
+            "ecs" => Some(EventFormat::Ecs),
+            "ocsf" => Some(EventFormat::Ocsf),
+            "cef" => Some(EventFormat::Cef),
+            _ => None,
+        }
+    }
+
+    /// The name [`EventFormat::parse`] reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventFormat::Json => "json",
+            EventFormat::Ecs => "ecs",
+            EventFormat::Ocsf => "ocsf",
+            EventFormat::Cef => "cef",
+        }
+    }
+
+    /// One event as one line, without the line break (JSON escapes line
+    /// breaks, CEF writes them `\n`: a line is always one event).
+    pub fn encode(self, env: &Envelope, ev: &Event) -> String {
+        match self {
+            EventFormat::Json => to_json(env, ev).to_string(),
+            EventFormat::Ecs => ecs::to_ecs(env, ev).to_string(),
+            EventFormat::Ocsf => ocsf::to_ocsf(env, ev).to_string(),
+            EventFormat::Cef => cef::to_cef(env, ev),
+        }
+    }
+}
+
+/// Events as lines in an [`EventFormat`], flushed per event.
+pub struct Lines<W: Write> {
+    out: W,
+    format: EventFormat,
+}
+
+impl<W: Write> Lines<W> {
+    pub fn new(out: W, format: EventFormat) -> Self {
+        Lines { out, format }
+    }
+}
+
+impl<W: Write> Sink for Lines<W> {
+    fn event(&mut self, env: &Envelope, ev: &Event) -> io::Result<()> {
+        let mut line = self.format.encode(env, ev);
+        line.push('\n');
+        self.out.write_all(line.as_bytes())?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// JSON lines: one event per line, flushed per event.

@@ -1,7 +1,8 @@
 //! Log sinks: the central log gets every event, at least once.
 //!
 //! Events enter through the [`Sink`] trait of `report` and leave as JSON
-//! lines in a file or on stdout, RFC 5424 syslog messages (local socket,
+//! lines (leakhound's schema, or ECS, OCSF or CEF: `format`) in a file or
+//! on stdout, RFC 5424 syslog messages (local socket,
 //! UDP, TCP with octet counting, TLS), or journald entries. Network and
 //! socket sinks deliver through [`delivery::Delivery`]: a write-ahead disk
 //! spool, a bounded in-memory queue and a sending thread that reconnects
@@ -26,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use crate::config::sinks::{SinkConfig, Sinks};
-use crate::report::event::{Envelope, Event, to_json};
-use crate::report::{JsonLines, Sink};
+use crate::report::event::{Envelope, Event};
+use crate::report::{EventFormat, Lines, Sink};
 
 use delivery::{Delivery, Options};
 use transport::{Connector, Tcp, Tls, TlsFiles, Udp, UnixDgram};
@@ -167,18 +168,19 @@ pub fn build(c: &SinkConfig, state_dir: &Path) -> Result<Box<dyn Sink + Send>, S
             .map(|d| Box::new(d) as Box<dyn Sink + Send>)
             .map_err(|e| err(format!("cannot start: {e}")))
     };
+    let format = c.format.unwrap_or_default();
     let fmt = syslog::SyslogFormat {
         facility,
         app_name: app_name.clone(),
+        body: format,
     };
     let syslog_encoder = move || -> delivery::Encoder { Box::new(move |e, v| fmt.encode(e, v)) };
     match target {
-        Target::Stdout => Ok(Box::new(JsonLines::new(io::stdout()))),
-        Target::Jsonl(path) => {
-            Ok(Box::new(JsonlFile::open(&path).map_err(|e| {
-                err(format!("cannot open {} for appending: {e}", path.display()))
-            })?))
-        }
+        Target::Stdout => Ok(Box::new(Lines::new(io::stdout(), format))),
+        Target::Jsonl(path) => Ok(Box::new(
+            JsonlFile::open_as(&path, format)
+                .map_err(|e| err(format!("cannot open {} for appending: {e}", path.display())))?,
+        )),
         Target::Journald(path) => {
             let jf = journald::JournalFormat {
                 identifier: app_name,
@@ -298,21 +300,29 @@ fn install_sighup() {
 
 /// JSON lines appended to a file: one event per line, written and flushed
 /// per event (an event is delivered when its line is written), reopened
-/// after SIGHUP.
+/// after SIGHUP. The lines are leakhound's events, or ECS, OCSF or CEF
+/// ([`EventFormat`]).
 pub struct JsonlFile {
     path: PathBuf,
     file: File,
     generation: u64,
+    format: EventFormat,
 }
 
 impl JsonlFile {
     /// Opens (creating, mode 0640) `path` for appending.
     pub fn open(path: &Path) -> io::Result<JsonlFile> {
+        JsonlFile::open_as(path, EventFormat::Json)
+    }
+
+    /// Opens `path` for appending lines in `format`.
+    pub fn open_as(path: &Path, format: EventFormat) -> io::Result<JsonlFile> {
         install_sighup();
         Ok(JsonlFile {
             path: path.to_path_buf(),
             file: open_append(path)?,
             generation: REOPEN.load(Ordering::SeqCst),
+            format,
         })
     }
 }
@@ -335,7 +345,7 @@ impl Sink for JsonlFile {
             })?;
             self.generation = g;
         }
-        let mut line = serde_json::to_vec(&to_json(env, ev))?;
+        let mut line = self.format.encode(env, ev).into_bytes();
         line.push(b'\n');
         // One write per line: with O_APPEND, lines from several writers do
         // not interleave.

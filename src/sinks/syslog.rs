@@ -12,6 +12,11 @@
 //! the private enterprise number RFC 5612 reserves for documentation: an
 //! operator with their own number can keep it, collectors match on the
 //! name. Framing (octet counting for TCP and TLS) is the transport's job.
+//!
+//! With an output's `format: ecs|ocsf|cef` the MSG part is the event in
+//! that schema instead (a CEF line, an ECS or OCSF JSON object) and the
+//! structured data is the nil value `-`: SIEM parsers for those formats
+//! read the message alone.
 
 use crate::report::event::{Envelope, Event, to_json};
 use crate::rules::Severity;
@@ -62,21 +67,30 @@ pub fn severity_of(ev: &Event) -> u8 {
 pub struct SyslogFormat {
     pub facility: u8,
     pub app_name: String,
+    /// What the MSG part holds.
+    pub body: crate::report::EventFormat,
 }
 
 impl SyslogFormat {
     /// One RFC 5424 message for one event.
     pub fn encode(&self, env: &Envelope, ev: &Event) -> Vec<u8> {
-        let json = to_json(env, ev);
         let pri = u32::from(self.facility) * 8 + u32::from(severity_of(ev));
         let mut out = format!(
-            "<{pri}>1 {} {} {} {} {} [{SD_ID}",
+            "<{pri}>1 {} {} {} {} {} ",
             header_field(&env.time, 64),
             header_field(&env.host, 255),
             header_field(&self.app_name, 48),
             std::process::id(),
             header_field(ev.type_name(), 32),
         );
+        if self.body != crate::report::EventFormat::Json {
+            out.push_str("- ");
+            out.push_str(&self.body.encode(env, ev));
+            return out.into_bytes();
+        }
+        let json = to_json(env, ev);
+        out.push('[');
+        out.push_str(SD_ID);
         if let serde_json::Value::Object(map) = &json {
             for (k, v) in map {
                 match v {
@@ -176,6 +190,7 @@ mod tests {
         let f = SyslogFormat {
             facility: facility_code("local0").unwrap(),
             app_name: "leakhound".into(),
+            body: crate::report::EventFormat::Json,
         };
         let msg = String::from_utf8(f.encode(&env(), &ev)).unwrap();
         let pid = std::process::id();
