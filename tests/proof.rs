@@ -490,4 +490,26 @@ fn d11_numbers_in_names_are_masked_in_the_proof_and_the_html_report() {
         named["content_hmac"].is_string(),
         "the named file was not hashed: {named}"
     );
+    // verify --against finds the named files by their masked names (none
+    // gone, none new), and a new one is listed masked.
+    let verify = |s: &Setup| {
+        s.cmd()
+            .arg("verify")
+            .arg(&proof)
+            .arg("--against")
+            .arg(s.share())
+            .output()
+            .unwrap()
+    };
+    let out = verify(&s);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    s.write("share/4929731804276152.txt", "new\n");
+    let out = verify(&s);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(!text.contains("4929731804276152"), "{text}");
+    assert!(text.contains("492973******6152.txt"), "{text}");
 }

@@ -6,7 +6,7 @@
 //! [`Changes`], [`ProofDiff`]) for the command to print.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ed25519_dalek::VerifyingKey;
 use hmac::Mac;
@@ -14,6 +14,7 @@ use hmac::Mac;
 use super::sign::{self, SignatureCheck};
 use super::{CONTENT_DOMAIN, KEY_ID_DOMAIN, Proof, hex};
 use crate::fingerprint::Fingerprinter;
+use crate::report::names;
 
 /// What verifying a proof's integrity found.
 #[derive(Debug, Clone)]
@@ -145,11 +146,17 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
             .unwrap_or_default()
     };
     let filter = crate::inputs::PathFilter::new(&globs("include"), &globs("exclude"))?;
-    let mut on_disk: BTreeSet<String> = BTreeSet::new();
+    // Keyed by the path as a proof shows it (escaped, numbers in names
+    // masked, as every output shows it), so a file whose name holds a
+    // number is matched, and a new one is listed masked; the value is the
+    // real relative path, to hash the file.
+    let shown = |rel: &Path| names::mask_path(names::builtin_engine(), &names::escape_path(rel));
+    let mut on_disk: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
     let single_file = dir.is_file();
     if single_file {
         if let Some(n) = dir.file_name() {
-            on_disk.insert(n.to_string_lossy().into_owned());
+            on_disk.insert(shown(Path::new(n)), PathBuf::from(n));
         }
     } else {
         let walk = walkdir::WalkDir::new(dir)
@@ -167,16 +174,21 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
                 message: e.to_string(),
             })?;
             if e.file_type().is_dir() {
+                // A finding in a directory's name is an entry of its own
+                // (no file record): the directory being there is enough.
+                if let Ok(rel) = e.path().strip_prefix(dir) {
+                    dirs.insert(shown(rel));
+                }
                 continue;
             }
             if let Ok(rel) = e.path().strip_prefix(dir)
                 && filter.wants_file(rel)
             {
-                on_disk.insert(rel.to_string_lossy().replace('\\', "/"));
+                on_disk.insert(shown(rel), rel.to_path_buf());
             }
         }
     }
-    let resolve = |rel: &str| {
+    let resolve = |rel: &Path| {
         if single_file {
             dir.to_path_buf()
         } else {
@@ -188,19 +200,25 @@ pub fn against(proof: &Proof, dir: &Path, fp: &Fingerprinter) -> Result<Changes,
     let mut in_proof = BTreeSet::new();
     for e in &proof.entries {
         in_proof.insert(e.path.clone());
-        if !on_disk.contains(&e.path) {
-            ch.gone.push(e.path.clone());
+        let Some(real) = on_disk.get(&e.path) else {
+            if !dirs.contains(&e.path) {
+                ch.gone.push(e.path.clone());
+            }
             continue;
-        }
+        };
         match &e.content_hmac {
             None => ch.unhashed.push(e.path.clone()),
-            Some(h) => match super::build::hash_file(&mac, &resolve(&e.path), false, &mut buf) {
+            Some(h) => match super::build::hash_file(&mac, &resolve(real), false, &mut buf) {
                 Ok((_, _, now)) if &now == h => ch.unchanged += 1,
                 _ => ch.changed.push(e.path.clone()),
             },
         }
     }
-    ch.new = on_disk.difference(&in_proof).cloned().collect();
+    ch.new = on_disk
+        .keys()
+        .filter(|k| !in_proof.contains(*k))
+        .cloned()
+        .collect();
     Ok(ch)
 }
 
