@@ -90,6 +90,7 @@ fn every_event() -> Vec<Event> {
                 column_name: Some("pan".into()),
                 ..DataLocation::default()
             }),
+            location: leakhound::report::event::Location::Content,
         }));
     }
     for status in [
@@ -106,6 +107,7 @@ fn every_event() -> Vec<Event> {
             bytes: 10,
             encoding: None,
             findings: 1,
+            meta: None,
         }));
     }
     for action in ["redacted", "quarantined", "restored", "skipped"] {
@@ -446,7 +448,9 @@ fn sample() -> tempfile::TempDir {
 #[test]
 fn siem_formats_of_a_real_scan_fit_their_schemas_and_hold_no_raw_value() {
     let dir = sample();
-    let nasty_path = dir.path().join(NASTY).to_str().unwrap().to_string();
+    // Paths travel in the lossless escaped form every output uses (control
+    // characters such as the newline in NASTY shown as `\n`: D12).
+    let nasty_path = leakhound::report::names::escape_path(&dir.path().join(NASTY));
 
     let schemas = Ocsf::load();
     let out = scan(dir.path(), "ocsf");
@@ -500,7 +504,10 @@ fn siem_formats_of_a_real_scan_fit_their_schemas_and_hold_no_raw_value() {
         .find(|l| l.get("cat") == Some("finding"))
         .expect("a finding line");
     assert_eq!(finding.get("filePath"), Some(nasty_path.as_str()));
-    assert_eq!(finding.get("fname"), Some(NASTY));
+    assert_eq!(
+        finding.get("fname"),
+        Some(leakhound::report::names::escape_path(std::path::Path::new(NASTY)).as_str())
+    );
     assert!(
         lines
             .iter()
