@@ -34,15 +34,31 @@ const MAX_HEADER: usize = 4096;
 const MAX_COLUMNS: usize = 256;
 
 /// The columns of a table whose header names a kind: a CSV/TSV header such
-/// as `id,name,ssn` or `کد_ملی` makes every value under that column carry
-/// the rule's keyword, however far the header is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// as `id,name,ssn` or `کد_ملی`, or a fixed-width header such as
+/// `NAME        SSN         CITY`, makes every value under that column
+/// carry the rule's keyword, however far the header is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
-    delimiter: u8,
+    layout: Layout,
     /// For each column: the rules (bit `i` = rule `i`, first 64 rules) whose
     /// keywords or kind the header names.
     rules: Vec<u64>,
 }
+
+/// How a row is cut into columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layout {
+    /// Fields separated by this byte (quotes respected).
+    Delimited(u8),
+    /// Fixed-width columns: the character position where each header field
+    /// starts (a report printed with spaces, `column -t`, a mainframe
+    /// export). Values are read as left-aligned under their header.
+    Fixed(Vec<usize>),
+}
+
+/// Fewest spaces between two fields of a fixed-width header: one space
+/// separates words of a title, two or more separate columns.
+const FIXED_GAP: usize = 2;
 
 impl Columns {
     /// Reads the header of a table from the first line of a text, if it
@@ -65,32 +81,67 @@ impl Columns {
         }
         let best = (0..4).max_by_key(|&i| (counts[i], 4 - i))?;
         if counts[best] == 0 {
-            return None;
+            return Self::fixed_width(line, names);
         }
         let delimiter = cands[best];
-        let mut rules = Vec::new();
-        for field in split_fields(line, delimiter).take(MAX_COLUMNS) {
-            let mut name = [0u8; 128];
-            let n = field.len().min(name.len());
-            for (d, &s) in name.iter_mut().zip(&field[..n]) {
-                // `card_number`, `national-id` read as words.
-                *d = match s {
-                    b'_' | b'-' | b'.' => b' ',
-                    b'"' => b' ',
-                    _ => s.to_ascii_lowercase(),
-                };
-            }
-            rules.push(names(&name[..n]));
+        let rules: Vec<u64> = split_fields(line, delimiter)
+            .take(MAX_COLUMNS)
+            .map(|f| field_rules(f, names))
+            .collect();
+        rules.iter().any(|&r| r != 0).then_some(Columns {
+            layout: Layout::Delimited(delimiter),
+            rules,
+        })
+    }
+
+    /// A header line without delimiters read as fixed-width columns: at
+    /// least two fields, each separated by [`FIXED_GAP`] or more spaces
+    /// (a tab or a quote means it is not one), one of them named by `names`.
+    fn fixed_width(line: &[u8], names: &dyn Fn(&[u8]) -> u64) -> Option<Columns> {
+        if line.contains(&b'\t') || line.contains(&b'"') {
+            return None;
         }
-        rules
-            .iter()
-            .any(|&r| r != 0)
-            .then_some(Columns { delimiter, rules })
+        let mut starts = Vec::new();
+        let mut rules = Vec::new();
+        let (mut chars, mut spaces) = (0usize, FIXED_GAP);
+        let mut field_start = None;
+        for (i, &b) in line.iter().enumerate() {
+            if is_continuation(b) {
+                continue;
+            }
+            if b == b' ' {
+                spaces += 1;
+                if spaces == FIXED_GAP
+                    && let Some(fs) = field_start.take()
+                {
+                    rules.push(field_rules(line[fs..i].trim_ascii(), names));
+                }
+            } else {
+                if spaces >= FIXED_GAP {
+                    if starts.len() == MAX_COLUMNS {
+                        break;
+                    }
+                    starts.push(chars);
+                    field_start = Some(i);
+                }
+                spaces = 0;
+            }
+            chars += 1;
+        }
+        if let Some(fs) = field_start {
+            rules.push(field_rules(line[fs..].trim_ascii(), names));
+        }
+        rules.truncate(starts.len());
+        (starts.len() >= 2 && rules.iter().any(|&r| r != 0)).then_some(Columns {
+            layout: Layout::Fixed(starts),
+            rules,
+        })
     }
 
     /// The rules the column of the value starting at `start` is named for:
-    /// the fields before it on its line are counted, if the line starts
-    /// within [`LOOK`] bytes (else nothing is known).
+    /// the fields before it on its line are counted (or, in a fixed-width
+    /// table, its character position is read), if the line starts within
+    /// [`LOOK`] bytes (else nothing is known).
     pub fn rules_at(&self, buf: &[u8], start: usize) -> u64 {
         let lo = start.saturating_sub(LOOK);
         let line_start = match memchr::memrchr(b'\n', &buf[lo..start]) {
@@ -98,17 +149,51 @@ impl Columns {
             None if lo == 0 => 0,
             None => return 0,
         };
-        let mut field = 0usize;
-        let mut quoted = false;
-        for &b in &buf[line_start..start] {
-            if b == b'"' {
-                quoted = !quoted;
-            } else if b == self.delimiter && !quoted {
-                field += 1;
+        let before = &buf[line_start..start];
+        let field = match &self.layout {
+            Layout::Delimited(delimiter) => {
+                let mut field = 0usize;
+                let mut quoted = false;
+                for &b in before {
+                    if b == b'"' {
+                        quoted = !quoted;
+                    } else if b == *delimiter && !quoted {
+                        field += 1;
+                    }
+                }
+                field
             }
-        }
+            Layout::Fixed(starts) => {
+                let pos = before.iter().filter(|&&b| !is_continuation(b)).count();
+                // The last column starting at or before the value; a value
+                // left of the first column belongs to none.
+                match starts.iter().rposition(|&s| s <= pos) {
+                    Some(i) => i,
+                    None => return 0,
+                }
+            }
+        };
         self.rules.get(field).copied().unwrap_or(0)
     }
+}
+
+/// A UTF-8 continuation byte: not the start of a character.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// The rules a header field names, read as words (`card_number`,
+/// `national-id`; quotes blanked; at most 128 bytes).
+fn field_rules(field: &[u8], names: &dyn Fn(&[u8]) -> u64) -> u64 {
+    let mut name = [0u8; 128];
+    let n = field.len().min(name.len());
+    for (d, &s) in name.iter_mut().zip(&field[..n]) {
+        *d = match s {
+            b'_' | b'-' | b'.' | b'"' => b' ',
+            _ => s.to_ascii_lowercase(),
+        };
+    }
+    names(&name[..n])
 }
 
 /// The fields of a header line (quotes are kept; they are blanked later).
@@ -479,5 +564,38 @@ mod tests {
         // No delimiter, or no named column: no table.
         assert!(Columns::from_header(b"ssn list\n1\n", &names).is_none());
         assert!(Columns::from_header(b"a,b,c\n1,2,3\n", &names).is_none());
+    }
+
+    #[test]
+    fn i18_fixed_width_header_names_the_column_under_it() {
+        let names = |f: &[u8]| -> u64 { u64::from(f.trim_ascii() == b"ssn") };
+        let text = "NAME        SSN         CITY\nJane Roe    536228726   Springfield\nJohn Doe    Springfield 536228726\n";
+        let c = Columns::from_header(text.as_bytes(), &names).unwrap();
+        let (b, s, _) = at(text, "536228726   Spring");
+        assert_eq!(c.rules_at(b, s), 1);
+        // The same number under CITY, or under NAME: not named.
+        let (b, s, _) = at(text, "536228726\n");
+        assert_eq!(c.rules_at(b, s), 0);
+        let text = "NAME        SSN\n536228726   x\n";
+        let c = Columns::from_header(text.as_bytes(), &names).unwrap();
+        let (b, s, _) = at(text, "536228726");
+        assert_eq!(c.rules_at(b, s), 0);
+        // Characters, not bytes: a Persian name before the column (20
+        // bytes, 10 characters, then two spaces).
+        let text = "NAME        SSN     CITY\nابپتثجچحخد  536228726\n";
+        let c = Columns::from_header(text.as_bytes(), &names).unwrap();
+        let (b, s, _) = at(text, "536228726");
+        assert_eq!(c.rules_at(b, s), 1);
+    }
+
+    #[test]
+    fn i18_prose_first_line_is_not_a_fixed_width_header() {
+        let names = |f: &[u8]| -> u64 { u64::from(f.trim_ascii() == b"ssn") };
+        // Words separated by single spaces are one field: a title, not a
+        // table; one field alone is no table either.
+        assert!(Columns::from_header(b"Your SSN is below\n536228726\n", &names).is_none());
+        assert!(Columns::from_header(b"  SSN\n536228726\n", &names).is_none());
+        // Fixed-width, but no column named for a rule.
+        assert!(Columns::from_header(b"NAME    CITY\nx       536228726\n", &names).is_none());
     }
 }

@@ -570,6 +570,36 @@ fn i18_column_header_is_a_keyword_for_every_value_under_it() {
 }
 
 #[test]
+fn i18_fixed_width_header_is_a_keyword_for_every_value_under_it() {
+    // A report printed with spaces: only the header, far above, says what
+    // the column holds.
+    let mut report = String::from("EMPLOYEE              SSN          OFFICE\n");
+    for i in 0..40 {
+        report.push_str(&format!(
+            "Person number {i:<8}                 Springfield\n"
+        ));
+    }
+    report.push_str("Jane Roe              536228726    Springfield\n");
+    let ms = engine().find_all(report.as_bytes());
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].confidence, Confidence::High);
+    let mut s = StreamScanner::new(engine(), 4096);
+    let mut conf = Vec::new();
+    s.scan_bytes(report.repeat(3).as_bytes(), &mut |l: Located<'_>| {
+        conf.push(l.m.confidence);
+        Flow::Continue(())
+    });
+    assert_eq!(conf, [Confidence::High; 3]);
+    // The same number under OFFICE stays low (the header beyond the
+    // keyword window).
+    let other = report.replace(
+        "Jane Roe              536228726    Springfield",
+        "Jane Roe                           536228726",
+    );
+    assert_eq!(judged(&other).0, Confidence::Low);
+}
+
+#[test]
 fn i18_script_around_a_bare_number_is_weak_evidence() {
     // Persian text, or Persian digits: a bare melli code is lifted to medium.
     assert_eq!(
