@@ -188,6 +188,20 @@ pub fn scan_one(
     min_confidence: Confidence,
     limits: Limits,
 ) -> Vec<Event> {
+    one_thread(engine, fingerprinter, min_confidence, limits, |w| {
+        w.scan_input(name, reader)
+    })
+}
+
+/// Runs `work` on a one-thread worker and returns the events it sent (what
+/// the summary counts is dropped: a caller of one file keeps no totals).
+fn one_thread(
+    engine: &Engine,
+    fingerprinter: &Fingerprinter,
+    min_confidence: Confidence,
+    limits: Limits,
+    work: impl FnOnce(&Worker<'_>),
+) -> Vec<Event> {
     let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
     let worker = Worker {
         engine,
@@ -199,7 +213,7 @@ pub fn scan_one(
         progress: None,
         limits,
     };
-    worker.scan_input(name, reader);
+    work(&worker);
     drop(tx);
     rx.try_iter()
         .flat_map(|m| match m {
@@ -218,25 +232,13 @@ pub fn name_findings(
     name: &str,
     min_confidence: Confidence,
 ) -> Vec<Event> {
-    let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
-    let worker = Worker {
+    one_thread(
         engine,
         fingerprinter,
-        tx: &tx,
-        chunk: crate::engine::stream::DEFAULT_CHUNK,
         min_confidence,
-        threads: 1,
-        progress: None,
-        limits: Limits::default(),
-    };
-    worker.scan_name_of(name);
-    drop(tx);
-    rx.try_iter()
-        .flat_map(|m| match m {
-            Msg::Events(events) => events,
-            Msg::Excluded | Msg::BelowConfidence(_) => Vec::new(),
-        })
-        .collect()
+        Limits::default(),
+        |w| w.scan_name_of(name),
+    )
 }
 
 struct Worker<'a> {
