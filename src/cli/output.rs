@@ -94,9 +94,12 @@ impl OutputArgs {
             }),
             None => {
                 let mut out = io::stdout().lock();
-                out.write_all(&text)
-                    .and_then(|()| out.flush())
-                    .map_err(OutputError::Stdout)
+                match out.write_all(&text).and_then(|()| out.flush()) {
+                    // A reader that closed the pipe (`| head -1`) has all it
+                    // wanted: end quietly, as every command does.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => super::exit_broken_pipe(),
+                    r => r.map_err(OutputError::Stdout),
+                }
             }
         }
     }
