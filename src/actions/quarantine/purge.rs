@@ -27,6 +27,21 @@ pub struct PurgeReport {
 }
 
 impl Store {
+    /// The end of a purge whose row is `purging` (the live purge and
+    /// recovery both finish it this way): the object goes, then the row.
+    pub(super) fn finish_purge(&self, id: &str) -> Result<(), StoreError> {
+        self.unlink_object(id)?;
+        safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
+        let changed = self
+            .db
+            .execute(
+                "DELETE FROM items WHERE id = ?1 AND state = ?2",
+                params![id, State::Purging],
+            )
+            .map_err(self.mdb())?;
+        self.one_row(changed, id, State::Purging)
+    }
+
     /// Deletes the stored copies (and rows) of files quarantined more than
     /// `older_than` ago, and the rows of files restored that long ago.
     pub fn purge(&self, older_than: Duration, dry_run: bool) -> Result<PurgeReport, StoreError> {
@@ -77,16 +92,7 @@ impl Store {
                         continue;
                     }
                     fault::point("purge:after-mark");
-                    self.unlink_object(&id)?;
-                    safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
-                    let changed = self
-                        .db
-                        .execute(
-                            "DELETE FROM items WHERE id = ?1 AND state = ?2",
-                            params![id, State::Purging],
-                        )
-                        .map_err(self.mdb())?;
-                    self.one_row(changed, &id, State::Purging)?;
+                    self.finish_purge(&id)?;
                     report.deleted.push(id);
                 }
                 _ => {

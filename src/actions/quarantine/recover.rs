@@ -153,18 +153,7 @@ impl Store {
                 }
             }
             State::Restoring => self.recover_restore(id)?,
-            State::Purging => {
-                self.unlink_object(id)?;
-                safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
-                let changed = self
-                    .db
-                    .execute(
-                        "DELETE FROM items WHERE id = ?1 AND state = ?2",
-                        params![id, State::Purging],
-                    )
-                    .map_err(self.mdb())?;
-                self.one_row(changed, id, State::Purging)?;
-            }
+            State::Purging => self.finish_purge(id)?,
         }
         Ok(true)
     }
@@ -198,16 +187,7 @@ impl Store {
             _ => false,
         };
         if landed {
-            self.unlink_object(id)?;
-            safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
-            let changed = self
-                .db
-                .execute(
-                    "UPDATE items SET state = ?3, restored_to = restore_to, restore_temp = NULL WHERE id = ?1 AND state = ?2",
-                    params![id, State::Restoring, State::Restored],
-                )
-                .map_err(self.mdb())?;
-            return self.one_row(changed, id, State::Restoring);
+            return self.finish_restore(id);
         }
         if let Some(temp) = &temp
             && let Ok((dir, _, name)) = walk::open_parent(&names::to_path(temp), Trust::Any)

@@ -79,6 +79,22 @@ fn refused_walk(dest: &Path, e: walk::WalkError) -> StoreError {
 }
 
 impl Store {
+    /// The end of a restore whose file is in place (the live restore and
+    /// recovery both finish it this way): the object goes, then the row
+    /// says `restored`.
+    pub(super) fn finish_restore(&self, id: &str) -> Result<(), StoreError> {
+        self.unlink_object(id)?;
+        safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
+        let changed = self
+            .db
+            .execute(
+                "UPDATE items SET state = ?3, restored_to = restore_to, restore_temp = NULL WHERE id = ?1 AND state = ?2",
+                params![id, State::Restoring, State::Restored],
+            )
+            .map_err(self.mdb())?;
+        self.one_row(changed, id, State::Restoring)
+    }
+
     /// Restores a quarantined file (see the module docs). Never overwrites
     /// a file, except this id's own tombstone.
     pub fn restore(&self, id: &str, opts: RestoreOptions<'_>) -> Result<Restored, StoreError> {
@@ -157,16 +173,7 @@ impl Store {
                 return Err(e);
             }
         };
-        self.unlink_object(id)?;
-        safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
-        let changed = self
-            .db
-            .execute(
-                "UPDATE items SET state = ?3, restored_to = restore_to, restore_temp = NULL WHERE id = ?1 AND state = ?2",
-                params![id, State::Restoring, State::Restored],
-            )
-            .map_err(self.mdb())?;
-        self.one_row(changed, id, State::Restoring)?;
+        self.finish_restore(id)?;
         Ok(Restored {
             path: dest,
             warnings,
