@@ -144,16 +144,7 @@ pub fn extension(env: &Envelope, ev: &Event) -> Vec<(&'static str, String)> {
             }
             x.push(("cn2Label", "offset".into()));
             x.push(("cn2", f.offset.to_string()));
-            x.push((
-                "msg",
-                format!(
-                    "{} {} {} in {}",
-                    f.severity.as_str(),
-                    f.kind,
-                    f.masked,
-                    f.path
-                ),
-            ));
+            x.push(("msg", super::finding_line(f)));
         }
         Event::File(f) => {
             file(&mut x, &f.path, f.member.as_ref());

@@ -192,36 +192,14 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
                     "version": env.rules_version,
                 }),
             );
-            doc.insert(
-                "message".into(),
-                format!(
-                    "{} {} {} in {}",
-                    f.severity.as_str(),
-                    f.kind,
-                    f.masked,
-                    f.path
-                )
-                .into(),
-            );
+            doc.insert("message".into(), super::finding_line(f).into());
         }
         Event::File(f) => {
             doc.insert("file".into(), file_fields(&f.path));
             if let Some(r) = &f.reason {
                 event.insert("reason".into(), r.clone().into());
             }
-            doc.insert(
-                "message".into(),
-                format!(
-                    "{} {}{}",
-                    f.status.as_str(),
-                    f.path,
-                    f.reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                )
-                .into(),
-            );
+            doc.insert("message".into(), super::file_line(f).into());
         }
         Event::Action(a) => {
             doc.insert("file".into(), file_fields(&a.path));

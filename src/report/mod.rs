@@ -204,3 +204,29 @@ impl<W: Write> Sink for JsonDocument<W> {
         self.out.flush()
     }
 }
+
+/// One line that says what a finding is, for the message fields of the SIEM
+/// formats: `high card_visa 452601******3012 in PATH` (masked value, the
+/// path as events carry it).
+pub(crate) fn finding_line(f: &event::FindingEvent) -> String {
+    format!(
+        "{} {} {} in {}",
+        f.severity.as_str(),
+        f.kind,
+        f.masked,
+        f.path
+    )
+}
+
+/// One line that says how a file was read: `error PATH: reason`.
+pub(crate) fn file_line(f: &event::FileEvent) -> String {
+    format!(
+        "{} {}{}",
+        f.status.as_str(),
+        f.path,
+        f.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
+}

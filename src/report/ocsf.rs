@@ -187,17 +187,7 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
                 }),
             );
             m.insert("file".into(), file_object(&f.path));
-            m.insert(
-                "message".into(),
-                format!(
-                    "{} {} {} in {}",
-                    f.severity.as_str(),
-                    f.kind,
-                    f.masked,
-                    f.path
-                )
-                .into(),
-            );
+            m.insert("message".into(), super::finding_line(f).into());
             m
         }
         Event::Action(a) => {
@@ -246,19 +236,7 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             if let Some(r) = &f.reason {
                 m.insert("status_detail".into(), r.clone().into());
             }
-            m.insert(
-                "message".into(),
-                format!(
-                    "{} {}{}",
-                    f.status.as_str(),
-                    f.path,
-                    f.reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                )
-                .into(),
-            );
+            m.insert("message".into(), super::file_line(f).into());
             m
         }
         Event::Scan(s) => {
