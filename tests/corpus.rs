@@ -184,7 +184,8 @@ fn i18_default_confidence_hides_only_bare_weak_check_items() {
     let recall = s["recall"].as_f64().unwrap();
     let precision = s["precision"].as_f64().unwrap();
     assert!(precision >= 0.999, "precision {precision}");
-    assert!(recall >= 0.98, "recall {recall}: {}", s["missed_examples"]);
+    // 0.994 (498 of 501) with the kin evidence; 0.984 without it.
+    assert!(recall >= 0.99, "recall {recall}: {}", s["missed_examples"]);
     // The generator marks each item planted with a keyword, a named column
     // or key, or text of its language nearby (`context`): the default must
     // list every one of them. What it may hide is the context-free rest

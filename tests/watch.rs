@@ -1450,7 +1450,7 @@ fn d8_rescan_verify_compares_the_content_when_every_stamp_matches() {
     assert!(code.success());
 
     // rescan: verify: the start-up walk reads it and compares its MAC.
-    let other = "4111 1111 1111 1111\n";
+    let other = "4526 0181 5908 3012\n";
     assert_eq!(other.len(), CARD.len() + 1);
     rewrite_keeping_mtime(&file, other);
     forge_row_ctime(&s.path("state"), &file);

@@ -12,14 +12,19 @@
 //! * the script around a bare number ([`script_near`]): weak evidence that
 //!   lifts a bare number one step, up to the rule's `default`;
 //! * negative evidence from the neighbourhood ([`structure`], [`code`],
-//!   and the table signal in `Engine::table_signal`): demotes to `low`.
+//!   and the table signal in `Engine::table_signal`): demotes to `low`;
+//! * kin ([`Kin`]): a number of the same kind listed on its own evidence
+//!   shortly before in the same file lifts a bare one that only lacked
+//!   context to `medium`.
 //!
 //! Keywords win over negative evidence: `SSN: 536228726,` in a JSON line is
 //! an SSN even though it looks like a list element. Every function looks at
 //! no more than [`LOOK`] bytes on either side of the match, so a match is
 //! judged the same in whichever streaming window it is seen.
 
-use crate::rules::Script;
+use crate::rules::{Confidence, Script};
+
+use super::Match;
 
 /// Bytes looked at on each side of a match by the neighbourhood signals.
 /// With the longest candidate (128 bytes) this stays inside the engine's
@@ -28,6 +33,53 @@ pub const LOOK: usize = 160;
 
 /// Bytes searched on each side of a match for the script of its text.
 pub const SCRIPT_WINDOW: usize = 64;
+
+/// How far after a confirmed number of a kind (in bytes of the same file
+/// or member) a bare number of that kind is lifted by [`Kin`].
+pub const KIN_REACH: u64 = 256 * 1024;
+
+/// Same-kind evidence along one stream. Once a number of a kind is listed
+/// on its own evidence (medium or above, not test data), a later number of
+/// the same kind within [`KIN_REACH`] bytes, valid, which is low only for
+/// want of context (no negative signal demoted it), is raised to medium,
+/// capped at its rule's `default`. A file that already holds a confirmed
+/// Iranian national code makes the next valid bare 10-digit code in it far
+/// likelier to be one too (DLP products weigh instance counts and
+/// supporting elements the same way). It never chains: only numbers
+/// confirmed by their own evidence lift others. Forward only, so a stream
+/// needs no buffering and every window size judges alike; a segmented
+/// large file starts afresh at each segment, which can only list fewer.
+#[derive(Debug, Default)]
+pub struct Kin<'e> {
+    /// Each confirmed kind and the offset of its last confirmed number.
+    last: Vec<(&'e str, u64)>,
+}
+
+impl<'e> Kin<'e> {
+    /// Weighs `m`, found at `offset`, and remembers it if it confirms its
+    /// kind.
+    pub fn weigh(&mut self, m: &mut Match<'e>, offset: u64) {
+        if m.test_data {
+            return;
+        }
+        if m.confidence >= Confidence::Medium {
+            match self.last.iter_mut().find(|(k, _)| *k == m.kind) {
+                Some((_, at)) => *at = (*at).max(offset),
+                None => self.last.push((m.kind, offset)),
+            }
+            return;
+        }
+        let kin_before = self
+            .last
+            .iter()
+            .any(|&(k, at)| k == m.kind && offset >= at && offset - at <= KIN_REACH);
+        if m.demoted_by.is_none() && kin_before {
+            m.confidence = Confidence::Medium
+                .min(m.rule.confidence.default)
+                .max(m.confidence);
+        }
+    }
+}
 
 /// Longest header line read for column names, and most columns kept.
 const MAX_HEADER: usize = 4096;

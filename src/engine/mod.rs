@@ -657,7 +657,13 @@ impl Engine {
                 } else {
                     rule.severity
                 },
-                confidence,
+                // A published test number is no one's data: listed only
+                // at `--min-confidence low`, counted otherwise.
+                confidence: if test_data {
+                    Confidence::Low
+                } else {
+                    confidence
+                },
                 test_data,
                 demoted_by,
             };
@@ -857,7 +863,10 @@ impl Engine {
     pub fn find_all<'e>(&'e self, text: &[u8]) -> Vec<Match<'e>> {
         let mut out = Vec::new();
         let columns = self.columns(text);
-        let _ = self.scan_table(text, 0..text.len(), columns.as_ref(), &mut |m| {
+        let mut kin = evidence::Kin::default();
+        let _ = self.scan_table(text, 0..text.len(), columns.as_ref(), &mut |mut m| {
+            let at = m.start as u64;
+            kin.weigh(&mut m, at);
             out.push(m);
             Flow::Continue(())
         });

@@ -22,7 +22,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::evidence::Columns;
+use super::evidence::{Columns, Kin};
 use super::{Engine, Flow, MARGIN, Match};
 
 /// Default bytes read per window.
@@ -434,6 +434,11 @@ impl<'e> StreamScanner<'e> {
                 bytes: read.total,
             })?;
         let encoding = detect_encoding(&self.raw);
+        let mut kin = Kin::default();
+        let on_match = &mut |mut l: Located<'e>| {
+            kin.weigh(&mut l.m, l.offset);
+            on_match(l)
+        };
         let result = match encoding {
             Encoding::Utf8 { bom } => self.scan_utf8(reader, bom, head_eof, &mut read, on_match),
             Encoding::Utf16 { big_endian, bom } => {
@@ -735,6 +740,11 @@ impl<'e> StreamScanner<'e> {
             p.fetch_add(range.end - range.start, Ordering::Relaxed);
         }
         let report = (range.start - read_start) as usize..(range.end - read_start) as usize;
+        let mut kin = Kin::default();
+        let on_match = &mut |mut sm: SegmentMatch<'e>| {
+            kin.weigh(&mut sm.located.m, sm.located.offset);
+            on_match(sm)
+        };
         if binary {
             self.scan_binary_window(read_start, report, &mut |l| {
                 on_match(SegmentMatch {

@@ -80,9 +80,85 @@ fn test_cards_are_low_severity_test_data() {
     assert_eq!(ms.len(), 1);
     assert!(ms[0].test_data);
     assert_eq!(ms[0].severity, Severity::Low);
+    // No one's data: listed only at `--min-confidence low`, keyword or not.
+    assert_eq!(ms[0].confidence, Confidence::Low);
     let ms = engine().find_all(b"card 4526 0181 5908 3012");
     assert!(!ms[0].test_data);
     assert_eq!(ms[0].severity, Severity::High);
+}
+
+/// The confidence of each Iranian code found in `text`, in order.
+fn melli_confidences(text: &str) -> Vec<Confidence> {
+    engine()
+        .find_all(text.as_bytes())
+        .into_iter()
+        .filter(|m| m.kind == "ir_melli")
+        .map(|m| m.confidence)
+        .collect()
+}
+
+#[test]
+fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
+    use super::evidence::KIN_REACH;
+    let bare = "charge ok ref=5606079828 amount=12\n";
+    // On its own, a bare valid code with no context is low.
+    assert_eq!(melli_confidences(bare), [Confidence::Low]);
+    // After a code confirmed by its keyword: medium.
+    // The filler keeps the keyword out of the other code's window.
+    let filler = format!("{}\n", "lorem ipsum ".repeat(20));
+    let confirmed = format!("melli code: 0099026570\n{filler}");
+    let confirmed = confirmed.as_str();
+    assert_eq!(
+        melli_confidences(&format!("{confirmed}{bare}")),
+        [Confidence::High, Confidence::Medium]
+    );
+    // Forward only: a bare code before the confirmed one stays low.
+    assert_eq!(
+        melli_confidences(&format!("{bare}{filler}{confirmed}")),
+        [Confidence::Low, Confidence::High]
+    );
+    // Another kind confirmed (an SSN) lifts nothing.
+    let kinds: Vec<_> = engine()
+        .find_all(format!("SSN: 536-22-8726\n{bare}").as_bytes())
+        .into_iter()
+        .map(|m| (m.kind, m.confidence))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
+    );
+    // Beyond the reach, low again.
+    let far = format!("{confirmed}{}\n{bare}", "x".repeat(KIN_REACH as usize));
+    assert_eq!(melli_confidences(&far), [Confidence::High, Confidence::Low]);
+    // A lifted code lifts no other (no chains): the third is past the
+    // reach of the only confirmed one.
+    let chain = format!(
+        "{confirmed}{}{bare}{}{bare}",
+        "x".repeat(KIN_REACH as usize / 2),
+        "x".repeat(KIN_REACH as usize / 2 + 64)
+    );
+    assert_eq!(
+        melli_confidences(&chain),
+        [Confidence::High, Confidence::Medium, Confidence::Low]
+    );
+    // A number a negative signal demoted stays low: a dotted token.
+    assert_eq!(
+        melli_confidences(&format!("{confirmed}v = 1.5606079828\n")),
+        [Confidence::High, Confidence::Low]
+    );
+    // The streaming scanner judges alike, at any window size.
+    for chunk in [64, 4096] {
+        let mut s = StreamScanner::new(engine(), chunk);
+        let mut got = Vec::new();
+        s.scan_bytes(
+            format!("{confirmed}{bare}").as_bytes(),
+            &mut |l: Located<'_>| {
+                got.push(l.m.confidence);
+                Flow::Continue(())
+            },
+        );
+        assert_eq!(got, [Confidence::High, Confidence::Medium], "chunk {chunk}");
+    }
 }
 
 #[test]
@@ -617,7 +693,8 @@ fn i18_script_around_a_bare_number_is_weak_evidence() {
 fn i18_textbook_ssns_are_test_data_and_advertising_ones_invalid() {
     let (confidence, _, test) = judged("ssn : 111-22-3333");
     assert!(test);
-    assert_eq!(confidence, Confidence::High);
+    // Test data is low whatever the keyword (listed only at `low`).
+    assert_eq!(confidence, Confidence::Low);
     let ms = engine().find_all(b"SSN 123-45-6789");
     assert_eq!(ms[0].severity, Severity::Low);
     assert!(engine().find_all(b"SSN 078-05-1120").is_empty());
