@@ -928,8 +928,14 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
         return (FileStatus::Scanned, None);
     };
     // A container that failed before any leaf was read is an error; one
-    // that was read in part is partial.
-    let status = if leaves == 0 && problems.iter().all(|p| p.status == FileStatus::Error) {
+    // that was read in part is partial. A format recognised but not read
+    // on purpose (RAR) is skipped, whatever of its raw bytes was scanned.
+    let status = if let [only] = problems
+        && only.member.is_none()
+        && only.status == FileStatus::Skipped
+    {
+        FileStatus::Skipped
+    } else if leaves == 0 && problems.iter().all(|p| p.status == FileStatus::Error) {
         FileStatus::Error
     } else {
         FileStatus::Partial

@@ -25,6 +25,7 @@ pub mod helper;
 mod mail;
 mod office;
 mod png;
+mod sevenz;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
@@ -91,6 +92,10 @@ pub enum Format {
     Png,
     /// The text of each page, extracted in a child process ([`helper`]).
     Pdf,
+    /// A 7z archive ([`sevenz`]).
+    SevenZ,
+    /// A RAR archive: recognised, reported `skipped`, raw bytes scanned.
+    Rar,
 }
 
 impl Format {
@@ -108,6 +113,8 @@ impl Format {
             Format::Mail => "mail",
             Format::Png => "png",
             Format::Pdf => "pdf",
+            Format::SevenZ => "7z",
+            Format::Rar => "rar",
         }
     }
 }
@@ -131,6 +138,10 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Png
     } else if head.starts_with(b"%PDF-") {
         Format::Pdf
+    } else if head.starts_with(sevenz::SEVENZ_MAGIC) {
+        Format::SevenZ
+    } else if sevenz::is_rar(head) {
+        Format::Rar
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -486,6 +497,11 @@ pub fn walk(
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
+        Format::SevenZ => match seekable {
+            Some(file) if place.depth == 0 => sevenz::sevenz(file, inner, budget, sink),
+            _ => sevenz::sevenz_stream(&mut stream, inner, budget, sink),
+        },
+        Format::Rar => sevenz::rar(&mut stream, place, sink),
     }
 }
 

