@@ -159,6 +159,9 @@ pub struct HelperArgs {
     /// The scanner's process id: the helper dies with it.
     #[arg(long, value_name = "PID")]
     pub parent: Option<u32>,
+    /// How OCR runs (the `ocr` extractor).
+    #[command(flatten)]
+    pub ocr: crate::extract::helper::ocr::HelperOcrArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,6 +478,7 @@ pub fn main() -> ExitCode {
     if let Some((kind, args)) = helper {
         // Before anything else (no logging): the helper confines itself
         // first, and must print nothing but its protocol.
+        args.ocr.install();
         return crate::extract::helper::helper_main(
             kind,
             crate::extract::helper::HelperLimits {

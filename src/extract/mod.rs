@@ -22,6 +22,7 @@
 
 mod archive;
 pub mod helper;
+mod image;
 mod mail;
 mod office;
 mod png;
@@ -96,6 +97,8 @@ pub enum Format {
     SevenZ,
     /// A RAR archive: recognised, reported `skipped`, raw bytes scanned.
     Rar,
+    /// An image other than PNG, read by OCR ([`image`]).
+    Image(image::ImageKind),
 }
 
 impl Format {
@@ -115,6 +118,7 @@ impl Format {
             Format::Pdf => "pdf",
             Format::SevenZ => "7z",
             Format::Rar => "rar",
+            Format::Image(kind) => kind.name(),
         }
     }
 }
@@ -142,6 +146,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::SevenZ
     } else if sevenz::is_rar(head) {
         Format::Rar
+    } else if let Some(kind) = image::sniff_image(head) {
+        Format::Image(kind)
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -495,7 +501,8 @@ pub fn walk(
         Format::Tar => archive::tar(&mut stream, inner, budget, sink),
         Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
-        Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
+        Format::Png => image::image(image::ImageKind::Png, &mut stream, inner, budget, sink),
+        Format::Image(kind) => image::image(kind, &mut stream, inner, budget, sink),
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
         Format::SevenZ => match seekable {
             Some(file) if place.depth == 0 => sevenz::sevenz(file, inner, budget, sink),

@@ -51,6 +51,7 @@
 
 mod child;
 mod confine;
+pub mod ocr;
 mod parent;
 pub mod pdf;
 pub mod pdf_files;
@@ -115,11 +116,13 @@ pub enum Kind {
     PdfNotes,
     /// The files embedded in a PDF ([`pdf_files`]).
     PdfFiles,
+    /// The text in an image's pixels, by OCR ([`ocr`]).
+    Ocr,
 }
 
 impl Kind {
     /// Every extractor, in the order `--help` and errors list them.
-    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes, Kind::PdfFiles];
+    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes, Kind::PdfFiles, Kind::Ocr];
 
     /// The name on the helper's command line.
     pub fn name(self) -> &'static str {
@@ -127,6 +130,7 @@ impl Kind {
             Kind::Pdf => "pdf",
             Kind::PdfNotes => "pdf-notes",
             Kind::PdfFiles => "pdf-files",
+            Kind::Ocr => "ocr",
         }
     }
 
@@ -136,6 +140,7 @@ impl Kind {
             Kind::Pdf => &PDF_WORDS,
             Kind::PdfNotes => &PDF_NOTES_WORDS,
             Kind::PdfFiles => &PDF_FILES_WORDS,
+            Kind::Ocr => &OCR_WORDS,
         }
     }
 
@@ -147,6 +152,7 @@ impl Kind {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
+            Kind::Ocr => ocr::extract_image(data, out),
         }
     }
 
@@ -157,6 +163,16 @@ impl Kind {
             Kind::Pdf => Some(Kind::PdfNotes),
             Kind::PdfNotes => Some(Kind::PdfFiles),
             Kind::PdfFiles => None,
+            Kind::Ocr => None,
+        }
+    }
+
+    /// Arguments beyond the limits that this kind's helper needs: how OCR
+    /// runs (engine, time limit, languages).
+    pub fn extra_args(self) -> Vec<String> {
+        match self {
+            Kind::Ocr => ocr::helper_args(),
+            _ => Vec::new(),
         }
     }
 }
@@ -261,6 +277,17 @@ const PDF_FILES_WORDS: Words = Words {
     bomb_hint: "",
     no_text: None,
     payload: Payload::Hex,
+};
+
+const OCR_WORDS: Words = Words {
+    noun: "image",
+    what: "OCR text",
+    part: "ocr page",
+    parts: "ocr pages",
+    advice: "check that tesseract-ocr reads it (tesseract IMAGE stdout)",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Text,
 };
 
 /// The helper's settings, from its command line.

@@ -224,6 +224,7 @@ fn spawn(kind: Kind, program: &Path, len: u64, budget: &Budget) -> io::Result<Ch
         .arg(cpu.to_string())
         .arg("--parent")
         .arg(std::process::id().to_string())
+        .args(kind.extra_args())
         .env_clear()
         .current_dir("/")
         .stdin(Stdio::piped())
