@@ -1014,8 +1014,9 @@ fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
     );
     assert!(reason(run.top("truncated.pdf")).contains("pdftotext"));
 
-    // A scanned page: nothing to read, and nothing claimed clean.
-    let run = sc.pdf(true, &["scan.pdf"]);
+    // A scanned page, OCR off: nothing to read, and nothing claimed clean
+    // (with OCR, tests/media_formats.rs).
+    let run = sc.pdf(true, &["--ocr", "off", "scan.pdf"]);
     run.expect_code(0).expect_bounded("scan.pdf");
     assert_pdf_partial(&run, "scan.pdf", "no text layer (an image-only PDF");
     assert!(reason(run.top("scan.pdf")).contains("OCR"));

@@ -320,3 +320,236 @@ fn rar_is_skipped_with_a_reason_and_its_raw_bytes_scanned() {
         "{top}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// OCR of images.
+// ---------------------------------------------------------------------------
+
+/// `(file, variant, expected kinds)` of `ocr/expected.tsv`.
+fn ocr_table() -> Vec<(String, String, Vec<String>)> {
+    let table = std::fs::read_to_string(fixtures().join("ocr/expected.tsv")).unwrap();
+    table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut f = l.split('\t');
+            let file = f.next().unwrap().to_string();
+            let variant = f.next().unwrap().to_string();
+            let kinds = f
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
+            (file, variant, kinds)
+        })
+        .collect()
+}
+
+fn assert_tesseract() {
+    assert!(
+        Path::new("/usr/bin/tesseract").exists() || Path::new("/usr/local/bin/tesseract").exists(),
+        "tesseract-ocr is not installed (scripts/setup.sh installs it)"
+    );
+}
+
+/// Recall of the rendered cards and IDs per variant, and no finding on the
+/// order numbers and dates; printed as the table in the README.
+#[test]
+fn ocr_recall_per_variant_and_no_false_positives() {
+    assert_tesseract();
+    let table = ocr_table();
+    let files: Vec<String> = table.iter().map(|(f, _, _)| format!("ocr/{f}")).collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let start = Instant::now();
+    let run = scan(false, &args);
+    let seconds = start.elapsed().as_secs_f64();
+    let (mut found_all, mut expected_all) = (0usize, 0usize);
+    let mut clean_found = 0usize;
+    let mut clean_expected = 0usize;
+    for (file, variant, kinds) in &table {
+        let path = format!("ocr/{file}");
+        let found: Vec<String> = run
+            .of_type("finding")
+            .iter()
+            .filter(|f| f["path"] == path.as_str())
+            .map(|f| f["kind"].as_str().unwrap().to_string())
+            .collect();
+        let top = run.top(&path);
+        assert_eq!(top["status"], "scanned", "{path}: {top}");
+        if kinds.is_empty() {
+            assert_eq!(found, Vec::<String>::new(), "false positives in {path}");
+            eprintln!("| {variant} | - | {} findings |", found.len());
+            continue;
+        }
+        let hit = kinds.iter().filter(|k| found.contains(k)).count();
+        // Nothing but what was planted.
+        for k in &found {
+            assert!(kinds.contains(k), "{path}: unexpected {k}");
+        }
+        eprintln!(
+            "| {variant} | {hit}/{} | {:.2} |",
+            kinds.len(),
+            hit as f64 / kinds.len() as f64
+        );
+        found_all += hit;
+        expected_all += kinds.len();
+        if variant.starts_with("clean") {
+            clean_found += hit;
+            clean_expected += kinds.len();
+        }
+    }
+    let recall = found_all as f64 / expected_all as f64;
+    let clean = clean_found as f64 / clean_expected as f64;
+    eprintln!(
+        "recall {recall:.3} in all, {clean:.3} on clean renders; {} images in {seconds:.1} s \
+         ({:.2} images/s, debug build, one thread)",
+        table.len(),
+        table.len() as f64 / seconds
+    );
+    assert!(clean >= 0.95, "recall on clean 300 dpi renders {clean:.3}");
+    assert!(recall >= 0.9, "recall over every variant {recall:.3}");
+}
+
+#[test]
+fn ocr_without_an_engine_is_partial_never_clean() {
+    let run = scan_env(
+        false,
+        &[
+            "--fail-on-incomplete",
+            "ocr/clean-sans-12pt.jpg",
+            "ocr/clean-sans-12pt.png",
+        ],
+        &[("LEAKHOUND_TESSERACT", "")],
+    );
+    run.expect_code(3);
+    assert_eq!(run.members(), vec![]);
+    for path in ["ocr/clean-sans-12pt.jpg", "ocr/clean-sans-12pt.png"] {
+        let top = run.top(path);
+        assert_eq!(top["status"], "partial", "{top}");
+        assert!(
+            top["reason"].as_str().unwrap().starts_with("no OCR engine"),
+            "{top}"
+        );
+    }
+}
+
+#[test]
+fn ocr_on_without_an_engine_refuses_to_start() {
+    let run = scan_env(
+        false,
+        &["--ocr", "on", "ocr/clean-sans-12pt.png"],
+        &[("LEAKHOUND_TESSERACT", "/nonexistent/tesseract")],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no OCR engine was found"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ocr_off_reports_images_partial() {
+    let run = scan(false, &["--ocr", "off", "ocr/two-pages.tif"]);
+    run.expect_code(0);
+    let top = run.top("ocr/two-pages.tif");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert_eq!(top["encoding"], "tiff", "{top}");
+    assert!(
+        top["reason"].as_str().unwrap().starts_with("OCR is off"),
+        "{top}"
+    );
+}
+
+#[test]
+fn ocr_multi_page_tiff_names_each_page() {
+    assert_tesseract();
+    let run = scan(false, &["ocr/two-pages.tif"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("ocr page 1"), "card_visa"),
+            (Some("ocr page 1"), "card_mastercard"),
+            (Some("ocr page 2"), "us_ssn"),
+            (Some("ocr page 2"), "pl_pesel"),
+            (Some("ocr page 2"), "iban"),
+        ])
+    );
+}
+
+#[test]
+fn ocr_image_bombs_are_refused_from_their_header() {
+    for bomb in ["bomb-100k.png", "bomb-100k.tif"] {
+        let run = scan(true, &[bomb]);
+        run.expect_bounded(bomb);
+        let top = run.top(bomb);
+        assert_eq!(top["status"], "partial", "{top}");
+        assert!(
+            top["reason"]
+                .as_str()
+                .unwrap()
+                .contains("100000 x 100000 pixels"),
+            "{top}"
+        );
+    }
+}
+
+#[test]
+fn ocr_engine_that_hangs_is_stopped_at_the_ocr_time_limit() {
+    let hang = fixtures().join("engines/hang");
+    let start = Instant::now();
+    let run = scan_env(
+        false,
+        &["--ocr-timeout", "1s", "ocr/clean-sans-12pt.png"],
+        &[("LEAKHOUND_TESSERACT", hang.to_str().unwrap())],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    let top = run.top("ocr/clean-sans-12pt.png");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(
+        top["reason"].as_str().unwrap().contains("OCR time limit"),
+        "{top}"
+    );
+}
+
+#[test]
+fn ocr_engine_that_crashes_leaves_the_image_partial() {
+    let crash = fixtures().join("engines/crash");
+    let run = scan_env(
+        false,
+        &["ocr/clean-sans-12pt.png", "plain.7z"],
+        &[("LEAKHOUND_TESSERACT", crash.to_str().unwrap())],
+    );
+    // The scan goes on with the next file.
+    run.expect_code(1);
+    let top = run.top("ocr/clean-sans-12pt.png");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(top["reason"].as_str().unwrap().contains("crashed"), "{top}");
+    assert_eq!(run.top("plain.7z")["status"], "scanned");
+}
+
+#[test]
+fn ocr_damaged_image_is_partial_in_bounded_memory() {
+    assert_tesseract();
+    let run = scan(true, &["truncated.jpg"]);
+    run.expect_bounded("a JPEG cut in half");
+    let top = run.top("truncated.jpg");
+    assert_eq!(top["status"], "partial", "{top}");
+}
+
+#[test]
+fn ocr_images_below_the_minimum_side_are_not_read() {
+    let run = scan(
+        false,
+        &["--ocr-min-side", "100000", "ocr/clean-sans-12pt.png"],
+    );
+    run.expect_code(0);
+    assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
+}

@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod ocr_args;
 pub mod output;
 mod proof_cmd;
 mod quarantine_cmd;
@@ -378,6 +379,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub ocr: ocr_args::OcrArgs,
 
     /// Act on files with findings (overrides the policy of the config file).
     #[arg(long, value_enum, value_name = "ACTION")]

@@ -58,7 +58,10 @@ pub fn sniff_image(head: &[u8]) -> Option<ImageKind> {
         Some(ImageKind::WebP)
     } else if head.len() >= 26
         && head.starts_with(b"BM")
-        && matches!(u32::from_le_bytes([head[14], head[15], head[16], head[17]]), 12 | 40 | 52 | 56 | 108 | 124)
+        && matches!(
+            u32::from_le_bytes([head[14], head[15], head[16], head[17]]),
+            12 | 40 | 52 | 56 | 108 | 124
+        )
     {
         Some(ImageKind::Bmp)
     } else {
@@ -85,10 +88,7 @@ pub fn dimensions(kind: ImageKind, data: &[u8]) -> Option<(u64, u64)> {
             }
         }
         ImageKind::WebP => match data.get(12..16)? {
-            b"VP8X" => Some((
-                (le32(24)? & 0xff_ffff) + 1,
-                (le32(27)? & 0xff_ffff) + 1,
-            )),
+            b"VP8X" => Some(((le32(24)? & 0xff_ffff) + 1, (le32(27)? & 0xff_ffff) + 1)),
             b"VP8L" => {
                 let b = le32(21)?;
                 Some(((b & 0x3fff) + 1, ((b >> 14) & 0x3fff) + 1))
@@ -130,7 +130,11 @@ pub fn dimensions(kind: ImageKind, data: &[u8]) -> Option<(u64, u64)> {
                 let e = ifd + 2 + n * 12;
                 let tag = u16_at(e)?;
                 let typ = u16_at(e + 2)?;
-                let value = if typ == 3 { u16_at(e + 8)? } else { u32_at(e + 8)? };
+                let value = if typ == 3 {
+                    u16_at(e + 8)?
+                } else {
+                    u32_at(e + 8)?
+                };
                 match tag {
                     256 => w = Some(value),
                     257 => h = Some(value),
@@ -190,7 +194,9 @@ pub fn image(
     let Some((w, h)) = dimensions(kind, &data) else {
         return not_read(
             sink,
-            format!("the {name} image's header could not be read (damaged or truncated): not OCR'd"),
+            format!(
+                "the {name} image's header could not be read (damaged or truncated): not OCR'd"
+            ),
         );
     };
     if w.saturating_mul(h) > s.max_pixels {

@@ -118,11 +118,20 @@ pub enum Kind {
     PdfFiles,
     /// The text in an image's pixels, by OCR ([`ocr`]).
     Ocr,
+    /// The pages of a PDF without a text layer, rendered and read by OCR
+    /// ([`ocr`]).
+    PdfOcr,
 }
 
 impl Kind {
     /// Every extractor, in the order `--help` and errors list them.
-    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes, Kind::PdfFiles, Kind::Ocr];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Pdf,
+        Kind::PdfNotes,
+        Kind::PdfFiles,
+        Kind::Ocr,
+        Kind::PdfOcr,
+    ];
 
     /// The name on the helper's command line.
     pub fn name(self) -> &'static str {
@@ -131,6 +140,7 @@ impl Kind {
             Kind::PdfNotes => "pdf-notes",
             Kind::PdfFiles => "pdf-files",
             Kind::Ocr => "ocr",
+            Kind::PdfOcr => "pdf-ocr",
         }
     }
 
@@ -141,6 +151,7 @@ impl Kind {
             Kind::PdfNotes => &PDF_NOTES_WORDS,
             Kind::PdfFiles => &PDF_FILES_WORDS,
             Kind::Ocr => &OCR_WORDS,
+            Kind::PdfOcr => &PDF_OCR_WORDS,
         }
     }
 
@@ -153,6 +164,7 @@ impl Kind {
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
             Kind::Ocr => ocr::extract_image(data, out),
+            Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
         }
     }
 
@@ -164,6 +176,8 @@ impl Kind {
             Kind::PdfNotes => Some(Kind::PdfFiles),
             Kind::PdfFiles => None,
             Kind::Ocr => None,
+            // The image-only PDF's notes and files, once its pages were read.
+            Kind::PdfOcr => Some(Kind::PdfNotes),
         }
     }
 
@@ -171,8 +185,17 @@ impl Kind {
     /// runs (engine, time limit, languages).
     pub fn extra_args(self) -> Vec<String> {
         match self {
-            Kind::Ocr => ocr::helper_args(),
+            Kind::Ocr | Kind::PdfOcr => ocr::helper_args(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The kind to run instead when this one read every part and found no
+    /// text at all: a PDF without a text layer is read by OCR, if OCR runs.
+    pub fn when_no_text(self) -> Option<Kind> {
+        match self {
+            Kind::Pdf if ocr::settings().runs() => Some(Kind::PdfOcr),
+            _ => None,
         }
     }
 }
@@ -285,6 +308,17 @@ const OCR_WORDS: Words = Words {
     part: "ocr page",
     parts: "ocr pages",
     advice: "check that tesseract-ocr reads it (tesseract IMAGE stdout)",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Text,
+};
+
+const PDF_OCR_WORDS: Words = Words {
+    noun: "PDF",
+    what: "OCR text",
+    part: "ocr page",
+    parts: "ocr pages",
+    advice: "run OCR on it (e.g. ocrmypdf) and scan the result",
     bomb_hint: "",
     no_text: None,
     payload: Payload::Text,

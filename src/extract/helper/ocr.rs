@@ -93,6 +93,13 @@ impl Default for OcrSettings {
     }
 }
 
+impl OcrSettings {
+    /// Whether OCR runs: not off, and an engine is there.
+    pub fn runs(&self) -> bool {
+        self.mode != OcrMode::Off && self.engine.is_some()
+    }
+}
+
 static SETTINGS: OnceLock<OcrSettings> = OnceLock::new();
 
 /// Sets how OCR runs in this process (once; later calls are ignored).
@@ -112,10 +119,7 @@ pub fn find_engine() -> Option<PathBuf> {
         let path = PathBuf::from(named);
         return (!path.as_os_str().is_empty() && path.is_file()).then_some(path);
     }
-    ENGINE_PATHS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+    ENGINE_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
 /// The helper's command line arguments that carry the settings.
@@ -195,18 +199,27 @@ pub(super) fn run_engine(image: &[u8]) -> Result<String, Unreadable> {
     let Some(engine) = &s.engine else {
         return Err(Unreadable("no OCR engine".to_string()));
     };
-    let mut child = engine_command(engine, &s.lang)
+    let text = run_program(engine_command(engine, &s.lang), image, "the OCR engine")?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Runs `command` with `input` on its standard input, within the OCR time
+/// limit: its standard output (at most [`MAX_OUTPUT`] bytes). `who` names
+/// the program in reasons.
+fn run_program(mut command: Command, input: &[u8], who: &str) -> Result<Vec<u8>, Unreadable> {
+    let s = settings();
+    let mut child = command
         .spawn()
-        .map_err(|e| Unreadable(format!("the OCR engine could not start ({})", e.kind())))?;
+        .map_err(|e| Unreadable(format!("{who} could not start ({})", e.kind())))?;
     let mut stdin = child.stdin.take();
     let mut stdout = child.stdout.take();
     let deadline = Instant::now() + s.timeout;
     let (text, status) = std::thread::scope(|scope| {
-        // Tesseract reads all of its input before it writes: feed it from
-        // another thread all the same, so that a full pipe never blocks.
+        // The program may write before it has read everything: feed it
+        // from another thread, so that a full pipe never blocks.
         let feeder = scope.spawn(move || {
             if let Some(mut stdin) = stdin.take() {
-                let _ = stdin.write_all(image);
+                let _ = stdin.write_all(input);
             }
         });
         let reader = scope.spawn(move || {
@@ -234,10 +247,7 @@ pub(super) fn run_engine(image: &[u8]) -> Result<String, Unreadable> {
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break Err(Unreadable(format!(
-                        "the OCR engine was lost ({})",
-                        e.kind()
-                    )));
+                    break Err(Unreadable(format!("{who} was lost ({})", e.kind())));
                 }
             }
         };
@@ -249,24 +259,84 @@ pub(super) fn run_engine(image: &[u8]) -> Result<String, Unreadable> {
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
         return Err(Unreadable(match status.signal() {
-            Some(_) => "the OCR engine crashed or ran out of its memory limit on this image \
-                        (a damaged or hostile image)"
-                .to_string(),
-            None => "the OCR engine could not read the image (damaged, or a format it does \
-                     not know)"
-                .to_string(),
+            Some(_) => {
+                format!("{who} crashed or ran out of its memory limit (a damaged or hostile input)")
+            }
+            None => {
+                format!("{who} could not read its input (damaged, or a format it does not know)")
+            }
         }));
     }
-    Ok(String::from_utf8_lossy(&text).into_owned())
+    Ok(text)
 }
 
-/// `tesseract stdin stdout`, with the page segmentation and engine this
-/// module uses, one thread, an environment of its own, dying with us.
-fn engine_command(engine: &Path, lang: &str) -> Command {
+/// Where the PDF renderer (poppler's `pdftoppm`) is looked for.
+pub const RENDERER_PATHS: &[&str] = &["/usr/bin/pdftoppm", "/usr/local/bin/pdftoppm"];
+
+/// Pages of an image-only PDF rendered at most.
+const MAX_PDF_PAGES: u32 = 10_000;
+
+/// The pages of an image-only PDF (no text layer at all): each rendered
+/// to a 300 dpi grey image by `pdftoppm` and read by Tesseract, one part
+/// per PDF page, so that `ocr page N` is page N. A page that fails is
+/// named and the next is read.
+pub fn extract_pdf_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
+    let Some(renderer) = RENDERER_PATHS.iter().map(Path::new).find(|p| p.is_file()) else {
+        return Err(Unreadable(
+            "no PDF renderer (install poppler-utils for pdftoppm)".to_string(),
+        ));
+    };
+    // The page count, from poppler's pdfinfo beside pdftoppm.
+    let info = renderer.with_file_name("pdfinfo");
+    let mut count = program_command(&info);
+    count.arg("-");
+    let info = run_program(count, data, "the PDF reader")?;
+    let pages = String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Pages:")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+        })
+        .ok_or_else(|| Unreadable("the PDF reader found no pages".to_string()))?;
+    let mut failed = Vec::new();
+    for n in 1..=pages.min(MAX_PDF_PAGES) {
+        let page = n.to_string();
+        let mut render = program_command(renderer);
+        render.args(["-r", "300", "-gray", "-f", &page, "-l", &page, "-"]);
+        let rendered = run_program(render, data, "the PDF renderer").and_then(|image| {
+            if image.is_empty() {
+                Err(Unreadable("the PDF renderer drew nothing".to_string()))
+            } else {
+                Ok(image)
+            }
+        });
+        let image = match rendered {
+            Ok(image) => image,
+            Err(why) => {
+                failed.push((n, why.0));
+                out.write_all(&[PART_END])
+                    .map_err(|_| Unreadable("the scanner stopped reading".to_string()))?;
+                continue;
+            }
+        };
+        match run_engine(&image) {
+            Ok(text) => write_pages(&text.replace('\u{c}', "\n"), out)?,
+            Err(why) => {
+                failed.push((n, why.0));
+                out.write_all(&[PART_END])
+                    .map_err(|_| Unreadable("the scanner stopped reading".to_string()))?;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// A program run by this module: an environment of its own, in `/`, pipes,
+/// dying with the helper.
+fn program_command(program: &Path) -> Command {
     use std::os::unix::process::CommandExt;
-    let mut c = Command::new(engine);
-    c.args(["stdin", "stdout", "--psm", "1", "--oem", "1", "-l", lang])
-        .env_clear()
+    let mut c = Command::new(program);
+    c.env_clear()
         // One thread: the helper's address space limit is shared by every
         // thread's stack, and a scanning thread is one core.
         .env("OMP_THREAD_LIMIT", "1")
@@ -278,12 +348,18 @@ fn engine_command(engine: &Path, lang: &str) -> Command {
     // allowed; `prctl(PR_SET_PDEATHSIG)` is one, and nothing is allocated.
     unsafe {
         c.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(
-                rustix::process::Signal::KILL,
-            ))
-            .map_err(io::Error::from)
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(io::Error::from)
         });
     }
+    c
+}
+
+/// `tesseract stdin stdout`, with the page segmentation and engine this
+/// module uses.
+fn engine_command(engine: &Path, lang: &str) -> Command {
+    let mut c = program_command(engine);
+    c.args(["stdin", "stdout", "--psm", "1", "--oem", "1", "-l", lang]);
     c
 }
 

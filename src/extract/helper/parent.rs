@@ -127,6 +127,17 @@ pub(crate) fn scan(
     let mut problems = Vec::new();
     while let Some(kind) = next {
         problems = extract(kind, program, &data, place, budget, sink);
+        // No text at all (a scanned PDF): read it another way (OCR).
+        if let Some(other) = kind.when_no_text()
+            && let [only] = problems.as_slice()
+            && Some(only.reason.as_str()) == kind.words().no_text
+        {
+            problems = extract(other, program, &data, place, budget, sink);
+            if problems.is_empty() {
+                next = other.then();
+                continue;
+            }
+        }
         if !problems.is_empty() {
             break;
         }
