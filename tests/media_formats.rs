@@ -553,3 +553,50 @@ fn ocr_images_below_the_minimum_side_are_not_read() {
     run.expect_code(0);
     assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
 }
+
+// ---------------------------------------------------------------------------
+// Parquet.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn parquet_cells_are_found_by_column_and_row_with_every_codec() {
+    for file in [
+        "export-snappy.parquet",
+        "export-zstd.parquet",
+        "export-gzip.parquet",
+    ] {
+        let run = scan(false, &[file]);
+        run.expect_code(1);
+        assert_eq!(
+            run.members(),
+            pairs(&[
+                (Some("column card row 2"), "card_visa"),
+                (Some("column address.iban row 2"), "iban"),
+                (Some("column ssn row 3"), "us_ssn"),
+                // An INT64 column.
+                (Some("column pan_int row 4"), "card_mastercard"),
+            ]),
+            "{file}"
+        );
+        let top = run.top(file);
+        assert_eq!(top["status"], "scanned", "{top}");
+        assert_eq!(top["encoding"], "parquet", "{top}");
+    }
+}
+
+#[test]
+fn parquet_truncated_is_partial_and_its_raw_bytes_scanned() {
+    let run = scan(true, &["truncated.parquet"]);
+    run.expect_bounded("a Parquet file cut in half");
+    let top = run.top("truncated.parquet");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(
+        top["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Parquet file could not be parsed"),
+        "{top}"
+    );
+    // The first half's snappy pages hold the strings in the clear.
+    assert!(run.members().iter().all(|(m, _)| m.is_none()));
+}

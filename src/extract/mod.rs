@@ -99,6 +99,8 @@ pub enum Format {
     Rar,
     /// An image other than PNG, read by OCR ([`image`]).
     Image(image::ImageKind),
+    /// Parquet: its cells, read in a child process ([`helper::parquet`]).
+    Parquet,
 }
 
 impl Format {
@@ -119,6 +121,7 @@ impl Format {
             Format::SevenZ => "7z",
             Format::Rar => "rar",
             Format::Image(kind) => kind.name(),
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -146,6 +149,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::SevenZ
     } else if sevenz::is_rar(head) {
         Format::Rar
+    } else if head.starts_with(b"PAR1") {
+        Format::Parquet
     } else if let Some(kind) = image::sniff_image(head) {
         Format::Image(kind)
     } else if archive::is_tar(head) {
@@ -503,6 +508,7 @@ pub fn walk(
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => image::image(image::ImageKind::Png, &mut stream, inner, budget, sink),
         Format::Image(kind) => image::image(kind, &mut stream, inner, budget, sink),
+        Format::Parquet => helper::scan(helper::Kind::Parquet, &mut stream, inner, budget, sink),
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
         Format::SevenZ => match seekable {
             Some(file) if place.depth == 0 => sevenz::sevenz(file, inner, budget, sink),

@@ -53,6 +53,7 @@ mod child;
 mod confine;
 pub mod ocr;
 mod parent;
+pub mod parquet;
 pub mod pdf;
 pub mod pdf_files;
 pub mod pdf_notes;
@@ -121,6 +122,8 @@ pub enum Kind {
     /// The pages of a PDF without a text layer, rendered and read by OCR
     /// ([`ocr`]).
     PdfOcr,
+    /// The string and integer cells of a Parquet file ([`parquet`]).
+    Parquet,
 }
 
 impl Kind {
@@ -131,6 +134,7 @@ impl Kind {
         Kind::PdfFiles,
         Kind::Ocr,
         Kind::PdfOcr,
+        Kind::Parquet,
     ];
 
     /// The name on the helper's command line.
@@ -141,6 +145,7 @@ impl Kind {
             Kind::PdfFiles => "pdf-files",
             Kind::Ocr => "ocr",
             Kind::PdfOcr => "pdf-ocr",
+            Kind::Parquet => "parquet",
         }
     }
 
@@ -152,6 +157,7 @@ impl Kind {
             Kind::PdfFiles => &PDF_FILES_WORDS,
             Kind::Ocr => &OCR_WORDS,
             Kind::PdfOcr => &PDF_OCR_WORDS,
+            Kind::Parquet => &PARQUET_WORDS,
         }
     }
 
@@ -165,6 +171,7 @@ impl Kind {
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
             Kind::Ocr => ocr::extract_image(data, out),
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
+            Kind::Parquet => parquet::extract_cells(data, out),
         }
     }
 
@@ -178,6 +185,7 @@ impl Kind {
             Kind::Ocr => None,
             // The image-only PDF's notes and files, once its pages were read.
             Kind::PdfOcr => Some(Kind::PdfNotes),
+            Kind::Parquet => None,
         }
     }
 
@@ -264,6 +272,9 @@ pub enum Payload {
     /// A file's bytes as lower-case hex (so that a form feed in them
     /// cannot end the part), opened as a member like a zip's.
     Hex,
+    /// UTF-8 text whose first line is the part's own member name (a
+    /// Parquet cell: `column NAME row N`), scanned as a leaf.
+    Named,
 }
 
 const PDF_WORDS: Words = Words {
@@ -322,6 +333,17 @@ const PDF_OCR_WORDS: Words = Words {
     bomb_hint: "",
     no_text: None,
     payload: Payload::Text,
+};
+
+const PARQUET_WORDS: Words = Words {
+    noun: "Parquet file",
+    what: "cells",
+    part: "cell",
+    parts: "cells",
+    advice: "export it to CSV (e.g. with pyarrow or duckdb) and scan that",
+    bomb_hint: " (pages that decompress to far more than the file)",
+    no_text: None,
+    payload: Payload::Named,
 };
 
 /// The helper's settings, from its command line.
