@@ -1191,7 +1191,7 @@ fn extract_with_an_unknown_kind_names_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files)"),
+        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files, "),
         "{err}"
     );
     assert!(out.stdout.is_empty());
