@@ -908,7 +908,8 @@ impl LeafSink for Leaves<'_, '_> {
 /// The name someone gave in one segment of a member path: an archive
 /// member's name, or an attachment's file name (`attachment NAME`). The
 /// labels leakhound makes for the parts it walks (`msg 3 <message-id>`,
-/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`) are not names:
+/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`, `ocr page 2`,
+/// a Parquet cell's `column NAME row N`) are not names:
 /// a Message-ID is a machine's serial number, and reporting the digits in
 /// it as an SSN would be noise. They are still masked wherever they are
 /// written.
@@ -916,7 +917,9 @@ fn given_name(segment: &str) -> Option<&str> {
     if let Some(file) = segment.strip_prefix("attachment ") {
         return Some(file);
     }
-    let label = ["msg ", "<", "part ", "page ", "png ", "header"]
+    let label = [
+        "msg ", "<", "part ", "page ", "png ", "header", "ocr page ", "column ",
+    ]
         .iter()
         .any(|p| segment.starts_with(p));
     (!label).then_some(segment)
