@@ -917,13 +917,15 @@ fn given_name(segment: &str) -> Option<&str> {
     if let Some(file) = segment.strip_prefix("attachment ") {
         return Some(file);
     }
-    let label = [
-        "msg ", "<", "part ", "page ", "png ", "header", "ocr page ", "column ",
-    ]
+    let label = ["msg ", "<", "part ", "page ", "png ", "header"]
         .iter()
+        .chain(MEDIA_LABELS)
         .any(|p| segment.starts_with(p));
     (!label).then_some(segment)
 }
+
+/// The labels of OCR pages and Parquet cells (see [`given_name`]).
+const MEDIA_LABELS: &[&str] = &["ocr page ", "column "];
 
 /// A container's own status and reason, from what went wrong inside it.
 fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<String>) {
