@@ -1,6 +1,7 @@
-//! Extraction: opens containers (compressed streams, archives, office
-//! documents, mail, PNG text chunks, PDF) and hands their text leaves to
-//! the engine, in bounded memory and time.
+//! Extraction: opens containers (compressed streams, archives, 7z, office
+//! documents, mail, PNG text chunks, PDF, Parquet, the text in images by
+//! OCR) and hands their text leaves to the engine, in bounded memory and
+//! time.
 //!
 //! The scan pipeline sniffs the first bytes of every input ([`sniff`]). A
 //! plain file goes straight to the engine; anything else goes to [`walk`],

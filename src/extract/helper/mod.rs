@@ -15,7 +15,8 @@
 //!
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
-//! file per extractor ([`pdf`]). This file is the protocol between them,
+//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
+//! images and image-only PDF pages, [`parquet`]). This file is the protocol between them,
 //! over pipes only (nothing touches disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
