@@ -25,7 +25,8 @@
 //! protocol's parts are) is passed on page by page. After a page's text,
 //! the lines in which OCR's usual confusions sit inside a run of digits
 //! (`O`/`o`/`D` read for `0`, `l`/`I`/`|` for `1`, `S` for `5`, `B` for
-//! `8`) are written again with those letters read as digits
+//! `8`, and `/` for `7` in a run of at least twelve digits) are written
+//! again with those letters read as digits
 //! ([`fix_digit_runs`]); the engine's validators then decide whether a
 //! number is there. A word is touched only when it holds a real digit and
 //! nothing but digits, separators and such letters, so words, names and
@@ -363,6 +364,9 @@ fn engine_command(engine: &Path, lang: &str) -> Command {
     c
 }
 
+/// Digits a word needs before a `/` in it is read as a `7`.
+const SLASH_MIN_DIGITS: usize = 12;
+
 /// The letters OCR reads in place of a digit, and that digit.
 fn confused(c: char) -> Option<char> {
     Some(match c {
@@ -395,7 +399,14 @@ pub fn fix_digit_runs(page: &str) -> String {
                 if digits == 0 || !only {
                     return word.to_string();
                 }
-                let w: String = word.chars().map(|c| confused(c).unwrap_or(c)).collect();
+                // A `7` read as `/` at large sizes: only inside a run long
+                // enough to be a card or an account number, never in a
+                // date (`03/04/2024` has eight digits).
+                let slash = if digits >= SLASH_MIN_DIGITS { '7' } else { '/' };
+                let w: String = word
+                    .chars()
+                    .map(|c| if c == '/' { slash } else { confused(c).unwrap_or(c) })
+                    .collect();
                 changed |= w != word;
                 w
             })
@@ -429,6 +440,16 @@ mod tests {
         assert_eq!(fix_digit_runs("Card 4526 0181 5908 3012\nok"), "");
         // Letters without a digit, and words with other letters.
         assert_eq!(fix_digit_runs("SOLID Bill IBAN DE89 is ISO"), "");
+    }
+
+    #[test]
+    fn a_slash_is_a_seven_only_in_a_long_run() {
+        assert_eq!(
+            fix_digit_runs("Mastercard 54787789328/9219"),
+            "Mastercard 5478778932879219"
+        );
+        // Dates and short references keep their slashes.
+        assert_eq!(fix_digit_runs("due 03/04/2024 ref 12/345"), "");
     }
 
     #[test]
