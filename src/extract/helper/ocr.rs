@@ -405,7 +405,13 @@ pub fn fix_digit_runs(page: &str) -> String {
                 let slash = if digits >= SLASH_MIN_DIGITS { '7' } else { '/' };
                 let w: String = word
                     .chars()
-                    .map(|c| if c == '/' { slash } else { confused(c).unwrap_or(c) })
+                    .map(|c| {
+                        if c == '/' {
+                            slash
+                        } else {
+                            confused(c).unwrap_or(c)
+                        }
+                    })
                     .collect();
                 changed |= w != word;
                 w
