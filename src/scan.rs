@@ -908,7 +908,8 @@ impl LeafSink for Leaves<'_, '_> {
 /// The name someone gave in one segment of a member path: an archive
 /// member's name, or an attachment's file name (`attachment NAME`). The
 /// labels leakhound makes for the parts it walks (`msg 3 <message-id>`,
-/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`) are not names:
+/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`, `ocr page 2`,
+/// a Parquet cell's `column NAME row N`) are not names:
 /// a Message-ID is a machine's serial number, and reporting the digits in
 /// it as an SSN would be noise. They are still masked wherever they are
 /// written.
@@ -918,9 +919,13 @@ fn given_name(segment: &str) -> Option<&str> {
     }
     let label = ["msg ", "<", "part ", "page ", "png ", "header"]
         .iter()
+        .chain(MEDIA_LABELS)
         .any(|p| segment.starts_with(p));
     (!label).then_some(segment)
 }
+
+/// The labels of OCR pages and Parquet cells (see [`given_name`]).
+const MEDIA_LABELS: &[&str] = &["ocr page ", "column "];
 
 /// A container's own status and reason, from what went wrong inside it.
 fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<String>) {
@@ -928,8 +933,14 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
         return (FileStatus::Scanned, None);
     };
     // A container that failed before any leaf was read is an error; one
-    // that was read in part is partial.
-    let status = if leaves == 0 && problems.iter().all(|p| p.status == FileStatus::Error) {
+    // that was read in part is partial. A format recognised but not read
+    // on purpose (RAR) is skipped, whatever of its raw bytes was scanned.
+    let status = if let [only] = problems
+        && only.member.is_none()
+        && only.status == FileStatus::Skipped
+    {
+        FileStatus::Skipped
+    } else if leaves == 0 && problems.iter().all(|p| p.status == FileStatus::Error) {
         FileStatus::Error
     } else {
         FileStatus::Partial

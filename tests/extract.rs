@@ -1015,8 +1015,9 @@ fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
     );
     assert!(reason(run.top("truncated.pdf")).contains("pdftotext"));
 
-    // A scanned page: nothing to read, and nothing claimed clean.
-    let run = sc.pdf(true, &["scan.pdf"]);
+    // A scanned page, OCR off: nothing to read, and nothing claimed clean
+    // (with OCR, tests/media_formats.rs).
+    let run = sc.pdf(true, &["--ocr", "off", "scan.pdf"]);
     run.expect_code(0).expect_bounded("scan.pdf");
     assert_pdf_partial(&run, "scan.pdf", "no text layer (an image-only PDF");
     assert!(reason(run.top("scan.pdf")).contains("OCR"));
@@ -1191,7 +1192,7 @@ fn extract_with_an_unknown_kind_names_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files)"),
+        err.contains("unknown extractor \"tiff\" (known: pdf, pdf-notes, pdf-files, "),
         "{err}"
     );
     assert!(out.stdout.is_empty());

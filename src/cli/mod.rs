@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod ocr_args;
 pub mod output;
 mod proof_cmd;
 mod quarantine_cmd;
@@ -159,6 +160,9 @@ pub struct HelperArgs {
     /// The scanner's process id: the helper dies with it.
     #[arg(long, value_name = "PID")]
     pub parent: Option<u32>,
+    /// How OCR runs (the `ocr` extractor).
+    #[command(flatten)]
+    pub ocr: crate::extract::helper::ocr::HelperOcrArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,6 +380,9 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    #[command(flatten)]
+    pub ocr: ocr_args::OcrArgs,
+
     /// Act on files with findings (overrides the policy of the config file).
     #[arg(long, value_enum, value_name = "ACTION")]
     pub action: Option<crate::config::policy::ActionKind>,
@@ -475,6 +482,7 @@ pub fn main() -> ExitCode {
     if let Some((kind, args)) = helper {
         // Before anything else (no logging): the helper confines itself
         // first, and must print nothing but its protocol.
+        args.ocr.install();
         return crate::extract::helper::helper_main(
             kind,
             crate::extract::helper::HelperLimits {

@@ -1,6 +1,7 @@
-//! Extraction: opens containers (compressed streams, archives, office
-//! documents, mail, PNG text chunks, PDF) and hands their text leaves to
-//! the engine, in bounded memory and time.
+//! Extraction: opens containers (compressed streams, archives, 7z, office
+//! documents, mail, PNG text chunks, PDF, Parquet, the text in images by
+//! OCR) and hands their text leaves to the engine, in bounded memory and
+//! time.
 //!
 //! The scan pipeline sniffs the first bytes of every input ([`sniff`]). A
 //! plain file goes straight to the engine; anything else goes to [`walk`],
@@ -22,9 +23,11 @@
 
 mod archive;
 pub mod helper;
+mod image;
 mod mail;
 mod office;
 mod png;
+mod sevenz;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
@@ -91,6 +94,14 @@ pub enum Format {
     Png,
     /// The text of each page, extracted in a child process ([`helper`]).
     Pdf,
+    /// A 7z archive ([`sevenz`]).
+    SevenZ,
+    /// A RAR archive: recognised, reported `skipped`, raw bytes scanned.
+    Rar,
+    /// An image other than PNG, read by OCR ([`image`]).
+    Image(image::ImageKind),
+    /// Parquet: its cells, read in a child process ([`helper::parquet`]).
+    Parquet,
 }
 
 impl Format {
@@ -108,6 +119,10 @@ impl Format {
             Format::Mail => "mail",
             Format::Png => "png",
             Format::Pdf => "pdf",
+            Format::SevenZ => "7z",
+            Format::Rar => "rar",
+            Format::Image(kind) => kind.name(),
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -131,6 +146,14 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Png
     } else if head.starts_with(b"%PDF-") {
         Format::Pdf
+    } else if head.starts_with(sevenz::SEVENZ_MAGIC) {
+        Format::SevenZ
+    } else if sevenz::is_rar(head) {
+        Format::Rar
+    } else if head.starts_with(b"PAR1") {
+        Format::Parquet
+    } else if let Some(kind) = image::sniff_image(head) {
+        Format::Image(kind)
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -484,8 +507,15 @@ pub fn walk(
         Format::Tar => archive::tar(&mut stream, inner, budget, sink),
         Format::Mbox => mail::mbox(&mut stream, inner, budget, sink),
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
-        Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
+        Format::Png => image::image(image::ImageKind::Png, &mut stream, inner, budget, sink),
+        Format::Image(kind) => image::image(kind, &mut stream, inner, budget, sink),
+        Format::Parquet => helper::scan(helper::Kind::Parquet, &mut stream, inner, budget, sink),
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
+        Format::SevenZ => match seekable {
+            Some(file) if place.depth == 0 => sevenz::sevenz(file, inner, budget, sink),
+            _ => sevenz::sevenz_stream(&mut stream, inner, budget, sink),
+        },
+        Format::Rar => sevenz::rar(&mut stream, place, sink),
     }
 }
 

@@ -15,7 +15,8 @@
 //!
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
-//! file per extractor ([`pdf`]). This file is the protocol between them,
+//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
+//! images and image-only PDF pages, [`parquet`]). This file is the protocol between them,
 //! over pipes only (nothing touches disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
@@ -51,7 +52,9 @@
 
 mod child;
 mod confine;
+pub mod ocr;
 mod parent;
+pub mod parquet;
 pub mod pdf;
 pub mod pdf_files;
 pub mod pdf_notes;
@@ -115,11 +118,25 @@ pub enum Kind {
     PdfNotes,
     /// The files embedded in a PDF ([`pdf_files`]).
     PdfFiles,
+    /// The text in an image's pixels, by OCR ([`ocr`]).
+    Ocr,
+    /// The pages of a PDF without a text layer, rendered and read by OCR
+    /// ([`ocr`]).
+    PdfOcr,
+    /// The string and integer cells of a Parquet file ([`parquet`]).
+    Parquet,
 }
 
 impl Kind {
     /// Every extractor, in the order `--help` and errors list them.
-    pub const ALL: &'static [Kind] = &[Kind::Pdf, Kind::PdfNotes, Kind::PdfFiles];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Pdf,
+        Kind::PdfNotes,
+        Kind::PdfFiles,
+        Kind::Ocr,
+        Kind::PdfOcr,
+        Kind::Parquet,
+    ];
 
     /// The name on the helper's command line.
     pub fn name(self) -> &'static str {
@@ -127,6 +144,9 @@ impl Kind {
             Kind::Pdf => "pdf",
             Kind::PdfNotes => "pdf-notes",
             Kind::PdfFiles => "pdf-files",
+            Kind::Ocr => "ocr",
+            Kind::PdfOcr => "pdf-ocr",
+            Kind::Parquet => "parquet",
         }
     }
 
@@ -136,6 +156,9 @@ impl Kind {
             Kind::Pdf => &PDF_WORDS,
             Kind::PdfNotes => &PDF_NOTES_WORDS,
             Kind::PdfFiles => &PDF_FILES_WORDS,
+            Kind::Ocr => &OCR_WORDS,
+            Kind::PdfOcr => &PDF_OCR_WORDS,
+            Kind::Parquet => &PARQUET_WORDS,
         }
     }
 
@@ -147,6 +170,9 @@ impl Kind {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
+            Kind::Ocr => ocr::extract_image(data, out),
+            Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
+            Kind::Parquet => parquet::extract_cells(data, out),
         }
     }
 
@@ -157,6 +183,28 @@ impl Kind {
             Kind::Pdf => Some(Kind::PdfNotes),
             Kind::PdfNotes => Some(Kind::PdfFiles),
             Kind::PdfFiles => None,
+            Kind::Ocr => None,
+            // The image-only PDF's notes and files, once its pages were read.
+            Kind::PdfOcr => Some(Kind::PdfNotes),
+            Kind::Parquet => None,
+        }
+    }
+
+    /// Arguments beyond the limits that this kind's helper needs: how OCR
+    /// runs (engine, time limit, languages).
+    pub fn extra_args(self) -> Vec<String> {
+        match self {
+            Kind::Ocr | Kind::PdfOcr => ocr::helper_args(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The kind to run instead when this one read every part and found no
+    /// text at all: a PDF without a text layer is read by OCR, if OCR runs.
+    pub fn when_no_text(self) -> Option<Kind> {
+        match self {
+            Kind::Pdf if ocr::settings().runs() => Some(Kind::PdfOcr),
+            _ => None,
         }
     }
 }
@@ -225,6 +273,9 @@ pub enum Payload {
     /// A file's bytes as lower-case hex (so that a form feed in them
     /// cannot end the part), opened as a member like a zip's.
     Hex,
+    /// UTF-8 text whose first line is the part's own member name (a
+    /// Parquet cell: `column NAME row N`), scanned as a leaf.
+    Named,
 }
 
 const PDF_WORDS: Words = Words {
@@ -261,6 +312,39 @@ const PDF_FILES_WORDS: Words = Words {
     bomb_hint: "",
     no_text: None,
     payload: Payload::Hex,
+};
+
+const OCR_WORDS: Words = Words {
+    noun: "image",
+    what: "OCR text",
+    part: "ocr page",
+    parts: "ocr pages",
+    advice: "check that tesseract-ocr reads it (tesseract IMAGE stdout)",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Text,
+};
+
+const PDF_OCR_WORDS: Words = Words {
+    noun: "PDF",
+    what: "OCR text",
+    part: "ocr page",
+    parts: "ocr pages",
+    advice: "run OCR on it (e.g. ocrmypdf) and scan the result",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Text,
+};
+
+const PARQUET_WORDS: Words = Words {
+    noun: "Parquet file",
+    what: "cells",
+    part: "cell",
+    parts: "cells",
+    advice: "export it to CSV (e.g. with pyarrow or duckdb) and scan that",
+    bomb_hint: " (pages that decompress to far more than the file)",
+    no_text: None,
+    payload: Payload::Named,
 };
 
 /// The helper's settings, from its command line.

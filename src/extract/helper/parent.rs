@@ -127,6 +127,17 @@ pub(crate) fn scan(
     let mut problems = Vec::new();
     while let Some(kind) = next {
         problems = extract(kind, program, &data, place, budget, sink);
+        // No text at all (a scanned PDF): read it another way (OCR).
+        if let Some(other) = kind.when_no_text()
+            && let [only] = problems.as_slice()
+            && Some(only.reason.as_str()) == kind.words().no_text
+        {
+            problems = extract(other, program, &data, place, budget, sink);
+            if problems.is_empty() {
+                next = other.then();
+                continue;
+            }
+        }
         if !problems.is_empty() {
             break;
         }
@@ -224,6 +235,7 @@ fn spawn(kind: Kind, program: &Path, len: u64, budget: &Budget) -> io::Result<Ch
         .arg(cpu.to_string())
         .arg("--parent")
         .arg(std::process::id().to_string())
+        .args(kind.extra_args())
         .env_clear()
         .current_dir("/")
         .stdin(Stdio::piped())
@@ -455,7 +467,13 @@ fn read_pages(
                     ended: false,
                     text: &text,
                 };
-                let scanned = sink.leaf(Some(&name), &mut page);
+                // A part that names itself (a Parquet cell: `column NAME
+                // row N`) on its first line.
+                let named = (words.payload == Payload::Named).then(|| {
+                    let label = read_label(&mut page);
+                    join(place.member, &crate::extract::clean_name(&label))
+                });
+                let scanned = sink.leaf(Some(named.as_deref().unwrap_or(&name)), &mut page);
                 // The sink reads to the end; make sure of it.
                 scanned
                     .and_then(|()| io::copy(&mut page, &mut io::sink()).map(|_| ()))
@@ -568,6 +586,19 @@ impl<R: Read> Read for TextRatio<R> {
 }
 
 /// One page of the helper's output: up to its form feed.
+/// The first line of a part, up to its newline (at most 256 bytes).
+fn read_label(page: &mut dyn Read) -> String {
+    let mut label = Vec::new();
+    let mut byte = [0u8; 1];
+    while label.len() < 256 {
+        match page.read(&mut byte) {
+            Ok(1) if byte[0] != b'\n' => label.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&label).into_owned()
+}
+
 struct PageReader<'a, R> {
     src: &'a mut R,
     /// The form feed was read.
