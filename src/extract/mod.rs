@@ -21,10 +21,12 @@
 //! the rest of the scan goes on.
 
 mod archive;
+mod cfb;
 pub mod helper;
 mod mail;
 mod office;
 mod png;
+mod rtf;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
@@ -91,6 +93,10 @@ pub enum Format {
     Png,
     /// The text of each page, extracted in a child process ([`helper`]).
     Pdf,
+    /// A compound file (OLE2): legacy Office documents, Outlook `.msg`.
+    Cfb,
+    /// Rich Text Format.
+    Rtf,
 }
 
 impl Format {
@@ -108,6 +114,8 @@ impl Format {
             Format::Mail => "mail",
             Format::Png => "png",
             Format::Pdf => "pdf",
+            Format::Cfb => "ole2",
+            Format::Rtf => "rtf",
         }
     }
 }
@@ -131,6 +139,10 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Png
     } else if head.starts_with(b"%PDF-") {
         Format::Pdf
+    } else if cfb::is_cfb(head) {
+        Format::Cfb
+    } else if head.starts_with(b"{\\rtf") {
+        Format::Rtf
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -486,6 +498,8 @@ pub fn walk(
         Format::Mail => mail::message_stream(&mut stream, inner, budget, sink),
         Format::Png => png::text_chunks(&mut stream, inner, budget, sink),
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
+        Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
+        Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
     }
 }
 

@@ -1,0 +1,162 @@
+//! Compound files end to end in memory: built with the test writer, walked
+//! as the scan pipeline walks them.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use super::reader::build;
+use crate::extract::{Budget, LeafSink, Limits, Place, Problem, peek, sniff, walk};
+use crate::report::event::FileStatus;
+
+#[derive(Default)]
+struct Collect {
+    leaves: Vec<(Option<String>, String)>,
+    problems: Vec<Problem>,
+}
+
+impl LeafSink for Collect {
+    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+        let mut data = Vec::new();
+        reader.read_to_end(&mut data)?;
+        self.leaves
+            .push((member.map(str::to_string), String::from_utf8_lossy(&data).into()));
+        Ok(())
+    }
+    fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_depth: 8,
+        max_expanded: 64 << 20,
+        max_ratio: 1000,
+        max_members: 1000,
+        max_time: Duration::from_secs(10),
+        max_buffer: 8 << 20,
+    }
+}
+
+fn run(data: &[u8]) -> Collect {
+    let mut sink = Collect::default();
+    let budget = Budget::new(limits());
+    budget.add_input(data.len() as u64);
+    let mut reader = data;
+    let (head, _) = peek(&mut reader).unwrap();
+    walk(sniff(&head), head, &mut reader, None, Place::TOP, &budget, &mut sink);
+    sink
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+/// A message with a subject, a body, and an attached message holding a
+/// text file.
+fn message() -> Vec<u8> {
+    let subject = utf16("invoice");
+    let body = utf16("card 4111 1111 1111 1111");
+    let inner_body = utf16("PESEL 44051401359");
+    let file = b"IBAN DE89370400440532013000".to_vec();
+    let name = utf16("notes.txt");
+    build::cfb(&[
+        ("__substg1.0_0037001F", &subject),
+        ("__substg1.0_1000001F", &body),
+        ("__attach_version1.0_#00000000/__substg1.0_3707001F", &name),
+        ("__attach_version1.0_#00000000/__substg1.0_37010102", &file),
+        (
+            "__attach_version1.0_#00000001/__substg1.0_3701000D/__substg1.0_1000001F",
+            &inner_body,
+        ),
+        ("__recip_version1.0_#00000000/__substg1.0_3001001F", &utf16("Jan")),
+    ])
+}
+
+#[test]
+fn msg_subject_body_attachments_and_attached_messages() {
+    let got = run(&message());
+    assert!(got.problems.is_empty(), "{:?}", got.problems);
+    let leaves: Vec<(Option<&str>, &str)> = got
+        .leaves
+        .iter()
+        .map(|(m, t)| (m.as_deref(), t.as_str()))
+        .collect();
+    assert_eq!(
+        leaves,
+        [
+            (Some("subject"), "invoice"),
+            (Some("body"), "card 4111 1111 1111 1111"),
+            (
+                Some("attachment 1 notes.txt"),
+                "IBAN DE89370400440532013000"
+            ),
+            (Some("attachment 2!body"), "PESEL 44051401359"),
+        ]
+    );
+}
+
+#[test]
+fn embedded_objects_are_opened_as_members() {
+    // A storage with an OOXML-less zip as `Package`, and an Ole10Native
+    // package holding a text file.
+    let mut zip = io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut zip);
+        w.start_file("a.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        io::Write::write_all(&mut w, b"card 4111111111111111").unwrap();
+        w.finish().unwrap();
+    }
+    let mut native = Vec::new();
+    let mut body = vec![2u8, 0];
+    body.extend_from_slice(b"label\0C:\\f.txt\0");
+    body.extend_from_slice(&[0, 0, 3, 0]);
+    body.extend_from_slice(&7u32.to_le_bytes());
+    body.extend_from_slice(b"C:\\tmp\0");
+    body.extend_from_slice(&9u32.to_le_bytes());
+    body.extend_from_slice(b"id 123456");
+    native.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    native.extend_from_slice(&body);
+    let data = build::cfb(&[
+        ("ObjectPool/_1/Package", zip.get_ref()),
+        ("ObjectPool/_2/\u{1}Ole10Native", &native),
+        ("ObjectPool/_2/\u{1}CompObj", b"ignored"),
+    ]);
+    let got = run(&data);
+    assert!(got.problems.is_empty(), "{:?}", got.problems);
+    let members: Vec<&str> = got.leaves.iter().filter_map(|l| l.0.as_deref()).collect();
+    assert_eq!(
+        members,
+        ["ObjectPool/_1/Package!a.txt", "ObjectPool/_2/_u{1}Ole10Native"]
+            .map(|m| m.replace("_u{1}", &crate::extract::clean_name("\u{1}")))
+    );
+    assert_eq!(got.leaves[1].1, "id 123456");
+}
+
+#[test]
+fn d1_cyclic_fat_chain_ends_partial_with_a_reason() {
+    let mut data = build::cfb(&[("WordDocument", &[0u8; 1500])]);
+    // The stream starts at sector 2: its second sector points back to it.
+    data[512 + 12..512 + 16].copy_from_slice(&2u32.to_le_bytes());
+    let got = run(&data);
+    assert!(
+        got.problems
+            .iter()
+            .any(|p| p.status == FileStatus::Partial && p.reason.contains("loops back")),
+        "{:?}",
+        got.problems
+    );
+}
+
+#[test]
+fn truncated_compound_file_is_an_error_never_clean() {
+    let data = message();
+    let got = run(&data[..300]);
+    assert_eq!(got.problems.len(), 1);
+    assert_eq!(got.problems[0].status, FileStatus::Error);
+    assert!(got.problems[0].reason.contains("compound"));
+    // Cut inside the streams: what was read is scanned, the rest reported.
+    let got = run(&data[..data.len() - 600]);
+    assert!(!got.problems.is_empty());
+}
