@@ -155,6 +155,10 @@ const HIDDEN: &[&str] = &[
     "lchars",
 ];
 
+/// Starred destinations whose text a person sees: footnotes and
+/// endnotes, comments.
+const SHOWN_STARRED: &[&str] = &["footnote", "annotation"];
+
 #[derive(Clone, Copy)]
 struct Group {
     hidden: bool,
@@ -180,6 +184,7 @@ pub fn parse(data: &[u8], cap: u64) -> Parsed {
     let mut skip_fallback = 0usize;
     let mut object_hex: Vec<u8> = Vec::new();
     let mut group_start = false;
+    let mut star = false;
     let mut i = 0;
     let flush = |pending: &mut Vec<u8>, text: &mut String, enc: &'static encoding_rs::Encoding| {
         if !pending.is_empty() {
@@ -240,6 +245,12 @@ pub fn parse(data: &[u8], cap: u64) -> Parsed {
                     if group_start && HIDDEN.contains(&word) {
                         g.hidden = true;
                     }
+                    // `{\*\word`: a destination a reader that does not know
+                    // it skips; footnotes and comments are written so too,
+                    // and a person sees them.
+                    if std::mem::take(&mut star) && !SHOWN_STARRED.contains(&word) {
+                        g.hidden = true;
+                    }
                     group_start = false;
                     match word {
                         "bin" => {
@@ -287,7 +298,7 @@ pub fn parse(data: &[u8], cap: u64) -> Parsed {
                         }
                     }
                     b'*' => {
-                        g.hidden = true;
+                        star = true;
                         i += 2;
                     }
                     b'~' if !g.hidden => {
@@ -387,8 +398,11 @@ mod tests {
 
     #[test]
     fn visible_text_with_escapes_and_hidden_groups() {
-        let rtf = r"{\rtf1\ansi\ansicpg1250{\fonttbl{\f0 Arial 4111111111111111;}}{\*\generator Foo 1234;}\pard card 4111 \b 1111\b0  1111 1111\par \u380?\'9f\'f3\'b3w {\field{\*\fldinst HYPERLINK 5555}{\fldrslt link}}\tab x\}\par}";
-        assert_eq!(text(rtf), "card 4111 1111 1111 1111\nżźółw link\tx}\n");
+        let rtf = r"{\rtf1\ansi\ansicpg1250{\fonttbl{\f0 Arial 4111111111111111;}}{\*\generator Foo 1234;}\pard card 4111 \b 1111\b0  1111 1111\par \u380?\'9f\'f3\'b3w {\field{\*\fldinst HYPERLINK 5555}{\fldrslt link}}\tab x\}\par{\super\chftn}{\*\footnote\pard note 5555}}";
+        assert_eq!(
+            text(rtf),
+            "card 4111 1111 1111 1111\nżźółw link\tx}\nnote 5555"
+        );
     }
 
     #[test]
