@@ -47,7 +47,9 @@ pub enum RtfError {
     UnknownCompression,
     #[error("compressed RTF data is truncated (the rest was not read)")]
     Truncated,
-    #[error("compressed RTF expands past {0} bytes: the rest was not read (raise limits.max_buffer or --max-buffer)")]
+    #[error(
+        "compressed RTF expands past {0} bytes: the rest was not read (raise limits.max_buffer or --max-buffer)"
+    )]
     TooBig(u64),
 }
 
@@ -60,7 +62,9 @@ pub fn decompress(data: &[u8], cap: u64) -> Result<(Vec<u8>, Option<RtfError>), 
         return Err(RtfError::BadHeader);
     }
     let comp_size = u32::from_le_bytes(data[0..4].try_into().expect("four bytes")) as usize;
-    let raw_size = u64::from(u32::from_le_bytes(data[4..8].try_into().expect("four bytes")));
+    let raw_size = u64::from(u32::from_le_bytes(
+        data[4..8].try_into().expect("four bytes"),
+    ));
     let magic = &data[8..12];
     let end = data.len().min(comp_size.saturating_add(4));
     let body = &data[16.min(end)..end];
@@ -383,7 +387,8 @@ fn ole1_native(b: &[u8]) -> Vec<u8> {
             at = at.checked_add(4)?.checked_add(u32_at(at)?)?;
         }
         let size = u32_at(at)?;
-        b.get(at + 4..(at + 4).checked_add(size)?).map(<[u8]>::to_vec)
+        b.get(at + 4..(at + 4).checked_add(size)?)
+            .map(<[u8]>::to_vec)
     };
     parse().unwrap_or_else(|| b.to_vec())
 }
@@ -423,7 +428,8 @@ mod tests {
         ole.extend_from_slice(&5u32.to_le_bytes());
         ole.extend_from_slice(b"hello");
         let hexed: String = ole.iter().map(|b| format!("{b:02x}")).collect();
-        let rtf = format!(r"{{\rtf1 a{{\object\objemb{{\*\objclass Package}}{{\*\objdata {hexed}}}}}b}}");
+        let rtf =
+            format!(r"{{\rtf1 a{{\object\objemb{{\*\objclass Package}}{{\*\objdata {hexed}}}}}b}}");
         let p = parse(rtf.as_bytes(), 1 << 20);
         assert_eq!(p.text, "ab");
         assert_eq!(p.objects, vec![b"hello".to_vec()]);

@@ -21,9 +21,13 @@ pub enum DocError {
     Encrypted,
     #[error("the document's piece table is missing or damaged: its text was not read")]
     NoPieceTable,
-    #[error("a piece of the document's text lies outside the WordDocument stream (the file is truncated or damaged)")]
+    #[error(
+        "a piece of the document's text lies outside the WordDocument stream (the file is truncated or damaged)"
+    )]
     PieceOutside,
-    #[error("more than {0} bytes of text in the document: the rest was not read (raise limits.max_buffer or --max-buffer)")]
+    #[error(
+        "more than {0} bytes of text in the document: the rest was not read (raise limits.max_buffer or --max-buffer)"
+    )]
     TooMuchText(u64),
 }
 

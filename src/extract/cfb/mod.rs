@@ -139,8 +139,8 @@ impl Walk<'_, '_, '_> {
             StorageKind::Excel => self.excel(id, prefix, place, sink),
             StorageKind::PowerPoint => self.powerpoint(id, prefix, place, sink),
             StorageKind::Message => {
-                let member = (!prefix.is_empty())
-                    .then(|| join(place.member, prefix.trim_end_matches('/')));
+                let member =
+                    (!prefix.is_empty()).then(|| join(place.member, prefix.trim_end_matches('/')));
                 let here = Place {
                     member: member.as_deref().or(place.member),
                     depth: place.depth,
@@ -225,19 +225,19 @@ impl Walk<'_, '_, '_> {
             problem(Some(&at), &reason, sink);
             return None;
         }
-        if self.cfb.size(id) > cap {
+        if let Some(e) = err {
+            problem(
+                Some(&at),
+                &format!("compound file stream {e}; what was read of it was scanned"),
+                sink,
+            );
+        } else if self.cfb.size(id) > cap {
             problem(
                 Some(&at),
                 &format!(
                     "stream larger than {cap} bytes: only its first {cap} bytes were scanned \
                      (raise limits.max_buffer or --max-buffer)"
                 ),
-                sink,
-            );
-        } else if let Some(e) = err {
-            problem(
-                Some(&at),
-                &format!("compound file stream {e}; what was read of it was scanned"),
                 sink,
             );
         }
@@ -277,7 +277,13 @@ impl Walk<'_, '_, '_> {
         );
     }
 
-    fn word(&mut self, id: usize, prefix: &str, place: Place<'_>, sink: &mut dyn LeafSink) -> Vec<usize> {
+    fn word(
+        &mut self,
+        id: usize,
+        prefix: &str,
+        place: Place<'_>,
+        sink: &mut dyn LeafSink,
+    ) -> Vec<usize> {
         let find = |n: &str| self.cfb.find(id, n);
         let mut claimed: Vec<usize> = ["WordDocument", "0Table", "1Table", "Data"]
             .iter()
@@ -314,8 +320,18 @@ impl Walk<'_, '_, '_> {
         claimed
     }
 
-    fn excel(&mut self, id: usize, prefix: &str, place: Place<'_>, sink: &mut dyn LeafSink) -> Vec<usize> {
-        let Some(wb) = self.cfb.find(id, "Workbook").or_else(|| self.cfb.find(id, "Book")) else {
+    fn excel(
+        &mut self,
+        id: usize,
+        prefix: &str,
+        place: Place<'_>,
+        sink: &mut dyn LeafSink,
+    ) -> Vec<usize> {
+        let Some(wb) = self
+            .cfb
+            .find(id, "Workbook")
+            .or_else(|| self.cfb.find(id, "Book"))
+        else {
             return Vec::new();
         };
         let path = format!("{prefix}Workbook");

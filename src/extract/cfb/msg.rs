@@ -15,7 +15,7 @@
 //! holds the subject or an address.
 
 use super::{Walk, problem};
-use crate::extract::{Place, LeafSink, clean_name, join, member, rtf};
+use crate::extract::{LeafSink, Place, clean_name, join, member, rtf};
 
 const SUBJECT: u16 = 0x0037;
 const BODY: u16 = 0x1000;
@@ -71,7 +71,12 @@ fn value(kind: u16, bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Reads the message in storage `id` at `place`.
-pub(super) fn message(w: &mut Walk<'_, '_, '_>, id: usize, place: Place<'_>, sink: &mut dyn LeafSink) {
+pub(super) fn message(
+    w: &mut Walk<'_, '_, '_>,
+    id: usize,
+    place: Place<'_>,
+    sink: &mut dyn LeafSink,
+) {
     let props = properties(w, id);
     let find = |tag: u16| props.iter().find(|p| p.0 == tag).copied();
     for (tag, name) in [(SUBJECT, "subject"), (BODY, "body"), (HTML, "body html")] {

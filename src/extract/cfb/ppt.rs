@@ -17,7 +17,9 @@ const CSTRING: u16 = 0x0FBA;
 pub enum PptError {
     #[error("the presentation stream is truncated inside a record (the rest was not read)")]
     Truncated,
-    #[error("more than {0} bytes of text in the presentation: the rest was not read (raise limits.max_buffer or --max-buffer)")]
+    #[error(
+        "more than {0} bytes of text in the presentation: the rest was not read (raise limits.max_buffer or --max-buffer)"
+    )]
     TooMuchText(u64),
 }
 
@@ -31,7 +33,8 @@ pub fn text(data: &[u8], cap: u64) -> (String, Option<PptError>) {
         }
         let ver = u16::from_le_bytes([data[at], data[at + 1]]);
         let kind = u16::from_le_bytes([data[at + 2], data[at + 3]]);
-        let len = u32::from_le_bytes([data[at + 4], data[at + 5], data[at + 6], data[at + 7]]) as usize;
+        let len =
+            u32::from_le_bytes([data[at + 4], data[at + 5], data[at + 6], data[at + 7]]) as usize;
         let body_at = at + 8;
         if ver & 0xF == 0xF {
             // A container: its records follow.

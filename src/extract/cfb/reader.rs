@@ -148,9 +148,11 @@ impl<'a> Cfb<'a> {
         let mut fat = Vec::with_capacity(fat_sectors.len() * per);
         for s in fat_sectors {
             match cfb.sector(s) {
-                Some(sector) => fat.extend(sector.chunks_exact(4).map(|c| {
-                    u32::from_le_bytes(c.try_into().expect("chunks of four bytes"))
-                })),
+                Some(sector) => fat.extend(
+                    sector
+                        .chunks_exact(4)
+                        .map(|c| u32::from_le_bytes(c.try_into().expect("chunks of four bytes"))),
+                ),
                 None => {
                     damage.push(format!("a FAT sector {}", ChainError::OutOfFile));
                     fat.extend(std::iter::repeat_n(NOSTREAM, per));
@@ -197,7 +199,9 @@ impl<'a> Cfb<'a> {
 
     /// The bytes of regular sector `id`, if the file has it.
     fn sector(&self, id: u32) -> Option<&'a [u8]> {
-        let start = (id as usize).checked_add(1)?.checked_mul(self.sector_size)?;
+        let start = (id as usize)
+            .checked_add(1)?
+            .checked_mul(self.sector_size)?;
         self.data.get(start..start.checked_add(self.sector_size)?)
     }
 

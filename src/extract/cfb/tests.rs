@@ -18,8 +18,10 @@ impl LeafSink for Collect {
     fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
         let mut data = Vec::new();
         reader.read_to_end(&mut data)?;
-        self.leaves
-            .push((member.map(str::to_string), String::from_utf8_lossy(&data).into()));
+        self.leaves.push((
+            member.map(str::to_string),
+            String::from_utf8_lossy(&data).into(),
+        ));
         Ok(())
     }
     fn problem(&mut self, problem: Problem) {
@@ -44,7 +46,15 @@ fn run(data: &[u8]) -> Collect {
     budget.add_input(data.len() as u64);
     let mut reader = data;
     let (head, _) = peek(&mut reader).unwrap();
-    walk(sniff(&head), head, &mut reader, None, Place::TOP, &budget, &mut sink);
+    walk(
+        sniff(&head),
+        head,
+        &mut reader,
+        None,
+        Place::TOP,
+        &budget,
+        &mut sink,
+    );
     sink
 }
 
@@ -69,7 +79,10 @@ fn message() -> Vec<u8> {
             "__attach_version1.0_#00000001/__substg1.0_3701000D/__substg1.0_1000001F",
             &inner_body,
         ),
-        ("__recip_version1.0_#00000000/__substg1.0_3001001F", &utf16("Jan")),
+        (
+            "__recip_version1.0_#00000000/__substg1.0_3001001F",
+            &utf16("Jan"),
+        ),
     ])
 }
 
@@ -128,8 +141,11 @@ fn embedded_objects_are_opened_as_members() {
     let members: Vec<&str> = got.leaves.iter().filter_map(|l| l.0.as_deref()).collect();
     assert_eq!(
         members,
-        ["ObjectPool/_1/Package!a.txt", "ObjectPool/_2/_u{1}Ole10Native"]
-            .map(|m| m.replace("_u{1}", &crate::extract::clean_name("\u{1}")))
+        [
+            "ObjectPool/_1/Package!a.txt",
+            "ObjectPool/_2/_u{1}Ole10Native"
+        ]
+        .map(|m| m.replace("_u{1}", &crate::extract::clean_name("\u{1}")))
     );
     assert_eq!(got.leaves[1].1, "id 123456");
 }

@@ -42,7 +42,9 @@ pub enum XlsError {
     Encrypted,
     #[error("the workbook stream is truncated inside a record (the rest was not read)")]
     Truncated,
-    #[error("more than {0} bytes of text in the workbook: the rest was not read (raise limits.max_buffer or --max-buffer)")]
+    #[error(
+        "more than {0} bytes of text in the workbook: the rest was not read (raise limits.max_buffer or --max-buffer)"
+    )]
     TooMuchText(u64),
 }
 
@@ -181,7 +183,10 @@ impl<'a> Cursor<'a> {
 /// An `XLUnicodeString` (u16 count, flags, characters) in one slice.
 fn short_string(d: &[u8], count16: bool) -> Option<String> {
     let (count, rest) = if count16 {
-        (u16::from_le_bytes([*d.first()?, *d.get(1)?]) as usize, &d[2..])
+        (
+            u16::from_le_bytes([*d.first()?, *d.get(1)?]) as usize,
+            &d[2..],
+        )
     } else {
         (*d.first()? as usize, &d[1..])
     };
