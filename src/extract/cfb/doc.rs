@@ -184,7 +184,7 @@ mod tests {
             if *narrow {
                 word.extend_from_slice(t.as_bytes());
                 count = t.len() as u32;
-                pcds.push(at * 2 | 0x4000_0000);
+                pcds.push((at * 2) | 0x4000_0000);
             } else {
                 let u: Vec<u16> = t.encode_utf16().collect();
                 for x in &u {

@@ -236,7 +236,6 @@ pub fn text(data: &[u8], cap: u64) -> (String, Option<XlsError>) {
     let mut sheets: Vec<String> = Vec::new();
     let mut sheet = 0usize;
     let mut row: Option<u16> = None;
-    let mut in_txo = false;
     for rec in &recs {
         if out.len() as u64 + notes.len() as u64 > cap {
             return (out + &notes, Some(XlsError::TooMuchText(cap)));
@@ -276,11 +275,7 @@ pub fn text(data: &[u8], cap: u64) -> (String, Option<XlsError>) {
                     row = None;
                 }
             }
-            rt::EOF => {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            rt::EOF if !out.is_empty() && !out.ends_with('\n') => out.push('\n'),
             rt::SST => {
                 let mut c = Cursor::new(&rec.parts);
                 let _total = c.u32();
@@ -355,7 +350,6 @@ pub fn text(data: &[u8], cap: u64) -> (String, Option<XlsError>) {
             rt::TXO => {
                 // A comment's (or a text box's) text is in the CONTINUE
                 // records after it: the first starts with a flags byte.
-                in_txo = true;
                 let count = u16_at(d, 10).unwrap_or(0) as usize;
                 if rec.parts.len() > 1 {
                     let mut c = Cursor::new(&rec.parts[1..]);
@@ -366,10 +360,9 @@ pub fn text(data: &[u8], cap: u64) -> (String, Option<XlsError>) {
                     notes.push('\n');
                 }
             }
-            _ => in_txo = false,
+            _ => {}
         }
     }
-    let _ = in_txo;
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
