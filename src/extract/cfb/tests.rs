@@ -176,3 +176,66 @@ fn truncated_compound_file_is_an_error_never_clean() {
     let got = run(&data[..data.len() - 600]);
     assert!(!got.problems.is_empty());
 }
+
+/// The fixtures made by real tools (`tests/fixtures/legacy/`).
+const REAL: [&[u8]; 3] = [
+    include_bytes!("../../../tests/fixtures/legacy/footnote.doc"),
+    include_bytes!("../../../tests/fixtures/legacy/numbers.xls"),
+    include_bytes!("../../../tests/fixtures/legacy/message.msg"),
+];
+
+proptest::proptest! {
+    /// Bytes flipped anywhere in a real compound file (its header, FAT,
+    /// directory, streams): extraction ends, within the limits, and never
+    /// panics.
+    #[test]
+    fn flipped_bytes_in_real_compound_files_never_panic(
+        which in 0..REAL.len(),
+        flips in proptest::collection::vec(
+            (proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()),
+            1..16,
+        ),
+    ) {
+        let mut data = REAL[which].to_vec();
+        for (at, byte) in flips {
+            let i = at.index(data.len());
+            data[i] = byte;
+        }
+        let got = run(&data);
+        let expanded: usize = got.leaves.iter().map(|l| l.1.len()).sum();
+        proptest::prop_assert!(expanded as u64 <= limits().max_expanded);
+    }
+}
+
+/// LibreOffice's `strings.xls` (made by `tests/fixtures/legacy/make.sh`):
+/// 1500 shared strings, a third of them 16-bit (Polish letters), split
+/// over five `CONTINUE` records.
+#[test]
+fn shared_strings_over_continue_records_from_libreoffice_read_back_exactly() {
+    let gz: &[u8] = include_bytes!("../../../tests/fixtures/legacy/strings.xls.gz");
+    let mut data = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut data)
+        .unwrap();
+    let got = run(&data);
+    assert!(got.problems.is_empty(), "{:?}", got.problems);
+    let (member, text) = &got.leaves[0];
+    assert_eq!(member.as_deref(), Some("Workbook"));
+    let cells: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take(1500)
+        .map(|l| l.trim_end_matches('\t'))
+        .collect();
+    for (i, cell) in cells.iter().enumerate() {
+        let want = if i == 1200 {
+            "karta 5555 5555 5555 4444 Zażółć".to_string()
+        } else if i % 3 == 0 {
+            format!("Zażółć gęślą jaźń {i}")
+        } else {
+            format!("customer note {i:05}")
+        };
+        assert_eq!(*cell, want, "row {i}");
+    }
+    assert_eq!(cells.len(), 1500);
+}
