@@ -469,3 +469,20 @@ fn daemon_opens_msg_and_xls_dropped_into_a_root() {
     );
     drop(child);
 }
+
+/// A PST/OST mail store is not opened yet: it must never be reported
+/// clean, and its raw bytes are still scanned.
+#[test]
+fn d2_pst_mail_store_is_partial_never_clean() {
+    let dir = TempDir::new().unwrap();
+    let mut data = b"!BDN\x00\x00\x00\x00SM\x17\x00".to_vec();
+    data.resize(512, 0);
+    data.extend_from_slice(b"raw note 4111 1111 1111 1111\n");
+    std::fs::write(dir.path().join("mailbox.pst"), &data).unwrap();
+    let run = scan(dir.path(), false, &["mailbox.pst"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.members(), pairs(&[(None, "card_visa")]));
+    let top = run.top("mailbox.pst");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(top["reason"].as_str().unwrap().contains("PST/OST"), "{top}");
+}

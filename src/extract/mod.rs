@@ -97,6 +97,9 @@ pub enum Format {
     Cfb,
     /// Rich Text Format.
     Rtf,
+    /// An Outlook mail store (`.pst`, `.ost`): not opened yet, its raw
+    /// bytes are scanned and it is reported partial.
+    Pst,
 }
 
 impl Format {
@@ -116,6 +119,7 @@ impl Format {
             Format::Pdf => "pdf",
             Format::Cfb => "ole2",
             Format::Rtf => "rtf",
+            Format::Pst => "pst",
         }
     }
 }
@@ -143,6 +147,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Cfb
     } else if head.starts_with(b"{\\rtf") {
         Format::Rtf
+    } else if head.starts_with(b"!BDN") {
+        Format::Pst
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -500,6 +506,19 @@ pub fn walk(
         Format::Pdf => helper::scan(helper::Kind::Pdf, &mut stream, inner, budget, sink),
         Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
         Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
+        Format::Pst => {
+            // Never reported clean: most of a mail store is compressed or
+            // permuted ("compressible encryption"), so raw bytes show
+            // little of it.
+            leaf(&mut stream, place, sink);
+            sink.problem(Problem {
+                member: place.member.map(str::to_string),
+                status: FileStatus::Partial,
+                reason: "Outlook PST/OST mail stores are not opened yet: only the raw bytes \
+                         were scanned (export the mailbox to .msg or .eml files to scan it)"
+                    .to_string(),
+            });
+        }
     }
 }
 
