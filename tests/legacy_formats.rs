@@ -188,6 +188,22 @@ fn word_97_document_made_by_libreoffice() {
 }
 
 #[test]
+fn a_workbook_embedded_in_a_word_document_is_opened() {
+    let run = scan(&fixtures(), false, &["embed.doc"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let member = run.members()[0].0.clone().unwrap();
+    assert!(
+        member.starts_with("ObjectPool/_") && member.ends_with("/Workbook"),
+        "{member}"
+    );
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some(&member), "card_visa"), (Some(&member), "pl_pesel"),])
+    );
+    assert_scanned(&run, "embed.doc", "ole2");
+}
+
+#[test]
 fn excel_97_numbers_in_numeric_cells_made_by_libreoffice() {
     // Both cards are numbers in numeric cells: IEEE doubles in the file.
     let run = scan(&fixtures(), false, &["numbers.xls"]);
