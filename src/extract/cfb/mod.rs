@@ -70,6 +70,14 @@ fn compound_bytes(data: &[u8], place: Place<'_>, budget: &Budget, sink: &mut dyn
         visited: vec![false; 1],
     };
     walk.storage(cfb.root(), "", place, sink);
+    if cfb.tangled.get() {
+        problem(
+            place.member,
+            "compound file directory is tangled (storages share their entries, \
+             a damaged or hostile file): the rest was not read",
+            sink,
+        );
+    }
 }
 
 /// A `partial` problem at `member`.

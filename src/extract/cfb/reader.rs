@@ -75,6 +75,12 @@ pub struct Cfb<'a> {
     /// What went wrong while opening that still left a readable file (a
     /// damaged FAT sector list, a mini stream cut short).
     pub damage: Vec<String>,
+    /// Directory entries visited by [`Cfb::children`] so far, over all
+    /// calls: a hostile tree whose storages share their entries would
+    /// otherwise cost the square of the entries.
+    steps: std::cell::Cell<u64>,
+    /// The step budget ran out: some storages' children were not listed.
+    pub tangled: std::cell::Cell<bool>,
 }
 
 fn u16_at(d: &[u8], at: usize) -> Option<u16> {
@@ -116,6 +122,8 @@ impl<'a> Cfb<'a> {
             cutoff: u64::from(u32_at(data, 0x38).unwrap_or(4096)),
             entries: Vec::new(),
             damage: Vec::new(),
+            steps: std::cell::Cell::new(0),
+            tangled: std::cell::Cell::new(false),
         };
         // The FAT's own sectors: 109 ids in the header, then the DIFAT
         // chain (each sector: ids, and the next DIFAT sector last).
@@ -272,8 +280,11 @@ impl<'a> Cfb<'a> {
     /// tree ends that branch.
     pub fn children(&self, id: usize) -> Vec<usize> {
         let mut out = Vec::new();
-        let mut seen = vec![false; self.entries.len()];
-        seen[id] = true;
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(id);
+        // A real file lists each entry under one storage, and the walkers
+        // ask for a storage's children a dozen times at most.
+        let budget = 64 * self.entries.len() as u64 + 4096;
         // In-order walk with an explicit stack: a hostile tree may be a
         // list thousands long, which recursion would follow off the stack.
         let mut stack: Vec<usize> = Vec::new();
@@ -284,6 +295,11 @@ impl<'a> Cfb<'a> {
                 at = self.entries[i].left;
             }
             let Some(i) = stack.pop() else { break };
+            self.steps.set(self.steps.get() + 1);
+            if self.steps.get() > budget {
+                self.tangled.set(true);
+                break;
+            }
             if self.entries[i].kind != EntryKind::Root {
                 out.push(i);
             }
@@ -293,12 +309,11 @@ impl<'a> Cfb<'a> {
     }
 
     /// `id` as an index, if it names an entry not yet visited.
-    fn fresh(&self, id: u32, seen: &mut [bool]) -> Option<usize> {
+    fn fresh(&self, id: u32, seen: &mut std::collections::HashSet<usize>) -> Option<usize> {
         let i = id as usize;
-        if id == NOSTREAM || i >= self.entries.len() || seen[i] {
+        if id == NOSTREAM || i >= self.entries.len() || !seen.insert(i) {
             return None;
         }
-        seen[i] = true;
         Some(i)
     }
 

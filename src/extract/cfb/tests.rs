@@ -239,3 +239,24 @@ fn shared_strings_over_continue_records_from_libreoffice_read_back_exactly() {
     }
     assert_eq!(cells.len(), 1500);
 }
+
+#[test]
+fn d3_storages_sharing_their_entries_stop_as_tangled_not_quadratic() {
+    let names: Vec<String> = (0..80).map(|i| format!("s{i:03}/x")).collect();
+    let streams: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"1"[..])).collect();
+    let mut data = build::cfb(&streams);
+    // Entry 2k+1 is storage k: point every storage's child at storage 0,
+    // whose right siblings are all the storages.
+    for k in 0..80 {
+        let at = 1024 + 128 * (2 * k + 1) + 76;
+        data[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
+    }
+    let got = run(&data);
+    assert!(
+        got.problems
+            .iter()
+            .any(|p| p.status == FileStatus::Partial && p.reason.contains("tangled")),
+        "{:?}",
+        got.problems
+    );
+}
