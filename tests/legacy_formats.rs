@@ -204,6 +204,20 @@ fn a_workbook_embedded_in_a_word_document_is_opened() {
 }
 
 #[test]
+fn comments_in_excel_cells_and_word_documents_are_read() {
+    // The only number of each file is in a comment.
+    for (file, member, kind) in [
+        ("comments.xls", "Workbook", "card_mastercard"),
+        ("comments.doc", "WordDocument", "card_visa"),
+    ] {
+        let run = scan(&fixtures(), false, &[file]);
+        assert_eq!(run.code, Some(1), "{file}: {}", run.stderr);
+        assert_eq!(run.members(), pairs(&[(Some(member), kind)]), "{file}");
+        assert_scanned(&run, file, "ole2");
+    }
+}
+
+#[test]
 fn excel_97_numbers_in_numeric_cells_made_by_libreoffice() {
     // Both cards are numbers in numeric cells: IEEE doubles in the file.
     let run = scan(&fixtures(), false, &["numbers.xls"]);

@@ -260,3 +260,51 @@ fn d3_storages_sharing_their_entries_stop_as_tangled_not_quadratic() {
         got.problems
     );
 }
+
+#[test]
+fn d4_streams_sharing_one_chain_count_against_max_expanded() {
+    // Ten small streams whose directory entries all point at one 30 KiB
+    // chain: read ten times over, they stop at max_expanded.
+    let big = vec![b'7'; 30 << 10];
+    let mut streams: Vec<(String, Vec<u8>)> = vec![("big".into(), big)];
+    for i in 0..10 {
+        streams.push((format!("s{i}"), vec![b'x'; 10]));
+    }
+    let refs: Vec<(&str, &[u8])> = streams
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let mut data = build::cfb(&refs);
+    // Entry 1 is "big" (start sector and size at 116 and 120).
+    let entry = |i: usize| 1024 + 128 * i;
+    let start: [u8; 4] = data[entry(1) + 116..entry(1) + 120].try_into().unwrap();
+    let size: [u8; 4] = data[entry(1) + 120..entry(1) + 124].try_into().unwrap();
+    for i in 2..12 {
+        data[entry(i) + 116..entry(i) + 120].copy_from_slice(&start);
+        data[entry(i) + 120..entry(i) + 124].copy_from_slice(&size);
+    }
+    let mut sink = Collect::default();
+    let budget = Budget::new(Limits {
+        max_expanded: 100 << 10,
+        ..limits()
+    });
+    let mut reader = &data[..];
+    let (head, _) = peek(&mut reader).unwrap();
+    walk(
+        sniff(&head),
+        head,
+        &mut reader,
+        None,
+        Place::TOP,
+        &budget,
+        &mut sink,
+    );
+    assert!(
+        sink.problems
+            .iter()
+            .any(|p| p.status == FileStatus::Partial && p.reason.contains("max_expanded")),
+        "{:?}",
+        sink.problems
+    );
+    assert!(sink.leaves.len() < 5, "{}", sink.leaves.len());
+}
