@@ -516,3 +516,59 @@ fn d2_pst_mail_store_is_partial_never_clean() {
     assert_eq!(top["status"], "partial", "{top}");
     assert!(top["reason"].as_str().unwrap().contains("PST/OST"), "{top}");
 }
+
+/// RTF was redacted in place as text before it had a reader of its own;
+/// it still is, and a number only the reader sees (split by formatting)
+/// refuses the rewrite (the fallback applies) instead of being left
+/// behind.
+#[test]
+fn d5_rtf_is_still_redacted_in_place_and_a_split_number_refuses() {
+    let dir = TempDir::new().unwrap();
+    let store = TempDir::new().unwrap();
+    let state = TempDir::new().unwrap();
+    let plain = dir.path().join("plain.rtf");
+    let split = dir.path().join("split.rtf");
+    std::fs::write(&plain, r"{\rtf1\ansi card 4111 1111 1111 1111\par}").unwrap();
+    let split_text = r"{\rtf1\ansi card 4111 1111 {\b 1111} 1111\par}";
+    std::fs::write(&split, split_text).unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_CONFIG")
+        .timeout(TIMEOUT)
+        .arg("scan")
+        .arg(dir.path())
+        .args([
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "--action",
+            "redact",
+        ])
+        .arg("--quarantine-dir")
+        .arg(store.path().join("q"))
+        .output()
+        .unwrap();
+    let run = Run::parse(out, Duration::ZERO);
+    let action = |name: &str| {
+        run.of_type("action")
+            .into_iter()
+            .find(|a| a["path"].as_str().unwrap().ends_with(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action for {name}: {}", run.stdout))
+    };
+    assert_eq!(action("plain.rtf")["action"], "redacted");
+    assert_eq!(
+        std::fs::read_to_string(&plain).unwrap(),
+        r"{\rtf1\ansi card **** **** **** 1111\par}"
+    );
+    // Refused, so the fallback (quarantine) applies: never a half-redacted
+    // file left in place.
+    let refused = action("split.rtf");
+    assert_ne!(refused["action"], "redacted", "{refused}");
+    match std::fs::read_to_string(&split) {
+        Ok(text) => assert_eq!(text, split_text, "{refused}"),
+        Err(_) => assert_eq!(refused["action"], "quarantined", "{refused}"),
+    }
+}
