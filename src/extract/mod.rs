@@ -804,6 +804,41 @@ fn read_bounded(
     }
 }
 
+/// Reads a whole document into memory, up to `max_buffer` bytes, for a
+/// reader that needs it whole (a compound file, RTF). A bigger or
+/// unreadable one is not lost: its raw bytes (what was read, then the rest
+/// of the stream) are scanned as a leaf and it is reported `partial`,
+/// naming `what`; `None` then.
+fn whole_or_raw(
+    stream: &mut dyn Read,
+    what: &str,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) -> Option<Vec<u8>> {
+    let cap = budget.limits.max_buffer;
+    let mut data = Vec::new();
+    let reason = match stream.take(cap.saturating_add(1)).read_to_end(&mut data) {
+        Ok(_) if data.len() as u64 <= cap => return Some(data),
+        Ok(_) => format!(
+            "{what} larger than {cap} bytes: it was not opened, only its raw bytes were \
+             scanned (raise limits.max_buffer or --max-buffer)"
+        ),
+        Err(e) => match LimitHit::of(&e) {
+            Some(hit) => hit.0.clone(),
+            None => format!("read error: {e} (the rest was not scanned)"),
+        },
+    };
+    let mut whole = io::Cursor::new(data).chain(stream);
+    leaf(&mut whole, place, sink);
+    sink.problem(Problem {
+        member: place.member.map(str::to_string),
+        status: FileStatus::Partial,
+        reason,
+    });
+    None
+}
+
 /// A member found inside a container: sniff it and walk it.
 fn member(
     reader: &mut dyn Read,

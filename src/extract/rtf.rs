@@ -15,15 +15,14 @@
 
 use std::io::Read;
 
-use super::{Budget, LeafSink, Place, member, read_bounded};
+use super::{Budget, LeafSink, Place, member, whole_or_raw};
 
 /// Opens an RTF document from `stream`: its visible text is the leaf (at
 /// the document's own place: RTF is a text view, like a decompressed
 /// layer), its embedded objects members `object N`.
 pub fn document(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
-    let data = match read_bounded(stream, "an RTF document", place.member, budget) {
-        Ok(data) => data,
-        Err(problem) => return sink.problem(problem),
+    let Some(data) = whole_or_raw(stream, "an RTF document", place, budget, sink) else {
+        return;
     };
     let parsed = parse(&data, budget.limits.max_buffer);
     super::leaf(&mut parsed.text.as_bytes(), place, sink);

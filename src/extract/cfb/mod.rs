@@ -4,7 +4,8 @@
 //!
 //! Enters: a stream that starts with the compound file signature
 //! (`D0 CF 11 E0 A1 B1 1A E1`), whatever its name; it is held in memory up
-//! to `max_buffer` ([`reader`] needs random access). Leaves: for each
+//! to `max_buffer` ([`reader`] needs random access; a bigger one is
+//! scanned as raw bytes and reported partial). Leaves: for each
 //! storage (the root, and every storage inside it), what its streams say
 //! it is: a Word document's text ([`doc`], member `WordDocument`), a
 //! workbook's cells ([`xls`], member `Workbook`), a presentation's text
@@ -29,7 +30,7 @@ mod xls;
 
 use std::io::Read;
 
-use super::{Budget, LeafSink, LimitHit, Place, Problem, clean_name, join, member, read_bounded};
+use super::{Budget, LeafSink, LimitHit, Place, Problem, clean_name, join, member, whole_or_raw};
 use crate::report::event::FileStatus;
 use reader::{Cfb, EntryKind};
 
@@ -40,11 +41,9 @@ pub fn is_cfb(head: &[u8]) -> bool {
 
 /// Opens a compound file from `stream` and scans what it holds.
 pub fn compound(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
-    let data = match read_bounded(stream, "a compound (OLE2) file", place.member, budget) {
-        Ok(data) => data,
-        Err(problem) => return sink.problem(problem),
-    };
-    compound_bytes(&data, place, budget, sink);
+    if let Some(data) = whole_or_raw(stream, "a compound (OLE2) file", place, budget, sink) {
+        compound_bytes(&data, place, budget, sink);
+    }
 }
 
 /// As [`compound`], for bytes already in memory.

@@ -308,3 +308,34 @@ fn d4_streams_sharing_one_chain_count_against_max_expanded() {
     );
     assert!(sink.leaves.len() < 5, "{}", sink.leaves.len());
 }
+
+#[test]
+fn d6_a_compound_file_bigger_than_max_buffer_is_scanned_raw_and_partial() {
+    let data = message();
+    let mut sink = Collect::default();
+    let budget = Budget::new(Limits {
+        max_buffer: 4096,
+        ..limits()
+    });
+    let mut reader = &data[..];
+    let (head, _) = peek(&mut reader).unwrap();
+    walk(
+        sniff(&head),
+        head,
+        &mut reader,
+        None,
+        Place::TOP,
+        &budget,
+        &mut sink,
+    );
+    assert_eq!(sink.leaves.len(), 1);
+    assert_eq!(sink.leaves[0].0, None);
+    assert_eq!(
+        sink.leaves[0].1,
+        String::from_utf8_lossy(&data),
+        "every raw byte scanned"
+    );
+    assert_eq!(sink.problems.len(), 1);
+    assert_eq!(sink.problems[0].status, FileStatus::Partial);
+    assert!(sink.problems[0].reason.contains("--max-buffer"));
+}
