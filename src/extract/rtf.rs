@@ -346,7 +346,7 @@ pub fn parse(data: &[u8], cap: u64) -> Parsed {
 }
 
 /// An encoding for a Windows code page number.
-fn codepage(cp: i64) -> Option<&'static encoding_rs::Encoding> {
+pub(super) fn codepage(cp: i64) -> Option<&'static encoding_rs::Encoding> {
     let label = match cp {
         874 => "windows-874".to_string(),
         932 => "shift_jis".into(),

@@ -12,7 +12,8 @@
 //! attached message (`PidTagAttachDataObject` as a storage) is read as a
 //! message in turn. Recipients, transport headers and named-property maps
 //! are not scanned (addresses and routing, not content); the member never
-//! holds the subject or an address.
+//! holds the subject or an address. 8-bit strings are decoded in the
+//! message's code page (PidTagMessageCodepage), Windows-1252 by default.
 
 use super::{Walk, problem};
 use crate::extract::{LeafSink, Place, clean_name, join, member, rtf};
@@ -49,8 +50,34 @@ fn properties(w: &Walk<'_, '_, '_>, id: usize) -> Vec<(u16, u16, usize)> {
         .collect()
 }
 
-/// A string property's value as UTF-8 (or the bytes of a binary one).
-fn value(kind: u16, bytes: &[u8]) -> Vec<u8> {
+/// The code page of a message's 8-bit strings: PidTagMessageCodepage
+/// (0x3FFD), else PidTagInternetCodepage (0x3FDE), in the fixed-size
+/// property stream (`__properties_version1.0`: a 32-byte header for a
+/// message, 24 for an attached one, then 16-byte entries: tag, flags,
+/// value); Windows-1252 when neither names one we know.
+fn codepage(w: &Walk<'_, '_, '_>, id: usize, embedded: bool) -> &'static encoding_rs::Encoding {
+    let Some(props) = w.cfb.find(id, "__properties_version1.0") else {
+        return encoding_rs::WINDOWS_1252;
+    };
+    let (bytes, _) = w.cfb.read(props, 1 << 20);
+    let header = if embedded { 24 } else { 32 };
+    let entries = bytes.get(header..).unwrap_or(&[]);
+    let find = |tag: u32| {
+        entries.chunks_exact(16).find_map(|e| {
+            (u32::from_le_bytes(e[0..4].try_into().expect("four bytes")) == tag)
+                .then(|| i32::from_le_bytes(e[8..12].try_into().expect("four bytes")))
+        })
+    };
+    [0x3FFD_0003, 0x3FDE_0003]
+        .into_iter()
+        .filter_map(find)
+        .find_map(|cp| rtf::codepage(i64::from(cp)))
+        .unwrap_or(encoding_rs::WINDOWS_1252)
+}
+
+/// A string property's value as UTF-8 (or the bytes of a binary one);
+/// 8-bit strings in `encoding`.
+fn value(kind: u16, bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> Vec<u8> {
     match kind {
         PT_UNICODE => {
             let units: Vec<u16> = bytes
@@ -63,7 +90,7 @@ fn value(kind: u16, bytes: &[u8]) -> Vec<u8> {
                 .to_vec()
         }
         PT_STRING8 => {
-            let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            let (s, _) = encoding.decode_without_bom_handling(bytes);
             s.trim_end_matches('\0').as_bytes().to_vec()
         }
         _ => bytes.to_vec(),
@@ -79,11 +106,12 @@ pub(super) fn message(
 ) {
     let props = properties(w, id);
     let find = |tag: u16| props.iter().find(|p| p.0 == tag).copied();
+    let encoding = codepage(w, id, id != w.cfb.root());
     for (tag, name) in [(SUBJECT, "subject"), (BODY, "body"), (HTML, "body html")] {
         if let Some((_, kind, c)) = find(tag)
             && let Some(bytes) = w.read(c, name, place, sink)
         {
-            w.text(&value(kind, &bytes), name, place, sink);
+            w.text(&value(kind, &bytes, encoding), name, place, sink);
         }
     }
     if let Some((_, PT_BINARY, c)) = find(RTF_COMPRESSED)
@@ -148,7 +176,7 @@ fn attachment(
         .or_else(|| find(ATTACH_FILENAME))
         .and_then(|(_, kind, c)| {
             let (bytes, _) = w.cfb.read(c, 4096);
-            String::from_utf8(value(kind, &bytes)).ok()
+            String::from_utf8(value(kind, &bytes, encoding_rs::WINDOWS_1252)).ok()
         })
         .filter(|s| !s.is_empty());
     let name = match file_name {

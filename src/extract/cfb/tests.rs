@@ -339,3 +339,26 @@ fn d6_a_compound_file_bigger_than_max_buffer_is_scanned_raw_and_partial() {
     assert_eq!(sink.problems[0].status, FileStatus::Partial);
     assert!(sink.problems[0].reason.contains("--max-buffer"));
 }
+
+#[test]
+fn msg_8bit_strings_are_decoded_in_the_message_code_page() {
+    // "Płatność" in windows-1250, and PidTagMessageCodepage = 1250.
+    let body = b"P\xb3atno\x9c\xe6 4111 1111 1111 1111".to_vec();
+    let mut props = vec![0u8; 32];
+    props.extend_from_slice(&0x3FFD_0003u32.to_le_bytes());
+    props.extend_from_slice(&6u32.to_le_bytes());
+    props.extend_from_slice(&1250u32.to_le_bytes());
+    props.extend_from_slice(&0u32.to_le_bytes());
+    let data = build::cfb(&[
+        ("__properties_version1.0", &props),
+        ("__substg1.0_1000001E", &body),
+    ]);
+    let got = run(&data);
+    assert_eq!(
+        got.leaves,
+        [(
+            Some("body".to_string()),
+            "Płatność 4111 1111 1111 1111".to_string()
+        )]
+    );
+}
