@@ -44,6 +44,12 @@ pub fn table_name(word: &[u8]) -> Result<&'static str, DocError> {
     if u16_at(word, 0) != Some(0xA5EC) {
         return Err(DocError::NotWord);
     }
+    // nFib: Word 97 and later write 0x00C1 or more (later versions keep
+    // it and say more in the FIB's tail); Word 6 and 95 (0x0065-0x0069)
+    // have another header, without this piece table.
+    if u16_at(word, 2).is_none_or(|n| n < 0x00C0) {
+        return Err(DocError::NotWord);
+    }
     let flags = u16_at(word, 0x0A).ok_or(DocError::NotWord)?;
     if flags & 0x0100 != 0 {
         return Err(DocError::Encrypted);
@@ -175,6 +181,7 @@ mod tests {
     fn doc(pieces: &[(bool, &str)]) -> (Vec<u8>, Vec<u8>) {
         let mut word = vec![0u8; 0x400];
         word[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
+        word[2..4].copy_from_slice(&0x00C1u16.to_le_bytes());
         word[0x0A..0x0C].copy_from_slice(&0x0200u16.to_le_bytes());
         let mut cps = vec![0u32];
         let mut pcds = Vec::new();
@@ -244,5 +251,8 @@ mod tests {
         word[0x0B] = 0x01;
         assert_eq!(table_name(&word), Err(DocError::Encrypted));
         assert_eq!(table_name(b"nope"), Err(DocError::NotWord));
+        // Word 95 (nFib 0x0068): another header, not misread.
+        word[2..4].copy_from_slice(&0x0068u16.to_le_bytes());
+        assert_eq!(table_name(&word), Err(DocError::NotWord));
     }
 }
