@@ -14,6 +14,12 @@
 #      report on the true card numbers (first 6 + last 4 per file), and
 #      prints times, peak RSS, recall and the speed ratio.
 #
+#   5. runs both on the legacy-format fixtures (tests/fixtures/legacy: Word,
+#      Excel with cards in numeric cells, a Word file with an embedded
+#      workbook, RTF, an Outlook .msg with attachments) and prints the card
+#      numbers each finds per file (LEGACY_ONLY=1: only this step; LH_BIN
+#      picks the leakhound binary, target/release/leakhound by default).
+#
 # Usage: benches/compare_panhunt.sh            (SIZE_MB=200 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +31,43 @@ CORPUS="$WORK/corpus-$SIZE_MB"
 mkdir -p "$WORK"
 [ -e "$CORPUS" ] && CORPUS=$(realpath "$CORPUS")   # a root given as a link is not followed
 mkdir -p "$WORK"
+LH_BIN="${LH_BIN:-target/release/leakhound}"
+
+# Cards found per legacy-format fixture by each tool (masked: first 6 and
+# last 4 digits, as both report them).
+legacy() {
+    local dir="$WORK/legacy" out="$WORK/panout-legacy"
+    rm -rf "$dir" "$out" && mkdir -p "$dir" "$out"
+    cp tests/fixtures/legacy/{footnote.doc,footnote.rtf,numbers.xls,embed.doc,message.msg} "$dir"/
+    LEAKHOUND_FINGERPRINT_KEY=$KEY "$LH_BIN" scan "$dir" --format jsonl --progress never \
+        -o "$WORK/lh-legacy.jsonl" || [ $? -eq 1 ]
+    (cd "$WORK" && "$WORK/panvenv/bin/panhunt" "$dir" -o "$out" -q >/dev/null 2>&1) || true
+    "$PY" - "$dir" "$WORK/lh-legacy.jsonl" "$out" <<'PYEOF'
+import collections, glob, json, os, re, sys
+root, lh, out = sys.argv[1:]
+lh_found, ph_found = collections.defaultdict(set), collections.defaultdict(set)
+for e in map(json.loads, open(lh)):
+    if e["type"] == "finding" and e["kind"].startswith("card_"):
+        lh_found[os.path.basename(e["path"])].add(e["masked"])
+cur = None
+for line in open(glob.glob(f"{out}/*.report")[0]):
+    m = re.match(r"FOUND PANs: .*/([^/]*) \(", line)
+    if m:
+        cur = m.group(1)
+        continue
+    m = re.match(r"\t\w+:(\d{6}\**\d{4})", line)
+    if m and cur:
+        ph_found[cur].add(m.group(1))
+print(f"{'legacy fixture':<16} {'leakhound':>9} {'panhunt':>8}   distinct cards found")
+for f in sorted(os.listdir(root)):
+    print(f"{f:<16} {len(lh_found[f]):>9} {len(ph_found[f]):>8}")
+PYEOF
+}
+if [ "${LEGACY_ONLY:-0}" = 1 ]; then
+    [ -x "$WORK/panvenv/bin/panhunt" ] || { python3 -m venv "$WORK/panvenv" && "$WORK/panvenv/bin/pip" install -q panhunt; }
+    legacy
+    exit 0
+fi
 [ -f "$CORPUS/truth.jsonl" ] || "$PY" tests/corpus/gen_corpus.py --out "$CORPUS" --size-mb "$SIZE_MB" --seed 3
 [ -x "$WORK/panvenv/bin/panhunt" ] || { python3 -m venv "$WORK/panvenv" && "$WORK/panvenv/bin/pip" install -q panhunt; }
 cargo build --release -q
@@ -70,3 +113,4 @@ printf '%-10s %8s s %8.1f MB/s %6d MiB peak RSS\n' panhunt "$PH_S" "$(echo "$BYT
 echo "leakhound: $LH_SCORE"
 echo "panhunt (cards only): $PH_RECALL"
 echo "leakhound is $(echo "$PH_S/$LH_S" | bc -l | cut -c1-5)x faster"
+legacy

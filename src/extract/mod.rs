@@ -22,12 +22,14 @@
 //! the rest of the scan goes on.
 
 mod archive;
+mod cfb;
 pub mod helper;
 mod image;
 mod mail;
 mod office;
 mod png;
 mod sevenz;
+mod rtf;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
@@ -102,6 +104,13 @@ pub enum Format {
     Image(image::ImageKind),
     /// Parquet: its cells, read in a child process ([`helper::parquet`]).
     Parquet,
+    /// A compound file (OLE2): legacy Office documents, Outlook `.msg`.
+    Cfb,
+    /// Rich Text Format.
+    Rtf,
+    /// An Outlook mail store (`.pst`, `.ost`): not opened yet, its raw
+    /// bytes are scanned and it is reported partial.
+    Pst,
 }
 
 impl Format {
@@ -123,6 +132,9 @@ impl Format {
             Format::Rar => "rar",
             Format::Image(kind) => kind.name(),
             Format::Parquet => "parquet",
+            Format::Cfb => "ole2",
+            Format::Rtf => "rtf",
+            Format::Pst => "pst",
         }
     }
 }
@@ -154,6 +166,12 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Parquet
     } else if let Some(kind) = image::sniff_image(head) {
         Format::Image(kind)
+    } else if cfb::is_cfb(head) {
+        Format::Cfb
+    } else if head.starts_with(b"{\\rtf") {
+        Format::Rtf
+    } else if head.starts_with(b"!BDN") {
+        Format::Pst
     } else if archive::is_tar(head) {
         Format::Tar
     } else if mail::is_mbox(head) {
@@ -516,6 +534,21 @@ pub fn walk(
             _ => sevenz::sevenz_stream(&mut stream, inner, budget, sink),
         },
         Format::Rar => sevenz::rar(&mut stream, place, sink),
+        Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
+        Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
+        Format::Pst => {
+            // Never reported clean: most of a mail store is compressed or
+            // permuted ("compressible encryption"), so raw bytes show
+            // little of it.
+            leaf(&mut stream, place, sink);
+            sink.problem(Problem {
+                member: place.member.map(str::to_string),
+                status: FileStatus::Partial,
+                reason: "Outlook PST/OST mail stores are not opened yet: only the raw bytes \
+                         were scanned (export the mailbox to .msg or .eml files to scan it)"
+                    .to_string(),
+            });
+        }
     }
 }
 
@@ -799,6 +832,41 @@ fn read_bounded(
             },
         }),
     }
+}
+
+/// Reads a whole document into memory, up to `max_buffer` bytes, for a
+/// reader that needs it whole (a compound file, RTF). A bigger or
+/// unreadable one is not lost: its raw bytes (what was read, then the rest
+/// of the stream) are scanned as a leaf and it is reported `partial`,
+/// naming `what`; `None` then.
+fn whole_or_raw(
+    stream: &mut dyn Read,
+    what: &str,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) -> Option<Vec<u8>> {
+    let cap = budget.limits.max_buffer;
+    let mut data = Vec::new();
+    let reason = match stream.take(cap.saturating_add(1)).read_to_end(&mut data) {
+        Ok(_) if data.len() as u64 <= cap => return Some(data),
+        Ok(_) => format!(
+            "{what} larger than {cap} bytes: it was not opened, only its raw bytes were \
+             scanned (raise limits.max_buffer or --max-buffer)"
+        ),
+        Err(e) => match LimitHit::of(&e) {
+            Some(hit) => hit.0.clone(),
+            None => format!("read error: {e} (the rest was not scanned)"),
+        },
+    };
+    let mut whole = io::Cursor::new(data).chain(stream);
+    leaf(&mut whole, place, sink);
+    sink.problem(Problem {
+        member: place.member.map(str::to_string),
+        status: FileStatus::Partial,
+        reason,
+    });
+    None
 }
 
 /// A member found inside a container: sniff it and walk it.

@@ -1,0 +1,574 @@
+//! Legacy Office (OLE2 compound files: `.doc`, `.xls`, `.ppt`), Outlook
+//! `.msg` and RTF through the binary, on fixtures made by real tools
+//! (`tests/fixtures/legacy/`: LibreOffice converted the flat ODF sources
+//! there; `make_msg.py` wrote the message with aspose-email-foss and
+//! checked it with extract-msg), and hostile variants of them made here
+//! (a FAT whose every chain loops, a truncated file, a declared size of
+//! 4 GiB) that must end `partial` or `error` with a reason, in bounded
+//! memory and time.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+const KEY: &str = "legacy-test-fingerprint-key";
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// Peak RSS allowed for any hostile input (as in `tests/extract.rs`).
+const MAX_RSS_KB: u64 = 256 * 1024;
+
+/// Raw numbers planted in the fixtures: never in any output.
+const NEVER: &[&str] = &[
+    "4111111111111111",
+    "4111 1111",
+    "5555555555554444",
+    "5555 5555",
+    "44051401359",
+    "DE89370400440532013000",
+    "DE89 3704",
+    "Quarterly invoice",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy")
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    events: Vec<Value>,
+    rss_kb: Option<u64>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn parse(out: Output, elapsed: Duration) -> Run {
+        let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        for never in NEVER {
+            assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
+            assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
+        }
+        let events = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+            .collect();
+        let rss_kb = stderr.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes):")
+                .map(|v| v.trim().parse().unwrap())
+        });
+        Run {
+            code: out.status.code(),
+            stdout,
+            stderr,
+            events,
+            rss_kb,
+            elapsed,
+        }
+    }
+
+    fn of_type(&self, t: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == t).collect()
+    }
+
+    /// `(member, kind)` of every finding, in order.
+    fn members(&self) -> Vec<(Option<String>, String)> {
+        self.of_type("finding")
+            .iter()
+            .map(|f| {
+                (
+                    f["member"].as_str().map(str::to_string),
+                    f["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The top-level `file` record of `path`.
+    fn top(&self, path: &str) -> &Value {
+        self.of_type("file")
+            .into_iter()
+            .find(|f| f["path"] == path && f["member"].is_null())
+            .unwrap_or_else(|| panic!("no file record of {path}:\n{}", self.stdout))
+    }
+
+    /// `(member, status, reason)` of the member records of `path`.
+    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
+        self.of_type("file")
+            .into_iter()
+            .filter(|f| f["path"] == path && !f["member"].is_null())
+            .map(|f| {
+                (
+                    f["member"].as_str().unwrap().to_string(),
+                    f["status"].as_str().unwrap().to_string(),
+                    f["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn expect_bounded(&self, what: &str) -> &Run {
+        assert!(
+            matches!(self.code, Some(0 | 1 | 3)),
+            "{what}: exit {:?}\n{}",
+            self.code,
+            self.stderr
+        );
+        match self.rss_kb {
+            Some(kb) => {
+                eprintln!(
+                    "{what}: peak RSS {kb} kB, {:.2} s",
+                    self.elapsed.as_secs_f64()
+                );
+                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
+            }
+            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
+        }
+        self
+    }
+}
+
+fn scan(cwd: &Path, measure: bool, args: &[&str]) -> Run {
+    let state = TempDir::new().unwrap();
+    let time = Path::new("/usr/bin/time");
+    let mut c = if measure && time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-v").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .current_dir(cwd)
+        .timeout(TIMEOUT)
+        .args(["scan", "--format", "jsonl", "-v"])
+        .args(args);
+    let start = Instant::now();
+    let out = c.output().unwrap();
+    Run::parse(out, start.elapsed())
+}
+
+fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
+    v.iter()
+        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
+        .collect()
+}
+
+fn assert_scanned(run: &Run, path: &str, encoding: &str) {
+    let top = run.top(path);
+    assert_eq!(top["status"], "scanned", "{top}");
+    assert_eq!(top["encoding"], encoding, "{top}");
+    assert_eq!(run.member_records(path), vec![], "{}", run.stdout);
+}
+
+#[test]
+fn word_97_document_made_by_libreoffice() {
+    // The card is split by bold formatting, the Mastercard is in a
+    // footnote, the PESEL in the page header; the order number and the date
+    // are not found.
+    let run = scan(&fixtures(), false, &["footnote.doc"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("WordDocument"), "card_visa"),
+            (Some("WordDocument"), "card_mastercard"),
+            (Some("WordDocument"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "footnote.doc", "ole2");
+}
+
+#[test]
+fn a_workbook_embedded_in_a_word_document_is_opened() {
+    let run = scan(&fixtures(), false, &["embed.doc"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let member = run.members()[0].0.clone().unwrap();
+    assert!(
+        member.starts_with("ObjectPool/_") && member.ends_with("/Workbook"),
+        "{member}"
+    );
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some(&member), "card_visa"), (Some(&member), "pl_pesel"),])
+    );
+    assert_scanned(&run, "embed.doc", "ole2");
+}
+
+#[test]
+fn comments_in_excel_cells_and_word_documents_are_read() {
+    // The only number of each file is in a comment.
+    for (file, member, kind) in [
+        ("comments.xls", "Workbook", "card_mastercard"),
+        ("comments.doc", "WordDocument", "card_visa"),
+    ] {
+        let run = scan(&fixtures(), false, &[file]);
+        assert_eq!(run.code, Some(1), "{file}: {}", run.stderr);
+        assert_eq!(run.members(), pairs(&[(Some(member), kind)]), "{file}");
+        assert_scanned(&run, file, "ole2");
+    }
+}
+
+#[test]
+fn excel_97_numbers_in_numeric_cells_made_by_libreoffice() {
+    // Both cards are numbers in numeric cells: IEEE doubles in the file.
+    let run = scan(&fixtures(), false, &["numbers.xls"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("Workbook"), "card_visa"),
+            (Some("Workbook"), "iban"),
+            (Some("Workbook"), "card_mastercard"),
+        ])
+    );
+    assert_scanned(&run, "numbers.xls", "ole2");
+}
+
+#[test]
+fn powerpoint_97_and_rtf_made_by_libreoffice() {
+    let run = scan(&fixtures(), false, &["slides.ppt.gz"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("PowerPoint Document"), "card_visa"),
+            (Some("PowerPoint Document"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "slides.ppt.gz", "gzip");
+
+    // RTF: the header's PESEL, the card split by `\b`, the footnote's
+    // card (a `{\*\footnote}` destination, which a person sees).
+    let run = scan(&fixtures(), false, &["footnote.rtf"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (None, "pl_pesel"),
+            (None, "card_visa"),
+            (None, "card_mastercard"),
+        ])
+    );
+    assert_scanned(&run, "footnote.rtf", "rtf");
+}
+
+#[test]
+fn outlook_msg_bodies_attachments_and_attached_message() {
+    let run = scan(&fixtures(), false, &["message.msg"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.members(),
+        pairs(&[
+            (Some("body"), "card_visa"),
+            (Some("body rtf"), "card_mastercard"),
+            (Some("attachment 1 notes.txt"), "iban"),
+            (Some("attachment 2 numbers.xls!Workbook"), "card_visa"),
+            (Some("attachment 2 numbers.xls!Workbook"), "iban"),
+            (Some("attachment 2 numbers.xls!Workbook"), "card_mastercard"),
+            (Some("attachment 3 forwarded.msg!body"), "pl_pesel"),
+        ])
+    );
+    assert_scanned(&run, "message.msg", "ole2");
+}
+
+/// Offsets in a compound file's header ([MS-CFB] 2.2).
+fn sector_size(data: &[u8]) -> usize {
+    1 << u16::from_le_bytes([data[0x1E], data[0x1F]])
+}
+
+/// Every FAT entry pointing at its own sector: every chain loops.
+fn cyclic_fat(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let ss = sector_size(data);
+    for i in 0..109 {
+        let at = 0x4C + 4 * i;
+        let fat_sector = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+        if fat_sector >= 0xFFFF_FFFA {
+            continue;
+        }
+        let base = (fat_sector as usize + 1) * ss;
+        for j in 0..ss / 4 {
+            let id = (i * (ss / 4) + j) as u32;
+            if base + 4 * j + 4 <= out.len() {
+                out[base + 4 * j..base + 4 * j + 4].copy_from_slice(&id.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Every stream's declared size set to 4 GiB - 1 (the directory's
+/// sectors found through the FAT, as a reader does).
+fn huge_sizes(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let ss = sector_size(data);
+    let u32_at = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+    let fat: Vec<u32> = (0..109)
+        .map(|i| u32_at(0x4C + 4 * i))
+        .filter(|&s| s < 0xFFFF_FFFA)
+        .flat_map(|s| (0..ss / 4).map(move |j| (s as usize + 1) * ss + 4 * j))
+        .map(u32_at)
+        .collect();
+    let mut sector = u32_at(0x30);
+    let mut steps = 0;
+    while sector < 0xFFFF_FFFA && steps < 1000 {
+        let base = (sector as usize + 1) * ss;
+        for e in 0..ss / 128 {
+            if out[base + 128 * e + 66] == 2 {
+                let at = base + 128 * e + 120;
+                out[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            }
+        }
+        sector = fat[sector as usize];
+        steps += 1;
+    }
+    out
+}
+
+#[test]
+fn d1_hostile_compound_files_end_partial_or_error_with_a_reason_bounded() {
+    let dir = TempDir::new().unwrap();
+    let mut cases = Vec::new();
+    for src in ["footnote.doc", "numbers.xls", "message.msg"] {
+        let data = std::fs::read(fixtures().join(src)).unwrap();
+        let variants = [
+            ("cyclic", cyclic_fat(&data)),
+            ("truncated", data[..data.len() / 2].to_vec()),
+            ("header-only", data[..600].to_vec()),
+            ("huge", huge_sizes(&data)),
+        ];
+        for (what, bytes) in variants {
+            let name = format!("{what}-{src}");
+            std::fs::write(dir.path().join(&name), bytes).unwrap();
+            cases.push(name);
+        }
+    }
+    for name in &cases {
+        let run = scan(dir.path(), true, &[name]);
+        run.expect_bounded(name);
+        let top = run.top(name);
+        let status = top["status"].as_str().unwrap();
+        let records = run.member_records(name);
+        let reasons: Vec<String> =
+            std::iter::once(top["reason"].as_str().unwrap_or("").to_string())
+                .chain(records.iter().map(|r| r.2.clone()))
+                .collect();
+        assert!(
+            status == "partial" || status == "error",
+            "{name}: never clean: {}",
+            run.stdout
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("compound")
+                || r.contains("piece table")
+                || r.contains("truncated")),
+            "{name}: a reason that says what happened: {reasons:?}"
+        );
+        if name.starts_with("cyclic") {
+            assert!(
+                reasons.iter().any(|r| r.contains("loops back")),
+                "{name}: {reasons:?}"
+            );
+        }
+    }
+}
+
+/// A message and a workbook moved into a watched directory: the daemon
+/// opens both and names the members.
+#[test]
+fn daemon_opens_msg_and_xls_dropped_into_a_root() {
+    use std::os::unix::net::UnixDatagram;
+    use std::process::Stdio;
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let root = dir.join("roots");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let events = dir.join("events.jsonl");
+    let config = dir.join("leakhound.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
+             report_scanned: true\n  events_file: {}\n  roots:\n    - path: {}\n",
+            dir.join("state").display(),
+            events.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let sock_path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let child = std::process::Command::new(BIN)
+        .args(["--config"])
+        .arg(&config)
+        .arg("watch")
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env_remove("WATCHDOG_USEC")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        assert!(start.elapsed() < TIMEOUT, "no READY=1 from the daemon");
+        if let Ok(n) = sock.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..n]).contains("READY=1")
+        {
+            break;
+        }
+        assert!(child.0.try_wait().unwrap().is_none(), "the daemon exited");
+    }
+    // Written elsewhere and moved in, as a mail client's export would be.
+    let mut want = Vec::new();
+    for (src, dst) in [("message.msg", "export.msg"), ("numbers.xls", "old.xls")] {
+        let staging = dir.join(format!("staging-{dst}"));
+        std::fs::copy(fixtures().join(src), &staging).unwrap();
+        std::fs::rename(&staging, root.join(dst)).unwrap();
+        want.push(root.join(dst).to_str().unwrap().to_string());
+    }
+    let found = loop {
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        let evs: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let done = want.iter().all(|w| {
+            evs.iter()
+                .any(|e| e["type"] == "file" && e["path"] == w.as_str() && e["member"].is_null())
+        });
+        if done {
+            for never in NEVER {
+                assert!(!text.contains(never), "`{never}` in the events");
+            }
+            break evs;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "not scanned: {}",
+            std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let members = |path: &str| -> Vec<(String, String)> {
+        found
+            .iter()
+            .filter(|e| e["type"] == "finding" && e["path"] == path)
+            .map(|e| {
+                (
+                    e["member"].as_str().unwrap_or("").to_string(),
+                    e["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let msg = members(&want[0]);
+    assert!(
+        msg.contains(&("body".into(), "card_visa".into()))
+            && msg.contains(&("attachment 3 forwarded.msg!body".into(), "pl_pesel".into())),
+        "{msg:?}"
+    );
+    assert_eq!(
+        members(&want[1]),
+        [
+            ("Workbook".to_string(), "card_visa".to_string()),
+            ("Workbook".into(), "iban".into()),
+            ("Workbook".into(), "card_mastercard".into()),
+        ]
+    );
+    drop(child);
+}
+
+/// A PST/OST mail store is not opened yet: it must never be reported
+/// clean, and its raw bytes are still scanned.
+#[test]
+fn d2_pst_mail_store_is_partial_never_clean() {
+    let dir = TempDir::new().unwrap();
+    let mut data = b"!BDN\x00\x00\x00\x00SM\x17\x00".to_vec();
+    data.resize(512, 0);
+    data.extend_from_slice(b"raw note 4111 1111 1111 1111\n");
+    std::fs::write(dir.path().join("mailbox.pst"), &data).unwrap();
+    let run = scan(dir.path(), false, &["mailbox.pst"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.members(), pairs(&[(None, "card_visa")]));
+    let top = run.top("mailbox.pst");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(top["reason"].as_str().unwrap().contains("PST/OST"), "{top}");
+}
+
+/// RTF was redacted in place as text before it had a reader of its own;
+/// it still is, and a number only the reader sees (split by formatting)
+/// refuses the rewrite (the fallback applies) instead of being left
+/// behind.
+#[test]
+fn d5_rtf_is_still_redacted_in_place_and_a_split_number_refuses() {
+    let dir = TempDir::new().unwrap();
+    let store = TempDir::new().unwrap();
+    let state = TempDir::new().unwrap();
+    let plain = dir.path().join("plain.rtf");
+    let split = dir.path().join("split.rtf");
+    std::fs::write(&plain, r"{\rtf1\ansi card 4111 1111 1111 1111\par}").unwrap();
+    let split_text = r"{\rtf1\ansi card 4111 1111 {\b 1111} 1111\par}";
+    std::fs::write(&split, split_text).unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_CONFIG")
+        .timeout(TIMEOUT)
+        .arg("scan")
+        .arg(dir.path())
+        .args([
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "--action",
+            "redact",
+        ])
+        .arg("--quarantine-dir")
+        .arg(store.path().join("q"))
+        .output()
+        .unwrap();
+    let run = Run::parse(out, Duration::ZERO);
+    let action = |name: &str| {
+        run.of_type("action")
+            .into_iter()
+            .find(|a| a["path"].as_str().unwrap().ends_with(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action for {name}: {}", run.stdout))
+    };
+    assert_eq!(action("plain.rtf")["action"], "redacted");
+    assert_eq!(
+        std::fs::read_to_string(&plain).unwrap(),
+        r"{\rtf1\ansi card **** **** **** 1111\par}"
+    );
+    // Refused, so the fallback (quarantine) applies: never a half-redacted
+    // file left in place.
+    let refused = action("split.rtf");
+    assert_ne!(refused["action"], "redacted", "{refused}");
+    match std::fs::read_to_string(&split) {
+        Ok(text) => assert_eq!(text, split_text, "{refused}"),
+        Err(_) => assert_eq!(refused["action"], "quarantined", "{refused}"),
+    }
+}
