@@ -218,6 +218,25 @@ pub enum Validator {
 }
 
 impl Validator {
+    /// Whether a compact value (ASCII digits, upper-case letters) passes
+    /// the check, as the engine asks it of every candidate; for `card`, the
+    /// value is the card number (Luhn and a brand of the table).
+    pub fn accepts(&self, compact: &[u8]) -> bool {
+        use crate::validate;
+        match self {
+            Validator::None => true,
+            Validator::Luhn => validate::luhn(compact),
+            Validator::Card(t) => validate::luhn(compact) && t.brand(compact).is_some(),
+            Validator::UsSsn => validate::us_ssn(compact).is_ok(),
+            Validator::PlPesel => validate::pl_pesel(compact).is_ok(),
+            Validator::RoCnp => validate::ro_cnp(compact).is_ok(),
+            Validator::CnRic => validate::cn_ric(compact).is_ok(),
+            Validator::IrMelli => validate::ir_melli(compact).is_ok(),
+            Validator::Iban => validate::iban(compact).is_ok(),
+            Validator::Checks(p) => p.accepts(compact),
+        }
+    }
+
     /// The name used in rule files.
     pub fn name(&self) -> &'static str {
         match self {
