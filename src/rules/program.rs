@@ -1048,16 +1048,10 @@ pub enum TableSource<'a> {
     Dir(&'a std::path::Path),
 }
 
-/// The tables of the built-in pack, compiled into the binary.
-pub const BUILTIN_TABLE_FILES: &[(&str, &str)] = &[(
-    "cn_regions",
-    include_str!("../../rules/tables/cn_regions.txt"),
-)];
-
 impl TableSource<'_> {
     fn read(&self, name: &str) -> Result<String, String> {
         match self {
-            TableSource::Builtin => BUILTIN_TABLE_FILES
+            TableSource::Builtin => super::BUILTIN_TABLE_FILES
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, t)| t.to_string())
