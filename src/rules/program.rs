@@ -260,17 +260,21 @@ enum Latest {
     Today,
 }
 
+/// Years `first..=last` in which a table entry was in use.
+type Years = Option<(u32, u32)>;
+
 /// A set of values and ranges of one width.
 #[derive(Debug, Clone, Default)]
 struct ValueSet {
     /// Sorted by value; with optional year ranges (`in_use_at_birth`).
-    singles: Vec<(Vec<u8>, Option<(u32, u32)>)>,
-    ranges: Vec<(Vec<u8>, Vec<u8>, Option<(u32, u32)>)>,
+    singles: Vec<(Vec<u8>, Years)>,
+    /// `(low, high, years)`, inclusive, compared byte-wise (equal widths).
+    ranges: Vec<(Vec<u8>, Vec<u8>, Years)>,
 }
 
 impl ValueSet {
     fn contains(&self, v: &[u8], year: Option<u32>) -> bool {
-        let ok = |years: &Option<(u32, u32)>| match (years, year) {
+        let ok = |years: &Years| match (years, year) {
             (Some((lo, hi)), Some(y)) => (*lo..=*hi).contains(&y),
             (Some(_), None) => false,
             (None, _) => true,
