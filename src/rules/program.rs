@@ -2377,4 +2377,40 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
+
+    /// Every list of checks shown in docs/rules.md ("The checksum language")
+    /// compiles: the spec others write rules from cannot hold an example
+    /// the language rejects.
+    #[test]
+    fn every_checks_example_in_the_docs_compiles() {
+        let doc = include_str!("../../docs/rules.md");
+        let start = doc.find("## The checksum language").expect("section");
+        let end = doc[start..].find("## Walkthrough").expect("next section") + start;
+        let section = &doc[start..end];
+        let mut values = BTreeMap::new();
+        for name in ["cf_odd", "cf_even"] {
+            values.insert(
+                name.to_string(),
+                ValueTableSyntax::Alphabet("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".into()),
+            );
+        }
+        let mut compiled = 0;
+        for block in section.split("```yaml\n").skip(1) {
+            let body = &block[..block.find("```").expect("closing fence")];
+            let first = body
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'));
+            if !first.is_some_and(|l| l.starts_with("- ")) {
+                continue;
+            }
+            let checks: Vec<CheckSyntax> = serde_saphyr::from_str(body)
+                .unwrap_or_else(|e| panic!("docs/rules.md block does not parse: {e}\n{body}"));
+            if let Err(errors) = compile(None, Some(&values), &checks, &TableSource::Builtin) {
+                panic!("docs/rules.md block does not compile: {errors:?}\n{body}");
+            }
+            compiled += 1;
+        }
+        assert!(compiled >= 8, "only {compiled} blocks of checks found");
+    }
 }
