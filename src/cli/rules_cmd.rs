@@ -7,7 +7,10 @@ use crate::rules::{Matcher, Rule, RuleSet, check};
 pub fn run(cmd: RulesCommand) -> Exit {
     match cmd {
         RulesCommand::List { rules, output } => list(&rules, &output),
-        RulesCommand::Check { dir } => check_cmd(RulesArg { rules: dir }),
+        RulesCommand::Check { dir, rules } => check_cmd(RulesArg {
+            rules: dir.or(rules),
+            rules_pack: Vec::new(),
+        }),
     }
 }
 
@@ -70,6 +73,8 @@ fn list(arg: &RulesArg, output: &OutputArgs) -> Exit {
                 "severity": r.severity,
                 "match": describe_match(r),
                 "validator": r.validator.name(),
+                "country": r.country,
+                "packs": r.packs,
                 "source": r.source,
             })
         })
@@ -111,7 +116,9 @@ fn list(arg: &RulesArg, output: &OutputArgs) -> Exit {
 }
 
 fn check_cmd(arg: RulesArg) -> Exit {
-    let set: RuleSet = match arg.load() {
+    // Every rule, whatever its packs: a broken rule fails before anyone
+    // selects its pack.
+    let set: RuleSet = match arg.load_all() {
         Ok(s) => s,
         Err(e) => return e,
     };

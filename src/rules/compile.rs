@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use super::program::{self, TableSource};
 use super::syntax::{
     CardSyntax, ConfidenceSyntax, ContextSyntax, DigitsSyntax, LengthSyntax, MatchSyntax,
     NegativeContextSyntax, PrefixSyntax, RegexSyntax, RuleFile, RuleSyntax, ValidateSyntax,
@@ -33,8 +34,18 @@ pub const DEFAULT_NEGATIVE_WINDOW: usize = 32;
 /// from a bounded neighbourhood (`engine::MARGIN`).
 pub const MAX_NEGATIVE_WINDOW: usize = 128;
 
-/// Parses and checks rule files given as `(file name, text)` pairs.
+/// Parses and checks rule files given as `(file name, text)` pairs, with
+/// the built-in tables.
 pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<RuleSet, RuleErrors> {
+    compile_sources_in(sources, origin, &TableSource::Builtin)
+}
+
+/// Parses and checks rule files, reading `field.table` files from `tables`.
+pub fn compile_sources_in(
+    sources: &[(String, String)],
+    origin: &str,
+    tables: &TableSource,
+) -> Result<RuleSet, RuleErrors> {
     let mut errors = Vec::new();
     let mut rules = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -48,7 +59,7 @@ pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<Rul
         };
         for syntax in parsed.rules {
             let id = syntax.id.clone();
-            match compile_rule(syntax, file) {
+            match compile_rule(syntax, file, tables) {
                 Ok(rule) => {
                     if !seen.insert(rule.id.clone()) {
                         errors.push(invalid(file, &id, "this id is used by another rule"));
@@ -146,7 +157,7 @@ impl Problems<'_> {
     }
 }
 
-fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
+fn compile_rule(s: RuleSyntax, file: &str, tables: &TableSource) -> Result<Rule, Vec<RuleError>> {
     let id = s.id.clone();
     let mut p = Problems {
         file,
@@ -176,8 +187,27 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
         ));
         Severity::High
     });
+    let country = s.country.clone();
+    if let Some(c) = &country
+        && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        p.add(format!(
+            "country `{c}`: an ISO 3166-1 alpha-2 code in lower case, like `pl`"
+        ));
+    }
+    let packs = s
+        .packs
+        .clone()
+        .unwrap_or_else(|| vec![DEFAULT_PACK.to_string()]);
+    for pack in &packs {
+        if !is_pack_name(pack) {
+            p.add(format!(
+                "packs: `{pack}`: use lower-case letters, digits and `-`"
+            ));
+        }
+    }
     let matcher = compile_match(s.matcher, &mut p);
-    let validator = compile_validate(s.validate, &mut p);
+    let validator = compile_validate(s.validate, &mut p, tables);
     if let (Some(m), Some(v)) = (&matcher, &validator) {
         check_pairing(m, v, &mut p);
     }
@@ -198,6 +228,8 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
             description: s.description,
             kind: s.kind,
             severity,
+            country,
+            packs,
             matcher,
             validator,
             context,
@@ -211,6 +243,16 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
         }),
         _ => Err(p.list),
     }
+}
+
+/// The pack of rules without `packs:`, and the one used when none is chosen.
+pub const DEFAULT_PACK: &str = "default";
+
+/// Pack names: lower-case letters, digits and `-`.
+pub fn is_pack_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_kind_name(s: &str) -> bool {
@@ -375,6 +417,14 @@ fn compile_regex(r: RegexSyntax, p: &mut Problems) -> Option<RegexMatcher> {
             return None;
         }
     };
+    let keep = r.keep.clone().unwrap_or_default().into_bytes();
+    if let Some(b) = keep.iter().find(|b| !super::program::KEEPABLE.contains(b)) {
+        p.add(format!(
+            "match.regex.keep: `{}` is not one of + - / . *",
+            b.escape_ascii()
+        ));
+        return None;
+    }
     let group = r.group.unwrap_or(0);
     if group >= regex.captures_len() {
         p.add(format!(
@@ -386,14 +436,33 @@ fn compile_regex(r: RegexSyntax, p: &mut Problems) -> Option<RegexMatcher> {
         regex,
         group,
         max_length,
+        keep,
     })
 }
 
-fn compile_validate(v: Option<ValidateSyntax>, p: &mut Problems) -> Option<Validator> {
+fn compile_validate(
+    v: Option<ValidateSyntax>,
+    p: &mut Problems,
+    tables: &TableSource,
+) -> Option<Validator> {
     let Some(v) = v else {
         return Some(Validator::None);
     };
     let mut found: Vec<Validator> = Vec::new();
+    if v.checks.is_none() && (v.shape.is_some() || v.values.is_some()) {
+        p.add("validate: `shape` and `values` go with `checks`");
+    }
+    if let Some(checks) = &v.checks {
+        match program::compile(v.shape.as_ref(), v.values.as_ref(), checks, tables) {
+            Ok(prog) => found.push(Validator::Checks(Box::new(prog))),
+            Err(errors) => {
+                for e in errors {
+                    p.add(e.to_string());
+                }
+                return None;
+            }
+        }
+    }
     if let Some(c) = v.card
         && let Some(t) = compile_card(c, p)
     {
@@ -419,7 +488,7 @@ fn compile_validate(v: Option<ValidateSyntax>, p: &mut Problems) -> Option<Valid
             // Either the card table had errors (already reported) or the
             // mapping was empty.
             if p.list.is_empty() {
-                p.add("validate: name one validator (card, luhn, us_ssn, pl_pesel, ro_cnp, cn_ric, ir_melli, iban)");
+                p.add("validate: name one validator (checks, card, luhn, us_ssn, pl_pesel, ro_cnp, cn_ric, ir_melli, iban)");
             }
             None
         }
@@ -520,8 +589,8 @@ fn check_pairing(m: &Matcher, v: &Validator, p: &mut Problems) {
         (Matcher::Track1 | Matcher::Track2, _) => {
             p.add("track data rules need the card validator (the PAN is checked against the IIN table)")
         }
-        (Matcher::Iban, Validator::Iban) => {}
-        (Matcher::Iban, _) => p.add("the iban shape needs the iban validator"),
+        (Matcher::Iban, Validator::Iban | Validator::Checks(_)) => {}
+        (Matcher::Iban, _) => p.add("the iban shape needs the iban validator or checks"),
         (Matcher::Digits(_), Validator::None) => p.add(
             "a digits rule needs a validator: digit shapes alone match order numbers and timestamps",
         ),
@@ -747,5 +816,70 @@ rules:
         assert!(!r.contains(b"2721000000000000"));
         assert!(parse_prefix("51-5").is_none());
         assert!(parse_prefix("x").is_none());
+    }
+
+    const CHECKS: &str = r#"
+rules:
+  - id: rr-id
+    name: RR
+    kind: rr_id
+    severity: high
+    country: xr
+    packs: [ruritania]
+    match:
+      digits:
+        lengths: [10]
+    validate:
+      checks:
+        - weighted: {weights: [10, 9, 8], modulus: 1, check: 9}
+        - field: {name: region, at: "0-1", table: rr_regions}
+    examples: ["RR 8501150010"]
+    negative_examples: ["RR 8501150011"]
+"#;
+
+    #[test]
+    fn checks_errors_name_file_rule_and_key() {
+        let err = compile_one(CHECKS).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "test.yaml: rule `rr-id`: validate.checks[0].weighted.modulus: 1 is outside 2-10000"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("test.yaml: rule `rr-id`: validate.checks[1].field.table: table `rr_regions`: no built-in table"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_table_beside_the_rules_is_read_and_a_bad_line_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tables")).unwrap();
+        let good = CHECKS.replace("modulus: 1,", "modulus: 11,");
+        std::fs::write(dir.path().join("rr.yaml"), &good).unwrap();
+        std::fs::write(
+            dir.path().join("tables/rr_regions.txt"),
+            "# regions\n85\n10-19\n",
+        )
+        .unwrap();
+        let set = RuleSet::load_dir(dir.path()).unwrap();
+        assert_eq!(set.rules[0].country.as_deref(), Some("xr"));
+        assert!(set.rules[0].in_pack("ruritania") && set.rules[0].in_pack("xr"));
+        assert!(!set.rules[0].in_pack("default"));
+        std::fs::write(dir.path().join("tables/rr_regions.txt"), "85\n1x\n").unwrap();
+        let err = RuleSet::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("table `rr_regions`: line 2:"), "{err}");
+    }
+
+    #[test]
+    fn country_and_pack_names_are_checked() {
+        let bad = CHECKS
+            .replace("modulus: 1,", "modulus: 11,")
+            .replace("country: xr", "country: XRR")
+            .replace("packs: [ruritania]", "packs: [Rur itania]");
+        let err = compile_one(&bad).unwrap_err().to_string();
+        assert!(err.contains("country `XRR`"), "{err}");
+        assert!(err.contains("packs: `Rur itania`"), "{err}");
     }
 }

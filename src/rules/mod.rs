@@ -8,6 +8,7 @@
 
 pub mod check;
 mod compile;
+pub mod program;
 pub mod syntax;
 
 use std::collections::HashSet;
@@ -19,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::value::MaskStyle;
 
-pub use compile::compile_sources;
+pub use compile::{compile_sources, compile_sources_in};
+pub use program::{Failure, Program, Reason, TableSource};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -129,6 +131,8 @@ pub struct RegexMatcher {
     pub regex: regex::bytes::Regex,
     pub group: usize,
     pub max_length: usize,
+    /// Characters besides letters and digits kept in the value.
+    pub keep: Vec<u8>,
 }
 
 /// How a rule finds candidates.
@@ -209,9 +213,30 @@ pub enum Validator {
     CnRic,
     IrMelli,
     Iban,
+    /// The checksum language: a compiled program of checks.
+    Checks(Box<Program>),
 }
 
 impl Validator {
+    /// Whether a compact value (ASCII digits, upper-case letters) passes
+    /// the check, as the engine asks it of every candidate; for `card`, the
+    /// value is the card number (Luhn and a brand of the table).
+    pub fn accepts(&self, compact: &[u8]) -> bool {
+        use crate::validate;
+        match self {
+            Validator::None => true,
+            Validator::Luhn => validate::luhn(compact),
+            Validator::Card(t) => validate::luhn(compact) && t.brand(compact).is_some(),
+            Validator::UsSsn => validate::us_ssn(compact).is_ok(),
+            Validator::PlPesel => validate::pl_pesel(compact).is_ok(),
+            Validator::RoCnp => validate::ro_cnp(compact).is_ok(),
+            Validator::CnRic => validate::cn_ric(compact).is_ok(),
+            Validator::IrMelli => validate::ir_melli(compact).is_ok(),
+            Validator::Iban => validate::iban(compact).is_ok(),
+            Validator::Checks(p) => p.accepts(compact),
+        }
+    }
+
     /// The name used in rule files.
     pub fn name(&self) -> &'static str {
         match self {
@@ -224,6 +249,7 @@ impl Validator {
             Validator::CnRic => "cn_ric",
             Validator::IrMelli => "ir_melli",
             Validator::Iban => "iban",
+            Validator::Checks(_) => "checks",
         }
     }
 }
@@ -350,6 +376,11 @@ pub struct Rule {
     pub description: Option<String>,
     pub kind: String,
     pub severity: Severity,
+    /// ISO 3166-1 alpha-2, lower case.
+    pub country: Option<String>,
+    /// The packs the rule is in (`default`, `eu` ...), without the implied
+    /// country and `all` (see [`Rule::in_pack`]).
+    pub packs: Vec<String>,
     pub matcher: Matcher,
     pub validator: Validator,
     pub context: Context,
@@ -375,6 +406,14 @@ impl Rule {
         }
     }
 
+    /// True when the rule belongs to pack `name`: one of its `packs`, its
+    /// country, or `all`.
+    pub fn in_pack(&self, name: &str) -> bool {
+        name == "all"
+            || self.country.as_deref() == Some(name)
+            || self.packs.iter().any(|p| p == name)
+    }
+
     /// The kinds this rule can report.
     pub fn kinds(&self) -> Vec<&str> {
         match &self.validator {
@@ -396,15 +435,10 @@ pub struct RuleSet {
     pub origin: String,
 }
 
-/// The shipped rule pack, compiled into the binary.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
-    ("cards.yaml", include_str!("../../rules/cards.yaml")),
-    (
-        "national-ids.yaml",
-        include_str!("../../rules/national-ids.yaml"),
-    ),
-    ("iban.yaml", include_str!("../../rules/iban.yaml")),
-];
+// The shipped rule pack, compiled into the binary: `BUILTIN_RULE_FILES`
+// (every `rules/*.yaml`, in name order) and `BUILTIN_TABLE_FILES` (every
+// `rules/tables/*.txt`), written by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// A problem with one rule file or rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -426,6 +460,12 @@ pub enum RuleError {
          add at least one rule, or use the built-in rules"
     )]
     EmptyFiles { files: String },
+    #[error("{origin}: no rule is in pack `{pack}` (packs: {known}); see `leakhound rules list`")]
+    UnknownPack {
+        origin: String,
+        pack: String,
+        known: String,
+    },
 }
 
 /// All problems found while loading rules.
@@ -456,9 +496,18 @@ impl RuleSet {
         compile_sources(&sources, "built-in")
     }
 
-    /// Every `*.yaml` / `*.yml` file in `dir`, in name order.
+    /// Every `*.yaml` / `*.yml` file in `dir`, in name order; or the one
+    /// rule file `dir` names. Tables are read from `tables/` beside them.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
-        let files = rule_files(dir).map_err(|e| RuleErrors(vec![e]))?;
+        let (files, table_dir) = if dir.is_file() {
+            let parent = dir.parent().unwrap_or(Path::new("."));
+            (vec![dir.to_path_buf()], parent.to_path_buf())
+        } else {
+            (
+                rule_files(dir).map_err(|e| RuleErrors(vec![e]))?,
+                dir.to_path_buf(),
+            )
+        };
         let mut sources = Vec::new();
         let mut errors = Vec::new();
         for path in files {
@@ -474,7 +523,75 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(RuleErrors(errors));
         }
-        compile_sources(&sources, &dir.display().to_string())
+        compile_sources_in(
+            &sources,
+            &dir.display().to_string(),
+            &TableSource::Dir(&table_dir),
+        )
+    }
+
+    /// The rules of the packs named (docs/rules.md, "Rule packs"): those in
+    /// at least one of them. `packs` empty means the `default` pack. A pack
+    /// no rule belongs to is an error, so a typo cannot scan with nothing.
+    pub fn select_packs(self, packs: &[String]) -> Result<RuleSet, RuleErrors> {
+        let default = [compile::DEFAULT_PACK.to_string()];
+        let chosen: &[String] = if packs.is_empty() { &default } else { packs };
+        let mut errors = Vec::new();
+        for pack in chosen {
+            if !self.rules.iter().any(|r| r.in_pack(pack)) {
+                errors.push(RuleError::UnknownPack {
+                    origin: self.origin.clone(),
+                    pack: pack.clone(),
+                    known: self.pack_names().join(", "),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RuleErrors(errors));
+        }
+        if chosen == default {
+            // Every rule of the default pack: nothing to rename.
+            let rules = self
+                .rules
+                .into_iter()
+                .filter(|r| r.in_pack(&default[0]))
+                .collect();
+            return Ok(RuleSet { rules, ..self });
+        }
+        let rules = self
+            .rules
+            .into_iter()
+            .filter(|r| chosen.iter().any(|p| r.in_pack(p)))
+            .collect();
+        // Findings say which rules made them: a selection is another set.
+        let mut h = Sha256::new();
+        h.update(self.version.as_bytes());
+        for p in chosen {
+            h.update([0]);
+            h.update(p.as_bytes());
+        }
+        let version = h.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(RuleSet {
+            rules,
+            version,
+            origin: self.origin,
+        })
+    }
+
+    /// Every pack name some rule is in, sorted (`all` included).
+    pub fn pack_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.packs.iter().cloned().chain(r.country.clone()))
+            .chain(std::iter::once("all".to_string()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Looks a rule up by id.
