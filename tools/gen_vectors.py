@@ -844,6 +844,18 @@ def birth(rng: random.Random, first: datetime.date = BIRTH_FIRST,
     return random_date(rng, first, last)
 
 
+def drop_future(out: VectorFile, birth_date: Callable[[str], datetime.date]) -> None:
+    """Remove values whose birth date is after 2024: the reference rejects a
+    date after today, so their verdict would change as time passes."""
+    for value in list(out.values):
+        try:
+            born = birth_date(value)
+        except Exception:  # noqa: BLE001 - no date: the verdict does not depend on today
+            continue
+        if born > BIRTH_LAST:
+            del out.values[value]
+
+
 def complete_until(rng: random.Random, make: Callable[[], str | None]) -> str:
     """Call make() until it returns a number (some bodies have no check digit)."""
     while True:
@@ -1084,10 +1096,18 @@ def gen_be_nn() -> None:
         out.add(be_nn_complete(value[:9], 2000 if value[-2:] == be_nn_complete(value[:9], 1900)[-2:]
                                else 1900))
     add_mutations(out, rng, valid, check_len=2)
+    # A number whose key fits only the 2000s reading of a year after 2024 is
+    # invalid today and valid once that year comes: left out, like future dates.
+    for value in list(out.values):
+        if (len(value) == 11 and value.isdigit() and value.isascii() and int(value[:2]) > 24
+                and be_nn_complete(value[:9], 2000) == value
+                and be_nn_complete(value[:9], 1900) != value):
+            del out.values[value]
     write_id(out, nn.is_valid, 'stdnum.be.nn.is_valid (1/0)', [
         'Date YYMMDD (bis numbers: month +20 or +40; month 00 and day 00 for unknown parts),',
         'serial, key 97 - (n mod 97) with n prefixed by 2 for births from 2000. Births only',
-        'up to 2024 (stdnum tries the 2000s only for years up to today).',
+        'up to 2024 (stdnum tries the 2000s only for years up to today); numbers valid only',
+        'through a 2000s reading after 2024 are left out. BIS months (+20, +40) are rejected.',
     ])
 
 
@@ -1187,6 +1207,7 @@ def gen_no_fodselsnummer() -> None:
             out.add(complete('%02d%02d%02d%03d' % (day, month, rng.randint(40, 99),
                                                    rng.randint(0, 499))))
     add_mutations(out, rng, valid, check_len=2)
+    drop_future(out, fnr.get_birth_date)
     write_id(out, fnr.is_valid, 'stdnum.no.fodselsnummer.is_valid (1/0)', [
         'DDMMYY, individual number (its range gives the century), two mod-11 check digits;',
         'D numbers (day +40) and H numbers (month +40); FH numbers (day 80+) are rejected.',
@@ -1264,6 +1285,7 @@ def gen_dk_cpr() -> None:
         for y in (10, 36, 37, 57, 58, 99):
             out.add('1506%02d%s%s' % (y, seventh, digits(rng, 3)))
     add_mutations(out, rng, valid)
+    drop_future(out, cpr.get_birth_date)
     write_id(out, cpr.is_valid, 'stdnum.dk.cpr.is_valid (1/0)', [
         'DDMMYY and a 4-digit serial whose first digit with the year gives the century. No',
         'mod-11 check: numbers issued since 2007 need not pass it, and stdnum does not test it.',
@@ -1383,9 +1405,15 @@ def gen_pt_cc() -> None:
     for value in rng.sample(valid, 15):
         out.add(value.lower(), value[:9] + '!!' + value[-1], value[:-1] + 'A')
     add_mutations(out, rng, valid)
+    # stdnum's pattern takes any number of leading digits; the document number
+    # has 12 characters (other lengths would be a different, unissued shape).
+    for value in list(out.values):
+        if len(value) not in (0, 12):
+            del out.values[value]
     write_id(out, cc.is_valid, 'stdnum.pt.cc.is_valid (1/0)', [
         'Cartão de Cidadão: civil number (8 digits and its check digit), 2-character version,',
-        'check digit (Luhn-like over letters as 10-35). stdnum checks only the shape and last digit.',
+        'check digit (Luhn-like over letters as 10-35). stdnum checks only the shape and last digit',
+        'and takes any number of leading digits: only the 12-character document number is kept.',
     ])
 
 
