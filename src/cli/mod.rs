@@ -198,16 +198,19 @@ pub enum RulesCommand {
     },
     /// Check rule files: syntax, values, and every example and negative example.
     Check {
-        /// Directory of rule files (default: the built-in rules).
+        /// Directory of rule files, or one rule file (default: the built-in rules).
         dir: Option<PathBuf>,
+        /// The same as DIR: a directory of rule files, or one rule file.
+        #[arg(long = "rules", value_name = "DIR|FILE", conflicts_with = "dir")]
+        rules: Option<PathBuf>,
     },
 }
 
 /// Where rules come from.
 #[derive(Debug, Args, Clone)]
 pub struct RulesArg {
-    /// Use the rule files in DIR instead of the built-in rules.
-    #[arg(long, value_name = "DIR")]
+    /// Use the rule files in DIR (or the one rule file FILE) instead of the built-in rules.
+    #[arg(long, value_name = "DIR|FILE")]
     pub rules: Option<PathBuf>,
 }
 

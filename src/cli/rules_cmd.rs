@@ -7,7 +7,9 @@ use crate::rules::{Matcher, Rule, RuleSet, check};
 pub fn run(cmd: RulesCommand) -> Exit {
     match cmd {
         RulesCommand::List { rules, output } => list(&rules, &output),
-        RulesCommand::Check { dir } => check_cmd(RulesArg { rules: dir }),
+        RulesCommand::Check { dir, rules } => check_cmd(RulesArg {
+            rules: dir.or(rules),
+        }),
     }
 }
 

@@ -126,6 +126,12 @@ impl Candidate {
     /// A candidate from text a regex matched: ASCII letters and digits,
     /// upper-cased; Persian and Arabic-Indic digits mapped to ASCII.
     pub fn from_text(text: &[u8], start: usize) -> Option<Candidate> {
+        Candidate::from_text_keeping(text, start, &[])
+    }
+
+    /// As [`Candidate::from_text`], keeping the bytes of `keep` too (a
+    /// regex rule's `keep`, such as a century sign its checks read).
+    pub fn from_text_keeping(text: &[u8], start: usize, keep: &[u8]) -> Option<Candidate> {
         let mut c = Candidate::new(start, start + text.len(), Shape::Text);
         let mut i = 0;
         while i < text.len() {
@@ -137,7 +143,9 @@ impl Candidate {
                 i += w;
                 continue;
             }
-            if text[i].is_ascii_alphabetic() && !c.push(text[i].to_ascii_uppercase()) {
+            if (text[i].is_ascii_alphabetic() || keep.contains(&text[i]))
+                && !c.push(text[i].to_ascii_uppercase())
+            {
                 return None;
             }
             i += 1;

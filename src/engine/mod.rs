@@ -815,6 +815,7 @@ impl Engine {
             Validator::CnRic => ok(validate::cn_ric(v)).then_some((rule.kind.as_str(), false)),
             Validator::IrMelli => ok(validate::ir_melli(v)).then_some((rule.kind.as_str(), false)),
             Validator::Iban => ok(validate::iban(v)).then_some((rule.kind.as_str(), false)),
+            Validator::Checks(p) => p.accepts(v).then_some((rule.kind.as_str(), false)),
         }
     }
 
@@ -841,7 +842,8 @@ impl Engine {
                 if start >= st.report_end || stop - start > rm.max_length {
                     continue;
                 }
-                let Some(c) = Candidate::from_text(&buf[start..stop], start) else {
+                let Some(c) = Candidate::from_text_keeping(&buf[start..stop], start, &rm.keep)
+                else {
                     continue;
                 };
                 if let Some(m) = self.best_match(buf, &c, &[ri], st.columns) {

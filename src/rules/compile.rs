@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use super::program::{self, TableSource};
 use super::syntax::{
     CardSyntax, ConfidenceSyntax, ContextSyntax, DigitsSyntax, LengthSyntax, MatchSyntax,
     NegativeContextSyntax, PrefixSyntax, RegexSyntax, RuleFile, RuleSyntax, ValidateSyntax,
@@ -33,8 +34,18 @@ pub const DEFAULT_NEGATIVE_WINDOW: usize = 32;
 /// from a bounded neighbourhood (`engine::MARGIN`).
 pub const MAX_NEGATIVE_WINDOW: usize = 128;
 
-/// Parses and checks rule files given as `(file name, text)` pairs.
+/// Parses and checks rule files given as `(file name, text)` pairs, with
+/// the built-in tables.
 pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<RuleSet, RuleErrors> {
+    compile_sources_in(sources, origin, &TableSource::Builtin)
+}
+
+/// Parses and checks rule files, reading `field.table` files from `tables`.
+pub fn compile_sources_in(
+    sources: &[(String, String)],
+    origin: &str,
+    tables: &TableSource,
+) -> Result<RuleSet, RuleErrors> {
     let mut errors = Vec::new();
     let mut rules = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -48,7 +59,7 @@ pub fn compile_sources(sources: &[(String, String)], origin: &str) -> Result<Rul
         };
         for syntax in parsed.rules {
             let id = syntax.id.clone();
-            match compile_rule(syntax, file) {
+            match compile_rule(syntax, file, tables) {
                 Ok(rule) => {
                     if !seen.insert(rule.id.clone()) {
                         errors.push(invalid(file, &id, "this id is used by another rule"));
@@ -146,7 +157,7 @@ impl Problems<'_> {
     }
 }
 
-fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
+fn compile_rule(s: RuleSyntax, file: &str, tables: &TableSource) -> Result<Rule, Vec<RuleError>> {
     let id = s.id.clone();
     let mut p = Problems {
         file,
@@ -176,8 +187,27 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
         ));
         Severity::High
     });
+    let country = s.country.clone();
+    if let Some(c) = &country
+        && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        p.add(format!(
+            "country `{c}`: an ISO 3166-1 alpha-2 code in lower case, like `pl`"
+        ));
+    }
+    let packs = s
+        .packs
+        .clone()
+        .unwrap_or_else(|| vec![DEFAULT_PACK.to_string()]);
+    for pack in &packs {
+        if !is_pack_name(pack) {
+            p.add(format!(
+                "packs: `{pack}`: use lower-case letters, digits and `-`"
+            ));
+        }
+    }
     let matcher = compile_match(s.matcher, &mut p);
-    let validator = compile_validate(s.validate, &mut p);
+    let validator = compile_validate(s.validate, &mut p, tables);
     if let (Some(m), Some(v)) = (&matcher, &validator) {
         check_pairing(m, v, &mut p);
     }
@@ -198,6 +228,8 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
             description: s.description,
             kind: s.kind,
             severity,
+            country,
+            packs,
             matcher,
             validator,
             context,
@@ -211,6 +243,16 @@ fn compile_rule(s: RuleSyntax, file: &str) -> Result<Rule, Vec<RuleError>> {
         }),
         _ => Err(p.list),
     }
+}
+
+/// The pack of rules without `packs:`, and the one used when none is chosen.
+pub const DEFAULT_PACK: &str = "default";
+
+/// Pack names: lower-case letters, digits and `-`.
+pub fn is_pack_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_kind_name(s: &str) -> bool {
@@ -375,6 +417,14 @@ fn compile_regex(r: RegexSyntax, p: &mut Problems) -> Option<RegexMatcher> {
             return None;
         }
     };
+    let keep = r.keep.clone().unwrap_or_default().into_bytes();
+    if let Some(b) = keep.iter().find(|b| !super::program::KEEPABLE.contains(b)) {
+        p.add(format!(
+            "match.regex.keep: `{}` is not one of + - / . *",
+            b.escape_ascii()
+        ));
+        return None;
+    }
     let group = r.group.unwrap_or(0);
     if group >= regex.captures_len() {
         p.add(format!(
@@ -386,14 +436,33 @@ fn compile_regex(r: RegexSyntax, p: &mut Problems) -> Option<RegexMatcher> {
         regex,
         group,
         max_length,
+        keep,
     })
 }
 
-fn compile_validate(v: Option<ValidateSyntax>, p: &mut Problems) -> Option<Validator> {
+fn compile_validate(
+    v: Option<ValidateSyntax>,
+    p: &mut Problems,
+    tables: &TableSource,
+) -> Option<Validator> {
     let Some(v) = v else {
         return Some(Validator::None);
     };
     let mut found: Vec<Validator> = Vec::new();
+    if v.checks.is_none() && (v.shape.is_some() || v.values.is_some()) {
+        p.add("validate: `shape` and `values` go with `checks`");
+    }
+    if let Some(checks) = &v.checks {
+        match program::compile(v.shape.as_ref(), v.values.as_ref(), checks, tables) {
+            Ok(prog) => found.push(Validator::Checks(Box::new(prog))),
+            Err(errors) => {
+                for e in errors {
+                    p.add(e.to_string());
+                }
+                return None;
+            }
+        }
+    }
     if let Some(c) = v.card
         && let Some(t) = compile_card(c, p)
     {
@@ -419,7 +488,7 @@ fn compile_validate(v: Option<ValidateSyntax>, p: &mut Problems) -> Option<Valid
             // Either the card table had errors (already reported) or the
             // mapping was empty.
             if p.list.is_empty() {
-                p.add("validate: name one validator (card, luhn, us_ssn, pl_pesel, ro_cnp, cn_ric, ir_melli, iban)");
+                p.add("validate: name one validator (checks, card, luhn, us_ssn, pl_pesel, ro_cnp, cn_ric, ir_melli, iban)");
             }
             None
         }

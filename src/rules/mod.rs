@@ -8,6 +8,7 @@
 
 pub mod check;
 mod compile;
+pub mod program;
 pub mod syntax;
 
 use std::collections::HashSet;
@@ -19,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::value::MaskStyle;
 
-pub use compile::compile_sources;
+pub use compile::{compile_sources, compile_sources_in};
+pub use program::{Failure, Program, Reason, TableSource};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -129,6 +131,8 @@ pub struct RegexMatcher {
     pub regex: regex::bytes::Regex,
     pub group: usize,
     pub max_length: usize,
+    /// Characters besides letters and digits kept in the value.
+    pub keep: Vec<u8>,
 }
 
 /// How a rule finds candidates.
@@ -209,6 +213,8 @@ pub enum Validator {
     CnRic,
     IrMelli,
     Iban,
+    /// The checksum language: a compiled program of checks.
+    Checks(Box<Program>),
 }
 
 impl Validator {
@@ -224,6 +230,7 @@ impl Validator {
             Validator::CnRic => "cn_ric",
             Validator::IrMelli => "ir_melli",
             Validator::Iban => "iban",
+            Validator::Checks(_) => "checks",
         }
     }
 }
@@ -350,6 +357,11 @@ pub struct Rule {
     pub description: Option<String>,
     pub kind: String,
     pub severity: Severity,
+    /// ISO 3166-1 alpha-2, lower case.
+    pub country: Option<String>,
+    /// The packs the rule is in (`default`, `eu` ...), without the implied
+    /// country and `all` (see [`Rule::in_pack`]).
+    pub packs: Vec<String>,
     pub matcher: Matcher,
     pub validator: Validator,
     pub context: Context,
@@ -373,6 +385,14 @@ impl Rule {
             (_, Validator::Card(_) | Validator::Luhn) => MaskStyle::Card,
             _ => MaskStyle::Last4,
         }
+    }
+
+    /// True when the rule belongs to pack `name`: one of its `packs`, its
+    /// country, or `all`.
+    pub fn in_pack(&self, name: &str) -> bool {
+        name == "all"
+            || self.country.as_deref() == Some(name)
+            || self.packs.iter().any(|p| p == name)
     }
 
     /// The kinds this rule can report.
@@ -456,9 +476,18 @@ impl RuleSet {
         compile_sources(&sources, "built-in")
     }
 
-    /// Every `*.yaml` / `*.yml` file in `dir`, in name order.
+    /// Every `*.yaml` / `*.yml` file in `dir`, in name order; or the one
+    /// rule file `dir` names. Tables are read from `tables/` beside them.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
-        let files = rule_files(dir).map_err(|e| RuleErrors(vec![e]))?;
+        let (files, table_dir) = if dir.is_file() {
+            let parent = dir.parent().unwrap_or(Path::new("."));
+            (vec![dir.to_path_buf()], parent.to_path_buf())
+        } else {
+            (
+                rule_files(dir).map_err(|e| RuleErrors(vec![e]))?,
+                dir.to_path_buf(),
+            )
+        };
         let mut sources = Vec::new();
         let mut errors = Vec::new();
         for path in files {
@@ -474,7 +503,11 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(RuleErrors(errors));
         }
-        compile_sources(&sources, &dir.display().to_string())
+        compile_sources_in(
+            &sources,
+            &dir.display().to_string(),
+            &TableSource::Dir(&table_dir),
+        )
     }
 
     /// Looks a rule up by id.
