@@ -212,29 +212,55 @@ pub struct RulesArg {
     /// Use the rule files in DIR (or the one rule file FILE) instead of the built-in rules.
     #[arg(long, value_name = "DIR|FILE")]
     pub rules: Option<PathBuf>,
+
+    /// Use the rules of these packs (`eu,us`, `all`; default: the `default`
+    /// pack, or `rules.packs` of .leakhound.yaml). See docs/rules.md, "Rule packs".
+    #[arg(long = "rules-pack", value_name = "PACK,...", value_delimiter = ',')]
+    pub rules_pack: Vec<String>,
 }
 
 impl RulesArg {
-    /// Loads the rule set, or says on stderr what is wrong.
+    /// Loads the rule set and keeps the packs of `--rules-pack` (else the
+    /// `default` pack), or says on stderr what is wrong.
     pub fn load(&self) -> Result<RuleSet, Exit> {
+        let all = self.load_all()?;
+        self.select(all, None)
+    }
+
+    /// Keeps the packs of `--rules-pack`, else `project` (the project
+    /// file's `rules.packs`), else the `default` pack.
+    pub fn select(&self, all: RuleSet, project: Option<&[String]>) -> Result<RuleSet, Exit> {
+        let packs: &[String] = match (self.rules_pack.is_empty(), project) {
+            (false, _) => &self.rules_pack,
+            (true, Some(p)) => p,
+            (true, None) => &[],
+        };
+        all.select_packs(packs).map_err(rules_error)
+    }
+
+    /// Loads every rule, whatever its packs.
+    pub fn load_all(&self) -> Result<RuleSet, Exit> {
         let result = match &self.rules {
             Some(dir) => RuleSet::load_dir(dir),
             None => RuleSet::builtin(),
         };
-        result.map_err(|e| {
-            // Rule file names come from the user's directory: escaped,
-            // one problem per line.
-            let lines: Vec<String> =
-                e.0.iter()
-                    .map(|p| crate::report::names::escape_text(&p.to_string()))
-                    .collect();
-            eprintln!(
-                "leakhound: error: the rules cannot be used:\n{}",
-                lines.join("\n")
-            );
-            Exit::Error
-        })
+        result.map_err(rules_error)
     }
+}
+
+/// Says on stderr why the rules cannot be used.
+fn rules_error(e: crate::rules::RuleErrors) -> Exit {
+    // Rule file names come from the user's directory: escaped, one problem
+    // per line.
+    let lines: Vec<String> =
+        e.0.iter()
+            .map(|p| crate::report::names::escape_text(&p.to_string()))
+            .collect();
+    eprintln!(
+        "leakhound: error: the rules cannot be used:\n{}",
+        lines.join("\n")
+    );
+    Exit::Error
 }
 
 /// `--fail-on`: the lowest severity that fails the run.

@@ -9,6 +9,7 @@ pub fn run(cmd: RulesCommand) -> Exit {
         RulesCommand::List { rules, output } => list(&rules, &output),
         RulesCommand::Check { dir, rules } => check_cmd(RulesArg {
             rules: dir.or(rules),
+            rules_pack: Vec::new(),
         }),
     }
 }
@@ -72,6 +73,8 @@ fn list(arg: &RulesArg, output: &OutputArgs) -> Exit {
                 "severity": r.severity,
                 "match": describe_match(r),
                 "validator": r.validator.name(),
+                "country": r.country,
+                "packs": r.packs,
                 "source": r.source,
             })
         })
@@ -113,7 +116,9 @@ fn list(arg: &RulesArg, output: &OutputArgs) -> Exit {
 }
 
 fn check_cmd(arg: RulesArg) -> Exit {
-    let set: RuleSet = match arg.load() {
+    // Every rule, whatever its packs: a broken rule fails before anyone
+    // selects its pack.
+    let set: RuleSet = match arg.load_all() {
         Ok(s) => s,
         Err(e) => return e,
     };

@@ -72,7 +72,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         .limits
         .as_section()
         .apply(file_config.limits.apply(Limits::default()));
-    let rules = match args.rules.load() {
+    let rules = match args.rules.load_all() {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
@@ -81,6 +81,12 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         None
     } else {
         gate::project_config(root.dir(), &rules)?
+    };
+    // `--rules-pack`, else the project file's `rules.packs`, else `default`.
+    let project_packs = project.as_ref().and_then(|(_, p)| p.rules.packs.as_deref());
+    let rules = match args.rules.select(rules, project_packs) {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
     };
     let mut exclude = args.exclude.clone();
     if let Some((_, p)) = &project {

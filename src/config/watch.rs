@@ -55,6 +55,9 @@ pub struct Watch {
     pub max_pending: usize,
     /// Rule files to use instead of the built-in ones.
     pub rules_dir: Option<PathBuf>,
+    /// The rule packs to use; empty: the `default` pack (docs/rules.md,
+    /// "Rule packs").
+    pub rules_packs: Vec<String>,
     /// The fingerprint key file (else `LEAKHOUND_FINGERPRINT_KEY`, else the
     /// key kept in the state directory).
     pub fingerprint_key_file: Option<PathBuf>,
@@ -92,6 +95,7 @@ impl Default for Watch {
             queue: 256,
             max_pending: 100_000,
             rules_dir: None,
+            rules_packs: Vec::new(),
             fingerprint_key_file: None,
             events_file: None,
             report_scanned: false,

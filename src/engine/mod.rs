@@ -889,6 +889,39 @@ impl Engine {
         }
         found
     }
+
+    /// For `rules check`: the compact values of the candidates in `text`
+    /// that rule `ri` would look at, valid or not (to say why one failed).
+    pub fn candidate_values_for(&self, text: &[u8], ri: usize) -> Vec<Vec<u8>> {
+        let rule = &self.rules.rules[ri];
+        if let Matcher::Regex(rm) = &rule.matcher {
+            return rm
+                .regex
+                .captures_iter(text)
+                .filter_map(|caps| {
+                    let g = caps.get(rm.group)?;
+                    Candidate::from_text_keeping(g.as_bytes(), g.start(), &rm.keep)
+                })
+                .map(|c| c.compact().to_vec())
+                .collect();
+        }
+        let mut out = Vec::new();
+        let mut probe = |c: &Candidate| {
+            let accepted = match (&rule.matcher, &c.shape) {
+                (Matcher::Digits(_), Shape::Bare) => self.bare_rules(c).contains(&ri),
+                (Matcher::Digits(_), Shape::Grouped { .. }) => self.grouped_rules(c).contains(&ri),
+                (Matcher::Iban, Shape::Iban) => true,
+                (Matcher::Track1, Shape::Track1) => true,
+                (Matcher::Track2, Shape::Track2) => true,
+                _ => false,
+            };
+            if accepted {
+                out.push(c.compact().to_vec());
+            }
+        };
+        candidate::for_each_candidate(text, self.check_chars(), &mut probe);
+        out
+    }
 }
 
 /// Longest trigger pattern, in bytes. Patterns must fit in a window, and

@@ -10,6 +10,7 @@
 //! ```yaml
 //! exclude: ["tests/fixtures/**", "*.min.js"]
 //! rules:
+//!   packs: [default, eu]
 //!   disable: [iban]
 //!   severity: { us-ssn: medium }
 //! allow:
@@ -45,6 +46,9 @@ pub struct RulesSection {
     pub disable: Vec<String>,
     /// Rule id or kind -> severity (`low`, `medium`, `high`).
     pub severity: BTreeMap<String, String>,
+    /// The rule packs to use when `--rules-pack` is not given
+    /// (docs/rules.md, "Rule packs").
+    pub packs: Option<Vec<String>>,
 }
 
 /// `allow:`.
@@ -144,6 +148,15 @@ impl ProjectConfig {
     fn problems(&self, rules: &RuleSet) -> Vec<String> {
         let mut out = Vec::new();
         let known_rule = |id: &str| rules.rules.iter().any(|r| r.id == id);
+        for pack in self.rules.packs.iter().flatten() {
+            if !rules.rules.iter().any(|r| r.in_pack(pack)) {
+                out.push(format!(
+                    "rules.packs: no rule is in pack `{}` (packs: {})",
+                    crate::report::names::escape_text(pack),
+                    rules.pack_names().join(", ")
+                ));
+            }
+        }
         let known_kind = |k: &str| rules.rules.iter().any(|r| r.kinds().contains(&k));
         for id in &self.rules.disable {
             if !known_rule(id) {

@@ -8,10 +8,62 @@
 //! example that has the rule's shape (so it reaches the validator) and is
 //! rejected by it: that proves the validator is wired, not just the regex or
 //! the shape. Problems name the file, the rule and the example by number;
-//! the example texts themselves are not printed.
+//! the example texts themselves are not printed. For an example that is not
+//! found, the problem says why: the first check of the rule's checksum
+//! language that failed (`check digit (weighted sum): expected 7, got 4`),
+//! with the candidate shown as its first two and last two characters.
 
-use super::{RuleSet, Validator};
+use super::{Rule, RuleSet, Validator};
 use crate::engine::Engine;
+
+/// An example's value as `rules check` may show it: the first two and last
+/// two characters. Examples are the rule file's own test numbers, but a
+/// user may paste a real one there, so not even they are printed whole.
+fn masked(value: &[u8]) -> String {
+    if value.len() < 8 {
+        return "…".to_string();
+    }
+    let n = value.len();
+    format!(
+        "{}…{}",
+        value[..2].escape_ascii(),
+        value[n - 2..].escape_ascii()
+    )
+}
+
+/// Why rule `ri` finds nothing in `text`: the first check that failed for
+/// each candidate of its shape, or that there is none.
+fn why_not_found(engine: &Engine, rule: &Rule, ri: usize, text: &[u8]) -> String {
+    let values = engine.candidate_values_for(text, ri);
+    if values.is_empty() {
+        return "no candidate of the rule's `match` shape in the text".to_string();
+    }
+    let mut reasons = Vec::new();
+    for v in values.iter().take(3) {
+        let why = match &rule.validator {
+            Validator::Checks(p) => match p.run(v) {
+                Err(f) => format!("\"{}\" failed {f}", masked(v)),
+                Ok(()) => format!(
+                    "\"{}\" passes the checks but is not reported (context.required, a test number, or another rule wins)",
+                    masked(v)
+                ),
+            },
+            other if !other.accepts(v) => {
+                format!(
+                    "\"{}\" is rejected by the {} validator",
+                    masked(v),
+                    other.name()
+                )
+            }
+            _ => format!(
+                "\"{}\" passes the validator but is not reported (context.required, a test number, or another rule wins)",
+                masked(v)
+            ),
+        };
+        reasons.push(why);
+    }
+    reasons.join("; ")
+}
 
 /// One thing wrong with a rule's examples.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +110,8 @@ pub fn check(set: &RuleSet) -> CheckReport {
             let mine: Vec<_> = found.iter().filter(|m| m.rule_index == ri).collect();
             if mine.is_empty() {
                 report.problems.push(problem(format!(
-                    "examples[{n}] is not found: fix the example or the rule"
+                    "examples[{n}] is not found: {}; fix the example or the rule",
+                    why_not_found(&engine, rule, ri, ex.as_bytes())
                 )));
             } else if let Some(s) = mine.iter().find_map(|m| m.demoted_by) {
                 report.problems.push(problem(format!(
@@ -74,8 +127,14 @@ pub fn check(set: &RuleSet) -> CheckReport {
                 .iter()
                 .any(|m| m.rule_index == ri && m.demoted_by.is_some());
             if !demoted {
+                let found = found.iter().any(|m| m.rule_index == ri);
+                let why = if found {
+                    "it is found, but no negative signal demotes it".to_string()
+                } else {
+                    why_not_found(&engine, rule, ri, ex.as_bytes())
+                };
                 report.problems.push(problem(format!(
-                    "demoted_examples[{n}] is not found demoted by a negative signal: fix the example or the rule's negative_context"
+                    "demoted_examples[{n}] is not found demoted by a negative signal ({why}): fix the example or the rule's negative_context"
                 )));
             }
         }
@@ -103,4 +162,61 @@ pub fn check(set: &RuleSet) -> CheckReport {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::compile_sources;
+
+    const RULE: &str = r#"
+rules:
+  - id: rr-id
+    name: Ruritanian ID
+    kind: rr_id
+    severity: high
+    match:
+      digits:
+        lengths: [10]
+    validate:
+      shape: "[0-9]{10}"
+      checks:
+        - date: {name: date of birth, at: 0, format: YYMMDD, century: 1900}
+        - weighted: {name: check digit, weights: [10, 9, 8, 7, 6, 5, 4, 3, 2], modulus: 11, value: "11 - r", map: {11: 0, 10: reject}, check: 9}
+    examples:
+      - "Ruritanian ID 8501150010"
+      - "Ruritanian ID 8501150017"
+      - "Ruritanian ID 8513150017"
+      - "Ruritanian ID 850115001"
+    negative_examples:
+      - "Ruritanian ID 8501150018"
+"#;
+
+    #[test]
+    fn rules_check_names_the_failed_check_without_printing_the_example() {
+        let set = compile_sources(&[("rr.yaml".into(), RULE.into())], "test").unwrap();
+        let report = check(&set);
+        let text: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:#?}");
+        assert!(
+            text[0].contains(
+                "examples[1] is not found: \"85…17\" failed `check digit` (weighted mod 11): expected 0, got 7"
+            ),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].contains("examples[2] is not found: \"85…17\" failed `date of birth` (date)"),
+            "{text:#?}"
+        );
+        assert!(
+            text[2].contains("no candidate of the rule's `match` shape"),
+            "{text:#?}"
+        );
+        for t in &text {
+            assert!(
+                !t.contains("8501150017") && !t.contains("8513150017"),
+                "{t}"
+            );
+        }
+    }
 }

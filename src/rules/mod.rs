@@ -218,6 +218,25 @@ pub enum Validator {
 }
 
 impl Validator {
+    /// Whether a compact value (ASCII digits, upper-case letters) passes
+    /// the check, as the engine asks it of every candidate; for `card`, the
+    /// value is the card number (Luhn and a brand of the table).
+    pub fn accepts(&self, compact: &[u8]) -> bool {
+        use crate::validate;
+        match self {
+            Validator::None => true,
+            Validator::Luhn => validate::luhn(compact),
+            Validator::Card(t) => validate::luhn(compact) && t.brand(compact).is_some(),
+            Validator::UsSsn => validate::us_ssn(compact).is_ok(),
+            Validator::PlPesel => validate::pl_pesel(compact).is_ok(),
+            Validator::RoCnp => validate::ro_cnp(compact).is_ok(),
+            Validator::CnRic => validate::cn_ric(compact).is_ok(),
+            Validator::IrMelli => validate::ir_melli(compact).is_ok(),
+            Validator::Iban => validate::iban(compact).is_ok(),
+            Validator::Checks(p) => p.accepts(compact),
+        }
+    }
+
     /// The name used in rule files.
     pub fn name(&self) -> &'static str {
         match self {
@@ -416,15 +435,10 @@ pub struct RuleSet {
     pub origin: String,
 }
 
-/// The shipped rule pack, compiled into the binary.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
-    ("cards.yaml", include_str!("../../rules/cards.yaml")),
-    (
-        "national-ids.yaml",
-        include_str!("../../rules/national-ids.yaml"),
-    ),
-    ("iban.yaml", include_str!("../../rules/iban.yaml")),
-];
+// The shipped rule pack, compiled into the binary: `BUILTIN_RULE_FILES`
+// (every `rules/*.yaml`, in name order) and `BUILTIN_TABLE_FILES` (every
+// `rules/tables/*.txt`), written by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// A problem with one rule file or rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -446,6 +460,12 @@ pub enum RuleError {
          add at least one rule, or use the built-in rules"
     )]
     EmptyFiles { files: String },
+    #[error("{origin}: no rule is in pack `{pack}` (packs: {known}); see `leakhound rules list`")]
+    UnknownPack {
+        origin: String,
+        pack: String,
+        known: String,
+    },
 }
 
 /// All problems found while loading rules.
@@ -508,6 +528,70 @@ impl RuleSet {
             &dir.display().to_string(),
             &TableSource::Dir(&table_dir),
         )
+    }
+
+    /// The rules of the packs named (docs/rules.md, "Rule packs"): those in
+    /// at least one of them. `packs` empty means the `default` pack. A pack
+    /// no rule belongs to is an error, so a typo cannot scan with nothing.
+    pub fn select_packs(self, packs: &[String]) -> Result<RuleSet, RuleErrors> {
+        let default = [compile::DEFAULT_PACK.to_string()];
+        let chosen: &[String] = if packs.is_empty() { &default } else { packs };
+        let mut errors = Vec::new();
+        for pack in chosen {
+            if !self.rules.iter().any(|r| r.in_pack(pack)) {
+                errors.push(RuleError::UnknownPack {
+                    origin: self.origin.clone(),
+                    pack: pack.clone(),
+                    known: self.pack_names().join(", "),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RuleErrors(errors));
+        }
+        if chosen == default {
+            // Every rule of the default pack: nothing to rename.
+            let rules = self
+                .rules
+                .into_iter()
+                .filter(|r| r.in_pack(&default[0]))
+                .collect();
+            return Ok(RuleSet { rules, ..self });
+        }
+        let rules = self
+            .rules
+            .into_iter()
+            .filter(|r| chosen.iter().any(|p| r.in_pack(p)))
+            .collect();
+        // Findings say which rules made them: a selection is another set.
+        let mut h = Sha256::new();
+        h.update(self.version.as_bytes());
+        for p in chosen {
+            h.update([0]);
+            h.update(p.as_bytes());
+        }
+        let version = h.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(RuleSet {
+            rules,
+            version,
+            origin: self.origin,
+        })
+    }
+
+    /// Every pack name some rule is in, sorted (`all` included).
+    pub fn pack_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.packs.iter().cloned().chain(r.country.clone()))
+            .chain(std::iter::once("all".to_string()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Looks a rule up by id.

@@ -294,6 +294,8 @@ impl ValueSet {
 pub struct Op {
     /// What `rules check` calls it.
     name: String,
+    /// The kind of check with its modulus (`weighted mod 11`).
+    what: String,
     /// Bit `n` set: applies to values of length `n`; 0: to all.
     when_length: u64,
     kind: OpKind,
@@ -405,12 +407,45 @@ impl std::fmt::Display for Reason {
 pub struct Failure<'p> {
     /// The check's name (`check digit`, `weighted mod 11`).
     pub check: &'p str,
+    /// What kind of check it is (`weighted mod 11`, `date`, `Luhn`).
+    pub what: &'p str,
     pub reason: Reason,
 }
 
 impl std::fmt::Display for Failure<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}`: {}", self.check, self.reason)
+        if self.check == self.what {
+            write!(f, "`{}`: {}", self.check, self.reason)
+        } else {
+            write!(f, "`{}` ({}): {}", self.check, self.what, self.reason)
+        }
+    }
+}
+
+impl OpKind {
+    /// The kind of check, for messages.
+    fn what(&self) -> String {
+        match self {
+            OpKind::Weighted { modulus, .. } => format!("weighted mod {modulus}"),
+            OpKind::Number { modulus, .. } => format!("number mod {modulus}"),
+            other => other.what_static().to_string(),
+        }
+    }
+
+    fn what_static(&self) -> &'static str {
+        match self {
+            OpKind::Weighted { .. } => "weighted sum",
+            OpKind::Number { .. } => "number",
+            OpKind::Luhn(_) => "Luhn",
+            OpKind::Verhoeff(_) => "Verhoeff",
+            OpKind::Damm(_) => "Damm",
+            OpKind::Iso7064(iso, _) => iso.name(),
+            OpKind::Mod97 { .. } => "mod 97",
+            OpKind::Date(_) => "date",
+            OpKind::Field { .. } => "field",
+            OpKind::Forbid { .. } => "forbidden value",
+            OpKind::AnyOf(_) => "any_of",
+        }
     }
 }
 
@@ -439,6 +474,7 @@ impl Program {
         if !self.shapes.is_empty() && !self.shapes.iter().any(|s| fits(s, v)) {
             return Err(Failure {
                 check: SHAPE,
+                what: SHAPE,
                 reason: Reason::Shape,
             });
         }
@@ -481,6 +517,7 @@ fn run_ops<'p>(ops: &'p [Op], v: &[u8], st: &mut State) -> Result<(), Failure<'p
         op.run(v, st).map_err(|reason| match reason {
             Nested::Own(reason) => Failure {
                 check: &op.name,
+                what: &op.what,
                 reason,
             },
             Nested::Inner(f) => f,
@@ -1011,16 +1048,10 @@ pub enum TableSource<'a> {
     Dir(&'a std::path::Path),
 }
 
-/// The tables of the built-in pack, compiled into the binary.
-pub const BUILTIN_TABLE_FILES: &[(&str, &str)] = &[(
-    "cn_regions",
-    include_str!("../../rules/tables/cn_regions.txt"),
-)];
-
 impl TableSource<'_> {
     fn read(&self, name: &str) -> Result<String, String> {
         match self {
-            TableSource::Builtin => BUILTIN_TABLE_FILES
+            TableSource::Builtin => super::BUILTIN_TABLE_FILES
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, t)| t.to_string())
@@ -1394,6 +1425,12 @@ impl Compiler<'_> {
     }
 
     fn op(&mut self, check: &CheckSyntax, key: &str) -> Option<Op> {
+        let mut op = self.op_kind(check, key)?;
+        op.what = op.kind.what();
+        Some(op)
+    }
+
+    fn op_kind(&mut self, check: &CheckSyntax, key: &str) -> Option<Op> {
         match check {
             CheckSyntax::Weighted(w) => self.weighted(w, &format!("{key}.weighted")),
             CheckSyntax::Number(n) => self.number(n, &format!("{key}.number")),
@@ -1569,6 +1606,7 @@ impl Compiler<'_> {
             return None;
         }
         Some(Op {
+            what: String::new(),
             name: w
                 .name
                 .clone()
@@ -1599,6 +1637,7 @@ impl Compiler<'_> {
         let out = self.out(key, &n.check, &n.expect, &n.map, &n.alphabet, modulus);
         let when_length = self.when(key, &n.when_length);
         Some(Op {
+            what: String::new(),
             name: n
                 .name
                 .clone()
@@ -1624,6 +1663,7 @@ impl Compiler<'_> {
         let over = self.span(&format!("{key}.over"), &a.over);
         let when_length = self.when(key, &a.when_length);
         Some(Op {
+            what: String::new(),
             name: a.name.clone().unwrap_or_else(|| name.to_string()),
             when_length,
             kind: kind(over),
@@ -1648,6 +1688,7 @@ impl Compiler<'_> {
         let over = self.span(&format!("{key}.over"), &s.over);
         let when_length = self.when(key, &s.when_length);
         Some(Op {
+            what: String::new(),
             name: s.name.clone().unwrap_or_else(|| iso.name().to_string()),
             when_length,
             kind: OpKind::Iso7064(iso, over),
@@ -1669,6 +1710,7 @@ impl Compiler<'_> {
         }
         let when_length = self.when(key, &s.when_length);
         Some(Op {
+            what: String::new(),
             name: s.name.clone().unwrap_or_else(|| "mod 97".into()),
             when_length,
             kind: OpKind::Mod97 {
@@ -1911,6 +1953,7 @@ impl Compiler<'_> {
         };
         let when_length = self.when(key, &d.when_length);
         Some(Op {
+            what: String::new(),
             name: d.name.clone().unwrap_or_else(|| "date".into()),
             when_length,
             kind: OpKind::Date(Box::new(DateOp {
@@ -2001,6 +2044,7 @@ impl Compiler<'_> {
             }
         };
         Some(Op {
+            what: String::new(),
             name: f.name.clone().unwrap_or_else(|| "field".into()),
             when_length,
             kind: OpKind::Field { at, set, negate },
@@ -2022,6 +2066,7 @@ impl Compiler<'_> {
         };
         let when_length = self.when(key, &f.when_length);
         Some(Op {
+            what: String::new(),
             name: f.name.clone().unwrap_or_else(|| "forbidden value".into()),
             when_length,
             kind: OpKind::Forbid {
@@ -2048,6 +2093,7 @@ impl Compiler<'_> {
             alts.push(self.ops(alt, &k));
         }
         Some(Op {
+            what: String::new(),
             name: a.name.clone().unwrap_or_else(|| "any_of".into()),
             when_length: 0,
             kind: OpKind::AnyOf(alts),

@@ -33,6 +33,7 @@ pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
         Some(dir) => RuleSet::load_dir(dir),
         None => RuleSet::builtin(),
     }
+    .and_then(|all| all.select_packs(&config.watch.rules_packs))
     .map_err(|e| format!("the rules cannot be used:\n{e}"))?;
     if config.watch.roots.is_empty() {
         return Err("watch.roots is empty: name at least one directory to guard".into());
