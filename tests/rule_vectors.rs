@@ -13,7 +13,7 @@ use leakhound::rules::RuleSet;
 
 /// Vector files whose kind is written in the checksum language: the test
 /// fails if one of them is missing or its rule went back to Rust.
-const DATA_KINDS: &[&str] = &["us_ssn", "pl_pesel", "ro_cnp", "cn_ric", "ir_melli"];
+const DATA_KINDS: &[&str] = &["us_ssn", "pl_pesel", "ro_cnp", "cn_ric", "ir_melli", "iban"];
 
 /// Vector files read by other tests (no rule of that kind).
 const NOT_RULES: &[&str] = &["cards", "luhn"];

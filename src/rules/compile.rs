@@ -589,8 +589,8 @@ fn check_pairing(m: &Matcher, v: &Validator, p: &mut Problems) {
         (Matcher::Track1 | Matcher::Track2, _) => {
             p.add("track data rules need the card validator (the PAN is checked against the IIN table)")
         }
-        (Matcher::Iban, Validator::Iban) => {}
-        (Matcher::Iban, _) => p.add("the iban shape needs the iban validator"),
+        (Matcher::Iban, Validator::Iban | Validator::Checks(_)) => {}
+        (Matcher::Iban, _) => p.add("the iban shape needs the iban validator or checks"),
         (Matcher::Digits(_), Validator::None) => p.add(
             "a digits rule needs a validator: digit shapes alone match order numbers and timestamps",
         ),

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::syntax::{
     AlgorithmSyntax, AnyOfSyntax, CenturySyntax, CheckSyntax, DateSyntax, FieldSyntax,
     ForbidSyntax, Iso7064Syntax, Mod97Syntax, NumberSyntax, OffsetsSyntax, OneOrMany, Scalar,
-    ValueTableSyntax, WeightedSyntax,
+    ShapeSyntax, ValueTableSyntax, WeightedSyntax,
 };
 
 /// A problem in a rule's `checks`, `shape` or `values`, or in a table file.
@@ -260,17 +260,21 @@ enum Latest {
     Today,
 }
 
+/// Years `first..=last` in which a table entry was in use.
+type Years = Option<(u32, u32)>;
+
 /// A set of values and ranges of one width.
 #[derive(Debug, Clone, Default)]
 struct ValueSet {
     /// Sorted by value; with optional year ranges (`in_use_at_birth`).
-    singles: Vec<(Vec<u8>, Option<(u32, u32)>)>,
-    ranges: Vec<(Vec<u8>, Vec<u8>, Option<(u32, u32)>)>,
+    singles: Vec<(Vec<u8>, Years)>,
+    /// `(low, high, years)`, inclusive, compared byte-wise (equal widths).
+    ranges: Vec<(Vec<u8>, Vec<u8>, Years)>,
 }
 
 impl ValueSet {
     fn contains(&self, v: &[u8], year: Option<u32>) -> bool {
-        let ok = |years: &Option<(u32, u32)>| match (years, year) {
+        let ok = |years: &Years| match (years, year) {
             (Some((lo, hi)), Some(y)) => (*lo..=*hi).contains(&y),
             (Some(_), None) => false,
             (None, _) => true,
@@ -342,6 +346,7 @@ enum OpKind {
         set: ValueSet,
     },
     AnyOf(Vec<Vec<Op>>),
+    Shape(Vec<Vec<u64>>),
 }
 
 /// Why a value failed a check. Holds at most a check character or a
@@ -445,6 +450,7 @@ impl OpKind {
             OpKind::Field { .. } => "field",
             OpKind::Forbid { .. } => "forbidden value",
             OpKind::AnyOf(_) => "any_of",
+            OpKind::Shape(_) => "shape",
         }
     }
 }
@@ -767,6 +773,13 @@ impl Op {
                     return Err(Reason::Forbidden.into());
                 }
                 Ok(())
+            }
+            OpKind::Shape(shapes) => {
+                if shapes.iter().any(|s| fits(s, v)) {
+                    Ok(())
+                } else {
+                    Err(Reason::Shape.into())
+                }
             }
             OpKind::AnyOf(alts) => {
                 let mut last = None;
@@ -1445,6 +1458,7 @@ impl Compiler<'_> {
             CheckSyntax::Field(f) => self.field(f, &format!("{key}.field")),
             CheckSyntax::Forbid(f) => self.forbid(f, &format!("{key}.forbid")),
             CheckSyntax::AnyOf(a) => self.any_of(a, &format!("{key}.any_of")),
+            CheckSyntax::Shape(s) => self.shape(s, &format!("{key}.shape")),
         }
     }
 
@@ -2074,6 +2088,25 @@ impl Compiler<'_> {
                 all_equal: f.all_equal,
                 set,
             },
+        })
+    }
+
+    fn shape(&mut self, s: &ShapeSyntax, key: &str) -> Option<Op> {
+        if s.patterns.is_empty() {
+            self.err(&format!("{key}.patterns"), "give at least one pattern");
+        }
+        let mut shapes = Vec::new();
+        for (i, p) in s.patterns.iter().enumerate() {
+            match parse_shape(p) {
+                Ok(x) => shapes.push(x),
+                Err(m) => self.err(&format!("{key}.patterns[{i}]"), m),
+            }
+        }
+        Some(Op {
+            what: String::new(),
+            name: s.name.clone().unwrap_or_else(|| "shape".into()),
+            when_length: 0,
+            kind: OpKind::Shape(shapes),
         })
     }
 

@@ -232,6 +232,18 @@ pub enum CheckSyntax {
     Forbid(ForbidSyntax),
     /// Passes when any one of the lists of checks passes.
     AnyOf(AnyOfSyntax),
+    /// The value fits one of these patterns (the syntax of `validate.shape`),
+    /// as a check among the others (IBAN: one pattern per country).
+    Shape(ShapeSyntax),
+}
+
+/// `shape` as a check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeSyntax {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub patterns: Vec<String>,
 }
 
 /// `weighted`: see docs/rules.md.
