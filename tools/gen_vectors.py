@@ -12,6 +12,11 @@ says about the value:
   below;
 * cards: the brand the corpus reference table assigns (`card_brand`, plus Mir)
   when stdnum's Luhn check also passes, else `none`.
+* the 35 identifiers of the regional packs (issue 14; rules/regional-ids-*.yaml,
+  tests/id_vectors.rs): the `is_valid` of the stdnum module each file's header
+  names, and for the UK National Insurance number `nino_valid` below (HMRC
+  NIM39110; stdnum has no module). These files are small (400-550 lines) and
+  hold no value whose verdict depends on the day the script runs.
 
 The values are built, not scraped: valid numbers get check digits computed
 over random real components, then each kind gets targeted edge cases and
