@@ -219,4 +219,46 @@ rules:
             );
         }
     }
+
+    /// A Finnish-style HETU: the century sign between date and serial
+    /// reaches the checks only through `match.regex.keep`, and the check
+    /// character covers the digits on both sides of it (`over` as a list).
+    const HETU: &str = r#"
+rules:
+  - id: fi-hetu-test
+    name: HETU
+    kind: fi_hetu
+    severity: high
+    match:
+      regex:
+        pattern: '\b(\d{6}[-+A]\d{3}[0-9A-Y])\b'
+        group: 1
+        max_length: 11
+        keep: "+-"
+    validate:
+      shape: "[0-9]{6}[-+A][0-9]{3}[0-9A-Y]"
+      checks:
+        - date: {name: date of birth, at: 0, format: DDMMYY, century_from: {at: 6, map: {"+": 1800, "-": 1900, "A": 2000}}}
+        - number: {name: check character, over: ["0-5", "7-9"], modulus: 31, alphabet: "0123456789ABCDEFHJKLMNPRSTUVWXY", check: 10}
+    examples:
+      - "HETU 131052-308T"
+      - "HETU 290200A1239"
+    negative_examples:
+      - "HETU 131052-308U"
+      - "HETU 290200-1239"
+"#;
+
+    #[test]
+    fn regex_keep_gives_the_checks_a_century_sign() {
+        let set = compile_sources(&[("fi.yaml".into(), HETU.into())], "test").unwrap();
+        let report = check(&set);
+        assert!(report.problems.is_empty(), "{:#?}", report.problems);
+        assert_eq!(report.rejected_by_validator, 2);
+        // 29 February 1900 did not exist: the sign decided the century.
+        let Validator::Checks(p) = &set.rules[0].validator else {
+            panic!("checks")
+        };
+        let f = p.run(b"290200-1239").unwrap_err();
+        assert_eq!(f.check, "date of birth");
+    }
 }

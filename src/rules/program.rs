@@ -308,7 +308,7 @@ pub struct Op {
 #[derive(Debug, Clone)]
 enum OpKind {
     Weighted {
-        over: Option<Span>,
+        over: Option<Vec<Span>>,
         weights: Vec<i64>,
         from_right: bool,
         second: Option<Vec<i64>>,
@@ -319,18 +319,18 @@ enum OpKind {
         out: Out,
     },
     Number {
-        over: Option<Span>,
+        over: Option<Vec<Span>>,
         prefix: Vec<u8>,
         modulus: i64,
         value: ValueExpr,
         out: Out,
     },
-    Luhn(Option<Span>),
-    Verhoeff(Option<Span>),
-    Damm(Option<Span>),
-    Iso7064(Iso, Option<Span>),
+    Luhn(Option<Vec<Span>>),
+    Verhoeff(Option<Vec<Span>>),
+    Damm(Option<Vec<Span>>),
+    Iso7064(Iso, Option<Vec<Span>>),
     Mod97 {
-        over: Option<Span>,
+        over: Option<Vec<Span>>,
         rotate: usize,
         expect: i64,
     },
@@ -552,27 +552,67 @@ fn digit(b: u8) -> Result<i64, Reason> {
     }
 }
 
-/// `over` resolved, defaulting to every position before the check (or the
-/// whole value).
-fn over_range(over: Option<Span>, out: &Out, len: usize) -> Result<std::ops::Range<usize>, Reason> {
-    match over {
-        Some(s) => s.resolve(len).ok_or(Reason::Length),
-        None => match out {
-            Out::Char(s, _) | Out::Number(s) => {
-                let r = s.resolve(len).ok_or(Reason::Length)?;
-                Ok(0..r.start)
-            }
-            Out::Expect(_) => Ok(0..len),
-        },
+/// The characters of `over`, copied in order into a fixed buffer (a
+/// compact value is at most 64 bytes, so nothing is allocated).
+struct Gathered {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl std::ops::Deref for Gathered {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
-fn whole(over: Option<Span>, len: usize) -> Result<std::ops::Range<usize>, Reason> {
+fn gather(
+    over: &Option<Vec<Span>>,
+    default: std::ops::Range<usize>,
+    v: &[u8],
+) -> Result<Gathered, Reason> {
+    let mut g = Gathered {
+        bytes: [0; 64],
+        len: 0,
+    };
+    let mut push = |r: std::ops::Range<usize>| -> Result<(), Reason> {
+        let part = &v[r];
+        let end = g.len + part.len();
+        if end > g.bytes.len() {
+            return Err(Reason::Length);
+        }
+        g.bytes[g.len..end].copy_from_slice(part);
+        g.len = end;
+        Ok(())
+    };
     match over {
-        Some(s) => s.resolve(len).ok_or(Reason::Length),
-        None if len > 0 => Ok(0..len),
-        None => Err(Reason::Length),
+        Some(spans) => {
+            for s in spans {
+                push(s.resolve(v.len()).ok_or(Reason::Length)?)?;
+            }
+        }
+        None => push(default)?,
     }
+    Ok(g)
+}
+
+/// `over`, defaulting to every position before the check (or the whole
+/// value with `expect`).
+fn over_checked(over: &Option<Vec<Span>>, out: &Out, v: &[u8]) -> Result<Gathered, Reason> {
+    let default = match out {
+        Out::Char(s, _) | Out::Number(s) => 0..s.resolve(v.len()).ok_or(Reason::Length)?.start,
+        Out::Expect(_) => 0..v.len(),
+    };
+    gather(over, default, v)
+}
+
+/// `over`, defaulting to the whole value (which must not be empty).
+fn whole(over: &Option<Vec<Span>>, v: &[u8]) -> Result<Gathered, Reason> {
+    let g = gather(over, 0..v.len(), v)?;
+    if g.len == 0 {
+        return Err(Reason::Length);
+    }
+    Ok(g)
 }
 
 fn decimal(bytes: &[u8]) -> Result<i64, Reason> {
@@ -635,8 +675,8 @@ impl Op {
                 value,
                 out,
             } => {
-                let range = over_range(*over, out, v.len())?;
-                let body = &v[range];
+                let body = over_checked(over, out, v)?;
+                let body = &*body;
                 let sum = |weights: &[i64]| -> Result<i64, Reason> {
                     let mut s = 0i64;
                     let n = body.len();
@@ -668,18 +708,18 @@ impl Op {
                 value,
                 out,
             } => {
-                let range = over_range(*over, out, v.len())?;
+                let body = over_checked(over, out, v)?;
                 let mut r = 0i64;
-                for &b in prefix.iter().chain(&v[range]) {
+                for &b in prefix.iter().chain(body.iter()) {
                     r = (r * 10 + digit(b)?) % modulus;
                 }
                 compare(out, r, value.apply(r), v)?;
                 Ok(())
             }
             OpKind::Luhn(over) => {
-                let range = whole(*over, v.len())?;
+                let body = whole(over, v)?;
                 let mut s = 0i64;
-                for (i, &b) in v[range].iter().rev().enumerate() {
+                for (i, &b) in body.iter().rev().enumerate() {
                     let d = digit(b)?;
                     s += if i % 2 == 1 { digit_sum_of(d * 2) } else { d };
                 }
@@ -690,9 +730,9 @@ impl Op {
                 }
             }
             OpKind::Verhoeff(over) => {
-                let range = whole(*over, v.len())?;
+                let body = whole(over, v)?;
                 let mut c = 0usize;
-                for (i, &b) in v[range].iter().rev().enumerate() {
+                for (i, &b) in body.iter().rev().enumerate() {
                     let d = digit(b)? as usize;
                     c = VERHOEFF_D[c][VERHOEFF_P[i % 8][d] as usize] as usize;
                 }
@@ -703,9 +743,9 @@ impl Op {
                 }
             }
             OpKind::Damm(over) => {
-                let range = whole(*over, v.len())?;
+                let body = whole(over, v)?;
                 let mut c = 0usize;
-                for &b in &v[range] {
+                for &b in body.iter() {
                     c = DAMM[c][digit(b)? as usize] as usize;
                 }
                 if c == 0 {
@@ -715,8 +755,8 @@ impl Op {
                 }
             }
             OpKind::Iso7064(iso, over) => {
-                let range = whole(*over, v.len())?;
-                if iso7064(*iso, &v[range])? {
+                let body = whole(over, v)?;
+                if iso7064(*iso, &body)? {
                     Ok(())
                 } else {
                     Err(Reason::Checksum.into())
@@ -727,8 +767,8 @@ impl Op {
                 rotate,
                 expect,
             } => {
-                let range = whole(*over, v.len())?;
-                let body = &v[range];
+                let body = whole(over, v)?;
+                let body = &*body;
                 if *rotate > body.len() {
                     return Err(Reason::Length.into());
                 }
@@ -764,7 +804,11 @@ impl Op {
                 }
             }
             OpKind::Forbid { at, all_equal, set } => {
-                let range = whole(*at, v.len())?;
+                let range = match at {
+                    Some(s) => s.resolve(v.len()).ok_or(Reason::Length)?,
+                    None if !v.is_empty() => 0..v.len(),
+                    None => return Err(Reason::Length.into()),
+                };
                 let field = &v[range];
                 if *all_equal && field.iter().all(|&b| b == field[0]) {
                     return Err(Reason::Forbidden.into());
@@ -1419,6 +1463,25 @@ impl Compiler<'_> {
         span
     }
 
+    /// `over`: a position range or a list of them, read in order.
+    fn spans(&mut self, key: &str, s: &Option<OneOrMany<Scalar>>) -> Option<Vec<Span>> {
+        let list = s.as_ref()?.to_vec();
+        let mut out = Vec::new();
+        for (i, x) in list.iter().enumerate() {
+            let k = if list.len() > 1 {
+                format!("{key}[{i}]")
+            } else {
+                key.to_string()
+            };
+            out.push(self.span(&k, &Some(x.clone()))?);
+        }
+        if out.is_empty() {
+            self.err(key, "give at least one position range");
+            return None;
+        }
+        Some(out)
+    }
+
     fn ops(&mut self, checks: &[CheckSyntax], key: &str) -> Vec<Op> {
         let mut ops = Vec::new();
         for (i, check) in checks.iter().enumerate() {
@@ -1578,7 +1641,7 @@ impl Compiler<'_> {
     }
 
     fn weighted(&mut self, w: &WeightedSyntax, key: &str) -> Option<Op> {
-        let over = self.span(&format!("{key}.over"), &w.over);
+        let over = self.spans(&format!("{key}.over"), &w.over);
         self.weights(&format!("{key}.weights"), &w.weights);
         if let Some(s) = &w.second_weights {
             self.weights(&format!("{key}.second_weights"), s);
@@ -1641,7 +1704,7 @@ impl Compiler<'_> {
     }
 
     fn number(&mut self, n: &NumberSyntax, key: &str) -> Option<Op> {
-        let over = self.span(&format!("{key}.over"), &n.over);
+        let over = self.spans(&format!("{key}.over"), &n.over);
         let prefix = n.prefix.clone().unwrap_or_default();
         if !prefix.bytes().all(|b| b.is_ascii_digit()) {
             self.err(&format!("{key}.prefix"), "use digits");
@@ -1672,9 +1735,9 @@ impl Compiler<'_> {
         a: &AlgorithmSyntax,
         key: &str,
         name: &str,
-        kind: fn(Option<Span>) -> OpKind,
+        kind: fn(Option<Vec<Span>>) -> OpKind,
     ) -> Option<Op> {
-        let over = self.span(&format!("{key}.over"), &a.over);
+        let over = self.spans(&format!("{key}.over"), &a.over);
         let when_length = self.when(key, &a.when_length);
         Some(Op {
             what: String::new(),
@@ -1699,7 +1762,7 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        let over = self.span(&format!("{key}.over"), &s.over);
+        let over = self.spans(&format!("{key}.over"), &s.over);
         let when_length = self.when(key, &s.when_length);
         Some(Op {
             what: String::new(),
@@ -1710,7 +1773,7 @@ impl Compiler<'_> {
     }
 
     fn mod97(&mut self, s: &Mod97Syntax, key: &str) -> Option<Op> {
-        let over = self.span(&format!("{key}.over"), &s.over);
+        let over = self.spans(&format!("{key}.over"), &s.over);
         let expect = s.expect.unwrap_or(1);
         if !(0..97).contains(&expect) {
             self.err(

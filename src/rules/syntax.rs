@@ -255,7 +255,7 @@ pub struct WeightedSyntax {
     /// Positions summed; default: every position before `check` (or the
     /// whole value with `expect`).
     #[serde(default)]
-    pub over: Option<Scalar>,
+    pub over: Option<OneOrMany<Scalar>>,
     /// Weights, cycled when shorter than `over`; may be negative.
     pub weights: Vec<i64>,
     /// `left` (default): the first weight goes with the first position of
@@ -304,7 +304,7 @@ pub struct NumberSyntax {
     /// Positions read as a decimal number; default: every position before
     /// `check`.
     #[serde(default)]
-    pub over: Option<Scalar>,
+    pub over: Option<OneOrMany<Scalar>>,
     /// Digits put before the number first (`"2"` for Belgians born in 2000
     /// and later).
     #[serde(default)]
@@ -332,7 +332,7 @@ pub struct AlgorithmSyntax {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
-    pub over: Option<Scalar>,
+    pub over: Option<OneOrMany<Scalar>>,
     #[serde(default)]
     pub when_length: Option<OneOrMany<u32>>,
 }
@@ -346,7 +346,7 @@ pub struct Iso7064Syntax {
     /// `mod11_2`, `mod11_10`, `mod37_2`, `mod37_36`, `mod97_10`.
     pub algorithm: String,
     #[serde(default)]
-    pub over: Option<Scalar>,
+    pub over: Option<OneOrMany<Scalar>>,
     #[serde(default)]
     pub when_length: Option<OneOrMany<u32>>,
 }
@@ -358,7 +358,7 @@ pub struct Mod97Syntax {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
-    pub over: Option<Scalar>,
+    pub over: Option<OneOrMany<Scalar>>,
     /// Characters moved from the front to the end first (4 for IBAN).
     #[serde(default)]
     pub rotate: Option<u32>,
