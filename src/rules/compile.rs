@@ -817,4 +817,69 @@ rules:
         assert!(parse_prefix("51-5").is_none());
         assert!(parse_prefix("x").is_none());
     }
+
+    const CHECKS: &str = r#"
+rules:
+  - id: rr-id
+    name: RR
+    kind: rr_id
+    severity: high
+    country: xr
+    packs: [ruritania]
+    match:
+      digits:
+        lengths: [10]
+    validate:
+      checks:
+        - weighted: {weights: [10, 9, 8], modulus: 1, check: 9}
+        - field: {name: region, at: "0-1", table: rr_regions}
+    examples: ["RR 8501150010"]
+    negative_examples: ["RR 8501150011"]
+"#;
+
+    #[test]
+    fn checks_errors_name_file_rule_and_key() {
+        let err = compile_one(CHECKS).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "test.yaml: rule `rr-id`: validate.checks[0].weighted.modulus: 1 is outside 2-10000"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("test.yaml: rule `rr-id`: validate.checks[1].field.table: table `rr_regions`: no built-in table"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_table_beside_the_rules_is_read_and_a_bad_line_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tables")).unwrap();
+        let good = CHECKS.replace("modulus: 1,", "modulus: 11,");
+        std::fs::write(dir.path().join("rr.yaml"), &good).unwrap();
+        std::fs::write(
+            dir.path().join("tables/rr_regions.txt"),
+            "# regions\n85\n10-19\n",
+        )
+        .unwrap();
+        let set = RuleSet::load_dir(dir.path()).unwrap();
+        assert_eq!(set.rules[0].country.as_deref(), Some("xr"));
+        assert!(set.rules[0].in_pack("ruritania") && set.rules[0].in_pack("xr"));
+        assert!(!set.rules[0].in_pack("default"));
+        std::fs::write(dir.path().join("tables/rr_regions.txt"), "85\n1x\n").unwrap();
+        let err = RuleSet::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("table `rr_regions`: line 2:"), "{err}");
+    }
+
+    #[test]
+    fn country_and_pack_names_are_checked() {
+        let bad = CHECKS
+            .replace("modulus: 1,", "modulus: 11,")
+            .replace("country: xr", "country: XRR")
+            .replace("packs: [ruritania]", "packs: [Rur itania]");
+        let err = compile_one(&bad).unwrap_err().to_string();
+        assert!(err.contains("country `XRR`"), "{err}");
+        assert!(err.contains("packs: `Rur itania`"), "{err}");
+    }
 }
