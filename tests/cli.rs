@@ -1638,7 +1638,12 @@ fn shipped_rule_ids() -> Vec<String> {
 fn rules_list_shows_every_shipped_rule() {
     let sc = Scratch::new();
     let ids = shipped_rule_ids();
-    let out = sc.cmd().args(["rules", "list"]).output().unwrap();
+    // Every pack: the regional ones are shipped but not in `default`.
+    let out = sc
+        .cmd()
+        .args(["rules", "list", "--rules-pack", "all"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let listed: Vec<&str> = stdout
@@ -1657,7 +1662,7 @@ fn rules_list_shows_every_shipped_rule() {
 
     let out = sc
         .cmd()
-        .args(["rules", "list", "--format", "json"])
+        .args(["rules", "list", "--rules-pack", "all", "--format", "json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -1683,7 +1688,15 @@ fn rules_list_shows_every_shipped_rule() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let out = sc
         .cmd()
-        .args(["rules", "list", "--format", "json", "--rules"])
+        .args([
+            "rules",
+            "list",
+            "--rules-pack",
+            "all",
+            "--format",
+            "json",
+            "--rules",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
