@@ -246,7 +246,7 @@ impl RulesArg {
     pub fn load_all(&self) -> Result<RuleSet, Exit> {
         let result = match &self.rules {
             Some(dir) => RuleSet::load_dir(dir),
-            None => RuleSet::builtin(),
+            None => RuleSet::builtin_all(),
         };
         result.map_err(rules_error)
     }

@@ -487,8 +487,15 @@ impl fmt::Display for RuleErrors {
 impl std::error::Error for RuleErrors {}
 
 impl RuleSet {
-    /// The built-in rule pack.
+    /// The built-in rules of the `default` pack: what a scan runs when no
+    /// pack is named.
     pub fn builtin() -> Result<RuleSet, RuleErrors> {
+        RuleSet::builtin_all()?.select_packs(&[])
+    }
+
+    /// Every built-in rule, whatever its packs (`rules check`, and the
+    /// set `--rules-pack` selects from).
+    pub fn builtin_all() -> Result<RuleSet, RuleErrors> {
         let sources: Vec<(String, String)> = BUILTIN_RULE_FILES
             .iter()
             .map(|(n, t)| (n.to_string(), t.to_string()))

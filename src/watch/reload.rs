@@ -31,7 +31,7 @@ const RELOAD_FAILED: &str = "reload failed";
 pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
     let rules = match &config.watch.rules_dir {
         Some(dir) => RuleSet::load_dir(dir),
-        None => RuleSet::builtin(),
+        None => RuleSet::builtin_all(),
     }
     .and_then(|all| all.select_packs(&config.watch.rules_packs))
     .map_err(|e| format!("the rules cannot be used:\n{e}"))?;
