@@ -17,6 +17,8 @@
 //! fingerprints only, and redaction keeps no clear-text backup.
 
 pub mod fault;
+pub mod filter;
+pub mod fpe;
 pub mod in_use;
 pub mod journal;
 pub mod mail;
@@ -228,6 +230,7 @@ impl<'a> Actor<'a> {
                     options: &self.settings.policy.redact,
                     min_confidence: self.settings.min_confidence,
                     wants: &wants,
+                    fpe: None,
                 };
                 match redact::redact_file(&ctx, &mut target, &self.journal, self.settings.dry_run) {
                     Ok(r) => {

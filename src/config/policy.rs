@@ -105,6 +105,9 @@ pub enum RedactStyle {
     Mask,
     /// A token from the fingerprint: `[CARD:ab12cd34]`.
     Token,
+    /// A format-preserving, reversible pseudonym (FF1 with the FPE key):
+    /// `4111 1824 9013 1111` (`actions::fpe`).
+    Fpe,
 }
 
 /// `policy.redact`.
