@@ -1,0 +1,328 @@
+//! `leakhound redact` as a filter and `leakhound reveal`, through the real
+//! binary and real pipes: what comes out is the input byte for byte but for
+//! the validated numbers; a number a producer writes byte by byte is still
+//! found; a line leaves as soon as its newline arrives; UTF-16, gzip and
+//! binary input; FPE tokens round-trip and their reveal is an event.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const CARD: &str = "4111 1111 1111 1111";
+const CARD_MASKED: &str = "**** **** **** 1111";
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_leakhound"))
+}
+
+fn cmd(state: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env("LEAKHOUND_STATE_DIR", state)
+        .env_remove("LEAKHOUND_CONFIG")
+        .env_remove("LEAKHOUND_FINGERPRINT_KEY");
+    c
+}
+
+/// Runs `redact ARGS` with `input` on stdin; returns (status, stdout, stderr).
+fn run(state: &Path, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = cmd(state)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn key_file(dir: &Path, byte: u8) -> PathBuf {
+    let p = dir.join(format!("fpe-{byte}.key"));
+    std::fs::write(&p, [byte; 32]).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+#[test]
+fn filter_output_is_input_byte_for_byte_but_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    // CRLF, a Latin-1 byte, an invalid card (Luhn fails), tabs, no final
+    // newline: all must pass unchanged.
+    let mut input = Vec::new();
+    input.extend_from_slice(b"first line\r\n");
+    input.extend_from_slice(format!("card {CARD} paid\r\n").as_bytes());
+    input.extend_from_slice(b"caf\xe9 4111 1111 1111 1112 not a card\n");
+    input.extend_from_slice(b"\tpesel 44051401359 end");
+    let (code, out, err) = run(dir.path(), &["redact", "-"], &input);
+    assert_eq!(code, 0, "{err}");
+    let mut want = Vec::new();
+    want.extend_from_slice(b"first line\r\n");
+    want.extend_from_slice(format!("card {CARD_MASKED} paid\r\n").as_bytes());
+    want.extend_from_slice(b"caf\xe9 4111 1111 1111 1112 not a card\n");
+    want.extend_from_slice(b"\tpesel *******1359 end");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&want)
+    );
+    assert_eq!(out, want);
+    assert!(!err.contains("4111 1111"), "{err}");
+}
+
+/// A producer that writes one byte at a time, through a real pipe: the
+/// number split across many writes is found, and each line leaves as soon
+/// as its newline was written (before the next line is).
+#[test]
+fn filter_finds_number_written_byte_by_byte_and_flushes_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cmd(dir.path())
+        .args(["redact", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let lines = [
+        format!("login ok user=7 card={CARD} amount=12"),
+        "no number here".to_string(),
+        "pesel 44051401359 again".to_string(),
+    ];
+    for line in &lines {
+        for b in line.bytes().chain(std::iter::once(b'\n')) {
+            stdin.write_all(&[b]).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // The line comes out while the producer still holds the pipe open.
+        let got = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the line was not written before the next one began");
+        assert!(!got.contains("1111 1111 1111"), "{got}");
+        assert!(!got.contains("44051401359"), "{got}");
+        assert_eq!(got.len(), line.len(), "{got}");
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn filter_block_mode_matches_across_window_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    // Numbers at every offset modulo a small window, so many straddle one.
+    let mut text = String::new();
+    let mut want = String::new();
+    for i in 0..3000 {
+        let pad = "x".repeat(i % 37);
+        text.push_str(&format!("{pad} card {CARD};\n"));
+        want.push_str(&format!("{pad} card {CARD_MASKED};\n"));
+    }
+    let file = dir.path().join("big.log");
+    std::fs::write(&file, &text).unwrap();
+    let out_file = dir.path().join("big.redacted.log");
+    let status = cmd(dir.path())
+        .args(["redact", "--chunk-size", "4096", "-o"])
+        .arg(&out_file)
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = std::fs::read_to_string(&out_file).unwrap();
+    assert!(got == want, "the block-mode output differs");
+    // No temporary file is left beside the output.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn filter_utf16_in_utf16_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("Name: Ann\r\nCard: {CARD}\r\n");
+    let enc = |s: &str| -> Vec<u8> {
+        let mut v = vec![0xFF, 0xFE];
+        v.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        v
+    };
+    let (code, out, err) = run(dir.path(), &["redact", "-"], &enc(&text));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, enc(&text.replace(CARD, CARD_MASKED)));
+}
+
+#[test]
+fn filter_gzip_on_stdin_is_redacted_and_recompressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("a log line with {CARD}\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let (code, out, err) = run(dir.path(), &["redact", "-"], &gz);
+    assert_eq!(code, 0, "{err}");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&out[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, text.replace(CARD, CARD_MASKED));
+}
+
+#[test]
+fn filter_refuses_binary_and_archives_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bin_input = vec![0u8, 1, 2, 3, 0, 0, 7];
+    bin_input.extend_from_slice(CARD.as_bytes());
+    bin_input.extend_from_slice(&[0u8; 64]);
+    let (code, out, err) = run(dir.path(), &["redact", "-"], &bin_input);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("binary"), "{err}");
+    assert!(!err.contains("4111"), "{err}");
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(CARD.as_bytes());
+    let (code, out, err) = run(dir.path(), &["redact", "-"], &zip);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("zip"), "{err}");
+}
+
+#[test]
+fn fpe_round_trip_through_the_binary_and_reveal_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 9);
+    let other = key_file(dir.path(), 10);
+    let input = format!(
+        "card {CARD}\nIBAN DE89 3704 0044 0532 0130 00\nکد ملی ۰۰۱۳۵۴۲۴۱۹\nPESEL 44051401359\n"
+    );
+    let args = ["redact", "--style", "fpe", "--fpe-key-file"];
+    let (code, token1, err) = run(
+        dir.path(),
+        &[&args[..], &[key.to_str().unwrap(), "-"]].concat(),
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let token1 = String::from_utf8(token1).unwrap();
+    assert_eq!(token1.chars().count(), input.chars().count());
+    assert!(!token1.contains("1111 1111 1111"), "{token1}");
+    assert!(!token1.contains("44051401359"), "{token1}");
+    // Deterministic under one key, different under another.
+    let (_, again, _) = run(
+        dir.path(),
+        &[&args[..], &[key.to_str().unwrap(), "-"]].concat(),
+        input.as_bytes(),
+    );
+    assert_eq!(String::from_utf8(again).unwrap(), token1);
+    let (_, other_tokens, _) = run(
+        dir.path(),
+        &[&args[..], &[other.to_str().unwrap(), "-"]].concat(),
+        input.as_bytes(),
+    );
+    assert_ne!(String::from_utf8(other_tokens).unwrap(), token1);
+    // A scan of the tokens finds nothing.
+    let scan = cmd(dir.path())
+        .args(["scan", "-f", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    scan.stdin
+        .as_ref()
+        .unwrap()
+        .write_all(token1.as_bytes())
+        .unwrap();
+    let scanned = scan.wait_with_output().unwrap();
+    assert_eq!(scanned.status.code(), Some(0), "a token was reported");
+    // Reveal gives the input back, byte for byte, and says so on a sink.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let sink = format!("syslog+udp://{}", udp.local_addr().unwrap());
+    let (code, back, err) = run(
+        dir.path(),
+        &[
+            "reveal",
+            "--fpe-key-file",
+            key.to_str().unwrap(),
+            "--sink",
+            &sink,
+            "-",
+        ],
+        token1.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8(back).unwrap(), input);
+    assert!(err.contains("revealed 4 value(s)"), "{err}");
+    let mut buf = [0u8; 8192];
+    let n = udp
+        .recv(&mut buf)
+        .expect("the reveal event reached the sink");
+    let event = String::from_utf8_lossy(&buf[..n]);
+    assert!(event.contains("revealed"), "{event}");
+    assert!(event.contains("uid "), "{event}");
+    // The key never shows.
+    assert!(!event.contains("090909"), "{event}");
+}
+
+#[test]
+fn fpe_key_readable_by_others_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 3);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = run(
+        dir.path(),
+        &[
+            "redact",
+            "--style",
+            "fpe",
+            "--fpe-key-file",
+            key.to_str().unwrap(),
+            "-",
+        ],
+        format!("{CARD}\n").as_bytes(),
+    );
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("chmod 600"), "{err}");
+    let (code, _, err) = run(dir.path(), &["redact", "--style", "fpe", "-"], b"x\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("--fpe-key-file"), "{err}");
+}
+
+#[test]
+fn filter_report_holds_masked_findings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("findings.jsonl");
+    let (code, _, err) = run(
+        dir.path(),
+        &["redact", "--report", report.to_str().unwrap(), "-"],
+        format!("one\ncard {CARD}\n").as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let r = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(r.lines().count(), 1, "{r}");
+    assert!(r.contains("\"type\":\"finding\""), "{r}");
+    assert!(r.contains("\"line\":2"), "{r}");
+    assert!(!r.contains("4111111111111111") && !r.contains(CARD), "{r}");
+}
