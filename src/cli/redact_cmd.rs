@@ -111,6 +111,11 @@ pub struct RedactArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Speak rsyslog's `mmexternal` protocol: each line read is one
+    /// message, and each answer a JSON line `{"msg":"..."}` (line mode).
+    #[arg(long)]
+    pub mmexternal: bool,
+
     /// The fingerprint key (for `--style token` and the events).
     #[arg(long, value_name = "FILE")]
     pub fingerprint_key_file: Option<PathBuf>,
@@ -304,6 +309,42 @@ impl Output {
     }
 }
 
+/// rsyslog's `mmexternal` answer: each complete line written becomes
+/// `{"msg":"<line>"}` and is flushed at once (rsyslog waits for it).
+/// Bytes that are not UTF-8 become U+FFFD (JSON holds text only).
+struct Mmexternal {
+    out: Box<dyn Write>,
+    line: Vec<u8>,
+}
+
+impl Write for Mmexternal {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            if b == b'\n' {
+                let msg = String::from_utf8_lossy(&self.line);
+                let reply = serde_json::json!({ "msg": msg });
+                self.line.clear();
+                writeln!(self.out, "{reply}")?;
+                self.out.flush()?;
+            } else {
+                self.line.push(b);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for Mmexternal {
+    fn drop(&mut self) {
+        // The redacted text held is not kept around.
+        zeroize::Zeroize::zeroize(&mut self.line);
+    }
+}
+
 trait Mode600 {
     fn mode_600(&mut self) -> &mut Self;
 }
@@ -380,8 +421,15 @@ fn redact_inner(args: RedactArgs, config_path: Option<&Path>) -> anyhow::Result<
     };
     let path = input_name(&args.stream.input, &engine);
     let mut input = Input::open(&args.stream.input)?;
-    let opts = filter_options(&args.stream, &input);
+    let mut opts = filter_options(&args.stream, &input);
     let mut output = Output::open(args.stream.output.as_deref())?;
+    if args.mmexternal {
+        opts.line_mode = true;
+        output.writer = Box::new(Mmexternal {
+            out: output.writer,
+            line: Vec::new(),
+        });
+    }
     let mut stamper = Stamper::new(&engine.rule_set().version);
     let mut event_error: Option<std::io::Error> = None;
     let mut on_redact = |m: &crate::engine::Match<'_>, at: Option<(u64, u64)>| {
