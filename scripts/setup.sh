@@ -22,7 +22,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     time \
     chromium \
     lintian man-db dpkg-dev adduser binutils \
+    logrotate \
     >/dev/null
+# logrotate: tests/redact_filter.rs runs examples/logrotate/leakhound-redact.
 # chromium: tests/report.rs opens the HTML report in headless Chromium (the
 # numbers it shows, the treemap, no console errors, a screenshot).
 # time: tests/extract.rs measures peak memory with /usr/bin/time -v. The

@@ -326,3 +326,48 @@ fn filter_report_holds_masked_findings_only() {
     assert!(r.contains("\"line\":2"), "{r}");
     assert!(!r.contains("4111111111111111") && !r.contains(CARD), "{r}");
 }
+
+/// The shipped logrotate example, run by the real logrotate on a log with
+/// a card: the archived `.gz` holds only the masked form.
+#[test]
+fn logrotate_example_redacts_the_rotated_log_before_compression() {
+    let logrotate = Path::new("/usr/sbin/logrotate");
+    assert!(
+        logrotate.exists(),
+        "logrotate is missing: run scripts/setup.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let log = logs.join("app.log");
+    std::fs::write(&log, format!("one\ncard {CARD} paid\nthree\n")).unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/logrotate/leakhound-redact"),
+    )
+    .unwrap();
+    let conf = example
+        .replace("/var/log/app/app.log", log.to_str().unwrap())
+        .replace("/usr/bin/leakhound", bin().to_str().unwrap())
+        .replace("/var/lib/leakhound", dir.path().to_str().unwrap());
+    let conf_path = dir.path().join("logrotate.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let out = Command::new(logrotate)
+        .arg("-f")
+        .arg("-s")
+        .arg(dir.path().join("logrotate.state"))
+        .arg(&conf_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "logrotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gz = std::fs::read(logs.join("app.log.1.gz")).expect("the rotated log was compressed");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, format!("one\ncard {CARD_MASKED} paid\nthree\n"));
+    assert!(!logs.join("app.log.1").exists());
+}
