@@ -371,3 +371,76 @@ fn logrotate_example_redacts_the_rotated_log_before_compression() {
     assert_eq!(plain, format!("one\ncard {CARD_MASKED} paid\nthree\n"));
     assert!(!logs.join("app.log.1").exists());
 }
+
+/// `policy.redact.style: fpe` on files at rest (text, UTF-16, gzip): each
+/// file is rewritten with tokens that `reveal` turns back byte for byte.
+#[test]
+fn at_rest_fpe_style_rewrites_text_utf16_and_gzip_reversibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 5);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let text = format!("card {CARD}\nPESEL 44051401359\n");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(|u| u.to_le_bytes()))
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(root.join("a.txt"), &text).unwrap();
+    std::fs::write(root.join("b.txt"), &utf16).unwrap();
+    std::fs::write(root.join("c.log.gz"), &gz).unwrap();
+    let cfg = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "policy:\n  default: redact\n  fallback: report\n  redact:\n    style: fpe\n    fpe_key_file: {}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = cmd(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["scan", "--progress", "never", "-f", "jsonl"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("\"action\":\"redacted\"").count(),
+        3,
+        "{stdout}"
+    );
+    let reveal = |bytes: &[u8]| -> Vec<u8> {
+        let (code, back, err) = run(
+            dir.path(),
+            &["reveal", "--fpe-key-file", key.to_str().unwrap(), "-"],
+            bytes,
+        );
+        assert_eq!(code, 0, "{err}");
+        back
+    };
+    let a = std::fs::read(root.join("a.txt")).unwrap();
+    assert_ne!(a, text.as_bytes());
+    assert_eq!(a.len(), text.len());
+    assert_eq!(reveal(&a), text.as_bytes());
+    let b = std::fs::read(root.join("b.txt")).unwrap();
+    assert_ne!(b, utf16);
+    assert_eq!(reveal(&b), utf16);
+    let c = std::fs::read(root.join("c.log.gz")).unwrap();
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&c[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_ne!(plain, text.as_bytes());
+    assert_eq!(reveal(&plain), text.as_bytes());
+    // A second scan finds nothing: the tokens are not findings.
+    let again = cmd(dir.path())
+        .args(["scan", "--progress", "never"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+}
