@@ -538,3 +538,25 @@ fn format_name(f: Format) -> &'static str {
         _ => "a container",
     }
 }
+
+/// The engine `reveal` finds tokens with, and the validator name of each
+/// of its rules (by rule index): the rules that have a token scheme
+/// (`super::fpe`), their checksum dropped since a token fails it on
+/// purpose; SSNs keep theirs (their tokens are valid SSNs).
+pub fn token_engine(mut rules: crate::rules::RuleSet) -> (crate::engine::Engine, Vec<String>) {
+    rules.rules.retain(|r| {
+        !r.kind.contains("track")
+            && matches!(
+                r.validator.name(),
+                "card" | "luhn" | "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn"
+            )
+    });
+    let mut validators = Vec::new();
+    for r in &mut rules.rules {
+        validators.push(r.validator.name().to_string());
+        if r.validator.name() != "us_ssn" {
+            r.validator = crate::rules::Validator::None;
+        }
+    }
+    (crate::engine::Engine::new(rules), validators)
+}

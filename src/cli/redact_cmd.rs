@@ -23,7 +23,7 @@ use crate::engine::Engine;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::report::event::{ActionEvent, Event, FindingEvent, Location, Stamper};
 use crate::report::{JsonLines, Sink, names};
-use crate::rules::{Confidence, Validator};
+use crate::rules::Confidence;
 
 /// How the output is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -533,28 +533,6 @@ fn who() -> String {
     }
 }
 
-/// The engine `reveal` finds tokens with: the rules that have a token
-/// scheme, their checksum dropped (a token fails it on purpose); SSNs keep
-/// theirs (their tokens are valid SSNs).
-fn token_engine(rules: crate::rules::RuleSet) -> (Engine, Vec<String>) {
-    let mut rules = rules;
-    let mut validators = Vec::new();
-    rules.rules.retain(|r| {
-        !r.kind.contains("track")
-            && matches!(
-                r.validator.name(),
-                "card" | "luhn" | "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn"
-            )
-    });
-    for r in &mut rules.rules {
-        validators.push(r.validator.name().to_string());
-        if r.validator.name() != "us_ssn" {
-            r.validator = Validator::None;
-        }
-    }
-    (Engine::new(rules), validators)
-}
-
 fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<Exit> {
     let cfg = load_config(config_path)?;
     let rules = match args.rules.load() {
@@ -564,7 +542,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let state = state_dir(&args.stream, &cfg);
     let key = FpeKey::load(&args.fpe_key_file)?;
     let mut sinks = open_sinks(&args.stream, &cfg, state.as_deref())?;
-    let (engine, validators) = token_engine(rules);
+    let (engine, validators) = crate::actions::filter::token_engine(rules);
     let path = input_name(&args.stream.input, &engine);
     let mut input = Input::open(&args.stream.input)?;
     let opts = filter_options(&args.stream, &input);
