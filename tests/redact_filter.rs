@@ -444,3 +444,77 @@ fn at_rest_fpe_style_rewrites_text_utf16_and_gzip_reversibly() {
         .unwrap();
     assert_eq!(again.status.code(), Some(0));
 }
+
+/// The README's "pseudonymise an export" example on examples/sample.
+#[test]
+fn readme_pseudonymise_an_export_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 42);
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample/exports/customers.csv");
+    let original = std::fs::read_to_string(&sample).unwrap();
+    let pseudo = dir.path().join("customers.pseudo.csv");
+    let back = dir.path().join("customers.back.csv");
+    let ok = |args: &[&std::ffi::OsStr]| {
+        let out = cmd(dir.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    ok(&[
+        &os("redact"),
+        &os("--style"),
+        &os("fpe"),
+        &os("--fpe-key-file"),
+        key.as_os_str(),
+        sample.as_os_str(),
+        &os("-o"),
+        pseudo.as_os_str(),
+    ]);
+    let p = std::fs::read_to_string(&pseudo).unwrap();
+    let row = |text: &str, id: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap()
+            .to_string()
+    };
+    let orig_row = row(&original, "1001");
+    let pseudo_row = row(&p, "1001");
+    assert_ne!(pseudo_row, orig_row);
+    assert_eq!(pseudo_row.len(), orig_row.len());
+    assert!(
+        pseudo_row.starts_with("1001,John Smith,john@example.com,4526 0"),
+        "{pseudo_row}"
+    );
+    assert!(pseudo_row.contains(" 3012,"), "{pseudo_row}");
+    // The scan finds only the SSN pseudonym.
+    let scan = cmd(dir.path())
+        .args(["scan", "-f", "jsonl", "--progress", "never"])
+        .arg(&pseudo)
+        .output()
+        .unwrap();
+    let findings: Vec<String> = String::from_utf8_lossy(&scan.stdout)
+        .lines()
+        .filter(|l| l.contains("\"type\":\"finding\""))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        findings.iter().all(|f| f.contains("\"kind\":\"us_ssn\"")),
+        "{findings:?}"
+    );
+    ok(&[
+        &os("reveal"),
+        &os("--fpe-key-file"),
+        key.as_os_str(),
+        pseudo.as_os_str(),
+        &os("-o"),
+        back.as_os_str(),
+    ]);
+    let b = std::fs::read_to_string(&back).unwrap();
+    assert_eq!(row(&b, "1001"), orig_row);
+    assert_eq!(row(&b, "1003"), row(&original, "1003"));
+}
