@@ -55,7 +55,7 @@ fn valid(k: usize, r: &[u8]) -> Option<(&'static str, String)> {
         }
         1 => {
             // Mastercard 16, Amex 15 digits.
-            let mut v = if r[0] % 2 == 0 {
+            let mut v = if r[0].is_multiple_of(2) {
                 b"53".to_vec()
             } else {
                 b"37".to_vec()

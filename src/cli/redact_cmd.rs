@@ -475,7 +475,6 @@ fn redact_inner(args: RedactArgs, config_path: Option<&Path>) -> anyhow::Result<
             &mut on_redact,
         )
     });
-    drop(on_redact);
     for s in sinks.iter_mut() {
         let _ = s.finish();
     }
