@@ -233,8 +233,9 @@ fn reveal(w: &World, key: usize, text: &[u8]) -> Vec<u8> {
     };
     let k = &w.keys[key];
     let validators = &w.tokens.1;
-    let f =
-        |m: &leakhound::engine::Match<'_>, t: &str| k.reveal(&validators[m.rule_index], m.kind, t);
+    let f = |m: &leakhound::engine::Match<'_>, t: &str| {
+        leakhound::actions::filter::reveal_one(k, validators, m, t)
+    };
     let mut out = Vec::new();
     reveal_stream(
         &ctx,

@@ -518,3 +518,44 @@ fn readme_pseudonymise_an_export_example() {
     assert_eq!(row(&b, "1001"), orig_row);
     assert_eq!(row(&b, "1003"), row(&original, "1003"));
 }
+
+/// `--flush-ms`: text that waits without a newline is written, but never
+/// the start of a number that may still be coming.
+#[test]
+fn filter_flush_ms_writes_a_partial_line_but_holds_a_partial_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cmd(dir.path())
+        .args(["redact", "--flush-ms", "50", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    stdin.write_all(b"first line\n").unwrap();
+    stdin.flush().unwrap();
+    let mut got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(got, b"first line\n");
+    stdin.write_all(b"status=ready, next: 4111 1111").unwrap();
+    stdin.flush().unwrap();
+    got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), "status=ready, next:");
+    // Nothing more while the number may go on.
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    stdin.write_all(b" 1111 1111 done\n").unwrap();
+    stdin.flush().unwrap();
+    got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), " **** **** **** 1111 done\n");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

@@ -560,3 +560,20 @@ pub fn token_engine(mut rules: crate::rules::RuleSet) -> (crate::engine::Engine,
     }
     (crate::engine::Engine::new(rules), validators)
 }
+
+/// `reveal`'s replacement for one candidate of [`token_engine`]: the
+/// original text when it is a token of `key`, else `None`. An SSN token
+/// is a valid SSN, so only SSNs found with at least medium confidence (as
+/// `redact` redacts them by default) are taken for tokens.
+pub fn reveal_one(
+    key: &super::fpe::FpeKey,
+    validators: &[String],
+    m: &Match<'_>,
+    matched: &str,
+) -> Option<String> {
+    let validator = validators.get(m.rule_index)?;
+    if validator == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
+        return None;
+    }
+    key.reveal(validator, m.kind, matched)
+}

@@ -562,7 +562,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let mut revealed = 0u64;
     let mut rules_seen = std::collections::BTreeSet::new();
     let reveal = |m: &crate::engine::Match<'_>, matched: &str| -> Option<String> {
-        key.reveal(&validators[m.rule_index], m.kind, matched)
+        crate::actions::filter::reveal_one(&key, &validators, m, matched)
     };
     let result = input.with(|reader, fd| {
         crate::actions::filter::reveal_stream(
