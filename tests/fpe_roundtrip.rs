@@ -121,7 +121,8 @@ fn valid(k: usize, r: &[u8]) -> Option<(&'static str, String)> {
             // A German IBAN: 18 digits of BBAN.
             let mut v = b"DE00".to_vec();
             v.extend(digits(18));
-            let pairs: Vec<String> = (0..100).map(|x| format!("{x:02}")).collect();
+            // ISO 13616 check digits are 02-98 (00, 01 and 99 are masked).
+            let pairs: Vec<String> = (2..99).map(|x| format!("{x:02}")).collect();
             let pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
             (
                 "IBAN",

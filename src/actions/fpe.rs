@@ -309,6 +309,15 @@ impl FpeKey {
     pub fn protect(&self, validator: &str, kind: &str, matched: &str) -> Option<String> {
         let mut v = Parsed::new(matched)?;
         let scheme = Scheme::of(validator, kind, &v)?;
+        // Only a number whose check digit is the one `reveal` will
+        // recompute can come back byte for byte: an IBAN with check digits
+        // 00, 01 or 99 (valid modulo 97, never issued: ISO 13616 uses
+        // 02-98) has no token and is masked.
+        if let Some(dep) = scheme.dependent(&v)
+            && scheme.get_dependent(&v) != Some(dep)
+        {
+            return None;
+        }
         let tweak = scheme.tweak(&v);
         let free: Vec<u8> = scheme.free.iter().map(|&i| v.values[i]).collect();
         let mut enc = self.ff1.encrypt(&tweak, &free).ok()?;
@@ -747,6 +756,18 @@ mod tests {
             "{t}"
         );
         assert_eq!(k.reveal("ir_melli", "ir_melli", &t).unwrap(), melli);
+    }
+
+    /// Check digits 01 are valid modulo 97 but not the 98 that reveal
+    /// recomputes: such an IBAN is masked rather than tokenised wrongly.
+    #[test]
+    fn iban_with_noncanonical_check_digits_has_no_token() {
+        let k = key(1);
+        assert!(
+            k.protect("iban", "iban", "DE98235927816993671261")
+                .is_some()
+        );
+        assert_eq!(k.protect("iban", "iban", "DE01235927816993671261"), None);
     }
 
     #[test]
