@@ -22,6 +22,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     time \
     chromium \
     lintian man-db dpkg-dev adduser binutils \
+    logrotate \
     >/dev/null
 # OCR (tests/media_formats.rs): Tesseract with English and the languages of
 # the shipped rules, and poppler-utils (pdftoppm, pdfinfo) to render
@@ -31,6 +32,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     tesseract-ocr tesseract-ocr-eng poppler-utils >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends \
     tesseract-ocr-pol tesseract-ocr-ron tesseract-ocr-chi-sim tesseract-ocr-fas >/dev/null || true
+# logrotate: tests/redact_filter.rs runs examples/logrotate/leakhound-redact.
 # chromium: tests/report.rs opens the HTML report in headless Chromium (the
 # numbers it shows, the treemap, no console errors, a screenshot).
 # time: tests/extract.rs measures peak memory with /usr/bin/time -v. The

@@ -718,3 +718,86 @@ fn throughput() {
         );
     }
 }
+
+/// Waits until `path` holds `n` lines (or `timeout`); returns its lines.
+fn wait_lines(path: &Path, n: usize, timeout: Duration) -> Vec<String> {
+    let end = Instant::now() + timeout;
+    loop {
+        let lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if lines.len() >= n || Instant::now() > end {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// rsyslog hands each message to `leakhound redact --mmexternal`, which
+/// answers with it redacted: the file rsyslog writes holds only the masked
+/// form. The same messages through `omprog` (leakhound's output captured
+/// by rsyslog into a file) come out masked too.
+#[test]
+fn rsyslog_mmexternal_and_omprog_write_only_the_masked_form() {
+    let mut r = Rsyslog::new(None);
+    let state = r.dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let bin = env!("CARGO_BIN_EXE_leakhound");
+    let work = r.dir.path().join("work");
+    let out = r.received_path();
+    let omprog_out = r.dir.path().join("omprog.log");
+    let conf = format!(
+        "global(workDirectory=\"{work}\")\n\
+         module(load=\"imtcp\")\n\
+         module(load=\"mmexternal\")\n\
+         module(load=\"omprog\")\n\
+         template(name=\"m\" type=\"string\" string=\"%msg%\\n\")\n\
+         template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
+         ruleset(name=\"clean\") {{\n\
+           action(type=\"omprog\" binary=\"{bin} redact --state-dir {state} -\" \
+                  output=\"{omprog_out}\" template=\"raw\")\n\
+           action(type=\"mmexternal\" binary=\"{bin} redact --mmexternal --state-dir {state} -\" \
+                  interface.input=\"msg\" forceSingleInstance=\"on\")\n\
+           action(type=\"omfile\" file=\"{out}\" template=\"m\")\n\
+         }}\n\
+         input(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\" ruleset=\"clean\")\n",
+        work = work.display(),
+        state = state.display(),
+        out = out.display(),
+        omprog_out = omprog_out.display(),
+        port = r.port,
+    );
+    std::fs::write(r.dir.path().join("rsyslog.conf"), conf).unwrap();
+    r.start();
+    let mut tcp = TcpStream::connect(r.addr()).unwrap();
+    let messages = [
+        "<13>Nov 29 23:00:00 web shop: paid with card 4111 1111 1111 1111 ok",
+        "<13>Nov 29 23:00:01 web shop: nothing to hide here",
+        "<13>Nov 29 23:00:02 web shop: pesel 44051401359 and 4012888888881881",
+    ];
+    for m in messages {
+        std::io::Write::write_all(&mut tcp, format!("{m}\n").as_bytes()).unwrap();
+    }
+    std::io::Write::flush(&mut tcp).unwrap();
+    let lines = wait_lines(&out, 3, Duration::from_secs(30));
+    let err = std::fs::read_to_string(r.dir.path().join("rsyslogd.err")).unwrap_or_default();
+    assert_eq!(lines.len(), 3, "{lines:?}\n{err}");
+    let all = lines.join("\n");
+    assert!(all.contains("card **** **** **** 1111 ok"), "{all}");
+    assert!(all.contains("nothing to hide here"), "{all}");
+    assert!(
+        all.contains("pesel *******1359 and ************1881"),
+        "{all}"
+    );
+    for raw in ["4111 1111 1111 1111", "44051401359", "4012888888881881"] {
+        assert!(!all.contains(raw), "raw number in rsyslog's file: {all}");
+    }
+    let prog = wait_lines(&omprog_out, 3, Duration::from_secs(30)).join("\n");
+    assert!(prog.contains("**** **** **** 1111"), "{prog}");
+    for raw in ["4111 1111 1111 1111", "44051401359", "4012888888881881"] {
+        assert!(!prog.contains(raw), "raw number in omprog's output: {prog}");
+    }
+    r.stop();
+}

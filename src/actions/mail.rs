@@ -163,7 +163,7 @@ pub fn redact_mbox(ctx: &RedactCtx<'_>, data: &[u8]) -> Outcome {
 /// the same bytes), and only UTF-8 ones when the mask character is not
 /// ASCII. `Err` names the charset when it cannot.
 fn charset_ok(ctx: &RedactCtx<'_>, charset: Option<&str>) -> Result<(), String> {
-    let ascii_out = ctx.options.style == crate::config::policy::RedactStyle::Token
+    let ascii_out = ctx.options.style != crate::config::policy::RedactStyle::Mask
         || ctx.options.mask_char.is_ascii();
     let Some(label) = charset else {
         // No charset: US-ASCII, where only an ASCII mask can be written.

@@ -17,6 +17,8 @@
 //! fingerprints only, and redaction keeps no clear-text backup.
 
 pub mod fault;
+pub mod filter;
+pub mod fpe;
 pub mod in_use;
 pub mod journal;
 pub mod mail;
@@ -100,6 +102,9 @@ pub struct Actor<'a> {
     journal: Journal,
     /// Opened on the first quarantine, so a redact-only run needs no store.
     store: RefCell<Option<Store>>,
+    /// The key of `policy.redact.style: fpe`, or why it cannot be used
+    /// (each fpe redaction then fails with that reason).
+    fpe: Result<Option<fpe::FpeKey>, String>,
 }
 
 impl<'a> Actor<'a> {
@@ -128,12 +133,23 @@ impl<'a> Actor<'a> {
                 store = Store::open(&settings.quarantine_dir).ok();
             }
         }
+        let redact = &settings.policy.redact;
+        let fpe = match (&redact.style, &redact.fpe_key_file) {
+            (crate::config::policy::RedactStyle::Fpe, Some(path)) => {
+                fpe::FpeKey::load(path).map(Some).map_err(|e| e.to_string())
+            }
+            (crate::config::policy::RedactStyle::Fpe, None) => {
+                Err("policy.redact.style fpe needs policy.redact.fpe_key_file".to_string())
+            }
+            _ => Ok(None),
+        };
         Ok(Actor {
             engine,
             fingerprinter,
             settings,
             journal,
             store: RefCell::new(store),
+            fpe,
         })
     }
 
@@ -222,12 +238,21 @@ impl<'a> Actor<'a> {
                 let wants = |rule: &str, sev: Severity| {
                     self.action_for(rule, sev, path) >= ActionKind::Redact
                 };
+                let fpe = match &self.fpe {
+                    Ok(key) => key.as_ref(),
+                    Err(reason) => {
+                        ev.action = ActionOutcome::Failed.event_action().to_string();
+                        ev.reason = Some(reason.clone());
+                        return Some((ev, ActionOutcome::Failed));
+                    }
+                };
                 let ctx = RedactCtx {
                     engine: self.engine,
                     fingerprinter: self.fingerprinter,
                     options: &self.settings.policy.redact,
                     min_confidence: self.settings.min_confidence,
                     wants: &wants,
+                    fpe,
                 };
                 match redact::redact_file(&ctx, &mut target, &self.journal, self.settings.dry_run) {
                     Ok(r) => {

@@ -109,11 +109,11 @@ pub struct Redacted {
 
 /// Decoded text and, for UTF-16, the original byte offset of every decoded
 /// byte (plus one entry for the end).
-struct Decoded<'a> {
+pub(super) struct Decoded<'a> {
     /// Borrowed for UTF-8 and 8-bit text, which the engine reads as is.
-    text: std::borrow::Cow<'a, [u8]>,
-    map: Option<Vec<usize>>,
-    encoding: Encoding,
+    pub(super) text: std::borrow::Cow<'a, [u8]>,
+    pub(super) map: Option<Vec<usize>>,
+    pub(super) encoding: Encoding,
 }
 
 /// Magic numbers of formats that may look like text but cannot be
@@ -156,7 +156,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
     }
 }
 
-fn decode_utf16(data: &[u8], be: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
+pub(super) fn decode_utf16(data: &[u8], be: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
     let unit = |i: usize| {
         let c = [data[i], data[i + 1]];
         if be {
@@ -238,6 +238,8 @@ pub struct RedactCtx<'a> {
     pub min_confidence: Confidence,
     /// Whether a match of this rule id and severity is to be redacted.
     pub wants: &'a dyn Fn(&str, Severity) -> bool,
+    /// The key of the `fpe` style (without one, `fpe` masks).
+    pub fpe: Option<&'a super::fpe::FpeKey>,
 }
 
 /// Computes the redacted bytes of `original`. Returns the new content and
@@ -257,27 +259,68 @@ pub fn redact_bytes(
         return Ok(None);
     }
     let mut out = Vec::with_capacity(original.len());
-    let mut at = 0usize; // next original byte to copy
     let mut rules = BTreeSet::new();
+    let end = splice(
+        &|m, text| replacement(ctx, m, text),
+        &decoded,
+        original,
+        0..original.len(),
+        &matches,
+        &mut out,
+        &mut rules,
+    );
+    out.extend_from_slice(&original[end..]);
+    let findings = matches.len() as u64;
+    Ok(Some((out, Redacted { findings, rules })))
+}
+
+/// The replacement of one matched text in the configured style: the one
+/// function every redaction (files at rest, mail parts, gzip, the
+/// streaming filter) goes through.
+pub fn replacement(ctx: &RedactCtx<'_>, m: &Match<'_>, matched: &str) -> String {
+    let mask = || {
+        let track = m.kind.contains("track");
+        let keep = if track {
+            0
+        } else {
+            ctx.options.keep_last.min(m.value.visible_tail())
+        };
+        mask_text(matched, keep, ctx.options.mask_char)
+    };
+    match ctx.options.style {
+        RedactStyle::Mask => mask(),
+        RedactStyle::Token => token_text(m.kind, &ctx.fingerprinter.fingerprint(&m.value)),
+        // A kind without a token scheme, or a number too short for FF1's
+        // minimum domain, is masked (docs/actions.md).
+        RedactStyle::Fpe => ctx
+            .fpe
+            .and_then(|key| key.protect(m.rule.validator.name(), m.kind, matched))
+            .unwrap_or_else(mask),
+    }
+}
+
+/// Copies `original[range]` onto `out` with every match (offsets in the
+/// decoded text) replaced in the original encoding, and returns where the
+/// copy stopped: `range.end`, or the end of a match that runs past it.
+/// Overlapping matches: the first one covers the rest.
+pub(super) fn splice(
+    replace: &dyn Fn(&Match<'_>, &str) -> String,
+    decoded: &Decoded<'_>,
+    original: &[u8],
+    range: std::ops::Range<usize>,
+    matches: &[Match<'_>],
+    out: &mut Vec<u8>,
+    rules: &mut BTreeSet<String>,
+) -> usize {
+    let mut at = range.start; // next original byte to copy
     let mut last_end = 0usize;
-    for m in &matches {
+    for m in matches {
         if m.start < last_end {
-            continue; // overlapping matches: the first one already covers it
+            continue;
         }
         last_end = m.end;
         let matched = String::from_utf8_lossy(&decoded.text[m.start..m.end]);
-        let replacement = match ctx.options.style {
-            RedactStyle::Mask => {
-                let track = m.kind.contains("track");
-                let keep = if track {
-                    0
-                } else {
-                    ctx.options.keep_last.min(m.value.visible_tail())
-                };
-                mask_text(&matched, keep, ctx.options.mask_char)
-            }
-            RedactStyle::Token => token_text(m.kind, &ctx.fingerprinter.fingerprint(&m.value)),
-        };
+        let replacement = replace(m, &matched);
         let (ostart, oend) = match &decoded.map {
             None => (m.start, m.end),
             Some(map) => (map[m.start], map[m.end]),
@@ -299,9 +342,9 @@ pub fn redact_bytes(
         at = oend;
         rules.insert(m.rule.id.clone());
     }
-    out.extend_from_slice(&original[at..]);
-    let findings = matches.len() as u64;
-    Ok(Some((out, Redacted { findings, rules })))
+    let end = at.max(range.end);
+    out.extend_from_slice(&original[at..end]);
+    end
 }
 
 /// Computes the redacted content of a whole file, by its format (sniffed

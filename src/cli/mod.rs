@@ -8,6 +8,7 @@ mod ocr_args;
 pub mod output;
 mod proof_cmd;
 mod quarantine_cmd;
+mod redact_cmd;
 mod report_cmd;
 mod rules_cmd;
 mod scan_cmd;
@@ -90,6 +91,14 @@ pub enum Command {
     /// Scan files, directories or standard input (`-`) for card and ID numbers.
     #[command(after_help = EXIT_HELP)]
     Scan(ScanArgs),
+    /// Redact a stream or a file: every validated card and ID number
+    /// replaced (mask, token or a format-preserving FF1 pseudonym),
+    /// everything else byte for byte. A filter for pipes: `tail -F app.log
+    /// | leakhound redact -`. See docs/actions.md.
+    Redact(redact_cmd::RedactArgs),
+    /// Turn `redact --style fpe` tokens back into the original numbers
+    /// (needs the FPE key); every reveal is logged as an event.
+    Reveal(redact_cmd::RevealArgs),
     /// List or check detection rules.
     Rules {
         #[command(subcommand)]
@@ -526,6 +535,8 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Scan(args) => scan_cmd::run(args, cli.config.as_deref()),
         Command::Quarantine(args) => quarantine_cmd::run(args, cli.config.as_deref()),
+        Command::Redact(args) => redact_cmd::run_redact(args, cli.config.as_deref()),
+        Command::Reveal(args) => redact_cmd::run_reveal(args, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
         Command::Baseline {

@@ -105,6 +105,9 @@ pub enum RedactStyle {
     Mask,
     /// A token from the fingerprint: `[CARD:ab12cd34]`.
     Token,
+    /// A format-preserving, reversible pseudonym (FF1 with the FPE key):
+    /// `4111 1824 9013 1111` (`actions::fpe`).
+    Fpe,
 }
 
 /// `policy.redact`.
@@ -120,6 +123,9 @@ pub struct Redact {
     /// Larger files are not redacted (they are read whole into memory);
     /// the fallback applies.
     pub max_bytes: u64,
+    /// The FF1 key of `style: fpe` (32 bytes or 64 hex characters, mode
+    /// 600; never the fingerprint key).
+    pub fpe_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Redact {
@@ -129,6 +135,7 @@ impl Default for Redact {
             mask_char: '*',
             keep_last: 4,
             max_bytes: 256 << 20,
+            fpe_key_file: None,
         }
     }
 }
@@ -182,6 +189,12 @@ impl Section for Policy {
                 "policy.redact.mask_char must be a visible character that is not a letter \
                  or digit (it must never form a number), not {c:?}"
             ));
+        }
+        if self.redact.style == RedactStyle::Fpe && self.redact.fpe_key_file.is_none() {
+            out.push(
+                "policy.redact.style fpe needs policy.redact.fpe_key_file (a 32-byte key, mode 600)"
+                    .to_string(),
+            );
         }
         if self.redact.keep_last > 4 {
             out.push("policy.redact.keep_last must be at most 4".to_string());

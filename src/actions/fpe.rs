@@ -1,0 +1,797 @@
+//! Format-preserving pseudonyms: FF1 (NIST SP 800-38G) on AES, and the
+//! per-kind scheme that decides which characters of a number are encrypted.
+//!
+//! A matched text enters ([`FpeKey::protect`]) with the validator name of
+//! the rule that found it; the same text leaves with some digits replaced
+//! by their FF1 encryption, every other character (separators, letters,
+//! the digits a kind keeps readable) unchanged and each digit in the
+//! script it was written in (Persian digits stay Persian). The same input
+//! gives the same token under one key; [`FpeKey::reveal`] turns a token
+//! back into the original text, byte for byte.
+//!
+//! Tokens are marked by their check digit, so that a scan never reports
+//! leakhound's own tokens: for every kind with a check digit, one digit
+//! (the *dependent* digit) is not encrypted but set to one more than the
+//! value that would make the token valid. A token therefore always fails
+//! its checksum, and `reveal` recognises a token by that off-by-one digit.
+//! The schemes (docs/actions.md, "Format-preserving tokens"):
+//!
+//! - cards (`card`, `luhn`): the last 4 digits are kept, and as many of
+//!   the leading digits (the BIN, at most 6) as leave 6 encrypted digits,
+//!   NIST's minimum domain of one million values: 16-digit cards keep the
+//!   first 5, 19-digit cards the first 6. The dependent digit is the one
+//!   before the last 4; the kept digits are the FF1 tweak.
+//! - PESEL, CNP, Iranian national code, Chinese RIC: every digit but the
+//!   check digit (the last character) is encrypted; the check digit is the
+//!   dependent one (for the RIC, `X` is its eleventh value).
+//! - IBAN: the country code and the letters of the BBAN are kept (they are
+//!   the tweak), the BBAN digits are encrypted, the two check digits are
+//!   the dependent pair.
+//! - US SSN: no check digit, so no mark is possible: the 9 digits are
+//!   encrypted and cycle-walked until they form an issuable SSN again. SSN
+//!   tokens look like SSNs and a scan reports them (documented).
+//! - Any other kind (track data, user rules) has no scheme: the caller
+//!   masks it instead.
+//!
+//! A number with fewer than 6 digits to encrypt (below NIST's minimum
+//! domain) has no token either and is masked.
+
+use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What can go wrong with an FPE key or an FF1 call.
+#[derive(Debug, thiserror::Error)]
+pub enum FpeError {
+    #[error("{path}: cannot read the FPE key: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: the FPE key file is readable or writable by others (mode {mode:o}): \
+         run `chmod 600` on it"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error(
+        "{path}: not an FPE key: expected 32 bytes, or 64 hexadecimal characters \
+         (make one with `head -c 32 /dev/urandom > KEY; chmod 600 KEY`)"
+    )]
+    Format { path: PathBuf },
+    #[error("an FF1 key must be 16, 24 or 32 bytes")]
+    KeyLength,
+    #[error("FF1 input of {0} numerals is outside the supported domain")]
+    Domain(usize),
+}
+
+/// AES of any key size, for FF1 (the NIST samples use all three).
+enum Aes {
+    A128(aes::Aes128),
+    A192(aes::Aes192),
+    A256(aes::Aes256),
+}
+
+impl Aes {
+    fn new(key: &[u8]) -> Result<Aes, FpeError> {
+        Ok(match key.len() {
+            16 => Aes::A128(aes::Aes128::new_from_slice(key).map_err(|_| FpeError::KeyLength)?),
+            24 => Aes::A192(aes::Aes192::new_from_slice(key).map_err(|_| FpeError::KeyLength)?),
+            32 => Aes::A256(aes::Aes256::new_from_slice(key).map_err(|_| FpeError::KeyLength)?),
+            _ => return Err(FpeError::KeyLength),
+        })
+    }
+
+    fn encrypt(&self, block: &mut [u8; 16]) {
+        let b = GenericArray::from_mut_slice(block);
+        match self {
+            Aes::A128(c) => c.encrypt_block(b),
+            Aes::A192(c) => c.encrypt_block(b),
+            Aes::A256(c) => c.encrypt_block(b),
+        }
+    }
+}
+
+/// FF1 for one key and radix. Numerals are values below the radix.
+pub struct Ff1 {
+    aes: Aes,
+    radix: u32,
+}
+
+impl fmt::Debug for Ff1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ff1 {{ radix: {}, key: <hidden> }}", self.radix)
+    }
+}
+
+/// radix^e, if it fits.
+fn pow(radix: u32, e: usize) -> Option<u128> {
+    let mut acc: u128 = 1;
+    for _ in 0..e {
+        acc = acc.checked_mul(radix as u128)?;
+    }
+    Some(acc)
+}
+
+impl Ff1 {
+    /// FF1 with an AES key of 16, 24 or 32 bytes, for numerals of `radix`
+    /// (2 to 36 here).
+    pub fn new(key: &[u8], radix: u32) -> Result<Ff1, FpeError> {
+        Ok(Ff1 {
+            aes: Aes::new(key)?,
+            radix,
+        })
+    }
+
+    fn num(&self, x: &[u8]) -> u128 {
+        x.iter()
+            .fold(0u128, |acc, &d| acc * self.radix as u128 + d as u128)
+    }
+
+    fn str_m(&self, mut v: u128, m: usize) -> Vec<u8> {
+        let mut out = vec![0u8; m];
+        for slot in out.iter_mut().rev() {
+            *slot = (v % self.radix as u128) as u8;
+            v /= self.radix as u128;
+        }
+        out
+    }
+
+    /// The round function's output: `y` reduced modulo radix^m, for round
+    /// `i` over the half `x`.
+    fn round(&self, p: &[u8; 16], tweak: &[u8], i: u8, x: &[u8], b: usize, d: usize) -> Vec<u8> {
+        // Q = T || 0^((-t-b-1) mod 16) || [i] || [NUM(x)]^b
+        let t = tweak.len();
+        let pad = (16 - ((t + b + 1) % 16)) % 16;
+        let mut q = Vec::with_capacity(t + pad + 1 + b);
+        q.extend_from_slice(tweak);
+        q.resize(t + pad, 0);
+        q.push(i);
+        let n = self.num(x).to_be_bytes();
+        q.extend_from_slice(&n[16 - b..]);
+        // R = PRF(P || Q): CBC-MAC with a zero IV.
+        let mut r = *p;
+        self.aes.encrypt(&mut r);
+        for block in q.chunks(16) {
+            for (a, &c) in r.iter_mut().zip(block) {
+                *a ^= c;
+            }
+            self.aes.encrypt(&mut r);
+        }
+        // S = R || CIPH(R xor [1]) || CIPH(R xor [2]) ..., first d bytes.
+        let mut s = r.to_vec();
+        let mut j = 1u128;
+        while s.len() < d {
+            let mut blk = r;
+            let jb = j.to_be_bytes();
+            for (a, &c) in blk.iter_mut().zip(jb.iter()) {
+                *a ^= c;
+            }
+            self.aes.encrypt(&mut blk);
+            s.extend_from_slice(&blk);
+            j += 1;
+        }
+        s.truncate(d);
+        s
+    }
+
+    fn setup(&self, tweak: &[u8], n: usize) -> Result<([u8; 16], usize, usize, usize), FpeError> {
+        let u = n / 2;
+        let v = n - u;
+        // The halves and y (d <= 16 bytes) are done in u128.
+        let rv = pow(self.radix, v).ok_or(FpeError::Domain(n))?;
+        if n < 2 || rv > (1u128 << 100) {
+            return Err(FpeError::Domain(n));
+        }
+        // b = ceil(ceil(v * log2(radix)) / 8): the bits of radix^v - 1.
+        let bits = if rv.is_power_of_two() {
+            rv.trailing_zeros() as usize
+        } else {
+            128 - rv.leading_zeros() as usize
+        };
+        let b = bits.div_ceil(8);
+        let d = 4 * b.div_ceil(4) + 4;
+        if d > 16 {
+            return Err(FpeError::Domain(n));
+        }
+        let mut p = [0u8; 16];
+        p[0] = 1;
+        p[1] = 2;
+        p[2] = 1;
+        p[3..6].copy_from_slice(&self.radix.to_be_bytes()[1..]);
+        p[6] = 10;
+        p[7] = (u % 256) as u8;
+        p[8..12].copy_from_slice(&(n as u32).to_be_bytes());
+        p[12..16].copy_from_slice(&(tweak.len() as u32).to_be_bytes());
+        Ok((p, u, b, d))
+    }
+
+    fn y_mod(s: &[u8], modulus: u128) -> u128 {
+        let mut y: u128 = 0;
+        for &byte in s {
+            y = ((y << 8) | byte as u128) % modulus;
+        }
+        y
+    }
+
+    /// FF1.Encrypt of the numerals `x` under `tweak`.
+    pub fn encrypt(&self, tweak: &[u8], x: &[u8]) -> Result<Vec<u8>, FpeError> {
+        let n = x.len();
+        let (p, u, b, d) = self.setup(tweak, n)?;
+        let (mut a, mut bb) = (x[..u].to_vec(), x[u..].to_vec());
+        for i in 0..10u8 {
+            let m = if i % 2 == 0 { u } else { n - u };
+            let modulus = pow(self.radix, m).ok_or(FpeError::Domain(n))?;
+            let s = self.round(&p, tweak, i, &bb, b, d);
+            let y = Self::y_mod(&s, modulus);
+            let c = (self.num(&a) % modulus + y) % modulus;
+            a = std::mem::replace(&mut bb, self.str_m(c, m));
+        }
+        a.extend_from_slice(&bb);
+        Ok(a)
+    }
+
+    /// FF1.Decrypt of the numerals `x` under `tweak`.
+    pub fn decrypt(&self, tweak: &[u8], x: &[u8]) -> Result<Vec<u8>, FpeError> {
+        let n = x.len();
+        let (p, u, b, d) = self.setup(tweak, n)?;
+        let (mut a, mut bb) = (x[..u].to_vec(), x[u..].to_vec());
+        for i in (0..10u8).rev() {
+            let m = if i % 2 == 0 { u } else { n - u };
+            let modulus = pow(self.radix, m).ok_or(FpeError::Domain(n))?;
+            let s = self.round(&p, tweak, i, &a, b, d);
+            let y = Self::y_mod(&s, modulus);
+            let c = (self.num(&bb) % modulus + modulus - y) % modulus;
+            bb = std::mem::replace(&mut a, self.str_m(c, m));
+        }
+        a.extend_from_slice(&bb);
+        Ok(a)
+    }
+}
+
+/// The FPE key: an AES-256 key read from a file only its owner can read.
+/// Never the fingerprint key, never printed.
+pub struct FpeKey {
+    ff1: Ff1,
+}
+
+impl fmt::Debug for FpeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FpeKey(<hidden>)")
+    }
+}
+
+/// Fewest digits FF1 encrypts: NIST SP 800-38G Rev. 1 asks for a domain
+/// of at least one million values.
+pub const MIN_FREE_DIGITS: usize = 6;
+
+impl FpeKey {
+    /// An FPE key from 32 raw bytes.
+    pub fn from_bytes(key: &[u8; 32]) -> FpeKey {
+        FpeKey {
+            ff1: Ff1::new(key, 10).expect("a 32-byte key is an AES-256 key"),
+        }
+    }
+
+    /// Reads the key file: 32 bytes, or 64 hexadecimal characters (with
+    /// an optional newline). Refused when others may read or write it.
+    pub fn load(path: &Path) -> Result<FpeKey, FpeError> {
+        use std::os::unix::fs::MetadataExt;
+        let read = |source| FpeError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(read)?;
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(FpeError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        let mut raw = std::fs::read(path).map_err(read)?;
+        let key = parse_key(&raw);
+        zeroize::Zeroize::zeroize(&mut raw);
+        match key {
+            Some(mut k) => {
+                let key = FpeKey::from_bytes(&k);
+                zeroize::Zeroize::zeroize(&mut k);
+                Ok(key)
+            }
+            None => Err(FpeError::Format {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    /// The token of `matched` (a match of a rule with validator
+    /// `validator` and reported kind `kind`), or `None` when the kind has
+    /// no scheme or too few digits: the caller masks it.
+    pub fn protect(&self, validator: &str, kind: &str, matched: &str) -> Option<String> {
+        let mut v = Parsed::new(matched)?;
+        let scheme = Scheme::of(validator, kind, &v)?;
+        // Only a number whose check digit is the one `reveal` will
+        // recompute can come back byte for byte: an IBAN with check digits
+        // 00, 01 or 99 (valid modulo 97, never issued: ISO 13616 uses
+        // 02-98) has no token and is masked.
+        if let Some(dep) = scheme.dependent(&v)
+            && scheme.get_dependent(&v) != Some(dep)
+        {
+            return None;
+        }
+        let tweak = scheme.tweak(&v);
+        let free: Vec<u8> = scheme.free.iter().map(|&i| v.values[i]).collect();
+        let mut enc = self.ff1.encrypt(&tweak, &free).ok()?;
+        if scheme.check == Check::Ssn {
+            // Cycle-walk: a permutation of issuable SSNs onto themselves.
+            while !ssn_ok(&enc) {
+                enc = self.ff1.encrypt(&tweak, &enc).ok()?;
+            }
+        }
+        for (&i, &d) in scheme.free.iter().zip(&enc) {
+            v.values[i] = d;
+        }
+        if let Some(dep) = scheme.dependent(&v) {
+            let next = (dep + 1) % scheme.check.radix();
+            scheme.set_dependent(&mut v, next);
+        }
+        Some(v.render())
+    }
+
+    /// The original text of a token made by [`FpeKey::protect`], or `None`
+    /// when `matched` is not one.
+    pub fn reveal(&self, validator: &str, kind: &str, matched: &str) -> Option<String> {
+        let mut v = Parsed::new(matched)?;
+        let scheme = Scheme::of(validator, kind, &v)?;
+        if let Some(dep) = scheme.dependent(&v)
+            && scheme.get_dependent(&v)? != (dep + 1) % scheme.check.radix()
+        {
+            return None; // the check digit is not a token's
+        }
+        let tweak = scheme.tweak(&v);
+        let free: Vec<u8> = scheme.free.iter().map(|&i| v.values[i]).collect();
+        let mut dec = self.ff1.decrypt(&tweak, &free).ok()?;
+        if scheme.check == Check::Ssn {
+            while !ssn_ok(&dec) {
+                dec = self.ff1.decrypt(&tweak, &dec).ok()?;
+            }
+        }
+        for (&i, &d) in scheme.free.iter().zip(&dec) {
+            v.values[i] = d;
+        }
+        if let Some(dep) = scheme.dependent(&v) {
+            scheme.set_dependent(&mut v, dep);
+        }
+        Some(v.render())
+    }
+}
+
+fn parse_key(raw: &[u8]) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    if raw.len() == 32 {
+        key.copy_from_slice(raw);
+        return Some(key);
+    }
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, slot) in key.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+fn ssn_ok(d: &[u8]) -> bool {
+    let ascii: Vec<u8> = d.iter().map(|x| b'0' + x).collect();
+    crate::validate::us_ssn(&ascii).is_ok()
+}
+
+/// How a value character is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Glyph {
+    /// A digit: the first code point of its script's zero (`0`, `٠`, `۰`).
+    Digit(u32),
+    /// An ASCII letter (kept, or the RIC's `X` check value).
+    Letter,
+}
+
+/// A matched text split into value characters (with their numeric value
+/// and script) and everything else, kept as it is.
+struct Parsed {
+    chars: Vec<char>,
+    /// Index in `chars` of each value character.
+    at: Vec<usize>,
+    glyph: Vec<Glyph>,
+    /// Digit value, or the upper-case letter's ASCII byte.
+    values: Vec<u8>,
+}
+
+impl Parsed {
+    fn new(text: &str) -> Option<Parsed> {
+        let chars: Vec<char> = text.chars().collect();
+        let (mut at, mut glyph, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, &c) in chars.iter().enumerate() {
+            let zero = match c {
+                '0'..='9' => Some('0' as u32),
+                '\u{0660}'..='\u{0669}' => Some(0x0660),
+                '\u{06F0}'..='\u{06F9}' => Some(0x06F0),
+                _ => None,
+            };
+            if let Some(z) = zero {
+                at.push(i);
+                glyph.push(Glyph::Digit(z));
+                values.push((c as u32 - z) as u8);
+            } else if c.is_ascii_alphabetic() {
+                at.push(i);
+                glyph.push(Glyph::Letter);
+                values.push(c as u8);
+            }
+        }
+        (!at.is_empty()).then_some(Parsed {
+            chars,
+            at,
+            glyph,
+            values,
+        })
+    }
+
+    fn is_digit(&self, i: usize) -> bool {
+        matches!(self.glyph[i], Glyph::Digit(_))
+    }
+
+    fn render(&self) -> String {
+        let mut chars = self.chars.clone();
+        for (k, &i) in self.at.iter().enumerate() {
+            chars[i] = match self.glyph[k] {
+                Glyph::Digit(z) => char::from_u32(z + self.values[k] as u32).unwrap_or('?'),
+                Glyph::Letter => {
+                    let ch = self.values[k] as char;
+                    // Keep the case the text used.
+                    if self.chars[i].is_ascii_lowercase() {
+                        ch.to_ascii_lowercase()
+                    } else {
+                        ch
+                    }
+                }
+            };
+        }
+        chars.into_iter().collect()
+    }
+}
+
+/// The check a kind's dependent digit carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Luhn, solved for the digit before the last 4.
+    Luhn,
+    Pesel,
+    Cnp,
+    Melli,
+    /// ISO 7064 MOD 11-2, `X` for 10.
+    Ric,
+    /// ISO 13616 MOD 97-10 over two check digits.
+    Iban,
+    /// No check digit.
+    Ssn,
+}
+
+impl Check {
+    /// How many values the dependent digit(s) take.
+    fn radix(self) -> u8 {
+        match self {
+            Check::Ric => 11,
+            Check::Iban => 100,
+            _ => 10,
+        }
+    }
+}
+
+/// Which value characters a kind encrypts, keeps and derives.
+struct Scheme {
+    check: Check,
+    /// Value indices encrypted with FF1, in order.
+    free: Vec<usize>,
+    /// Value indices kept readable (they make the tweak).
+    kept: Vec<usize>,
+    /// Value indices of the dependent digit(s).
+    dep: Vec<usize>,
+}
+
+impl Scheme {
+    fn of(validator: &str, kind: &str, v: &Parsed) -> Option<Scheme> {
+        let n = v.values.len();
+        let all_digits = (0..n).all(|i| v.is_digit(i));
+        if kind.contains("track") {
+            return None;
+        }
+        let scheme = match validator {
+            "card" | "luhn" if all_digits && n >= 12 => {
+                let lead = 6.min(n - 11);
+                Scheme {
+                    check: Check::Luhn,
+                    free: (lead..n - 5).collect(),
+                    kept: (0..lead).chain(n - 4..n).collect(),
+                    dep: vec![n - 5],
+                }
+            }
+            "pl_pesel" | "ro_cnp" | "ir_melli" if all_digits => Scheme {
+                check: match validator {
+                    "pl_pesel" => Check::Pesel,
+                    "ro_cnp" => Check::Cnp,
+                    _ => Check::Melli,
+                },
+                free: (0..n - 1).collect(),
+                kept: Vec::new(),
+                dep: vec![n - 1],
+            },
+            "cn_ric" if (0..n - 1).all(|i| v.is_digit(i)) => Scheme {
+                check: Check::Ric,
+                free: (0..n - 1).collect(),
+                kept: Vec::new(),
+                dep: vec![n - 1],
+            },
+            "iban" if n >= 5 && v.is_digit(2) && v.is_digit(3) => {
+                let bban = 4..n;
+                Scheme {
+                    check: Check::Iban,
+                    free: bban.clone().filter(|&i| v.is_digit(i)).collect(),
+                    kept: (0..2).chain(bban.filter(|&i| !v.is_digit(i))).collect(),
+                    dep: vec![2, 3],
+                }
+            }
+            "us_ssn" if all_digits && n == 9 => Scheme {
+                check: Check::Ssn,
+                free: (0..n).collect(),
+                kept: Vec::new(),
+                dep: Vec::new(),
+            },
+            _ => return None,
+        };
+        (scheme.free.len() >= MIN_FREE_DIGITS).then_some(scheme)
+    }
+
+    /// The FF1 tweak: the scheme and the kept characters with their places.
+    fn tweak(&self, v: &Parsed) -> Vec<u8> {
+        let mut t = format!("{:?}:", self.check).into_bytes();
+        for &i in &self.kept {
+            t.push(i as u8);
+            t.push(v.values[i]);
+        }
+        t
+    }
+
+    fn get_dependent(&self, v: &Parsed) -> Option<u8> {
+        match self.check {
+            Check::Iban => Some(v.values[2] * 10 + v.values[3]),
+            Check::Ric => match v.glyph[self.dep[0]] {
+                Glyph::Digit(_) => Some(v.values[self.dep[0]]),
+                Glyph::Letter if v.values[self.dep[0]] == b'X' => Some(10),
+                Glyph::Letter => None,
+            },
+            _ => self.dep.first().map(|&i| v.values[i]),
+        }
+    }
+
+    fn set_dependent(&self, v: &mut Parsed, value: u8) {
+        match self.check {
+            Check::Iban => {
+                v.values[2] = value / 10;
+                v.values[3] = value % 10;
+            }
+            Check::Ric => {
+                let i = self.dep[0];
+                if value == 10 {
+                    v.glyph[i] = Glyph::Letter;
+                    v.values[i] = b'X';
+                } else {
+                    if !matches!(v.glyph[i], Glyph::Digit(_)) {
+                        v.glyph[i] = Glyph::Digit('0' as u32);
+                    }
+                    v.values[i] = value;
+                }
+            }
+            _ => v.values[self.dep[0]] = value,
+        }
+    }
+
+    /// The value of the dependent digit(s) that makes `v` valid, given all
+    /// its other characters; `None` for a kind without one.
+    fn dependent(&self, v: &Parsed) -> Option<u8> {
+        let d = &v.values;
+        let n = d.len();
+        let weighted = |w: &[u32]| -> u32 {
+            w.iter()
+                .zip(d.iter())
+                .map(|(&w, &x)| w * x as u32)
+                .sum::<u32>()
+        };
+        Some(match self.check {
+            Check::Ssn => return None,
+            Check::Luhn => {
+                let p = self.dep[0];
+                // Luhn sum with the dependent digit as 0, then solve for it.
+                let sum_with = |x: u8| -> u32 {
+                    (0..n)
+                        .map(|i| {
+                            let digit = if i == p { x } else { d[i] } as u32;
+                            if (n - 1 - i) % 2 == 1 {
+                                let dd = digit * 2;
+                                if dd > 9 { dd - 9 } else { dd }
+                            } else {
+                                digit
+                            }
+                        })
+                        .sum()
+                };
+                (0..10u8).find(|&x| sum_with(x) % 10 == 0)?
+            }
+            Check::Pesel => {
+                let s = weighted(&[1, 3, 7, 9, 1, 3, 7, 9, 1, 3]);
+                ((10 - s % 10) % 10) as u8
+            }
+            Check::Cnp => {
+                let r = weighted(&[2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9]) % 11;
+                if r == 10 { 1 } else { r as u8 }
+            }
+            Check::Melli => {
+                let s: u32 = (0..n - 1).map(|i| d[i] as u32 * (n - i) as u32).sum();
+                let r = (s % 11) as u8;
+                if r < 2 { r } else { 11 - r }
+            }
+            Check::Ric => {
+                let s: u32 = (0..n - 1)
+                    .map(|i| d[i] as u32 * ((1u32 << (n - 1 - i)) % 11))
+                    .sum();
+                ((12 - s % 11) % 11) as u8
+            }
+            Check::Iban => {
+                // Rearranged: BBAN, country, "00"; letters as two digits.
+                let mut r: u32 = 0;
+                let mut push = |x: u32| {
+                    r = if x >= 10 {
+                        (r * 100 + x) % 97
+                    } else {
+                        (r * 10 + x) % 97
+                    };
+                };
+                let value = |k: usize| -> u32 {
+                    match v.glyph[k] {
+                        Glyph::Digit(_) => d[k] as u32,
+                        Glyph::Letter => (d[k].to_ascii_uppercase() - b'A') as u32 + 10,
+                    }
+                };
+                for k in (4..n).chain(0..2) {
+                    push(value(k));
+                }
+                push(0);
+                push(0);
+                (98 - r) as u8
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn numerals(s: &str) -> Vec<u8> {
+        s.chars().map(|c| c.to_digit(36).unwrap() as u8).collect()
+    }
+
+    fn text(x: &[u8]) -> String {
+        x.iter()
+            .map(|&d| char::from_digit(d as u32, 36).unwrap())
+            .collect()
+    }
+
+    /// NIST SP 800-38G FF1 samples 1 to 9 (AES-128, -192, -256).
+    #[test]
+    fn ff1_matches_nist_samples() {
+        let k128 = "2B7E151628AED2A6ABF7158809CF4F3C";
+        let k192 = "2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F";
+        let k256 = "2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F7F036D6F04FC6A94";
+        let t10 = "39383736353433323130";
+        let t36 = "3737373770717273373737";
+        let p10 = "0123456789";
+        let p36 = "0123456789abcdefghi";
+        let samples = [
+            (k128, 10, "", p10, "2433477484"),
+            (k128, 10, t10, p10, "6124200773"),
+            (k128, 36, t36, p36, "a9tv40mll9kdu509eum"),
+            (k192, 10, "", p10, "2830668132"),
+            (k192, 10, t10, p10, "2496655549"),
+            (k192, 36, t36, p36, "xbj3kv35jrawxv32ysr"),
+            (k256, 10, "", p10, "6657667009"),
+            (k256, 10, t10, p10, "1001623463"),
+            (k256, 36, t36, p36, "xs8a0azh2avyalyzuwd"),
+        ];
+        for (i, (key, radix, tweak, pt, ct)) in samples.iter().enumerate() {
+            let ff1 = Ff1::new(&hex(key), *radix).unwrap();
+            let tw = hex(tweak);
+            let enc = ff1.encrypt(&tw, &numerals(pt)).unwrap();
+            assert_eq!(text(&enc), *ct, "FF1 sample {}", i + 1);
+            let dec = ff1.decrypt(&tw, &enc).unwrap();
+            assert_eq!(text(&dec), *pt, "FF1 sample {} decrypt", i + 1);
+        }
+    }
+
+    fn key(b: u8) -> FpeKey {
+        FpeKey::from_bytes(&[b; 32])
+    }
+
+    #[test]
+    fn card_token_keeps_format_and_fails_luhn() {
+        let k = key(7);
+        let card = "4111 1111 1111 1111";
+        let t = k.protect("card", "card_visa", card).unwrap();
+        assert_eq!(t.len(), card.len());
+        // 16 digits: the first 5 and the last 4 stay.
+        assert!(t.starts_with("4111 1"), "{t}");
+        assert!(t.ends_with(" 1111"), "{t}");
+        assert_eq!(t.as_bytes()[4], b' ');
+        let compact: Vec<u8> = t.bytes().filter(u8::is_ascii_digit).collect();
+        assert!(!crate::validate::luhn(&compact), "token passes Luhn");
+        assert_eq!(k.protect("card", "card_visa", card).unwrap(), t);
+        assert_ne!(key(8).protect("card", "card_visa", card).unwrap(), t);
+        assert_eq!(k.reveal("card", "card_visa", &t).unwrap(), card);
+        // A real card is not a token.
+        assert_eq!(k.reveal("card", "card_visa", card), None);
+    }
+
+    #[test]
+    fn persian_digits_stay_persian() {
+        let k = key(1);
+        let melli = "۰۰۱۳۵۴۲۴۱۹"; // 0013542419
+        let t = k.protect("ir_melli", "ir_melli", melli).unwrap();
+        assert!(
+            t.chars().all(|c| ('\u{06F0}'..='\u{06F9}').contains(&c)),
+            "{t}"
+        );
+        assert_eq!(k.reveal("ir_melli", "ir_melli", &t).unwrap(), melli);
+    }
+
+    /// Check digits 01 are valid modulo 97 but not the 98 that reveal
+    /// recomputes: such an IBAN is masked rather than tokenised wrongly.
+    #[test]
+    fn iban_with_noncanonical_check_digits_has_no_token() {
+        let k = key(1);
+        assert!(
+            k.protect("iban", "iban", "DE98235927816993671261")
+                .is_some()
+        );
+        assert_eq!(k.protect("iban", "iban", "DE01235927816993671261"), None);
+    }
+
+    #[test]
+    fn short_values_and_track_data_have_no_token() {
+        let k = key(1);
+        assert_eq!(k.protect("luhn", "x", "12345674"), None);
+        assert_eq!(k.protect("card", "card_track2", "4111111111111111"), None);
+        assert_eq!(k.protect("none", "custom", "123456789012"), None);
+    }
+
+    #[test]
+    fn key_file_must_be_private_and_well_formed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        std::fs::write(&p, [3u8; 32]).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = FpeKey::load(&p).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(FpeKey::load(&p).is_ok());
+        std::fs::write(&p, "not a key\n").unwrap();
+        assert!(matches!(FpeKey::load(&p), Err(FpeError::Format { .. })));
+        std::fs::write(&p, format!("{}\n", "ab".repeat(32))).unwrap();
+        assert!(FpeKey::load(&p).is_ok());
+    }
+}
