@@ -17,7 +17,9 @@
 //! Every walk is bounded by [`MAX_TOKEN`] bytes, so a window needs only a
 //! fixed margin around a candidate to decide about it.
 
-use super::text::{alnum_at, alnum_before, digit_at, digit_before, is_alnum, is_sep};
+use super::text::{
+    alnum_at, alnum_before, check_char_at, digit_at, digit_before, is_alnum, sep_at, sep_before,
+};
 use super::value::{MAX_VALUE_LEN, MaskStyle, SecretValue};
 
 /// Longest stretch of text any candidate decision looks at, in bytes.
@@ -146,12 +148,22 @@ impl Candidate {
     }
 }
 
-/// The maximal digit run containing the digit that starts at `p`.
+/// The maximal digit run containing the digit that starts at `p`. The hex
+/// digits of a percent escape (`%20`, `%3D`) belong to the escape, not to
+/// a run: `card%3D4539...` and `%204539...` start the run after them.
 pub fn run_around(buf: &[u8], p: usize) -> Option<Run> {
+    digit_at(buf, p)?;
+    let mut p = p;
+    if in_escape(buf, p) {
+        p += if buf[p - 1] == b'%' { 2 } else { 1 };
+    }
     digit_at(buf, p)?;
     let mut start = p;
     let mut digits = 0;
     while let Some((_, w)) = digit_before(buf, start) {
+        if w == 1 && in_escape(buf, start - 1) {
+            break;
+        }
         start -= w;
         digits += 1;
     }
@@ -161,6 +173,17 @@ pub fn run_around(buf: &[u8], p: usize) -> Option<Run> {
         digits += 1;
     }
     Some(Run { start, end, digits })
+}
+
+/// True when the ASCII digit at `i` is one of the two hex digits of a
+/// percent escape of ASCII punctuation (`%20`..`%3F`, `%5B`.., `%7B`..:
+/// the first hex digit is a decimal digit). Escapes that start with a
+/// letter are left alone: `%B4526...` is track 1 data, not an escape.
+fn in_escape(buf: &[u8], i: usize) -> bool {
+    let hex = |k: usize| buf.get(k).is_some_and(u8::is_ascii_hexdigit);
+    let digit = |k: usize| buf.get(k).is_some_and(u8::is_ascii_digit);
+    (i >= 1 && buf[i - 1] == b'%' && digit(i) && hex(i + 1))
+        || (i >= 2 && buf[i - 2] == b'%' && digit(i - 1) && hex(i))
 }
 
 /// Appends the digits of `start..end` to `c` as ASCII.
@@ -188,12 +211,14 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[u8]) -> Option<Candidate> {
     let mut end = run.end;
     let mut check_char = None;
     if let Some(&b) = buf.get(run.end) {
-        let upper = b.to_ascii_uppercase();
-        if check_chars.contains(&upper) && !alnum_at(buf, run.end + 1) {
-            check_char = Some(upper);
-            end += 1;
-        } else if is_alnum(b) {
-            return None;
+        // `X`, or a full-width `Ｘ` in CJK text.
+        match check_char_at(buf, run.end) {
+            Some((upper, w)) if check_chars.contains(&upper) && !alnum_at(buf, run.end + w) => {
+                check_char = Some(upper);
+                end += w;
+            }
+            _ if is_alnum(b) => return None,
+            _ => {}
         }
     }
     let mut c = Candidate::new(run.start, end, Shape::Bare);
@@ -210,10 +235,9 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[u8]) -> Option<Candidate> {
 
 /// True when the run is joined to another run by a separator.
 pub fn is_linked(buf: &[u8], run: &Run) -> bool {
-    let right =
-        buf.get(run.end).is_some_and(|&b| is_sep(b)) && digit_at(buf, run.end + 1).is_some();
+    let right = sep_at(buf, run.end).is_some_and(|(_, w)| digit_at(buf, run.end + w).is_some());
     let left =
-        run.start >= 1 && is_sep(buf[run.start - 1]) && digit_before(buf, run.start - 1).is_some();
+        sep_before(buf, run.start).is_some_and(|(_, w)| digit_before(buf, run.start - w).is_some());
     right || left
 }
 
@@ -222,13 +246,21 @@ pub fn is_linked(buf: &[u8], run: &Run) -> bool {
 /// number).
 pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
     let mut cs = run.start;
-    while cs >= 2 && is_sep(buf[cs - 1]) && digit_before(buf, cs - 1).is_some() {
-        let mut s = cs - 1;
+    while let Some((_, sw)) = sep_before(buf, cs)
+        && digit_before(buf, cs - sw).is_some()
+    {
+        let mut s = cs - sw;
         while let Some((_, w)) = digit_before(buf, s) {
+            if w == 1 && in_escape(buf, s - 1) {
+                break;
+            }
             s -= w;
             if run.start - s > MAX_TOKEN {
                 return None;
             }
+        }
+        if s == cs - sw {
+            break;
         }
         cs = s;
     }
@@ -238,6 +270,7 @@ pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
 /// The written shape of a chain of digit groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainShape {
+    /// The separator's code ([`super::text::sep_at`]).
     pub sep: u8,
     pub groups: [u8; 8],
     pub count: u8,
@@ -276,13 +309,13 @@ pub fn chain_shape(buf: &[u8], cs: usize) -> Option<ChainShape> {
         }
         groups[count] = len as u8;
         count += 1;
-        match buf.get(pos) {
-            Some(&b) if is_sep(b) && digit_at(buf, pos + 1).is_some() => {
-                if sep.is_some_and(|s| s != b) {
+        match sep_at(buf, pos) {
+            Some((code, w)) if digit_at(buf, pos + w).is_some() => {
+                if sep.is_some_and(|s| s != code) {
                     return None;
                 }
-                sep = Some(b);
-                pos += 1;
+                sep = Some(code);
+                pos += w;
             }
             _ => break,
         }
@@ -321,7 +354,8 @@ pub fn chain_candidate(buf: &[u8], cs: usize, shape: &ChainShape) -> Option<Cand
                 c.digits += 1;
                 pos += w;
             }
-            None => pos += 1,
+            // A separator, whatever its width (`%20` holds digits).
+            None => pos += sep_at(buf, pos).map_or(1, |(_, w)| w),
         }
     }
     Some(c)

@@ -467,16 +467,52 @@ impl Engine {
                 }
             }
         }
+        // A non-ASCII or URL separator right after an ASCII digit
+        // (`4539\u{a0}1488`, `4539%201488`): the shapes above see only
+        // one-byte separators. Fires at the separator; `on_trigger` takes
+        // the run before it.
+        // Also a `%XX` escape of punctuation right before a digit or an
+        // IBAN (`%20447-281963-5`, `%3DDE89...`): the token then starts
+        // after the escape, where the patterns above do not fire.
+        let mut wide = m.wide_sep & ((m.digit << 1) | shr(m.digit | m.upper, 3));
+        while wide != 0 {
+            let bit = wide.trailing_zeros() as usize;
+            wide &= wide - 1;
+            let at = pos + bit;
+            if buf[at] == b'%' && text::escape_ends_at(buf, at + 3) {
+                t |= 1 << bit;
+            }
+            if !tr.shapes.is_empty()
+                && let Some((_, w)) = text::sep_at(buf, at)
+                && text::digit_before(buf, at).is_some()
+                && text::digit_at(buf, at + w).is_some()
+            {
+                t |= 1 << bit;
+            }
+        }
         t
     }
 
     fn on_trigger<'e>(
         &'e self,
         buf: &[u8],
-        p: usize,
+        mut p: usize,
         st: &mut WindowState,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
+        // A trigger on a `%XX` escape that is not a separator between two
+        // digits stands for the token after it. (It fires on the `%`, not
+        // after it, so that it lies in the window that sees the escape.)
+        if buf[p] == b'%'
+            && text::escape_ends_at(buf, p + 3)
+            && !(text::digit_before(buf, p).is_some()
+                && text::sep_at(buf, p).is_some_and(|(_, w)| text::digit_at(buf, p + w).is_some()))
+        {
+            p += 3;
+            if p >= buf.len() {
+                return Flow::Continue(());
+            }
+        }
         if buf[p].is_ascii_uppercase() {
             st.skip_until = p + 1;
             if p < st.report_start || p >= st.report_end {
@@ -491,7 +527,13 @@ impl Engine {
             }
             return Flow::Continue(());
         }
-        let Some(run) = candidate::run_around(buf, p) else {
+        // A trigger on a separator stands for the chain of the run just
+        // before it: the run's own triggers judge it as a bare number.
+        let (at, sep_trigger) = match text::digit_before(buf, p) {
+            Some((_, w)) if text::digit_at(buf, p).is_none() => (p - w, true),
+            _ => (p, false),
+        };
+        let Some(run) = candidate::run_around(buf, at) else {
             st.skip_until = p + 1;
             return Flow::Continue(());
         };
@@ -499,8 +541,8 @@ impl Engine {
 
         // Track data wraps the PAN run; when it validates, the run is not
         // reported again as a bare card number.
-        let mut run_taken = false;
-        if !self.dispatch.track1.is_empty() || !self.dispatch.track2.is_empty() {
+        let mut run_taken = sep_trigger;
+        if !sep_trigger && (!self.dispatch.track1.is_empty() || !self.dispatch.track2.is_empty()) {
             for (rules, cand) in [
                 (&self.dispatch.track1, candidate::track1_around(buf, &run)),
                 (&self.dispatch.track2, candidate::track2_around(buf, &run)),
@@ -584,7 +626,7 @@ impl Engine {
 
     /// The rules taking this group shape with this separator.
     fn group_rules(&self, shape: &[u8], sep: u8) -> Option<&[usize]> {
-        let sep_bit = crate::rules::separator_bit(sep);
+        let sep_bit = crate::rules::separator_bit(text::sep_class(sep));
         self.dispatch
             .grouped
             .iter()
