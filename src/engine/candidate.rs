@@ -19,6 +19,7 @@
 
 use super::text::{
     alnum_at, alnum_before, check_char_at, digit_at, digit_before, is_alnum, sep_at, sep_before,
+    sep_class, wide_digit_at,
 };
 use super::value::{MAX_VALUE_LEN, MaskStyle, SecretValue};
 
@@ -64,6 +65,9 @@ pub struct Candidate {
     pub check_char: Option<u8>,
     /// Track data: the expiry month and other fixed fields are well formed.
     pub track_fields_ok: bool,
+    /// A lower-case IBAN written without groups: reported only with a
+    /// keyword of the rule nearby (docs/DESIGN.md, "Written forms").
+    pub needs_context: bool,
     compact: [u8; MAX_VALUE_LEN],
     len: usize,
 }
@@ -95,6 +99,7 @@ impl Candidate {
             digits: 0,
             check_char: None,
             track_fields_ok: true,
+            needs_context: false,
             compact: [0; MAX_VALUE_LEN],
             len: 0,
         }
@@ -455,6 +460,172 @@ pub fn iban_candidate(buf: &[u8], p: usize, end: usize) -> Candidate {
     c
 }
 
+/// A character of an IBAN as people write it: an ASCII letter of either
+/// case or a digit of any script. Its upper-case ASCII value, its width,
+/// and whether it is one [`iban_ends`] does not take (lower case, or a
+/// digit of another script).
+fn any_iban_char(buf: &[u8], i: usize) -> Option<(u8, usize, bool)> {
+    let b = *buf.get(i)?;
+    if is_iban_char(b) {
+        return Some((b, 1, false));
+    }
+    if b.is_ascii_lowercase() {
+        return Some((b.to_ascii_uppercase(), 1, true));
+    }
+    wide_digit_at(buf, i).map(|(d, w)| (b'0' + d, w, true))
+}
+
+/// An IBAN-like token written in a form [`iban_ends`] leaves out: lower- or
+/// mixed-case letters (`pl61 1090 ...`, `de8937...`), or digits of another
+/// script (`IR۰۶۲۹...`), compact or in groups of four joined by one kind
+/// of space. The possible ends, most likely first, each with whether it is
+/// the compact form. Empty when the token is plain upper-case ASCII (the
+/// upper-case path finds those) or not IBAN-shaped.
+pub fn wide_iban_ends(buf: &[u8], p: usize) -> (IbanEnds, bool) {
+    let mut out = IbanEnds::default();
+    if alnum_before(buf, p) || !wide_head(buf, p) {
+        return (out, false);
+    }
+    // Only what the upper-case path leaves out: a byte other than `A-Z`,
+    // `0-9` and the ASCII space.
+    let unusual = |e: usize| buf[p..e].iter().any(|&b| !(is_iban_char(b) || b == b' '));
+    let mut pos = p;
+    for _ in 0..4 {
+        pos += any_iban_char(buf, pos).map_or(1, |(_, w, _)| w);
+    }
+    // Compact: the body follows the check digits directly.
+    let mut run = 0;
+    let mut end = pos;
+    while run <= 30
+        && let Some((_, w, _)) = any_iban_char(buf, end)
+    {
+        end += w;
+        run += 1;
+    }
+    if run > 0 {
+        if (11..=30).contains(&run) && !alnum_at(buf, end) && unusual(end) {
+            out.push(end);
+        }
+        return (out, true);
+    }
+    // Grouped: one space character, the same throughout.
+    let Some((code, _)) = sep_at(buf, pos).filter(|&(c, _)| sep_class(c) == b' ') else {
+        return (out, false);
+    };
+    // The end of a group of exactly `n` characters after a separator at `at`.
+    let group = |at: usize, n: usize| -> Option<usize> {
+        let (c, sw) = sep_at(buf, at)?;
+        if c != code {
+            return None;
+        }
+        let mut e = at + sw;
+        for _ in 0..n {
+            e += any_iban_char(buf, e)?.1;
+        }
+        Some(e)
+    };
+    let mut full_ends = [pos; 8];
+    let mut full = 0;
+    while full < 7
+        && let Some(e) = group(full_ends[full], 4)
+    {
+        full += 1;
+        full_ends[full] = e;
+    }
+    for k in (2..=full).rev() {
+        let at = full_ends[k];
+        for tail in (1..=3).rev() {
+            if let Some(e) = group(at, tail)
+                && !alnum_at(buf, e)
+                && unusual(e)
+            {
+                out.push(e);
+            }
+        }
+        if !alnum_at(buf, at) && unusual(at) {
+            out.push(at);
+        }
+    }
+    (out, false)
+}
+
+/// Where the IBAN-like token that the digit run at `run_start` belongs to
+/// starts, looking back over its groups: the first byte of a token that
+/// reads as two letters and two digits, or `None`. Bounded: at most
+/// eight groups and [`MAX_TOKEN`] bytes.
+pub fn iban_head_before(buf: &[u8], run_start: usize) -> Option<usize> {
+    let mut t = run_start;
+    for group in 0..9 {
+        // The start of the token holding `t`, and its length in characters.
+        let end = t;
+        let mut chars = 0;
+        // The nearest head in the token holding the run (it may start
+        // inside the token when a digit of another script stands before
+        // it, `٩pl61...`: ASCII alone glues).
+        let mut head = None;
+        while t > 0 && end - t < MAX_TOKEN {
+            let back = if buf[t - 1].is_ascii_alphanumeric() {
+                1
+            } else if let Some((_, w)) = digit_before(buf, t) {
+                w
+            } else {
+                break;
+            };
+            t -= back;
+            chars += 1;
+            // Groups before the one holding the run have four characters.
+            if (group == 0 || chars == 4) && wide_head(buf, t) && !alnum_before(buf, t) {
+                head = Some(t);
+                break;
+            }
+        }
+        if head.is_some() {
+            return head;
+        }
+        if group > 0 && chars != 4 {
+            return None;
+        }
+        let (_, sw) = sep_before(buf, t).filter(|&(c, _)| sep_class(c) == b' ')?;
+        if run_start - t > MAX_TOKEN {
+            return None;
+        }
+        t -= sw;
+    }
+    None
+}
+
+/// Two letters (any case) and two digits (any script) at `t`.
+fn wide_head(buf: &[u8], t: usize) -> bool {
+    let mut pos = t;
+    for k in 0..4 {
+        match any_iban_char(buf, pos) {
+            Some((v, w, _)) if (k < 2) == v.is_ascii_uppercase() => pos += w,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The IBAN candidate `p..end` of an end from [`wide_iban_ends`]: letters
+/// upper-cased, digits made ASCII, separators dropped.
+pub fn wide_iban_candidate(buf: &[u8], p: usize, end: usize, compact: bool) -> Candidate {
+    let mut c = Candidate::new(p, end, Shape::Iban);
+    let mut pos = p;
+    let mut lower = false;
+    while pos < end {
+        match any_iban_char(buf, pos) {
+            Some((v, w, _)) => {
+                lower |= buf[pos].is_ascii_lowercase();
+                c.push(v);
+                pos += w;
+            }
+            None => pos += sep_at(buf, pos).map_or(1, |(_, w)| w),
+        }
+    }
+    c.needs_context = compact && lower;
+    c
+}
+
 /// True when every byte of the run is an ASCII digit (track data is ASCII).
 fn ascii_run(run: &Run) -> bool {
     run.end - run.start == run.digits
@@ -570,6 +741,10 @@ pub fn for_each_candidate(text: &[u8], check_chars: &[u8], f: &mut dyn FnMut(&Ca
     while i < text.len() {
         for &end in iban_ends(text, i).as_slice() {
             f(&iban_candidate(text, i, end));
+        }
+        let (ends, compact) = wide_iban_ends(text, i);
+        for &end in ends.as_slice() {
+            f(&wide_iban_candidate(text, i, end, compact));
         }
         if digit_at(text, i).is_some()
             && digit_before(text, i).is_none()

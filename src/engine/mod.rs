@@ -168,6 +168,8 @@ struct WindowState<'c> {
     skip_until: usize,
     /// Start of the last group chain evaluated (chains are evaluated once).
     last_chain_start: usize,
+    /// Start of the last lower-case or non-ASCII-digit IBAN evaluated.
+    last_wide_iban: usize,
 }
 
 impl Engine {
@@ -381,6 +383,7 @@ impl Engine {
             report_end,
             skip_until: report.start,
             last_chain_start: usize::MAX,
+            last_wide_iban: usize::MAX,
         };
         // A trigger can lie up to one token after the match's first byte.
         let limit = (report_end + candidate::MAX_TOKEN).min(buf.len());
@@ -503,15 +506,19 @@ impl Engine {
         // A trigger on a `%XX` escape that is not a separator between two
         // digits stands for the token after it. (It fires on the `%`, not
         // after it, so that it lies in the window that sees the escape.)
-        if buf[p] == b'%'
+        // Escapes in a row (`%3D%20`) are walked over together.
+        let first = p;
+        while p < buf.len()
+            && p - first < candidate::MAX_TOKEN
+            && buf[p] == b'%'
             && text::escape_ends_at(buf, p + 3)
             && !(text::digit_before(buf, p).is_some()
                 && text::sep_at(buf, p).is_some_and(|(_, w)| text::digit_at(buf, p + w).is_some()))
         {
             p += 3;
-            if p >= buf.len() {
-                return Flow::Continue(());
-            }
+        }
+        if p >= buf.len() {
+            return Flow::Continue(());
         }
         if buf[p].is_ascii_uppercase() {
             st.skip_until = p + 1;
@@ -555,6 +562,29 @@ impl Engine {
                         on_match(m)?;
                     }
                     break;
+                }
+            }
+        }
+
+        // An IBAN in lower or mixed case, or with digits of another script,
+        // that this run belongs to: the upper-case trigger above does not
+        // see those. Looked for only where the run is glued to a letter or
+        // follows a four-character group.
+        if !self.dispatch.iban.is_empty()
+            && (alnum_before_letter(buf, run.start) || after_group(buf, run.start))
+            && let Some(q) = candidate::iban_head_before(buf, run.start)
+            && q != st.last_wide_iban
+        {
+            st.last_wide_iban = q;
+            let (ends, compact) = candidate::wide_iban_ends(buf, q);
+            for &end in ends.as_slice() {
+                let c = candidate::wide_iban_candidate(buf, q, end, compact);
+                if let Some(m) = self.best_match(buf, &c, &self.dispatch.iban, st.columns) {
+                    st.skip_until = st.skip_until.max(end);
+                    if q >= st.report_start && q < st.report_end {
+                        on_match(m)?;
+                    }
+                    return Flow::Continue(());
                 }
             }
         }
@@ -677,7 +707,7 @@ impl Engine {
                 .keywords
                 .near(buf, c.start, c.end, ri, rule.context.window)
                 || columns.is_some_and(|t| ri < 64 && t.rules_at(buf, c.start) & (1 << ri) != 0);
-            if rule.context.required && !has_context {
+            if (rule.context.required || c.needs_context) && !has_context {
                 continue;
             }
             let (confidence, demoted_by) = if has_context {
@@ -929,6 +959,21 @@ impl Engine {
         }
         found
     }
+}
+
+/// True when the byte before `i` is an ASCII letter.
+fn alnum_before_letter(buf: &[u8], i: usize) -> bool {
+    i > 0 && buf[i - 1].is_ascii_alphabetic()
+}
+
+/// True when a space-like separator ends just before `i` and a character
+/// of an IBAN group stands before it (`pl61 1090`, `nwbk 6016`).
+fn after_group(buf: &[u8], i: usize) -> bool {
+    text::sep_before(buf, i).is_some_and(|(c, w)| {
+        text::sep_class(c) == b' '
+            && i > w
+            && (buf[i - w - 1].is_ascii_alphanumeric() || text::digit_before(buf, i - w).is_some())
+    })
 }
 
 /// Longest trigger pattern, in bytes. Patterns must fit in a window, and

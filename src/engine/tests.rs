@@ -327,6 +327,10 @@ fn texty() -> impl Strategy<Value = String> {
         Just("４５２６０１８１５９０８３０１２".to_string()),
         Just("１１０１０５１９４９１２３１００２Ｘ".to_string()),
         "[０-９]{1,5}",
+        Just("pl61 1090 1014 0000 0712 1981 2874".to_string()),
+        Just("iban de89370400440532013000".to_string()),
+        Just("SA٠٣٨٠٠٠٠٠٠٠٦٠٨٠١٠١٦٧٥١٩".to_string()),
+        Just("DE89\u{a0}3704\u{a0}0044\u{a0}0532\u{a0}0130\u{a0}00".to_string()),
         "[0-9]{1,5}(\u{a0}|\u{2013}|%20|\\+)[0-9]{1,5}",
     ];
     proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
@@ -897,4 +901,65 @@ fn f2_full_width_cn_ric_with_full_width_x() {
     assert_eq!(kinds(&text), ["cn_ric"]);
     let text = format!("身份证号码：{}Ｘ。", full_width("11010519491231003"));
     assert!(kinds(&text).is_empty());
+}
+
+/// A valid IBAN from a country code and a BBAN, and the same with a check
+/// digit broken.
+fn iban_pair(cc: &str, bban: &str) -> (String, String) {
+    let rem = |s: &str| {
+        s.chars().fold(0u64, |acc, ch| {
+            let v = ch.to_digit(36).unwrap() as u64;
+            if v > 9 {
+                (acc * 100 + v) % 97
+            } else {
+                (acc * 10 + v) % 97
+            }
+        })
+    };
+    let check = 98 - rem(&format!("{bban}{cc}00"));
+    let good = format!("{cc}{check:02}{bban}");
+    let bad = format!("{cc}{:02}{bban}", (check + 1) % 100);
+    (good, bad)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Issue 12 item 5 and item 8: IBANs in lower or mixed case (grouped,
+    /// or compact with a keyword), with Arabic-Indic or Persian digits, or
+    /// grouped by a no-break space, are found; a broken check is not.
+    #[test]
+    fn f5_iban_in_lower_case_or_other_digits_is_found(
+        body in proptest::collection::vec(0u8..10, 24),
+        form in 0usize..5,
+    ) {
+        // Poland: 24 digits; Saudi Arabia: 2 digits and 18 alphanumerics
+        // (digits here).
+        let (cc, bban) = if form % 2 == 0 { ("PL", 24) } else { ("SA", 20) };
+        let bban: String = body[..bban].iter().map(|d| (b'0' + d) as char).collect();
+        let (good, bad) = iban_pair(cc, &bban);
+        let write = |iban: &str| match form {
+            0 => format!("przelew na {} dzisiaj", grouped(&iban.to_lowercase(), " ")),
+            1 => format!("الآيبان: {}", script_digits(iban, 0x0660)),
+            2 => format!("IBAN: {}", iban.to_lowercase()),
+            3 => format!("شبا {} تمام", script_digits(&grouped(iban, " "), 0x06F0)),
+            _ => format!("to {} now", grouped(iban, "\u{a0}")),
+        };
+        let found = engine().find_all(write(&good).as_bytes());
+        prop_assert_eq!(found.len(), 1, "form {}", form);
+        prop_assert_eq!(found[0].kind, "iban");
+        prop_assert!(engine().find_all(write(&bad).as_bytes()).is_empty());
+    }
+}
+
+#[test]
+fn f5_compact_lower_case_iban_needs_a_keyword() {
+    let (good, _) = iban_pair("DE", "370400440532013000");
+    assert_eq!(kinds(&format!("iban {}", good.to_lowercase())), ["iban"]);
+    assert!(kinds(&format!("ref {} ok", good.to_lowercase())).is_empty());
+    // Grouped lower case needs none.
+    assert_eq!(
+        kinds(&format!("ref {} ok", grouped(&good.to_lowercase(), " "))),
+        ["iban"]
+    );
 }
