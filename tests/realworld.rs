@@ -136,3 +136,17 @@ fn f_realworld_forms_inside_a_zip() {
     assert_eq!(found, want);
     assert_no_leak(&out);
 }
+
+/// Item 8: a Subject with encoded words beside a plain number (python's
+/// `email` package writes `Zahlung =?utf-8?q?f=C3=BCr?= Karte 4539 ...`)
+/// is reported once, as `header Subject`, not also in `headers`.
+#[test]
+fn f8_number_in_an_encoded_subject_is_reported_once() {
+    let (found, out) = scan("mail-encoded-subject.eml");
+    assert_eq!(found, vec![f("message!header Subject", 1, "card_visa")]);
+    assert_no_leak(&out);
+    // B-encoded (base64) words: found in the decoded Subject, once.
+    let (found, out) = scan("mail-b-encoded-subject.eml");
+    assert_eq!(found, vec![f("message!header Subject", 1, "card_visa")]);
+    assert_no_leak(&out);
+}
