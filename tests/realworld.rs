@@ -150,3 +150,19 @@ fn f8_number_in_an_encoded_subject_is_reported_once() {
     assert_eq!(found, vec![f("message!header Subject", 1, "card_visa")]);
     assert_no_leak(&out);
 }
+
+/// Item 8: Persian text in UTF-16 (both byte orders) without a BOM, made
+/// by `iconv`: almost no zero bytes, told by its code units; the Iranian
+/// code and the card in Persian digits are found.
+#[test]
+fn f8_persian_utf16_without_bom() {
+    for name in ["utf16le-nobom-persian.txt", "utf16be-nobom-persian.txt"] {
+        let (found, out) = scan(name);
+        assert_eq!(
+            found,
+            vec![f("", 1, "ir_melli"), f("", 2, "card_visa")],
+            "{name}"
+        );
+        assert_no_leak(&out);
+    }
+}
