@@ -460,12 +460,16 @@ impl Engine {
                 t |= u & (u >> 1) & (d >> 2) & (d >> 3) & after_non_alnum;
             }
         }
-        if tr.native_digits && m.native_lead != 0 {
-            let mut lead = m.native_lead;
+        if m.wide == 0 {
+            return t;
+        }
+        if tr.native_digits {
+            let mut lead = m.wide;
             while lead != 0 {
                 let bit = lead.trailing_zeros() as usize;
                 lead &= lead - 1;
-                if text::native_digit_at(buf, pos + bit).is_some() {
+                // `%` and `+` share the mask; digits start at 0xD9 or above.
+                if buf[pos + bit] >= 0xD9 && text::native_digit_at(buf, pos + bit).is_some() {
                     t |= 1 << bit;
                 }
             }
@@ -477,7 +481,7 @@ impl Engine {
         // Also a `%XX` escape of punctuation right before a digit or an
         // IBAN (`%20447-281963-5`, `%3DDE89...`): the token then starts
         // after the escape, where the patterns above do not fire.
-        let mut wide = m.wide_sep & ((m.digit << 1) | shr(m.digit | m.upper, 3));
+        let mut wide = m.wide & ((m.digit << 1) | shr(m.digit | m.upper, 3));
         while wide != 0 {
             let bit = wide.trailing_zeros() as usize;
             wide &= wide - 1;
