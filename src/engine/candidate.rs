@@ -17,7 +17,10 @@
 //! Every walk is bounded by [`MAX_TOKEN`] bytes, so a window needs only a
 //! fixed margin around a candidate to decide about it.
 
-use super::text::{alnum_at, alnum_before, digit_at, digit_before, is_alnum, is_sep};
+use super::text::{
+    alnum_at, alnum_before, check_char_at, digit_at, digit_before, is_alnum, sep_at, sep_before,
+    sep_class, wide_digit_at,
+};
 use super::value::{MAX_VALUE_LEN, MaskStyle, SecretValue};
 
 /// Longest stretch of text any candidate decision looks at, in bytes.
@@ -62,6 +65,9 @@ pub struct Candidate {
     pub check_char: Option<u8>,
     /// Track data: the expiry month and other fixed fields are well formed.
     pub track_fields_ok: bool,
+    /// A lower-case IBAN written without groups: reported only with a
+    /// keyword of the rule nearby (docs/DESIGN.md, "Written forms").
+    pub needs_context: bool,
     compact: [u8; MAX_VALUE_LEN],
     len: usize,
 }
@@ -93,6 +99,7 @@ impl Candidate {
             digits: 0,
             check_char: None,
             track_fields_ok: true,
+            needs_context: false,
             compact: [0; MAX_VALUE_LEN],
             len: 0,
         }
@@ -154,12 +161,22 @@ impl Candidate {
     }
 }
 
-/// The maximal digit run containing the digit that starts at `p`.
+/// The maximal digit run containing the digit that starts at `p`. The hex
+/// digits of a percent escape (`%20`, `%3D`) belong to the escape, not to
+/// a run: `card%3D4539...` and `%204539...` start the run after them.
 pub fn run_around(buf: &[u8], p: usize) -> Option<Run> {
+    digit_at(buf, p)?;
+    let mut p = p;
+    if in_escape(buf, p) {
+        p += if buf[p - 1] == b'%' { 2 } else { 1 };
+    }
     digit_at(buf, p)?;
     let mut start = p;
     let mut digits = 0;
     while let Some((_, w)) = digit_before(buf, start) {
+        if w == 1 && in_escape(buf, start - 1) {
+            break;
+        }
         start -= w;
         digits += 1;
     }
@@ -169,6 +186,17 @@ pub fn run_around(buf: &[u8], p: usize) -> Option<Run> {
         digits += 1;
     }
     Some(Run { start, end, digits })
+}
+
+/// True when the ASCII digit at `i` is one of the two hex digits of a
+/// percent escape of ASCII punctuation (`%20`..`%3F`, `%5B`.., `%7B`..:
+/// the first hex digit is a decimal digit). Escapes that start with a
+/// letter are left alone: `%B4526...` is track 1 data, not an escape.
+fn in_escape(buf: &[u8], i: usize) -> bool {
+    let hex = |k: usize| buf.get(k).is_some_and(u8::is_ascii_hexdigit);
+    let digit = |k: usize| buf.get(k).is_some_and(u8::is_ascii_digit);
+    (i >= 1 && buf[i - 1] == b'%' && digit(i) && hex(i + 1))
+        || (i >= 2 && buf[i - 2] == b'%' && digit(i - 1) && hex(i))
 }
 
 /// Appends the digits of `start..end` to `c` as ASCII.
@@ -196,12 +224,14 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[u8]) -> Option<Candidate> {
     let mut end = run.end;
     let mut check_char = None;
     if let Some(&b) = buf.get(run.end) {
-        let upper = b.to_ascii_uppercase();
-        if check_chars.contains(&upper) && !alnum_at(buf, run.end + 1) {
-            check_char = Some(upper);
-            end += 1;
-        } else if is_alnum(b) {
-            return None;
+        // `X`, or a full-width `Ｘ` in CJK text.
+        match check_char_at(buf, run.end) {
+            Some((upper, w)) if check_chars.contains(&upper) && !alnum_at(buf, run.end + w) => {
+                check_char = Some(upper);
+                end += w;
+            }
+            _ if is_alnum(b) => return None,
+            _ => {}
         }
     }
     let mut c = Candidate::new(run.start, end, Shape::Bare);
@@ -218,10 +248,9 @@ pub fn bare(buf: &[u8], run: &Run, check_chars: &[u8]) -> Option<Candidate> {
 
 /// True when the run is joined to another run by a separator.
 pub fn is_linked(buf: &[u8], run: &Run) -> bool {
-    let right =
-        buf.get(run.end).is_some_and(|&b| is_sep(b)) && digit_at(buf, run.end + 1).is_some();
+    let right = sep_at(buf, run.end).is_some_and(|(_, w)| digit_at(buf, run.end + w).is_some());
     let left =
-        run.start >= 1 && is_sep(buf[run.start - 1]) && digit_before(buf, run.start - 1).is_some();
+        sep_before(buf, run.start).is_some_and(|(_, w)| digit_before(buf, run.start - w).is_some());
     right || left
 }
 
@@ -230,13 +259,21 @@ pub fn is_linked(buf: &[u8], run: &Run) -> bool {
 /// number).
 pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
     let mut cs = run.start;
-    while cs >= 2 && is_sep(buf[cs - 1]) && digit_before(buf, cs - 1).is_some() {
-        let mut s = cs - 1;
+    while let Some((_, sw)) = sep_before(buf, cs)
+        && digit_before(buf, cs - sw).is_some()
+    {
+        let mut s = cs - sw;
         while let Some((_, w)) = digit_before(buf, s) {
+            if w == 1 && in_escape(buf, s - 1) {
+                break;
+            }
             s -= w;
             if run.start - s > MAX_TOKEN {
                 return None;
             }
+        }
+        if s == cs - sw {
+            break;
         }
         cs = s;
     }
@@ -246,6 +283,7 @@ pub fn chain_start(buf: &[u8], run: &Run) -> Option<usize> {
 /// The written shape of a chain of digit groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainShape {
+    /// The separator's code ([`super::text::sep_at`]).
     pub sep: u8,
     pub groups: [u8; 8],
     pub count: u8,
@@ -284,13 +322,13 @@ pub fn chain_shape(buf: &[u8], cs: usize) -> Option<ChainShape> {
         }
         groups[count] = len as u8;
         count += 1;
-        match buf.get(pos) {
-            Some(&b) if is_sep(b) && digit_at(buf, pos + 1).is_some() => {
-                if sep.is_some_and(|s| s != b) {
+        match sep_at(buf, pos) {
+            Some((code, w)) if digit_at(buf, pos + w).is_some() => {
+                if sep.is_some_and(|s| s != code) {
                     return None;
                 }
-                sep = Some(b);
-                pos += 1;
+                sep = Some(code);
+                pos += w;
             }
             _ => break,
         }
@@ -329,7 +367,8 @@ pub fn chain_candidate(buf: &[u8], cs: usize, shape: &ChainShape) -> Option<Cand
                 c.digits += 1;
                 pos += w;
             }
-            None => pos += 1,
+            // A separator, whatever its width (`%20` holds digits).
+            None => pos += sep_at(buf, pos).map_or(1, |(_, w)| w),
         }
     }
     Some(c)
@@ -426,6 +465,172 @@ pub fn iban_candidate(buf: &[u8], p: usize, end: usize) -> Candidate {
             c.push(b);
         }
     }
+    c
+}
+
+/// A character of an IBAN as people write it: an ASCII letter of either
+/// case or a digit of any script. Its upper-case ASCII value, its width,
+/// and whether it is one [`iban_ends`] does not take (lower case, or a
+/// digit of another script).
+fn any_iban_char(buf: &[u8], i: usize) -> Option<(u8, usize, bool)> {
+    let b = *buf.get(i)?;
+    if is_iban_char(b) {
+        return Some((b, 1, false));
+    }
+    if b.is_ascii_lowercase() {
+        return Some((b.to_ascii_uppercase(), 1, true));
+    }
+    wide_digit_at(buf, i).map(|(d, w)| (b'0' + d, w, true))
+}
+
+/// An IBAN-like token written in a form [`iban_ends`] leaves out: lower- or
+/// mixed-case letters (`pl61 1090 ...`, `de8937...`), or digits of another
+/// script (`IR۰۶۲۹...`), compact or in groups of four joined by one kind
+/// of space. The possible ends, most likely first, each with whether it is
+/// the compact form. Empty when the token is plain upper-case ASCII (the
+/// upper-case path finds those) or not IBAN-shaped.
+pub fn wide_iban_ends(buf: &[u8], p: usize) -> (IbanEnds, bool) {
+    let mut out = IbanEnds::default();
+    if alnum_before(buf, p) || !wide_head(buf, p) {
+        return (out, false);
+    }
+    // Only what the upper-case path leaves out: a byte other than `A-Z`,
+    // `0-9` and the ASCII space.
+    let unusual = |e: usize| buf[p..e].iter().any(|&b| !(is_iban_char(b) || b == b' '));
+    let mut pos = p;
+    for _ in 0..4 {
+        pos += any_iban_char(buf, pos).map_or(1, |(_, w, _)| w);
+    }
+    // Compact: the body follows the check digits directly.
+    let mut run = 0;
+    let mut end = pos;
+    while run <= 30
+        && let Some((_, w, _)) = any_iban_char(buf, end)
+    {
+        end += w;
+        run += 1;
+    }
+    if run > 0 {
+        if (11..=30).contains(&run) && !alnum_at(buf, end) && unusual(end) {
+            out.push(end);
+        }
+        return (out, true);
+    }
+    // Grouped: one space character, the same throughout.
+    let Some((code, _)) = sep_at(buf, pos).filter(|&(c, _)| sep_class(c) == b' ') else {
+        return (out, false);
+    };
+    // The end of a group of exactly `n` characters after a separator at `at`.
+    let group = |at: usize, n: usize| -> Option<usize> {
+        let (c, sw) = sep_at(buf, at)?;
+        if c != code {
+            return None;
+        }
+        let mut e = at + sw;
+        for _ in 0..n {
+            e += any_iban_char(buf, e)?.1;
+        }
+        Some(e)
+    };
+    let mut full_ends = [pos; 8];
+    let mut full = 0;
+    while full < 7
+        && let Some(e) = group(full_ends[full], 4)
+    {
+        full += 1;
+        full_ends[full] = e;
+    }
+    for k in (2..=full).rev() {
+        let at = full_ends[k];
+        for tail in (1..=3).rev() {
+            if let Some(e) = group(at, tail)
+                && !alnum_at(buf, e)
+                && unusual(e)
+            {
+                out.push(e);
+            }
+        }
+        if !alnum_at(buf, at) && unusual(at) {
+            out.push(at);
+        }
+    }
+    (out, false)
+}
+
+/// Where the IBAN-like token that the digit run at `run_start` belongs to
+/// starts, looking back over its groups: the first byte of a token that
+/// reads as two letters and two digits, or `None`. Bounded: at most
+/// eight groups and [`MAX_TOKEN`] bytes.
+pub fn iban_head_before(buf: &[u8], run_start: usize) -> Option<usize> {
+    let mut t = run_start;
+    for group in 0..9 {
+        // The start of the token holding `t`, and its length in characters.
+        let end = t;
+        let mut chars = 0;
+        // The nearest head in the token holding the run (it may start
+        // inside the token when a digit of another script stands before
+        // it, `٩pl61...`: ASCII alone glues).
+        let mut head = None;
+        while t > 0 && end - t < MAX_TOKEN {
+            let back = if buf[t - 1].is_ascii_alphanumeric() {
+                1
+            } else if let Some((_, w)) = digit_before(buf, t) {
+                w
+            } else {
+                break;
+            };
+            t -= back;
+            chars += 1;
+            // Groups before the one holding the run have four characters.
+            if (group == 0 || chars == 4) && wide_head(buf, t) && !alnum_before(buf, t) {
+                head = Some(t);
+                break;
+            }
+        }
+        if head.is_some() {
+            return head;
+        }
+        if group > 0 && chars != 4 {
+            return None;
+        }
+        let (_, sw) = sep_before(buf, t).filter(|&(c, _)| sep_class(c) == b' ')?;
+        if run_start - t > MAX_TOKEN {
+            return None;
+        }
+        t -= sw;
+    }
+    None
+}
+
+/// Two letters (any case) and two digits (any script) at `t`.
+fn wide_head(buf: &[u8], t: usize) -> bool {
+    let mut pos = t;
+    for k in 0..4 {
+        match any_iban_char(buf, pos) {
+            Some((v, w, _)) if (k < 2) == v.is_ascii_uppercase() => pos += w,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The IBAN candidate `p..end` of an end from [`wide_iban_ends`]: letters
+/// upper-cased, digits made ASCII, separators dropped.
+pub fn wide_iban_candidate(buf: &[u8], p: usize, end: usize, compact: bool) -> Candidate {
+    let mut c = Candidate::new(p, end, Shape::Iban);
+    let mut pos = p;
+    let mut lower = false;
+    while pos < end {
+        match any_iban_char(buf, pos) {
+            Some((v, w, _)) => {
+                lower |= buf[pos].is_ascii_lowercase();
+                c.push(v);
+                pos += w;
+            }
+            None => pos += sep_at(buf, pos).map_or(1, |(_, w)| w),
+        }
+    }
+    c.needs_context = compact && lower;
     c
 }
 
@@ -544,6 +749,10 @@ pub fn for_each_candidate(text: &[u8], check_chars: &[u8], f: &mut dyn FnMut(&Ca
     while i < text.len() {
         for &end in iban_ends(text, i).as_slice() {
             f(&iban_candidate(text, i, end));
+        }
+        let (ends, compact) = wide_iban_ends(text, i);
+        for &end in ends.as_slice() {
+            f(&wide_iban_candidate(text, i, end, compact));
         }
         if digit_at(text, i).is_some()
             && digit_before(text, i).is_none()

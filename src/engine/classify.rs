@@ -20,9 +20,12 @@ pub struct Masks {
     pub sep: u128,
     /// ASCII `A`..=`Z`.
     pub upper: u128,
-    /// `0xD9` or `0xDB`: the first byte of an Arabic-Indic (U+0660..) or
-    /// Persian (U+06F0..) digit in UTF-8, and of many other Arabic letters.
-    pub native_lead: u128,
+    /// A byte `0xC2` or above, `%` or `+`: the first byte of a digit of
+    /// another script (Arabic-Indic, Persian, Devanagari, Bengali,
+    /// full-width) or of a separator other than ` `, `-`, `.` (no-break and
+    /// thin spaces, dashes, the ideographic space, `%20`, `+`). One mask
+    /// for both, with one range compare, so ASCII text pays little for it.
+    pub wide: u128,
 }
 
 /// A way to compute [`Masks`].
@@ -65,8 +68,8 @@ impl Classifier for Scalar {
             if b.is_ascii_uppercase() {
                 m.upper |= bit;
             }
-            if b == 0xD9 || b == 0xDB {
-                m.native_lead |= bit;
+            if b >= 0xC2 || b == b'%' || b == b'+' {
+                m.wide |= bit;
             }
         }
         m
@@ -102,12 +105,12 @@ mod x86 {
             let mut m = Masks::default();
             for lane in 0..WIDTH / 16 {
                 // SAFETY: SSE2 is part of x86_64; lane * 16 + 16 <= 128.
-                let (d, s, u, l) = unsafe { sse2_lane(window.as_ptr().add(lane * 16)) };
+                let (d, s, u, w) = unsafe { sse2_lane(window.as_ptr().add(lane * 16)) };
                 let shift = lane * 16;
                 m.digit |= (d as u128) << shift;
                 m.sep |= (s as u128) << shift;
                 m.upper |= (u as u128) << shift;
-                m.native_lead |= (l as u128) << shift;
+                m.wide |= (w as u128) << shift;
             }
             m
         }
@@ -143,15 +146,20 @@ mod x86 {
                 ),
                 _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8)),
             );
-            let lead = _mm_or_si128(
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(0xD9u8 as i8)),
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(0xDBu8 as i8)),
+            // `v >= 0xC2` unsigned: max(v, 0xC2) == v.
+            let high = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0xC2u8 as i8)), v);
+            let wide = _mm_or_si128(
+                high,
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'%' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'+' as i8)),
+                ),
             );
             (
                 _mm_movemask_epi8(digit) as u16,
                 _mm_movemask_epi8(sep) as u16,
                 _mm_movemask_epi8(upper) as u16,
-                _mm_movemask_epi8(lead) as u16,
+                _mm_movemask_epi8(wide) as u16,
             )
         }
     }
@@ -179,15 +187,19 @@ mod x86 {
                 ),
                 _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'.' as i8)),
             );
-            let lead = _mm256_or_si256(
-                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0xD9u8 as i8)),
-                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0xDBu8 as i8)),
+            let high = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0xC2u8 as i8)), v);
+            let wide = _mm256_or_si256(
+                high,
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'%' as i8)),
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'+' as i8)),
+                ),
             );
             let shift = lane * 32;
             m.digit |= (_mm256_movemask_epi8(digit) as u32 as u128) << shift;
             m.sep |= (_mm256_movemask_epi8(sep) as u32 as u128) << shift;
             m.upper |= (_mm256_movemask_epi8(upper) as u32 as u128) << shift;
-            m.native_lead |= (_mm256_movemask_epi8(lead) as u32 as u128) << shift;
+            m.wide |= (_mm256_movemask_epi8(wide) as u32 as u128) << shift;
         }
         m
     }

@@ -168,6 +168,8 @@ struct WindowState<'c> {
     skip_until: usize,
     /// Start of the last group chain evaluated (chains are evaluated once).
     last_chain_start: usize,
+    /// Start of the last lower-case or non-ASCII-digit IBAN evaluated.
+    last_wide_iban: usize,
 }
 
 impl Engine {
@@ -381,6 +383,7 @@ impl Engine {
             report_end,
             skip_until: report.start,
             last_chain_start: usize::MAX,
+            last_wide_iban: usize::MAX,
         };
         // A trigger can lie up to one token after the match's first byte.
         let limit = (report_end + candidate::MAX_TOKEN).min(buf.len());
@@ -457,14 +460,41 @@ impl Engine {
                 t |= u & (u >> 1) & (d >> 2) & (d >> 3) & after_non_alnum;
             }
         }
-        if tr.native_digits && m.native_lead != 0 {
-            let mut lead = m.native_lead;
+        if m.wide == 0 {
+            return t;
+        }
+        if tr.native_digits {
+            let mut lead = m.wide;
             while lead != 0 {
                 let bit = lead.trailing_zeros() as usize;
                 lead &= lead - 1;
-                if text::native_digit_at(buf, pos + bit).is_some() {
+                // `%` and `+` share the mask; digits start at 0xD9 or above.
+                if buf[pos + bit] >= 0xD9 && text::native_digit_at(buf, pos + bit).is_some() {
                     t |= 1 << bit;
                 }
+            }
+        }
+        // A non-ASCII or URL separator right after an ASCII digit
+        // (`4539\u{a0}1488`, `4539%201488`): the shapes above see only
+        // one-byte separators. Fires at the separator; `on_trigger` takes
+        // the run before it.
+        // Also a `%XX` escape of punctuation right before a digit or an
+        // IBAN (`%20447-281963-5`, `%3DDE89...`): the token then starts
+        // after the escape, where the patterns above do not fire.
+        let mut wide = m.wide & ((m.digit << 1) | shr(m.digit | m.upper, 3));
+        while wide != 0 {
+            let bit = wide.trailing_zeros() as usize;
+            wide &= wide - 1;
+            let at = pos + bit;
+            if buf[at] == b'%' && text::escape_ends_at(buf, at + 3) {
+                t |= 1 << bit;
+            }
+            if !tr.shapes.is_empty()
+                && let Some((_, w)) = text::sep_at(buf, at)
+                && text::digit_before(buf, at).is_some()
+                && text::digit_at(buf, at + w).is_some()
+            {
+                t |= 1 << bit;
             }
         }
         t
@@ -473,10 +503,27 @@ impl Engine {
     fn on_trigger<'e>(
         &'e self,
         buf: &[u8],
-        p: usize,
+        mut p: usize,
         st: &mut WindowState,
         on_match: &mut dyn FnMut(Match<'e>) -> Flow,
     ) -> Flow {
+        // A trigger on a `%XX` escape that is not a separator between two
+        // digits stands for the token after it. (It fires on the `%`, not
+        // after it, so that it lies in the window that sees the escape.)
+        // Escapes in a row (`%3D%20`) are walked over together.
+        let first = p;
+        while p < buf.len()
+            && p - first < candidate::MAX_TOKEN
+            && buf[p] == b'%'
+            && text::escape_ends_at(buf, p + 3)
+            && !(text::digit_before(buf, p).is_some()
+                && text::sep_at(buf, p).is_some_and(|(_, w)| text::digit_at(buf, p + w).is_some()))
+        {
+            p += 3;
+        }
+        if p >= buf.len() {
+            return Flow::Continue(());
+        }
         if buf[p].is_ascii_uppercase() {
             st.skip_until = p + 1;
             if p < st.report_start || p >= st.report_end {
@@ -491,7 +538,13 @@ impl Engine {
             }
             return Flow::Continue(());
         }
-        let Some(run) = candidate::run_around(buf, p) else {
+        // A trigger on a separator stands for the chain of the run just
+        // before it: the run's own triggers judge it as a bare number.
+        let (at, sep_trigger) = match text::digit_before(buf, p) {
+            Some((_, w)) if text::digit_at(buf, p).is_none() => (p - w, true),
+            _ => (p, false),
+        };
+        let Some(run) = candidate::run_around(buf, at) else {
             st.skip_until = p + 1;
             return Flow::Continue(());
         };
@@ -499,8 +552,8 @@ impl Engine {
 
         // Track data wraps the PAN run; when it validates, the run is not
         // reported again as a bare card number.
-        let mut run_taken = false;
-        if !self.dispatch.track1.is_empty() || !self.dispatch.track2.is_empty() {
+        let mut run_taken = sep_trigger;
+        if !sep_trigger && (!self.dispatch.track1.is_empty() || !self.dispatch.track2.is_empty()) {
             for (rules, cand) in [
                 (&self.dispatch.track1, candidate::track1_around(buf, &run)),
                 (&self.dispatch.track2, candidate::track2_around(buf, &run)),
@@ -513,6 +566,29 @@ impl Engine {
                         on_match(m)?;
                     }
                     break;
+                }
+            }
+        }
+
+        // An IBAN in lower or mixed case, or with digits of another script,
+        // that this run belongs to: the upper-case trigger above does not
+        // see those. Looked for only where the run is glued to a letter or
+        // follows a four-character group.
+        if !self.dispatch.iban.is_empty()
+            && (alnum_before_letter(buf, run.start) || after_group(buf, run.start))
+            && let Some(q) = candidate::iban_head_before(buf, run.start)
+            && q != st.last_wide_iban
+        {
+            st.last_wide_iban = q;
+            let (ends, compact) = candidate::wide_iban_ends(buf, q);
+            for &end in ends.as_slice() {
+                let c = candidate::wide_iban_candidate(buf, q, end, compact);
+                if let Some(m) = self.best_match(buf, &c, &self.dispatch.iban, st.columns) {
+                    st.skip_until = st.skip_until.max(end);
+                    if q >= st.report_start && q < st.report_end {
+                        on_match(m)?;
+                    }
+                    return Flow::Continue(());
                 }
             }
         }
@@ -584,7 +660,7 @@ impl Engine {
 
     /// The rules taking this group shape with this separator.
     fn group_rules(&self, shape: &[u8], sep: u8) -> Option<&[usize]> {
-        let sep_bit = crate::rules::separator_bit(sep);
+        let sep_bit = crate::rules::separator_bit(text::sep_class(sep));
         self.dispatch
             .grouped
             .iter()
@@ -635,7 +711,7 @@ impl Engine {
                 .keywords
                 .near(buf, c.start, c.end, ri, rule.context.window)
                 || columns.is_some_and(|t| ri < 64 && t.rules_at(buf, c.start) & (1 << ri) != 0);
-            if rule.context.required && !has_context {
+            if (rule.context.required || c.needs_context) && !has_context {
                 continue;
             }
             let (confidence, demoted_by) = if has_context {
@@ -931,6 +1007,21 @@ impl Engine {
         candidate::for_each_candidate(text, self.check_chars(), &mut probe);
         out
     }
+}
+
+/// True when the byte before `i` is an ASCII letter.
+fn alnum_before_letter(buf: &[u8], i: usize) -> bool {
+    i > 0 && buf[i - 1].is_ascii_alphabetic()
+}
+
+/// True when a space-like separator ends just before `i` and a character
+/// of an IBAN group stands before it (`pl61 1090`, `nwbk 6016`).
+fn after_group(buf: &[u8], i: usize) -> bool {
+    text::sep_before(buf, i).is_some_and(|(c, w)| {
+        text::sep_class(c) == b' '
+            && i > w
+            && (buf[i - w - 1].is_ascii_alphanumeric() || text::digit_before(buf, i - w).is_some())
+    })
 }
 
 /// Longest trigger pattern, in bytes. Patterns must fit in a window, and

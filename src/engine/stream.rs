@@ -225,10 +225,48 @@ pub fn detect_encoding(head: &[u8]) -> Encoding {
             };
         }
     }
+    if pairs >= 32
+        && let Some(big_endian) = non_latin_utf16(sample)
+    {
+        return Encoding::Utf16 {
+            big_endian,
+            bom: false,
+        };
+    }
     if memchr::memchr(0, &head[..head.len().min(8192)]).is_some() {
         return Encoding::Binary;
     }
     Encoding::Utf8 { bom: false }
+}
+
+/// UTF-16 without a BOM in a script other than Latin (Persian, Arabic,
+/// Hebrew, Cyrillic, Greek, Devanagari, Thai ...): `Some(big_endian)`.
+/// Such text has few zero bytes, so it is told by the distribution of its
+/// code units instead: the high byte of nearly every unit is 0 (spaces,
+/// ASCII digits, punctuation) or the script's block, `0x03`..`0x0E`, a
+/// control byte UTF-8 text almost never holds; the low bytes are spread. UTF-8 Arabic
+/// (`D9 85 D8 A7`) and ASCII have no such bytes, and a binary file would
+/// need nine in ten of one parity in that narrow range.
+fn non_latin_utf16(sample: &[u8]) -> Option<bool> {
+    let pairs = sample.len() / 2;
+    let block = |b: u8| (0x03..=0x0E).contains(&b) && !matches!(b, 0x09 | 0x0A | 0x0D);
+    for big_endian in [false, true] {
+        let (mut high_ok, mut high_block, mut low_block) = (0usize, 0usize, 0usize);
+        for pair in sample.chunks_exact(2) {
+            let (lo, hi) = if big_endian {
+                (pair[1], pair[0])
+            } else {
+                (pair[0], pair[1])
+            };
+            high_ok += usize::from(hi == 0 || block(hi));
+            high_block += usize::from(block(hi));
+            low_block += usize::from(block(lo) || lo == 0);
+        }
+        if high_ok * 10 >= pairs * 9 && high_block * 10 >= pairs * 3 && low_block * 5 <= pairs {
+            return Some(big_endian);
+        }
+    }
+    None
 }
 
 /// Reads until `buf` holds `want` bytes or the reader is exhausted.
@@ -880,6 +918,58 @@ mod tests {
         assert_eq!(
             detect_encoding(b"PNG\0\x01\x02\xff\xfe\x00abc"),
             Encoding::Binary
+        );
+    }
+
+    /// Issue 12 item 8: UTF-16 without a BOM whose text is not Latin has
+    /// almost no zero bytes; it is told by its code units.
+    #[test]
+    fn f8_non_latin_utf16_without_bom_is_detected() {
+        let text = "کد ملی شما ۴۴۷۲۸۱۹۶۳۵ است و شماره کارت ۴۵۳۹۱۴۸۸۰۳۴۳۶۴۶۷ ثبت شد.\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(
+            detect_encoding(&le),
+            Encoding::Utf16 {
+                big_endian: false,
+                bom: false
+            }
+        );
+        assert_eq!(
+            detect_encoding(&be),
+            Encoding::Utf16 {
+                big_endian: true,
+                bom: false
+            }
+        );
+        let ru: Vec<u8> = "Номер карты клиента указан в договоре, смотрите приложение."
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert!(matches!(
+            detect_encoding(&ru),
+            Encoding::Utf16 {
+                big_endian: false,
+                ..
+            }
+        ));
+        // The same text in UTF-8 is UTF-8, and so is ASCII.
+        assert_eq!(
+            detect_encoding(text.as_bytes()),
+            Encoding::Utf8 { bom: false }
+        );
+        assert_eq!(
+            detect_encoding("plain ascii text, nothing else here at all, really".as_bytes()),
+            Encoding::Utf8 { bom: false }
+        );
+        // Small binary integers are not text.
+        let ints: Vec<u8> = (0u16..200).flat_map(|i| (i * 7).to_le_bytes()).collect();
+        assert_ne!(
+            detect_encoding(&ints),
+            Encoding::Utf16 {
+                big_endian: false,
+                bom: false
+            }
         );
     }
 

@@ -389,6 +389,25 @@ fn texty() -> impl Strategy<Value = String> {
         Just("身份证号码".to_string()),
         Just("۱۲".to_string()),
         Just("\n".to_string()),
+        // Written forms (issue 12): wide separators, URL escapes, digits
+        // of other scripts.
+        Just("\u{a0}".to_string()),
+        Just("\u{202f}".to_string()),
+        Just("\u{2013}".to_string()),
+        Just("\u{3000}".to_string()),
+        Just("%20".to_string()),
+        Just("%3D".to_string()),
+        Just("+".to_string()),
+        Just("4526\u{a0}0181\u{a0}5908\u{a0}3012".to_string()),
+        Just("4526%200181%205908%203012".to_string()),
+        Just("４５２６０１８１５９０８３０１２".to_string()),
+        Just("１１０１０５１９４９１２３１００２Ｘ".to_string()),
+        "[０-９]{1,5}",
+        Just("pl61 1090 1014 0000 0712 1981 2874".to_string()),
+        Just("iban de89370400440532013000".to_string()),
+        Just("SA٠٣٨٠٠٠٠٠٠٠٦٠٨٠١٠١٦٧٥١٩".to_string()),
+        Just("DE89\u{a0}3704\u{a0}0044\u{a0}0532\u{a0}0130\u{a0}00".to_string()),
+        "[0-9]{1,5}(\u{a0}|\u{2013}|%20|\\+)[0-9]{1,5}",
     ];
     proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
 }
@@ -801,4 +820,223 @@ fn pass_rate_table() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------- written forms
+
+/// A Luhn-valid 16-digit Visa number from 15 random digits after the 4,
+/// and the same number with its check digit broken.
+fn visa_pair(body: &[u8]) -> (String, String) {
+    let mut digits: Vec<u8> = std::iter::once(4)
+        .chain(body.iter().map(|d| d % 10))
+        .collect();
+    digits.truncate(15);
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    let check = ((10 - sum % 10) % 10) as u8;
+    let good: String = digits
+        .iter()
+        .chain([&check])
+        .map(|d| (b'0' + d) as char)
+        .collect();
+    let bad: String = digits
+        .iter()
+        .chain([&((check + 1) % 10)])
+        .map(|d| (b'0' + d) as char)
+        .collect();
+    (good, bad)
+}
+
+/// `number` in groups of four joined by `sep`.
+fn grouped(number: &str, sep: &str) -> String {
+    number
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `number` in full-width digits.
+fn full_width(number: &str) -> String {
+    number
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(0xFF10 + d).unwrap(),
+            None => c,
+        })
+        .collect()
+}
+
+/// `number` in the digits of the script whose zero is `zero`.
+fn script_digits(number: &str, zero: u32) -> String {
+    number
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(zero + d).unwrap(),
+            None => c,
+        })
+        .collect()
+}
+
+const WIDE_SEPS: [&str; 12] = [
+    "\u{00A0}", "\u{202F}", "\u{2009}", "\u{2007}", "\u{2008}", "\u{3000}", "\u{2013}", "\u{2011}",
+    "\u{2212}", "%20", "+", "%2D",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Issue 12 item 1 and the URL forms of item 4: a valid card grouped by
+    /// any separator people and programs write is found; with a broken
+    /// check digit, nothing is.
+    #[test]
+    fn f1_cards_grouped_by_wide_separators_are_found(
+        body in proptest::collection::vec(0u8..10, 15),
+        sep in 0usize..WIDE_SEPS.len(),
+        before in prop_oneof![Just("card "), Just("卡号："), Just("q=card%3D"), Just("x=")],
+    ) {
+        let (good, bad) = visa_pair(&body);
+        let sep = WIDE_SEPS[sep];
+        let text = format!("{before}{} end", grouped(&good, sep));
+        let found = engine().find_all(text.as_bytes());
+        prop_assert_eq!(found.len(), 1, "{:?}", found);
+        prop_assert_eq!(found[0].start, before.len());
+        prop_assert_eq!(found[0].end, before.len() + grouped(&good, sep).len());
+        let text = format!("{before}{} end", grouped(&bad, sep));
+        prop_assert!(engine().find_all(text.as_bytes()).is_empty());
+    }
+
+    /// One separator kind per number: mixing two is not a number.
+    #[test]
+    fn f1_mixed_wide_separators_are_not_a_number(
+        body in proptest::collection::vec(0u8..10, 15),
+        a in 0usize..WIDE_SEPS.len(),
+        b in 0usize..WIDE_SEPS.len(),
+    ) {
+        prop_assume!(WIDE_SEPS[a] != WIDE_SEPS[b]);
+        let (good, _) = visa_pair(&body);
+        let g = grouped(&good, " ");
+        let mut parts = g.split(' ');
+        let text = format!(
+            "card {}{}{}{}{}{}{} end",
+            parts.next().unwrap(), WIDE_SEPS[a], parts.next().unwrap(), WIDE_SEPS[b],
+            parts.next().unwrap(), WIDE_SEPS[a], parts.next().unwrap(),
+        );
+        prop_assert!(engine().find_all(text.as_bytes()).is_empty(), "{}", text.len());
+    }
+
+    /// Item 2: full-width, Devanagari, Bengali, Arabic-Indic and Persian
+    /// digits, bare and grouped.
+    #[test]
+    fn f2_cards_in_other_digit_scripts_are_found(
+        body in proptest::collection::vec(0u8..10, 15),
+        zero in prop_oneof![Just(0xFF10u32), Just(0x0966), Just(0x09E6), Just(0x0660), Just(0x06F0)],
+        sep in prop_oneof![Just(""), Just(" "), Just("\u{3000}"), Just("-")],
+    ) {
+        let (good, bad) = visa_pair(&body);
+        let text = format!("卡号：{}。", script_digits(&grouped(&good, sep), zero));
+        let found = engine().find_all(text.as_bytes());
+        prop_assert_eq!(found.len(), 1);
+        prop_assert_eq!(found[0].kind, "card_visa");
+        let text = format!("卡号：{}。", script_digits(&grouped(&bad, sep), zero));
+        prop_assert!(engine().find_all(text.as_bytes()).is_empty());
+    }
+
+    /// Percent escapes bound a number; a decoy glued to letters after it
+    /// is still judged by the same rules (and refused).
+    #[test]
+    fn f3_percent_escapes_bound_numbers(
+        body in proptest::collection::vec(0u8..10, 15),
+        esc in prop_oneof![Just("%3D"), Just("%3A"), Just("%2F"), Just("%20"), Just("%22")],
+    ) {
+        let (good, bad) = visa_pair(&body);
+        let text = format!("GET /p?card{esc}{good}%26n=1 HTTP/1.1");
+        prop_assert_eq!(engine().find_all(text.as_bytes()).len(), 1);
+        let text = format!("GET /p?card{esc}{bad}%26n=1 HTTP/1.1");
+        prop_assert!(engine().find_all(text.as_bytes()).is_empty());
+        let text = format!("GET /p?card{esc}{good}abc HTTP/1.1");
+        prop_assert!(engine().find_all(text.as_bytes()).is_empty());
+    }
+}
+
+#[test]
+fn f2_full_width_cn_ric_with_full_width_x() {
+    let text = format!("身份证号码：{}Ｘ。", full_width("11010519491231002"));
+    assert_eq!(kinds(&text), ["cn_ric"]);
+    let text = format!("身份证号码：{}Ｘ。", full_width("11010519491231003"));
+    assert!(kinds(&text).is_empty());
+}
+
+/// A valid IBAN from a country code and a BBAN, and the same with a check
+/// digit broken.
+fn iban_pair(cc: &str, bban: &str) -> (String, String) {
+    let rem = |s: &str| {
+        s.chars().fold(0u64, |acc, ch| {
+            let v = ch.to_digit(36).unwrap() as u64;
+            if v > 9 {
+                (acc * 100 + v) % 97
+            } else {
+                (acc * 10 + v) % 97
+            }
+        })
+    };
+    let check = 98 - rem(&format!("{bban}{cc}00"));
+    let good = format!("{cc}{check:02}{bban}");
+    let bad = format!("{cc}{:02}{bban}", (check + 1) % 100);
+    (good, bad)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Issue 12 item 5 and item 8: IBANs in lower or mixed case (grouped,
+    /// or compact with a keyword), with Arabic-Indic or Persian digits, or
+    /// grouped by a no-break space, are found; a broken check is not.
+    #[test]
+    fn f5_iban_in_lower_case_or_other_digits_is_found(
+        body in proptest::collection::vec(0u8..10, 24),
+        form in 0usize..5,
+    ) {
+        // Poland: 24 digits; Saudi Arabia: 2 digits and 18 alphanumerics
+        // (digits here).
+        let (cc, bban) = if form % 2 == 0 { ("PL", 24) } else { ("SA", 20) };
+        let bban: String = body[..bban].iter().map(|d| (b'0' + d) as char).collect();
+        let (good, bad) = iban_pair(cc, &bban);
+        let write = |iban: &str| match form {
+            0 => format!("przelew na {} dzisiaj", grouped(&iban.to_lowercase(), " ")),
+            1 => format!("الآيبان: {}", script_digits(iban, 0x0660)),
+            2 => format!("IBAN: {}", iban.to_lowercase()),
+            3 => format!("شبا {} تمام", script_digits(&grouped(iban, " "), 0x06F0)),
+            _ => format!("to {} now", grouped(iban, "\u{a0}")),
+        };
+        let found = engine().find_all(write(&good).as_bytes());
+        prop_assert_eq!(found.len(), 1, "form {}", form);
+        prop_assert_eq!(found[0].kind, "iban");
+        prop_assert!(engine().find_all(write(&bad).as_bytes()).is_empty());
+    }
+}
+
+#[test]
+fn f5_compact_lower_case_iban_needs_a_keyword() {
+    let (good, _) = iban_pair("DE", "370400440532013000");
+    assert_eq!(kinds(&format!("iban {}", good.to_lowercase())), ["iban"]);
+    assert!(kinds(&format!("ref {} ok", good.to_lowercase())).is_empty());
+    // Grouped lower case needs none.
+    assert_eq!(
+        kinds(&format!("ref {} ok", grouped(&good.to_lowercase(), " "))),
+        ["iban"]
+    );
 }

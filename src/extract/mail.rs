@@ -249,11 +249,19 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
     let header = raw
         .get(root.offset_header as usize..root.offset_body as usize)
         .unwrap_or(&[]);
-    text_leaf(&readable_headers(header), "headers", place, sink);
-    // A Subject in RFC 2047 encoded words: its decoded text too.
-    if let Some(subject) = m.subject()
-        && header.windows(2).any(|w| w == b"=?")
-    {
+    // A Subject in RFC 2047 encoded words is scanned decoded, as its own
+    // leaf, and left out of the header block: a number written plainly
+    // beside the encoded words would otherwise be reported twice.
+    let encoded_subject = m
+        .subject()
+        .filter(|_| m.header_raw("Subject").is_some_and(|v| v.contains("=?")));
+    let skip: &[&str] = if encoded_subject.is_some() {
+        &["subject"]
+    } else {
+        &[]
+    };
+    text_leaf(&readable_headers(header, skip), "headers", place, sink);
+    if let Some(subject) = encoded_subject {
         text_leaf(subject.as_bytes(), "header Subject", place, sink);
     }
     for (i, part) in m.parts.iter().enumerate() {
@@ -342,15 +350,17 @@ pub(crate) const MACHINE_HEADERS: &[&str] = &[
     "x-google-smtp-source",
 ];
 
-/// The header block without the fields in [`MACHINE_HEADERS`], folded
-/// lines kept with their field.
-fn readable_headers(header: &[u8]) -> Vec<u8> {
+/// The header block without the fields in [`MACHINE_HEADERS`] and in
+/// `skip` (lower-case names), folded lines kept with their field.
+fn readable_headers(header: &[u8], skip: &[&str]) -> Vec<u8> {
     let mut out = Vec::with_capacity(header.len());
     let mut keep = true;
     for line in header.split_inclusive(|&b| b == b'\n') {
         let continued = matches!(line.first(), Some(b' ' | b'\t'));
         if !continued {
-            keep = header_name(line).is_none_or(|n| !MACHINE_HEADERS.contains(&n.as_str()));
+            keep = header_name(line).is_none_or(|n| {
+                !MACHINE_HEADERS.contains(&n.as_str()) && !skip.contains(&n.as_str())
+            });
         }
         if keep {
             out.extend_from_slice(line);
