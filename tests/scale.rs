@@ -1,0 +1,169 @@
+//! Scale: the per-file path on many small files must report exactly what
+//! it did file by file (every file once, its findings before its record),
+//! whatever the threads and the chunk size.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const KEY: &str = "scale-tests";
+
+/// The events of `leakhound scan --format jsonl ARGS`, which must exit 0 or 1.
+fn scan(args: &[&str], state: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["scan", "--format", "jsonl", "--progress", "never", "--verbose"])
+        .args(args)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "scan {args:?} exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A finding or a file record without what differs from run to run.
+fn key(e: &Value) -> String {
+    let mut e = e.clone();
+    if let Some(o) = e.as_object_mut() {
+        for volatile in ["id", "time", "scan_id", "host", "seq"] {
+            o.remove(volatile);
+        }
+    }
+    e.to_string()
+}
+
+/// Findings and file records, sorted, and the summary's file counts.
+fn outcome(events: &[Value]) -> (Vec<String>, Value) {
+    let mut rows: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "finding" || e["type"] == "file")
+        .map(key)
+        .collect();
+    rows.sort();
+    let summary = events
+        .iter()
+        .find(|e| e["type"] == "summary")
+        .expect("a summary");
+    (rows, summary["files"].clone())
+}
+
+/// Asserts two sorted lists of events are equal, showing the first
+/// difference only.
+fn same(got: &[String], want: &[String], what: &str) {
+    let first = got.iter().zip(want).find(|(g, w)| g != w);
+    assert!(
+        got.len() == want.len() && first.is_none(),
+        "{what}: {} events, want {}; first difference: {first:#?}",
+        got.len(),
+        want.len()
+    );
+}
+
+/// A tree of many small files of every shape the per-file path tells
+/// apart: empty, one byte, whole in one chunk, one byte more than a chunk,
+/// a container, with and without findings, and names with numbers.
+fn small_tree(dir: &Path, files: usize, chunk: usize) {
+    use std::io::Write;
+    for i in 0..files {
+        let sub = dir.join(format!("d{:02}", i % 17));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut body = format!("row {i} nothing to see\n").repeat(i % 40);
+        if i % 7 == 0 {
+            body.push_str("card 5500 0000 0000 0004 on file\n");
+        }
+        std::fs::write(sub.join(format!("f{i}.txt")), body).unwrap();
+    }
+    std::fs::write(dir.join("empty"), "").unwrap();
+    std::fs::write(dir.join("one"), "4").unwrap();
+    for (name, len) in [("exact", chunk), ("over", chunk + 1), ("under", chunk - 1)] {
+        let mut body = vec![b'x'; len];
+        let card = b" 4526 0181 5908 3012 ";
+        let at = len - card.len();
+        body[at..].copy_from_slice(card);
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"zipped 536-22-8726 ssn\n").unwrap();
+    std::fs::write(dir.join("z.txt.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(dir.join("4526018159083012.txt"), "a number in the name\n").unwrap();
+}
+
+#[test]
+fn p1_batched_small_files_report_every_file_once_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let chunk = 8192;
+    small_tree(dir.path(), 600, chunk);
+    let root = dir.path().to_str().unwrap();
+    let chunk_arg = chunk.to_string();
+    let one = scan(&["-j1", "--chunk-size", &chunk_arg, root], state.path());
+    let (rows, files) = outcome(&one);
+    // Every file has exactly one record of its own, after its findings.
+    let mut records: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen_record = std::collections::HashSet::new();
+    for e in &one {
+        let path = e["path"].as_str().unwrap_or_default().to_string();
+        if e["type"] == "file" && e["member"].is_null() {
+            *records.entry(path.clone()).or_default() += 1;
+            seen_record.insert(path);
+        } else if e["type"] == "finding" {
+            assert!(
+                !seen_record.contains(&path),
+                "a finding after its file's record: {e}"
+            );
+        }
+    }
+    assert_eq!(records.len(), 600 + 7, "{files}");
+    assert!(records.values().all(|&n| n == 1), "{records:?}");
+    assert_eq!(files["scanned"], 607, "{files}");
+    let findings: Vec<&Value> = one.iter().filter(|e| e["type"] == "finding").collect();
+    // 86 small files with a card, exact/over/under, the gzip member, the name.
+    assert_eq!(findings.len(), 86 + 3 + 1 + 1, "{findings:#?}");
+    for name in ["exact", "over", "under"] {
+        let f = findings
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no finding in {name}"));
+        assert_eq!(
+            f["offset"],
+            (if name == "exact" {
+                chunk
+            } else if name == "over" {
+                chunk + 1
+            } else {
+                chunk - 1
+            }) - 20
+        );
+    }
+    // The gzip file is sniffed from the bytes read and opened.
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("z.txt.gz") && f["kind"] == "us_ssn"),
+        "{findings:#?}"
+    );
+    assert!(findings.iter().any(|f| f["location"] == "name"));
+    // The same with more threads, and with the default chunk (every file
+    // read whole).
+    for args in [
+        vec!["-j2", "--chunk-size", &chunk_arg, root],
+        vec!["-j4", "--chunk-size", &chunk_arg, root],
+    ] {
+        let (r, f) = outcome(&scan(&args, state.path()));
+        same(&r, &rows, &format!("{args:?}"));
+        assert_eq!(f, files, "{args:?}");
+    }
+    let (r, _) = outcome(&scan(&["-j3", root], state.path()));
+    same(&r, &rows, "default chunk");
+}
