@@ -19,7 +19,9 @@
 # Usage: benches/small_files.sh           # 100000 files
 #        FILES=20000 RUNS=3 benches/small_files.sh
 # Environment: FILES, RUNS (default 5), WORK (default /tmp/leakhound-bench),
-#   LH (a leakhound binary; default: build target/release/leakhound).
+#   LH (a leakhound binary; default: build target/release/leakhound),
+#   LH_OLD (another leakhound binary, say an older build, timed with -j1
+#   and -j2 in the same run as "old -j1", "old -j2").
 # Needs: ripgrep, hyperfine, python3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -85,6 +87,13 @@ CMDS=(
     "$(q "$LH") $LH_ARGS -j2 $(q "$TREE") || [ \$? -eq 1 ]"
     "rg --no-unicode -c -j2 $(q "$RG_REGEX") $(q "$TREE") >/dev/null || [ \$? -eq 1 ]"
 )
+if [[ -n ${LH_OLD:-} ]]; then
+    NAMES+=("old -j1" "old -j2")
+    CMDS+=(
+        "$(q "$LH_OLD") $LH_ARGS -j1 $(q "$TREE") || [ \$? -eq 1 ]"
+        "$(q "$LH_OLD") $LH_ARGS -j2 $(q "$TREE") || [ \$? -eq 1 ]"
+    )
+fi
 
 # -- warm the cache and check what leakhound finds
 REPORT="$WORK/small-$FILES.jsonl"
@@ -106,9 +115,9 @@ import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 files, nbytes, cpus = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 print(f"\ntree: {files} files, {nbytes / 1e6:.0f} MB, {cpus} CPUs")
-print(f"{'tool':<16} {'mean s':>8} {'best s':>8} {'user s':>8} {'files/s':>9}")
+print(f"{'tool':<16} {'mean s':>8} {'best s':>8} {'user s':>8} {'sys s':>8} {'files/s':>9}")
 for name, r in res.items():
-    print(f"{name:<16} {r['mean']:8.3f} {r['min']:8.3f} {r['user']:8.3f} {files / r['mean']:9.0f}")
+    print(f"{name:<16} {r['mean']:8.3f} {r['min']:8.3f} {r['user']:8.3f} {r['system']:8.3f} {files / r['mean']:9.0f}")
 for j in ("-j1", "-j2"):
     lh, rg = res[f"leakhound {j}"]["mean"], res[f"rg {j}"]["mean"]
     print(f"leakhound_time / rg_time {j} (means): {lh / rg:.2f}  (below 1: leakhound is faster)")

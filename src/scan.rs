@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::iter::{
@@ -41,9 +41,12 @@ use crate::engine::{Engine, Flow};
 use crate::extract::{self, Budget, Format, LeafSink, LimitHit, Limits, Place, Problem};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
-use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent, Location};
+use crate::report::event::{
+    Event, FileCounts, FileEvent, FileMeta, FileStatus, FindingEvent, Location,
+};
 use crate::report::names;
 use crate::rules::{Confidence, Severity};
+use crate::watch::state_cache::{Cached, ScanCache, Stamp};
 
 /// Events sent to the reporter per message: a worker collects the events
 /// of many small files before it sends them.
@@ -84,6 +87,9 @@ pub struct ScanConfig {
     pub min_confidence: Confidence,
     /// How far containers are opened.
     pub limits: Limits,
+    /// `--cache FILE`: files unchanged since the last run, and copies of
+    /// content already scanned, are reported from here without a scan.
+    pub cache: Option<Arc<ScanCache>>,
 }
 
 /// Counters over a whole scan.
@@ -168,6 +174,7 @@ pub fn run(
     let chunk = config.chunk_size;
     let min_confidence = config.min_confidence;
     let limits = config.limits;
+    let cache = config.cache.clone();
     if threads == 1 {
         // One thread: walk, scan and report here, handing nothing over.
         // The channel only carries a worker's batches to the loop below,
@@ -182,7 +189,8 @@ pub fn run(
             1,
             progress,
             limits,
-        );
+        )
+        .with_cache(cache.as_deref());
         for item in inputs::items(config.inputs, config.walk) {
             worker.process(item);
             for msg in rx.try_iter() {
@@ -216,6 +224,7 @@ pub fn run(
                 threads,
                 progress: &progress,
                 limits,
+                cache: cache.as_deref(),
             };
             let batches = Batches {
                 items: inputs::items(config.inputs, config.walk),
@@ -263,6 +272,7 @@ struct Pieces<'a> {
     threads: usize,
     progress: &'a Option<Arc<AtomicU64>>,
     limits: Limits,
+    cache: Option<&'a ScanCache>,
 }
 
 impl<'a> Pieces<'a> {
@@ -278,6 +288,7 @@ impl<'a> Pieces<'a> {
             self.progress.clone(),
             self.limits,
         )
+        .with_cache(self.cache)
     }
 }
 
@@ -358,6 +369,15 @@ struct Worker<'a> {
     /// Events not sent yet: the events of many small files travel in one
     /// message. A file's own events stay in order; at most `BATCH` wait.
     pending: RefCell<Msg>,
+    /// Owner, group and mtime of the file being scanned, from its `fstat`,
+    /// for its record (so the reporter need not stat it again).
+    file_meta: RefCell<Option<Box<FileMeta>>>,
+    cache: Option<&'a ScanCache>,
+    /// With a cache: the events of the file being scanned, kept for the
+    /// cache as well as sent (`None` once there are too many to keep).
+    capture: RefCell<Option<Vec<Event>>>,
+    /// Findings below the confidence threshold, all files together.
+    below_total: std::cell::Cell<u64>,
 }
 
 impl Drop for Worker<'_> {
@@ -392,13 +412,126 @@ impl<'a> Worker<'a> {
                 excluded: 0,
                 below_confidence: 0,
             }),
+            file_meta: RefCell::new(None),
+            cache: None,
+            capture: RefCell::new(None),
+            below_total: std::cell::Cell::new(0),
         }
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn with_cache(mut self, cache: Option<&'a ScanCache>) -> Worker<'a> {
+        self.cache = cache;
+        self
+    }
+
+    /// [`Worker::scan_file`] through the cache: a file whose row matches
+    /// its `fstat` is not read; one whose content (keyed MAC) was scanned
+    /// before, at another path or in another run, is read for its MAC but
+    /// not scanned; the rest is scanned and kept. A cache that cannot be
+    /// read or written is reported once per file as a warning in the log
+    /// and the file is scanned as without one.
+    fn scan_file_cached(
+        &self,
+        cache: &ScanCache,
+        path: &Path,
+        name: &str,
+        mut file: File,
+        st: &rustix::fs::Stat,
+    ) {
+        let stamp = Stamp::of(st);
+        let hit = |mac: &crate::watch::state::ContentMac| match cache.content(mac) {
+            Ok(Some(c)) => c.replay(name).map(|events| (c, events)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        };
+        match cache.unchanged(&stamp) {
+            Ok(Some(mac)) => {
+                if let Some((c, events)) = hit(&mac) {
+                    cache.counts.unchanged.fetch_add(1, Ordering::Relaxed);
+                    return self.replay(events, c.below_confidence, st);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+        // Changed or new: its MAC says whether this content was seen.
+        let mac = {
+            use std::io::Seek;
+            let mac = cache.mac_reader(&mut file);
+            match (mac, file.rewind()) {
+                (Ok(mac), Ok(())) => mac,
+                _ => return self.scan_file(name, file, st),
+            }
+        };
+        if let Some((c, events)) = hit(&mac) {
+            if let Err(e) = cache.store(path, &stamp, mac, None) {
+                tracing::warn!("{e}");
+            }
+            cache.counts.copies.fetch_add(1, Ordering::Relaxed);
+            return self.replay(events, c.below_confidence, st);
+        }
+        cache.counts.scanned.fetch_add(1, Ordering::Relaxed);
+        self.capture.replace(Some(Vec::new()));
+        let below_before = self.below_total.get();
+        let after = {
+            let f = file.try_clone();
+            self.scan_file(name, file, st);
+            f.and_then(|f| rustix::fs::fstat(&f).map_err(Into::into))
+                .ok()
+        };
+        let Some(events) = self.capture.take() else {
+            return;
+        };
+        // Changed while it was read: what was kept may not be `mac`'s.
+        if after.is_none_or(|a| Stamp::of(&a) != stamp) {
+            return;
+        }
+        if let Some(c) = Cached::of(&events, self.below_total.get() - below_before)
+            && let Err(e) = cache.store(path, &stamp, mac, Some(c))
+        {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Sends a file's kept events, its record with its owner and mtime.
+    fn replay(&self, mut events: Vec<Event>, below: u64, st: &rustix::fs::Stat) {
+        for ev in &mut events {
+            if let Event::File(r) = ev
+                && r.member.is_none()
+            {
+                r.meta = Some(Box::new(crate::report::meta::unnamed(
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_mtime,
+                    st.st_mtime_nsec as i64,
+                )));
+            }
+        }
+        if below > 0 {
+            self.below(below);
+        }
+        self.send(events);
     }
 }
 
 impl Worker<'_> {
     /// Queues events; they are sent once `BATCH` are waiting.
     fn send(&self, events: Vec<Event>) {
+        {
+            let mut capture = self.capture.borrow_mut();
+            if let Some(kept) = capture.as_mut() {
+                if kept.len() + events.len() <= crate::watch::state_cache::MAX_CACHED_EVENTS {
+                    kept.extend(events.iter().cloned());
+                } else {
+                    *capture = None;
+                }
+            }
+        }
         let full = {
             let mut p = self.pending.borrow_mut();
             if p.events.is_empty() {
@@ -415,6 +548,7 @@ impl Worker<'_> {
 
     /// Counts findings below the confidence threshold.
     fn below(&self, n: u64) {
+        self.below_total.set(self.below_total.get() + n);
         self.pending.borrow_mut().below_confidence += n;
     }
 
@@ -458,7 +592,10 @@ impl Worker<'_> {
                 let last = path.file_name().unwrap_or(path.as_os_str());
                 self.scan_name(&name, None, last.as_encoded_bytes());
                 match open_with_stat(&path, follow_link) {
-                    Ok((file, st)) => self.scan_file(&name, file, &st),
+                    Ok((file, st)) => match self.cache {
+                        Some(cache) => self.scan_file_cached(cache, &path, &name, file, &st),
+                        None => self.scan_file(&name, file, &st),
+                    },
                     Err(record) => self.send(vec![Event::File(record)]),
                 }
             }
@@ -477,6 +614,13 @@ impl Worker<'_> {
     /// them.
     fn scan_file(&self, name: &str, mut file: File, st: &rustix::fs::Stat) {
         let deadline = Deadline::start(self.limits.max_time);
+        self.file_meta
+            .replace(Some(Box::new(crate::report::meta::unnamed(
+                st.st_uid,
+                st.st_gid,
+                st.st_mtime,
+                st.st_mtime_nsec as i64,
+            ))));
         let len = st.st_size as u64;
         let blocks = st.st_blocks as u64;
         // One more byte than the file holds: a file that grew since the
@@ -542,6 +686,8 @@ impl Worker<'_> {
 
     /// Reports a file whose first bytes could not be read.
     fn unreadable(&self, name: &str, e: &std::io::Error) {
+        // Its record is made from the path alone.
+        self.file_meta.take();
         let record = inputs::record(
             &names::to_path(name),
             FileStatus::Error,
@@ -651,7 +797,7 @@ impl Worker<'_> {
             bytes: if len > 0 { len } else { leaves.leaf_bytes },
             encoding: Some(format.name().to_string()),
             findings: leaves.findings,
-            meta: None,
+            meta: self.file_meta.take(),
         }));
         self.send(records);
     }
@@ -669,7 +815,7 @@ impl Worker<'_> {
                 bytes: stats.bytes,
                 encoding: Some(stats.encoding.name().to_string()),
                 findings: count,
-                meta: None,
+                meta: self.file_meta.take(),
             },
             Err(e) => FileEvent {
                 path: path.to_string(),
@@ -692,7 +838,7 @@ impl Worker<'_> {
                 bytes: e.bytes,
                 encoding: None,
                 findings: count,
-                meta: None,
+                meta: self.file_meta.take(),
             },
         };
         self.send(vec![Event::File(record)]);
@@ -886,7 +1032,7 @@ impl Worker<'_> {
             bytes: scanned,
             encoding: Some(encoding.name().to_string()),
             findings: count,
-            meta: None,
+            meta: self.file_meta.take(),
         })]);
     }
 

@@ -13,7 +13,14 @@ const KEY: &str = "scale-tests";
 /// The events of `leakhound scan --format jsonl ARGS`, which must exit 0 or 1.
 fn scan(args: &[&str], state: &Path) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
-        .args(["scan", "--format", "jsonl", "--progress", "never", "--verbose"])
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "--verbose",
+        ])
         .args(args)
         .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
         .env("LEAKHOUND_STATE_DIR", state)
@@ -166,4 +173,95 @@ fn p1_batched_small_files_report_every_file_once_at_any_thread_count() {
     }
     let (r, _) = outcome(&scan(&["-j3", root], state.path()));
     same(&r, &rows, "default chunk");
+}
+
+/// `scan --cache FILE` with `args`: the events and what the cache said.
+fn scan_cached(args: &[&str], state: &Path) -> (Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "--verbose",
+        ])
+        .args(args)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let events = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (events, stderr)
+}
+
+/// (unchanged, copies, scanned) from the line `scan --cache` ends with.
+fn counts(stderr: &str) -> (usize, usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("leakhound: cache: "))
+        .unwrap_or_else(|| panic!("no cache line: {stderr}"));
+    let n: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (n[0], n[1], n[2])
+}
+
+#[test]
+fn p2_cache_rescan_reads_nothing_unchanged_and_reports_every_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    small_tree(&tree, 300, 8192);
+    // Three copies of one content: scanned once.
+    for copy in ["copy1", "copy2", "copy3"] {
+        std::fs::write(tree.join(copy), "backup: card 4526 0181 5908 3012\n").unwrap();
+    }
+    let cache = dir.path().join("cache.db");
+    let cache_arg = cache.to_str().unwrap();
+    let root = tree.to_str().unwrap();
+    let files = 300 + 7 + 3;
+    let (plain, _) = scan_cached(&["-j2", root], state.path());
+    let (first, err1) = scan_cached(&["-j2", "--cache", cache_arg, root], state.path());
+    same(&outcome(&first).0, &outcome(&plain).0, "first cached run");
+    // The tree has empty files too, all one content.
+    let (unchanged, copies, scanned) = counts(&err1);
+    assert_eq!((unchanged, copies + scanned), (0, files), "{err1}");
+    assert!(copies >= 2, "{err1}");
+    let (second, err2) = scan_cached(&["-j1", "--cache", cache_arg, root], state.path());
+    same(&outcome(&second).0, &outcome(&plain).0, "second cached run");
+    assert_eq!(outcome(&second).1, outcome(&plain).1);
+    assert_eq!(counts(&err2), (files, 0, 0), "{err2}");
+    // One file changes (same size: its ctime and mtime move), one is
+    // appended to: those two are read again, and their new findings shown.
+    std::fs::write(tree.join("d00/f0.txt"), "card 4526 0181 5908 3013 gone\n").unwrap();
+    std::fs::write(
+        tree.join("d01/f1.txt"),
+        "row 1 nothing to see\nssn 536-22-8726\n",
+    )
+    .unwrap();
+    let (third, err3) = scan_cached(&["-j2", "--cache", cache_arg, root], state.path());
+    let (fresh, _) = scan_cached(&["-j2", root], state.path());
+    same(&outcome(&third).0, &outcome(&fresh).0, "after a change");
+    assert_eq!(counts(&err3), (files - 2, 0, 2), "{err3}");
+    // The cache holds masked values only.
+    let db = std::fs::read(&cache).unwrap();
+    for raw in [
+        &b"4526018159083012"[..],
+        b"4526 0181 5908 3012",
+        b"536-22-8726",
+    ] {
+        assert!(
+            !db.windows(raw.len()).any(|w| w == raw),
+            "raw value in the cache"
+        );
+    }
 }

@@ -408,6 +408,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", requires = "proof")]
     pub signing_key: Option<PathBuf>,
 
+    /// Remember what this scan found in FILE (SQLite, created 0600) and
+    /// use it next time: a file whose size, mtime and ctime did not change
+    /// is reported from it without being read, and content already scanned
+    /// at another path (a copy, a backup) is not scanned again. It keeps
+    /// masked values and fingerprints only (docs/scale.md).
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
