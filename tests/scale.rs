@@ -366,3 +366,73 @@ fn p3_a_bad_shard_is_refused_with_what_to_give() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("0 <= K < N"), "{err}");
 }
+
+/// A real Slurm (slurmctld + slurmd on this machine, started by
+/// tests/slurm_array.sh) runs `scan --shard $SLURM_ARRAY_TASK_ID/N` as a job
+/// array and a dependent merge job (examples/slurm/); the merged report
+/// must equal a single run. Skipped when Slurm is not installed, except
+/// with CI=true, where it fails (scripts/setup.sh installs it).
+#[test]
+fn p4_a_slurm_job_array_and_merge_job_equal_one_run() {
+    let have = ["slurmctld", "slurmd", "munged", "sbatch"].iter().all(|t| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !have {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Slurm is not installed (scripts/setup.sh installs slurm-wlm); CI must run this test"
+        );
+        eprintln!("skipped: Slurm is not installed (apt-get install slurm-wlm)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("share");
+    small_tree(&tree, 200, 8192);
+    let out = dir.path().join("reports");
+    let run = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm_array.sh"))
+        .arg(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("3")
+        .arg(&tree)
+        .arg(&out)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "slurm_array.sh: {}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let merged: Vec<Value> = std::fs::read_to_string(out.join("all.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The shards ran without --verbose: compare with a run without it.
+    let out1 = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["scan", "--format", "jsonl", "--progress", "never", "-j2"])
+        .arg(&tree)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let one: Vec<Value> = String::from_utf8(out1.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (want, want_files) = outcome(&one);
+    let (got, got_files) = outcome(&merged);
+    assert!(!want.is_empty());
+    same(&got, &want, "slurm job array");
+    assert_eq!(got_files, want_files);
+    let findings =
+        |evs: &[Value]| evs.iter().find(|e| e["type"] == "summary").unwrap()["findings"].clone();
+    assert_eq!(findings(&merged), findings(&one));
+}
