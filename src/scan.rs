@@ -469,7 +469,7 @@ impl<'a> Worker<'a> {
             }
         };
         if let Some((c, events)) = hit(&mac) {
-            if let Err(e) = cache.store(path, &stamp, mac, None) {
+            if let Err(e) = cache.store(path, &stamp, mac, c.findings(), None) {
                 tracing::warn!("{e}");
             }
             cache.counts.copies.fetch_add(1, Ordering::Relaxed);
@@ -492,7 +492,7 @@ impl<'a> Worker<'a> {
             return;
         }
         if let Some(c) = Cached::of(&events, self.below_total.get() - below_before)
-            && let Err(e) = cache.store(path, &stamp, mac, Some(c))
+            && let Err(e) = cache.store(path, &stamp, mac, 0, Some(c))
         {
             tracing::warn!("{e}");
         }

@@ -102,6 +102,14 @@ pub enum CachedEvent {
 }
 
 impl Cached {
+    /// Findings among the kept events.
+    pub fn findings(&self) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, CachedEvent::Finding { .. }))
+            .count() as u64
+    }
+
     /// The events of a scan of one file, if they can be kept: content
     /// findings and file records only (findings in the file's name depend
     /// on its path and are made again), and the file's own record says it
@@ -383,20 +391,17 @@ impl ScanCache {
     }
 
     /// Remembers that the file at `path` (`stamp`) holds content `mac`,
-    /// and, when given, what that content's scan reported.
+    /// and, when given, what that content's scan reported (else `findings`
+    /// says how many it had: a copy of content kept before).
     pub fn store(
         &self,
         path: &Path,
         stamp: &Stamp,
         mac: ContentMac,
+        findings: u64,
         content: Option<Cached>,
     ) -> Result<(), StateError> {
-        let findings = content.as_ref().map_or(0, |c| {
-            c.events
-                .iter()
-                .filter(|e| matches!(e, CachedEvent::Finding { .. }))
-                .count() as u64
-        });
+        let findings = content.as_ref().map_or(findings, Cached::findings);
         let record = Record {
             dev: stamp.dev,
             ino: stamp.ino,
@@ -518,7 +523,7 @@ mod tests {
             let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
             mac = cache.mac(b"content");
             let c = Cached::of(&[finding("/a"), record("/a", FileStatus::Scanned)], 0);
-            cache.store(Path::new("/a"), &stamp, mac, c).unwrap();
+            cache.store(Path::new("/a"), &stamp, mac, 0, c).unwrap();
             cache.flush().unwrap();
         }
         let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
