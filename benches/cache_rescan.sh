@@ -36,14 +36,18 @@ fi
 TREE=$WORK/cache-tree
 CACHE=$WORK/cache.db
 rm -rf "$TREE" "$CACHE" "$CACHE"-wal "$CACHE"-shm
-cp -r "$WORK/small-$FILES" "$TREE"
+# Hard links: a quick copy; a changed file is replaced (a new inode, as an
+# editor saving it makes), never written through the link.
+cp -al "$WORK/small-$FILES" "$TREE"
+find "$TREE" -name '*.txt' | sort | head -n "$CHANGED" >"$WORK/changed.list" || true
 ARGS=(scan --progress never --format jsonl -j1)
 # New content each round (so the cache has not seen it), the same for the
 # full scan and the re-scan of a round (so their reports can be compared).
 touch_some() {
-    find "$TREE" -name '*.txt' | sort | head -n "$CHANGED" | while read -r f; do
+    while read -r f; do
+        rm -f "$f"
         printf 'changed in round %05d: card 4526 0181 5908 3012\n' "$1" >"$f"
-    done
+    done <"$WORK/changed.list"
 }
 run() { "$LH" "${ARGS[@]}" "$@" "$TREE" || [ $? -eq 1 ]; }
 echo "== filling the cache"

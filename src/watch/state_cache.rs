@@ -302,6 +302,11 @@ impl ScanCache {
         let key = StateKey::derive(fingerprinter);
         let key_id = key.mac(b"leakhound scan cache key id");
         db.with(|conn| {
+            // A re-scan looks up every file: keep the pages in memory
+            // (mapped, and a 64 MiB page cache) rather than a `pread` per
+            // lookup (the default 2 MiB cache made SQLite's reads half the
+            // time of a re-scan of 100,000 files).
+            conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;")?;
             conn.execute_batch(CONTENTS)?;
             let stored: Option<Vec<u8>> = conn
                 .query_row(
