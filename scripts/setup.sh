@@ -42,6 +42,12 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # loopback ports; they never use the system's. A fresh install may start the
 # system service: that is left alone.
 
+# Slurm: tests/scale.rs (p4_...) starts its own munged, slurmctld and slurmd
+# on this machine (tests/slurm_array.sh, ports 16817/16818, a scratch
+# directory) and runs a sharded scan as a job array; with CI=true it fails
+# when Slurm is missing.
+$SUDO apt-get install -y -qq --no-install-recommends slurm-wlm munge ripgrep >/dev/null
+
 # The CI-gate tests validate SARIF with Microsoft's reference validator, an
 # npm package. Node.js may come from NodeSource (its nodejs package bundles
 # npm and conflicts with Debian's npm), so install Debian's only when there is

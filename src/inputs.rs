@@ -137,6 +137,55 @@ impl PathFilter {
 pub struct WalkOptions {
     pub follow_symlinks: bool,
     pub filter: PathFilter,
+    /// `--shard K/N`: only the paths of shard K.
+    pub shard: Option<Shard>,
+}
+
+/// One of N disjoint parts of every walk (`--shard K/N`, K from 0 to
+/// N-1): a path belongs to shard `fnv1a64(path relative to its root) % N`.
+/// Every shard walks the whole tree (listing directories is cheap; reading
+/// files is not) and keeps its own paths, so shards need no coordination,
+/// and every file, directory name and record is reported by exactly one
+/// shard. The hash is fixed (FNV-1a, 64 bits, over the path's bytes), so
+/// the partition is the same on every machine and in every version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+/// A `--shard` that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "bad shard `{0}`: give K/N with 0 <= K < N (K counts from 0, as $SLURM_ARRAY_TASK_ID with --array=0-N-1 and $JOB_COMPLETION_INDEX do)"
+)]
+pub struct ShardError(pub String);
+
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError(s.to_string());
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u64 = k.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// True when `rel` (a path relative to its root) is this shard's.
+    pub fn owns(&self, rel: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in rel.as_os_str().as_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % self.count == self.index
+    }
 }
 
 /// A record for a path that will not be read.
@@ -168,16 +217,39 @@ pub fn special_file_reason(ft: std::fs::FileType) -> &'static str {
 }
 
 /// The items of every input, in order; directories are walked sorted by
-/// name, so runs are repeatable.
+/// name, so runs are repeatable. With a shard, only that shard's items
+/// (standard input belongs to shard 0).
 pub fn items(inputs: Vec<Input>, opts: WalkOptions) -> impl Iterator<Item = Item> + Send {
+    let shard = opts.shard;
     inputs
         .into_iter()
         .flat_map(move |input| -> Box<dyn Iterator<Item = Item> + Send> {
             match input {
                 Input::Stdin => Box::new(std::iter::once(Item::Stdin)),
-                Input::Path(root) => walk_root(root, opts.clone()),
+                Input::Path(root) => {
+                    let walk = walk_root(root.clone(), opts.clone());
+                    match shard {
+                        None => walk,
+                        Some(shard) => {
+                            Box::new(walk.filter(move |item| shard_owns(&shard, &root, item)))
+                        }
+                    }
+                }
             }
         })
+        .filter(move |item| !matches!((item, shard), (Item::Stdin, Some(s)) if s.index != 0))
+}
+
+/// True when `item`, walked under `root`, is `shard`'s. Files left out by
+/// the globs are counted by shard 0 only (they have no path here).
+fn shard_owns(shard: &Shard, root: &Path, item: &Item) -> bool {
+    let rel = |p: &Path| shard.owns(p.strip_prefix(root).unwrap_or(p));
+    match item {
+        Item::File { path, .. } | Item::Dir(path) => rel(path),
+        Item::Record(r) => rel(&crate::report::names::to_path(&r.path)),
+        Item::Excluded => shard.index == 0,
+        Item::Stdin => shard.index == 0,
+    }
 }
 
 fn walk_root(root: PathBuf, opts: WalkOptions) -> Box<dyn Iterator<Item = Item> + Send> {
@@ -356,6 +428,7 @@ mod tests {
         let opts = WalkOptions {
             follow_symlinks: false,
             filter: PathFilter::new(&[], &["*.log".into()]).unwrap(),
+            shard: None,
         };
         let mut files = Vec::new();
         let mut records = Vec::new();

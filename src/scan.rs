@@ -1,11 +1,22 @@
 //! The scan pipeline: inputs -> engine -> events, on all cores.
 //!
-//! One walker feeds work items to a rayon pool of `threads` workers
-//! (`par_bridge`); each worker reads files through its own thread-local
-//! buffers and sends batches of events over a bounded channel to the
-//! calling thread, which is the only one that reports. The channel is
-//! bounded, so a slow report sink slows the workers down instead of
-//! buffering without limit.
+//! With `-j1` everything runs on the calling thread: the walk, the reads,
+//! the scan and the report, with no thread hand-off at all (on a tree of
+//! small files the hand-offs cost more than the scanning did).
+//!
+//! With more threads, one walker hands out *batches* of work items (not one
+//! at a time) to a rayon pool of `threads` workers; a batch is split further
+//! only when another worker is idle, so a batch of big files still spreads
+//! over the pool. Each worker reads files through its own thread-local
+//! buffers and collects the events of many files before it sends them over
+//! a bounded channel to the calling thread, which is the only one that
+//! reports. The channel is bounded, so a slow report sink slows the
+//! workers down instead of buffering without limit.
+//!
+//! The per-file path (see docs/DESIGN.md, "Many small files"): one `open`,
+//! one `fstat` (its result is passed along, never asked again), a file
+//! that fits the chunk read whole into a reused buffer with one `read`
+//! (plus the `read` that sees the end), the format sniffed from those bytes.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -13,10 +24,12 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rayon::iter::{IntoParallelRefIterator, ParallelBridge, ParallelIterator};
+use rayon::iter::{
+    IntoParallelIterator, IntoParallelRefIterator, ParallelBridge, ParallelIterator,
+};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -28,12 +41,25 @@ use crate::engine::{Engine, Flow};
 use crate::extract::{self, Budget, Format, LeafSink, LimitHit, Limits, Place, Problem};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
-use crate::report::event::{Event, FileCounts, FileEvent, FileStatus, FindingEvent, Location};
+use crate::report::event::{
+    Event, FileCounts, FileEvent, FileMeta, FileStatus, FindingEvent, Location,
+};
 use crate::report::names;
 use crate::rules::{Confidence, Severity};
+use crate::watch::state_cache::{Cached, ScanCache, Stamp};
 
-/// Findings sent to the reporter per message.
+/// Events sent to the reporter per message: a worker collects the events
+/// of many small files before it sends them.
 const BATCH: usize = 256;
+
+/// Work items handed to the pool at once. Big enough that the hand-off
+/// (a lock and a wake-up) is paid once per many small files; a batch is
+/// split among idle workers, so a batch of big files does not leave cores
+/// idle.
+const ITEMS_PER_BATCH: usize = 256;
+
+/// Bytes read ahead of sniffing a file too large to read whole.
+const HEAD: usize = 64 * 1024;
 
 /// Regular files at least this big are split into segments that several
 /// threads scan at once, so one huge file does not leave cores idle.
@@ -61,6 +87,9 @@ pub struct ScanConfig {
     pub min_confidence: Confidence,
     /// How far containers are opened.
     pub limits: Limits,
+    /// `--cache FILE`: files unchanged since the last run, and copies of
+    /// content already scanned, are reported from here without a scan.
+    pub cache: Option<Arc<ScanCache>>,
 }
 
 /// Counters over a whole scan.
@@ -106,15 +135,21 @@ impl Totals {
     }
 }
 
-enum Msg {
-    Events(Vec<Event>),
-    Excluded,
+/// What a worker sends to the reporting thread: the events of one or more
+/// files, and what it counted without an event.
+struct Msg {
+    events: Vec<Event>,
+    /// Files and directories left out by the globs.
+    excluded: u64,
     /// Findings below the confidence threshold, counted and dropped.
-    BelowConfidence(u64),
+    below_confidence: u64,
 }
 
 thread_local! {
     static BUFFERS: RefCell<ScanBuffers> = RefCell::new(ScanBuffers::default());
+    /// The bytes of the file being read: kept from file to file, so a small
+    /// file costs no allocation and no zeroing.
+    static FILE_BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs a scan and hands every event to `on_event` on the calling thread.
@@ -127,49 +162,134 @@ pub fn run(
     on_event: &mut dyn FnMut(Event),
 ) -> Totals {
     let mut totals = Totals::default();
+    let mut take = |msg: Msg, totals: &mut Totals| {
+        totals.excluded += msg.excluded;
+        totals.below_confidence += msg.below_confidence;
+        for ev in msg.events {
+            totals.count(&ev);
+            on_event(ev);
+        }
+    };
+    let threads = config.threads.max(1);
+    let chunk = config.chunk_size;
+    let min_confidence = config.min_confidence;
+    let limits = config.limits;
+    let cache = config.cache.clone();
+    if threads == 1 {
+        // One thread: walk, scan and report here, handing nothing over.
+        // The channel only carries a worker's batches to the loop below,
+        // uncontended.
+        let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
+        let worker = Worker::new(
+            engine,
+            fingerprinter,
+            &tx,
+            chunk,
+            min_confidence,
+            1,
+            progress,
+            limits,
+        )
+        .with_cache(cache.as_deref());
+        for item in inputs::items(config.inputs, config.walk) {
+            worker.process(item);
+            for msg in rx.try_iter() {
+                take(msg, &mut totals);
+            }
+        }
+        worker.flush();
+        drop(worker);
+        drop(tx);
+        for msg in rx.try_iter() {
+            take(msg, &mut totals);
+        }
+        return totals;
+    }
     let (tx, rx) = crossbeam_channel::bounded::<Msg>(64);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads.max(1))
+        .num_threads(threads)
         .thread_name(|i| format!("leakhound-scan-{i}"))
         .build()
         .expect("cannot start scanning threads");
-    let chunk = config.chunk_size;
-    let min_confidence = config.min_confidence;
-    let threads = config.threads.max(1);
-    let limits = config.limits;
     std::thread::scope(|s| {
         s.spawn(move || {
-            let items = inputs::items(config.inputs, config.walk);
+            // The sender lives in this thread: the report loop below ends
+            // when the walk is done and every worker has sent its events.
+            let pieces = Pieces {
+                engine,
+                fingerprinter,
+                tx: &tx,
+                chunk,
+                min_confidence,
+                threads,
+                progress: &progress,
+                limits,
+                cache: cache.as_deref(),
+            };
+            let batches = Batches {
+                items: inputs::items(config.inputs, config.walk),
+            };
             pool.install(|| {
-                items.par_bridge().for_each_with(tx, |tx, item| {
-                    let w = Worker {
-                        engine,
-                        fingerprinter,
-                        tx,
-                        chunk,
-                        min_confidence,
-                        threads,
-                        progress: progress.clone(),
-                        limits,
-                    };
-                    w.process(item);
+                batches.par_bridge().for_each(|batch| {
+                    // Split only when a worker is idle; each piece has one
+                    // worker, which sends its events when BATCH are waiting
+                    // and when the piece is done (on drop).
+                    batch
+                        .into_par_iter()
+                        .for_each_init(|| pieces.worker(), |w, item| w.process(item));
                 });
             });
         });
         for msg in rx {
-            match msg {
-                Msg::Excluded => totals.excluded += 1,
-                Msg::BelowConfidence(n) => totals.below_confidence += n,
-                Msg::Events(events) => {
-                    for ev in events {
-                        totals.count(&ev);
-                        on_event(ev);
-                    }
-                }
-            }
+            take(msg, &mut totals);
         }
     });
     totals
+}
+
+/// The walk's items, `ITEMS_PER_BATCH` at a time.
+struct Batches<I> {
+    items: I,
+}
+
+impl<I: Iterator<Item = Item>> Iterator for Batches<I> {
+    type Item = Vec<Item>;
+    fn next(&mut self) -> Option<Vec<Item>> {
+        let batch: Vec<Item> = self.items.by_ref().take(ITEMS_PER_BATCH).collect();
+        (!batch.is_empty()).then_some(batch)
+    }
+}
+
+/// What a piece of a batch needs to make its worker; copied into each
+/// piece rayon splits off.
+#[derive(Clone, Copy)]
+struct Pieces<'a> {
+    engine: &'a Engine,
+    fingerprinter: &'a Fingerprinter,
+    tx: &'a crossbeam_channel::Sender<Msg>,
+    chunk: usize,
+    min_confidence: Confidence,
+    threads: usize,
+    progress: &'a Option<Arc<AtomicU64>>,
+    limits: Limits,
+    cache: Option<&'a ScanCache>,
+}
+
+impl<'a> Pieces<'a> {
+    /// A worker for one piece of a batch.
+    fn worker(&self) -> Worker<'a> {
+        Worker::new(
+            self.engine,
+            self.fingerprinter,
+            self.tx,
+            self.chunk,
+            self.min_confidence,
+            self.threads,
+            self.progress.clone(),
+            self.limits,
+        )
+        .with_cache(self.cache)
+    }
 }
 
 /// Scans one stream (an open file, a pipe, a buffer) on the calling thread
@@ -203,24 +323,20 @@ fn one_thread(
     work: impl FnOnce(&Worker<'_>),
 ) -> Vec<Event> {
     let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
-    let worker = Worker {
+    let worker = Worker::new(
         engine,
         fingerprinter,
-        tx: &tx,
-        chunk: crate::engine::stream::DEFAULT_CHUNK,
+        &tx,
+        crate::engine::stream::DEFAULT_CHUNK,
         min_confidence,
-        threads: 1,
-        progress: None,
+        1,
+        None,
         limits,
-    };
+    );
     work(&worker);
+    drop(worker);
     drop(tx);
-    rx.try_iter()
-        .flat_map(|m| match m {
-            Msg::Events(events) => events,
-            Msg::Excluded | Msg::BelowConfidence(_) => Vec::new(),
-        })
-        .collect()
+    rx.try_iter().flat_map(|m| m.events).collect()
 }
 
 /// The findings (`location: name`) in the last name of `name`, a path as
@@ -250,19 +366,215 @@ struct Worker<'a> {
     threads: usize,
     progress: Option<Arc<AtomicU64>>,
     limits: Limits,
+    /// Events not sent yet: the events of many small files travel in one
+    /// message. A file's own events stay in order; at most `BATCH` wait.
+    pending: RefCell<Msg>,
+    /// Owner, group and mtime of the file being scanned, from its `fstat`,
+    /// for its record (so the reporter need not stat it again).
+    file_meta: RefCell<Option<Box<FileMeta>>>,
+    cache: Option<&'a ScanCache>,
+    /// With a cache: the events of the file being scanned, kept for the
+    /// cache as well as sent (`None` once there are too many to keep).
+    capture: RefCell<Option<Vec<Event>>>,
+    /// Findings below the confidence threshold, all files together.
+    below_total: std::cell::Cell<u64>,
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl<'a> Worker<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: &'a Engine,
+        fingerprinter: &'a Fingerprinter,
+        tx: &'a crossbeam_channel::Sender<Msg>,
+        chunk: usize,
+        min_confidence: Confidence,
+        threads: usize,
+        progress: Option<Arc<AtomicU64>>,
+        limits: Limits,
+    ) -> Worker<'a> {
+        Worker {
+            engine,
+            fingerprinter,
+            tx,
+            chunk,
+            min_confidence,
+            threads,
+            progress,
+            limits,
+            pending: RefCell::new(Msg {
+                events: Vec::new(),
+                excluded: 0,
+                below_confidence: 0,
+            }),
+            file_meta: RefCell::new(None),
+            cache: None,
+            capture: RefCell::new(None),
+            below_total: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn with_cache(mut self, cache: Option<&'a ScanCache>) -> Worker<'a> {
+        self.cache = cache;
+        self
+    }
+
+    /// [`Worker::scan_file`] through the cache: a file whose row matches
+    /// its `fstat` is not read; one whose content (keyed MAC) was scanned
+    /// before, at another path or in another run, is read for its MAC but
+    /// not scanned; the rest is scanned and kept. A cache that cannot be
+    /// read or written is reported once per file as a warning in the log
+    /// and the file is scanned as without one.
+    fn scan_file_cached(
+        &self,
+        cache: &ScanCache,
+        path: &Path,
+        name: &str,
+        mut file: File,
+        st: &rustix::fs::Stat,
+    ) {
+        let stamp = Stamp::of(st);
+        let hit = |mac: &crate::watch::state::ContentMac| match cache.content(mac) {
+            Ok(Some(c)) => c.replay(name).map(|events| (c, events)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        };
+        match cache.unchanged(&stamp) {
+            Ok(Some(mac)) => {
+                if let Some((c, events)) = hit(&mac) {
+                    cache.counts.unchanged.fetch_add(1, Ordering::Relaxed);
+                    return self.replay(events, c.below_confidence, st);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+        // Changed or new: its MAC says whether this content was seen.
+        let mac = {
+            use std::io::Seek;
+            let mac = cache.mac_reader(&mut file);
+            match (mac, file.rewind()) {
+                (Ok(mac), Ok(())) => mac,
+                _ => return self.scan_file(name, file, st),
+            }
+        };
+        if let Some((c, events)) = hit(&mac) {
+            if let Err(e) = cache.store(path, &stamp, mac, c.findings(), None) {
+                tracing::warn!("{e}");
+            }
+            cache.counts.copies.fetch_add(1, Ordering::Relaxed);
+            return self.replay(events, c.below_confidence, st);
+        }
+        cache.counts.scanned.fetch_add(1, Ordering::Relaxed);
+        self.capture.replace(Some(Vec::new()));
+        let below_before = self.below_total.get();
+        let after = {
+            let f = file.try_clone();
+            self.scan_file(name, file, st);
+            f.and_then(|f| rustix::fs::fstat(&f).map_err(Into::into))
+                .ok()
+        };
+        let Some(events) = self.capture.take() else {
+            return;
+        };
+        // Changed while it was read: what was kept may not be `mac`'s.
+        if after.is_none_or(|a| Stamp::of(&a) != stamp) {
+            return;
+        }
+        if let Some(c) = Cached::of(&events, self.below_total.get() - below_before)
+            && let Err(e) = cache.store(path, &stamp, mac, 0, Some(c))
+        {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Sends a file's kept events, its record with its owner and mtime.
+    fn replay(&self, mut events: Vec<Event>, below: u64, st: &rustix::fs::Stat) {
+        for ev in &mut events {
+            if let Event::File(r) = ev
+                && r.member.is_none()
+            {
+                r.meta = Some(Box::new(crate::report::meta::unnamed(
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_mtime,
+                    st.st_mtime_nsec as i64,
+                )));
+            }
+        }
+        if below > 0 {
+            self.below(below);
+        }
+        self.send(events);
+    }
 }
 
 impl Worker<'_> {
+    /// Queues events; they are sent once `BATCH` are waiting.
     fn send(&self, events: Vec<Event>) {
+        {
+            let mut capture = self.capture.borrow_mut();
+            if let Some(kept) = capture.as_mut() {
+                if kept.len() + events.len() <= crate::watch::state_cache::MAX_CACHED_EVENTS {
+                    kept.extend(events.iter().cloned());
+                } else {
+                    *capture = None;
+                }
+            }
+        }
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            if p.events.is_empty() {
+                p.events = events;
+            } else {
+                p.events.extend(events);
+            }
+            p.events.len() >= BATCH
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Counts findings below the confidence threshold.
+    fn below(&self, n: u64) {
+        self.below_total.set(self.below_total.get() + n);
+        self.pending.borrow_mut().below_confidence += n;
+    }
+
+    /// Sends what is waiting.
+    fn flush(&self) {
+        let msg = {
+            let mut p = self.pending.borrow_mut();
+            if p.events.is_empty() && p.excluded == 0 && p.below_confidence == 0 {
+                return;
+            }
+            std::mem::replace(
+                &mut *p,
+                Msg {
+                    events: Vec::with_capacity(BATCH),
+                    excluded: 0,
+                    below_confidence: 0,
+                },
+            )
+        };
         // The receiver only goes away when the process is ending.
-        let _ = self.tx.send(Msg::Events(events));
+        let _ = self.tx.send(msg);
     }
 
     fn process(&self, item: Item) {
         match item {
-            Item::Excluded => {
-                let _ = self.tx.send(Msg::Excluded);
-            }
+            Item::Excluded => self.pending.borrow_mut().excluded += 1,
             Item::Record(r) => {
                 self.scan_name_of(&r.path);
                 self.send(vec![Event::File(r)])
@@ -279,43 +591,68 @@ impl Worker<'_> {
                 let name = names::escape_path(&path);
                 let last = path.file_name().unwrap_or(path.as_os_str());
                 self.scan_name(&name, None, last.as_encoded_bytes());
-                match open_for_scan(&path, follow_link) {
-                    Ok(file) => self.scan_file(&name, file),
+                match open_with_stat(&path, follow_link) {
+                    Ok((file, st)) => match self.cache {
+                        Some(cache) => self.scan_file_cached(cache, &path, &name, file, &st),
+                        None => self.scan_file(&name, file, &st),
+                    },
                     Err(record) => self.send(vec![Event::File(record)]),
                 }
             }
         }
     }
 
-    /// Scans an open regular file: containers are opened, big plain files
-    /// are split into segments, sparse ones scanned only where they hold
-    /// data, the rest is streamed; all within `--max-time`.
-    fn scan_file(&self, name: &str, mut file: File) {
-        use std::os::unix::fs::{FileExt, MetadataExt};
+    /// Scans an open regular file (`st`: its `fstat`): containers are
+    /// opened, big plain files are split into segments, sparse ones scanned
+    /// only where they hold data, the rest is streamed; all within
+    /// `--max-time`.
+    ///
+    /// A file that fits in one chunk is read whole into the thread's
+    /// reused buffer (one `read` for its bytes, one that sees the end),
+    /// sniffed from those bytes and scanned from memory; a bigger one has
+    /// its first `HEAD` bytes read that way and the rest streamed after
+    /// them.
+    fn scan_file(&self, name: &str, mut file: File, st: &rustix::fs::Stat) {
         let deadline = Deadline::start(self.limits.max_time);
-        let (len, blocks) = file
-            .metadata()
-            .map(|m| (m.len(), m.blocks()))
-            .unwrap_or((0, 0));
-        let mut head = vec![0u8; 64 * 1024];
-        let n = match file.read_at(&mut head, 0) {
-            Ok(n) => n,
-            Err(e) => return self.unreadable(name, &e),
+        self.file_meta
+            .replace(Some(Box::new(crate::report::meta::unnamed(
+                st.st_uid,
+                st.st_gid,
+                st.st_mtime,
+                st.st_mtime_nsec as i64,
+            ))));
+        let len = st.st_size as u64;
+        let blocks = st.st_blocks as u64;
+        // One more byte than the file holds: a file that grew since the
+        // `fstat` is not mistaken for a whole one.
+        let want = if len < self.chunk as u64 {
+            len as usize + 1
+        } else {
+            HEAD
         };
-        head.truncate(n);
+        let mut head = FILE_BYTES.with(|b| b.take());
+        head.clear();
+        head.reserve(want);
+        // `take(..).read_to_end` reads into spare capacity without zeroing.
+        if let Err(e) = (&mut file).take(want as u64).read_to_end(&mut head) {
+            FILE_BYTES.with(|b| b.replace(head));
+            return self.unreadable(name, &e);
+        }
+        let whole = head.len() < want;
         match extract::sniff(&head) {
             Format::Plain => {
                 // Fewer blocks than bytes: holes, which read as zeros and
                 // hold nothing to find (a 1 TiB sparse file would otherwise
                 // be read in full).
                 let sparse = len >= SEGMENT && blocks.saturating_mul(512) < len;
-                if sparse || (self.threads > 1 && len >= SEGMENTED_FROM) {
+                if !whole && (sparse || (self.threads > 1 && len >= SEGMENTED_FROM)) {
                     let binary = match detect_encoding(&head) {
                         Encoding::Utf8 { bom: false } => Some(false),
                         Encoding::Binary => Some(true),
                         _ => None,
                     };
                     if let Some(binary) = binary {
+                        FILE_BYTES.with(|b| b.replace(head));
                         let extents = if sparse {
                             data_extents(&file, len)
                         } else {
@@ -324,10 +661,22 @@ impl Worker<'_> {
                         return self.scan_segmented(name, &file, len, binary, &extents, deadline);
                     }
                 }
-                let mut timed = deadline.reader(&mut file);
-                self.scan_stream(name, &mut timed);
+                if whole {
+                    self.scan_stream(name, &mut &head[..]);
+                } else {
+                    let mut timed = deadline.reader(&mut file);
+                    self.scan_stream(name, &mut (&head[..]).chain(&mut timed));
+                }
+                FILE_BYTES.with(|b| b.replace(head));
             }
             format => {
+                FILE_BYTES.with(|b| b.replace(head));
+                // Containers read the file from its start (some seek in
+                // it): back to byte 0, nothing held.
+                use std::io::Seek;
+                if let Err(e) = file.rewind() {
+                    return self.unreadable(name, &e);
+                }
                 let seekable = file.try_clone().ok();
                 let mut timed = deadline.reader(&mut file);
                 self.scan_container(name, format, Vec::new(), &mut timed, seekable.as_ref(), len)
@@ -337,6 +686,8 @@ impl Worker<'_> {
 
     /// Reports a file whose first bytes could not be read.
     fn unreadable(&self, name: &str, e: &std::io::Error) {
+        // Its record is made from the path alone.
+        self.file_meta.take();
         let record = inputs::record(
             &names::to_path(name),
             FileStatus::Error,
@@ -446,7 +797,7 @@ impl Worker<'_> {
             bytes: if len > 0 { len } else { leaves.leaf_bytes },
             encoding: Some(format.name().to_string()),
             findings: leaves.findings,
-            meta: None,
+            meta: self.file_meta.take(),
         }));
         self.send(records);
     }
@@ -464,7 +815,7 @@ impl Worker<'_> {
                 bytes: stats.bytes,
                 encoding: Some(stats.encoding.name().to_string()),
                 findings: count,
-                meta: None,
+                meta: self.file_meta.take(),
             },
             Err(e) => FileEvent {
                 path: path.to_string(),
@@ -487,7 +838,7 @@ impl Worker<'_> {
                 bytes: e.bytes,
                 encoding: None,
                 findings: count,
-                meta: None,
+                meta: self.file_meta.take(),
             },
         };
         self.send(vec![Event::File(record)]);
@@ -533,7 +884,7 @@ impl Worker<'_> {
             self.send(batch);
         }
         if below > 0 {
-            let _ = self.tx.send(Msg::BelowConfidence(below));
+            self.below(below);
         }
         (count, result)
     }
@@ -570,36 +921,47 @@ impl Worker<'_> {
         let mut timed_out = false;
         let mut batch: Vec<Event> = Vec::new();
         for group in segments.chunks(SEGMENTS_PER_BATCH * self.threads) {
-            let results: Vec<(Vec<SegmentMatch<'_>>, std::io::Result<_>)> = group
-                .par_iter()
-                .map(|range| {
-                    if let Err(e) = deadline.check() {
-                        return (Vec::new(), Err(e));
+            // The closure sees only what is shared between threads (the
+            // worker's queue of events is its own).
+            let (engine, chunk, progress, min_confidence) =
+                (self.engine, self.chunk, &self.progress, self.min_confidence);
+            let one = |range: &std::ops::Range<u64>| {
+                if let Err(e) = deadline.check() {
+                    return (Vec::new(), 0, Err(e));
+                }
+                let bufs = BUFFERS.with(|b| b.take());
+                let mut scanner = StreamScanner::with_buffers(engine, chunk, bufs);
+                if let Some(p) = progress {
+                    scanner.set_progress(p.clone());
+                }
+                let mut found = Vec::new();
+                let mut below = 0u64;
+                let totals = scanner.scan_segment(file, len, range.clone(), binary, &mut |sm| {
+                    if sm.located.m.confidence >= min_confidence {
+                        found.push(sm);
+                    } else {
+                        below += 1;
                     }
-                    let bufs = BUFFERS.with(|b| b.take());
-                    let mut scanner = StreamScanner::with_buffers(self.engine, self.chunk, bufs);
-                    if let Some(p) = &self.progress {
-                        scanner.set_progress(p.clone());
-                    }
-                    let mut found = Vec::new();
-                    let mut below = 0u64;
-                    let totals =
-                        scanner.scan_segment(file, len, range.clone(), binary, &mut |sm| {
-                            if sm.located.m.confidence >= self.min_confidence {
-                                found.push(sm);
-                            } else {
-                                below += 1;
-                            }
-                            Flow::Continue(())
-                        });
-                    BUFFERS.with(|b| b.replace(scanner.into_buffers()));
-                    if below > 0 {
-                        let _ = self.tx.send(Msg::BelowConfidence(below));
-                    }
-                    (found, totals)
-                })
-                .collect();
-            for ((found, totals), range) in results.into_iter().zip(group) {
+                    Flow::Continue(())
+                });
+                BUFFERS.with(|b| b.replace(scanner.into_buffers()));
+                (found, below, totals)
+            };
+            type Segment<'e> = (Vec<SegmentMatch<'e>>, u64, std::io::Result<SegmentTotals>);
+            // With -j1 there is no pool: the segments are scanned here.
+            let results: Vec<Segment<'_>> = if self.threads > 1 {
+                group.par_iter().map(one).collect()
+            } else {
+                group.iter().map(one).collect()
+            };
+            let below: u64 = results.iter().map(|r| r.1).sum();
+            if below > 0 {
+                self.below(below);
+            }
+            let results = results
+                .into_iter()
+                .map(|(found, _, totals)| (found, totals));
+            for ((found, totals), range) in results.zip(group) {
                 let totals = match totals {
                     Ok(t) => t,
                     Err(e) => {
@@ -670,7 +1032,7 @@ impl Worker<'_> {
             bytes: scanned,
             encoding: Some(encoding.name().to_string()),
             findings: count,
-            meta: None,
+            meta: self.file_meta.take(),
         })]);
     }
 
@@ -741,7 +1103,7 @@ impl Worker<'_> {
         });
         if below > 0 {
             // Counted in the summary like weak findings in content.
-            let _ = self.tx.send(Msg::BelowConfidence(below));
+            self.below(below);
         }
         let n = found.len() as u64;
         if n > 0 {
@@ -967,6 +1329,13 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
 // The error is the file's record, made once per file that cannot be opened.
 #[allow(clippy::result_large_err)]
 pub fn open_for_scan(path: &Path, follow: bool) -> Result<File, FileEvent> {
+    open_with_stat(path, follow).map(|(file, _)| file)
+}
+
+/// [`open_for_scan`], with the `fstat` it made, so that a caller needs no
+/// second one.
+#[allow(clippy::result_large_err)]
+pub fn open_with_stat(path: &Path, follow: bool) -> Result<(File, rustix::fs::Stat), FileEvent> {
     let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     if !follow {
         flags |= OFlags::NOFOLLOW;
@@ -1001,7 +1370,7 @@ pub fn open_for_scan(path: &Path, follow: bool) -> Result<File, FileEvent> {
     })?;
     match rustix::fs::fstat(&fd) {
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {
-            Ok(File::from(fd))
+            Ok((File::from(fd), st))
         }
         Ok(_) => {
             let meta = File::from(fd).metadata().map_err(|e| {

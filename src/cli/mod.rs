@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod merge_cmd;
 mod ocr_args;
 pub mod output;
 mod proof_cmd;
@@ -124,6 +125,10 @@ pub enum Command {
     /// files (`scan --format jsonl`); several runs show a trend. See
     /// docs/report.md.
     Report(report_cmd::ReportArgs),
+    /// Merge the JSON-lines reports of the shards of one scan (`scan
+    /// --shard K/N`) into one: every event once, one summary. See
+    /// docs/scale.md.
+    Merge(merge_cmd::MergeArgs),
     /// Make an Ed25519 key pair for signing proofs of scan (`scan --proof
     /// FILE --signing-key KEY`).
     Keygen(proof_cmd::KeygenArgs),
@@ -453,6 +458,22 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", requires = "proof")]
     pub signing_key: Option<PathBuf>,
 
+    /// Remember what this scan found in FILE (SQLite, created 0600) and
+    /// use it next time: a file whose size, mtime and ctime did not change
+    /// is reported from it without being read, and content already scanned
+    /// at another path (a copy, a backup) is not scanned again. It keeps
+    /// masked values and fingerprints only (docs/scale.md).
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+
+    /// Scan only shard K of N (K from 0 to N-1): a fixed partition of the
+    /// files by a hash of their path relative to the root, so N runs (on N
+    /// machines, a Slurm job array, a Kubernetes Indexed Job) scan every
+    /// file exactly once between them; `leakhound merge` joins their
+    /// reports (docs/scale.md).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::inputs::Shard>,
+
     /// Bytes read per window (for tests of chunk boundaries).
     #[arg(long, hide = true, default_value_t = crate::engine::stream::DEFAULT_CHUNK)]
     pub chunk_size: usize,
@@ -545,6 +566,7 @@ pub fn main() -> ExitCode {
         Command::Watch => watch_cmd::run(cli.config.as_deref()),
         Command::Status(args) => status_cmd::run(args, cli.config.as_deref()),
         Command::Report(args) => report_cmd::run(args),
+        Command::Merge(args) => merge_cmd::run(args),
         Command::Keygen(args) => proof_cmd::keygen(args),
         Command::Verify(args) => proof_cmd::verify(args),
         Command::Diff(args) => proof_cmd::diff(args),

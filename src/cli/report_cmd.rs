@@ -112,6 +112,11 @@ impl SideOutputs {
     /// them raw).
     pub fn observe(&mut self, ev: &mut Event, masker: &mut Masker<'_>) {
         if let Event::File(f) = ev
+            && let Some(meta) = &mut f.meta
+        {
+            // The scanner's own `fstat` of the file: only the names to add.
+            self.meta.name(meta);
+        } else if let Event::File(f) = ev
             && f.member.is_none()
             && f.meta.is_none()
             && f.path != "<stdin>"

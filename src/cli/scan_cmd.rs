@@ -223,16 +223,33 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    // The cache's rows are valid for these rules and every setting that
+    // changes what is reported (docs/scale.md).
+    let cache = match &args.cache {
+        Some(path) => {
+            let version = format!(
+                "scan {} min_confidence={} {limits:?}",
+                engine.rule_set().version,
+                args.min_confidence.level().as_str(),
+            );
+            let cache = crate::watch::state_cache::ScanCache::open(path, &fingerprinter, version)
+                .map_err(|e| anyhow::anyhow!("--cache: {e}"))?;
+            Some(Arc::new(cache))
+        }
+        None => None,
+    };
     let config = ScanConfig {
         inputs,
         walk: WalkOptions {
             follow_symlinks: args.follow,
             filter,
+            shard: args.shard,
         },
         threads,
         chunk_size: args.chunk_size,
         min_confidence: args.min_confidence.level(),
         limits,
+        cache: cache.clone(),
     };
 
     let roots: Vec<PathBuf> = args
@@ -353,6 +370,15 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         side.observe(&mut ev, &mut side_masker);
         emit(&mut sink, &ev, &None)
     });
+    if let Some(cache) = &cache
+        && let Err(e) = cache.flush()
+    {
+        // The report is whole; only the next run is slower.
+        eprintln!("leakhound: warning: --cache: {e} (the next run scans those files again)");
+    }
+    if let Some(cache) = &cache {
+        eprintln!("leakhound: cache: {}", cache.counts);
+    }
     // The exit code and the summary count what was reported, not what the
     // policy held back.
     let r = &stage.reported;

@@ -40,26 +40,41 @@ impl MetaReader {
 
     /// The same, from metadata already at hand.
     pub fn from_metadata(&self, md: &std::fs::Metadata) -> FileMeta {
-        let mtime = if md.mtime() >= 0 {
-            UNIX_EPOCH
-                + Duration::new(
-                    md.mtime() as u64,
-                    md.mtime_nsec().clamp(0, 999_999_999) as u32,
-                )
-        } else {
-            UNIX_EPOCH
-        };
-        FileMeta {
-            owner: Principal {
-                id: md.uid(),
-                name: self.users.get(&md.uid()).cloned(),
-            },
-            group: Principal {
-                id: md.gid(),
-                name: self.groups.get(&md.gid()).cloned(),
-            },
-            mtime: humantime::format_rfc3339_seconds(mtime).to_string(),
+        let mut meta = unnamed(md.uid(), md.gid(), md.mtime(), md.mtime_nsec());
+        self.name(&mut meta);
+        meta
+    }
+
+    /// Fills in the names of a [`FileMeta`] made by [`unnamed`] (the
+    /// scanner has the file's `fstat` at hand, not the account databases).
+    pub fn name(&self, meta: &mut FileMeta) {
+        if meta.owner.name.is_none() {
+            meta.owner.name = self.users.get(&meta.owner.id).cloned();
         }
+        if meta.group.name.is_none() {
+            meta.group.name = self.groups.get(&meta.group.id).cloned();
+        }
+    }
+}
+
+/// Owner, group and mtime from the numbers of a `stat`, without names (see
+/// [`MetaReader::name`]).
+pub fn unnamed(uid: u32, gid: u32, mtime: i64, mtime_nsec: i64) -> FileMeta {
+    let mtime = if mtime >= 0 {
+        UNIX_EPOCH + Duration::new(mtime as u64, mtime_nsec.clamp(0, 999_999_999) as u32)
+    } else {
+        UNIX_EPOCH
+    };
+    FileMeta {
+        owner: Principal {
+            id: uid,
+            name: None,
+        },
+        group: Principal {
+            id: gid,
+            name: None,
+        },
+        mtime: humantime::format_rfc3339_seconds(mtime).to_string(),
     }
 }
 

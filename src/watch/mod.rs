@@ -45,6 +45,7 @@ pub mod sd_notify;
 pub mod seams;
 mod source;
 pub mod state;
+pub mod state_cache;
 pub mod status;
 pub mod walker;
 

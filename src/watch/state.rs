@@ -226,7 +226,13 @@ impl StateDb {
     /// is vacuumed so the digests do not linger in free pages: every file
     /// is scanned (and its findings reported) once more.
     pub fn open(dir: &Path) -> Result<StateDb, StateError> {
-        let path = dir.join(DB_FILE);
+        Self::open_file(&dir.join(DB_FILE))
+    }
+
+    /// Opens (or creates, mode 0600) a state database at `path` itself
+    /// (`scan --cache FILE`), with the daemon's schema.
+    pub fn open_file(path: &Path) -> Result<StateDb, StateError> {
+        let path = path.to_path_buf();
         make_private(&path)?;
         let err = |error| StateError::Sql {
             path: path.clone(),
@@ -400,6 +406,59 @@ impl StateDb {
     }
 
     /// Number of files remembered.
+    /// Runs `f` on the connection (for the tables of `scan --cache`,
+    /// which share this file).
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| self.err(e))
+    }
+
+    /// Writes many rows, and whatever `more` writes, in one transaction.
+    pub fn put_batch(
+        &self,
+        rows: &[(PathBuf, Record)],
+        more: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<(), StateError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
+                        generation, mac, rules_version, verdict, findings, scanned_at,
+                        mark_offset, mark_mac, mark_lines)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL)",
+                )
+                .map_err(|e| self.err(e))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            for (path, rec) in rows {
+                stmt.execute(params![
+                    rec.dev as i64,
+                    rec.ino as i64,
+                    path.as_os_str().as_bytes(),
+                    rec.size as i64,
+                    rec.mtime_ns,
+                    rec.ctime_ns,
+                    rec.generation.map(|g| g as i64),
+                    rec.mac.as_ref().map(|h| &h[..]),
+                    rec.rules_version,
+                    rec.verdict,
+                    rec.findings as i64,
+                    now,
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        more(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     pub fn count(&self) -> Result<u64, StateError> {
         let conn = self.lock();
         conn.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))

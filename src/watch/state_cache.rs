@@ -1,0 +1,555 @@
+//! `leakhound scan --cache FILE`: what a one-off scan remembers between
+//! runs, in the daemon's state database format ([`super::state`]).
+//!
+//! A file enters as its `fstat` (and, when it must be read, its bytes); a
+//! verdict leaves: "unchanged since the last run: here are its events",
+//! "the same content as another file: here are its events", or "scan it",
+//! after which its events are kept. Two tables of the same SQLite file:
+//!
+//! - `files` (the daemon's table): per (device, inode) the size, mtime,
+//!   ctime, the keyed MAC of the content and the version it was scanned
+//!   with. A file whose row matches its `fstat` is not read at all. Its
+//!   `path` is the keyed MAC of the path, not the path: a number in a file
+//!   name must not be kept raw.
+//! - `contents`: per keyed content MAC, the events its scan gave (masked
+//!   values and fingerprints only, as every report has them: never a raw
+//!   value, and the key is the HMAC of [`StateKey`], not a plain hash, so
+//!   a small file holding one number cannot be brute-forced from it). A
+//!   file read for the first time whose MAC is there (a copy, a backup) is
+//!   not scanned again.
+//!
+//! The version a row is valid for is the rules version plus every setting
+//! that changes what a scan reports (minimum confidence, container
+//! limits); a row of another version is ignored and rewritten. Its rows
+//! carry that whole string, so a daemon on the same database, whose
+//! version is the rules version alone, never takes a scan's row as its own
+//! (its actions must run), and a scan never takes a daemon's. Only files
+//! read whole are kept (a partial or failed scan is done again next time).
+//! Rows are written in batches, in one transaction each; a crash loses at
+//! most the last batch, which only means those files are scanned again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::state::{ContentMac, Record, StateDb, StateError, StateKey, Verdict};
+use crate::fingerprint::Fingerprinter;
+use crate::report::event::{Event, FileEvent, FileStatus, FindingEvent, Location};
+use crate::rules::{Confidence, Severity};
+
+/// Rows written per transaction.
+const WRITE_BATCH: usize = 512;
+
+/// A file with more events than this is scanned every time rather than
+/// kept (its events are held in memory until its scan ends).
+pub const MAX_CACHED_EVENTS: usize = 10_000;
+
+/// What the `contents` table holds, created on open (the daemon ignores it).
+const CONTENTS: &str = "CREATE TABLE IF NOT EXISTS contents (
+    mac BLOB NOT NULL,
+    version TEXT NOT NULL,
+    events TEXT NOT NULL,
+    below_confidence INTEGER NOT NULL,
+    PRIMARY KEY (mac, version)
+);
+CREATE TABLE IF NOT EXISTS cache_meta (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);";
+
+/// The events of one file's content, without its path: what is replayed
+/// for a file that did not change, or for another copy of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cached {
+    pub events: Vec<CachedEvent>,
+    /// Findings below the confidence threshold (counted in the summary).
+    pub below_confidence: u64,
+}
+
+/// One event of a file, as kept: a finding (masked, fingerprinted) or a
+/// file record (the file's own, or a member's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum CachedEvent {
+    #[serde(rename = "f")]
+    Finding {
+        rule: String,
+        kind: String,
+        severity: String,
+        confidence: String,
+        member: Option<String>,
+        offset: u64,
+        length: u64,
+        line: Option<u64>,
+        column: Option<u64>,
+        masked: String,
+        fingerprint: String,
+        test_data: bool,
+    },
+    #[serde(rename = "r")]
+    Record {
+        member: Option<String>,
+        status: FileStatus,
+        reason: Option<String>,
+        bytes: u64,
+        encoding: Option<String>,
+        findings: u64,
+    },
+}
+
+impl Cached {
+    /// Findings among the kept events.
+    pub fn findings(&self) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, CachedEvent::Finding { .. }))
+            .count() as u64
+    }
+
+    /// The events of a scan of one file, if they can be kept: content
+    /// findings and file records only (findings in the file's name depend
+    /// on its path and are made again), and the file's own record says it
+    /// was read whole.
+    pub fn of(events: &[Event], below_confidence: u64) -> Option<Cached> {
+        let mut out = Vec::with_capacity(events.len());
+        let mut whole = false;
+        for ev in events {
+            match ev {
+                Event::Finding(f) if f.location == Location::Content => {
+                    out.push(CachedEvent::Finding {
+                        rule: f.rule.clone(),
+                        kind: f.kind.clone(),
+                        severity: f.severity.as_str().to_string(),
+                        confidence: f.confidence.as_str().to_string(),
+                        member: f.member.clone(),
+                        offset: f.offset,
+                        length: f.length,
+                        line: f.line,
+                        column: f.column,
+                        masked: f.masked.clone(),
+                        fingerprint: f.fingerprint.clone(),
+                        test_data: f.test_data,
+                    })
+                }
+                Event::File(r) => {
+                    if r.member.is_none() {
+                        whole = r.status == FileStatus::Scanned;
+                    }
+                    out.push(CachedEvent::Record {
+                        member: r.member.clone(),
+                        status: r.status,
+                        reason: r.reason.clone(),
+                        bytes: r.bytes,
+                        encoding: r.encoding.clone(),
+                        findings: r.findings,
+                    })
+                }
+                _ => return None,
+            }
+        }
+        whole.then_some(Cached {
+            events: out,
+            below_confidence,
+        })
+    }
+
+    /// The events again, for the file at `path` (escaped, as events carry
+    /// it). `None` if a row does not parse (then the file is scanned).
+    pub fn replay(&self, path: &str) -> Option<Vec<Event>> {
+        let mut out = Vec::with_capacity(self.events.len());
+        for ev in &self.events {
+            out.push(match ev {
+                CachedEvent::Finding {
+                    rule,
+                    kind,
+                    severity,
+                    confidence,
+                    member,
+                    offset,
+                    length,
+                    line,
+                    column,
+                    masked,
+                    fingerprint,
+                    test_data,
+                } => Event::Finding(FindingEvent {
+                    rule: rule.clone(),
+                    kind: kind.clone(),
+                    severity: Severity::parse(severity)?,
+                    confidence: Confidence::parse(confidence)?,
+                    path: path.to_string(),
+                    member: member.clone(),
+                    offset: *offset,
+                    length: *length,
+                    line: *line,
+                    column: *column,
+                    masked: masked.clone(),
+                    fingerprint: fingerprint.clone(),
+                    test_data: *test_data,
+                    data_location: None,
+                    location: Location::Content,
+                }),
+                CachedEvent::Record {
+                    member,
+                    status,
+                    reason,
+                    bytes,
+                    encoding,
+                    findings,
+                } => Event::File(FileEvent {
+                    path: path.to_string(),
+                    member: member.clone(),
+                    status: *status,
+                    reason: reason.clone(),
+                    bytes: *bytes,
+                    encoding: encoding.clone(),
+                    findings: *findings,
+                    meta: None,
+                }),
+            });
+        }
+        Some(out)
+    }
+}
+
+/// The identity and times of a file, from its `fstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl Stamp {
+    pub fn of(st: &rustix::fs::Stat) -> Stamp {
+        Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime_ns: st.st_mtime.saturating_mul(1_000_000_000) + st.st_mtime_nsec as i64,
+            ctime_ns: st.st_ctime.saturating_mul(1_000_000_000) + st.st_ctime_nsec as i64,
+        }
+    }
+}
+
+/// Rows waiting to be written.
+#[derive(Default)]
+struct Writes {
+    files: Vec<(PathBuf, Record)>,
+    contents: HashMap<ContentMac, Cached>,
+}
+
+/// The cache of one scan: its database, its MAC key and its version.
+pub struct ScanCache {
+    db: StateDb,
+    key: StateKey,
+    version: String,
+    writes: Mutex<Writes>,
+    /// What this run took from the cache, for the line at the end.
+    pub counts: CacheCounts,
+}
+
+/// Files of this run by what the cache did for them.
+#[derive(Debug, Default)]
+pub struct CacheCounts {
+    /// Unchanged since they were scanned: not read.
+    pub unchanged: AtomicU64,
+    /// Read for their MAC only: their content was scanned before.
+    pub copies: AtomicU64,
+    /// Scanned.
+    pub scanned: AtomicU64,
+}
+
+impl std::fmt::Display for CacheCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        write!(
+            f,
+            "{} files unchanged (not read), {} copies of content scanned before (not scanned), {} scanned",
+            get(&self.unchanged),
+            get(&self.copies),
+            get(&self.scanned)
+        )
+    }
+}
+
+impl std::fmt::Debug for ScanCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanCache")
+            .field("path", &self.db.path())
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScanCache {
+    /// Opens (or creates, mode 0600) the cache at `path`. `version`: the
+    /// rules version and the settings that change what a scan reports.
+    /// Rows made under another fingerprint key are dropped (their
+    /// fingerprints would not be this run's).
+    pub fn open(
+        path: &Path,
+        fingerprinter: &Fingerprinter,
+        version: String,
+    ) -> Result<ScanCache, StateError> {
+        let db = StateDb::open_file(path)?;
+        let key = StateKey::derive(fingerprinter);
+        let key_id = key.mac(b"leakhound scan cache key id");
+        db.with(|conn| {
+            // A re-scan looks up every file: keep the pages in memory
+            // (mapped, and a 64 MiB page cache) rather than a `pread` per
+            // lookup (the default 2 MiB cache made SQLite's reads half the
+            // time of a re-scan of 100,000 files).
+            conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;")?;
+            conn.execute_batch(CONTENTS)?;
+            let stored: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT value FROM cache_meta WHERE name = 'key_id'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if stored.as_deref() != Some(&key_id[..]) {
+                conn.execute_batch("DELETE FROM contents;")?;
+                conn.execute(
+                    "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('key_id', ?1)",
+                    params![&key_id[..]],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(ScanCache {
+            db,
+            key,
+            version,
+            writes: Mutex::new(Writes::default()),
+            counts: CacheCounts::default(),
+        })
+    }
+
+    fn writes(&self) -> std::sync::MutexGuard<'_, Writes> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The MAC of a file's content when its row says it has not changed
+    /// since it was scanned whole with this version.
+    pub fn unchanged(&self, stamp: &Stamp) -> Result<Option<ContentMac>, StateError> {
+        let Some(rec) = self.db.get(stamp.dev, stamp.ino)? else {
+            return Ok(None);
+        };
+        let same = rec.size == stamp.size
+            && rec.mtime_ns == stamp.mtime_ns
+            && rec.ctime_ns == stamp.ctime_ns
+            && rec.rules_version == self.version
+            && rec.complete();
+        Ok(if same { rec.mac } else { None })
+    }
+
+    /// The events kept for content with this MAC.
+    pub fn content(&self, mac: &ContentMac) -> Result<Option<Cached>, StateError> {
+        if let Some(c) = self.writes().contents.get(mac) {
+            return Ok(Some(c.clone()));
+        }
+        let row: Option<(String, i64)> = self.db.with(|conn| {
+            conn.prepare_cached(
+                "SELECT events, below_confidence FROM contents WHERE mac = ?1 AND version = ?2",
+            )?
+            .query_row(params![&mac[..], self.version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })?;
+        Ok(row.and_then(|(json, below)| {
+            let events: Vec<CachedEvent> = serde_json::from_str(&json).ok()?;
+            Some(Cached {
+                events,
+                below_confidence: below as u64,
+            })
+        }))
+    }
+
+    /// The keyed MAC of `bytes`.
+    pub fn mac(&self, bytes: &[u8]) -> ContentMac {
+        self.key.mac(bytes)
+    }
+
+    /// The keyed MAC of everything `reader` yields.
+    pub fn mac_reader(&self, reader: &mut dyn std::io::Read) -> std::io::Result<ContentMac> {
+        use hmac::Mac;
+        let mut h = self.key.hasher();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(h.finalize().into_bytes().into())
+    }
+
+    /// Remembers that the file at `path` (`stamp`) holds content `mac`,
+    /// and, when given, what that content's scan reported (else `findings`
+    /// says how many it had: a copy of content kept before).
+    pub fn store(
+        &self,
+        path: &Path,
+        stamp: &Stamp,
+        mac: ContentMac,
+        findings: u64,
+        content: Option<Cached>,
+    ) -> Result<(), StateError> {
+        let findings = content.as_ref().map_or(findings, Cached::findings);
+        let record = Record {
+            dev: stamp.dev,
+            ino: stamp.ino,
+            size: stamp.size,
+            mtime_ns: stamp.mtime_ns,
+            ctime_ns: stamp.ctime_ns,
+            generation: None,
+            mac: Some(mac),
+            rules_version: self.version.clone(),
+            verdict: if findings > 0 {
+                Verdict::Findings
+            } else {
+                Verdict::Clean
+            },
+            findings,
+            mark: None,
+        };
+        // Not the path itself: a number in a file name would be kept raw.
+        // Its keyed MAC, which says nothing but tells rows apart.
+        let named = self.key.mac(path.as_os_str().as_encoded_bytes());
+        let named: String = named.iter().map(|b| format!("{b:02x}")).collect();
+        let full = {
+            let mut w = self.writes();
+            w.files.push((PathBuf::from(named), record));
+            if let Some(c) = content {
+                w.contents.insert(mac, c);
+            }
+            w.files.len() >= WRITE_BATCH
+        };
+        if full { self.flush() } else { Ok(()) }
+    }
+
+    /// Writes what is waiting, in one transaction.
+    pub fn flush(&self) -> Result<(), StateError> {
+        let w = std::mem::take(&mut *self.writes());
+        if w.files.is_empty() && w.contents.is_empty() {
+            return Ok(());
+        }
+        let mut contents = Vec::with_capacity(w.contents.len());
+        for (mac, c) in &w.contents {
+            let json = serde_json::to_string(&c.events).expect("cached events serialize");
+            contents.push((mac, json, c.below_confidence));
+        }
+        self.db.put_batch(&w.files, |conn| {
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR REPLACE INTO contents (mac, version, events, below_confidence)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (mac, json, below) in &contents {
+                stmt.execute(params![&mac[..], self.version, json, *below as i64])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::KeySource;
+
+    fn finding(path: &str) -> Event {
+        Event::Finding(FindingEvent {
+            rule: "payment-card".into(),
+            kind: "card_visa".into(),
+            severity: Severity::High,
+            confidence: Confidence::Medium,
+            path: path.into(),
+            member: Some("a.zip!x.txt".into()),
+            offset: 3,
+            length: 19,
+            line: Some(1),
+            column: Some(4),
+            masked: "452601******3012".into(),
+            fingerprint: "0011".into(),
+            test_data: false,
+            data_location: None,
+            location: Location::Content,
+        })
+    }
+
+    fn record(path: &str, status: FileStatus) -> Event {
+        Event::File(FileEvent {
+            path: path.into(),
+            member: None,
+            status,
+            reason: None,
+            bytes: 40,
+            encoding: Some("zip".into()),
+            findings: 1,
+            meta: None,
+        })
+    }
+
+    #[test]
+    fn kept_events_replay_under_another_path_and_partial_scans_are_not_kept() {
+        let events = [finding("/a/x"), record("/a/x", FileStatus::Scanned)];
+        let c = Cached::of(&events, 2).unwrap();
+        let again = c.replay("/b/copy").unwrap();
+        let want = [finding("/b/copy"), record("/b/copy", FileStatus::Scanned)];
+        assert_eq!(again, want);
+        assert!(Cached::of(&[record("/a/x", FileStatus::Partial)], 0).is_none());
+    }
+
+    #[test]
+    fn a_stored_file_is_unchanged_until_its_stamp_or_the_version_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let path = dir.path().join("cache.db");
+        let stamp = Stamp {
+            dev: 1,
+            ino: 2,
+            size: 40,
+            mtime_ns: 5,
+            ctime_ns: 6,
+        };
+        let mac;
+        {
+            let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+            mac = cache.mac(b"content");
+            let c = Cached::of(&[finding("/a"), record("/a", FileStatus::Scanned)], 0);
+            cache.store(Path::new("/a"), &stamp, mac, 0, c).unwrap();
+            cache.flush().unwrap();
+        }
+        let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        assert_eq!(cache.unchanged(&stamp).unwrap(), Some(mac));
+        assert!(cache.content(&mac).unwrap().is_some());
+        let touched = Stamp {
+            ctime_ns: 7,
+            ..stamp
+        };
+        assert_eq!(cache.unchanged(&touched).unwrap(), None);
+        let other = ScanCache::open(&path, &fp, "v2".into()).unwrap();
+        assert_eq!(other.unchanged(&stamp).unwrap(), None);
+        assert!(other.content(&mac).unwrap().is_none());
+        // Another fingerprint key: the kept fingerprints are not this
+        // run's, so the contents are dropped.
+        let fp2 = Fingerprinter::with_key(b"other", KeySource::Ephemeral);
+        let rekeyed = ScanCache::open(&path, &fp2, "v1".into()).unwrap();
+        assert!(rekeyed.content(&mac).unwrap().is_none());
+        // Never a raw value in the file.
+        drop((cache, other, rekeyed));
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(16).any(|w| w == b"4526018159083012"));
+    }
+}
