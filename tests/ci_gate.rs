@@ -231,17 +231,7 @@ fn sarif_passes_the_multitool_with_relative_paths_and_masked_values() {
     let s = Scratch::new();
     exports(&s);
     std::fs::create_dir(s.path().join("unreadable")).unwrap();
-    // At `low`, so that the published test card is listed (as a note).
-    let out = s.lh(&[
-        "scan",
-        ".",
-        "--format",
-        "sarif",
-        "-o",
-        "report.sarif",
-        "--min-confidence",
-        "low",
-    ]);
+    let out = s.lh(&["scan", ".", "--format", "sarif", "-o", "report.sarif"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let text = s.read("report.sarif");
     assert_no_raw("SARIF", &text);
@@ -299,7 +289,7 @@ fn sarif_passes_the_multitool_with_relative_paths_and_masked_values() {
 
     // The same report from another directory, scanning the same root.
     let elsewhere = Command::new(BIN)
-        .args(["scan", "--format", "sarif", "--min-confidence", "low"])
+        .args(["scan", "--format", "sarif"])
         .arg(s.path())
         .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
         .env("LEAKHOUND_STATE_DIR", s.state.path())
@@ -381,8 +371,8 @@ fn baseline_reports_only_new_findings_survives_edits_and_lists_stale_entries() {
     ]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     let ev = jsonl(&out);
-    assert_eq!(summary(&ev)["suppressed"]["baseline"], 4);
-    assert_eq!(summary(&ev)["baseline"]["matched"], 4);
+    assert_eq!(summary(&ev)["suppressed"]["baseline"], 5);
+    assert_eq!(summary(&ev)["baseline"]["matched"], 5);
 
     // Lines inserted above: still baselined. A new number: reported alone.
     // A number removed: its entry is stale.
@@ -471,17 +461,7 @@ fn project_file_excludes_disables_sets_severity_and_allows() {
             "exclude: [\"fixtures/**\"]\nrules:\n  disable: [us-ssn]\n  severity: {{card_visa: medium}}\nallow:\n  fingerprints: [{mc}]\n  test_cards: true\n"
         ),
     );
-    // At `low`, where the published test card is listed unless allowed.
-    let out = s.lh(&[
-        "scan",
-        ".",
-        "-f",
-        "jsonl",
-        "--fail-on",
-        "high",
-        "--min-confidence",
-        "low",
-    ]);
+    let out = s.lh(&["scan", ".", "-f", "jsonl", "--fail-on", "high"]);
     let ev = jsonl(&out);
     let f = findings(&ev);
     assert_eq!(f.len(), 1, "{f:#?}");

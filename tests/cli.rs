@@ -372,8 +372,7 @@ fn rel_of(file: &str) -> &'static str {
 #[test]
 fn finds_every_kind_with_path_line_column_and_offset() {
     let sc = layout();
-    // At `low`, so that the published test card is listed too.
-    let run = sc.jsonl(["--min-confidence", "low", &s(sc.path())]);
+    let run = sc.jsonl([s(sc.path())]);
     run.expect_code(1);
     assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
 
@@ -489,10 +488,7 @@ fn verbose_lists_every_file_with_its_encoding() {
     }
     let cards = run.file("./cards.txt");
     assert_eq!(cards["bytes"], CARDS_TXT.len());
-    // The published test card is counted below the default confidence,
-    // not listed.
-    assert_eq!(cards["findings"], 4);
-    assert_eq!(run.summary()["below_confidence"], 1);
+    assert_eq!(cards["findings"], 5);
     assert_eq!(cards["encoding"], "utf-8");
     assert_eq!(run.file("./empty.txt")["bytes"], 0);
     let total = CARDS_TXT.len() + IDS_TXT.len() + BANK_TXT.len();
@@ -594,8 +590,7 @@ fn leak_corpus_is_fully_found() {
     // found: otherwise a value could be absent from the report simply
     // because it was missed.
     let sc = leak_corpus();
-    // At `low`: the published test cards must be masked too.
-    let run = sc.jsonl(["--min-confidence", "low", "."]);
+    let run = sc.jsonl(["."]);
     run.expect_code(1);
     assert_eq!(run.findings().len(), LEAK_FINDINGS, "{}", run.stdout);
     // The text each finding covers, cut from the files by offset and length.
@@ -650,7 +645,6 @@ fn no_raw_number_in_any_output() {
             for to_file in [false, true] {
                 let mut c = sc.cmd();
                 c.args(["--log-level", "trace", "scan", ".", "--format", format]);
-                c.args(["--min-confidence", "low"]);
                 c.args(["--color", "always", "--progress", "always"]);
                 if verbose {
                     c.arg("-v");
@@ -736,14 +730,8 @@ fn findings_exit_1_and_fail_on_sets_the_threshold() {
     let test_card = s(&sc.join("test-card.txt"));
     let iban = s(&sc.join("iban.txt"));
     let all = s(sc.path());
-    // A published test card is below the default confidence: counted, not
-    // listed, and the scan passes.
-    let run = sc.jsonl([&test_card]);
-    assert_eq!(run.code, Some(0), "{}", run.stdout);
-    assert!(run.findings().is_empty());
-    assert_eq!(run.summary()["below_confidence"], 1);
-    // Listed at `low`, where any finding fails by default.
     let cases: &[(&str, &str, i32)] = &[
+        // Default: any finding fails, test data included.
         (&test_card, "", 1),
         (&test_card, "low", 1),
         (&test_card, "medium", 0),
@@ -754,11 +742,7 @@ fn findings_exit_1_and_fail_on_sets_the_threshold() {
         (&all, "none", 0),
     ];
     for (path, fail_on, code) in cases {
-        let mut args = vec![
-            "--min-confidence".to_string(),
-            "low".to_string(),
-            path.to_string(),
-        ];
+        let mut args = vec![path.to_string()];
         if !fail_on.is_empty() {
             args.extend(["--fail-on".to_string(), fail_on.to_string()]);
         }
@@ -1905,7 +1889,7 @@ fn json_format_is_one_document() {
     mkfifo(&sc.join("pipe"));
     let out = sc
         .cmd()
-        .args(["scan", ".", "--format", "json", "--min-confidence", "low"])
+        .args(["scan", ".", "--format", "json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -1953,14 +1937,7 @@ fn human_report_groups_findings_by_file() {
     let sc = layout();
     let out = sc
         .cmd()
-        .args([
-            "scan",
-            "cards.txt",
-            "--color",
-            "never",
-            "--min-confidence",
-            "low",
-        ])
+        .args(["scan", "cards.txt", "--color", "never"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -544,19 +544,21 @@ fn format_name(f: Format) -> &'static str {
 /// (`super::fpe`), their checksum dropped since a token fails it on
 /// purpose; SSNs keep theirs (their tokens are valid SSNs).
 pub fn token_engine(mut rules: crate::rules::RuleSet) -> (crate::engine::Engine, Vec<String>) {
+    use super::fpe::scheme_name;
     rules.rules.retain(|r| {
         !r.kind.contains("track")
             && matches!(
-                r.validator.name(),
+                scheme_name(r.validator.name(), &r.kind),
                 "card" | "luhn" | "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn"
             )
     });
     let mut validators = Vec::new();
     for r in &mut rules.rules {
-        validators.push(r.validator.name().to_string());
-        if r.validator.name() != "us_ssn" {
+        let scheme = scheme_name(r.validator.name(), &r.kind).to_string();
+        if scheme != "us_ssn" {
             r.validator = crate::rules::Validator::None;
         }
+        validators.push(scheme);
     }
     (crate::engine::Engine::new(rules), validators)
 }

@@ -497,6 +497,17 @@ struct Scheme {
     dep: Vec<usize>,
 }
 
+/// The name of the token scheme for a rule's validator and kind: the
+/// validator's name, except for the built-in national IDs, which are
+/// written in the checksum language (validator `checks`) and whose kind
+/// names the check a token keeps.
+pub fn scheme_name<'a>(validator: &'a str, kind: &'a str) -> &'a str {
+    match (validator, kind) {
+        ("checks", "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn") => kind,
+        _ => validator,
+    }
+}
+
 impl Scheme {
     fn of(validator: &str, kind: &str, v: &Parsed) -> Option<Scheme> {
         let n = v.values.len();
@@ -504,7 +515,8 @@ impl Scheme {
         if kind.contains("track") {
             return None;
         }
-        let scheme = match validator {
+        let name = scheme_name(validator, kind);
+        let scheme = match name {
             "card" | "luhn" if all_digits && n >= 12 => {
                 let lead = 6.min(n - 11);
                 Scheme {
@@ -515,7 +527,7 @@ impl Scheme {
                 }
             }
             "pl_pesel" | "ro_cnp" | "ir_melli" if all_digits => Scheme {
-                check: match validator {
+                check: match name {
                     "pl_pesel" => Check::Pesel,
                     "ro_cnp" => Check::Cnp,
                     _ => Check::Melli,

@@ -733,13 +733,7 @@ impl Engine {
                 } else {
                     rule.severity
                 },
-                // A published test number is no one's data: listed only
-                // at `--min-confidence low`, counted otherwise.
-                confidence: if test_data {
-                    Confidence::Low
-                } else {
-                    confidence
-                },
+                confidence,
                 test_data,
                 demoted_by,
             };

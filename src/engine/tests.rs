@@ -80,8 +80,6 @@ fn test_cards_are_low_severity_test_data() {
     assert_eq!(ms.len(), 1);
     assert!(ms[0].test_data);
     assert_eq!(ms[0].severity, Severity::Low);
-    // No one's data: listed only at `--min-confidence low`, keyword or not.
-    assert_eq!(ms[0].confidence, Confidence::Low);
     let ms = engine().find_all(b"card 4526 0181 5908 3012");
     assert!(!ms[0].test_data);
     assert_eq!(ms[0].severity, Severity::High);
@@ -712,8 +710,7 @@ fn i18_script_around_a_bare_number_is_weak_evidence() {
 fn i18_textbook_ssns_are_test_data_and_advertising_ones_invalid() {
     let (confidence, _, test) = judged("ssn : 111-22-3333");
     assert!(test);
-    // Test data is low whatever the keyword (listed only at `low`).
-    assert_eq!(confidence, Confidence::Low);
+    assert_eq!(confidence, Confidence::High);
     let ms = engine().find_all(b"SSN 123-45-6789");
     assert_eq!(ms[0].severity, Severity::Low);
     assert!(engine().find_all(b"SSN 078-05-1120").is_empty());
