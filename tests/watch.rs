@@ -570,7 +570,14 @@ fn sighup_reloads_rules_and_keeps_running_on_a_broken_config() {
     );
     let v1 = d.status()["rules_version"].clone();
 
-    // New rules: the IBAN rule is added, and the file is scanned again.
+    // New rules: the IBAN rule is added (with the bank table its Belgian
+    // check reads, beside it in `tables/`), and the file is scanned again.
+    std::fs::create_dir_all(rules.join("tables")).unwrap();
+    std::fs::copy(
+        shipped.join("tables/be_banks.txt"),
+        rules.join("tables/be_banks.txt"),
+    )
+    .unwrap();
     std::fs::copy(shipped.join("iban.yaml"), rules.join("iban.yaml")).unwrap();
     d.signal(rustix::process::Signal::HUP);
     d.wait_message("RELOADING=1");
