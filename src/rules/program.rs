@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 
 use super::syntax::{
-    AlgorithmSyntax, AnyOfSyntax, CenturySyntax, CheckSyntax, DateSyntax, FieldSyntax,
-    ForbidSyntax, Iso7064Syntax, Mod97Syntax, NumberSyntax, OffsetsSyntax, OneOrMany, Scalar,
-    ShapeSyntax, ValueTableSyntax, WeightedSyntax,
+    AlgorithmSyntax, AnyOfSyntax, CenturyRuleSyntax, CenturySyntax, CheckSyntax, DateSyntax,
+    FieldSyntax, ForbidSyntax, Iso7064Syntax, Mod97Syntax, NumberSyntax, OffsetsSyntax, OneOrMany,
+    RepeatsSyntax, Scalar, ShapeSyntax, ValueTableSyntax, WeightedSyntax,
 };
 
 /// A problem in a rule's `checks`, `shape` or `values`, or in a table file.
@@ -230,6 +230,8 @@ enum Century {
     /// The format has a four-digit year.
     None,
     Fixed(u32),
+    /// Years `pivot ..= pivot + 99`.
+    Pivot(u32),
     Past,
     From(Span, Vec<CenturyKey>),
     /// From the month offset (`month_offsets` as a map).
@@ -250,6 +252,9 @@ struct DateOp {
     month_offsets: Vec<(u32, u32)>,
     day_offsets: Vec<u32>,
     month_letters: Option<Vec<u8>>,
+    /// Digit values of the year, month and day characters (omocodia);
+    /// `None`: the digits 0-9 only.
+    digit_values: Option<ValueTable>,
     earliest: Option<u32>,
     latest: Option<Latest>,
 }
@@ -343,7 +348,14 @@ enum OpKind {
     Forbid {
         at: Option<Span>,
         all_equal: bool,
+        palindrome: bool,
         set: ValueSet,
+    },
+    Repeats {
+        over: Option<Vec<Span>>,
+        repeated: usize,
+        /// Bit `n` set: a repeated character may occur `n` times.
+        times: u128,
     },
     AnyOf(Vec<Vec<Op>>),
     Shape(Vec<Vec<u64>>),
@@ -376,6 +388,8 @@ pub enum Reason {
     NotListed,
     /// A forbidden value.
     Forbidden,
+    /// Characters repeat more or less than the rule allows.
+    Repeats,
 }
 
 impl std::fmt::Display for Reason {
@@ -403,6 +417,9 @@ impl std::fmt::Display for Reason {
             Reason::Date => f.write_str("not a real date in the years accepted"),
             Reason::NotListed => f.write_str("value not accepted"),
             Reason::Forbidden => f.write_str("a value that is never issued"),
+            Reason::Repeats => {
+                f.write_str("characters repeat in a way that is never issued")
+            }
         }
     }
 }
@@ -449,6 +466,7 @@ impl OpKind {
             OpKind::Date(_) => "date",
             OpKind::Field { .. } => "field",
             OpKind::Forbid { .. } => "forbidden value",
+            OpKind::Repeats { .. } => "repeats",
             OpKind::AnyOf(_) => "any_of",
             OpKind::Shape(_) => "shape",
         }
@@ -803,7 +821,12 @@ impl Op {
                     Err(Reason::NotListed.into())
                 }
             }
-            OpKind::Forbid { at, all_equal, set } => {
+            OpKind::Forbid {
+                at,
+                all_equal,
+                palindrome,
+                set,
+            } => {
                 let range = match at {
                     Some(s) => s.resolve(v.len()).ok_or(Reason::Length)?,
                     None if !v.is_empty() => 0..v.len(),
@@ -813,10 +836,37 @@ impl Op {
                 if *all_equal && field.iter().all(|&b| b == field[0]) {
                     return Err(Reason::Forbidden.into());
                 }
+                if *palindrome && field.iter().eq(field.iter().rev()) {
+                    return Err(Reason::Forbidden.into());
+                }
                 if set.contains(field, None) {
                     return Err(Reason::Forbidden.into());
                 }
                 Ok(())
+            }
+            OpKind::Repeats {
+                over,
+                repeated,
+                times,
+            } => {
+                let body = whole(over, v)?;
+                // A compact value is at most 64 bytes: a count fits a u8.
+                let mut counts = [0u8; 256];
+                for &b in body.iter() {
+                    counts[usize::from(b)] = counts[usize::from(b)].saturating_add(1);
+                }
+                let mut seen = 0usize;
+                for &c in counts.iter().filter(|&&c| c > 1) {
+                    seen += 1;
+                    if times & 1u128.checked_shl(u32::from(c)).unwrap_or(0) == 0 {
+                        return Err(Reason::Repeats.into());
+                    }
+                }
+                if seen == *repeated {
+                    Ok(())
+                } else {
+                    Err(Reason::Repeats.into())
+                }
             }
             OpKind::Shape(shapes) => {
                 if shapes.iter().any(|s| fits(s, v)) {
@@ -964,7 +1014,16 @@ impl DateOp {
             .start;
         let field = v.get(start..start + self.width).ok_or(Reason::Length)?;
         let num = |(p, n): (usize, usize)| -> Result<u32, Reason> {
-            Ok(decimal(&field[p..p + n])? as u32)
+            match &self.digit_values {
+                None => Ok(decimal(&field[p..p + n])? as u32),
+                Some(table) => field[p..p + n].iter().try_fold(0u32, |acc, &b| {
+                    let d = table
+                        .get(b)
+                        .filter(|d| (0..=9).contains(d))
+                        .ok_or(Reason::Character)?;
+                    Ok(acc * 10 + d as u32)
+                }),
+            }
         };
         let raw_year = num(self.year)?;
         let raw_month = match &self.month_letters {
@@ -982,6 +1041,10 @@ impl DateOp {
         let base_century = match &self.century {
             Century::None => Some(0),
             Century::Fixed(c) => Some(*c),
+            Century::Pivot(p) => {
+                let c = p / 100 * 100;
+                Some(if c + raw_year < *p { c + 100 } else { c })
+            }
             Century::Past | Century::MonthOffset => None,
             Century::From(span, keys) => {
                 let r = span.resolve(v.len()).ok_or(Reason::Length)?;
@@ -1520,6 +1583,7 @@ impl Compiler<'_> {
             CheckSyntax::Date(d) => self.date(d, &format!("{key}.date")),
             CheckSyntax::Field(f) => self.field(f, &format!("{key}.field")),
             CheckSyntax::Forbid(f) => self.forbid(f, &format!("{key}.forbid")),
+            CheckSyntax::Repeats(r) => self.repeats(r, &format!("{key}.repeats")),
             CheckSyntax::AnyOf(a) => self.any_of(a, &format!("{key}.any_of")),
             CheckSyntax::Shape(s) => self.shape(s, &format!("{key}.shape")),
         }
@@ -1909,14 +1973,26 @@ impl Compiler<'_> {
             Century::MonthOffset
         } else if let Some(c) = &d.century {
             match c {
-                Scalar::Int(n) if (0..=9900).contains(n) && n % 100 == 0 => {
+                CenturyRuleSyntax::Scalar(Scalar::Int(n))
+                    if (0..=9900).contains(n) && n % 100 == 0 =>
+                {
                     Century::Fixed(*n as u32)
                 }
-                Scalar::Text(t) if t == "past" => Century::Past,
-                other => {
+                CenturyRuleSyntax::Scalar(Scalar::Text(t)) if t == "past" => Century::Past,
+                CenturyRuleSyntax::Pivot(p) if (1..=9900).contains(&p.pivot) => {
+                    Century::Pivot(p.pivot as u32)
+                }
+                CenturyRuleSyntax::Pivot(p) => {
+                    self.err(
+                        &format!("{key}.century.pivot"),
+                        format!("{} is outside 1-9900", p.pivot),
+                    );
+                    Century::Fixed(1900)
+                }
+                CenturyRuleSyntax::Scalar(other) => {
                     self.err(
                         &format!("{key}.century"),
-                        format!("`{other}` is not a century like 1900, or past"),
+                        format!("`{other}` is not a century like 1900, past, or {{pivot: 1920}}"),
                     );
                     Century::Fixed(1900)
                 }
@@ -2028,6 +2104,19 @@ impl Compiler<'_> {
                 None
             }
         };
+        let digit_values = match &d.digit_values {
+            None => None,
+            Some(name) => match self.values.get(name) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    self.err(
+                        &format!("{key}.digit_values"),
+                        format!("`{name}` is not a table of validate.values"),
+                    );
+                    None
+                }
+            },
+        };
         let when_length = self.when(key, &d.when_length);
         Some(Op {
             what: String::new(),
@@ -2043,6 +2132,7 @@ impl Compiler<'_> {
                 month_offsets,
                 day_offsets,
                 month_letters,
+                digit_values,
                 earliest,
                 latest,
             })),
@@ -2130,8 +2220,8 @@ impl Compiler<'_> {
 
     fn forbid(&mut self, f: &ForbidSyntax, key: &str) -> Option<Op> {
         let at = self.span(&format!("{key}.at"), &f.at);
-        if !f.all_equal && f.values.is_empty() {
-            self.err(key, "give all_equal: true or values");
+        if !f.all_equal && !f.palindrome && f.values.is_empty() {
+            self.err(key, "give all_equal: true, palindrome: true or values");
         }
         let width = at.and_then(Span::width);
         let set = match value_set(&f.values, width) {
@@ -2149,7 +2239,47 @@ impl Compiler<'_> {
             kind: OpKind::Forbid {
                 at,
                 all_equal: f.all_equal,
+                palindrome: f.palindrome,
                 set,
+            },
+        })
+    }
+
+    fn repeats(&mut self, r: &RepeatsSyntax, key: &str) -> Option<Op> {
+        let over = self.spans(&format!("{key}.over"), &r.over);
+        let repeated = match usize::try_from(r.repeated) {
+            Ok(n) if n <= 32 => n,
+            _ => {
+                self.err(
+                    &format!("{key}.repeated"),
+                    format!("{} is outside 0-32", r.repeated),
+                );
+                0
+            }
+        };
+        let mut times = 0u128;
+        let list = r.times.to_vec();
+        if list.is_empty() {
+            self.err(&format!("{key}.times"), "give at least one count");
+        }
+        for t in list {
+            match u32::try_from(t) {
+                Ok(t) if (2..=64).contains(&t) => times |= 1u128 << t,
+                _ => self.err(
+                    &format!("{key}.times"),
+                    format!("{t} is outside 2-64 (a repeated character occurs at least twice)"),
+                ),
+            }
+        }
+        let when_length = self.when(key, &r.when_length);
+        Some(Op {
+            what: String::new(),
+            name: r.name.clone().unwrap_or_else(|| "repeats".into()),
+            when_length,
+            kind: OpKind::Repeats {
+                over,
+                repeated,
+                times,
             },
         })
     }
