@@ -28,8 +28,8 @@ mod image;
 mod mail;
 mod office;
 mod png;
-mod sevenz;
 mod rtf;
+mod sevenz;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};

@@ -417,9 +417,7 @@ impl std::fmt::Display for Reason {
             Reason::Date => f.write_str("not a real date in the years accepted"),
             Reason::NotListed => f.write_str("value not accepted"),
             Reason::Forbidden => f.write_str("a value that is never issued"),
-            Reason::Repeats => {
-                f.write_str("characters repeat in a way that is never issued")
-            }
+            Reason::Repeats => f.write_str("characters repeat in a way that is never issued"),
         }
     }
 }
@@ -2502,6 +2500,189 @@ mod tests {
         }
     }
 
+    fn prog_with_values(values: &str, yaml: &str) -> Program {
+        let values: BTreeMap<String, ValueTableSyntax> =
+            serde_saphyr::from_str(values).expect("values yaml");
+        let checks: Vec<CheckSyntax> = serde_saphyr::from_str(yaml).expect("yaml");
+        compile(None, Some(&values), &checks, &TableSource::Builtin).expect("compiles")
+    }
+
+    fn compile_errors(values: &str, yaml: &str) -> Vec<String> {
+        let values: BTreeMap<String, ValueTableSyntax> =
+            serde_saphyr::from_str(values).expect("values yaml");
+        let checks: Vec<CheckSyntax> = serde_saphyr::from_str(yaml).expect("yaml");
+        compile(None, Some(&values), &checks, &TableSource::Builtin)
+            .expect_err("must not compile")
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    const OMOCODIA: &str = r#"omocodia: {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9, "L": 0, "M": 1, "N": 2, "P": 3, "Q": 4, "R": 5, "S": 6, "T": 7, "U": 8, "V": 9}"#;
+
+    /// Known gap 1 (ids_requests.md): the Steuer-IdNr's "one digit two or
+    /// three times in the first ten, the others once" could not be stated.
+    /// Values and verdicts from python-stdnum's `de.idnr`.
+    #[test]
+    fn gap_de_idnr_repeats_one_digit_two_or_three_times() {
+        let p = prog(
+            "- repeats: {name: one digit repeated, over: \"0-9\", repeated: 1, times: [2, 3]}\n- iso7064: {algorithm: mod11_10}",
+        );
+        assert!(p.accepts(b"36574261809")); // 6 twice
+        assert!(p.accepts(b"11234567890")); // 1 twice
+        assert!(p.accepts(b"11134567891")); // 1 three times
+        let f = p.run(b"11114567898").unwrap_err(); // 1 four times
+        assert_eq!((f.check, f.reason), ("one digit repeated", Reason::Repeats));
+        assert_eq!(p.run(b"11224567894").unwrap_err().reason, Reason::Repeats); // two digits
+        // Every digit once (the eleventh is outside `over`).
+        assert!(
+            prog("- repeats: {over: \"0-9\", repeated: 1, times: [2, 3]}")
+                .run(b"01234567899")
+                .is_err()
+        );
+        // The Polish phone number of tests/id_vectors.rs's look-alikes.
+        assert!(!p.accepts(b"48536011160"));
+        // `over` defaults to the whole value; `repeated: 0` is "all distinct".
+        let p = prog("- repeats: {repeated: 0, times: 2}");
+        assert!(p.accepts(b"ABC"));
+        assert!(!p.accepts(b"ABA"));
+        assert_eq!(p.run(b"").unwrap_err().reason, Reason::Length);
+    }
+
+    /// Known gap 2: an Aadhaar number that reads the same backwards is not
+    /// issued (python-stdnum `in_.aadhaar`).
+    #[test]
+    fn gap_in_aadhaar_palindrome_is_forbidden() {
+        let p = prog("- verhoeff: {}\n- forbid: {name: palindrome, palindrome: true}");
+        assert!(p.accepts(b"234123414321"));
+        // Verhoeff-valid, but a palindrome.
+        let f = p.run(b"234122221432").unwrap_err();
+        assert_eq!((f.check, f.reason), ("palindrome", Reason::Forbidden));
+        // At a field only.
+        let p = prog("- forbid: {at: \"1-3\", palindrome: true}");
+        assert!(!p.accepts(b"X121Y"));
+        assert!(p.accepts(b"X123Y"));
+    }
+
+    /// Known gap 3: codice fiscale omocodia, digits of the date written as
+    /// L-V. Values and dates from python-stdnum's `it.codicefiscale`.
+    #[test]
+    fn gap_it_codicefiscale_omocodia_date_is_read_through_digit_values() {
+        let p = prog_with_values(
+            OMOCODIA,
+            "- date: {at: 6, format: YYMMDD, month_letters: ABCDEHLMPRST, day_offsets: [0, 40], digit_values: omocodia, century: {pivot: 1920}}",
+        );
+        for v in [
+            "RCCMNL83S18D969H",
+            "RCCMNLUPS18D969Q",
+            "RCCMNL83S1UD969E",
+            "RCCMNLUPSMUDV6VC",
+            "RCCMNLUPS5UD969R", // day 58 = 18 + 40
+        ] {
+            assert!(p.accepts(v.as_bytes()), "{v}");
+        }
+        assert_eq!(p.run(b"RCCMNL83S0LD969R").unwrap_err().reason, Reason::Date); // day 00
+        assert_eq!(p.run(b"RCCMNL83S40D969S").unwrap_err().reason, Reason::Date); // day 40
+        // A letter outside the table is not a digit.
+        assert_eq!(
+            p.run(b"RCCMNL8AS18D969H").unwrap_err().reason,
+            Reason::Character
+        );
+        // Without digit_values the letters are not read.
+        let plain = prog(
+            "- date: {at: 6, format: YYMMDD, month_letters: ABCDEHLMPRST, day_offsets: [0, 40], century: {pivot: 1920}}",
+        );
+        assert!(!plain.accepts(b"RCCMNLUPS18D969Q"));
+    }
+
+    #[test]
+    fn century_pivot_reads_two_digit_years_from_the_pivot() {
+        // 29 February exists in 2000 and 1920 but not in 1900 or 2100.
+        let p = prog("- date: {at: 0, format: YYMMDD, century: {pivot: 1920}}");
+        assert!(p.accepts(b"000229")); // 2000
+        assert!(p.accepts(b"200229")); // 1920
+        let p = prog("- date: {at: 0, format: YYMMDD, century: {pivot: 2001}}");
+        assert!(!p.accepts(b"000229")); // 2100
+        assert!(p.accepts(b"040229")); // 2004
+    }
+
+    #[test]
+    fn new_keys_report_bad_values_by_key() {
+        let e = compile_errors("{}", "- repeats: {repeated: 1, times: [1, 65]}");
+        assert!(
+            e.iter()
+                .filter(|t| t.starts_with("validate.checks[0].repeats.times"))
+                .count()
+                == 2,
+            "{e:?}"
+        );
+        let e = compile_errors("{}", "- repeats: {repeated: -1, times: []}");
+        assert!(
+            e.iter()
+                .any(|t| t.starts_with("validate.checks[0].repeats.repeated")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|t| t.starts_with("validate.checks[0].repeats.times")),
+            "{e:?}"
+        );
+        let e = compile_errors(
+            "{}",
+            "- date: {at: 0, format: YYMMDD, century: 1900, digit_values: nope}",
+        );
+        assert!(
+            e.iter()
+                .any(|t| t.starts_with("validate.checks[0].date.digit_values")),
+            "{e:?}"
+        );
+        let e = compile_errors("{}", "- date: {at: 0, format: YYMMDD, century: {pivot: 0}}");
+        assert!(
+            e.iter()
+                .any(|t| t.starts_with("validate.checks[0].date.century.pivot")),
+            "{e:?}"
+        );
+        let e = compile_errors("{}", "- forbid: {palindrome: false}");
+        assert!(
+            e.iter().any(|t| t.starts_with("validate.checks[0].forbid")),
+            "{e:?}"
+        );
+    }
+
+    proptest::proptest! {
+        /// The new ops (`repeats`, `forbid.palindrome`, `date.digit_values`
+        /// with a pivot) never panic, whatever the bytes and length, and
+        /// `repeats` and `palindrome` agree with a plain reference.
+        #[test]
+        fn new_ops_never_panic_and_agree_with_a_reference(
+            v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        ) {
+            let p = prog_with_values(
+                OMOCODIA,
+                "- date: {at: 6, format: YYMMDD, month_letters: ABCDEHLMPRST, day_offsets: [0, 40], digit_values: omocodia, century: {pivot: 1920}}",
+            );
+            let _ = p.run(&v);
+            let p = prog("- forbid: {palindrome: true, at: \"-3--1\"}\n- repeats: {over: [\"0-2\", \"-2--1\"], repeated: 1, times: 2}");
+            let _ = p.run(&v);
+            let pal = prog("- forbid: {palindrome: true}");
+            proptest::prop_assert_eq!(
+                pal.accepts(&v),
+                !v.is_empty() && !v.iter().eq(v.iter().rev())
+            );
+            let rep = prog("- repeats: {repeated: 1, times: [2, 3]}");
+            let mut counts = BTreeMap::new();
+            for b in &v {
+                *counts.entry(*b).or_insert(0usize) += 1;
+            }
+            let repeated: Vec<usize> = counts.values().copied().filter(|&c| c > 1).collect();
+            let expected = v.len() <= 64
+                && !v.is_empty()
+                && repeated.len() == 1
+                && (2..=3).contains(&repeated[0]);
+            proptest::prop_assert_eq!(rep.accepts(&v), expected);
+        }
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
@@ -2518,7 +2699,7 @@ mod tests {
         let end = doc[start..].find("## Walkthrough").expect("next section") + start;
         let section = &doc[start..end];
         let mut values = BTreeMap::new();
-        for name in ["cf_odd", "cf_even"] {
+        for name in ["cf_odd", "cf_even", "omocodia"] {
             values.insert(
                 name.to_string(),
                 ValueTableSyntax::Alphabet("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".into()),
