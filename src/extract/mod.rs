@@ -28,8 +28,8 @@ mod image;
 mod mail;
 mod office;
 mod png;
-mod rtf;
 mod sevenz;
+mod rtf;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
