@@ -230,6 +230,9 @@ pub enum CheckSyntax {
     Field(FieldSyntax),
     /// Values the whole number (or a field) must not be.
     Forbid(ForbidSyntax),
+    /// How often characters repeat (German Steuer-IdNr: one digit two or
+    /// three times in the first ten, the others once).
+    Repeats(RepeatsSyntax),
     /// Passes when any one of the lists of checks passes.
     AnyOf(AnyOfSyntax),
     /// The value fits one of these patterns (the syntax of `validate.shape`),
@@ -380,10 +383,11 @@ pub struct DateSyntax {
     /// `YYMMDD`, `DDMMYY`, `YYYYMMDD`, `DDMMYYYY` ...: the tokens `YYYY`,
     /// `YY`, `MM`, `DD` in any order, contiguous.
     pub format: String,
-    /// With `YY`: a fixed century (`1900`) or `past` (the latest century
-    /// that does not put the date after today).
+    /// With `YY`: a fixed century (`1900`), `past` (the latest century
+    /// that does not put the date after today) or `{pivot: 1920}` (years
+    /// 1920-2019).
     #[serde(default)]
-    pub century: Option<Scalar>,
+    pub century: Option<CenturyRuleSyntax>,
     /// With `YY`: the century from other characters.
     #[serde(default)]
     pub century_from: Option<CenturyFromSyntax>,
@@ -404,8 +408,31 @@ pub struct DateSyntax {
     /// Latest year accepted, or `today`: the date must not be after today.
     #[serde(default)]
     pub latest: Option<Scalar>,
+    /// The name of a `validate.values` table through which the digits of
+    /// the year, month and day are read (Italian omocodia: `L`-`V` for
+    /// 0-9). Default: only the digits 0-9.
+    #[serde(default)]
+    pub digit_values: Option<String>,
     #[serde(default)]
     pub when_length: Option<OneOrMany<u32>>,
+}
+
+/// `date.century`: a fixed century, `past`, or a pivot year.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CenturyRuleSyntax {
+    /// `1900` or `past`.
+    Scalar(Scalar),
+    /// `{pivot: 1920}`.
+    Pivot(PivotSyntax),
+}
+
+/// `date.century: {pivot: YEAR}`: a two-digit year is read into
+/// `YEAR ..= YEAR + 99`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PivotSyntax {
+    pub pivot: i64,
 }
 
 /// `date.century_from`: characters that give the century.
@@ -479,9 +506,30 @@ pub struct ForbidSyntax {
     /// Every character the same (`1111111111`).
     #[serde(default)]
     pub all_equal: bool,
+    /// A value that reads the same backwards (`234565432`).
+    #[serde(default)]
+    pub palindrome: bool,
     /// Values and ranges: `["078051120", "900000000-999999999"]`.
     #[serde(default)]
     pub values: Vec<Scalar>,
+    #[serde(default)]
+    pub when_length: Option<OneOrMany<u32>>,
+}
+
+/// `repeats`: exactly `repeated` distinct characters of `over` occur more
+/// than once, each of them a number of times listed in `times`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatsSyntax {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Positions counted; default: the whole value.
+    #[serde(default)]
+    pub over: Option<OneOrMany<Scalar>>,
+    /// How many distinct characters occur more than once.
+    pub repeated: i64,
+    /// How often each of them may occur (each at least 2).
+    pub times: OneOrMany<i64>,
     #[serde(default)]
     pub when_length: Option<OneOrMany<u32>>,
 }
