@@ -492,6 +492,7 @@ impl Engine {
             if !tr.shapes.is_empty()
                 && let Some((_, w)) = text::sep_at(buf, at)
                 && text::digit_before(buf, at).is_some()
+                && !text::escape_ends_at(buf, at)
                 && text::digit_at(buf, at + w).is_some()
             {
                 t |= 1 << bit;
@@ -516,7 +517,10 @@ impl Engine {
             && p - first < candidate::MAX_TOKEN
             && buf[p] == b'%'
             && text::escape_ends_at(buf, p + 3)
+            // The digit before must be a digit, not an escape's hex digit
+            // (`%20%20447-281963-5`).
             && !(text::digit_before(buf, p).is_some()
+                && !text::escape_ends_at(buf, p)
                 && text::sep_at(buf, p).is_some_and(|(_, w)| text::digit_at(buf, p + w).is_some()))
         {
             p += 3;

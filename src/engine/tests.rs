@@ -1037,3 +1037,12 @@ fn f5_compact_lower_case_iban_needs_a_keyword() {
         ["iban"]
     );
 }
+
+#[test]
+fn escapes_in_a_row_before_a_grouped_number_bound_it() {
+    // Found by `prefilter_misses_nothing`: the `0` of the first `%20` is
+    // an escape's hex digit, not a digit the second escape separates.
+    let t = b"%20%20447-281963-5\n4526018159083012";
+    assert_eq!(fast(t), naive(t));
+    assert_eq!(kinds("q=%20%20447-281963-5"), ["ir_melli"]);
+}
