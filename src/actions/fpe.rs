@@ -331,7 +331,7 @@ impl FpeKey {
             v.values[i] = d;
         }
         if let Some(dep) = scheme.dependent(&v) {
-            let next = (dep + 1) % scheme.check.radix();
+            let next = scheme.token_dependent(&v, dep);
             scheme.set_dependent(&mut v, next);
         }
         Some(v.render())
@@ -343,7 +343,7 @@ impl FpeKey {
         let mut v = Parsed::new(matched)?;
         let scheme = Scheme::of(validator, kind, &v)?;
         if let Some(dep) = scheme.dependent(&v)
-            && scheme.get_dependent(&v)? != (dep + 1) % scheme.check.radix()
+            && scheme.get_dependent(&v)? != scheme.token_dependent(&v, dep)
         {
             return None; // the check digit is not a token's
         }
@@ -363,6 +363,17 @@ impl FpeKey {
         }
         Some(v.render())
     }
+}
+
+/// True when `v` is a run of 12 to 19 digits whose Luhn check passes:
+/// what a card rule could report.
+fn passes_for_a_card(v: &Parsed) -> bool {
+    let d = &v.values;
+    if !(12..=19).contains(&d.len()) || (0..d.len()).any(|i| !v.is_digit(i)) {
+        return false;
+    }
+    let ascii: Vec<u8> = d.iter().map(|&x| b'0' + x).collect();
+    crate::validate::luhn(&ascii)
 }
 
 fn parse_key(raw: &[u8]) -> Option<[u8; 32]> {
@@ -397,6 +408,7 @@ enum Glyph {
 
 /// A matched text split into value characters (with their numeric value
 /// and script) and everything else, kept as it is.
+#[derive(Clone)]
 struct Parsed {
     chars: Vec<char>,
     /// Index in `chars` of each value character.
@@ -582,6 +594,31 @@ impl Scheme {
             },
             _ => self.dep.first().map(|&i| v.values[i]),
         }
+    }
+
+    /// The check value a token carries, given `dep`, the one that would
+    /// make it valid: the first of `dep + 1`, `dep + 2`, ... (modulo the
+    /// radix) with which the token, unless it is a card's, is not a
+    /// Luhn-valid run of 12 to 19 digits. A token must never pass for a
+    /// card: a 13-digit CNP token starting with 4, an 18-digit Chinese ID
+    /// token starting with 2200. One value at most makes a run
+    /// Luhn-valid, so the second try always succeeds. It depends only on
+    /// the token's other characters, so `reveal` recomputes it.
+    fn token_dependent(&self, v: &Parsed, dep: u8) -> u8 {
+        let radix = self.check.radix();
+        let first = (dep + 1) % radix;
+        if self.check == Check::Luhn {
+            return first;
+        }
+        let mut probe = v.clone();
+        for k in 1..radix {
+            let value = (dep + k) % radix;
+            self.set_dependent(&mut probe, value);
+            if !passes_for_a_card(&probe) {
+                return value;
+            }
+        }
+        first
     }
 
     fn set_dependent(&self, v: &mut Parsed, value: u8) {
