@@ -7,19 +7,19 @@
 //! 4 GiB) that must end `partial` or `error` with a reason, in bounded
 //! memory and time.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+use common::scan::{BIN, Run, Scan, Suite, pairs};
+
 const KEY: &str = "legacy-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Peak RSS allowed for any hostile input (as in `tests/extract.rs`).
-const MAX_RSS_KB: u64 = 256 * 1024;
 
 /// Raw numbers planted in the fixtures: never in any output.
 const NEVER: &[&str] = &[
@@ -33,133 +33,21 @@ const NEVER: &[&str] = &[
     "Quarterly invoice",
 ];
 
+const SUITE: Suite = Suite {
+    key: KEY,
+    fixtures: "tests/fixtures/legacy",
+    timeout: TIMEOUT,
+    never: NEVER,
+};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy")
+    SUITE.fixtures()
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-    rss_kb: Option<u64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn parse(out: Output, elapsed: Duration) -> Run {
-        let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        for never in NEVER {
-            assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
-            assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
-        }
-        let events = stdout
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
-            .collect();
-        let rss_kb = stderr.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes):")
-                .map(|v| v.trim().parse().unwrap())
-        });
-        Run {
-            code: out.status.code(),
-            stdout,
-            stderr,
-            events,
-            rss_kb,
-            elapsed,
-        }
-    }
-
-    fn of_type(&self, t: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == t).collect()
-    }
-
-    /// `(member, kind)` of every finding, in order.
-    fn members(&self) -> Vec<(Option<String>, String)> {
-        self.of_type("finding")
-            .iter()
-            .map(|f| {
-                (
-                    f["member"].as_str().map(str::to_string),
-                    f["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// The top-level `file` record of `path`.
-    fn top(&self, path: &str) -> &Value {
-        self.of_type("file")
-            .into_iter()
-            .find(|f| f["path"] == path && f["member"].is_null())
-            .unwrap_or_else(|| panic!("no file record of {path}:\n{}", self.stdout))
-    }
-
-    /// `(member, status, reason)` of the member records of `path`.
-    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
-        self.of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && !f["member"].is_null())
-            .map(|f| {
-                (
-                    f["member"].as_str().unwrap().to_string(),
-                    f["status"].as_str().unwrap().to_string(),
-                    f["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn expect_bounded(&self, what: &str) -> &Run {
-        assert!(
-            matches!(self.code, Some(0 | 1 | 3)),
-            "{what}: exit {:?}\n{}",
-            self.code,
-            self.stderr
-        );
-        match self.rss_kb {
-            Some(kb) => {
-                eprintln!(
-                    "{what}: peak RSS {kb} kB, {:.2} s",
-                    self.elapsed.as_secs_f64()
-                );
-                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
-            }
-            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
-        }
-        self
-    }
-}
-
+/// `leakhound scan --format jsonl -v ARGS` in `cwd`; `measure` runs it
+/// under `/usr/bin/time -v`.
 fn scan(cwd: &Path, measure: bool, args: &[&str]) -> Run {
-    let state = TempDir::new().unwrap();
-    let time = Path::new("/usr/bin/time");
-    let mut c = if measure && time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-v").arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env("LEAKHOUND_STATE_DIR", state.path())
-        .env_remove("LEAKHOUND_LOG")
-        .current_dir(cwd)
-        .timeout(TIMEOUT)
-        .args(["scan", "--format", "jsonl", "-v"])
-        .args(args);
-    let start = Instant::now();
-    let out = c.output().unwrap();
-    Run::parse(out, start.elapsed())
-}
-
-fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
-    v.iter()
-        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
-        .collect()
+    Scan::in_dir(&SUITE, cwd.to_path_buf()).run_with(measure, args, None)
 }
 
 fn assert_scanned(run: &Run, path: &str, encoding: &str) {
@@ -550,7 +438,7 @@ fn d5_rtf_is_still_redacted_in_place_and_a_split_number_refuses() {
         .arg(store.path().join("q"))
         .output()
         .unwrap();
-    let run = Run::parse(out, Duration::ZERO);
+    let run = Run::parse(&SUITE, out, Duration::ZERO);
     let action = |name: &str| {
         run.of_type("action")
             .into_iter()

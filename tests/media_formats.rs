@@ -8,18 +8,18 @@
 //! runs in the fixtures directory, and is checked for raw numbers in stdout
 //! and stderr.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+use common::scan::{BIN, Run, Scan, Suite, pairs};
+
 const KEY: &str = "media-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(180);
-/// Peak RSS allowed for any hostile input.
-const MAX_RSS_KB: u64 = 256 * 1024;
 
 /// What must never appear in any output: the planted numbers.
 const NEVER: &[&str] = &[
@@ -32,95 +32,15 @@ const NEVER: &[&str] = &[
     "DE89 3704",
 ];
 
+const SUITE: Suite = Suite {
+    key: KEY,
+    fixtures: "tests/fixtures/media",
+    timeout: TIMEOUT,
+    never: NEVER,
+};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media")
-}
-
-/// A finished run with its JSONL events parsed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-    rss_kb: Option<u64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn of_type(&self, t: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == t).collect()
-    }
-
-    /// `(member, kind)` of every finding, in order.
-    fn members(&self) -> Vec<(Option<String>, String)> {
-        self.of_type("finding")
-            .iter()
-            .map(|f| {
-                (
-                    f["member"].as_str().map(str::to_string),
-                    f["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// The top-level `file` record of `path`.
-    fn top(&self, path: &str) -> &Value {
-        let found: Vec<&Value> = self
-            .of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && f["member"].is_null())
-            .collect();
-        assert_eq!(found.len(), 1, "top records of {path}:\n{}", self.stdout);
-        found[0]
-    }
-
-    /// `(member, status, reason)` of the member records of `path`.
-    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
-        self.of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && !f["member"].is_null())
-            .map(|f| {
-                (
-                    f["member"].as_str().unwrap().to_string(),
-                    f["status"].as_str().unwrap().to_string(),
-                    f["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// A hostile input: the process ended by itself, in bounded memory.
-    fn expect_bounded(&self, what: &str) -> &Run {
-        assert!(
-            matches!(self.code, Some(0 | 1 | 3)),
-            "{what}: exit {:?}\n{}",
-            self.code,
-            self.stderr
-        );
-        match self.rss_kb {
-            Some(kb) => {
-                eprintln!(
-                    "{what}: peak RSS {kb} kB, {:.2} s",
-                    self.elapsed.as_secs_f64()
-                );
-                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
-            }
-            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
-        }
-        self
-    }
+    SUITE.fixtures()
 }
 
 /// Runs `leakhound scan --format jsonl -v ARGS` in the fixtures directory;
@@ -129,57 +49,11 @@ fn scan(measure: bool, args: &[&str]) -> Run {
     scan_env(measure, args, &[])
 }
 
+/// The same with `env` added to the scanner's environment.
 fn scan_env(measure: bool, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let state = TempDir::new().unwrap();
-    let time = Path::new("/usr/bin/time");
-    let mut c = if measure && time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-v").arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env("LEAKHOUND_STATE_DIR", state.path())
-        .env_remove("LEAKHOUND_LOG")
-        .current_dir(fixtures())
-        .timeout(TIMEOUT);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.args(["scan", "--format", "jsonl", "-v"]).args(args);
-    let start = Instant::now();
-    let out = c.output().unwrap();
-    let elapsed = start.elapsed();
-    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    for never in NEVER {
-        assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
-        assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
-    }
-    let events = stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let rss_kb = stderr.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("Maximum resident set size (kbytes):")
-            .map(|v| v.trim().parse().unwrap())
-    });
-    Run {
-        code: out.status.code(),
-        stdout,
-        stderr,
-        events,
-        rss_kb,
-        elapsed,
-    }
-}
-
-fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
-    v.iter()
-        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
-        .collect()
+    env.iter()
+        .fold(Scan::new(&SUITE), |sc, (k, v)| sc.env(k, v))
+        .run_with(measure, args, None)
 }
 
 // ---------------------------------------------------------------------------
