@@ -10,12 +10,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::Command;
-use serde_json::Value;
 use tempfile::TempDir;
 
+use common::daemon::{Daemon, findings_of};
 use common::scan::{BIN, Run, Scan, Suite, pairs};
 
 const KEY: &str = "legacy-test-fingerprint-key";
@@ -274,118 +274,27 @@ fn d1_hostile_compound_files_end_partial_or_error_with_a_reason_bounded() {
 /// opens both and names the members.
 #[test]
 fn daemon_opens_msg_and_xls_dropped_into_a_root() {
-    use std::os::unix::net::UnixDatagram;
-    use std::process::Stdio;
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let root = dir.join("roots");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let events = dir.join("events.jsonl");
-    let config = dir.join("leakhound.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
-             report_scanned: true\n  events_file: {}\n  roots:\n    - path: {}\n",
-            dir.join("state").display(),
-            events.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let child = std::process::Command::new(BIN)
-        .args(["--config"])
-        .arg(&config)
-        .arg("watch")
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env_remove("WATCHDOG_USEC")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Kill(child);
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    loop {
-        assert!(start.elapsed() < TIMEOUT, "no READY=1 from the daemon");
-        if let Ok(n) = sock.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("READY=1")
-        {
-            break;
-        }
-        assert!(child.0.try_wait().unwrap().is_none(), "the daemon exited");
-    }
+    let daemon = Daemon::start(&SUITE);
     // Written elsewhere and moved in, as a mail client's export would be.
-    let mut want = Vec::new();
-    for (src, dst) in [("message.msg", "export.msg"), ("numbers.xls", "old.xls")] {
-        let staging = dir.join(format!("staging-{dst}"));
-        std::fs::copy(fixtures().join(src), &staging).unwrap();
-        std::fs::rename(&staging, root.join(dst)).unwrap();
-        want.push(root.join(dst).to_str().unwrap().to_string());
-    }
-    let found = loop {
-        let text = std::fs::read_to_string(&events).unwrap_or_default();
-        let evs: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let done = want.iter().all(|w| {
-            evs.iter()
-                .any(|e| e["type"] == "file" && e["path"] == w.as_str() && e["member"].is_null())
-        });
-        if done {
-            for never in NEVER {
-                assert!(!text.contains(never), "`{never}` in the events");
-            }
-            break evs;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "not scanned: {}",
-            std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let members = |path: &str| -> Vec<(String, String)> {
-        found
-            .iter()
-            .filter(|e| e["type"] == "finding" && e["path"] == path)
-            .map(|e| {
-                (
-                    e["member"].as_str().unwrap_or("").to_string(),
-                    e["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
-    let msg = members(&want[0]);
+    let want = [
+        daemon.move_in(&fixtures().join("message.msg"), "export.msg"),
+        daemon.move_in(&fixtures().join("numbers.xls"), "old.xls"),
+    ];
+    let found = daemon.wait_scanned(&[&want[0], &want[1]], "not scanned");
+    let msg = findings_of(&found, &want[0]);
     assert!(
         msg.contains(&("body".into(), "card_visa".into()))
             && msg.contains(&("attachment 3 forwarded.msg!body".into(), "pl_pesel".into())),
         "{msg:?}"
     );
     assert_eq!(
-        members(&want[1]),
+        findings_of(&found, &want[1]),
         [
             ("Workbook".to_string(), "card_visa".to_string()),
             ("Workbook".into(), "iban".into()),
             ("Workbook".into(), "card_mastercard".into()),
         ]
     );
-    drop(child);
 }
 
 /// A PST/OST mail store is not opened yet: it must never be reported

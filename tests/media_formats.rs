@@ -13,10 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use tempfile::TempDir;
-
-use common::scan::{BIN, Run, Scan, Suite, pairs};
+use common::daemon::{Daemon, findings_of};
+use common::scan::{Run, Scan, Suite, pairs};
 
 const KEY: &str = "media-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -483,103 +481,15 @@ fn parquet_truncated_is_partial_and_its_raw_bytes_scanned() {
 /// OCR (through the same confined helper) and names the page.
 #[test]
 fn daemon_reads_an_image_dropped_into_a_root_by_ocr() {
-    use std::os::unix::net::UnixDatagram;
-    use std::process::Stdio;
     assert_tesseract();
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let root = dir.join("roots");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let events = dir.join("events.jsonl");
-    let config = dir.join("leakhound.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
-             report_scanned: true\n  events_file: {}\n  roots:\n    - path: {}\n",
-            dir.join("state").display(),
-            events.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["--config"])
-        .arg(&config)
-        .arg("watch")
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env_remove("WATCHDOG_USEC")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    loop {
-        assert!(start.elapsed() < TIMEOUT, "no READY=1 from the daemon");
-        if let Ok(n) = sock.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("READY=1")
-        {
-            break;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
-    }
-    let child = Kill(child);
+    let daemon = Daemon::start(&SUITE);
     // Written elsewhere and moved in, as a scanner's software would.
-    let image = root.join("scan-0001.tif");
-    let staging = dir.join("staging.tif");
-    std::fs::copy(fixtures().join("ocr/two-pages.tif"), &staging).unwrap();
-    std::fs::rename(&staging, &image).unwrap();
-    let want = image.to_str().unwrap();
-    let found = loop {
-        let text = std::fs::read_to_string(&events).unwrap_or_default();
-        let evs: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let done = evs
-            .iter()
-            .any(|e| e["type"] == "file" && e["path"] == want && e["member"].is_null());
-        if done {
-            for never in NEVER {
-                assert!(!text.contains(never), "`{never}` in the events");
-            }
-            break evs;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "the image was not scanned: {}",
-            std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let members: Vec<(String, String)> = found
-        .iter()
-        .filter(|e| e["type"] == "finding" && e["path"] == want)
-        .map(|e| {
-            (
-                e["member"].as_str().unwrap_or("").to_string(),
-                e["kind"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let want = daemon.move_in(&fixtures().join("ocr/two-pages.tif"), "scan-0001.tif");
+    let found = daemon.wait_scanned(&[&want], "the image was not scanned");
+    let members = findings_of(&found, &want);
     assert!(
         members.contains(&("ocr page 1".to_string(), "card_visa".to_string()))
             && members.contains(&("ocr page 2".to_string(), "iban".to_string())),
         "{members:?}"
     );
-    drop(child);
 }

@@ -5,4 +5,5 @@
 // Each test crate compiles its own copy and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod scan;
