@@ -10,6 +10,8 @@
 //! runs in the fixtures directory (so paths are short and relative), and is
 //! checked for raw numbers and personal mail data in stdout and stderr.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -18,11 +20,10 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+use common::scan::{BIN, Run, Scan, Suite, pairs, some};
+
 const KEY: &str = "extract-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Peak RSS allowed for any hostile input.
-const MAX_RSS_KB: u64 = 256 * 1024;
 
 /// What must never appear in any output: every planted number in its raw
 /// forms, and the addresses, names and subjects of the fixture mails.
@@ -52,208 +53,15 @@ const NEVER: &[&str] = &[
     "Note 3",
 ];
 
+const SUITE: Suite = Suite {
+    key: KEY,
+    fixtures: "tests/fixtures/containers",
+    timeout: TIMEOUT,
+    never: NEVER,
+};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containers")
-}
-
-/// A finished run with its JSONL events parsed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-    /// Peak RSS in kB and wall time, when measured.
-    rss_kb: Option<u64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn parse(out: Output, elapsed: Duration) -> Run {
-        let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        for never in NEVER {
-            assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
-            assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
-        }
-        let events = stdout
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l)
-                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
-            })
-            .collect();
-        let rss_kb = stderr.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes):")
-                .map(|v| v.trim().parse().unwrap())
-        });
-        Run {
-            code: out.status.code(),
-            stdout,
-            stderr,
-            events,
-            rss_kb,
-            elapsed,
-        }
-    }
-
-    fn of_type(&self, t: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == t).collect()
-    }
-
-    /// `(path, member, kind)` of every finding, in order.
-    fn findings(&self) -> Vec<(String, Option<String>, String)> {
-        self.of_type("finding")
-            .iter()
-            .map(|f| {
-                (
-                    f["path"].as_str().unwrap().to_string(),
-                    f["member"].as_str().map(str::to_string),
-                    f["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// `(member, kind)` of every finding in one file.
-    fn members(&self) -> Vec<(Option<String>, String)> {
-        self.findings()
-            .into_iter()
-            .map(|(_, m, k)| (m, k))
-            .collect()
-    }
-
-    /// The top-level `file` record of `path` (member null), checked to be
-    /// the only one.
-    fn top(&self, path: &str) -> &Value {
-        let found: Vec<&Value> = self
-            .of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && f["member"].is_null())
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "top file records of {path}:\n{}",
-            self.stdout
-        );
-        found[0]
-    }
-
-    /// `(member, status, reason)` of the member records of `path`.
-    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
-        self.of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && !f["member"].is_null())
-            .map(|f| {
-                (
-                    f["member"].as_str().unwrap().to_string(),
-                    f["status"].as_str().unwrap().to_string(),
-                    f["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// A hostile input: the process ended by itself, in bounded memory.
-    fn expect_bounded(&self, what: &str) -> &Run {
-        assert!(
-            matches!(self.code, Some(0 | 1 | 3)),
-            "{what}: exit {:?}\n{}",
-            self.code,
-            self.stderr
-        );
-        match self.rss_kb {
-            Some(kb) => {
-                eprintln!(
-                    "{what}: peak RSS {kb} kB, {:.2} s",
-                    self.elapsed.as_secs_f64()
-                );
-                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
-            }
-            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
-        }
-        self
-    }
-}
-
-/// A scan in the fixtures directory with a private state directory.
-struct Scan {
-    state: TempDir,
-    cwd: PathBuf,
-}
-
-impl Scan {
-    fn new() -> Scan {
-        Scan::in_dir(fixtures())
-    }
-
-    fn in_dir(cwd: PathBuf) -> Scan {
-        Scan {
-            state: tempfile::tempdir().unwrap(),
-            cwd,
-        }
-    }
-
-    fn command(&self, measure: bool) -> Command {
-        let time = Path::new("/usr/bin/time");
-        let mut c = if measure && time.exists() {
-            let mut c = Command::new(time);
-            c.arg("-v").arg(BIN);
-            c
-        } else {
-            Command::new(BIN)
-        };
-        c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-            .env("LEAKHOUND_STATE_DIR", self.state.path())
-            .env_remove("LEAKHOUND_LOG")
-            .current_dir(&self.cwd)
-            .timeout(TIMEOUT);
-        c.args(["scan", "--format", "jsonl", "-v"]);
-        c
-    }
-
-    fn run_with(&self, measure: bool, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-        let mut c = self.command(measure);
-        c.args(args);
-        if let Some(input) = stdin {
-            c.write_stdin(input);
-        }
-        let start = Instant::now();
-        let out = c.output().unwrap();
-        Run::parse(out, start.elapsed())
-    }
-
-    /// `leakhound scan --format jsonl -v ARGS`.
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(false, args, None)
-    }
-
-    /// The same under `/usr/bin/time -v`, for peak memory.
-    fn measured(&self, args: &[&str]) -> Run {
-        self.run_with(true, args, None)
-    }
-}
-
-fn some(s: &str) -> Option<String> {
-    Some(s.to_string())
-}
-
-fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
-    v.iter()
-        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
-        .collect()
+    SUITE.fixtures()
 }
 
 /// A fully scanned container: status scanned, no reason, its findings and
@@ -273,7 +81,7 @@ fn assert_scanned(run: &Run, path: &str, findings: u64, encoding: &str) {
 
 #[test]
 fn compressed_text_is_found_with_no_member() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     for (file, format) in [
         ("card.txt.gz", "gzip"),
         ("card.txt.bz2", "bzip2"),
@@ -298,7 +106,7 @@ fn compressed_text_is_found_with_no_member() {
 
 #[test]
 fn tar_gz_members() {
-    let run = Scan::new().run(&["several.tar.gz"]);
+    let run = Scan::new(&SUITE).run(&["several.tar.gz"]);
     run.expect_code(1);
     assert_eq!(
         run.members(),
@@ -313,7 +121,7 @@ fn tar_gz_members() {
 
 #[test]
 fn zip_members_with_every_method() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     // The zip CLI: stored, deflated, bzip2.
     let run = sc.run(&["methods.zip"]);
     run.expect_code(1);
@@ -346,7 +154,7 @@ fn zip_members_with_every_method() {
 
 #[test]
 fn nested_containers_name_the_whole_path() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.run(&["nested.zip"]);
     run.expect_code(1);
     assert_eq!(
@@ -366,7 +174,7 @@ fn nested_containers_name_the_whole_path() {
 
 #[test]
 fn max_depth_leaves_deeper_containers_closed_and_says_so() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.run(&["nested3.zip", "--max-depth", "2"]);
     run.expect_code(0);
     assert!(run.findings().is_empty(), "{}", run.stdout);
@@ -395,7 +203,7 @@ fn max_depth_leaves_deeper_containers_closed_and_says_so() {
 
 #[test]
 fn office_documents() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     // The card is split over three Word runs; the field code's digits are
     // not visible text and are not found.
     let run = sc.run(&["split.docx"]);
@@ -431,7 +239,7 @@ fn office_documents() {
 
 #[test]
 fn png_text_chunks() {
-    let run = Scan::new().run(&["comment.png"]);
+    let run = Scan::new(&SUITE).run(&["comment.png"]);
     run.expect_code(1);
     assert_eq!(
         run.members(),
@@ -446,7 +254,7 @@ fn png_text_chunks() {
 
 #[test]
 fn eml_parts_attachments_and_forwarded_messages() {
-    let run = Scan::new().run(&["rich.eml"]);
+    let run = Scan::new(&SUITE).run(&["rich.eml"]);
     run.expect_code(1);
     let m = "<fixture-rich@mail.example.net>";
     assert_eq!(
@@ -480,7 +288,7 @@ fn eml_parts_attachments_and_forwarded_messages() {
 
 #[test]
 fn mbox_messages_and_escaped_from_lines() {
-    let run = Scan::new().run(&["three.mbox"]);
+    let run = Scan::new(&SUITE).run(&["three.mbox"]);
     run.expect_code(1);
     assert_eq!(
         run.members(),
@@ -508,7 +316,7 @@ fn mbox_messages_and_escaped_from_lines() {
 
 #[test]
 fn maildir_cur_and_new() {
-    let run = Scan::new().run(&["maildir"]);
+    let run = Scan::new(&SUITE).run(&["maildir"]);
     run.expect_code(1);
     let mut found = run.findings();
     found.sort();
@@ -533,7 +341,7 @@ fn maildir_cur_and_new() {
 
 #[test]
 fn stdin_containers_are_opened() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let input = std::fs::read(fixtures().join("several.tar.gz")).unwrap();
     let run = sc.run_with(false, &["-"], Some(input));
     run.expect_code(1);
@@ -569,7 +377,7 @@ fn reason(v: &Value) -> &str {
 fn nested_zip_bomb_stops_at_the_whole_file_ratio() {
     // 5.7 KB: 8 zips of 8 zips of 8 zips, each holding 64 MiB of zeros
     // (32 GiB in all). Every layer alone stays near deflate's 1030:1.
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     for (what, run) in [
         ("bomb42.zip", sc.measured(&["bomb42.zip"])),
         (
@@ -603,7 +411,7 @@ fn nested_zip_bomb_stops_at_the_whole_file_ratio() {
 #[test]
 fn overlapping_zip_members_are_not_opened() {
     // One local file, 32 central directory entries pointing at it.
-    let run = Scan::new().measured(&["overlap.zip"]);
+    let run = Scan::new(&SUITE).measured(&["overlap.zip"]);
     run.expect_code(1).expect_bounded("overlap.zip");
     assert_eq!(run.members(), pairs(&[(Some("copy00.txt"), "card_visa")]));
     let top = run.top("overlap.zip");
@@ -626,7 +434,7 @@ fn ten_gib_gzip_of_zeros_stops_at_the_ratio_limit() {
         }
         w.flush().unwrap();
     }
-    let run = Scan::in_dir(dir.path().to_path_buf()).measured(&["zeros.gz"]);
+    let run = Scan::in_dir(&SUITE, dir.path().to_path_buf()).measured(&["zeros.gz"]);
     run.expect_code(0).expect_bounded("10 GiB of zeros in gzip");
     assert!(run.findings().is_empty());
     let top = run.top("zeros.gz");
@@ -641,7 +449,7 @@ fn ten_gib_gzip_of_zeros_stops_at_the_ratio_limit() {
 #[test]
 fn tar_header_that_lies_about_its_size() {
     // The second header claims 1 MiB; the file ends one block later.
-    let run = Scan::new().measured(&["liar.tar"]);
+    let run = Scan::new(&SUITE).measured(&["liar.tar"]);
     run.expect_code(1).expect_bounded("liar.tar");
     // What came before the lie is kept, and what little follows it.
     assert_eq!(
@@ -700,7 +508,7 @@ fn mime_nested_a_thousand_deep() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("multipart.eml"), deep_multipart(1000)).unwrap();
     std::fs::write(dir.path().join("rfc822.eml"), deep_rfc822(1000)).unwrap();
-    let sc = Scan::in_dir(dir.path().to_path_buf());
+    let sc = Scan::in_dir(&SUITE, dir.path().to_path_buf());
 
     // Multiparts are flattened by the parser: the text at the bottom is
     // found, and nothing is left out.
@@ -738,7 +546,7 @@ fn mime_nested_a_thousand_deep() {
 
 #[test]
 fn truncated_mbox_keeps_the_messages_before() {
-    let run = Scan::new().measured(&["truncated.mbox"]);
+    let run = Scan::new(&SUITE).measured(&["truncated.mbox"]);
     run.expect_code(1).expect_bounded("truncated.mbox");
     assert_eq!(
         run.members(),
@@ -768,7 +576,7 @@ fn truncated_mbox_keeps_the_messages_before() {
 
 #[test]
 fn corrupt_and_truncated_archives_are_errors() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.measured(&["corrupt.gz"]);
     run.expect_code(0).expect_bounded("corrupt.gz");
     let top = run.top("corrupt.gz");
@@ -792,7 +600,7 @@ fn corrupt_and_truncated_archives_are_errors() {
 
 #[test]
 fn encrypted_zip_member_is_partial() {
-    let run = Scan::new().measured(&["encrypted.zip"]);
+    let run = Scan::new(&SUITE).measured(&["encrypted.zip"]);
     run.expect_code(1).expect_bounded("encrypted.zip");
     assert_eq!(run.members(), pairs(&[(Some("open.txt"), "us_ssn")]));
     assert_eq!(
@@ -841,7 +649,7 @@ fn assert_pdf_partial<'r>(run: &'r Run, path: &str, start: &str) -> &'r Value {
 
 #[test]
 fn pdf_text_is_read_page_by_page() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     // Ghostscript compresses its content streams: the numbers are not in
     // the file's bytes, so they are found only thanks to extraction.
     for file in ["pages.pdf", "owner-only.pdf"] {
@@ -883,7 +691,7 @@ fn pdf_annotations_and_form_field_values_are_read_as_notes() {
         !bytes.windows(9).any(|w| w == b"4916 3385"),
         "notes.pdf holds the UTF-16 field value as ASCII"
     );
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.run(&["notes.pdf"]);
     run.expect_code(1);
     assert_eq!(
@@ -920,7 +728,7 @@ fn pdf_embedded_files_are_opened_as_members() {
     for raw in [&b"4539 1488"[..], b"5312 6789", b"Kowalski"] {
         assert!(!bytes.windows(raw.len()).any(|w| w == raw));
     }
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.run(&["attach.pdf"]);
     run.expect_code(1);
     assert_eq!(
@@ -958,7 +766,7 @@ fn pdf_inside_containers_and_from_stdin() {
         zip.write_all(&pdf).unwrap();
         zip.finish().unwrap();
     }
-    let sc = Scan::in_dir(dir.path().to_path_buf());
+    let sc = Scan::in_dir(&SUITE, dir.path().to_path_buf());
     let run = sc.run(&["pages.pdf.gz"]);
     run.expect_code(1);
     assert_eq!(
@@ -991,7 +799,7 @@ fn pdf_inside_containers_and_from_stdin() {
 
 #[test]
 fn encrypted_pdf_is_partial_and_never_clean() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.pdf(true, &["encrypted.pdf"]);
     run.expect_code(0).expect_bounded("encrypted.pdf");
     assert!(run.findings().is_empty(), "{}", run.stdout);
@@ -1004,7 +812,7 @@ fn encrypted_pdf_is_partial_and_never_clean() {
 
 #[test]
 fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.pdf(true, &["truncated.pdf"]);
     run.expect_code(0).expect_bounded("truncated.pdf");
     assert_pdf_partial(
@@ -1026,7 +834,7 @@ fn damaged_and_image_only_pdfs_fall_back_to_the_raw_bytes() {
 fn pdf_page_that_fails_is_named_and_the_others_are_read() {
     // Page 2 has no MediaBox, which the parser requires; its content
     // stream alone is not compressed.
-    let run = Scan::new().pdf(true, &["badpage.pdf"]);
+    let run = Scan::new(&SUITE).pdf(true, &["badpage.pdf"]);
     run.expect_code(1).expect_bounded("badpage.pdf");
     assert_eq!(
         run.members(),
@@ -1054,7 +862,7 @@ fn pdf_page_that_fails_is_named_and_the_others_are_read() {
 fn pdf_decompression_bomb_hits_the_helpers_memory_limit() {
     // A page whose content stream is 1 GiB of spaces deflated twice. The
     // helper's address space is 4 x max_buffer + 128 MiB: 160 MiB here.
-    let run = Scan::new().pdf(true, &["bomb.pdf", "--max-buffer", "8M"]);
+    let run = Scan::new(&SUITE).pdf(true, &["bomb.pdf", "--max-buffer", "8M"]);
     run.expect_code(0).expect_bounded("bomb.pdf");
     let top = assert_pdf_partial(
         &run,
@@ -1070,7 +878,7 @@ fn pdf_decompression_bomb_hits_the_helpers_memory_limit() {
 
 #[test]
 fn pdf_form_that_draws_itself_overflows_the_helpers_stack_only() {
-    let run = Scan::new().pdf(true, &["selfdraw.pdf"]);
+    let run = Scan::new(&SUITE).pdf(true, &["selfdraw.pdf"]);
     run.expect_code(0).expect_bounded("selfdraw.pdf");
     assert_pdf_partial(
         &run,
@@ -1083,7 +891,7 @@ fn pdf_form_that_draws_itself_overflows_the_helpers_stack_only() {
 #[test]
 fn pdf_text_bomb_stops_at_the_ratio_and_expanded_limits() {
     // Forms drawing forms ten times, nine deep: a billion "ha ha ha".
-    let sc = Scan::new();
+    let sc = Scan::new(&SUITE);
     let run = sc.pdf(true, &["laughs.pdf", "--max-expanded", "1M"]);
     run.expect_code(0)
         .expect_bounded("laughs.pdf, max_expanded");
@@ -1205,7 +1013,7 @@ fn pdf_helper_that_spins_is_killed_at_the_time_limit_and_reaped() {
     let pid = child.id();
     let start = Instant::now();
     let out = child.wait_with_output().unwrap();
-    let run = Run::parse(out, start.elapsed());
+    let run = Run::parse(&SUITE, out, start.elapsed());
     run.expect_code(0);
     assert_pdf_partial(&run, "spin.pdf", "time limit of 2s reached");
     assert!(run.elapsed < Duration::from_secs(15), "{:?}", run.elapsed);

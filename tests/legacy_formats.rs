@@ -7,19 +7,19 @@
 //! 4 GiB) that must end `partial` or `error` with a reason, in bounded
 //! memory and time.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::Command;
-use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+use common::daemon::{Daemon, findings_of};
+use common::scan::{BIN, Run, Scan, Suite, pairs};
+
 const KEY: &str = "legacy-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Peak RSS allowed for any hostile input (as in `tests/extract.rs`).
-const MAX_RSS_KB: u64 = 256 * 1024;
 
 /// Raw numbers planted in the fixtures: never in any output.
 const NEVER: &[&str] = &[
@@ -33,133 +33,21 @@ const NEVER: &[&str] = &[
     "Quarterly invoice",
 ];
 
+const SUITE: Suite = Suite {
+    key: KEY,
+    fixtures: "tests/fixtures/legacy",
+    timeout: TIMEOUT,
+    never: NEVER,
+};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy")
+    SUITE.fixtures()
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-    rss_kb: Option<u64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn parse(out: Output, elapsed: Duration) -> Run {
-        let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        for never in NEVER {
-            assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
-            assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
-        }
-        let events = stdout
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
-            .collect();
-        let rss_kb = stderr.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes):")
-                .map(|v| v.trim().parse().unwrap())
-        });
-        Run {
-            code: out.status.code(),
-            stdout,
-            stderr,
-            events,
-            rss_kb,
-            elapsed,
-        }
-    }
-
-    fn of_type(&self, t: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == t).collect()
-    }
-
-    /// `(member, kind)` of every finding, in order.
-    fn members(&self) -> Vec<(Option<String>, String)> {
-        self.of_type("finding")
-            .iter()
-            .map(|f| {
-                (
-                    f["member"].as_str().map(str::to_string),
-                    f["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// The top-level `file` record of `path`.
-    fn top(&self, path: &str) -> &Value {
-        self.of_type("file")
-            .into_iter()
-            .find(|f| f["path"] == path && f["member"].is_null())
-            .unwrap_or_else(|| panic!("no file record of {path}:\n{}", self.stdout))
-    }
-
-    /// `(member, status, reason)` of the member records of `path`.
-    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
-        self.of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && !f["member"].is_null())
-            .map(|f| {
-                (
-                    f["member"].as_str().unwrap().to_string(),
-                    f["status"].as_str().unwrap().to_string(),
-                    f["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn expect_bounded(&self, what: &str) -> &Run {
-        assert!(
-            matches!(self.code, Some(0 | 1 | 3)),
-            "{what}: exit {:?}\n{}",
-            self.code,
-            self.stderr
-        );
-        match self.rss_kb {
-            Some(kb) => {
-                eprintln!(
-                    "{what}: peak RSS {kb} kB, {:.2} s",
-                    self.elapsed.as_secs_f64()
-                );
-                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
-            }
-            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
-        }
-        self
-    }
-}
-
+/// `leakhound scan --format jsonl -v ARGS` in `cwd`; `measure` runs it
+/// under `/usr/bin/time -v`.
 fn scan(cwd: &Path, measure: bool, args: &[&str]) -> Run {
-    let state = TempDir::new().unwrap();
-    let time = Path::new("/usr/bin/time");
-    let mut c = if measure && time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-v").arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env("LEAKHOUND_STATE_DIR", state.path())
-        .env_remove("LEAKHOUND_LOG")
-        .current_dir(cwd)
-        .timeout(TIMEOUT)
-        .args(["scan", "--format", "jsonl", "-v"])
-        .args(args);
-    let start = Instant::now();
-    let out = c.output().unwrap();
-    Run::parse(out, start.elapsed())
-}
-
-fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
-    v.iter()
-        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
-        .collect()
+    Scan::in_dir(&SUITE, cwd.to_path_buf()).run_with(measure, args, None)
 }
 
 fn assert_scanned(run: &Run, path: &str, encoding: &str) {
@@ -386,118 +274,27 @@ fn d1_hostile_compound_files_end_partial_or_error_with_a_reason_bounded() {
 /// opens both and names the members.
 #[test]
 fn daemon_opens_msg_and_xls_dropped_into_a_root() {
-    use std::os::unix::net::UnixDatagram;
-    use std::process::Stdio;
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let root = dir.join("roots");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let events = dir.join("events.jsonl");
-    let config = dir.join("leakhound.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
-             report_scanned: true\n  events_file: {}\n  roots:\n    - path: {}\n",
-            dir.join("state").display(),
-            events.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let child = std::process::Command::new(BIN)
-        .args(["--config"])
-        .arg(&config)
-        .arg("watch")
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env_remove("WATCHDOG_USEC")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Kill(child);
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    loop {
-        assert!(start.elapsed() < TIMEOUT, "no READY=1 from the daemon");
-        if let Ok(n) = sock.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("READY=1")
-        {
-            break;
-        }
-        assert!(child.0.try_wait().unwrap().is_none(), "the daemon exited");
-    }
+    let daemon = Daemon::start(&SUITE);
     // Written elsewhere and moved in, as a mail client's export would be.
-    let mut want = Vec::new();
-    for (src, dst) in [("message.msg", "export.msg"), ("numbers.xls", "old.xls")] {
-        let staging = dir.join(format!("staging-{dst}"));
-        std::fs::copy(fixtures().join(src), &staging).unwrap();
-        std::fs::rename(&staging, root.join(dst)).unwrap();
-        want.push(root.join(dst).to_str().unwrap().to_string());
-    }
-    let found = loop {
-        let text = std::fs::read_to_string(&events).unwrap_or_default();
-        let evs: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let done = want.iter().all(|w| {
-            evs.iter()
-                .any(|e| e["type"] == "file" && e["path"] == w.as_str() && e["member"].is_null())
-        });
-        if done {
-            for never in NEVER {
-                assert!(!text.contains(never), "`{never}` in the events");
-            }
-            break evs;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "not scanned: {}",
-            std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let members = |path: &str| -> Vec<(String, String)> {
-        found
-            .iter()
-            .filter(|e| e["type"] == "finding" && e["path"] == path)
-            .map(|e| {
-                (
-                    e["member"].as_str().unwrap_or("").to_string(),
-                    e["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
-    let msg = members(&want[0]);
+    let want = [
+        daemon.move_in(&fixtures().join("message.msg"), "export.msg"),
+        daemon.move_in(&fixtures().join("numbers.xls"), "old.xls"),
+    ];
+    let found = daemon.wait_scanned(&[&want[0], &want[1]], "not scanned");
+    let msg = findings_of(&found, &want[0]);
     assert!(
         msg.contains(&("body".into(), "card_visa".into()))
             && msg.contains(&("attachment 3 forwarded.msg!body".into(), "pl_pesel".into())),
         "{msg:?}"
     );
     assert_eq!(
-        members(&want[1]),
+        findings_of(&found, &want[1]),
         [
             ("Workbook".to_string(), "card_visa".to_string()),
             ("Workbook".into(), "iban".into()),
             ("Workbook".into(), "card_mastercard".into()),
         ]
     );
-    drop(child);
 }
 
 /// A PST/OST mail store is not opened yet: it must never be reported
@@ -550,7 +347,7 @@ fn d5_rtf_is_still_redacted_in_place_and_a_split_number_refuses() {
         .arg(store.path().join("q"))
         .output()
         .unwrap();
-    let run = Run::parse(out, Duration::ZERO);
+    let run = Run::parse(&SUITE, out, Duration::ZERO);
     let action = |name: &str| {
         run.of_type("action")
             .into_iter()

@@ -8,18 +8,16 @@
 //! runs in the fixtures directory, and is checked for raw numbers in stdout
 //! and stderr.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use serde_json::Value;
-use tempfile::TempDir;
+use common::daemon::{Daemon, findings_of};
+use common::scan::{Run, Scan, Suite, pairs};
 
-const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
 const KEY: &str = "media-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(180);
-/// Peak RSS allowed for any hostile input.
-const MAX_RSS_KB: u64 = 256 * 1024;
 
 /// What must never appear in any output: the planted numbers.
 const NEVER: &[&str] = &[
@@ -32,95 +30,15 @@ const NEVER: &[&str] = &[
     "DE89 3704",
 ];
 
+const SUITE: Suite = Suite {
+    key: KEY,
+    fixtures: "tests/fixtures/media",
+    timeout: TIMEOUT,
+    never: NEVER,
+};
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media")
-}
-
-/// A finished run with its JSONL events parsed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-    rss_kb: Option<u64>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn of_type(&self, t: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == t).collect()
-    }
-
-    /// `(member, kind)` of every finding, in order.
-    fn members(&self) -> Vec<(Option<String>, String)> {
-        self.of_type("finding")
-            .iter()
-            .map(|f| {
-                (
-                    f["member"].as_str().map(str::to_string),
-                    f["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// The top-level `file` record of `path`.
-    fn top(&self, path: &str) -> &Value {
-        let found: Vec<&Value> = self
-            .of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && f["member"].is_null())
-            .collect();
-        assert_eq!(found.len(), 1, "top records of {path}:\n{}", self.stdout);
-        found[0]
-    }
-
-    /// `(member, status, reason)` of the member records of `path`.
-    fn member_records(&self, path: &str) -> Vec<(String, String, String)> {
-        self.of_type("file")
-            .into_iter()
-            .filter(|f| f["path"] == path && !f["member"].is_null())
-            .map(|f| {
-                (
-                    f["member"].as_str().unwrap().to_string(),
-                    f["status"].as_str().unwrap().to_string(),
-                    f["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// A hostile input: the process ended by itself, in bounded memory.
-    fn expect_bounded(&self, what: &str) -> &Run {
-        assert!(
-            matches!(self.code, Some(0 | 1 | 3)),
-            "{what}: exit {:?}\n{}",
-            self.code,
-            self.stderr
-        );
-        match self.rss_kb {
-            Some(kb) => {
-                eprintln!(
-                    "{what}: peak RSS {kb} kB, {:.2} s",
-                    self.elapsed.as_secs_f64()
-                );
-                assert!(kb < MAX_RSS_KB, "{what}: peak RSS {kb} kB");
-            }
-            None => eprintln!("{what}: /usr/bin/time is not there: memory not measured"),
-        }
-        self
-    }
+    SUITE.fixtures()
 }
 
 /// Runs `leakhound scan --format jsonl -v ARGS` in the fixtures directory;
@@ -129,57 +47,11 @@ fn scan(measure: bool, args: &[&str]) -> Run {
     scan_env(measure, args, &[])
 }
 
+/// The same with `env` added to the scanner's environment.
 fn scan_env(measure: bool, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let state = TempDir::new().unwrap();
-    let time = Path::new("/usr/bin/time");
-    let mut c = if measure && time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-v").arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    c.env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env("LEAKHOUND_STATE_DIR", state.path())
-        .env_remove("LEAKHOUND_LOG")
-        .current_dir(fixtures())
-        .timeout(TIMEOUT);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.args(["scan", "--format", "jsonl", "-v"]).args(args);
-    let start = Instant::now();
-    let out = c.output().unwrap();
-    let elapsed = start.elapsed();
-    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    for never in NEVER {
-        assert!(!stdout.contains(never), "`{never}` in stdout:\n{stdout}");
-        assert!(!stderr.contains(never), "`{never}` in stderr:\n{stderr}");
-    }
-    let events = stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let rss_kb = stderr.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("Maximum resident set size (kbytes):")
-            .map(|v| v.trim().parse().unwrap())
-    });
-    Run {
-        code: out.status.code(),
-        stdout,
-        stderr,
-        events,
-        rss_kb,
-        elapsed,
-    }
-}
-
-fn pairs(v: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
-    v.iter()
-        .map(|(m, k)| (m.map(str::to_string), k.to_string()))
-        .collect()
+    env.iter()
+        .fold(Scan::new(&SUITE), |sc, (k, v)| sc.env(k, v))
+        .run_with(measure, args, None)
 }
 
 // ---------------------------------------------------------------------------
@@ -609,103 +481,15 @@ fn parquet_truncated_is_partial_and_its_raw_bytes_scanned() {
 /// OCR (through the same confined helper) and names the page.
 #[test]
 fn daemon_reads_an_image_dropped_into_a_root_by_ocr() {
-    use std::os::unix::net::UnixDatagram;
-    use std::process::Stdio;
     assert_tesseract();
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    let root = dir.join("roots");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let events = dir.join("events.jsonl");
-    let config = dir.join("leakhound.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nwatch:\n  settle: 300ms\n  status_interval: 200ms\n  \
-             report_scanned: true\n  events_file: {}\n  roots:\n    - path: {}\n",
-            dir.join("state").display(),
-            events.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["--config"])
-        .arg(&config)
-        .arg("watch")
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
-        .env_remove("WATCHDOG_USEC")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    loop {
-        assert!(start.elapsed() < TIMEOUT, "no READY=1 from the daemon");
-        if let Ok(n) = sock.recv(&mut buf)
-            && String::from_utf8_lossy(&buf[..n]).contains("READY=1")
-        {
-            break;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
-    }
-    let child = Kill(child);
+    let daemon = Daemon::start(&SUITE);
     // Written elsewhere and moved in, as a scanner's software would.
-    let image = root.join("scan-0001.tif");
-    let staging = dir.join("staging.tif");
-    std::fs::copy(fixtures().join("ocr/two-pages.tif"), &staging).unwrap();
-    std::fs::rename(&staging, &image).unwrap();
-    let want = image.to_str().unwrap();
-    let found = loop {
-        let text = std::fs::read_to_string(&events).unwrap_or_default();
-        let evs: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let done = evs
-            .iter()
-            .any(|e| e["type"] == "file" && e["path"] == want && e["member"].is_null());
-        if done {
-            for never in NEVER {
-                assert!(!text.contains(never), "`{never}` in the events");
-            }
-            break evs;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "the image was not scanned: {}",
-            std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let members: Vec<(String, String)> = found
-        .iter()
-        .filter(|e| e["type"] == "finding" && e["path"] == want)
-        .map(|e| {
-            (
-                e["member"].as_str().unwrap_or("").to_string(),
-                e["kind"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let want = daemon.move_in(&fixtures().join("ocr/two-pages.tif"), "scan-0001.tif");
+    let found = daemon.wait_scanned(&[&want], "the image was not scanned");
+    let members = findings_of(&found, &want);
     assert!(
         members.contains(&("ocr page 1".to_string(), "card_visa".to_string()))
             && members.contains(&("ocr page 2".to_string(), "iban".to_string())),
         "{members:?}"
     );
-    drop(child);
 }
