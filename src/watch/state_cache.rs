@@ -27,6 +27,19 @@
 //! read whole are kept (a partial or failed scan is done again next time).
 //! Rows are written in batches, in one transaction each; a crash loses at
 //! most the last batch, which only means those files are scanned again.
+//!
+//! Reads: on open, this version's `files` rows and `contents` rows are
+//! loaded in one query each (one read transaction each, so a writer in
+//! another process is never held up for more than those two queries) into
+//! maps keyed by (device, inode) and by MAC. A lookup per file is then a
+//! hash lookup, not an SQLite query in a read transaction of its own (two
+//! per file, with an `fcntl` lock and a WAL `stat` each, made a re-scan
+//! slower than a full scan). Memory stays bounded: past [`PRELOAD_MAX_ROWS`]
+//! rows or [`PRELOAD_MAX_BYTES`] of kept events the load stops, and what
+//! the maps lack is asked of the database, as before. Rows written by
+//! this run, or by another process after the load, are found through the
+//! database too (a miss in a partial load, or any `contents` miss: those
+//! are files that are read anyway).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +56,13 @@ use crate::rules::{Confidence, Severity};
 
 /// Rows written per transaction.
 const WRITE_BATCH: usize = 512;
+
+/// Rows of each table loaded into memory on open, at most (a `files` row
+/// takes about 100 bytes in the map).
+pub const PRELOAD_MAX_ROWS: usize = 2_000_000;
+
+/// Bytes of kept events (JSON) loaded into memory on open, at most.
+pub const PRELOAD_MAX_BYTES: usize = 256 << 20;
 
 /// A file with more events than this is scanned every time rather than
 /// kept (its events are held in memory until its scan ends).
@@ -238,6 +258,79 @@ impl Stamp {
     }
 }
 
+/// A `files` row of this version, as loaded on open: what
+/// [`ScanCache::unchanged`] compares.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    mac: ContentMac,
+}
+
+/// What was loaded on open.
+#[derive(Default)]
+struct Preload {
+    files: HashMap<(u64, u64), Known>,
+    /// Kept events by content MAC, as stored (JSON, parsed on a hit).
+    contents: HashMap<ContentMac, (String, u64)>,
+    /// Every row of this version's `files` is in `files`: a miss there
+    /// needs no query.
+    all_files: bool,
+}
+
+impl Preload {
+    /// Loads this version's complete rows, up to the limits.
+    fn load(conn: &rusqlite::Connection, version: &str) -> rusqlite::Result<Preload> {
+        let mut out = Preload {
+            all_files: true,
+            ..Preload::default()
+        };
+        // Only rows a lookup could take: this version, scanned whole.
+        let mut stmt = conn.prepare(
+            "SELECT dev, ino, size, mtime_ns, ctime_ns, mac FROM files
+             WHERE rules_version = ?1 AND mac IS NOT NULL AND verdict IN (?2, ?3)",
+        )?;
+        let mut rows = stmt.query(params![version, Verdict::Clean, Verdict::Findings])?;
+        while let Some(r) = rows.next()? {
+            if out.files.len() >= PRELOAD_MAX_ROWS {
+                out.all_files = false;
+                break;
+            }
+            let mac: Vec<u8> = r.get(5)?;
+            let Ok(mac) = ContentMac::try_from(mac.as_slice()) else {
+                continue;
+            };
+            out.files.insert(
+                (r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64),
+                Known {
+                    size: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                    ctime_ns: r.get(4)?,
+                    mac,
+                },
+            );
+        }
+        let mut stmt =
+            conn.prepare("SELECT mac, events, below_confidence FROM contents WHERE version = ?1")?;
+        let mut rows = stmt.query(params![version])?;
+        let mut bytes = 0usize;
+        while let Some(r) = rows.next()? {
+            let mac: Vec<u8> = r.get(0)?;
+            let events: String = r.get(1)?;
+            bytes += events.len();
+            if out.contents.len() >= PRELOAD_MAX_ROWS || bytes > PRELOAD_MAX_BYTES {
+                break;
+            }
+            if let Ok(mac) = ContentMac::try_from(mac.as_slice()) {
+                out.contents
+                    .insert(mac, (events, r.get::<_, i64>(2)? as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Rows waiting to be written.
 #[derive(Default)]
 struct Writes {
@@ -251,6 +344,7 @@ pub struct ScanCache {
     key: StateKey,
     version: String,
     writes: Mutex<Writes>,
+    preload: Preload,
     /// What this run took from the cache, for the line at the end.
     pub counts: CacheCounts,
 }
@@ -324,11 +418,13 @@ impl ScanCache {
             }
             Ok(())
         })?;
+        let preload = db.with(|conn| Preload::load(conn, &version))?;
         Ok(ScanCache {
             db,
             key,
             version,
             writes: Mutex::new(Writes::default()),
+            preload,
             counts: CacheCounts::default(),
         })
     }
@@ -340,6 +436,18 @@ impl ScanCache {
     /// The MAC of a file's content when its row says it has not changed
     /// since it was scanned whole with this version.
     pub fn unchanged(&self, stamp: &Stamp) -> Result<Option<ContentMac>, StateError> {
+        if let Some(k) = self.preload.files.get(&(stamp.dev, stamp.ino)) {
+            let same = k.size == stamp.size
+                && k.mtime_ns == stamp.mtime_ns
+                && k.ctime_ns == stamp.ctime_ns;
+            if same {
+                return Ok(Some(k.mac));
+            }
+        }
+        // Not loaded (past the limits), or written since: ask the database.
+        if self.preload.all_files {
+            return Ok(None);
+        }
         let Some(rec) = self.db.get(stamp.dev, stamp.ino)? else {
             return Ok(None);
         };
@@ -356,6 +464,9 @@ impl ScanCache {
         if let Some(c) = self.writes().contents.get(mac) {
             return Ok(Some(c.clone()));
         }
+        if let Some((json, below)) = self.preload.contents.get(mac) {
+            return Ok(parse(json, *below));
+        }
         let row: Option<(String, i64)> = self.db.with(|conn| {
             conn.prepare_cached(
                 "SELECT events, below_confidence FROM contents WHERE mac = ?1 AND version = ?2",
@@ -365,13 +476,7 @@ impl ScanCache {
             })
             .optional()
         })?;
-        Ok(row.and_then(|(json, below)| {
-            let events: Vec<CachedEvent> = serde_json::from_str(&json).ok()?;
-            Some(Cached {
-                events,
-                below_confidence: below as u64,
-            })
-        }))
+        Ok(row.and_then(|(json, below)| parse(&json, below as u64)))
     }
 
     /// The keyed MAC of `bytes`.
@@ -463,6 +568,16 @@ impl ScanCache {
     }
 }
 
+/// Kept events as stored; `None` if they do not parse (then the file is
+/// scanned).
+fn parse(json: &str, below: u64) -> Option<Cached> {
+    let events: Vec<CachedEvent> = serde_json::from_str(json).ok()?;
+    Some(Cached {
+        events,
+        below_confidence: below,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,5 +666,79 @@ mod tests {
         drop((cache, other, rekeyed));
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.windows(16).any(|w| w == b"4526018159083012"));
+    }
+    fn stamp(ino: u64) -> Stamp {
+        Stamp {
+            dev: 1,
+            ino,
+            size: 40,
+            mtime_ns: 5,
+            ctime_ns: 6,
+        }
+    }
+
+    /// Issue 17: a re-scan of an unchanged tree was slower than a full
+    /// scan, two SQLite queries (each its own read transaction) per file.
+    /// The rows are loaded once on open: with the table emptied behind the
+    /// cache's back, an unchanged file is still answered (from memory).
+    #[test]
+    fn d17_rescan_answers_unchanged_files_from_rows_loaded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let path = dir.path().join("cache.db");
+        let mut macs = Vec::new();
+        {
+            let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+            for ino in 0..1000 {
+                let mac = cache.mac(format!("content {ino}").as_bytes());
+                let name = format!("/a/{ino}");
+                let c = Cached::of(&[record(&name, FileStatus::Scanned)], 0);
+                cache
+                    .store(Path::new(&name), &stamp(ino), mac, 0, c)
+                    .unwrap();
+                macs.push(mac);
+            }
+            cache.flush().unwrap();
+        }
+        let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute_batch("DELETE FROM files; DELETE FROM contents;")
+            .unwrap();
+        for (ino, mac) in macs.iter().enumerate() {
+            assert_eq!(cache.unchanged(&stamp(ino as u64)).unwrap(), Some(*mac));
+            assert!(cache.content(mac).unwrap().is_some());
+        }
+        // A stamp that moved is still a miss.
+        let touched = Stamp {
+            ctime_ns: 7,
+            ..stamp(3)
+        };
+        assert_eq!(cache.unchanged(&touched).unwrap(), None);
+    }
+
+    /// Two runs on one cache (two scans, or a scan beside the daemon):
+    /// neither waits on the other's open cache, and content one of them
+    /// writes after the other loaded is still found by the other.
+    #[test]
+    fn d17_two_caches_on_one_file_write_and_read_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let path = dir.path().join("cache.db");
+        let a = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        let b = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        let mac = a.mac(b"shared content");
+        let c = Cached::of(&[finding("/x"), record("/x", FileStatus::Scanned)], 0);
+        a.store(Path::new("/x"), &stamp(9), mac, 0, c.clone())
+            .unwrap();
+        a.flush().unwrap();
+        // `b` loaded before `a` wrote: a copy of the content is found in
+        // the database.
+        assert_eq!(b.content(&mac).unwrap(), c);
+        b.store(Path::new("/y"), &stamp(10), mac, 1, None).unwrap();
+        b.flush().unwrap();
+        let again = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        assert_eq!(again.unchanged(&stamp(9)).unwrap(), Some(mac));
+        assert_eq!(again.unchanged(&stamp(10)).unwrap(), Some(mac));
     }
 }
