@@ -377,18 +377,24 @@ impl Engine {
         if report.start >= report_end {
             return Flow::Continue(());
         }
+        // Triggers are looked at from one token before the range: a `%XX`
+        // escape fires on its `%`, so the trigger of a token just inside
+        // the range can lie before it (and the window before, which sees
+        // that trigger, does not own the token). Tokens that start before
+        // the range are not reported here, as everywhere.
+        let from = report.start.saturating_sub(candidate::MAX_TOKEN);
         let mut st = WindowState {
             columns,
             report_start: report.start,
             report_end,
-            skip_until: report.start,
+            skip_until: from,
             last_chain_start: usize::MAX,
             last_wide_iban: usize::MAX,
         };
         // A trigger can lie up to one token after the match's first byte.
         let limit = (report_end + candidate::MAX_TOKEN).min(buf.len());
         let step = self.triggers.step;
-        let mut pos = report.start;
+        let mut pos = from;
         while pos < limit {
             let masks = classify_at(c, buf, pos);
             let mut t = self.trigger_mask(buf, pos, &masks);
