@@ -5,5 +5,6 @@
 // Each test crate compiles its own copy and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod daemon;
 pub mod scan;
