@@ -566,9 +566,13 @@ fn sink_format_ecs_and_ocsf_in_a_jsonl_file() {
 
 #[test]
 fn sink_format_is_checked_when_the_config_is_read() {
-    let e = SinkConfig::from_spec("stdout?format=leef").unwrap_err();
+    let e = SinkConfig::from_spec("stdout?format=leef")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("json, ecs, ocsf or cef"), "{e}");
-    let e = SinkConfig::from_spec("journald?format=cef").unwrap_err();
+    let e = SinkConfig::from_spec("journald?format=cef")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("journald"), "{e}");
     let c = SinkConfig::from_spec("stdout?format=ocsf").unwrap();
     assert_eq!(c.format, Some(EventFormat::Ocsf));

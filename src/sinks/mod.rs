@@ -9,10 +9,12 @@
 //! and replays in order. [`Fanout`] sends each event to several sinks.
 //!
 //! A sink is described by a [`SinkConfig`] (from `leakhound.yaml` or the
-//! command line, `TARGET[?key=value&...]`) and built by [`build`] or
+//! command line, `TARGET[?key=value&...]`; see [`config`]), checked and
+//! typed by [`SinkConfig::resolve`], and built by [`build`] or
 //! [`from_config`]. Encoders only ever see events, which hold masked values
 //! and fingerprints, never a raw number.
 
+pub mod config;
 pub mod delivery;
 pub mod journald;
 pub mod spool;
@@ -24,14 +26,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-pub use crate::config::sinks::{SinkConfig, Sinks};
 use crate::report::event::{Envelope, Event};
 use crate::report::{EventFormat, Lines, Sink};
+pub use config::{
+    Identity, Kind, Resolved, SinkConfig, SinkConfigError, Sinks, Spooling, Via, WhenFull,
+};
 
 use delivery::{Delivery, Options};
-use transport::{Connector, Tcp, Tls, TlsFiles, Udp, UnixDgram};
+use transport::{Connector, Tcp, Tls, Udp, UnixDgram};
 
 /// The local syslog socket.
 pub const DEV_LOG: &str = "/dev/log";
@@ -61,26 +64,37 @@ pub enum Net {
     Tls(String),
 }
 
+/// Why a sink target does not parse; each names the target as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("sink {0}: the address must be HOST:PORT (e.g. 127.0.0.1:6514, [::1]:514)")]
+    BadAddress(String),
+    #[error("sink {0}: the path is empty")]
+    EmptyPath(String),
+    #[error(
+        "sink `{0}` is not known: use stdout, jsonl:PATH, journald[:SOCKET], syslog[:SOCKET], syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or syslog+tls://HOST:PORT"
+    )]
+    Unknown(String),
+}
+
 impl Target {
     /// Parses `stdout`, `jsonl:PATH`, `journald[:SOCKET]`,
     /// `syslog[:SOCKET]`, `syslog+udp://HOST:PORT`, `syslog+tcp://...`,
     /// `syslog+tls://...`.
-    pub fn parse(s: &str) -> Result<Target, String> {
-        let addr = |rest: &str| -> Result<String, String> {
+    pub fn parse(s: &str) -> Result<Target, TargetError> {
+        let addr = |rest: &str| -> Result<String, TargetError> {
             let ok = rest
                 .rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if ok {
                 Ok(rest.to_string())
             } else {
-                Err(format!(
-                    "sink {s}: the address must be HOST:PORT (e.g. 127.0.0.1:6514, [::1]:514)"
-                ))
+                Err(TargetError::BadAddress(s.to_string()))
             }
         };
-        let path = |rest: &str| -> Result<PathBuf, String> {
+        let path = |rest: &str| -> Result<PathBuf, TargetError> {
             if rest.is_empty() {
-                Err(format!("sink {s}: the path is empty"))
+                Err(TargetError::EmptyPath(s.to_string()))
             } else {
                 Ok(PathBuf::from(rest))
             }
@@ -104,9 +118,7 @@ impl Target {
         } else if let Some(a) = s.strip_prefix("syslog+tls://") {
             Ok(Target::Syslog(Net::Tls(addr(a)?)))
         } else {
-            Err(format!(
-                "sink `{s}` is not known: use stdout, jsonl:PATH, journald[:SOCKET], syslog[:SOCKET], syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or syslog+tls://HOST:PORT"
-            ))
+            Err(TargetError::Unknown(s.to_string()))
         }
     }
 }
@@ -146,64 +158,63 @@ pub fn build(c: &SinkConfig, state_dir: &Path) -> Result<Box<dyn Sink + Send>, S
         sink: c.to.clone(),
         message,
     };
-    if let Some(p) = c.problem() {
-        return Err(err(p));
-    }
-    let target = Target::parse(&c.to).map_err(err)?;
-    let facility = c
-        .facility
-        .as_deref()
-        .and_then(syslog::facility_code)
-        .unwrap_or(16);
-    let app_name = c.app_name.clone().unwrap_or_else(|| "leakhound".into());
-    let opts = Options {
-        name: c.to.clone(),
-        spool_dir: state_dir.join("spool").join(spool_name(c)),
-        max_spool_bytes: c.spool_max_mb.unwrap_or(256).saturating_mul(1 << 20),
-        queue: c.queue.unwrap_or(10_000),
-        flush_timeout: Duration::from_secs(c.flush_timeout_s.unwrap_or(10)),
+    let r = c.resolve().map_err(|e| err(e.to_string()))?;
+    let format = r.format;
+    let options = |spool: Spooling| Options {
+        name: r.to.clone(),
+        spool_dir: state_dir.join("spool").join(&r.spool_name),
+        max_spool_bytes: spool.max_bytes,
+        queue: spool.queue,
+        flush_timeout: spool.flush_timeout,
     };
-    let deliver = |encode: delivery::Encoder, connect: Connector| {
-        Delivery::start(opts.clone(), encode, connect)
+    let deliver = |opts: Options, encode: delivery::Encoder, connect: Connector| {
+        Delivery::start(opts, encode, connect)
             .map(|d| Box::new(d) as Box<dyn Sink + Send>)
             .map_err(|e| err(format!("cannot start: {e}")))
     };
-    let format = c.format.unwrap_or_default();
-    let fmt = syslog::SyslogFormat {
-        facility,
-        app_name: app_name.clone(),
-        body: format,
-    };
-    let syslog_encoder = move || -> delivery::Encoder { Box::new(move |e, v| fmt.encode(e, v)) };
-    match target {
-        Target::Stdout => Ok(Box::new(Lines::new(io::stdout(), format))),
-        Target::Jsonl(path) => Ok(Box::new(
+    match r.kind {
+        Kind::Stdout => Ok(Box::new(Lines::new(io::stdout(), format))),
+        Kind::Jsonl { path } => Ok(Box::new(
             JsonlFile::open_as(&path, format)
                 .map_err(|e| err(format!("cannot open {} for appending: {e}", path.display())))?,
         )),
-        Target::Journald(path) => {
+        Kind::Journald {
+            socket,
+            identity,
+            spool,
+        } => {
             let jf = journald::JournalFormat {
-                identifier: app_name,
-                facility,
+                identifier: identity.app_name,
+                facility: identity.facility,
             };
             deliver(
+                options(spool),
                 Box::new(move |e, v| jf.encode(e, v)),
-                transport::JournalDgram::connector(path),
+                transport::JournalDgram::connector(socket),
             )
         }
-        Target::Syslog(Net::Unix(path)) => deliver(syslog_encoder(), UnixDgram::connector(path)),
-        Target::Syslog(Net::Udp(a)) => deliver(syslog_encoder(), Udp::connector(a)),
-        Target::Syslog(Net::Tcp(a)) => deliver(syslog_encoder(), Tcp::connector(a)),
-        Target::Syslog(Net::Tls(a)) => {
-            let files = TlsFiles {
-                ca: c.ca.clone().unwrap_or_default(),
-                cert: c.cert.clone(),
-                key: c.key.clone(),
-                server_name: c.server_name.clone(),
+        Kind::Syslog {
+            via,
+            identity,
+            spool,
+        } => {
+            let fmt = syslog::SyslogFormat {
+                facility: identity.facility,
+                app_name: identity.app_name,
+                body: format,
             };
-            let config = transport::tls_config(&files).map_err(err)?;
-            let name = files.server_name.clone().unwrap_or_else(|| host_of(&a));
-            deliver(syslog_encoder(), Tls::connector(a, config, name))
+            let encode: delivery::Encoder = Box::new(move |e, v| fmt.encode(e, v));
+            let connect = match via {
+                Via::Unix(path) => UnixDgram::connector(path),
+                Via::Udp(a) => Udp::connector(a),
+                Via::Tcp(a) => Tcp::connector(a),
+                Via::Tls { addr, files } => {
+                    let config = transport::tls_config(&files).map_err(err)?;
+                    let name = files.server_name.clone().unwrap_or_else(|| host_of(&addr));
+                    Tls::connector(addr, config, name)
+                }
+            };
+            deliver(options(spool), encode, connect)
         }
     }
 }

@@ -128,7 +128,7 @@ impl Transport for Tcp {
 }
 
 /// TLS settings: the CA to trust, an optional client certificate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: Option<PathBuf>,
