@@ -159,33 +159,44 @@ pub fn redact_mbox(ctx: &RedactCtx<'_>, data: &[u8]) -> Outcome {
     Ok(edits.apply(data))
 }
 
+/// Why a part's charset cannot take the redaction (the part is then
+/// refused if it holds something to redact).
+#[derive(Debug, thiserror::Error)]
+enum CharsetError {
+    #[error("the mask character {0:?} cannot be written in a part without a charset")]
+    MaskWithoutCharset(char),
+    #[error("unknown charset {0}")]
+    Unknown(String),
+    #[error("charset {0} is not ASCII-compatible")]
+    NotAsciiCompatible(String),
+    #[error("the mask character {mask:?} cannot be written in charset {label}")]
+    MaskNotInCharset { mask: char, label: String },
+}
+
 /// The charsets a part may be masked in: ASCII-compatible ones (digits are
 /// the same bytes), and only UTF-8 ones when the mask character is not
 /// ASCII. `Err` names the charset when it cannot.
-fn charset_ok(ctx: &RedactCtx<'_>, charset: Option<&str>) -> Result<(), String> {
+fn charset_ok(ctx: &RedactCtx<'_>, charset: Option<&str>) -> Result<(), CharsetError> {
     let ascii_out = ctx.options.style != crate::config::policy::RedactStyle::Mask
         || ctx.options.mask_char.is_ascii();
     let Some(label) = charset else {
         // No charset: US-ASCII, where only an ASCII mask can be written.
         return match ascii_out {
             true => Ok(()),
-            false => Err(format!(
-                "the mask character {:?} cannot be written in a part without a charset",
-                ctx.options.mask_char
-            )),
+            false => Err(CharsetError::MaskWithoutCharset(ctx.options.mask_char)),
         };
     };
     let Some(enc) = encoding_rs::Encoding::for_label(label.trim().as_bytes()) else {
-        return Err(format!("unknown charset {label}"));
+        return Err(CharsetError::Unknown(label.to_string()));
     };
     if !enc.is_ascii_compatible() {
-        return Err(format!("charset {label} is not ASCII-compatible"));
+        return Err(CharsetError::NotAsciiCompatible(label.to_string()));
     }
     if enc != encoding_rs::UTF_8 && !ascii_out {
-        return Err(format!(
-            "the mask character {:?} cannot be written in charset {label}",
-            ctx.options.mask_char
-        ));
+        return Err(CharsetError::MaskNotInCharset {
+            mask: ctx.options.mask_char,
+            label: label.to_string(),
+        });
     }
     Ok(())
 }

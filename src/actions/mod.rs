@@ -227,7 +227,7 @@ impl<'a> Actor<'a> {
         ) {
             Ok(t) => t,
             Err(reason) => {
-                ev.reason = Some(reason);
+                ev.reason = Some(reason.to_string());
                 return Some((ev, ActionOutcome::Skipped));
             }
         };

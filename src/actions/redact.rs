@@ -606,7 +606,7 @@ pub fn redact_file(
     if dry_run {
         return Ok(what);
     }
-    target.unchanged().map_err(skip)?;
+    target.unchanged().map_err(|e| skip(e.to_string()))?;
 
     let id = safe_fs::random_id(8);
     let tmp_name = format!(".leakhound-redact-{id}.tmp");
@@ -640,7 +640,7 @@ fn write_and_swap(
         .map_err(|e| failed(format!("cannot create a temporary file beside it: {e}")))?;
     tmp.write_all(redacted)
         .map_err(|e| failed(format!("cannot write the redacted copy: {e}")))?;
-    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(failed)?;
+    safe_fs::copy_metadata(&target.file, &target.stat, &tmp).map_err(|e| failed(e.to_string()))?;
     tmp.sync_all()
         .map_err(|e| failed(format!("cannot fsync the redacted copy: {e}")))?;
     fault::point("redact:after-temp");
@@ -674,7 +674,7 @@ fn write_and_swap(
     // writer that opened and closed it since it was read changed its size,
     // mtime or ctime.
     let lease = Lease::take(&target.file, &target.stat).map_err(busy)?;
-    target.unchanged().map_err(skip)?;
+    target.unchanged().map_err(|e| skip(e.to_string()))?;
     match &lease {
         Taken::Held(lease) => swap_under_lease(target, tmp_name, lease)?,
         Taken::Unavailable => rename_over(target, tmp_name)?,

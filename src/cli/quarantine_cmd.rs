@@ -239,16 +239,23 @@ fn run_inner(
     Ok(Exit::Clean)
 }
 
+/// Why an `--older-than` value is refused.
+#[derive(Debug, thiserror::Error)]
+enum AgeError {
+    #[error("{0:?} has no unit: give one, e.g. 90d, 12h or 30min (`0s` purges everything)")]
+    NoUnit(String),
+    #[error("{0}")]
+    NotADuration(#[from] humantime::DurationError),
+}
+
 /// `--older-than`: a humantime duration with a unit. A bare number (above
 /// all `0`, which would purge everything) is refused.
-fn parse_age(s: &str) -> Result<Duration, String> {
+fn parse_age(s: &str) -> Result<Duration, AgeError> {
     let t = s.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{t:?} has no unit: give one, e.g. 90d, 12h or 30min (`0s` purges everything)"
-        ));
+        return Err(AgeError::NoUnit(t.to_string()));
     }
-    humantime::parse_duration(t).map_err(|e| e.to_string())
+    Ok(humantime::parse_duration(t)?)
 }
 
 fn list_line(it: &Item) -> String {

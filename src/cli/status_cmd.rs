@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Exit, StatusArgs};
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigError};
 use crate::report::human::human_bytes;
 use crate::report::names::escape_text;
 use crate::watch::status::{Snapshot, now_ms};
@@ -50,14 +50,12 @@ pub fn run(args: StatusArgs, explicit: Option<&Path>) -> Exit {
     if running { Exit::Clean } else { Exit::Findings }
 }
 
-fn state_dir(args: &StatusArgs, explicit: Option<&Path>) -> Result<PathBuf, String> {
+fn state_dir(args: &StatusArgs, explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(d) = &args.state_dir {
         return Ok(d.clone());
     }
     match config::resolve_path(explicit, true) {
-        Some(path) => Config::load(&path)
-            .map(|c| crate::watch::state_dir(&c))
-            .map_err(|e| e.to_string()),
+        Some(path) => Config::load(&path).map(|c| crate::watch::state_dir(&c)),
         None => Ok(PathBuf::from(crate::watch::DEFAULT_STATE_DIR)),
     }
 }

@@ -69,31 +69,53 @@ impl Section for Limits {
     }
 }
 
+/// Why a size or a duration (in the file or on the command line) does not
+/// parse; each quotes what was written and gives an example.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("`{0}` is not a size (use e.g. 4096, 512K, 64MiB, 4G)")]
+    NotASize(String),
+    #[error("`{text}`: unknown unit `{unit}` (use K, M, G or T)")]
+    UnknownUnit { text: String, unit: String },
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    #[error("`{text}` is not a duration (use e.g. 90s, 10m, 1h): {error}")]
+    NotADuration {
+        text: String,
+        error: humantime::DurationError,
+    },
+}
+
 /// A size in bytes: a number, or a number with a unit (`512K`, `64MiB`,
 /// `4G`; K, M, G, T are powers of 1024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
 impl std::str::FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let n: u64 = num
             .parse()
-            .map_err(|_| format!("`{s}` is not a size (use e.g. 4096, 512K, 64MiB, 4G)"))?;
+            .map_err(|_| ValueError::NotASize(s.to_string()))?;
         let shift = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 0,
             "k" | "kb" | "kib" => 10,
             "m" | "mb" | "mib" => 20,
             "g" | "gb" | "gib" => 30,
             "t" | "tb" | "tib" => 40,
-            _ => return Err(format!("`{s}`: unknown unit `{unit}` (use K, M, G or T)")),
+            _ => {
+                return Err(ValueError::UnknownUnit {
+                    text: s.to_string(),
+                    unit: unit.to_string(),
+                });
+            }
         };
         n.checked_mul(1u64 << shift)
             .map(ByteSize)
-            .ok_or_else(|| format!("`{s}` is too large"))
+            .ok_or_else(|| ValueError::TooLarge(s.to_string()))
     }
 }
 
@@ -117,11 +139,14 @@ impl<'de> Deserialize<'de> for ByteSize {
 pub struct HumanDuration(pub Duration);
 
 impl std::str::FromStr for HumanDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         humantime::parse_duration(s)
             .map(HumanDuration)
-            .map_err(|e| format!("`{s}` is not a duration (use e.g. 90s, 10m, 1h): {e}"))
+            .map_err(|error| ValueError::NotADuration {
+                text: s.to_string(),
+                error,
+            })
     }
 }
 

@@ -28,14 +28,28 @@ const MAX_CLIENTS: usize = 16;
 /// The longest request head read.
 const MAX_REQUEST: usize = 8 * 1024;
 
+/// Why the metrics endpoint cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(
+        "watch.metrics_listen {addr}: cannot listen: {error} (another process has the port? choose another, or leave metrics_listen out)"
+    )]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot start the metrics thread: {0}")]
+    Thread(std::io::Error),
+}
+
 /// Binds `addr` and serves `/metrics` from a thread. The error names the
 /// address and what to do.
-pub fn start(addr: SocketAddr, shared: Arc<Shared>, started_ms: u64) -> Result<SocketAddr, String> {
-    let listener = TcpListener::bind(addr).map_err(|e| {
-        format!(
-            "watch.metrics_listen {addr}: cannot listen: {e} (another process has the port? choose another, or leave metrics_listen out)"
-        )
-    })?;
+pub fn start(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    started_ms: u64,
+) -> Result<SocketAddr, MetricsError> {
+    let listener = TcpListener::bind(addr).map_err(|error| MetricsError::Listen { addr, error })?;
     let bound = listener.local_addr().unwrap_or(addr);
     let clients = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
@@ -70,7 +84,7 @@ pub fn start(addr: SocketAddr, shared: Arc<Shared>, started_ms: u64) -> Result<S
                 }
             }
         })
-        .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+        .map_err(MetricsError::Thread)?;
     Ok(bound)
 }
 

@@ -36,6 +36,7 @@
 
 pub mod changes;
 mod debounce;
+pub mod error;
 pub mod metrics;
 mod reload;
 pub mod retry;
@@ -62,6 +63,7 @@ use crate::config::Config;
 use crate::config::watch::RescanMode;
 use crate::report::names;
 use debounce::Pending;
+pub use error::{ReloadError, StartError};
 use reload::build_runtime;
 use retry::Retries;
 use scanner::{Current, Output, Scanners, Shared};
@@ -95,12 +97,15 @@ pub fn state_dir(config: &Config) -> PathBuf {
 /// Runs the daemon until SIGTERM or SIGINT. Errors before READY=1 (a bad
 /// configuration, a root that does not exist, an unusable state
 /// directory) are returned; later ones are reported and survived.
-pub fn run(config_path: &Path) -> Result<(), String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+pub fn run(config_path: &Path) -> Result<(), StartError> {
+    let config = Config::load(config_path)?;
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
-    let rt = build_runtime(config).map_err(|e| format!("{}: {e}", names::log_path(config_path)))?;
-    let db = Arc::new(StateDb::open(&dir).map_err(|e| e.to_string())?);
+    let rt = build_runtime(config).map_err(|error| StartError::Build {
+        config: config_path.to_path_buf(),
+        error,
+    })?;
+    let db = Arc::new(StateDb::open(&dir)?);
     let sinks = seams::build_sinks(&rt.config, &dir)?;
     let threads = match rt.config.watch.threads {
         0 => std::thread::available_parallelism()
@@ -193,17 +198,15 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn create_state_dir(dir: &Path) -> Result<(), String> {
+fn create_state_dir(dir: &Path) -> Result<(), StartError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| {
-            format!(
-                "{}: cannot create the state directory: {e} (set state_dir in the configuration, or create it for the daemon's user)",
-                names::log_path(dir)
-            )
+        .map_err(|error| StartError::StateDir {
+            dir: dir.to_path_buf(),
+            error,
         })
 }
 
@@ -214,10 +217,10 @@ enum Signal {
     Stop,
 }
 
-fn signal_channel() -> Result<Receiver<Signal>, String> {
+fn signal_channel() -> Result<Receiver<Signal>, StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        .map_err(StartError::Signals)?;
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new()
         .name("leakhound-signals".into())
@@ -233,7 +236,7 @@ fn signal_channel() -> Result<Receiver<Signal>, String> {
                 }
             }
         })
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        .map_err(StartError::SignalThread)?;
     Ok(rx)
 }
 

@@ -13,30 +13,45 @@
 
 use std::sync::atomic::Ordering;
 
-use super::roots::WatchedRoot;
+use super::error::ReloadError;
+use super::roots::{RootError, WatchedRoot};
 use super::scanner::Runtime;
 use super::state::StateKey;
 use super::{Daemon, seams, state_dir};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::fingerprint::Fingerprinter;
+use crate::fingerprint::{Fingerprinter, KeyError};
 use crate::report::names;
-use crate::rules::RuleSet;
+use crate::rules::{RuleErrors, RuleSet};
 
 /// How the error of a refused reload begins (a good reload clears it).
 const RELOAD_FAILED: &str = "reload failed";
 
+/// Why a configuration that parses cannot run (at start-up, or on a
+/// reload); the caller names the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the rules cannot be used:\n{0}")]
+    Rules(RuleErrors),
+    #[error("watch.roots is empty: name at least one directory to guard")]
+    NoRoots,
+    #[error("{0}")]
+    Root(#[from] RootError),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+}
+
 /// Builds everything a configuration implies; any error names the file
 /// or root and says what to do.
-pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
+pub(super) fn build_runtime(config: Config) -> Result<Runtime, BuildError> {
     let rules = match &config.watch.rules_dir {
         Some(dir) => RuleSet::load_dir(dir),
         None => RuleSet::builtin_all(),
     }
     .and_then(|all| all.select_packs(&config.watch.rules_packs))
-    .map_err(|e| format!("the rules cannot be used:\n{e}"))?;
+    .map_err(BuildError::Rules)?;
     if config.watch.roots.is_empty() {
-        return Err("watch.roots is empty: name at least one directory to guard".into());
+        return Err(BuildError::NoRoots);
     }
     let roots = config
         .watch
@@ -47,8 +62,7 @@ pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
     let fingerprinter = Fingerprinter::resolve(
         config.watch.fingerprint_key_file.as_deref(),
         Some(&state_dir(&config)),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let actions = seams::build_actions(&config);
     Ok(Runtime {
         state_key: StateKey::derive(&fingerprinter),
@@ -68,9 +82,12 @@ impl Daemon {
         self.notifier.send("RELOADING=1\nSTATUS=reloading");
         let stats = &self.shared.stats;
         let result = Config::load(&self.config_path)
-            .map_err(|e| e.to_string())
+            .map_err(ReloadError::from)
             .and_then(|c| {
-                build_runtime(c).map_err(|e| format!("{}: {e}", names::log_path(&self.config_path)))
+                build_runtime(c).map_err(|error| ReloadError::Build {
+                    config: self.config_path.clone(),
+                    error,
+                })
             })
             .and_then(|rt| {
                 // The old sinks let go of their spools before the new ones
@@ -89,7 +106,7 @@ impl Daemon {
                             Ok(previous) => output.replace(previous),
                             Err(again) => tracing::error!("cannot restore the sinks: {again}"),
                         }
-                        Err(e)
+                        Err(ReloadError::from(e))
                     }
                 }
             });

@@ -7,8 +7,28 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::watch::{Mode, Root, RootKind};
-use crate::inputs::PathFilter;
+use crate::inputs::{GlobError, PathFilter};
 use crate::report::names;
+
+/// Why a configured root cannot be watched; each names the root.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    #[error("{}: {error}", names::log_path(path))]
+    Globs { path: PathBuf, error: GlobError },
+    #[error(
+        "{}: cannot watch: {error} (create it, or remove it from watch.roots)",
+        names::log_path(path)
+    )]
+    Unreachable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{}: not a directory (a root of kind {kind:?} must be one)",
+        names::log_path(path)
+    )]
+    NotADirectory { path: PathBuf, kind: RootKind },
+}
 
 /// A root ready to be watched.
 #[derive(Debug, Clone)]
@@ -24,21 +44,21 @@ pub struct WatchedRoot {
 
 impl WatchedRoot {
     /// Resolves a configured root: its globs, and how to watch it.
-    pub fn new(root: &Root) -> Result<WatchedRoot, String> {
-        let filter = PathFilter::new(&root.include, &root.exclude)
-            .map_err(|e| format!("{}: {e}", names::log_path(&root.path)))?;
-        let meta = std::fs::metadata(&root.path).map_err(|e| {
-            format!(
-                "{}: cannot watch: {e} (create it, or remove it from watch.roots)",
-                names::log_path(&root.path)
-            )
+    pub fn new(root: &Root) -> Result<WatchedRoot, RootError> {
+        let filter =
+            PathFilter::new(&root.include, &root.exclude).map_err(|error| RootError::Globs {
+                path: root.path.clone(),
+                error,
+            })?;
+        let meta = std::fs::metadata(&root.path).map_err(|error| RootError::Unreachable {
+            path: root.path.clone(),
+            error,
         })?;
         if root.kind != RootKind::Mbox && !meta.is_dir() {
-            return Err(format!(
-                "{}: not a directory (a root of kind {:?} must be one)",
-                names::log_path(&root.path),
-                root.kind
-            ));
+            return Err(RootError::NotADirectory {
+                path: root.path.clone(),
+                kind: root.kind,
+            });
         }
         let (poll, mode_note) = match root.mode {
             Mode::Poll => (Some(root.poll_interval), None),

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::actions::{ActionOutcome, ActionSettings, Actor};
@@ -184,9 +184,27 @@ pub fn build_actions(config: &Config) -> Box<dyn Actions> {
     })
 }
 
+/// Why the daemon's sinks cannot be built; each says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum SinksError {
+    #[error(
+        "{}: cannot open the events file: {error} (check watch.events_file and that the daemon's user may write there)",
+        crate::report::names::log_path(path)
+    )]
+    EventsFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("sinks: {0} (check the sinks section of the configuration file)")]
+    Sinks(#[from] crate::sinks::SinkError),
+}
+
 /// The sinks events go to: the events file (or standard output), then the
 /// configured outputs. Errors name the file and what to do.
-pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink + Send>>, String> {
+pub fn build_sinks(
+    config: &Config,
+    state_dir: &Path,
+) -> Result<Vec<Box<dyn Sink + Send>>, SinksError> {
     let out: Box<dyn Write + Send> = match &config.watch.events_file {
         Some(path) => {
             // Group-readable at most, whatever the umask (a log shipper
@@ -197,19 +215,16 @@ pub fn build_sinks(config: &Config, state_dir: &Path) -> Result<Vec<Box<dyn Sink
                 .append(true)
                 .mode(0o640)
                 .open(path)
-                .map_err(|e| {
-                    format!(
-                        "{}: cannot open the events file: {e} (check watch.events_file and that the daemon's user may write there)",
-                        crate::report::names::log_path(path)
-                    )
+                .map_err(|error| SinksError::EventsFile {
+                    path: path.clone(),
+                    error,
                 })?;
             Box::new(BufWriter::new(file))
         }
         None => Box::new(std::io::stdout()),
     };
     let mut sinks: Vec<Box<dyn Sink + Send>> = vec![Box::new(JsonLines::new(out))];
-    let outputs = crate::sinks::from_config(&config.sinks, state_dir)
-        .map_err(|e| format!("sinks: {e} (check the sinks section of the configuration file)"))?;
+    let outputs = crate::sinks::from_config(&config.sinks, state_dir)?;
     sinks.extend(outputs);
     Ok(sinks)
 }

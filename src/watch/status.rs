@@ -3,7 +3,7 @@
 //! seconds (by rename, so a reader never sees half a file) and read back by
 //! `leakhound status`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -143,6 +143,24 @@ pub struct Snapshot {
     pub roots: Vec<RootStatus>,
 }
 
+/// Why `status.json` cannot be read (`leakhound status`).
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(
+        "{}: {error} (is the daemon running with this state directory? give it with --state-dir)",
+        crate::report::names::log_path(path)
+    )]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a status file: {error}", crate::report::names::log_path(path))]
+    NotAStatus {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+}
+
 impl Snapshot {
     /// The one-line form for systemd's STATUS=.
     pub fn one_line(&self) -> String {
@@ -178,19 +196,12 @@ impl Snapshot {
     }
 
     /// Reads `dir/status.json`.
-    pub fn read(dir: &Path) -> Result<Snapshot, String> {
+    pub fn read(dir: &Path) -> Result<Snapshot, StatusError> {
         let path = dir.join(STATUS_FILE);
-        let text = std::fs::read(&path).map_err(|e| {
-            format!(
-                "{}: {e} (is the daemon running with this state directory? give it with --state-dir)",
-                crate::report::names::log_path(&path)
-            )
+        let text = std::fs::read(&path).map_err(|error| StatusError::Read {
+            path: path.clone(),
+            error,
         })?;
-        serde_json::from_slice(&text).map_err(|e| {
-            format!(
-                "{}: not a status file: {e}",
-                crate::report::names::log_path(&path)
-            )
-        })
+        serde_json::from_slice(&text).map_err(|error| StatusError::NotAStatus { path, error })
     }
 }

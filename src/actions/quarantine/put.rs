@@ -278,7 +278,9 @@ impl Store {
             .map_err(|e| self.io("cannot rename an object")(e.into()))?;
         safe_fs::fsync_dir(&self.objects).map_err(self.io("cannot fsync"))?;
         fault::point("quarantine:after-copy");
-        target.unchanged().map_err(StoreError::Refused)?;
+        target
+            .unchanged()
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
         let json = serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into());
         let changed = self
             .db
@@ -304,7 +306,9 @@ impl Store {
         target: &Target,
         tombstone: Option<&str>,
     ) -> Result<(), StoreError> {
-        target.unchanged().map_err(StoreError::Refused)?;
+        target
+            .unchanged()
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
         let refuse = |what: &str, e: &dyn std::fmt::Display| {
             StoreError::Refused(format!(
                 "copied into the store, but {what}: {e}; the original is left in place"
