@@ -11,6 +11,7 @@ mod proof_cmd;
 mod quarantine_cmd;
 mod redact_cmd;
 mod report_cmd;
+mod rules_check;
 mod rules_cmd;
 mod scan_cmd;
 mod status_cmd;

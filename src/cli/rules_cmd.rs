@@ -1,8 +1,9 @@
 //! `leakhound rules list` and `leakhound rules check`.
 
 use super::output::OutputArgs;
+use super::rules_check as check;
 use super::{Exit, RulesArg, RulesCommand};
-use crate::rules::{Matcher, Rule, RuleSet, check};
+use crate::rules::{Matcher, Rule, RuleSet};
 
 pub fn run(cmd: RulesCommand) -> Exit {
     match cmd {

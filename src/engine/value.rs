@@ -14,14 +14,9 @@ use zeroize::Zeroize;
 /// Longest compact value we keep: an IBAN is at most 34 characters.
 pub const MAX_VALUE_LEN: usize = 40;
 
-/// How much of a value may be shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaskStyle {
-    /// Payment cards: at most the first 6 and the last 4 digits.
-    Card,
-    /// National IDs and IBANs: at most the last 4 characters.
-    Last4,
-}
+/// How much of a value may be shown (a rule's property, defined in
+/// `rules`; re-exported here, where it is applied).
+pub use crate::rules::MaskStyle;
 
 /// A found value, masked whenever it is formatted.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,12 +1,13 @@
 //! Detection rules: the YAML rule pack, loaded and checked.
 //!
 //! Rules are data, not code. `syntax` reads the files as written, `compile`
-//! checks every value and turns them into [`Rule`]s, and `check` runs each
-//! rule's `examples` and `negative_examples` through the real engine. The
+//! checks every value and turns them into [`Rule`]s; `leakhound rules check`
+//! (`cli/rules_check.rs`, beside the command, because it runs the engine
+//! and `rules` sits below `engine`) runs each rule's `examples` and
+//! `negative_examples` through the real engine. The
 //! shipped pack under `rules/` is compiled into the binary; `--rules DIR`
 //! replaces it.
 
-pub mod check;
 mod compile;
 pub mod program;
 pub mod syntax;
@@ -17,8 +18,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use crate::engine::value::MaskStyle;
 
 pub use compile::{compile_sources, compile_sources_in};
 pub use program::{Failure, Program, Reason, TableSource};
@@ -394,6 +393,17 @@ pub struct Rule {
     pub demoted_examples: Vec<String>,
     /// The file the rule came from.
     pub source: String,
+}
+
+/// How much of a value may be shown. A rule's property (its validator or
+/// matcher says whether it finds cards); the engine's `SecretValue` applies
+/// it (`engine::value` re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskStyle {
+    /// Payment cards: at most the first 6 and the last 4 digits.
+    Card,
+    /// National IDs and IBANs: at most the last 4 characters.
+    Last4,
 }
 
 impl Rule {

@@ -1,5 +1,9 @@
 //! `rules check`: runs every rule's examples through the real engine.
 //!
+//! It lives beside `rules_cmd.rs` and not in `rules`, because it runs the
+//! engine and `rules` sits below `engine` (the engine reads the compiled
+//! rules).
+//!
 //! Each `example` must produce a match of its rule that no negative signal
 //! demoted, each `negative_example` must not produce a match, and each
 //! `demoted_example` must produce a match that a negative signal (table,
@@ -13,8 +17,8 @@
 //! language that failed (`check digit (weighted sum): expected 7, got 4`),
 //! with the candidate shown as its first two and last two characters.
 
-use super::{Rule, RuleSet, Validator};
 use crate::engine::Engine;
+use crate::rules::{Rule, RuleSet, Validator};
 
 /// An example's value as `rules check` may show it: the first two and last
 /// two characters. Examples are the rule file's own test numbers, but a
