@@ -32,12 +32,12 @@
 #             same size is reused
 #   RUNS      timed runs per command (default 5); one warm-up run each
 #   NO_HYPERFINE=1  use the date loop even when hyperfine is installed
-#   PYTHON    interpreter for the generator (default /tmp/dlp-venv/bin/python
-#             if it exists, else python3)
+#   LEAKHOUND_PYTHON  interpreter for the generator (default .venv/bin/python,
+#             the venv scripts/setup.sh makes, if it exists, else python3);
+#             PYTHON is still read when LEAKHOUND_PYTHON is not set
 #
 # Needs:
-#   python-stdnum for the generator:
-#     python3 -m venv /tmp/dlp-venv && /tmp/dlp-venv/bin/pip install -r tests/corpus/requirements.txt
+#   python-stdnum for the generator: scripts/setup.sh puts it in .venv
 #   ripgrep (apt-get install ripgrep); optional: hyperfine
 #   (apt-get install hyperfine), GNU time for peak RSS (apt-get install time).
 
@@ -49,9 +49,10 @@ cd "$ROOT"
 SIZE_MB=${SIZE_MB:-1024}
 WORK=${WORK:-/tmp/leakhound-bench}
 RUNS=${RUNS:-5}
-if [[ -z ${PYTHON:-} ]]; then
-    if [[ -x /tmp/dlp-venv/bin/python ]]; then
-        PYTHON=/tmp/dlp-venv/bin/python
+PYTHON=${LEAKHOUND_PYTHON:-${PYTHON:-}}
+if [[ -z $PYTHON ]]; then
+    if [[ -x .venv/bin/python ]]; then
+        PYTHON=.venv/bin/python
     else
         PYTHON=python3
     fi

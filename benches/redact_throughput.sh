@@ -10,7 +10,8 @@
 #
 # Usage: benches/redact_throughput.sh            (SIZE_MB=1024 by default)
 #        LOG=/tmp/pc-bench/throughput.log RUNS=3 benches/redact_throughput.sh
-# Needs: hyperfine (apt-get install hyperfine), python3.
+# Needs: hyperfine (apt-get install hyperfine), python3, and .venv (scripts/setup.sh;
+# LEAKHOUND_PYTHON to use another) for the corpus generator.
 
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +26,7 @@ export LEAKHOUND_STATE_DIR=${LEAKHOUND_STATE_DIR:-$WORK/state}
 if [[ -z ${LOG:-} ]]; then
     LOG="$WORK/throughput-${SIZE_MB}mb-seed2/throughput.log"
     if [[ ! -s $LOG ]]; then
-        python3 tests/corpus/gen_corpus.py --out "$(dirname "$LOG")" --mode throughput \
+        "${LEAKHOUND_PYTHON:-.venv/bin/python}" tests/corpus/gen_corpus.py --out "$(dirname "$LOG")" --mode throughput \
             --size-mb "$SIZE_MB" --seed 2 --items-per-mb 2
     fi
 fi

@@ -11,9 +11,9 @@ the facts the Rust code needs and writes them as Rust source:
                                    BBAN structure) and stdnum/be/banks.dat (the
                                    Belgian bank codes stdnum.be.iban accepts)
 
-Usage (with the venv that has python-stdnum==2.2 installed):
+Usage (with the venv scripts/setup.sh makes, which has python-stdnum==2.2):
 
-    /tmp/dlp-venv/bin/python tools/gen_tables.py
+    .venv/bin/python tools/gen_tables.py
 
 The script cross-checks every table against stdnum itself before writing, so a
 different stdnum version that changes the rules makes it fail loudly instead of
@@ -35,7 +35,7 @@ from stdnum.exceptions import ValidationError
 EXPECTED_STDNUM_VERSION = '2.2'
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT_DIR = REPO_ROOT / 'src' / 'validate'
-REGENERATE = '/tmp/dlp-venv/bin/python tools/gen_tables.py'
+REGENERATE = '.venv/bin/python tools/gen_tables.py'
 
 # Year bounds used for "no bound" in a county's [start-end] validity range.
 # Python's datetime accepts years 1..9999, so these never exclude a real date.

@@ -35,7 +35,7 @@ Deterministic: every file uses its own `random.Random` seeded from SEED and the
 file name, and faker is seeded too, so the output depends only on this script
 and the pinned package versions (python-stdnum 2.2, faker 40.54.0).
 
-    /tmp/dlp-venv/bin/python tools/gen_vectors.py
+    .venv/bin/python tools/gen_vectors.py
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from stdnum.us import ssn as std_ssn
 SEED = 20250101
 EXPECTED_VERSIONS = {'python-stdnum': '2.2', 'faker': '40.54.0'}
 OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / 'tests' / 'vectors'
-REGENERATE = '/tmp/dlp-venv/bin/python tools/gen_vectors.py'
+REGENERATE = '.venv/bin/python tools/gen_vectors.py'
 
 ARABIC_INDIC_DIGITS = '٠١٢٣٤٥٦٧٨٩'
 PERSIAN_DIGITS = '۰۱۲۳۴۵۶۷۸۹'

@@ -4,7 +4,7 @@
 //! `stdnum/cn/loc.dat`, which stdnum builds from the zh.wikipedia lists
 //! "中华人民共和国行政区划代码".
 //! Do not edit by hand; regenerate with
-//! `/tmp/dlp-venv/bin/python tools/gen_tables.py`.
+//! `.venv/bin/python tools/gen_tables.py`.
 
 /// Lower year bound meaning "no lower bound".
 pub(super) const OPEN_START: u16 = 0;

@@ -4,7 +4,7 @@
 //! `stdnum/iban.dat` (built by stdnum from the SWIFT IBAN registry) and
 //! `stdnum/be/banks.dat` (from the National Bank of Belgium's list).
 //! Do not edit by hand; regenerate with
-//! `/tmp/dlp-venv/bin/python tools/gen_tables.py`.
+//! `.venv/bin/python tools/gen_tables.py`.
 
 use super::iban::IbanCountry;
 
