@@ -53,3 +53,62 @@ pub enum ReloadError {
     #[error("{0}")]
     Sinks(#[from] SinksError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::roots::RootError;
+
+    /// A start-up failure is a value the caller can match on (which part is
+    /// wrong), and its message still names the file or root to fix.
+    #[test]
+    fn i19_start_errors_say_which_part_cannot_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let run = |yaml: &str| {
+            let cfg = dir.path().join("leakhound.yaml");
+            std::fs::write(&cfg, format!("state_dir: {}\n{yaml}", state.display())).unwrap();
+            crate::watch::run(&cfg).unwrap_err()
+        };
+
+        let e = crate::watch::run(&dir.path().join("missing.yaml")).unwrap_err();
+        assert!(
+            matches!(e, StartError::Config(ConfigError::Read { .. })),
+            "{e}"
+        );
+
+        let e = run("watch:\n  roots: []\n");
+        assert!(
+            matches!(
+                e,
+                StartError::Build {
+                    error: BuildError::NoRoots,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("leakhound.yaml") && text.contains("watch.roots is empty"),
+            "{text}"
+        );
+
+        let missing = dir.path().join("no-such-share");
+        let e = run(&format!(
+            "watch:\n  roots:\n    - path: {}\n",
+            missing.display()
+        ));
+        assert!(
+            matches!(
+                &e,
+                StartError::Build {
+                    error: BuildError::Root(RootError::Unreachable { path, .. }),
+                    ..
+                } if *path == missing
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("remove it from watch.roots"), "{e}");
+    }
+}
