@@ -209,7 +209,7 @@ pub fn build(c: &SinkConfig, state_dir: &Path) -> Result<Box<dyn Sink + Send>, S
                 Via::Udp(a) => Udp::connector(a),
                 Via::Tcp(a) => Tcp::connector(a),
                 Via::Tls { addr, files } => {
-                    let config = transport::tls_config(&files).map_err(err)?;
+                    let config = transport::tls_config(&files).map_err(|e| err(e.to_string()))?;
                     let name = files.server_name.clone().unwrap_or_else(|| host_of(&addr));
                     Tls::connector(addr, config, name)
                 }

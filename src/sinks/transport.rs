@@ -137,42 +137,83 @@ pub struct TlsFiles {
     pub server_name: Option<String>,
 }
 
+/// Why the TLS settings cannot be used; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{}: cannot read the CA file: {error}", path.display())]
+    ReadCa {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    #[error("{}: not a PEM certificate: {error}", path.display())]
+    NotPem {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    #[error("{}: unusable CA certificate: {error}", path.display())]
+    UnusableCa { path: PathBuf, error: rustls::Error },
+    #[error("{}: holds no certificate (expected PEM `BEGIN CERTIFICATE`)", path.display())]
+    NoCa { path: PathBuf },
+    #[error("TLS: {0}")]
+    Protocol(rustls::Error),
+    #[error("{}: cannot read the certificate: {error}", path.display())]
+    ReadCert {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    #[error("{}: cannot read the private key: {error}", path.display())]
+    ReadKey {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    #[error("the client certificate and key do not fit: {0}")]
+    KeyMismatch(rustls::Error),
+    #[error("give both `cert` and `key` for a client certificate")]
+    CertWithoutKey,
+}
+
 /// Builds the rustls client configuration; errors name the file.
-pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
+    let ca = || files.ca.clone();
     let certs = CertificateDer::pem_file_iter(&files.ca)
-        .map_err(|e| format!("{}: cannot read the CA file: {e}", files.ca.display()))?;
+        .map_err(|error| TlsError::ReadCa { path: ca(), error })?;
     for c in certs {
-        let c = c.map_err(|e| format!("{}: not a PEM certificate: {e}", files.ca.display()))?;
+        let c = c.map_err(|error| TlsError::NotPem { path: ca(), error })?;
         roots
             .add(c)
-            .map_err(|e| format!("{}: unusable CA certificate: {e}", files.ca.display()))?;
+            .map_err(|error| TlsError::UnusableCa { path: ca(), error })?;
     }
     if roots.is_empty() {
-        return Err(format!(
-            "{}: holds no certificate (expected PEM `BEGIN CERTIFICATE`)",
-            files.ca.display()
-        ));
+        return Err(TlsError::NoCa { path: ca() });
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
+        .map_err(TlsError::Protocol)?
         .with_root_certificates(roots);
     let config = match (&files.cert, &files.key) {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| format!("{}: cannot read the certificate: {e}", cert.display()))?
+                .map_err(|error| TlsError::ReadCert {
+                    path: cert.clone(),
+                    error,
+                })?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{}: not a PEM certificate: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("{}: cannot read the private key: {e}", key.display()))?;
+                .map_err(|error| TlsError::NotPem {
+                    path: cert.clone(),
+                    error,
+                })?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::ReadKey {
+                path: key.clone(),
+                error,
+            })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key do not fit: {e}"))?
+                .map_err(TlsError::KeyMismatch)?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => return Err("give both `cert` and `key` for a client certificate".into()),
+        _ => return Err(TlsError::CertWithoutKey),
     };
     Ok(Arc::new(config))
 }
@@ -380,5 +421,43 @@ impl Transport for JournalDgram {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unusable TLS files are told apart by kind, and each names its file.
+    #[test]
+    fn i19_tls_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = |ca: PathBuf| TlsFiles {
+            ca,
+            cert: None,
+            key: None,
+            server_name: None,
+        };
+        let missing = dir.path().join("missing-ca.pem");
+        let e = tls_config(&files(missing.clone())).unwrap_err();
+        assert!(
+            matches!(&e, TlsError::ReadCa { path, .. } if *path == missing),
+            "{e}"
+        );
+        assert!(e.to_string().contains("missing-ca.pem"), "{e}");
+
+        let empty = dir.path().join("empty-ca.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = tls_config(&files(empty.clone())).unwrap_err();
+        assert!(
+            matches!(&e, TlsError::NoCa { path } if *path == empty),
+            "{e}"
+        );
+
+        let mut half = files(empty);
+        half.cert = Some(dir.path().join("client.pem"));
+        let e = tls_config(&half).unwrap_err();
+        // The CA is checked first.
+        assert!(matches!(e, TlsError::NoCa { .. }), "{e}");
     }
 }
