@@ -1166,18 +1166,29 @@ pub enum TableSource<'a> {
     Dir(&'a std::path::Path),
 }
 
+/// Why a `field.table` file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TableReadError {
+    #[error("no built-in table rules/tables/{0}.txt")]
+    NoBuiltin(String),
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
 impl TableSource<'_> {
-    fn read(&self, name: &str) -> Result<String, String> {
+    fn read(&self, name: &str) -> Result<String, TableReadError> {
         match self {
             TableSource::Builtin => super::BUILTIN_TABLE_FILES
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, t)| t.to_string())
-                .ok_or_else(|| format!("no built-in table rules/tables/{name}.txt")),
+                .ok_or_else(|| TableReadError::NoBuiltin(name.to_string())),
             TableSource::Dir(dir) => {
                 let path = dir.join("tables").join(format!("{name}.txt"));
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                std::fs::read_to_string(&path).map_err(|error| TableReadError::Read { path, error })
             }
         }
     }
@@ -2174,11 +2185,11 @@ impl Compiler<'_> {
             }
             let text = match self.tables.read(name) {
                 Ok(t) => t,
-                Err(message) => {
+                Err(e) => {
                     self.errors.push(ProgramError::Table {
                         key: format!("{key}.table"),
                         table: name.clone(),
-                        message,
+                        message: e.to_string(),
                     });
                     return None;
                 }
