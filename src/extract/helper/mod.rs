@@ -16,7 +16,8 @@
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
 //! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
-//! images and image-only PDF pages, [`parquet`]). This file is the protocol between them,
+//! images and image-only PDF pages, [`parquet`], [`pst`] for Outlook mail
+//! stores). This file is the protocol between them,
 //! over pipes only (nothing touches disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
@@ -58,6 +59,7 @@ pub mod parquet;
 pub mod pdf;
 pub mod pdf_files;
 pub mod pdf_notes;
+pub mod pst;
 
 #[cfg(test)]
 mod tests;
@@ -125,6 +127,8 @@ pub enum Kind {
     PdfOcr,
     /// The string and integer cells of a Parquet file ([`parquet`]).
     Parquet,
+    /// The messages of an Outlook mail store, `.pst` or `.ost` ([`pst`]).
+    Pst,
 }
 
 impl Kind {
@@ -136,6 +140,7 @@ impl Kind {
         Kind::Ocr,
         Kind::PdfOcr,
         Kind::Parquet,
+        Kind::Pst,
     ];
 
     /// The name on the helper's command line.
@@ -147,6 +152,7 @@ impl Kind {
             Kind::Ocr => "ocr",
             Kind::PdfOcr => "pdf-ocr",
             Kind::Parquet => "parquet",
+            Kind::Pst => "pst",
         }
     }
 
@@ -159,6 +165,7 @@ impl Kind {
             Kind::Ocr => &OCR_WORDS,
             Kind::PdfOcr => &PDF_OCR_WORDS,
             Kind::Parquet => &PARQUET_WORDS,
+            Kind::Pst => &PST_WORDS,
         }
     }
 
@@ -173,6 +180,7 @@ impl Kind {
             Kind::Ocr => ocr::extract_image(data, out),
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
             Kind::Parquet => parquet::extract_cells(data, out),
+            Kind::Pst => pst::extract_messages(data, out),
         }
     }
 
@@ -187,6 +195,7 @@ impl Kind {
             // The image-only PDF's notes and files, once its pages were read.
             Kind::PdfOcr => Some(Kind::PdfNotes),
             Kind::Parquet => None,
+            Kind::Pst => None,
         }
     }
 
@@ -276,6 +285,11 @@ pub enum Payload {
     /// UTF-8 text whose first line is the part's own member name (a
     /// Parquet cell: `column NAME row N`), scanned as a leaf.
     Named,
+    /// A part of a mail store ([`pst`]): a first line `text` or `file`,
+    /// then the components of its member name, each after a tab (`Inbox`,
+    /// `message 3 nid 0x200024`, `body`); then UTF-8 text scanned as a
+    /// leaf, or a file's bytes as hex opened as a member.
+    Mail,
 }
 
 const PDF_WORDS: Words = Words {
@@ -345,6 +359,17 @@ const PARQUET_WORDS: Words = Words {
     bomb_hint: " (pages that decompress to far more than the file)",
     no_text: None,
     payload: Payload::Named,
+};
+
+const PST_WORDS: Words = Words {
+    noun: "PST",
+    what: "messages",
+    part: "message",
+    parts: "messages",
+    advice: "export its messages (e.g. readpst -D -S) and scan them",
+    bomb_hint: " (attachments or bodies that decompress to far more than the store)",
+    no_text: None,
+    payload: Payload::Mail,
 };
 
 /// The helper's settings, from its command line.
