@@ -310,10 +310,9 @@ impl Walk<'_> {
                 .unwrap_or_default()
         }));
         let Ok(rows) = rows else {
-            return self.failed.push((
-                ordinal,
-                "its attachment table could not be read".into(),
-            ));
+            return self
+                .failed
+                .push((ordinal, "its attachment table could not be read".into()));
         };
         for (n, row) in rows.into_iter().enumerate() {
             let att = catch_unwind(AssertUnwindSafe(|| W::attachment(&msg, NodeId::from(row))));
@@ -368,7 +367,11 @@ impl Walk<'_> {
             v
         };
         if let Some(subject) = props.get(SUBJECT).and_then(text)
-            && !self.write(Part::Text, &with("subject"), subject.as_bytes())
+            && !self.write(
+                Part::Text,
+                &with("subject"),
+                strip_prefix_marker(&subject).as_bytes(),
+            )
         {
             return false;
         }
@@ -377,7 +380,8 @@ impl Walk<'_> {
             .filter_map(|&tag| props.get(tag).and_then(text))
             .filter(|s| !s.is_empty())
             .collect();
-        if !people.is_empty() && !self.write(Part::Text, &with("people"), people.join("\n").as_bytes())
+        if !people.is_empty()
+            && !self.write(Part::Text, &with("people"), people.join("\n").as_bytes())
         {
             return false;
         }
@@ -462,4 +466,39 @@ fn text(value: &PropertyValue) -> Option<String> {
         _ => None,
     }
     .map(|s| s.trim_end_matches('\0').to_string())
+}
+
+/// A subject without its prefix marker: a subject that starts with U+0001
+/// has its prefix's length in the next character ([MS-PST] 2.5.3.1.1.1),
+/// neither of which is text.
+fn strip_prefix_marker(subject: &str) -> &str {
+    let mut chars = subject.chars();
+    if chars.next() == Some('\u{1}') {
+        chars.next();
+        return chars.as_str();
+    }
+    subject
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_loses_its_prefix_marker_only() {
+        assert_eq!(strip_prefix_marker("\u{1}\u{4}RE: card"), "RE: card");
+        assert_eq!(strip_prefix_marker("\u{1}"), "");
+        assert_eq!(strip_prefix_marker("plain"), "plain");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_unreadable_not_a_panic() {
+        let mut out = Vec::new();
+        assert!(extract_messages(b"not a pst", &mut out).is_err());
+        let mut head = b"!BDN\0\0\0\0SM\x17\0".to_vec();
+        head.resize(600, 0);
+        let why = extract_messages(&head, &mut out).unwrap_err();
+        assert!(why.0.contains("damaged header"), "{why}");
+        assert!(out.is_empty());
+    }
 }
