@@ -16,8 +16,8 @@
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
 //! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
-//! images and image-only PDF pages, [`parquet`], [`pst`] for Outlook mail
-//! stores). This file is the protocol between them,
+//! images and image-only PDF pages, [`parquet`], [`pst`] and [`pst_bare`]
+//! for Outlook mail stores). This file is the protocol between them,
 //! over pipes only (nothing touches disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
@@ -60,6 +60,7 @@ pub mod pdf;
 pub mod pdf_files;
 pub mod pdf_notes;
 pub mod pst;
+pub mod pst_bare;
 
 #[cfg(test)]
 mod tests;

@@ -54,7 +54,10 @@ use outlook_pst::messaging::attachment::{
 use outlook_pst::messaging::message::{AnsiMessage, Message, UnicodeMessage};
 use outlook_pst::messaging::store::{AnsiStore, EntryId, Store, UnicodeStore};
 use outlook_pst::ndb::node_id::{NodeId, NodeIdType};
-use outlook_pst::{AnsiPstFile, UnicodePstFile};
+use outlook_pst::ndb::page::NodeBTreeEntry;
+use outlook_pst::{AnsiPstFile, PstFile, UnicodePstFile};
+
+use super::pst_bare::{self, Raw};
 
 use super::{FailedParts, PART_END, Unreadable};
 
@@ -110,10 +113,15 @@ pub fn extract_messages(data: &[u8], out: &mut dyn Write) -> Result<FailedParts,
     Ok(walk.failed)
 }
 
-/// A store, of either width.
+/// A store, of either width, and its file (for [`pst_bare`]).
 enum Opened {
-    Unicode(Rc<UnicodeStore>),
-    Ansi(Rc<AnsiStore>),
+    Unicode(Both<UnicodeStore, UnicodePstFile>),
+    Ansi(Both<AnsiStore, AnsiPstFile>),
+}
+
+struct Both<S, F> {
+    store: Rc<S>,
+    file: Rc<F>,
 }
 
 /// Opens the store: Unicode (64-bit) first, then ANSI (32-bit), by the
@@ -136,15 +144,17 @@ fn open(data: &[u8]) -> Result<Opened, Unreadable> {
     };
     match version {
         14 | 15 => {
-            let file = AnsiPstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?;
-            Ok(Opened::Ansi(AnsiStore::read(Rc::new(file)).map_err(why)?))
+            let file =
+                Rc::new(AnsiPstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?);
+            let store = AnsiStore::read(file.clone()).map_err(why)?;
+            Ok(Opened::Ansi(Both { store, file }))
         }
         23..=35 => {
-            let file =
-                UnicodePstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?;
-            Ok(Opened::Unicode(
-                UnicodeStore::read(Rc::new(file)).map_err(why)?,
-            ))
+            let file = Rc::new(
+                UnicodePstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?,
+            );
+            let store = UnicodeStore::read(file.clone()).map_err(why)?;
+            Ok(Opened::Unicode(Both { store, file }))
         }
         36.. => Err(Unreadable(
             "an OST of Outlook 2013 or later (4 KiB pages), which leakhound cannot read yet".into(),
@@ -160,31 +170,50 @@ trait Width {
     fn store(&self) -> Rc<dyn Store>;
     fn message(&self, entry: &EntryId) -> io::Result<Rc<Self::Msg>>;
     fn attachment(msg: &Rc<Self::Msg>, node: NodeId) -> io::Result<Rc<dyn Attachment>>;
+    /// The data of node `nid` if it has no sub-node tree (the messages the
+    /// reader refuses), decoded and joined, with its full block size.
+    fn bare(&self, nid: u32) -> Option<(Vec<u8>, usize)>;
 }
 
-impl Width for Rc<UnicodeStore> {
+impl Width for Both<UnicodeStore, UnicodePstFile> {
     type Msg = UnicodeMessage;
     fn store(&self) -> Rc<dyn Store> {
-        self.clone()
+        self.store.clone()
     }
     fn message(&self, entry: &EntryId) -> io::Result<Rc<UnicodeMessage>> {
-        UnicodeMessage::read(self.clone(), entry, None)
+        UnicodeMessage::read(self.store.clone(), entry, None)
     }
     fn attachment(msg: &Rc<UnicodeMessage>, node: NodeId) -> io::Result<Rc<dyn Attachment>> {
         Ok(UnicodeAttachment::read(msg.clone(), node, None)?)
     }
+    fn bare(&self, nid: u32) -> Option<(Vec<u8>, usize)> {
+        let node = self.file.read_node(NodeId::from(nid)).ok()?;
+        if node.sub_node().is_some() {
+            return None;
+        }
+        // A Unicode data block holds 8192 bytes less its 16-byte trailer.
+        Some((self.file.read_block(node.data()).ok()?, 8176))
+    }
 }
 
-impl Width for Rc<AnsiStore> {
+impl Width for Both<AnsiStore, AnsiPstFile> {
     type Msg = AnsiMessage;
     fn store(&self) -> Rc<dyn Store> {
-        self.clone()
+        self.store.clone()
     }
     fn message(&self, entry: &EntryId) -> io::Result<Rc<AnsiMessage>> {
-        AnsiMessage::read(self.clone(), entry, None)
+        AnsiMessage::read(self.store.clone(), entry, None)
     }
     fn attachment(msg: &Rc<AnsiMessage>, node: NodeId) -> io::Result<Rc<dyn Attachment>> {
         Ok(AnsiAttachment::read(msg.clone(), node, None)?)
+    }
+    fn bare(&self, nid: u32) -> Option<(Vec<u8>, usize)> {
+        let node = self.file.read_node(NodeId::from(nid)).ok()?;
+        if node.sub_node().is_some() {
+            return None;
+        }
+        // An ANSI data block: 8192 bytes less its 12-byte trailer.
+        Some((self.file.read_block(node.data()).ok()?, 8180))
     }
 }
 
@@ -224,9 +253,9 @@ impl Walk<'_> {
             Ok(Err(e)) => return self.folder_failed(&path, &e.to_string()),
             Err(_) => return self.folder_failed(&path, "the reader failed"),
         };
-        let name = match folder.properties().get(DISPLAY_NAME) {
-            Some(v) => text(v).unwrap_or_default(),
-            None => String::new(),
+        let name = match folder.properties().get(DISPLAY_NAME).and_then(value) {
+            Some(Value::Text(t)) => t,
+            _ => String::new(),
         };
         // The root folder has no name of its own; its children start the
         // path.
@@ -295,13 +324,14 @@ impl Walk<'_> {
             let entry = dyn_store.properties().make_entry_id(NodeId::from(id))?;
             store.message(&entry)
         }));
+        let prefix = [path, name.as_str()];
         let msg = match read {
             Ok(Ok(msg)) => msg,
-            Ok(Err(e)) => return self.failed.push((ordinal, e.to_string())),
-            Err(_) => return self.failed.push((ordinal, "the reader failed".into())),
+            Ok(Err(e)) => return self.bare(store, id, &prefix, ordinal, &e.to_string()),
+            Err(_) => return self.bare(store, id, &prefix, ordinal, "the reader failed"),
         };
-        let prefix = [path, name.as_str()];
-        if !self.contents(&*msg, &prefix) {
+        let props = msg.properties();
+        if !self.contents(&|tag| props.get(tag).and_then(value), &prefix) {
             return;
         }
         let rows: Result<Vec<u32>, _> = catch_unwind(AssertUnwindSafe(|| {
@@ -332,7 +362,10 @@ impl Walk<'_> {
             let props = att.properties();
             let file_name = [ATTACH_LONG_FILENAME, ATTACH_FILENAME]
                 .iter()
-                .find_map(|&tag| props.get(tag).and_then(text))
+                .find_map(|&tag| match props.get(tag).and_then(value) {
+                    Some(Value::Text(t)) => Some(t),
+                    _ => None,
+                })
                 .unwrap_or_default();
             let label = if file_name.is_empty() {
                 format!("attachment {}", n + 1)
@@ -347,7 +380,8 @@ impl Walk<'_> {
                     }
                 }
                 Some(AttachmentData::Message(inner)) => {
-                    if !self.contents(&**inner, &here) {
+                    let props = inner.properties();
+                    if !self.contents(&|tag| props.get(tag).and_then(value), &here) {
                         return;
                     }
                 }
@@ -357,16 +391,48 @@ impl Walk<'_> {
         }
     }
 
-    /// Writes a message's subject, people and bodies under `prefix`;
-    /// `false` when the scanner stopped reading.
-    fn contents(&mut self, msg: &dyn Message, prefix: &[&str]) -> bool {
-        let props = msg.properties();
+    /// Reads message `id`, which the reader refused (`why`), from its
+    /// heap ([`pst_bare`]) when it has no sub-node tree, the one valid
+    /// shape the reader refuses; else it is a failed part.
+    fn bare<W: Width>(&mut self, store: &W, id: u32, prefix: &[&str], ordinal: u32, why: &str) {
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            let (data, block) = store.bare(id)?;
+            pst_bare::properties(&data, block).ok()
+        }));
+        let Ok(Some(props)) = read else {
+            return self.failed.push((ordinal, why.to_string()));
+        };
+        let get = |tag: u16| -> Option<Value> {
+            let (kind, raw) = props.get(&tag)?;
+            match (kind, raw) {
+                (0x001F, Raw::Heap(b)) => {
+                    let units: Vec<u16> = b
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .collect();
+                    Some(Value::Text(trim(String::from_utf16_lossy(&units))))
+                }
+                (0x001E, Raw::Heap(b)) => Some(Value::Text(trim(latin1(b)))),
+                (0x0102, Raw::Heap(b)) => Some(Value::Bytes(b.clone())),
+                _ => None,
+            }
+        };
+        self.contents(&get, prefix);
+    }
+
+    /// Writes a message's subject, people and bodies under `prefix`, its
+    /// properties read by `get`; `false` when the scanner stopped reading.
+    fn contents(&mut self, get: &dyn Fn(u16) -> Option<Value>, prefix: &[&str]) -> bool {
         let with = |last: &'static str| -> Vec<&str> {
             let mut v = prefix.to_vec();
             v.push(last);
             v
         };
-        if let Some(subject) = props.get(SUBJECT).and_then(text)
+        let text = |tag: u16| match get(tag) {
+            Some(Value::Text(t)) => Some(t),
+            _ => None,
+        };
+        if let Some(subject) = text(SUBJECT)
             && !self.write(
                 Part::Text,
                 &with("subject"),
@@ -377,7 +443,7 @@ impl Walk<'_> {
         }
         let people: Vec<String> = [SENDER_NAME, DISPLAY_TO, DISPLAY_CC, DISPLAY_BCC]
             .iter()
-            .filter_map(|&tag| props.get(tag).and_then(text))
+            .filter_map(|&tag| text(tag))
             .filter(|s| !s.is_empty())
             .collect();
         if !people.is_empty()
@@ -385,32 +451,28 @@ impl Walk<'_> {
         {
             return false;
         }
-        if let Some(body) = props.get(BODY).and_then(text)
+        if let Some(body) = text(BODY)
             && !self.write(Part::Text, &with("body"), body.as_bytes())
         {
             return false;
         }
-        if let Some(html) = props.get(HTML) {
-            let bytes = match html {
-                PropertyValue::Binary(b) => Some(b.buffer().to_vec()),
-                other => text(other).map(String::into_bytes),
-            };
-            if let Some(bytes) = bytes
-                && !self.write(Part::File, &with("body html"), &bytes)
-            {
-                return false;
-            }
+        let html = match get(HTML) {
+            Some(Value::Bytes(b)) => Some(b),
+            Some(Value::Text(t)) => Some(t.into_bytes()),
+            None => None,
+        };
+        if let Some(bytes) = html
+            && !self.write(Part::File, &with("body html"), &bytes)
+        {
+            return false;
         }
-        if let Some(PropertyValue::Binary(rtf)) = props.get(RTF_COMPRESSED) {
-            match crate::extract::rtf::decompress(rtf.buffer(), MAX_RTF) {
-                Ok((rtf, _)) => {
-                    if !self.write(Part::File, &with("body rtf"), &rtf) {
-                        return false;
-                    }
-                }
-                // The plain body (above) is the same text, as a rule.
-                Err(_) => {}
-            }
+        // A damaged compressed RTF is left out: the plain body (above) is
+        // the same text, as a rule.
+        if let Some(Value::Bytes(rtf)) = get(RTF_COMPRESSED)
+            && let Ok((rtf, _)) = crate::extract::rtf::decompress(&rtf, MAX_RTF)
+            && !self.write(Part::File, &with("body rtf"), &rtf)
+        {
+            return false;
         }
         true
     }
@@ -457,15 +519,34 @@ impl Walk<'_> {
     }
 }
 
-/// A string property's text: Unicode as it is, 8-bit strings byte by byte
-/// (Latin-1: digits are the same in every code page the 8-bit stores use).
-fn text(value: &PropertyValue) -> Option<String> {
+/// A property's value, as the walk uses it.
+enum Value {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A string or binary property's value: Unicode as it is, 8-bit strings
+/// byte by byte (Latin-1: digits are the same in every code page 8-bit
+/// stores use).
+fn value(value: &PropertyValue) -> Option<Value> {
     match value {
-        PropertyValue::String8(s) => Some(s.to_string()),
-        PropertyValue::Unicode(s) => Some(s.to_string()),
+        PropertyValue::String8(s) => Some(Value::Text(trim(s.to_string()))),
+        PropertyValue::Unicode(s) => Some(Value::Text(trim(s.to_string()))),
+        PropertyValue::Binary(b) => Some(Value::Bytes(b.buffer().to_vec())),
         _ => None,
     }
-    .map(|s| s.trim_end_matches('\0').to_string())
+}
+
+/// Strings are stored with their terminating NUL at times.
+fn trim(s: String) -> String {
+    match s.trim_end_matches('\0').len() {
+        n if n == s.len() => s,
+        n => s[..n].to_string(),
+    }
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
 }
 
 /// A subject without its prefix marker: a subject that starts with U+0001
