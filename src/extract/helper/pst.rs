@@ -373,20 +373,19 @@ impl Walk<'_> {
                 format!("attachment {} {file_name}", n + 1)
             };
             let here = [path, name.as_str(), label.as_str()];
-            match att.data() {
+            let written = match att.data() {
                 Some(AttachmentData::Binary(bytes)) => {
-                    if !self.write(Part::File, &here, bytes.buffer()) {
-                        return;
-                    }
+                    self.write(Part::File, &here, bytes.buffer())
                 }
                 Some(AttachmentData::Message(inner)) => {
                     let props = inner.properties();
-                    if !self.contents(&|tag| props.get(tag).and_then(value), &here) {
-                        return;
-                    }
+                    self.contents(&|tag| props.get(tag).and_then(value), &here)
                 }
                 // By reference (a path on a server) or empty: no data here.
-                None => {}
+                None => true,
+            };
+            if !written {
+                return;
             }
         }
     }
