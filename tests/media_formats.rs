@@ -426,6 +426,53 @@ fn ocr_images_below_the_minimum_side_are_not_read() {
     assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
 }
 
+#[test]
+fn ocr_config_file_keys_apply_and_the_command_line_wins() {
+    // The `ocr` section of the configuration file: `mode: off` makes an
+    // image partial; `min_side` (from the file) still applies when the
+    // command line turns OCR back on; a bad value is named by its key.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &config,
+        "ocr:\n  mode: off\n  min_side: 100000\n  dpi: 200\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = scan(false, &["--config", config, "ocr/two-pages.tif"]);
+    run.expect_code(0);
+    let top = run.top("ocr/two-pages.tif");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(
+        top["reason"].as_str().unwrap().starts_with("OCR is off"),
+        "{top}"
+    );
+    let run = scan(
+        false,
+        &[
+            "--config",
+            config,
+            "--ocr",
+            "auto",
+            "ocr/clean-sans-12pt.png",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "ocr:\n  lang: \"eng;rm\"\n  dpi: 5\n").unwrap();
+    let run = scan(
+        false,
+        &["--config", bad.to_str().unwrap(), "ocr/two-pages.tif"],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ocr.lang") && run.stderr.contains("ocr.dpi"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Parquet.
 // ---------------------------------------------------------------------------

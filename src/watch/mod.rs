@@ -97,6 +97,18 @@ pub fn state_dir(config: &Config) -> PathBuf {
 /// directory) are returned; later ones are reported and survived.
 pub fn run(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    // OCR settings are the process's, set once: a reload keeps them.
+    let ocr = config
+        .ocr
+        .apply(crate::extract::helper::ocr::OcrSettings::default());
+    if ocr.mode == crate::extract::helper::ocr::OcrMode::On && ocr.engine.is_none() {
+        return Err(format!(
+            "{}: ocr.mode is on, but no OCR engine was found: install tesseract-ocr, \
+             or set ocr.mode to auto",
+            names::log_path(config_path)
+        ));
+    }
+    crate::extract::helper::ocr::set_settings(ocr);
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
     let rt = build_runtime(config).map_err(|e| format!("{}: {e}", names::log_path(config_path)))?;
