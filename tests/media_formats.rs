@@ -504,6 +504,20 @@ fn parquet_cells_are_found_by_column_and_row_with_every_codec() {
 }
 
 #[test]
+fn d3_parquet_card_number_stored_as_a_double_is_found() {
+    // A warehouse that typed a card column as DOUBLE: the value is the
+    // card's digits (exact below 2^53); prices and order numbers stored as
+    // doubles are not taken for numbers of ours.
+    let run = scan(false, &["export-doubles.parquet"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("column pan_double row 2"), "card_visa")])
+    );
+    assert_eq!(run.top("export-doubles.parquet")["status"], "scanned");
+}
+
+#[test]
 fn parquet_truncated_is_partial_and_its_raw_bytes_scanned() {
     let run = scan(true, &["truncated.parquet"]);
     run.expect_bounded("a Parquet file cut in half");
