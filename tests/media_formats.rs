@@ -427,6 +427,26 @@ fn ocr_images_below_the_minimum_side_are_not_read() {
 }
 
 #[test]
+fn d4_pdf_page_with_text_and_a_picture_of_a_card_reads_the_picture() {
+    // The page has a text layer (an order number and a date) and a picture
+    // of a card: the text was read and the picture was not, and the PDF
+    // was reported scanned. Now the picture is read by OCR, named by its
+    // page and its place among the page's images.
+    assert_tesseract();
+    let run = scan(false, &["ocr/mixed-text-and-image.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("page 1 image 1"), "card_visa")])
+    );
+    assert_eq!(run.top("ocr/mixed-text-and-image.pdf")["status"], "scanned");
+    // Without OCR the text layer is still read, and the picture is not.
+    let run = scan(false, &["--ocr", "off", "ocr/mixed-text-and-image.pdf"]);
+    run.expect_code(0);
+    assert_eq!(run.members(), pairs(&[]));
+}
+
+#[test]
 fn ocr_config_file_keys_apply_and_the_command_line_wins() {
     // The `ocr` section of the configuration file: `mode: off` makes an
     // image partial; `min_side` (from the file) still applies when the

@@ -58,6 +58,7 @@ mod parent;
 pub mod parquet;
 pub mod pdf;
 pub mod pdf_files;
+pub mod pdf_images;
 pub mod pdf_notes;
 pub mod pst;
 pub mod pst_bare;
@@ -121,6 +122,9 @@ pub enum Kind {
     PdfNotes,
     /// The files embedded in a PDF ([`pdf_files`]).
     PdfFiles,
+    /// The images inside a PDF's pages that have text, by OCR
+    /// ([`pdf_images`]).
+    PdfImages,
     /// The text in an image's pixels, by OCR ([`ocr`]).
     Ocr,
     /// The pages of a PDF without a text layer, rendered and read by OCR
@@ -138,6 +142,7 @@ impl Kind {
         Kind::Pdf,
         Kind::PdfNotes,
         Kind::PdfFiles,
+        Kind::PdfImages,
         Kind::Ocr,
         Kind::PdfOcr,
         Kind::Parquet,
@@ -150,6 +155,7 @@ impl Kind {
             Kind::Pdf => "pdf",
             Kind::PdfNotes => "pdf-notes",
             Kind::PdfFiles => "pdf-files",
+            Kind::PdfImages => "pdf-images",
             Kind::Ocr => "ocr",
             Kind::PdfOcr => "pdf-ocr",
             Kind::Parquet => "parquet",
@@ -163,6 +169,7 @@ impl Kind {
             Kind::Pdf => &PDF_WORDS,
             Kind::PdfNotes => &PDF_NOTES_WORDS,
             Kind::PdfFiles => &PDF_FILES_WORDS,
+            Kind::PdfImages => &PDF_IMAGES_WORDS,
             Kind::Ocr => &OCR_WORDS,
             Kind::PdfOcr => &PDF_OCR_WORDS,
             Kind::Parquet => &PARQUET_WORDS,
@@ -178,6 +185,7 @@ impl Kind {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
+            Kind::PdfImages => pdf_images::extract_images(data, out),
             Kind::Ocr => ocr::extract_image(data, out),
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
             Kind::Parquet => parquet::extract_cells(data, out),
@@ -191,7 +199,10 @@ impl Kind {
         match self {
             Kind::Pdf => Some(Kind::PdfNotes),
             Kind::PdfNotes => Some(Kind::PdfFiles),
+            // The images in pages with text, when OCR runs.
+            Kind::PdfFiles if ocr::settings().runs() => Some(Kind::PdfImages),
             Kind::PdfFiles => None,
+            Kind::PdfImages => None,
             Kind::Ocr => None,
             // The image-only PDF's notes and files, once its pages were read.
             Kind::PdfOcr => Some(Kind::PdfNotes),
@@ -204,7 +215,7 @@ impl Kind {
     /// runs (engine, time limit, languages).
     pub fn extra_args(self) -> Vec<String> {
         match self {
-            Kind::Ocr | Kind::PdfOcr => ocr::helper_args(),
+            Kind::Ocr | Kind::PdfOcr | Kind::PdfImages => ocr::helper_args(),
             _ => Vec::new(),
         }
     }
@@ -327,6 +338,17 @@ const PDF_FILES_WORDS: Words = Words {
     bomb_hint: "",
     no_text: None,
     payload: Payload::Hex,
+};
+
+const PDF_IMAGES_WORDS: Words = Words {
+    noun: "PDF",
+    what: "image OCR text",
+    part: "image",
+    parts: "images",
+    advice: "run OCR on it (e.g. ocrmypdf --force-ocr) and scan the result",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Named,
 };
 
 const OCR_WORDS: Words = Words {

@@ -129,7 +129,13 @@ pub(crate) fn scan(
     // file whose raw bytes are scanned anyway needs no more helpers.
     let mut next = Some(kind);
     let mut problems = Vec::new();
+    // A PDF whose pages were rendered and read by OCR has had its images
+    // read with them: they are not read again one by one.
+    let mut rendered = false;
     while let Some(kind) = next {
+        if kind == Kind::PdfImages && rendered {
+            break;
+        }
         problems = extract(kind, program, &data, place, budget, sink);
         // No text at all (a scanned PDF): read it another way (OCR).
         if let Some(other) = kind.when_no_text()
@@ -137,6 +143,7 @@ pub(crate) fn scan(
             && Some(only.reason.as_str()) == kind.words().no_text
         {
             problems = extract(other, program, &data, place, budget, sink);
+            rendered = other == Kind::PdfOcr;
             if problems.is_empty() {
                 next = other.then();
                 continue;
