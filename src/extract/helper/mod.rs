@@ -15,10 +15,11 @@
 //!
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
-//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
-//! images and image-only PDF pages, [`parquet`], [`pst`] and [`pst_bare`]
-//! for Outlook mail stores). This file is the protocol between them,
-//! over pipes only (nothing touches disk):
+//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`],
+//! [`pdf_images`] and [`ocr`] for images and image-only PDF pages,
+//! [`parquet`], [`pst`] and [`pst_bare`] for Outlook mail stores). This
+//! file is the protocol between them, over pipes only (nothing touches
+//! disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
 //!   --max-cpu SECONDS --parent PID` (`__pdf-text` is kept as another name
