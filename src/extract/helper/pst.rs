@@ -68,6 +68,11 @@ const ROOT_FOLDER: u32 = 0x122;
 /// loops is cut by the visited set first; this bounds the path).
 const MAX_FOLDER_DEPTH: usize = 64;
 
+/// Characters kept of one component of a part's name (a folder path, an
+/// attachment's file name): with the fixed ones, a name line stays under
+/// the scanner's 4096 bytes (at most 4 bytes a character).
+const MAX_COMPONENT: usize = 200;
+
 /// The largest decompressed RTF body kept, in bytes.
 const MAX_RTF: u64 = 64 << 20;
 
@@ -492,8 +497,10 @@ impl Walk<'_> {
             for component in name {
                 label.push('\t');
                 // The name line ends at its newline; tabs separate the
-                // components.
-                label.extend(component.chars().map(|c| match c {
+                // components. Each is cut to MAX_COMPONENT characters, so
+                // that the line stays within what the scanner reads of it
+                // (a folder path or a file name is the file's to choose).
+                label.extend(component.chars().take(MAX_COMPONENT).map(|c| match c {
                     '\n' | '\r' | '\t' | '\u{c}' => ' ',
                     c => c,
                 }));
@@ -569,6 +576,28 @@ mod tests {
         assert_eq!(strip_prefix_marker("\u{1}\u{4}RE: card"), "RE: card");
         assert_eq!(strip_prefix_marker("\u{1}"), "");
         assert_eq!(strip_prefix_marker("plain"), "plain");
+    }
+
+    #[test]
+    fn a_long_folder_path_or_file_name_keeps_the_name_line_short() {
+        let mut out = Vec::new();
+        let mut walk = Walk {
+            out: &mut out,
+            failed: Vec::new(),
+            seen: HashSet::new(),
+            ordinal: 0,
+            stopped: false,
+        };
+        let long = "\u{10348}\n".repeat(5000);
+        assert!(walk.write(
+            Part::Text,
+            &[&long, "message 1 nid 0x24", &long, "body"],
+            b"x"
+        ));
+        let line = out.split(|&b| b == b'\n').next().unwrap();
+        assert!(line.len() < 4096, "{}", line.len());
+        assert!(line.starts_with(b"text\t"));
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 2);
     }
 
     #[test]
