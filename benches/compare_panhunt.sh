@@ -16,9 +16,13 @@
 #
 #   5. runs both on the legacy-format fixtures (tests/fixtures/legacy: Word,
 #      Excel with cards in numeric cells, a Word file with an embedded
-#      workbook, RTF, an Outlook .msg with attachments) and prints the card
+#      workbook, RTF, an Outlook .msg with attachments) and the Outlook PST
+#      fixtures (tests/fixtures/pst, un-gzipped: stores made by Outlook, one
+#      with a card in a subject and one in a body), and prints the card
 #      numbers each finds per file (LEGACY_ONLY=1: only this step; LH_BIN
 #      picks the leakhound binary, target/release/leakhound by default).
+#      A file PANhunt could not open shows in its report's error list,
+#      printed after the table.
 #
 # Usage: benches/compare_panhunt.sh            (SIZE_MB=200 by default)
 set -euo pipefail
@@ -39,8 +43,13 @@ legacy() {
     local dir="$WORK/legacy" out="$WORK/panout-legacy"
     rm -rf "$dir" "$out" && mkdir -p "$dir" "$out"
     cp tests/fixtures/legacy/{footnote.doc,footnote.rtf,numbers.xls,embed.doc,message.msg} "$dir"/
+    for pst in card-in-body dist-list passworded; do
+        gzip -dc "tests/fixtures/pst/$pst.pst.gz" > "$dir/$pst.pst"
+    done
     LEAKHOUND_FINGERPRINT_KEY=$KEY "$LH_BIN" scan "$dir" --format jsonl --progress never \
         -o "$WORK/lh-legacy.jsonl" || [ $? -eq 1 ]
+    # PANhunt logs the files it skips (not in its report): a fresh log.
+    : > "$WORK/PANhunt.log"
     (cd "$WORK" && "$WORK/panvenv/bin/panhunt" "$dir" -o "$out" -q >/dev/null 2>&1) || true
     "$PY" - "$dir" "$WORK/lh-legacy.jsonl" "$out" <<'PYEOF'
 import collections, glob, json, os, re, sys
@@ -58,10 +67,19 @@ for line in open(glob.glob(f"{out}/*.report")[0]):
     m = re.match(r"\t\w+:(\d{6}\**\d{4})", line)
     if m and cur:
         ph_found[cur].add(m.group(1))
-print(f"{'legacy fixture':<16} {'leakhound':>9} {'panhunt':>8}   distinct cards found")
+print(f"{'legacy fixture':<18} {'leakhound':>9} {'panhunt':>8}   distinct cards found")
 for f in sorted(os.listdir(root)):
-    print(f"{f:<16} {len(lh_found[f]):>9} {len(ph_found[f]):>8}")
+    print(f"{f:<18} {len(lh_found[f]):>9} {len(ph_found[f]):>8}")
+# What each tool could not fully read: leakhound's partial/error records,
+# PANhunt's error lines (it lists the files it failed to open).
+for e in map(json.loads, open(lh)):
+    if e["type"] == "file" and e["member"] is None and e["status"] != "scanned":
+        print(f"leakhound {e['status']}: {os.path.basename(e['path'])}: {e['reason'][:120]}")
+for line in open(glob.glob(f"{out}/*.report")[0]):
+    if re.search(r"error|fail|exception", line, re.I):
+        print("panhunt:", line.strip()[:160])
 PYEOF
+    grep -h "Skipping" "$WORK/PANhunt.log" | sed 's/^[^:]*:[^:]*:[^:]*:[^:]*:/panhunt log: /' | sort -u || true
 }
 if [ "${LEGACY_ONLY:-0}" = 1 ]; then
     [ -x "$WORK/panvenv/bin/panhunt" ] || { python3 -m venv "$WORK/panvenv" && "$WORK/panvenv/bin/pip" install -q panhunt; }

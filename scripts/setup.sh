@@ -32,6 +32,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     tesseract-ocr tesseract-ocr-eng poppler-utils >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends \
     tesseract-ocr-pol tesseract-ocr-ron tesseract-ocr-chi-sim tesseract-ocr-fas >/dev/null || true
+# Outlook PST (tests/pst.rs): readpst, the independent reader the PST
+# fixtures are cross-checked with.
+$SUDO apt-get install -y -qq --no-install-recommends pst-utils >/dev/null
 # logrotate: tests/redact_filter.rs runs examples/logrotate/leakhound-redact.
 # chromium: tests/report.rs opens the HTML report in headless Chromium (the
 # numbers it shows, the treemap, no console errors, a screenshot).

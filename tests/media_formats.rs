@@ -426,6 +426,73 @@ fn ocr_images_below_the_minimum_side_are_not_read() {
     assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
 }
 
+#[test]
+fn d4_pdf_page_with_text_and_a_picture_of_a_card_reads_the_picture() {
+    // The page has a text layer (an order number and a date) and a picture
+    // of a card: the text was read and the picture was not, and the PDF
+    // was reported scanned. Now the picture is read by OCR, named by its
+    // page and its place among the page's images.
+    assert_tesseract();
+    let run = scan(false, &["ocr/mixed-text-and-image.pdf"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("page 1 image 1"), "card_visa")])
+    );
+    assert_eq!(run.top("ocr/mixed-text-and-image.pdf")["status"], "scanned");
+    // Without OCR the text layer is still read, and the picture is not.
+    let run = scan(false, &["--ocr", "off", "ocr/mixed-text-and-image.pdf"]);
+    run.expect_code(0);
+    assert_eq!(run.members(), pairs(&[]));
+}
+
+#[test]
+fn ocr_config_file_keys_apply_and_the_command_line_wins() {
+    // The `ocr` section of the configuration file: `mode: off` makes an
+    // image partial; `min_side` (from the file) still applies when the
+    // command line turns OCR back on; a bad value is named by its key.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &config,
+        "ocr:\n  mode: off\n  min_side: 100000\n  dpi: 200\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = scan(false, &["--config", config, "ocr/two-pages.tif"]);
+    run.expect_code(0);
+    let top = run.top("ocr/two-pages.tif");
+    assert_eq!(top["status"], "partial", "{top}");
+    assert!(
+        top["reason"].as_str().unwrap().starts_with("OCR is off"),
+        "{top}"
+    );
+    let run = scan(
+        false,
+        &[
+            "--config",
+            config,
+            "--ocr",
+            "auto",
+            "ocr/clean-sans-12pt.png",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.top("ocr/clean-sans-12pt.png")["status"], "scanned");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "ocr:\n  lang: \"eng;rm\"\n  dpi: 5\n").unwrap();
+    let run = scan(
+        false,
+        &["--config", bad.to_str().unwrap(), "ocr/two-pages.tif"],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ocr.lang") && run.stderr.contains("ocr.dpi"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Parquet.
 // ---------------------------------------------------------------------------
@@ -454,6 +521,20 @@ fn parquet_cells_are_found_by_column_and_row_with_every_codec() {
         assert_eq!(top["status"], "scanned", "{top}");
         assert_eq!(top["encoding"], "parquet", "{top}");
     }
+}
+
+#[test]
+fn d3_parquet_card_number_stored_as_a_double_is_found() {
+    // A warehouse that typed a card column as DOUBLE: the value is the
+    // card's digits (exact below 2^53); prices and order numbers stored as
+    // doubles are not taken for numbers of ours.
+    let run = scan(false, &["export-doubles.parquet"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.members(),
+        pairs(&[(Some("column pan_double row 2"), "card_visa")])
+    );
+    assert_eq!(run.top("export-doubles.parquet")["status"], "scanned");
 }
 
 #[test]

@@ -41,9 +41,10 @@ pub struct OcrArgs {
 pub struct NoEngine;
 
 impl OcrArgs {
-    /// Resolves the options into the process's OCR settings.
-    pub fn apply(&self) -> Result<(), NoEngine> {
-        let d = OcrSettings::default();
+    /// Resolves the options, over the configuration file's `ocr` section
+    /// (`file`), into the process's OCR settings.
+    pub fn apply(&self, file: &crate::config::ocr::Ocr) -> Result<(), NoEngine> {
+        let d = file.apply(OcrSettings::default());
         let settings = OcrSettings {
             mode: self.ocr.unwrap_or(d.mode),
             timeout: self

@@ -57,7 +57,6 @@ pub fn run_mode(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> Exit 
 }
 
 fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::Result<Exit> {
-    args.ocr.apply()?;
     // A one-off scan reads a config file only when one is named.
     let file_config = match config::resolve_path(config_path, false) {
         Some(path) => match Config::load(&path) {
@@ -69,6 +68,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         },
         None => Config::default(),
     };
+    args.ocr.apply(&file_config.ocr)?;
     let limits = args
         .limits
         .as_section()

@@ -13,6 +13,7 @@
 //! redact or quarantine policy must not apply to somebody's ad-hoc scan.
 
 pub mod limits;
+pub mod ocr;
 pub mod policy;
 pub mod sinks;
 pub mod watch;
@@ -39,6 +40,8 @@ pub struct Config {
     pub sinks: sinks::Sinks,
     /// What the daemon watches and how.
     pub watch: watch::Watch,
+    /// Whether and how images and image-only PDF pages are read by OCR.
+    pub ocr: ocr::Ocr,
 }
 
 /// A section of the configuration that can check its own values beyond
@@ -158,6 +161,7 @@ impl Section for Config {
         all.extend(self.policy.problems());
         all.extend(self.sinks.problems());
         all.extend(self.watch.problems());
+        all.extend(self.ocr.problems());
         all
     }
 }

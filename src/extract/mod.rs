@@ -108,8 +108,8 @@ pub enum Format {
     Cfb,
     /// Rich Text Format.
     Rtf,
-    /// An Outlook mail store (`.pst`, `.ost`): not opened yet, its raw
-    /// bytes are scanned and it is reported partial.
+    /// An Outlook mail store (`.pst`, `.ost`): its messages, read in a
+    /// child process ([`helper::pst`]).
     Pst,
 }
 
@@ -536,19 +536,7 @@ pub fn walk(
         Format::Rar => sevenz::rar(&mut stream, place, sink),
         Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
         Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
-        Format::Pst => {
-            // Never reported clean: most of a mail store is compressed or
-            // permuted ("compressible encryption"), so raw bytes show
-            // little of it.
-            leaf(&mut stream, place, sink);
-            sink.problem(Problem {
-                member: place.member.map(str::to_string),
-                status: FileStatus::Partial,
-                reason: "Outlook PST/OST mail stores are not opened yet: only the raw bytes \
-                         were scanned (export the mailbox to .msg or .eml files to scan it)"
-                    .to_string(),
-            });
-        }
+        Format::Pst => helper::scan(helper::Kind::Pst, &mut stream, inner, budget, sink),
     }
 }
 

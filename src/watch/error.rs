@@ -37,6 +37,12 @@ pub enum StartError {
     Sinks(#[from] SinksError),
     #[error("{0}")]
     Metrics(#[from] MetricsError),
+    /// `ocr.mode: on` without an OCR engine installed.
+    #[error(
+        "{}: ocr.mode is on, but no OCR engine was found: install tesseract-ocr, or set ocr.mode to auto",
+        names::log_path(config)
+    )]
+    NoOcrEngine { config: PathBuf },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("cannot start the signal thread: {0}")]

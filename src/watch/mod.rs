@@ -99,6 +99,16 @@ pub fn state_dir(config: &Config) -> PathBuf {
 /// directory) are returned; later ones are reported and survived.
 pub fn run(config_path: &Path) -> Result<(), StartError> {
     let config = Config::load(config_path)?;
+    // OCR settings are the process's, set once: a reload keeps them.
+    let ocr = config
+        .ocr
+        .apply(crate::extract::helper::ocr::OcrSettings::default());
+    if ocr.mode == crate::extract::helper::ocr::OcrMode::On && ocr.engine.is_none() {
+        return Err(StartError::NoOcrEngine {
+            config: config_path.to_path_buf(),
+        });
+    }
+    crate::extract::helper::ocr::set_settings(ocr);
     let dir = state_dir(&config);
     create_state_dir(&dir)?;
     let rt = build_runtime(config).map_err(|error| StartError::Build {

@@ -26,7 +26,7 @@ mod doc;
 mod msg;
 mod ppt;
 pub(crate) mod reader;
-mod xls;
+pub(crate) mod xls;
 
 use std::io::Read;
 

@@ -15,9 +15,11 @@
 //!
 //! Three programs, three files: the scanner's side ([`parent`]), the
 //! helper's ([`child`], which confines itself with [`confine`]), and one
-//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`], [`ocr`] for
-//! images and image-only PDF pages, [`parquet`]). This file is the protocol between them,
-//! over pipes only (nothing touches disk):
+//! file per extractor ([`pdf`], [`pdf_notes`], [`pdf_files`],
+//! [`pdf_images`] and [`ocr`] for images and image-only PDF pages,
+//! [`parquet`], [`pst`] and [`pst_bare`] for Outlook mail stores). This
+//! file is the protocol between them, over pipes only (nothing touches
+//! disk):
 //!
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
 //!   --max-cpu SECONDS --parent PID` (`__pdf-text` is kept as another name
@@ -57,7 +59,10 @@ mod parent;
 pub mod parquet;
 pub mod pdf;
 pub mod pdf_files;
+pub mod pdf_images;
 pub mod pdf_notes;
+pub mod pst;
+pub mod pst_bare;
 
 #[cfg(test)]
 mod tests;
@@ -118,6 +123,9 @@ pub enum Kind {
     PdfNotes,
     /// The files embedded in a PDF ([`pdf_files`]).
     PdfFiles,
+    /// The images inside a PDF's pages that have text, by OCR
+    /// ([`pdf_images`]).
+    PdfImages,
     /// The text in an image's pixels, by OCR ([`ocr`]).
     Ocr,
     /// The pages of a PDF without a text layer, rendered and read by OCR
@@ -125,6 +133,8 @@ pub enum Kind {
     PdfOcr,
     /// The string and integer cells of a Parquet file ([`parquet`]).
     Parquet,
+    /// The messages of an Outlook mail store, `.pst` or `.ost` ([`pst`]).
+    Pst,
 }
 
 impl Kind {
@@ -133,9 +143,11 @@ impl Kind {
         Kind::Pdf,
         Kind::PdfNotes,
         Kind::PdfFiles,
+        Kind::PdfImages,
         Kind::Ocr,
         Kind::PdfOcr,
         Kind::Parquet,
+        Kind::Pst,
     ];
 
     /// The name on the helper's command line.
@@ -144,9 +156,11 @@ impl Kind {
             Kind::Pdf => "pdf",
             Kind::PdfNotes => "pdf-notes",
             Kind::PdfFiles => "pdf-files",
+            Kind::PdfImages => "pdf-images",
             Kind::Ocr => "ocr",
             Kind::PdfOcr => "pdf-ocr",
             Kind::Parquet => "parquet",
+            Kind::Pst => "pst",
         }
     }
 
@@ -156,9 +170,11 @@ impl Kind {
             Kind::Pdf => &PDF_WORDS,
             Kind::PdfNotes => &PDF_NOTES_WORDS,
             Kind::PdfFiles => &PDF_FILES_WORDS,
+            Kind::PdfImages => &PDF_IMAGES_WORDS,
             Kind::Ocr => &OCR_WORDS,
             Kind::PdfOcr => &PDF_OCR_WORDS,
             Kind::Parquet => &PARQUET_WORDS,
+            Kind::Pst => &PST_WORDS,
         }
     }
 
@@ -170,9 +186,11 @@ impl Kind {
             Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
             Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
             Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
+            Kind::PdfImages => pdf_images::extract_images(data, out),
             Kind::Ocr => ocr::extract_image(data, out),
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
             Kind::Parquet => parquet::extract_cells(data, out),
+            Kind::Pst => pst::extract_messages(data, out),
         }
     }
 
@@ -182,11 +200,15 @@ impl Kind {
         match self {
             Kind::Pdf => Some(Kind::PdfNotes),
             Kind::PdfNotes => Some(Kind::PdfFiles),
+            // The images in pages with text, when OCR runs.
+            Kind::PdfFiles if ocr::settings().runs() => Some(Kind::PdfImages),
             Kind::PdfFiles => None,
+            Kind::PdfImages => None,
             Kind::Ocr => None,
             // The image-only PDF's notes and files, once its pages were read.
             Kind::PdfOcr => Some(Kind::PdfNotes),
             Kind::Parquet => None,
+            Kind::Pst => None,
         }
     }
 
@@ -194,7 +216,7 @@ impl Kind {
     /// runs (engine, time limit, languages).
     pub fn extra_args(self) -> Vec<String> {
         match self {
-            Kind::Ocr | Kind::PdfOcr => ocr::helper_args(),
+            Kind::Ocr | Kind::PdfOcr | Kind::PdfImages => ocr::helper_args(),
             _ => Vec::new(),
         }
     }
@@ -276,6 +298,11 @@ pub enum Payload {
     /// UTF-8 text whose first line is the part's own member name (a
     /// Parquet cell: `column NAME row N`), scanned as a leaf.
     Named,
+    /// A part of a mail store ([`pst`]): a first line `text` or `file`,
+    /// then the components of its member name, each after a tab (`Inbox`,
+    /// `message 3 nid 0x200024`, `body`); then UTF-8 text scanned as a
+    /// leaf, or a file's bytes as hex opened as a member.
+    Mail,
 }
 
 const PDF_WORDS: Words = Words {
@@ -314,6 +341,17 @@ const PDF_FILES_WORDS: Words = Words {
     payload: Payload::Hex,
 };
 
+const PDF_IMAGES_WORDS: Words = Words {
+    noun: "PDF",
+    what: "image OCR text",
+    part: "image",
+    parts: "images",
+    advice: "run OCR on it (e.g. ocrmypdf --force-ocr) and scan the result",
+    bomb_hint: "",
+    no_text: None,
+    payload: Payload::Named,
+};
+
 const OCR_WORDS: Words = Words {
     noun: "image",
     what: "OCR text",
@@ -345,6 +383,17 @@ const PARQUET_WORDS: Words = Words {
     bomb_hint: " (pages that decompress to far more than the file)",
     no_text: None,
     payload: Payload::Named,
+};
+
+const PST_WORDS: Words = Words {
+    noun: "PST",
+    what: "messages",
+    part: "message",
+    parts: "messages",
+    advice: "export its messages (e.g. readpst -D -S) and scan them",
+    bomb_hint: " (attachments or bodies that decompress to far more than the store)",
+    no_text: None,
+    payload: Payload::Mail,
 };
 
 /// The helper's settings, from its command line.

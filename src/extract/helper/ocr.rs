@@ -52,7 +52,8 @@ pub const ENGINE_ENV: &str = "LEAKHOUND_TESSERACT";
 const MAX_OUTPUT: u64 = 16 << 20;
 
 /// Whether and how images are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OcrMode {
     /// OCR when Tesseract is installed; without it an image is `partial`.
     #[default]
@@ -79,6 +80,8 @@ pub struct OcrSettings {
     pub lang: String,
     /// The OCR program, if there is one.
     pub engine: Option<PathBuf>,
+    /// The resolution image-only PDF pages are rendered at.
+    pub dpi: u32,
 }
 
 impl Default for OcrSettings {
@@ -88,6 +91,7 @@ impl Default for OcrSettings {
             timeout: Duration::from_secs(60),
             min_side: 16,
             max_pixels: 100_000_000,
+            dpi: 300,
             lang: "eng".to_string(),
             engine: find_engine(),
         }
@@ -131,6 +135,8 @@ pub fn helper_args() -> Vec<String> {
         s.timeout.as_secs().max(1).to_string(),
         "--ocr-lang".to_string(),
         s.lang.clone(),
+        "--ocr-dpi".to_string(),
+        s.dpi.to_string(),
     ];
     if let Some(engine) = &s.engine {
         args.push("--ocr-engine".to_string());
@@ -151,6 +157,9 @@ pub struct HelperOcrArgs {
     /// Tesseract languages.
     #[arg(long, hide = true, value_name = "LANGS")]
     pub ocr_lang: Option<String>,
+    /// The resolution PDF pages are rendered at.
+    #[arg(long, hide = true, value_name = "DPI")]
+    pub ocr_dpi: Option<u32>,
 }
 
 impl HelperOcrArgs {
@@ -162,6 +171,7 @@ impl HelperOcrArgs {
             timeout: self.ocr_timeout.map_or(d.timeout, Duration::from_secs),
             lang: self.ocr_lang.clone().unwrap_or(d.lang),
             engine: self.ocr_engine.clone(),
+            dpi: self.ocr_dpi.unwrap_or(d.dpi),
             ..d
         });
     }
@@ -303,7 +313,8 @@ pub fn extract_pdf_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedParts
     for n in 1..=pages.min(MAX_PDF_PAGES) {
         let page = n.to_string();
         let mut render = program_command(renderer);
-        render.args(["-r", "300", "-gray", "-f", &page, "-l", &page, "-"]);
+        let dpi = settings().dpi.to_string();
+        render.args(["-r", &dpi, "-gray", "-f", &page, "-l", &page, "-"]);
         let rendered = run_program(render, data, "the PDF renderer").and_then(|image| {
             if image.is_empty() {
                 Err(Unreadable("the PDF renderer drew nothing".to_string()))

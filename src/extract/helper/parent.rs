@@ -28,6 +28,10 @@ use crate::report::event::FileStatus;
 /// program, its stack, the parser's working set on an ordinary page.
 const MEMORY_BASE: u64 = 128 << 20;
 
+/// The longest name line of a mail store's part: a folder path, a
+/// message, an attachment's file name.
+const MAX_MAIL_LABEL: usize = 4096;
+
 /// Helpers running now, over the whole process.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
@@ -125,7 +129,13 @@ pub(crate) fn scan(
     // file whose raw bytes are scanned anyway needs no more helpers.
     let mut next = Some(kind);
     let mut problems = Vec::new();
+    // A PDF whose pages were rendered and read by OCR has had its images
+    // read with them: they are not read again one by one.
+    let mut rendered = false;
     while let Some(kind) = next {
+        if kind == Kind::PdfImages && rendered {
+            break;
+        }
         problems = extract(kind, program, &data, place, budget, sink);
         // No text at all (a scanned PDF): read it another way (OCR).
         if let Some(other) = kind.when_no_text()
@@ -133,6 +143,7 @@ pub(crate) fn scan(
             && Some(only.reason.as_str()) == kind.words().no_text
         {
             problems = extract(other, program, &data, place, budget, sink);
+            rendered = other == Kind::PdfOcr;
             if problems.is_empty() {
                 next = other.then();
                 continue;
@@ -461,6 +472,43 @@ fn read_pages(
                 // The member may stop early; the part ends at its form feed.
                 io::copy(&mut file, &mut io::sink()).map(|_| page.ended)
             }
+            Ok(true) if words.payload == Payload::Mail => {
+                let mut page = PageReader {
+                    src: &mut src,
+                    ended: false,
+                    text: &text,
+                };
+                // `text` or `file`, then the member's components (a
+                // folder, a message, its body): each cleaned, joined.
+                let label = read_label(&mut page, MAX_MAIL_LABEL);
+                let mut fields = label.split('\t');
+                let is_file = fields.next() == Some("file");
+                let mut member = place.member.map(str::to_string);
+                for field in fields {
+                    member = Some(join(member.as_deref(), &crate::extract::clean_name(field)));
+                }
+                let member = member.unwrap_or_else(|| name.clone());
+                if is_file {
+                    // Opened by content like a zip's member; `member`
+                    // joins the name to `place.member` itself.
+                    let inner = Place {
+                        member: None,
+                        ..place
+                    };
+                    let parent = member.clone();
+                    let mut file = HexReader {
+                        inner: &mut page,
+                        odd: None,
+                    };
+                    crate::extract::member(&mut file, &parent, inner, budget, sink);
+                    io::copy(&mut file, &mut io::sink()).map(|_| page.ended)
+                } else {
+                    let scanned = sink.leaf(Some(&member), &mut page);
+                    scanned
+                        .and_then(|()| io::copy(&mut page, &mut io::sink()).map(|_| ()))
+                        .map(|()| page.ended)
+                }
+            }
             Ok(true) => {
                 let mut page = PageReader {
                     src: &mut src,
@@ -470,7 +518,7 @@ fn read_pages(
                 // A part that names itself (a Parquet cell: `column NAME
                 // row N`) on its first line.
                 let named = (words.payload == Payload::Named).then(|| {
-                    let label = read_label(&mut page);
+                    let label = read_label(&mut page, 256);
                     join(place.member, &crate::extract::clean_name(&label))
                 });
                 let scanned = sink.leaf(Some(named.as_deref().unwrap_or(&name)), &mut page);
@@ -586,11 +634,11 @@ impl<R: Read> Read for TextRatio<R> {
 }
 
 /// One page of the helper's output: up to its form feed.
-/// The first line of a part, up to its newline (at most 256 bytes).
-fn read_label(page: &mut dyn Read) -> String {
+/// The first line of a part, up to its newline (at most `max` bytes).
+fn read_label(page: &mut dyn Read, max: usize) -> String {
     let mut label = Vec::new();
     let mut byte = [0u8; 1];
-    while label.len() < 256 {
+    while label.len() < max {
         match page.read(&mut byte) {
             Ok(1) if byte[0] != b'\n' => label.push(byte[0]),
             _ => break,

@@ -9,15 +9,17 @@
 //! kills only the helper.
 //!
 //! Rows are read in order over every row group; for each cell that is a
-//! string, a byte array, or an integer (any width, signed or not, and a
-//! decimal's unscaled digits), nested columns (structs, lists, maps)
+//! string, a byte array, an integer (any width, signed or not, and a
+//! decimal's unscaled digits), or a float or double (written as Excel
+//! shows a number: a whole value as its integer, so that a card number a
+//! warehouse stored as a double is its digits; any other as its shortest
+//! decimal), nested columns (structs, lists, maps)
 //! included with a dotted name, a part is written whose first line is its
 //! member name (`column card_number row 17`, rows counted from 1) and whose
 //! second is the value. Only cells with at least [`MIN_DIGITS`] digits are
 //! written: a value with fewer digits holds none of the numbers the rules
 //! look for, and writing every small integer of a large table would cost a
-//! part each. Floats, booleans, dates and times are not written (a card
-//! number stored as a double is not supported).
+//! part each. Booleans, dates and times are not written.
 
 use std::io::Write;
 
@@ -98,6 +100,8 @@ impl Cells<'_> {
             Field::UInt(v) => v.to_string(),
             Field::ULong(v) => v.to_string(),
             Field::Decimal(d) => decimal_digits(d.data()),
+            Field::Float(v) => crate::extract::cfb::xls::show_number(f64::from(*v)),
+            Field::Double(v) => crate::extract::cfb::xls::show_number(*v),
             Field::Group(row) => return self.row_fields(name, row),
             Field::ListInternal(list) => {
                 for element in list.elements() {

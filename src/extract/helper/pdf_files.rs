@@ -134,7 +134,7 @@ fn contents(doc: &Document, spec: &Object) -> Result<Vec<u8>, &'static str> {
 }
 
 /// Writes `bytes` as lower-case hex.
-fn encode(bytes: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
+pub(super) fn encode(bytes: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = Vec::with_capacity(bytes.len().min(32 << 10) * 2);
     for chunk in bytes.chunks(32 << 10) {

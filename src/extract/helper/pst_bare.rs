@@ -1,0 +1,225 @@
+//! A message's properties read straight from its heap, for the messages
+//! the `outlook-pst` reader refuses: one without a sub-node tree (no
+//! recipient table, no attachments, as a distribution list, a note or a
+//! draft may be) is a valid message ([MS-PST] 2.4.4.1), but the reader
+//! requires the tree before it reads any property.
+//!
+//! Enters: the node's data, already decoded and with its blocks joined
+//! (the reader's `read_block`), and the size of a full data block. Leaves:
+//! the property context's properties whose values are in the heap: fixed
+//! values of four bytes or less, strings and binaries (a value in a
+//! sub-node cannot be: there is none). Runs in the confined helper; every
+//! offset is checked against the data, so damage is an error, never a
+//! panic or a large allocation.
+//!
+//! The layers ([MS-PST] 2.3): a heap-on-node (HN) whose first block starts
+//! with its header (`bSig` 0xEC, the client 0xBC for a property context,
+//! `hidUserRoot`), every block ends in a page map of allocations; a heap
+//! id (HID) names a block and an allocation in it. At the user root, a
+//! B-tree-on-heap (BTH, `bType` 0xB5) of 2-byte keys (the property id) and
+//! 6-byte entries (the type, then the value or the HID of the value).
+
+use std::collections::BTreeMap;
+
+/// Why a heap could not be read: a fixed phrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BareError {
+    /// The header or a page map is not where or what it should be.
+    #[error("a damaged property heap")]
+    Heap,
+    /// The B-tree at the heap's root is not a property B-tree.
+    #[error("a damaged property B-tree")]
+    Tree,
+}
+
+/// A property's value, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Raw {
+    /// A value of four bytes or less, kept in the entry.
+    Inline(u32),
+    /// Bytes in the heap (a string, a binary, an 8-byte value).
+    Heap(Vec<u8>),
+}
+
+// Never print a value: it may be a card number.
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Raw::Inline(_) => f.write_str("Inline(..)"),
+            Raw::Heap(b) => write!(f, "Heap({} bytes)", b.len()),
+        }
+    }
+}
+
+/// The most B-tree levels followed: a real property B-tree has at most
+/// two (a heap allocation holds at most 3580 bytes).
+const MAX_LEVELS: u8 = 8;
+
+/// The property context in `data` (a node's joined blocks, each
+/// `block` bytes but the last): `(id, (type, value))` of each property.
+pub fn properties(data: &[u8], block: usize) -> Result<BTreeMap<u16, (u16, Raw)>, BareError> {
+    let heap = Heap { data, block };
+    let first = heap.block(0).ok_or(BareError::Heap)?;
+    if first.len() < 12 || first[2] != 0xEC || first[3] != 0xBC {
+        return Err(BareError::Heap);
+    }
+    let root = heap.get(u32le(first, 4)).ok_or(BareError::Heap)?;
+    if root.len() < 8 || root[0] != 0xB5 || root[1] != 2 || root[2] != 6 {
+        return Err(BareError::Tree);
+    }
+    let levels = root[3];
+    if levels > MAX_LEVELS {
+        return Err(BareError::Tree);
+    }
+    let mut out = BTreeMap::new();
+    let top = u32le(root, 4);
+    if top != 0 {
+        heap.records(top, levels, &mut out)?;
+    }
+    Ok(out)
+}
+
+struct Heap<'a> {
+    data: &'a [u8],
+    block: usize,
+}
+
+impl<'a> Heap<'a> {
+    fn block(&self, i: usize) -> Option<&'a [u8]> {
+        let start = i.checked_mul(self.block)?;
+        if start >= self.data.len() {
+            return None;
+        }
+        Some(&self.data[start..(start + self.block).min(self.data.len())])
+    }
+
+    /// The allocation a HID names; `None` for anything out of place.
+    fn get(&self, hid: u32) -> Option<&'a [u8]> {
+        if hid & 0x1f != 0 {
+            return None;
+        }
+        let index = ((hid >> 5) & 0x7ff) as usize;
+        let block = self.block((hid >> 16) as usize)?;
+        if index == 0 || block.len() < 2 {
+            return None;
+        }
+        let map = usize::from(u16::from_le_bytes([block[0], block[1]]));
+        let count = usize::from(u16::from_le_bytes(
+            block.get(map..map + 2)?.try_into().ok()?,
+        ));
+        if index > count {
+            return None;
+        }
+        let at = |k: usize| -> Option<usize> {
+            let o = map + 4 + 2 * k;
+            Some(usize::from(u16::from_le_bytes(
+                block.get(o..o + 2)?.try_into().ok()?,
+            )))
+        };
+        let (start, end) = (at(index - 1)?, at(index)?);
+        block.get(start..end)
+    }
+
+    /// Adds the leaf records under the B-tree node `hid`, `level` levels
+    /// above the leaves.
+    fn records(
+        &self,
+        hid: u32,
+        level: u8,
+        out: &mut BTreeMap<u16, (u16, Raw)>,
+    ) -> Result<(), BareError> {
+        let node = self.get(hid).ok_or(BareError::Tree)?;
+        if level > 0 {
+            // Key (2 bytes), HID of the next level (4): each level is one
+            // lower, so the walk ends even on a tree that points back.
+            for r in node.chunks_exact(6) {
+                self.records(u32le(r, 2), level - 1, out)?;
+            }
+            return Ok(());
+        }
+        for r in node.chunks_exact(8) {
+            let id = u16::from_le_bytes([r[0], r[1]]);
+            let kind = u16::from_le_bytes([r[2], r[3]]);
+            let value = u32le(r, 4);
+            let raw = match kind {
+                // Integers, floats, booleans, error codes: in the entry.
+                0x0002 | 0x0003 | 0x0004 | 0x000A | 0x000B => Raw::Inline(value),
+                // In the heap, or (a HNID that is a NID) in a sub-node
+                // there is none of: left out.
+                _ => match self.get(value) {
+                    Some(bytes) => Raw::Heap(bytes.to_vec()),
+                    None => continue,
+                },
+            };
+            out.insert(id, (kind, raw));
+        }
+        Ok(())
+    }
+}
+
+fn u32le(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-block heap: header, then the allocations, then the page map.
+    fn heap(allocs: &[Vec<u8>]) -> Vec<u8> {
+        let mut data = vec![0u8; 12];
+        data[2] = 0xEC;
+        data[3] = 0xBC;
+        // hidUserRoot: the first allocation.
+        data[4..8].copy_from_slice(&(1u32 << 5).to_le_bytes());
+        let mut offsets = vec![data.len() as u16];
+        for a in allocs {
+            data.extend_from_slice(a);
+            offsets.push(data.len() as u16);
+        }
+        let map = data.len() as u16;
+        data[0..2].copy_from_slice(&map.to_le_bytes());
+        data.extend_from_slice(&(allocs.len() as u16).to_le_bytes());
+        data.extend_from_slice(&0u16.to_le_bytes());
+        for o in offsets {
+            data.extend_from_slice(&o.to_le_bytes());
+        }
+        data
+    }
+
+    #[test]
+    fn a_subject_string_and_an_inline_integer_are_read() {
+        let subject: Vec<u8> = "hello".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut bth = vec![0xB5, 2, 6, 0];
+        bth.extend_from_slice(&(2u32 << 5).to_le_bytes());
+        let mut leaf = Vec::new();
+        leaf.extend_from_slice(&0x0037u16.to_le_bytes());
+        leaf.extend_from_slice(&0x001Fu16.to_le_bytes());
+        leaf.extend_from_slice(&(3u32 << 5).to_le_bytes());
+        leaf.extend_from_slice(&0x0E07u16.to_le_bytes());
+        leaf.extend_from_slice(&0x0003u16.to_le_bytes());
+        leaf.extend_from_slice(&42u32.to_le_bytes());
+        let data = heap(&[bth, leaf, subject.clone()]);
+        let props = properties(&data, 8176).unwrap();
+        assert_eq!(props[&0x0037], (0x001F, Raw::Heap(subject)));
+        assert_eq!(props[&0x0E07], (0x0003, Raw::Inline(42)));
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        assert_eq!(properties(b"", 8176).unwrap_err(), BareError::Heap);
+        let mut data = heap(&[vec![0xB5, 2, 6, 0, 0xff, 0xff, 0xff, 0xff]]);
+        assert_eq!(properties(&data, 8176).unwrap_err(), BareError::Tree);
+        // A page map pointing past the block.
+        data[0] = 0xff;
+        data[1] = 0x7f;
+        assert_eq!(properties(&data, 8176).unwrap_err(), BareError::Heap);
+        // Every truncation of a valid heap.
+        let good = heap(&[vec![0xB5, 2, 6, 0, 0, 0, 0, 0]]);
+        for n in 0..good.len() {
+            let _ = properties(&good[..n], 8176);
+        }
+    }
+}
