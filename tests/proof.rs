@@ -135,7 +135,7 @@ fn signed_proof_verifies_and_holds_no_raw_value() {
         "{out}"
     );
 
-    let text = std::fs::read_to_string(&proof).unwrap();
+    let text = without_long_tokens(&std::fs::read_to_string(&proof).unwrap());
     for raw in [VISA, MASTERCARD, SSN, "536228726", "452601", "8726"] {
         assert!(
             !text.contains(raw),
@@ -512,4 +512,29 @@ fn d11_numbers_in_names_are_masked_in_the_proof_and_the_html_report() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(!text.contains("4929731804276152"), "{text}");
     assert!(text.contains("492973******6152.txt"), "{text}");
+}
+
+/// The proof with its hashes, fingerprints and signature blanked out: runs
+/// of 32 or more letters, digits, `+` and `=` (hex, base64). Four digits such as `8726` turn
+/// up by chance in a page of hex (the test failed that way once), while a
+/// raw or masked number is never such a run (16 digits at most, or
+/// separated).
+fn without_long_tokens(text: &str) -> String {
+    let is_token = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '=';
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if is_token(c) {
+            run.push(c);
+            continue;
+        }
+        if run.len() < 32 {
+            out.push_str(&run);
+        } else {
+            out.push('_');
+        }
+        run.clear();
+        out.push(c);
+    }
+    out
 }
