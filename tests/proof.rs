@@ -514,11 +514,11 @@ fn d11_numbers_in_names_are_masked_in_the_proof_and_the_html_report() {
     assert!(text.contains("492973******6152.txt"), "{text}");
 }
 
-/// The proof with its hashes, fingerprints and signature blanked out: runs
-/// of 32 or more letters, digits, `+` and `=` (hex, base64). Four digits such as `8726` turn
-/// up by chance in a page of hex (the test failed that way once), while a
-/// raw or masked number is never such a run (16 digits at most, or
-/// separated).
+/// The proof with its hashes, fingerprints and signature blanked out:
+/// runs of 32 or more letters, digits, `+` and `=` (hex, base64). Four
+/// digits such as `8726` turn up by chance in a page of hex (the test
+/// failed that way once), while a raw or masked number is never such a run
+/// (16 digits at most, or separated).
 fn without_long_tokens(text: &str) -> String {
     let is_token = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '=';
     let mut out = String::with_capacity(text.len());
