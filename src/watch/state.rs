@@ -430,7 +430,7 @@ impl StateDb {
                     "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
                         generation, mac, rules_version, verdict, findings, scanned_at,
                         mark_offset, mark_mac, mark_lines)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(|e| self.err(e))?;
             let now = std::time::SystemTime::now()
@@ -451,6 +451,9 @@ impl StateDb {
                     rec.verdict,
                     rec.findings as i64,
                     now,
+                    rec.mark.as_ref().map(|m| m.offset as i64),
+                    rec.mark.as_ref().map(|m| &m.prefix_mac[..]),
+                    rec.mark.as_ref().map(|m| m.lines as i64),
                 ])
                 .map_err(|e| self.err(e))?;
             }
