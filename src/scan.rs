@@ -51,7 +51,7 @@ use crate::report::event::{
 };
 use crate::report::names;
 use crate::rules::{Confidence, Severity};
-use crate::watch::state_cache::{Cached, ScanCache, Stamp};
+use crate::state::cache::{Cached, ScanCache, Stamp};
 
 /// Events sent to the reporter per message: a worker collects the events
 /// of many small files before it sends them.
@@ -448,7 +448,7 @@ impl<'a> Worker<'a> {
         asked: bool,
     ) {
         let stamp = Stamp::of(st);
-        let hit = |mac: &crate::watch::state::ContentMac| match cache.content(mac) {
+        let hit = |mac: &crate::state::ContentMac| match cache.content(mac) {
             Ok(Some(c)) => c.replay(name).map(|events| (c, events)),
             Ok(None) => None,
             Err(e) => {
@@ -594,7 +594,7 @@ impl Worker<'_> {
         {
             let mut capture = self.capture.borrow_mut();
             if let Some(kept) = capture.as_mut() {
-                if kept.len() + events.len() <= crate::watch::state_cache::MAX_CACHED_EVENTS {
+                if kept.len() + events.len() <= crate::state::cache::MAX_CACHED_EVENTS {
                     kept.extend(events.iter().cloned());
                 } else {
                     *capture = None;

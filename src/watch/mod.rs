@@ -44,8 +44,6 @@ pub mod scanner;
 pub mod sd_notify;
 pub mod seams;
 mod source;
-pub mod state;
-pub mod state_cache;
 pub mod status;
 pub mod walker;
 
@@ -61,13 +59,13 @@ use notify::Watcher;
 use crate::config::Config;
 use crate::config::watch::RescanMode;
 use crate::report::names;
+use crate::state::StateDb;
 use debounce::Pending;
 use reload::build_runtime;
 use retry::Retries;
 use scanner::{Current, Output, Scanners, Shared};
 use sd_notify::Notifier;
 use source::{EVENT_QUEUE, Raw};
-use state::StateDb;
 use status::{RootStatus, Snapshot, Stats, now_ms};
 use walker::Walks;
 

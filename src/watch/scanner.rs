@@ -29,7 +29,6 @@ use sha2::Sha256;
 use super::changes::{Change, Stamp};
 use super::retry::Retries;
 use super::seams::Actions;
-use super::state::{ContentMac, Mark, Record, StateDb, StateKey, Verdict};
 use super::status::Stats;
 use crate::config::Config;
 use crate::config::watch::RootKind;
@@ -40,6 +39,7 @@ use crate::report::event::{Envelope, Event, FileStatus, SCHEMA_VERSION, hostname
 use crate::report::names;
 use crate::rules::Confidence;
 use crate::scan;
+use crate::state::{ContentMac, Mark, Record, StateDb, StateKey, Verdict};
 
 use super::roots::WatchedRoot;
 

@@ -1,5 +1,5 @@
 //! `leakhound scan --cache FILE`: what a one-off scan remembers between
-//! runs, in the daemon's state database format ([`super::state`]).
+//! runs, in the daemon's state database format ([`super`]).
 //!
 //! A file enters as its `fstat` (and, when it must be read, its bytes); a
 //! verdict leaves: "unchanged since the last run: here are its events",
@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::state::{ContentMac, Record, StateDb, StateError, StateKey, Verdict};
+use super::{ContentMac, Record, StateDb, StateError, StateKey, Verdict};
 use crate::fingerprint::Fingerprinter;
 use crate::report::event::{Event, FileEvent, FileStatus, FindingEvent, Location};
 use crate::rules::{Confidence, Severity};

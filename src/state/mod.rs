@@ -1,5 +1,8 @@
-//! The daemon's memory across restarts: an SQLite database of the files it
-//! has scanned.
+//! The state database: the daemon's memory across restarts, and what
+//! `scan --cache` remembers between runs ([`cache`]), an SQLite database of
+//! the files scanned. Both the daemon (`watch`) and the scan pipeline
+//! (`scan`) use it; it uses neither (it sat under `watch/` and made `scan`
+//! and `watch` name each other).
 //!
 //! One row per file, keyed by (device, inode) so a rename within a share is
 //! not a new file: its size, modification and change times, inode
@@ -8,9 +11,9 @@
 //! size, mtime, ctime, generation and rules version match its row, and whose
 //! last scan was complete, is not scanned again; one whose ctime alone
 //! moved (a rename, a chmod, or a `touch -r` after a rewrite) is read and
-//! its MAC compared (see `scanner.rs`). For mbox files and appended logs the
-//! row also keeps how far the file was scanned and the MAC of that prefix,
-//! so only what was appended is read next time.
+//! its MAC compared (see `watch/scanner.rs`). For mbox files and appended
+//! logs the row also keeps how far the file was scanned and the MAC of that
+//! prefix, so only what was appended is read next time.
 //!
 //! Never a raw value here, and no plain hash of content either (a small
 //! file holding one card number would give it away to a brute force): the
@@ -20,6 +23,8 @@
 //! only means those files are scanned once more. The file (and SQLite's
 //! `-wal` and `-shm` files, which take its mode) is created 0600 whatever
 //! the umask.
+
+pub mod cache;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
