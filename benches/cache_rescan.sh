@@ -62,6 +62,7 @@ cpu() { tail -n 1 "$TIMES" | awk '{ print $1 + $2 }'; }
 echo "== filling the cache"
 run --cache "$CACHE" -o /dev/null 2>/dev/null
 full=() cached=() full_cpu=() cached_cpu=()
+rm -f "$WORK/cache-lines"
 for ((r = 0; r < RUNS; r++)); do
     touch_some "$r"
     t0=$(date +%s.%N)
@@ -73,10 +74,13 @@ for ((r = 0; r < RUNS; r++)); do
     timed --cache "$CACHE" -o "$WORK/cached.jsonl" 2>"$WORK/cached.err"
     t3=$(date +%s.%N)
     cached_cpu+=("$(cpu)")
+    # Every round's counts: a tree whose inodes another process links or
+    # unlinks (hard links share the inode, and its ctime) misses the cache.
+    grep '^leakhound: cache' "$WORK/cached.err" | sed "s/^/round $r: /" >>"$WORK/cache-lines"
     full+=("$(echo "$t1 - $t0" | bc)")
     cached+=("$(echo "$t3 - $t2" | bc)")
 done
-grep '^leakhound: cache' "$WORK/cached.err" | tail -1
+cat "$WORK/cache-lines"
 python3 - "$WORK/full.jsonl" "$WORK/cached.jsonl" "${full[*]}" "${cached[*]}" "$CHANGED" \
     "${full_cpu[*]}" "${cached_cpu[*]}" <<'PY'
 import json, sys
