@@ -12,7 +12,9 @@
 #      (every re-scan sees the same 100 files changed: they are rewritten
 #      before each run, so ctime moves).
 #   4. Checks both report the same findings (sorted, run fields removed)
-#      and prints mean times and the ratio.
+#      and prints mean times and the ratio, wall-clock and CPU (user +
+#      system: on a machine shared with other work the wall-clock time
+#      measures the load as much as the program).
 #
 # Usage: benches/cache_rescan.sh     (FILES, CHANGED, RUNS, WORK, LH as in
 #        small_files.sh)
@@ -50,23 +52,37 @@ touch_some() {
     done <"$WORK/changed.list"
 }
 run() { "$LH" "${ARGS[@]}" "$@" "$TREE" || [ $? -eq 1 ]; }
+# CPU seconds (user + system) of the last timed run.
+TIMES=$WORK/times
+timed() {
+    /usr/bin/time -f '%U %S' -o "$TIMES" "$LH" "${ARGS[@]}" "$@" "$TREE" || [ $? -eq 1 ]
+}
+# (`time` puts "Command exited with non-zero status 1" first on findings.)
+cpu() { tail -n 1 "$TIMES" | awk '{ print $1 + $2 }'; }
 echo "== filling the cache"
 run --cache "$CACHE" -o /dev/null 2>/dev/null
-full=() cached=()
+full=() cached=() full_cpu=() cached_cpu=()
+rm -f "$WORK/cache-lines"
 for ((r = 0; r < RUNS; r++)); do
     touch_some "$r"
     t0=$(date +%s.%N)
-    run -o "$WORK/full.jsonl"
+    timed -o "$WORK/full.jsonl"
     t1=$(date +%s.%N)
+    full_cpu+=("$(cpu)")
     touch_some "$r"
     t2=$(date +%s.%N)
-    run --cache "$CACHE" -o "$WORK/cached.jsonl" 2>"$WORK/cached.err"
+    timed --cache "$CACHE" -o "$WORK/cached.jsonl" 2>"$WORK/cached.err"
     t3=$(date +%s.%N)
+    cached_cpu+=("$(cpu)")
+    # Every round's counts: a tree whose inodes another process links or
+    # unlinks (hard links share the inode, and its ctime) misses the cache.
+    grep '^leakhound: cache' "$WORK/cached.err" | sed "s/^/round $r: /" >>"$WORK/cache-lines"
     full+=("$(echo "$t1 - $t0" | bc)")
     cached+=("$(echo "$t3 - $t2" | bc)")
 done
-tail -1 "$WORK/cached.err"
-python3 - "$WORK/full.jsonl" "$WORK/cached.jsonl" "${full[*]}" "${cached[*]}" "$CHANGED" <<'PY'
+cat "$WORK/cache-lines"
+python3 - "$WORK/full.jsonl" "$WORK/cached.jsonl" "${full[*]}" "${cached[*]}" "$CHANGED" \
+    "${full_cpu[*]}" "${cached_cpu[*]}" <<'PY'
 import json, sys
 def rows(p):
     out = []
@@ -86,6 +102,11 @@ print(f"findings and records: {same} ({len(a)} each)")
 print(f"full scan -j1:            mean {fm:.3f} s  best {min(full):.3f} s")
 print(f"re-scan --cache -j1 ({sys.argv[5]} changed): mean {cm:.3f} s  best {min(cached):.3f} s")
 print(f"full / cached (means): {fm / cm:.1f}x")
+fc = [float(x) for x in sys.argv[6].split()]
+cc = [float(x) for x in sys.argv[7].split()]
+fcm, ccm = sum(fc) / len(fc), sum(cc) / len(cc)
+print(f"CPU (user + system): full mean {fcm:.3f} s, re-scan mean {ccm:.3f} s: "
+      f"{fcm / max(ccm, 0.001):.1f}x")
 if a != b:
     sys.exit(1)
 PY

@@ -30,5 +30,6 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod sinks;
+pub mod state;
 pub mod validate;
 pub mod watch;

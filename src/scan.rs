@@ -17,6 +17,11 @@
 //! one `fstat` (its result is passed along, never asked again), a file
 //! that fits the chunk read whole into a reused buffer with one `read`
 //! (plus the `read` that sees the end), the format sniffed from those bytes.
+//!
+//! With `--cache`, a file is first asked of the cache from a `stat` by
+//! path: an unchanged file is answered with no `open`, `fstat`, `read` or
+//! `close` at all, and only files that changed are opened (and then judged
+//! by their own `fstat`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -46,7 +51,7 @@ use crate::report::event::{
 };
 use crate::report::names;
 use crate::rules::{Confidence, Severity};
-use crate::watch::state_cache::{Cached, ScanCache, Stamp};
+use crate::state::cache::{Cached, ScanCache, Stamp};
 
 /// Events sent to the reporter per message: a worker collects the events
 /// of many small files before it sends them.
@@ -431,7 +436,8 @@ impl<'a> Worker<'a> {
     /// before, at another path or in another run, is read for its MAC but
     /// not scanned; the rest is scanned and kept. A cache that cannot be
     /// read or written is reported once per file as a warning in the log
-    /// and the file is scanned as without one.
+    /// and the file is scanned as without one. `asked`: `st`'s row was
+    /// looked up already (by the stat-first path) and missed.
     fn scan_file_cached(
         &self,
         cache: &ScanCache,
@@ -439,9 +445,10 @@ impl<'a> Worker<'a> {
         name: &str,
         mut file: File,
         st: &rustix::fs::Stat,
+        asked: bool,
     ) {
         let stamp = Stamp::of(st);
-        let hit = |mac: &crate::watch::state::ContentMac| match cache.content(mac) {
+        let hit = |mac: &crate::state::ContentMac| match cache.content(mac) {
             Ok(Some(c)) => c.replay(name).map(|events| (c, events)),
             Ok(None) => None,
             Err(e) => {
@@ -449,7 +456,11 @@ impl<'a> Worker<'a> {
                 None
             }
         };
-        match cache.unchanged(&stamp) {
+        match if asked {
+            Ok(None)
+        } else {
+            cache.unchanged(&stamp)
+        } {
             Ok(Some(mac)) => {
                 if let Some((c, events)) = hit(&mac) {
                     cache.counts.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -498,6 +509,64 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The stat-first path of `--cache`: a regular file whose `stat` by
+    /// path (see [`stat_path`]: no `open`, no `close`) matches its row has
+    /// its kept events replayed. True when the file was answered so; false
+    /// when it must be opened (changed, new, not a regular file, its events
+    /// not kept or not readable).
+    fn replay_unchanged(&self, cache: &ScanCache, name: &str, st: &rustix::fs::Stat) -> bool {
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return false;
+        }
+        let mac = match cache.unchanged(&Stamp::of(st)) {
+            Ok(Some(mac)) => mac,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return false;
+            }
+        };
+        let kept = match cache.content(&mac) {
+            Ok(Some(c)) => c,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return false;
+            }
+        };
+        let Some(events) = kept.replay(name) else {
+            return false;
+        };
+        cache.counts.unchanged.fetch_add(1, Ordering::Relaxed);
+        self.replay(events, kept.below_confidence, st);
+        true
+    }
+
+    /// Opens a file the stat-first path could not answer and scans it
+    /// through the cache. `before`: the `stat` by path that was taken
+    /// first. What is looked up, read and kept is decided by the opened
+    /// file's own `fstat`, never by `before`: a file that changed between
+    /// the two (or was replaced by another inode) is handled as one seen
+    /// for the first time, under what was read.
+    fn open_cached(
+        &self,
+        cache: &ScanCache,
+        path: &Path,
+        name: &str,
+        follow: bool,
+        before: Option<&rustix::fs::Stat>,
+    ) {
+        match open_with_stat(path, follow) {
+            Ok((file, st)) => {
+                // The same file as the `stat` found (same inode, size and
+                // times): its row was looked up already, a miss.
+                let asked = before.is_some_and(|b| Stamp::of(b) == Stamp::of(&st));
+                self.scan_file_cached(cache, path, name, file, &st, asked)
+            }
+            Err(record) => self.send(vec![Event::File(record)]),
+        }
+    }
+
     /// Sends a file's kept events, its record with its owner and mtime.
     fn replay(&self, mut events: Vec<Event>, below: u64, st: &rustix::fs::Stat) {
         for ev in &mut events {
@@ -525,7 +594,7 @@ impl Worker<'_> {
         {
             let mut capture = self.capture.borrow_mut();
             if let Some(kept) = capture.as_mut() {
-                if kept.len() + events.len() <= crate::watch::state_cache::MAX_CACHED_EVENTS {
+                if kept.len() + events.len() <= crate::state::cache::MAX_CACHED_EVENTS {
                     kept.extend(events.iter().cloned());
                 } else {
                     *capture = None;
@@ -591,12 +660,20 @@ impl Worker<'_> {
                 let name = names::escape_path(&path);
                 let last = path.file_name().unwrap_or(path.as_os_str());
                 self.scan_name(&name, None, last.as_encoded_bytes());
-                match open_with_stat(&path, follow_link) {
-                    Ok((file, st)) => match self.cache {
-                        Some(cache) => self.scan_file_cached(cache, &path, &name, file, &st),
-                        None => self.scan_file(&name, file, &st),
+                match self.cache {
+                    Some(cache) => {
+                        let before = stat_path(&path, follow_link);
+                        if let Some(st) = &before
+                            && self.replay_unchanged(cache, &name, st)
+                        {
+                            return;
+                        }
+                        self.open_cached(cache, &path, &name, follow_link, before.as_ref());
+                    }
+                    None => match open_with_stat(&path, follow_link) {
+                        Ok((file, st)) => self.scan_file(&name, file, &st),
+                        Err(record) => self.send(vec![Event::File(record)]),
                     },
-                    Err(record) => self.send(vec![Event::File(record)]),
                 }
             }
         }
@@ -1322,6 +1399,22 @@ fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<St
     (status, Some(reason))
 }
 
+/// The `stat` of `path` without opening it (`fstatat`, not following a
+/// symbolic link unless `follow`): what `--cache` asks its rows from, so
+/// an unchanged file costs no `open`, no `fstat` and no `close`. The walk
+/// hands out full paths (walkdir keeps its directory handles to itself),
+/// so the kernel walks the path from the root each time: a few lookups in
+/// its dentry cache. `None` when it fails: the `open` that follows reports
+/// why.
+fn stat_path(path: &Path, follow: bool) -> Option<rustix::fs::Stat> {
+    let flags = if follow {
+        rustix::fs::AtFlags::empty()
+    } else {
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW
+    };
+    rustix::fs::statat(rustix::fs::CWD, path, flags).ok()
+}
+
 /// Opens a file for reading without following a symbolic link (unless
 /// asked), without blocking on a FIFO swapped in after the walk, and without
 /// touching its access time where we may. Anything that is not a regular
@@ -1395,6 +1488,85 @@ mod tests {
     use super::*;
     use crate::fingerprint::KeySource;
     use crate::rules::RuleSet;
+
+    /// Runs `work` on a one-thread worker with `cache` and returns the
+    /// masked values of the findings it sent.
+    fn with_cache_worker(
+        engine: &Engine,
+        fp: &Fingerprinter,
+        cache: &ScanCache,
+        work: impl FnOnce(&Worker<'_>),
+    ) -> Vec<String> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
+        let worker = Worker::new(
+            engine,
+            fp,
+            &tx,
+            crate::engine::stream::DEFAULT_CHUNK,
+            Confidence::Low,
+            1,
+            None,
+            Limits::default(),
+        )
+        .with_cache(Some(cache));
+        work(&worker);
+        drop(worker);
+        drop(tx);
+        rx.try_iter()
+            .flat_map(|m| m.events)
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some(f.masked),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Issue 17: `--cache` asks its rows from a `stat` by path and opens
+    /// only the files that missed. A file replaced between that `stat` and
+    /// the `open` must be judged by what was opened: its new content
+    /// scanned (not the kept events of the file the `stat` saw), and kept
+    /// under the opened file's stamp, not the stale one.
+    #[test]
+    fn d17_a_file_changed_between_its_stat_and_its_open_is_not_served_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(RuleSet::builtin().unwrap());
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let db = dir.path().join("cache.db");
+        let cache = ScanCache::open(&db, &fp, "v".into()).unwrap();
+        let path = dir.path().join("f.txt");
+        let name = names::escape_path(&path);
+        std::fs::write(&path, "card 5500 0000 0000 0004\n").unwrap();
+        let item = || Item::File {
+            path: path.clone(),
+            follow_link: false,
+        };
+        let first = with_cache_worker(&engine, &fp, &cache, |w| w.process(item()));
+        assert_eq!(first, ["550000******0004"]);
+        cache.flush().unwrap();
+        // The next run.
+        let cache = ScanCache::open(&db, &fp, "v".into()).unwrap();
+        let stale = stat_path(&path, false).unwrap();
+        assert!(cache.unchanged(&Stamp::of(&stale)).unwrap().is_some());
+        // Unchanged: answered from the row, as the stat-first path does.
+        let again = with_cache_worker(&engine, &fp, &cache, |w| w.process(item()));
+        assert_eq!(again, first);
+        assert_eq!(cache.counts.unchanged.load(Ordering::Relaxed), 1);
+        // Replaced (a new inode) after the `stat` was taken.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "a new card 4526 0181 5908 3012\n").unwrap();
+        let opened = with_cache_worker(&engine, &fp, &cache, |w| {
+            w.open_cached(&cache, &path, &name, false, Some(&stale))
+        });
+        assert_eq!(opened, ["452601******3012"]);
+        assert_eq!(cache.counts.scanned.load(Ordering::Relaxed), 1);
+        cache.flush().unwrap();
+        let cache = ScanCache::open(&db, &fp, "v".into()).unwrap();
+        let now = stat_path(&path, false).unwrap();
+        assert_eq!(
+            cache.unchanged(&Stamp::of(&now)).unwrap(),
+            Some(cache.mac(b"a new card 4526 0181 5908 3012\n"))
+        );
+    }
 
     #[test]
     fn scan_one_returns_findings_then_the_file_record() {

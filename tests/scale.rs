@@ -266,6 +266,100 @@ fn p2_cache_rescan_reads_nothing_unchanged_and_reports_every_finding() {
     }
 }
 
+/// The names of the files opened in `dir` from when `watch` was made, as
+/// real inotify (`IN_OPEN`) saw them; opens of directories are left out.
+fn opened_in(watch: &rustix::fd::OwnedFd) -> Vec<String> {
+    use rustix::fs::inotify::{ReadFlags, Reader};
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+    let mut reader = Reader::new(watch, &mut buf);
+    let mut names = Vec::new();
+    loop {
+        match reader.next() {
+            Ok(ev) => {
+                assert!(
+                    !ev.events().contains(ReadFlags::QUEUE_OVERFLOW),
+                    "inotify queue overflowed: the test cannot tell"
+                );
+                if ev.events().contains(ReadFlags::OPEN)
+                    && !ev.events().contains(ReadFlags::ISDIR)
+                    && let Some(name) = ev.file_name()
+                {
+                    names.push(name.to_string_lossy().into_owned());
+                }
+            }
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(e) => panic!("reading inotify: {e}"),
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Issue 17: a `--cache` re-scan opened and `fstat`ed every file before
+/// the cache was asked (21 % of a re-scan was `open`). Now a file is asked
+/// of the cache from a `stat` by path: real inotify watching the directory
+/// sees no `open` of an unchanged file, and sees the changed one opened
+/// (so the watch would have seen the others), at one thread and at three.
+#[test]
+fn d17_cached_rescan_opens_no_unchanged_file() {
+    use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let sub = tree.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    for i in 0..40 {
+        let body = if i % 5 == 0 {
+            format!("row {i}: card 5500 0000 0000 0004\n")
+        } else {
+            format!("row {i}: nothing\n")
+        };
+        std::fs::write(sub.join(format!("f{i:02}.txt")), body).unwrap();
+    }
+    let cache = dir.path().join("cache.db");
+    let cache_arg = cache.to_str().unwrap();
+    let root = tree.to_str().unwrap();
+    let (_, err) = scan_cached(&["-j1", "--cache", cache_arg, root], state.path());
+    assert_eq!(counts(&err), (0, 0, 40), "{err}");
+    for (round, threads) in ["-j1", "-j3"].into_iter().enumerate() {
+        // A new inode, as an editor saving it makes.
+        let changed = sub.join("f07.txt");
+        std::fs::remove_file(&changed).unwrap();
+        std::fs::write(
+            &changed,
+            format!("round {round}: card 4526 0181 5908 3012\n"),
+        )
+        .unwrap();
+        let watch = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).unwrap();
+        inotify::add_watch(&watch, &sub, WatchFlags::OPEN).unwrap();
+        let (events, err) = scan_cached(&[threads, "--cache", cache_arg, root], state.path());
+        assert_eq!(counts(&err), (39, 0, 1), "{threads}: {err}");
+        // The changed file is opened (its MAC and its scan share one
+        // `open`). A file with findings, changed or not, is opened once
+        // more after its scan by the policy stage, which reads the line of
+        // each finding (inline allow comments, data locations): a cost of
+        // files with findings, not of the cache. No other file is opened.
+        let with_findings: Vec<String> = (0..40)
+            .filter(|i| i % 5 == 0)
+            .map(|i| format!("f{i:02}.txt"))
+            .collect();
+        let opened = opened_in(&watch);
+        assert!(
+            opened.iter().any(|n| n == "f07.txt"),
+            "{threads}: the changed file was not seen opened: {opened:?}"
+        );
+        for name in &opened {
+            let times = opened.iter().filter(|n| *n == name).count();
+            assert!(
+                name == "f07.txt" || (with_findings.contains(name) && times == 1),
+                "{threads}: unchanged {name} opened {times} times (all: {opened:?})"
+            );
+        }
+        let (plain, _) = scan_cached(&[threads, root], state.path());
+        same(&outcome(&events).0, &outcome(&plain).0, threads);
+    }
+}
+
 /// Runs `leakhound merge REPORTS -o OUT` and returns the merged events.
 fn merge(reports: &[std::path::PathBuf], out: &Path) -> Vec<Value> {
     let run = Command::new(env!("CARGO_BIN_EXE_leakhound"))

@@ -232,7 +232,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 engine.rule_set().version,
                 args.min_confidence.level().as_str(),
             );
-            let cache = crate::watch::state_cache::ScanCache::open(path, &fingerprinter, version)
+            let cache = crate::state::cache::ScanCache::open(path, &fingerprinter, version)
                 .map_err(|e| anyhow::anyhow!("--cache: {e}"))?;
             Some(Arc::new(cache))
         }

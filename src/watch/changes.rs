@@ -15,7 +15,7 @@
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 
-use super::state::Record;
+use crate::state::Record;
 
 /// What `stat` says of a file's content, without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub fn generation(file: &File) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watch::state::Verdict;
+    use crate::state::Verdict;
 
     fn row(stamp: &Stamp) -> Record {
         Record {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use super::metrics::MetricsError;
 use super::reload::BuildError;
 use super::seams::SinksError;
-use super::state::StateError;
+use crate::state::StateError;
 use crate::config::ConfigError;
 use crate::report::names;
 

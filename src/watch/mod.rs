@@ -45,8 +45,6 @@ pub mod scanner;
 pub mod sd_notify;
 pub mod seams;
 mod source;
-pub mod state;
-pub mod state_cache;
 pub mod status;
 pub mod walker;
 
@@ -62,6 +60,7 @@ use notify::Watcher;
 use crate::config::Config;
 use crate::config::watch::RescanMode;
 use crate::report::names;
+use crate::state::StateDb;
 use debounce::Pending;
 pub use error::{ReloadError, StartError};
 use reload::build_runtime;
@@ -69,7 +68,6 @@ use retry::Retries;
 use scanner::{Current, Output, Scanners, Shared};
 use sd_notify::Notifier;
 use source::{EVENT_QUEUE, Raw};
-use state::StateDb;
 use status::{RootStatus, Snapshot, Stats, now_ms};
 use walker::Walks;
 

@@ -16,13 +16,13 @@ use std::sync::atomic::Ordering;
 use super::error::ReloadError;
 use super::roots::{RootError, WatchedRoot};
 use super::scanner::Runtime;
-use super::state::StateKey;
 use super::{Daemon, seams, state_dir};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::fingerprint::{Fingerprinter, KeyError};
 use crate::report::names;
 use crate::rules::{RuleErrors, RuleSet};
+use crate::state::StateKey;
 
 /// How the error of a refused reload begins (a good reload clears it).
 const RELOAD_FAILED: &str = "reload failed";

@@ -5,7 +5,8 @@
 //! where the last scan stopped), hands the findings to the actions seam,
 //! writes the events, and only then records the file in the state
 //! database, so a crash between the two means a second report, never a
-//! lost one. A failed action leaves the file due (`action_due`) and
+//! lost one. A thread writes its rows in batches (`Rows`: up to 256, or
+//! whatever it scanned once its queue is empty), one transaction each. A failed action leaves the file due (`action_due`) and
 //! schedules another try (`retry.rs`).
 //!
 //! A file always goes to the same thread (its path picks the queue), so two
@@ -28,7 +29,6 @@ use sha2::Sha256;
 use super::changes::{Change, Stamp};
 use super::retry::Retries;
 use super::seams::Actions;
-use super::state::{ContentMac, Mark, Record, StateDb, StateKey, Verdict};
 use super::status::Stats;
 use crate::config::Config;
 use crate::config::watch::RootKind;
@@ -39,6 +39,7 @@ use crate::report::event::{Envelope, Event, FileStatus, SCHEMA_VERSION, hostname
 use crate::report::names;
 use crate::rules::Confidence;
 use crate::scan;
+use crate::state::{ContentMac, Mark, Record, StateDb, StateKey, Verdict};
 
 use super::roots::WatchedRoot;
 
@@ -274,27 +275,80 @@ impl Scanners {
     }
 }
 
+/// Rows a scanning thread keeps before it writes them in one transaction.
+/// A row per file in a transaction of its own (an `fcntl` lock and unlock
+/// and a WAL append each) was most of the daemon's system calls in a
+/// burst of new files.
+const ROW_BATCH: usize = 256;
+
+/// The rows of files a thread scanned and reported, not yet written. They
+/// are written when `ROW_BATCH` wait, when its queue is empty (before the
+/// thread waits for more), when it stops, and before a file among them is
+/// looked up again. Rows are written after the file's events, as before:
+/// a crash loses at most the rows of one batch, and those files are
+/// scanned and reported again at the next start (a second report, never
+/// a lost one).
+#[derive(Default)]
+struct Rows(Vec<(PathBuf, Record)>);
+
+impl Rows {
+    /// Writes the waiting rows in one transaction; a failure is counted
+    /// and logged, and those files are scanned again at the next start.
+    fn write(&mut self, shared: &Shared) {
+        if self.0.is_empty() {
+            return;
+        }
+        if let Err(e) = shared.db.put_batch(&self.0, |_| Ok(())) {
+            shared.stats.error(e.to_string());
+        }
+        self.0.clear();
+    }
+
+    /// True when the row of (dev, ino) is waiting.
+    fn holds(&self, dev: u64, ino: u64) -> bool {
+        self.0.iter().any(|(_, r)| r.dev == dev && r.ino == ino)
+    }
+}
+
 fn worker(shared: &Shared, rx: Receiver<Job>) {
-    for job in rx {
+    let mut rows = Rows::default();
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                // Nothing more in hand: what was scanned is recorded now,
+                // not when the next file comes.
+                rows.write(shared);
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            }
+            Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+        };
         if shared.stop.load(Ordering::Relaxed) {
             // Left for the next start: it is not in the state database,
             // so the start-up scan finds it.
             shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
-        let due = handle(shared, &job);
+        let due = handle(shared, &job, &mut rows);
+        if rows.0.len() >= ROW_BATCH {
+            rows.write(shared);
+        }
         if !due {
             shared.retries().done(&job.path);
         }
         shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
         shared.stats.progress();
     }
+    rows.write(shared);
 }
 
 /// Scans one file, if it changed since its last scan. True when the
 /// policy's action failed and the file stays due (it was scheduled for
 /// another try).
-fn handle(shared: &Shared, job: &Job) -> bool {
+fn handle(shared: &Shared, job: &Job, rows: &mut Rows) -> bool {
     let rt = shared.current.get();
     let file = match scan::open_for_scan(&job.path, false) {
         Ok(f) => f,
@@ -328,6 +382,11 @@ fn handle(shared: &Shared, job: &Job) -> bool {
         }
     };
     let stamp = Stamp::of(&file, &meta);
+    if rows.holds(stamp.dev, stamp.ino) {
+        // Scanned a moment ago by this thread (a file always comes to the
+        // same one): its row is what decides whether it changed since.
+        rows.write(shared);
+    }
     let prev = match shared.db.get(stamp.dev, stamp.ino) {
         Ok(p) => p,
         Err(e) => {
@@ -454,10 +513,8 @@ fn handle(shared: &Shared, job: &Job) -> bool {
     if !rt.config.watch.report_scanned {
         events.retain(|e| !matches!(e, Event::File(f) if f.status == FileStatus::Scanned));
     }
-    if emit(shared, &rt, &events)
-        && let Err(e) = shared.db.put(&job.path, &rec)
-    {
-        stats.error(e.to_string());
+    if emit(shared, &rt, &events) {
+        rows.0.push((job.path.clone(), rec));
     }
     due
 }

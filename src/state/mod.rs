@@ -1,5 +1,8 @@
-//! The daemon's memory across restarts: an SQLite database of the files it
-//! has scanned.
+//! The state database: the daemon's memory across restarts, and what
+//! `scan --cache` remembers between runs ([`cache`]), an SQLite database of
+//! the files scanned. Both the daemon (`watch`) and the scan pipeline
+//! (`scan`) use it; it uses neither (it sat under `watch/` and made `scan`
+//! and `watch` name each other).
 //!
 //! One row per file, keyed by (device, inode) so a rename within a share is
 //! not a new file: its size, modification and change times, inode
@@ -8,9 +11,9 @@
 //! size, mtime, ctime, generation and rules version match its row, and whose
 //! last scan was complete, is not scanned again; one whose ctime alone
 //! moved (a rename, a chmod, or a `touch -r` after a rewrite) is read and
-//! its MAC compared (see `scanner.rs`). For mbox files and appended logs the
-//! row also keeps how far the file was scanned and the MAC of that prefix,
-//! so only what was appended is read next time.
+//! its MAC compared (see `watch/scanner.rs`). For mbox files and appended
+//! logs the row also keeps how far the file was scanned and the MAC of that
+//! prefix, so only what was appended is read next time.
 //!
 //! Never a raw value here, and no plain hash of content either (a small
 //! file holding one card number would give it away to a brute force): the
@@ -20,6 +23,8 @@
 //! only means those files are scanned once more. The file (and SQLite's
 //! `-wal` and `-shm` files, which take its mode) is created 0600 whatever
 //! the umask.
+
+pub mod cache;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -430,7 +435,7 @@ impl StateDb {
                     "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
                         generation, mac, rules_version, verdict, findings, scanned_at,
                         mark_offset, mark_mac, mark_lines)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(|e| self.err(e))?;
             let now = std::time::SystemTime::now()
@@ -451,6 +456,9 @@ impl StateDb {
                     rec.verdict,
                     rec.findings as i64,
                     now,
+                    rec.mark.as_ref().map(|m| m.offset as i64),
+                    rec.mark.as_ref().map(|m| &m.prefix_mac[..]),
+                    rec.mark.as_ref().map(|m| m.lines as i64),
                 ])
                 .map_err(|e| self.err(e))?;
             }
