@@ -115,7 +115,10 @@ fn starts_ci(s: &[u8], p: &[u8]) -> bool {
 
 /// A tag name ends here: `>`, `/`, white space or the end of the sample.
 fn tag_ends(s: &[u8]) -> bool {
-    matches!(s.first(), None | Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n'))
+    matches!(
+        s.first(),
+        None | Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')
+    )
 }
 
 fn lower(name: &[u8]) -> String {
@@ -166,17 +169,17 @@ impl ViewMap {
                 let o = s.orig as usize + (v - s.view as usize);
                 (o..o + 1, Source::Text)
             }
-            _ => (
-                s.orig as usize..(s.orig + s.orig_len) as usize,
-                s.source,
-            ),
+            _ => (s.orig as usize..(s.orig + s.orig_len) as usize, s.source),
         }
     }
 
     /// The original bytes from the first byte of `view` to its last.
     pub fn span(&self, view: Range<usize>) -> Range<usize> {
         if view.is_empty() || view.end > self.view_len {
-            let at = self.byte(view.start.min(self.view_len.saturating_sub(1))).0.start;
+            let at = self
+                .byte(view.start.min(self.view_len.saturating_sub(1)))
+                .0
+                .start;
             return at..at;
         }
         // Bytes of one character share its span, so a match's ends map to
@@ -224,7 +227,8 @@ impl View {
             orig_len: (orig.end - orig.start) as u32,
             source: Source::Char,
         });
-        self.text.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.text
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     }
 
     /// Markup at `orig` shown as a line break; runs of markup become one.
@@ -349,7 +353,11 @@ pub fn view(html: &[u8]) -> View {
                     Markup::Tag { name, closing } => {
                         let block = BLOCK.contains(&name.as_str());
                         if name == "pre" || name == "textarea" {
-                            pre = if closing { pre.saturating_sub(1) } else { pre + 1 };
+                            pre = if closing {
+                                pre.saturating_sub(1)
+                            } else {
+                                pre + 1
+                            };
                         }
                         let raw = match name.as_str() {
                             "script" | "style" if !closing => Some(Raw::Script),
@@ -407,7 +415,10 @@ fn find_end_tag(html: &[u8], from: usize, name: &str) -> usize {
 }
 
 enum Markup {
-    Tag { name: String, closing: bool },
+    Tag {
+        name: String,
+        closing: bool,
+    },
     /// A comment; its body.
     Comment(Range<usize>),
     /// `<![CDATA[...]]>`; its body.
@@ -577,16 +588,16 @@ const LEGACY: &[&str] = &["nbsp", "amp", "lt", "gt", "quot", "copy", "reg"];
 pub fn named(name: &str) -> Option<char> {
     // HTML 4 Latin-1: `nbsp` (U+00A0) to `yuml` (U+00FF), in order.
     const LATIN1: [&str; 96] = [
-        "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy",
-        "ordf", "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute",
-        "micro", "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34",
-        "iquest", "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil",
-        "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde",
-        "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute",
-        "Ucirc", "Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml",
-        "aring", "aelig", "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute",
-        "icirc", "iuml", "eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide",
-        "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+        "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+        "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+        "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+        "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave",
+        "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve",
+        "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
+        "Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring",
+        "aelig", "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc",
+        "iuml", "eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash",
+        "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
     ];
     if let Some(k) = LATIN1.iter().position(|&n| n == name) {
         return char::from_u32(0xA0 + k as u32);
@@ -757,17 +768,24 @@ mod tests {
     fn sniffs_documents_and_fragments_not_text() {
         assert!(is_html(b"<!DOCTYPE html>\n<html>"));
         assert!(is_html(b"\xEF\xBB\xBF  <HTML lang=en>"));
-        assert!(is_html(b"<?xml version=\"1.0\"?>\n<!-- saved -->\n<html xmlns=\"x\">"));
+        assert!(is_html(
+            b"<?xml version=\"1.0\"?>\n<!-- saved -->\n<html xmlns=\"x\">"
+        ));
         assert!(is_html(b"<table><tr><td>1</td><td>2</td></tr></table>"));
         assert!(!is_html(b"<13>Nov 30 host app: card 4539"));
-        assert!(!is_html(b"<?xml version=\"1.0\"?><invoice><id>1</id></invoice>"));
+        assert!(!is_html(
+            b"<?xml version=\"1.0\"?><invoice><id>1</id></invoice>"
+        ));
         assert!(!is_html(b"plain text <b>bold</b> <p>x</p> <br> <i>"));
         assert!(!is_html(b"<htmlish>"));
     }
 
     #[test]
     fn inline_tags_vanish_block_tags_separate() {
-        assert_eq!(shown("<p>4539 <b>1488</b> 0343 6467</p>"), "\n4539 1488 0343 6467\n");
+        assert_eq!(
+            shown("<p>4539 <b>1488</b> 0343 6467</p>"),
+            "\n4539 1488 0343 6467\n"
+        );
         assert_eq!(
             shown("<tr><td>4539</td><td>1488</td></tr>"),
             "\n4539\n1488\n"
