@@ -550,3 +550,84 @@ mod html_property {
         }
     }
 }
+
+/// A zip written with the `zip` crate: `(name, content)` members, stored
+/// in order (an OpenDocument `mimetype` first, uncompressed).
+fn zip_of(path: &Path, members: &[(&str, &str)]) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, content) in members {
+        z.start_file(*name, stored).unwrap();
+        z.write_all(content.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+/// Item 8: a document whose only numbers are in its metadata (OOXML
+/// `docProps/core.xml`, `app.xml`, `custom.xml`; OpenDocument `meta.xml`)
+/// is not clean: each is found through the binary, in its own member.
+/// Before, the values of a metadata part ran together (`Report` + `Refund
+/// to card 4539 ... 6467` + `refund`), and the card glued to `refund` was
+/// not found in `docProps/core.xml`; checked to fail then.
+#[test]
+fn f8_docprops_values_glued_together_hid_the_core_xml_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let docx = dir.path().join("report.docx");
+    zip_of(
+        &docx,
+        &[
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>"#,
+            ),
+            (
+                "word/document.xml",
+                r#"<?xml version="1.0"?><w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Quarterly report</w:t></w:r></w:p></w:body></w:document>"#,
+            ),
+            (
+                "docProps/core.xml",
+                r#"<?xml version="1.0"?><cp:coreProperties xmlns:cp="cp" xmlns:dc="dc"><dc:title>Report</dc:title><dc:subject>Refund to card 4539 1488 0343 6467</dc:subject><cp:keywords>refund</cp:keywords></cp:coreProperties>"#,
+            ),
+            (
+                "docProps/app.xml",
+                r#"<?xml version="1.0"?><Properties xmlns="ep"><Company>IBAN DE89 3704 0044 0532 0130 00</Company></Properties>"#,
+            ),
+            (
+                "docProps/custom.xml",
+                r#"<?xml version="1.0"?><Properties xmlns="cp" xmlns:vt="vt"><property name="ResidentId" fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2"><vt:lpwstr>身份证号码 11010519491231002X</vt:lpwstr></property></Properties>"#,
+            ),
+        ],
+    );
+    let odt = dir.path().join("report.odt");
+    zip_of(
+        &odt,
+        &[
+            ("mimetype", "application/vnd.oasis.opendocument.text"),
+            (
+                "content.xml",
+                r#"<?xml version="1.0"?><office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:p>Quarterly report</text:p></office:text></office:body></office:document-content>"#,
+            ),
+            (
+                "meta.xml",
+                r#"<?xml version="1.0"?><office:document-meta xmlns:office="o" xmlns:meta="m" xmlns:dc="dc"><office:meta><dc:title>Report</dc:title><meta:keyword>card 4539148803436467</meta:keyword></office:meta></office:document-meta>"#,
+            ),
+        ],
+    );
+    let (found, out) = placed(&docx);
+    let kinds: Vec<_> = found.iter().map(|f| (f.0.as_str(), f.5.as_str())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("docProps/app.xml", "iban"),
+            ("docProps/core.xml", "card_visa"),
+            ("docProps/custom.xml", "cn_ric"),
+        ]
+    );
+    assert_no_leak(&out);
+    let (found, out) = placed(&odt);
+    let kinds: Vec<_> = found.iter().map(|f| (f.0.as_str(), f.5.as_str())).collect();
+    assert_eq!(kinds, vec![("meta.xml", "card_visa")]);
+    assert_no_leak(&out);
+}
