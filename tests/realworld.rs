@@ -631,3 +631,33 @@ fn f8_docprops_values_glued_together_hid_the_core_xml_card() {
     assert_eq!(kinds, vec![("meta.xml", "card_visa")]);
     assert_no_leak(&out);
 }
+
+/// Item 4, a decision (README, "Written forms"; docs/DESIGN.md): a number
+/// written wholly as `%XX` escapes (`%34%35%33%39...`) is not decoded. No
+/// browser, `curl` or form encoder escapes digits (they are unreserved in
+/// RFC 3986), so only a program hiding the number on purpose writes it
+/// that way, and decoding every escape run of every log would cost the
+/// speed of the common case. The escape next to a number (`card%3D4539...`)
+/// is read as a boundary, as `f3_percent_encoded_numbers_in_an_access_log`
+/// shows. This test states the behaviour, so a change to it is deliberate.
+#[test]
+fn f4_numbers_written_wholly_as_percent_escapes_are_not_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let escaped: String = "4539148803436467"
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    std::fs::write(
+        &log,
+        format!(
+            "127.0.0.1 - - [29/Nov/2026:10:00:00 +0000] \"GET /pay?card={escaped} HTTP/1.1\" 200 -\n\
+             127.0.0.1 - - [29/Nov/2026:10:00:01 +0000] \"GET /pay?card%3D4539148803436467 HTTP/1.1\" 200 -\n"
+        ),
+    )
+    .unwrap();
+    let (found, out) = placed(&log);
+    let lines: Vec<_> = found.iter().map(|f| (f.3, f.5.as_str())).collect();
+    assert_eq!(lines, vec![(2, "card_visa")]);
+    assert_no_leak(&out);
+}
