@@ -10,11 +10,12 @@
 //!
 //! How the view is made (documented in docs/DESIGN.md, "Written forms"):
 //!
-//! - Tags are removed. A block-level tag (`p`, `div`, `br`, `td`, `tr`,
-//!   `li`, `h1`..`h6`, `table`, `hr` ...) becomes a newline, so adjacent
-//!   table cells are not glued; any other tag (`b`, `span`, `a`, `font` ...)
-//!   is removed without a trace, so `4539 <b>1488</b> 0343 6467` reads as
-//!   one number, as it is shown.
+//! - Tags are removed. An inline element's tag (`b`, `span`, `a`, `font`,
+//!   `sub`, `code` ... [`INLINE`]) is removed without a trace, so
+//!   `4539 <b>1488</b> 0343 6467` reads as one number, as it is shown; any
+//!   other tag (`p`, `div`, `br`, `td`, `tr`, `li`, `h1`..`h6`, `table`,
+//!   `hr`, and elements not known) becomes a newline, so adjacent table
+//!   cells are not glued.
 //! - Character references are decoded: decimal and hexadecimal ones, and
 //!   the named entities people and tools write: the HTML 4 Latin-1,
 //!   special and punctuation sets and the HTML 5 spacing and dash entities
@@ -58,9 +59,11 @@ pub fn is_html(head: &[u8]) -> bool {
     }
     let s = &s[..s.len().min(SNIFF_HTML)];
     let mut rest = s;
+    let mut xml = false;
     // An XML declaration and comments may come first (XHTML, saved pages).
     for _ in 0..8 {
         let skip = if starts_ci(rest, b"<?xml") {
+            xml = true;
             memchr::memmem::find(rest, b"?>").map(|e| e + 2)
         } else if rest.starts_with(b"<!--") {
             memchr::memmem::find(rest, b"-->").map(|e| e + 3)
@@ -78,7 +81,20 @@ pub fn is_html(head: &[u8]) -> bool {
     {
         return true;
     }
-    // A fragment: count tags of common elements.
+    // A fragment: it opens with a tag of a common element and holds four.
+    // XML that declares itself is HTML only as XHTML (above): an RSS feed
+    // has `<title>` and `<link>` too, and its other elements must not be
+    // read as HTML.
+    let opens_common = {
+        let name_len = rest[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        COMMON.contains(&lower(&rest[1..1 + name_len]).as_str())
+    };
+    if xml || !opens_common {
+        return false;
+    }
     let mut tags = 0;
     for at in memchr::memchr_iter(b'<', s) {
         let t = &s[at + 1..];
@@ -255,68 +271,23 @@ impl View {
     }
 }
 
-/// Elements shown as blocks: their tags separate the text around them.
-const BLOCK: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "body",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "frame",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "header",
-    "hr",
-    "html",
-    "iframe",
-    "img",
-    "input",
-    "legend",
-    "li",
-    "main",
-    "menu",
-    "nav",
-    "noscript",
-    "ol",
-    "option",
-    "p",
-    "pre",
-    "script",
-    "section",
-    "select",
-    "style",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "textarea",
-    "tfoot",
-    "th",
-    "thead",
-    "title",
-    "tr",
-    "ul",
+/// Elements shown inline: their tags are removed without a trace, so a
+/// number split by them reads as one. Any other element, unknown ones
+/// included (XML read as HTML, custom elements), separates the text around
+/// it: gluing two values is the worse mistake. Namespaced tags (`o:p`,
+/// Word's smart tags `st1:...`) are inline, as Word's HTML writes them
+/// inside paragraphs.
+const INLINE: &[&str] = &[
+    "a", "abbr", "acronym", "b", "bdi", "bdo", "big", "blink", "cite", "code", "data", "del",
+    "dfn", "em", "font", "i", "ins", "kbd", "label", "mark", "nobr", "q", "rb", "rp", "rt", "ruby",
+    "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var",
+    "wbr",
 ];
+
+/// Whether an element's tags separate the text around them.
+fn separates(name: &str) -> bool {
+    !(INLINE.contains(&name) || name.contains(':'))
+}
 
 /// Elements whose content is raw text up to their end tag.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -351,7 +322,7 @@ pub fn view(html: &[u8]) -> View {
                         v.push_break(body.end..end);
                     }
                     Markup::Tag { name, closing } => {
-                        let block = BLOCK.contains(&name.as_str());
+                        let block = separates(&name);
                         if name == "pre" || name == "textarea" {
                             pre = if closing {
                                 pre.saturating_sub(1)
@@ -778,6 +749,9 @@ mod tests {
         ));
         assert!(!is_html(b"plain text <b>bold</b> <p>x</p> <br> <i>"));
         assert!(!is_html(b"<htmlish>"));
+        let rss = b"<rss><channel><title>a</title><link>b</link><item><title>c</title></item>";
+        assert!(!is_html(rss));
+        assert!(!is_html(b"<?xml version=\"1.0\"?><p><b>x</b><i>y</i></p>"));
     }
 
     #[test]
@@ -791,6 +765,8 @@ mod tests {
             "\n4539\n1488\n"
         );
         assert_eq!(shown("a<br/>b<span>c</span>"), "a\nbc");
+        assert_eq!(shown("<id>4539</id><n>1488</n>"), "\n4539\n1488\n");
+        assert_eq!(shown("45<o:p>39</o:p>"), "4539");
     }
 
     #[test]
