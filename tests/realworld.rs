@@ -661,3 +661,33 @@ fn f4_numbers_written_wholly_as_percent_escapes_are_not_decoded() {
     assert_eq!(lines, vec![(2, "card_visa")]);
     assert_no_leak(&out);
 }
+
+/// Item 3: `--action redact` on the HTML mail masks the numbers of its
+/// `text/html` part where they are written (the part decoded, masked
+/// through the view, and written back in quoted-printable); the cells of
+/// the `Ref` row, not a number, are left; a scan of the result is clean.
+#[test]
+fn h3_redact_html_mail_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("refund.eml");
+    std::fs::copy(fixture("mail-html-alternative.eml"), &mail).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", "realworld-test-key")
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .timeout(Duration::from_secs(120))
+        .args(["scan", "--format", "jsonl", "--action", "redact"])
+        .arg(&mail)
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(all.contains("\"redacted\""), "{all}");
+    // Quoted-printable lines end in CRLF.
+    let after = std::fs::read_to_string(&mail).unwrap().replace("\r\n", "\n");
+    assert!(after.contains("**** <b>****<=\n/b> **** 6467"), "{after}");
+    assert!(after.contains("<p>Resident id: **************002X &mdash;"));
+    assert!(after.contains("<td>4539</td><td>1488</td>"));
+    let (found, _) = placed(&mail);
+    assert!(found.is_empty(), "{found:?}");
+}

@@ -28,9 +28,9 @@
 //!   them (not inside `pre` and `textarea`).
 //! - Comments and the contents of `script` and `style` are kept (a number
 //!   in them still leaks), between newlines so they never glue to the text
-//!   around them. Attribute values holding a digit (`value="..."`,
-//!   `href="...?card=..."`) are kept too, each on its own line after the
-//!   text, mapped to where they are written.
+//!   around them. The attributes of a tag holding a digit (`value="..."`,
+//!   `href="...?card=..."`) are kept too, each tag's on its own line after
+//!   the text, mapped to where they are written.
 //!
 //! Memory: the view is never longer than the document (every reference and
 //! tag is at least as long as what it becomes); the map holds one 12-byte
@@ -399,8 +399,8 @@ enum Markup {
 }
 
 /// The markup starting at `html[i] == '<'`: where it ends and what it is;
-/// `None` when `<` is text (`a < b`). Attribute values holding a digit are
-/// noted in `attrs`.
+/// `None` when `<` is text (`a < b`). The attributes of a tag holding a
+/// digit are noted in `attrs`.
 fn markup(html: &[u8], i: usize, attrs: &mut Vec<Range<usize>>) -> Option<(usize, Markup)> {
     let rest = &html[i..];
     if rest.starts_with(b"<!--") {
@@ -431,41 +431,26 @@ fn markup(html: &[u8], i: usize, attrs: &mut Vec<Range<usize>>) -> Option<(usize
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
         .count();
     let name = lower(&html[name_at..name_at + name_len]);
-    // Attributes up to `>`, quoted values skipped whole.
-    let mut j = name_at + name_len;
-    while j < html.len() {
-        match html[j] {
-            b'>' => {
-                return Some((j + 1, Markup::Tag { name, closing }));
+    // Attributes up to `>`, quoted values skipped whole. A tag holding a
+    // digit keeps its attributes as text to scan: values (`value="..."`,
+    // `href="...?card=..."`), and words that only look like attributes
+    // (`x<y then card 4539 1488 ...>` in careless text reads as a tag).
+    let body = name_at + name_len;
+    let mut j = body;
+    let end = loop {
+        match html.get(j) {
+            None => break html.len(),
+            Some(b'>') => break j,
+            Some(&q) if q == b'"' || q == b'\'' => {
+                j = memchr::memchr(q, &html[j + 1..]).map_or(html.len(), |e| j + 1 + e + 1);
             }
-            q @ (b'"' | b'\'') => {
-                let start = j + 1;
-                let end = memchr::memchr(q, &html[start..]).map_or(html.len(), |e| start + e);
-                if html[start..end].iter().any(u8::is_ascii_digit) {
-                    attrs.push(start..end);
-                }
-                j = end + 1;
-            }
-            b'=' => {
-                // An unquoted value.
-                let start = j + 1;
-                if !matches!(html.get(start), Some(b'"' | b'\'')) {
-                    let len = html[start..]
-                        .iter()
-                        .take_while(|b| !b.is_ascii_whitespace() && **b != b'>')
-                        .count();
-                    if html[start..start + len].iter().any(u8::is_ascii_digit) {
-                        attrs.push(start..start + len);
-                    }
-                    j = start + len;
-                } else {
-                    j = start;
-                }
-            }
-            _ => j += 1,
+            Some(_) => j += 1,
         }
+    };
+    if html[body..end].iter().any(u8::is_ascii_digit) {
+        attrs.push(body..end);
     }
-    Some((html.len(), Markup::Tag { name, closing }))
+    Some(((end + 1).min(html.len()), Markup::Tag { name, closing }))
 }
 
 /// Text: references decoded, white space collapsed unless `keep_space`.
@@ -793,7 +778,11 @@ mod tests {
         );
         assert_eq!(
             shown("<input value=\"4539 1488\" name=x>t"),
-            "\nt\n4539 1488"
+            "\nt\n value=\"4539 1488\" name=x"
+        );
+        assert_eq!(
+            shown("if a<b then card 4539 1488 0343 6467 > 0"),
+            "if a 0\n then card 4539 1488 0343 6467 "
         );
     }
 
