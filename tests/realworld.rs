@@ -167,9 +167,11 @@ fn f8_persian_utf16_without_bom() {
     }
 }
 
-/// Every finding of `leakhound scan` on `path` as
-/// `(member, offset, length, line, column, kind)`, sorted, and the output.
-fn placed(path: &Path) -> (Vec<(String, u64, u64, u64, u64, String)>, String) {
+/// A finding's `(member, offset, length, line, column, kind)`.
+type Placed = (String, u64, u64, u64, u64, String);
+
+/// Every finding of `leakhound scan` on `path`, sorted, and the output.
+fn placed(path: &Path) -> (Vec<Placed>, String) {
     let state = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .env("LEAKHOUND_FINGERPRINT_KEY", "realworld-test-key")
@@ -684,7 +686,9 @@ fn h3_redact_html_mail_part() {
     let all = String::from_utf8_lossy(&out.stdout);
     assert!(all.contains("\"redacted\""), "{all}");
     // Quoted-printable lines end in CRLF.
-    let after = std::fs::read_to_string(&mail).unwrap().replace("\r\n", "\n");
+    let after = std::fs::read_to_string(&mail)
+        .unwrap()
+        .replace("\r\n", "\n");
     assert!(after.contains("**** <b>****<=\n/b> **** 6467"), "{after}");
     assert!(after.contains("<p>Resident id: **************002X &mdash;"));
     assert!(after.contains("<td>4539</td><td>1488</td>"));

@@ -313,51 +313,51 @@ pub fn view(html: &[u8]) -> View {
     let n = html.len();
     while i < n {
         let b = html[i];
-        if b == b'<' {
-            if let Some((end, kind)) = markup(html, i, &mut attrs) {
-                match kind {
-                    Markup::Comment(body) | Markup::Cdata(body) => {
-                        v.push_break(i..body.start);
-                        v.push_text(body.start, &html[body.clone()]);
-                        v.push_break(body.end..end);
-                    }
-                    Markup::Tag { name, closing } => {
-                        let block = separates(&name);
-                        if name == "pre" || name == "textarea" {
-                            pre = if closing {
-                                pre.saturating_sub(1)
-                            } else {
-                                pre + 1
-                            };
-                        }
-                        let raw = match name.as_str() {
-                            "script" | "style" if !closing => Some(Raw::Script),
-                            "textarea" | "title" if !closing => Some(Raw::Rcdata),
-                            _ => None,
-                        };
-                        if let Some(raw) = raw {
-                            let close = find_end_tag(html, end, &name);
-                            v.push_break(i..end);
-                            if raw == Raw::Script {
-                                v.push_text(end, &html[end..close]);
-                            } else {
-                                text(&mut v, html, end..close, pre > 0);
-                            }
-                            i = close;
-                            if name == "textarea" {
-                                pre = pre.saturating_sub(1);
-                            }
-                            continue;
-                        }
-                        if block {
-                            v.push_break(i..end);
-                        }
-                    }
-                    Markup::Other => v.push_break(i..end),
+        if b == b'<'
+            && let Some((end, kind)) = markup(html, i, &mut attrs)
+        {
+            match kind {
+                Markup::Comment(body) | Markup::Cdata(body) => {
+                    v.push_break(i..body.start);
+                    v.push_text(body.start, &html[body.clone()]);
+                    v.push_break(body.end..end);
                 }
-                i = end;
-                continue;
+                Markup::Tag { name, closing } => {
+                    let block = separates(&name);
+                    if name == "pre" || name == "textarea" {
+                        pre = if closing {
+                            pre.saturating_sub(1)
+                        } else {
+                            pre + 1
+                        };
+                    }
+                    let raw = match name.as_str() {
+                        "script" | "style" if !closing => Some(Raw::Script),
+                        "textarea" | "title" if !closing => Some(Raw::Rcdata),
+                        _ => None,
+                    };
+                    if let Some(raw) = raw {
+                        let close = find_end_tag(html, end, &name);
+                        v.push_break(i..end);
+                        if raw == Raw::Script {
+                            v.push_text(end, &html[end..close]);
+                        } else {
+                            text(&mut v, html, end..close, pre > 0);
+                        }
+                        i = close;
+                        if name == "textarea" {
+                            pre = pre.saturating_sub(1);
+                        }
+                        continue;
+                    }
+                    if block {
+                        v.push_break(i..end);
+                    }
+                }
+                Markup::Other => v.push_break(i..end),
             }
+            i = end;
+            continue;
         }
         // Text up to the next `<`.
         let end = memchr::memchr(b'<', &html[i + 1..]).map_or(n, |e| i + 1 + e);
