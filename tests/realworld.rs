@@ -695,3 +695,50 @@ fn h3_redact_html_mail_part() {
     let (found, _) = placed(&mail);
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// Item 3, bounded memory: an HTML document is read whole up to
+/// `--max-buffer`; a bigger one is not skipped: its raw bytes are scanned
+/// (a number written plainly is found) and it is reported `partial`,
+/// naming the limit.
+#[test]
+fn h3_html_larger_than_max_buffer_is_scanned_raw_and_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("big.html");
+    let mut html = String::from("<!DOCTYPE html>\n<html><body>\n");
+    for i in 0..200 {
+        html.push_str(&format!("<p>row {i} of the report</p>\n"));
+    }
+    html.push_str("<p>card 4539 1488 0343 6467</p>\n</body></html>\n");
+    std::fs::write(&page, &html).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", "realworld-test-key")
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .timeout(Duration::from_secs(120))
+        .args(["scan", "--format", "jsonl", "--max-buffer", "4096"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let found: Vec<_> = events
+        .iter()
+        .filter(|v| v["type"] == "finding")
+        .map(|v| (v["line"].as_u64().unwrap(), v["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, vec![(203, "card_visa")]);
+    let file = events
+        .iter()
+        .find(|v| v["type"] == "file")
+        .expect("a file record for the partial file");
+    assert_eq!(file["status"], "partial", "{file}");
+    assert!(
+        file["reason"].as_str().unwrap().contains("max-buffer"),
+        "{file}"
+    );
+    assert_no_leak(&stdout);
+}
