@@ -8,6 +8,8 @@
 //! Spreadsheet numbers written in scientific notation
 //! (`4.111111111111111E+15`) are written back as the integer they are.
 //! Formulas and field codes are not text a person sees and are left out.
+//! Metadata parts (`docProps/*.xml`, `meta.xml`) hold one value per
+//! element, so each element ends a line there.
 
 use std::io::{BufReader, Read};
 
