@@ -85,7 +85,7 @@ pub fn is_html(head: &[u8]) -> bool {
     // XML that declares itself is HTML only as XHTML (above): an RSS feed
     // has `<title>` and `<link>` too, and its other elements must not be
     // read as HTML.
-    let opens_common = {
+    let opens_common = rest.first() == Some(&b'<') && {
         let name_len = rest[1..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
@@ -737,6 +737,15 @@ mod tests {
         let rss = b"<rss><channel><title>a</title><link>b</link><item><title>c</title></item>";
         assert!(!is_html(rss));
         assert!(!is_html(b"<?xml version=\"1.0\"?><p><b>x</b><i>y</i></p>"));
+    }
+
+    /// A head that is only a comment left nothing after it, and the
+    /// fragment test read past the end of the sample (a panic on user
+    /// data); text after a comment is not a fragment either.
+    #[test]
+    fn sniffing_a_lone_comment_does_not_read_past_the_sample() {
+        assert!(!is_html(b"<!-- a comment alone -->"));
+        assert!(!is_html(b"<!-- c --> text <p>a</p><p>b</p>"));
     }
 
     #[test]
