@@ -795,6 +795,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes (mostly markup characters): no panic, and every view
+        /// byte maps inside the document.
+        #[test]
+        fn any_bytes_make_a_view_that_maps_inside_the_document(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"<>/!-?[]&#x;abpt \n\"'=0123456789\xC2\xA0".to_vec()),
+                0..300,
+            )
+        ) {
+            let _ = is_html(&bytes);
+            let v = view(&bytes);
+            for i in 0..v.text.len() {
+                let (r, _) = v.map.byte(i);
+                proptest::prop_assert!(r.start <= r.end && r.end <= bytes.len());
+            }
+            let span = v.map.span(0..v.text.len());
+            proptest::prop_assert!(span.end <= bytes.len());
+        }
+    }
+
     #[test]
     fn the_map_leads_back_to_the_original_bytes() {
         let html = "<p>card &#52;539 <b>1488</b>&nbsp;0343 6467</p>";
