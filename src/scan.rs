@@ -882,7 +882,7 @@ impl Worker<'_> {
     /// Scans one stream, sending its findings in batches and its file
     /// record last.
     fn scan_stream(&self, path: &str, reader: &mut dyn Read) {
-        let (count, result) = self.scan_leaf(path, None, reader);
+        let (count, result) = self.scan_leaf(path, None, reader, None);
         let record = match result {
             Ok(stats) => FileEvent {
                 path: path.to_string(),
@@ -928,6 +928,7 @@ impl Worker<'_> {
         path: &str,
         member: Option<&str>,
         reader: &mut dyn Read,
+        mut relocate: Option<&mut dyn FnMut(&mut Located<'_>)>,
     ) -> (
         u64,
         Result<crate::engine::stream::StreamStats, crate::engine::stream::StreamError>,
@@ -940,7 +941,10 @@ impl Worker<'_> {
         let mut batch: Vec<Event> = Vec::new();
         let mut count = 0u64;
         let mut below = 0u64;
-        let result = scanner.scan_reader(reader, &mut |l: Located<'_>| {
+        let result = scanner.scan_reader(reader, &mut |mut l: Located<'_>| {
+            if let Some(fix) = relocate.as_mut() {
+                fix(&mut l);
+            }
             if l.m.confidence < self.min_confidence {
                 below += 1;
                 return Flow::Continue(());
@@ -1322,7 +1326,48 @@ impl LeafSink for Leaves<'_, '_> {
         if let Some(m) = member {
             self.scan_member_names(m);
         }
-        let (count, result) = self.worker.scan_leaf(self.path, member, reader);
+        let (count, result) = self.worker.scan_leaf(self.path, member, reader, None);
+        self.findings += count;
+        match result {
+            Ok(stats) => {
+                self.leaf_bytes += stats.bytes;
+                Ok(())
+            }
+            Err(e) => {
+                self.leaf_bytes += e.bytes;
+                Err(e.error)
+            }
+        }
+    }
+
+    /// A view (HTML's visible text): scanned like a leaf, each finding
+    /// placed where its first and last byte are in the original.
+    fn mapped_leaf(
+        &mut self,
+        member: Option<&str>,
+        view: &[u8],
+        original: &[u8],
+        map: &extract::html::ViewMap,
+    ) -> std::io::Result<()> {
+        self.leaves += 1;
+        if let Some(m) = member {
+            self.scan_member_names(m);
+        }
+        let mut cursor = extract::html::Relocate::default();
+        let mut fix = |l: &mut Located<'_>| {
+            let start = l.offset as usize;
+            let (offset, length, line, column) =
+                cursor.place(original, map, start..start + l.length as usize);
+            l.offset = offset;
+            l.length = length;
+            if l.line.is_some() {
+                l.line = Some(line);
+                l.column = Some(column);
+            }
+        };
+        let (count, result) =
+            self.worker
+                .scan_leaf(self.path, member, &mut &view[..], Some(&mut fix));
         self.findings += count;
         match result {
             Ok(stats) => {

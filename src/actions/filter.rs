@@ -247,7 +247,10 @@ impl Filter<'_, '_> {
             return Ok(Decision::Wait);
         }
         match sniff(head) {
-            Format::Plain => {}
+            // HTML is rewritten as the text it is: numbers written plainly
+            // are masked, not those split by tags (`leakhound redact`
+            // on the file masks those).
+            Format::Plain | Format::Html => {}
             // A mail message is read whole (its parts may be encoded);
             // in line mode only when a whole head of it came at once.
             Format::Mail | Format::Mbox if !self.opts.line_mode || head.len() >= SNIFF_LEN => {

@@ -24,6 +24,7 @@ pub mod journal;
 pub mod mail;
 pub mod quarantine;
 pub mod redact;
+pub mod redact_html;
 pub mod safe_fs;
 
 use std::cell::RefCell;

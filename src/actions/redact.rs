@@ -248,6 +248,11 @@ pub fn redact_bytes(
     ctx: &RedactCtx<'_>,
     original: &[u8],
 ) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
+    // HTML (a file, a mail part) is redacted through the text it shows,
+    // as the scanner reads it.
+    if crate::extract::html::is_html(&original[..original.len().min(SNIFF_LEN)]) {
+        return super::redact_html::redact_html(ctx, original);
+    }
     let decoded = decode(original)?;
     let matches: Vec<Match<'_>> = ctx
         .engine
@@ -368,6 +373,8 @@ pub fn redact_content(
         // RTF reader still finds (split by formatting, in an embedded
         // object) refuses the file through the proof scan below.
         Format::Rtf => redact_bytes(ctx, original)?,
+        // HTML: masked where the digits are written (`redact_html`).
+        Format::Html => redact_bytes(ctx, original)?,
         other => return Err(unsupported(container_refusal(other))),
     };
     let candidate = result
@@ -466,7 +473,7 @@ pub fn redact_gzip(
         )));
     }
     let inner = match sniff(&plain[..plain.len().min(SNIFF_LEN)]) {
-        Format::Plain => redact_bytes(ctx, &plain),
+        Format::Plain | Format::Html => redact_bytes(ctx, &plain),
         Format::Mail => super::mail::redact_message(ctx, &plain),
         Format::Mbox => super::mail::redact_mbox(ctx, &plain),
         other => Err(unsupported(format!(

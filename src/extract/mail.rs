@@ -286,11 +286,24 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
         }
         match &part.body {
             PartType::Multipart(_) => {}
-            PartType::Text(text) | PartType::Html(text) => {
+            PartType::Text(text) => {
                 if !budget.admit(&join(place.member, &name), sink) {
                     return;
                 }
                 text_leaf(text.as_bytes(), &name, place, sink)
+            }
+            // The text the reader sees, found where it is written in the
+            // decoded part (offsets, lines and columns of the part's HTML).
+            PartType::Html(text) => {
+                let path = join(place.member, &name);
+                if !budget.admit(&path, sink) {
+                    return;
+                }
+                let here = Place {
+                    member: Some(&path),
+                    depth: place.depth,
+                };
+                super::html::leaf(text.as_bytes(), here, sink)
             }
             PartType::Binary(data) | PartType::InlineBinary(data) => {
                 member(&mut &data[..], &name, place, budget, sink)

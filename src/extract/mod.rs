@@ -24,6 +24,7 @@
 mod archive;
 mod cfb;
 pub mod helper;
+pub mod html;
 mod image;
 mod mail;
 mod office;
@@ -111,6 +112,8 @@ pub enum Format {
     /// An Outlook mail store (`.pst`, `.ost`): its messages, read in a
     /// child process ([`helper::pst`]).
     Pst,
+    /// An HTML document: the text a person sees ([`html`]).
+    Html,
 }
 
 impl Format {
@@ -135,6 +138,7 @@ impl Format {
             Format::Cfb => "ole2",
             Format::Rtf => "rtf",
             Format::Pst => "pst",
+            Format::Html => "html",
         }
     }
 }
@@ -178,6 +182,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Mbox
     } else if mail::is_message(head) {
         Format::Mail
+    } else if html::is_html(head) {
+        Format::Html
     } else {
         Format::Plain
     }
@@ -202,6 +208,21 @@ pub trait LeafSink {
     /// leaf could not be read to its end (the reader's error, possibly a
     /// [`LimitHit`]); what was read before it has been scanned.
     fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()>;
+
+    /// Scans a text view of a leaf (the text an HTML document shows):
+    /// `view` is what is matched, and `map` leads each of its bytes back to
+    /// `original`, the leaf's own bytes, where findings are reported. By
+    /// default the view is scanned as a plain leaf.
+    fn mapped_leaf(
+        &mut self,
+        member: Option<&str>,
+        view: &[u8],
+        original: &[u8],
+        map: &html::ViewMap,
+    ) -> io::Result<()> {
+        let _ = (original, map);
+        self.leaf(member, &mut &view[..])
+    }
 
     /// Something could not be fully scanned.
     fn problem(&mut self, problem: Problem);
@@ -536,6 +557,7 @@ pub fn walk(
         Format::Rar => sevenz::rar(&mut stream, place, sink),
         Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
         Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
+        Format::Html => html::document(&mut stream, inner, budget, sink),
         Format::Pst => helper::scan(helper::Kind::Pst, &mut stream, inner, budget, sink),
     }
 }
@@ -734,6 +756,15 @@ struct Watch<'a> {
 impl LeafSink for Watch<'_> {
     fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
         self.inner.leaf(member, reader)
+    }
+    fn mapped_leaf(
+        &mut self,
+        member: Option<&str>,
+        view: &[u8],
+        original: &[u8],
+        map: &html::ViewMap,
+    ) -> io::Result<()> {
+        self.inner.mapped_leaf(member, view, original, map)
     }
     fn problem(&mut self, problem: Problem) {
         self.seen_error = true;

@@ -8,6 +8,8 @@
 //! Spreadsheet numbers written in scientific notation
 //! (`4.111111111111111E+15`) are written back as the integer they are.
 //! Formulas and field codes are not text a person sees and are left out.
+//! Metadata parts (`docProps/*.xml`, `meta.xml`) hold one value per
+//! element, so each element ends a line there.
 
 use std::io::{BufReader, Read};
 
@@ -60,7 +62,12 @@ pub fn part(
     if !budget.admit(&path, sink) {
         return;
     }
-    let (text, failure) = xml_text(reader, kind, budget.limits.max_buffer);
+    let (text, failure) = xml_text_in(
+        reader,
+        kind,
+        is_metadata(kind, name),
+        budget.limits.max_buffer,
+    );
     if let Err(e) = sink.leaf(Some(&path), &mut &text[..]) {
         sink.problem(Problem {
             member: Some(path.clone()),
@@ -105,9 +112,32 @@ fn role(kind: Kind, local: &str) -> Role {
     }
 }
 
+/// Whether a part holds the document's metadata (OOXML `docProps/*.xml`,
+/// OpenDocument `meta.xml`): one value per element (title, subject,
+/// keywords, company, custom properties), which must not run together.
+fn is_metadata(kind: Kind, name: &str) -> bool {
+    match kind {
+        Kind::Ooxml => name.starts_with("docProps/"),
+        Kind::OpenDocument => name == "meta.xml",
+    }
+}
+
 /// The visible text of an XML part, capped at `cap` bytes; the second value
 /// says why extraction stopped early, if it did.
+#[cfg(test)]
 fn xml_text(reader: &mut dyn Read, kind: Kind, cap: u64) -> (Vec<u8>, Option<String>) {
+    xml_text_in(reader, kind, false, cap)
+}
+
+/// As `xml_text`; in a `metadata` part every element ends a line (the
+/// title `Report` and the subject `card 4539...` are two values, not
+/// `Reportcard 4539...`, and a number glued to a word is not one).
+fn xml_text_in(
+    reader: &mut dyn Read,
+    kind: Kind,
+    metadata: bool,
+    cap: u64,
+) -> (Vec<u8>, Option<String>) {
     let mut xml = quick_xml::Reader::from_reader(BufReader::new(reader));
     xml.config_mut().check_end_names = false;
     let mut out: Vec<u8> = Vec::new();
@@ -164,6 +194,7 @@ fn xml_text(reader: &mut dyn Read, kind: Kind, cap: u64) -> (Vec<u8>, Option<Str
                     in_value = false;
                     out.extend_from_slice(plain_number(&value).as_bytes());
                 }
+                _ if metadata => out.push(b'\n'),
                 _ => {}
             },
             Event::Text(t) if hidden == 0 => {

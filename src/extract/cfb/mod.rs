@@ -284,6 +284,20 @@ impl Walk<'_, '_, '_> {
         );
     }
 
+    /// An HTML body: the text it shows, found where it is written
+    /// ([`super::html`]).
+    fn html(&self, html: &[u8], path: &str, place: Place<'_>, sink: &mut dyn LeafSink) {
+        let at = join(place.member, path);
+        if !self.budget.admit(&at, sink) {
+            return;
+        }
+        let here = Place {
+            member: Some(&at),
+            depth: place.depth,
+        };
+        super::html::leaf(html, here, sink);
+    }
+
     fn word(
         &mut self,
         id: usize,

@@ -111,7 +111,12 @@ pub(super) fn message(
         if let Some((_, kind, c)) = find(tag)
             && let Some(bytes) = w.read(c, name, place, sink)
         {
-            w.text(&value(kind, &bytes, encoding), name, place, sink);
+            let text = value(kind, &bytes, encoding);
+            if tag == HTML {
+                w.html(&text, name, place, sink);
+            } else {
+                w.text(&text, name, place, sink);
+            }
         }
     }
     if let Some((_, PT_BINARY, c)) = find(RTF_COMPRESSED)

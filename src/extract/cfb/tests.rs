@@ -109,6 +109,23 @@ fn msg_subject_body_attachments_and_attached_messages() {
     );
 }
 
+/// A message's HTML body (PidTagHtml) is scanned as the text it shows: a
+/// card split by `<b>` and written with `&nbsp;` reads as one number.
+#[test]
+fn msg_html_body_is_read_through_the_html_view() {
+    let html =
+        b"<html><body><p>card&nbsp;4539&nbsp;<b>1488</b>&nbsp;0343&nbsp;6467</p></body></html>";
+    let got = run(&build::cfb(&[("__substg1.0_10130102", &html[..])]));
+    assert!(got.problems.is_empty(), "{:?}", got.problems);
+    assert_eq!(
+        got.leaves,
+        [(
+            Some("body html".to_string()),
+            "\ncard\u{A0}4539\u{A0}1488\u{A0}0343\u{A0}6467\n".to_string()
+        )]
+    );
+}
+
 #[test]
 fn embedded_objects_are_opened_as_members() {
     // A storage with an OOXML-less zip as `Package`, and an Ole10Native
