@@ -539,43 +539,69 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-/// The engine `reveal` finds tokens with, and the validator name of each
-/// of its rules (by rule index): the rules that have a token scheme
-/// (`super::fpe`), their checksum dropped since a token fails it on
-/// purpose; SSNs keep theirs (their tokens are valid SSNs).
-pub fn token_engine(mut rules: crate::rules::RuleSet) -> (crate::engine::Engine, Vec<String>) {
-    use super::fpe::scheme_name;
-    rules.rules.retain(|r| {
-        !r.kind.contains("track")
-            && matches!(
-                scheme_name(r.validator.name(), &r.kind),
-                "card" | "luhn" | "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn"
-            )
-    });
-    let mut validators = Vec::new();
-    for r in &mut rules.rules {
-        let scheme = scheme_name(r.validator.name(), &r.kind).to_string();
-        if scheme != "us_ssn" {
-            r.validator = crate::rules::Validator::None;
-        }
-        validators.push(scheme);
-    }
-    (crate::engine::Engine::new(rules), validators)
+/// What `reveal` finds and checks tokens with: the rules that have a token
+/// scheme (`super::fpe`), their checksum dropped since a token fails it on
+/// purpose (SSNs keep theirs: their tokens are valid SSNs), the rules as
+/// loaded, and every loaded rule with its checks (a generic token's check
+/// value is the one no loaded rule reports, so `reveal` must load the same
+/// rules as `redact` did).
+pub struct TokenFinder {
+    /// Finds the token candidates.
+    pub engine: crate::engine::Engine,
+    /// The rules as loaded, by rule index of `engine`.
+    rules: Vec<crate::rules::Rule>,
+    /// Every loaded rule, validated.
+    full: crate::engine::Engine,
 }
 
-/// `reveal`'s replacement for one candidate of [`token_engine`]: the
-/// original text when it is a token of `key`, else `None`. An SSN token
-/// is a valid SSN, so only SSNs found with at least medium confidence (as
-/// `redact` redacts them by default) are taken for tokens.
-pub fn reveal_one(
-    key: &super::fpe::FpeKey,
-    validators: &[String],
-    m: &Match<'_>,
-    matched: &str,
-) -> Option<String> {
-    let validator = validators.get(m.rule_index)?;
-    if validator == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
-        return None;
+impl TokenFinder {
+    pub fn new(all: crate::rules::RuleSet) -> TokenFinder {
+        use super::fpe::{generic_program, scheme_name};
+        let mut rules = all.clone();
+        rules.rules.retain(|r| {
+            generic_program(r).is_some()
+                || (!r.kind.contains("track")
+                    && matches!(
+                        scheme_name(r.validator.name(), &r.kind),
+                        "card"
+                            | "luhn"
+                            | "pl_pesel"
+                            | "ro_cnp"
+                            | "ir_melli"
+                            | "cn_ric"
+                            | "iban"
+                            | "us_ssn"
+                    ))
+        });
+        let originals = rules.rules.clone();
+        for r in &mut rules.rules {
+            if scheme_name(r.validator.name(), &r.kind) != "us_ssn" {
+                r.validator = crate::rules::Validator::None;
+            }
+        }
+        TokenFinder {
+            engine: crate::engine::Engine::new(rules),
+            rules: originals,
+            full: crate::engine::Engine::new(all),
+        }
     }
-    key.reveal(validator, m.kind, matched)
+
+    /// `reveal`'s replacement for one candidate of `engine`: the original
+    /// text when it is a token of `key`, else `None`. An SSN token is a
+    /// valid SSN, so only SSNs found with at least medium confidence (as
+    /// `redact` redacts them by default) are taken for tokens.
+    pub fn reveal_one(
+        &self,
+        key: &super::fpe::FpeKey,
+        m: &Match<'_>,
+        matched: &str,
+    ) -> Option<String> {
+        let rule = self.rules.get(m.rule_index)?;
+        let name = super::fpe::scheme_name(rule.validator.name(), &rule.kind);
+        if name == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
+            return None;
+        }
+        let reported = |t: &str| super::fpe::token_reported(&self.full, t);
+        key.reveal_match(rule, m.kind, matched, &reported)
+    }
 }

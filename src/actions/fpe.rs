@@ -720,6 +720,340 @@ impl Scheme {
     }
 }
 
+/// Every character a check position may hold when `reveal` looks for the
+/// original's check value(s).
+const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const DIGITS: &[u8] = b"0123456789";
+const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Most check positions the generic scheme handles: the original's check
+/// values are found by trying every combination (36^2 at most).
+const MAX_CHECKS: usize = 2;
+
+/// Whether a rule's token is made by the generic scheme: a rule written in
+/// the checksum language (`validate: checks:`) whose kind has no scheme of
+/// its own (the regional packs, user rules). Returns its program and the
+/// characters its regex keeps in the compact value.
+pub fn generic_program(rule: &crate::rules::Rule) -> Option<(&Program, &[u8])> {
+    use crate::rules::{Matcher, Validator};
+    let Validator::Checks(program) = &rule.validator else {
+        return None;
+    };
+    if scheme_name("checks", &rule.kind) != "checks" || rule.kind.contains("track") {
+        return None;
+    }
+    let keep: &[u8] = match &rule.matcher {
+        Matcher::Regex(r) => &r.keep,
+        _ => &[],
+    };
+    Some((program, keep))
+}
+
+use crate::rules::program::Program;
+
+/// Whether a loaded rule would report the text `t` (a token candidate, in
+/// isolation): found at medium confidence or above, or found at all by a
+/// rule with a check value (which a token can always fail). A rule without
+/// a check value (an SSN, an ITIN) matches every number of its shape: it
+/// may find a token bare at low confidence, as it finds any such number.
+pub fn token_reported(engine: &crate::engine::Engine, t: &str) -> bool {
+    use crate::rules::{Confidence, Validator};
+    engine.find_all(t.as_bytes()).iter().any(|m| {
+        let checkless = match &m.rule.validator {
+            Validator::UsSsn => true,
+            Validator::Checks(p) => p.check_positions(m.value.len()).is_empty(),
+            _ => false,
+        };
+        m.confidence >= Confidence::Medium || !checkless
+    })
+}
+
+/// A match seen both as text ([`Parsed`]) and as the compact value the
+/// rule's program reads.
+struct Aligned {
+    v: Parsed,
+    comp: Vec<u8>,
+    /// Each compact position's index in `v.values`; `None` for a character
+    /// the regex keeps (`+`, `-`), which stays as it is.
+    to_value: Vec<Option<usize>>,
+}
+
+impl Aligned {
+    fn new(matched: &str, keep: &[u8]) -> Option<Aligned> {
+        let v = Parsed::new(matched)?;
+        let (mut comp, mut to_value) = (Vec::new(), Vec::new());
+        let mut k = 0;
+        for (i, &c) in v.chars.iter().enumerate() {
+            if v.at.get(k) == Some(&i) {
+                comp.push(match v.glyph[k] {
+                    Glyph::Digit(_) => b'0' + v.values[k],
+                    Glyph::Letter => v.values[k].to_ascii_uppercase(),
+                });
+                to_value.push(Some(k));
+                k += 1;
+            } else if c.is_ascii() && keep.contains(&(c as u8)) {
+                comp.push(c as u8);
+                to_value.push(None);
+            }
+        }
+        Some(Aligned { v, comp, to_value })
+    }
+
+    /// Writes compact character `c` at compact position `p` (a value
+    /// character): a digit keeps the script it was written in.
+    fn put(&mut self, p: usize, c: u8) {
+        self.comp[p] = c;
+        let Some(k) = self.to_value[p] else { return };
+        if c.is_ascii_digit() {
+            if !matches!(self.v.glyph[k], Glyph::Digit(_)) {
+                self.v.glyph[k] = Glyph::Digit('0' as u32);
+            }
+            self.v.values[k] = c - b'0';
+        } else {
+            self.v.glyph[k] = Glyph::Letter;
+            self.v.values[k] = c;
+        }
+    }
+}
+
+/// The generic scheme of one match: FF1 over every digit that is not a
+/// check value (dates included), letters and separators kept, check
+/// value(s) recomputed.
+struct Generic<'a> {
+    program: &'a Program,
+    kind: &'a str,
+    /// Compact positions of the check values.
+    checks: Vec<usize>,
+    /// Compact positions encrypted, in order.
+    free: Vec<usize>,
+}
+
+impl<'a> Generic<'a> {
+    fn of(program: &'a Program, kind: &'a str, a: &Aligned) -> Option<Generic<'a>> {
+        let n = a.comp.len();
+        let checks = program.check_positions(n);
+        if checks.is_empty()
+            || checks.len() > MAX_CHECKS
+            || checks.iter().any(|&p| a.to_value[p].is_none())
+        {
+            return None;
+        }
+        let free: Vec<usize> = (0..n)
+            .filter(|&p| a.comp[p].is_ascii_digit() && !checks.contains(&p))
+            .collect();
+        (free.len() >= MIN_FREE_DIGITS).then_some(Generic {
+            program,
+            kind,
+            checks,
+            free,
+        })
+    }
+
+    /// The FF1 tweak: the kind and every kept character with its place.
+    fn tweak(&self, a: &Aligned) -> Vec<u8> {
+        let mut t = format!("checks:{}:", self.kind).into_bytes();
+        for (p, &c) in a.comp.iter().enumerate() {
+            if !self.free.contains(&p) && !self.checks.contains(&p) {
+                t.push(p as u8);
+                t.push(c);
+            }
+        }
+        t
+    }
+
+    fn combo(&self, a: &Aligned) -> Vec<u8> {
+        self.checks.iter().map(|&p| a.comp[p]).collect()
+    }
+
+    fn set(&self, a: &mut Aligned, combo: &[u8]) {
+        for (&p, &c) in self.checks.iter().zip(combo) {
+            a.put(p, c);
+        }
+    }
+
+    fn set_free(&self, a: &mut Aligned, digits: &[u8]) {
+        for (&p, &d) in self.free.iter().zip(digits) {
+            a.put(p, b'0' + d);
+        }
+    }
+
+    fn free_digits(&self, a: &Aligned) -> Vec<u8> {
+        self.free.iter().map(|&p| a.comp[p] - b'0').collect()
+    }
+
+    /// Every combination over `alphabets`, in order.
+    fn combos(alphabets: &[&'static [u8]]) -> impl Iterator<Item = Vec<u8>> + use<> {
+        let alphabets = alphabets.to_vec();
+        let total: usize = alphabets.iter().map(|a| a.len()).product();
+        (0..total).map(move |mut i| {
+            let mut c = vec![0u8; alphabets.len()];
+            for (slot, alpha) in c.iter_mut().zip(&alphabets).rev() {
+                *slot = alpha[i % alpha.len()];
+                i /= alpha.len();
+            }
+            c
+        })
+    }
+
+    /// The check values with which the other characters of `a` pass the
+    /// rule, in order: for an original, one (or one per alternative of an
+    /// `any_of`), and `reveal` takes the one whose rank the token carries.
+    fn completions(&self, a: &Aligned) -> Vec<Vec<u8>> {
+        let mut probe = a.comp.clone();
+        Self::combos(&vec![ALNUM; self.checks.len()])
+            .filter(|c| {
+                for (&p, &x) in self.checks.iter().zip(c) {
+                    probe[p] = x;
+                }
+                self.program.accepts(&probe)
+            })
+            .collect()
+    }
+
+    /// The alphabet of each check position: the class of the character
+    /// there (a digit stays a digit, a letter a letter), so a token keeps
+    /// the format and `reveal` sees the classes `protect` used.
+    fn classes(&self, a: &Aligned) -> Vec<&'static [u8]> {
+        self.checks
+            .iter()
+            .map(|&p| {
+                if a.comp[p].is_ascii_digit() {
+                    DIGITS
+                } else {
+                    LETTERS
+                }
+            })
+            .collect()
+    }
+
+    /// The check values a token may carry, in order: combinations of the
+    /// classes starting just after the first one that would make the token
+    /// valid (so token check values are spread as real ones are), keeping
+    /// those with which the token fails its rule and with which no loaded
+    /// rule reports it (`reported`, given the token's text). A token takes
+    /// the one whose rank is the original's among its completions. It
+    /// depends only on the token's other characters.
+    fn token_values<'x>(
+        &'x self,
+        a: &'x Aligned,
+        classes: &[&'static [u8]],
+        reported: &'x dyn Fn(&str) -> bool,
+    ) -> impl Iterator<Item = Vec<u8>> + 'x {
+        let all: Vec<Vec<u8>> = Self::combos(classes).collect();
+        let mut probe = a.comp.clone();
+        let valid = all.iter().position(|c| {
+            for (&p, &x) in self.checks.iter().zip(c) {
+                probe[p] = x;
+            }
+            self.program.accepts(&probe)
+        });
+        let start = valid.map_or(0, |i| i + 1);
+        let n = all.len();
+        let mut probe = Aligned {
+            v: a.v.clone(),
+            comp: a.comp.clone(),
+            to_value: a.to_value.clone(),
+        };
+        (0..n).filter_map(move |k| {
+            let c = &all[(start + k) % n];
+            self.set(&mut probe, c);
+            (!self.program.accepts(&probe.comp) && !reported(&probe.v.render())).then(|| c.clone())
+        })
+    }
+}
+
+impl FpeKey {
+    /// The token of `matched`, a match of `rule` (reported as `kind`, with
+    /// compact value `compact`), or `None` when it has no token: the
+    /// caller masks it. Rules of the checksum language without a scheme
+    /// of their own take the generic scheme; `reported` says whether a
+    /// loaded rule would report a text (a token must not be reported).
+    pub fn protect_match(
+        &self,
+        rule: &crate::rules::Rule,
+        kind: &str,
+        matched: &str,
+        compact: &[u8],
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        match generic_program(rule) {
+            Some((program, keep)) => {
+                self.protect_generic(program, keep, kind, matched, compact, reported)
+            }
+            None => self.protect(rule.validator.name(), kind, matched),
+        }
+    }
+
+    /// The original text of a token of the generic scheme made by
+    /// [`FpeKey::protect_match`] for `rule` (give the same `reported`), or
+    /// `None` when `matched` is not one.
+    pub fn reveal_match(
+        &self,
+        rule: &crate::rules::Rule,
+        kind: &str,
+        matched: &str,
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        match generic_program(rule) {
+            Some((program, keep)) => self.reveal_generic(program, keep, kind, matched, reported),
+            None => self.reveal(rule.validator.name(), kind, matched),
+        }
+    }
+
+    fn protect_generic(
+        &self,
+        program: &Program,
+        keep: &[u8],
+        kind: &str,
+        matched: &str,
+        compact: &[u8],
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut a = Aligned::new(matched, keep)?;
+        if a.comp != compact {
+            return None; // read differently from the engine: mask
+        }
+        let g = Generic::of(program, kind, &a)?;
+        // The original must be one of the completions of its other
+        // characters, and its rank is what the token carries.
+        let original = g.combo(&a);
+        let rank = g
+            .completions(&a)
+            .iter()
+            .position(|c| *c == original)?;
+        let classes = g.classes(&a);
+        let tweak = g.tweak(&a);
+        let enc = self.ff1.encrypt(&tweak, &g.free_digits(&a)).ok()?;
+        g.set_free(&mut a, &enc);
+        let token = g.token_values(&a, &classes, reported).nth(rank)?;
+        g.set(&mut a, &token);
+        Some(a.v.render())
+    }
+
+    fn reveal_generic(
+        &self,
+        program: &Program,
+        keep: &[u8],
+        kind: &str,
+        matched: &str,
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut a = Aligned::new(matched, keep)?;
+        let g = Generic::of(program, kind, &a)?;
+        let token = g.combo(&a);
+        let classes = g.classes(&a);
+        let rank = g
+            .token_values(&a, &classes, reported)
+            .position(|c| c == token)?;
+        let tweak = g.tweak(&a);
+        let dec = self.ff1.decrypt(&tweak, &g.free_digits(&a)).ok()?;
+        g.set_free(&mut a, &dec);
+        let original = g.completions(&a).into_iter().nth(rank)?;
+        g.set(&mut a, &original);
+        Some(a.v.render())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

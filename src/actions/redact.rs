@@ -294,7 +294,12 @@ pub fn replacement(ctx: &RedactCtx<'_>, m: &Match<'_>, matched: &str) -> String 
         // minimum domain, is masked (docs/actions.md).
         RedactStyle::Fpe => ctx
             .fpe
-            .and_then(|key| key.protect(m.rule.validator.name(), m.kind, matched))
+            .and_then(|key| {
+                // A token must not be reported by any loaded rule.
+                let reported = |t: &str| super::fpe::token_reported(ctx.engine, t);
+                m.value
+                    .expose(|compact| key.protect_match(m.rule, m.kind, matched, compact, &reported))
+            })
             .unwrap_or_else(mask),
     }
 }

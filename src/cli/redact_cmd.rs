@@ -541,8 +541,9 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let state = state_dir(&args.stream, &cfg);
     let key = FpeKey::load(&args.fpe_key_file)?;
     let mut sinks = open_sinks(&args.stream, &cfg, state.as_deref())?;
-    let (engine, validators) = crate::actions::filter::token_engine(rules);
-    let path = input_name(&args.stream.input, &engine);
+    let finder = crate::actions::filter::TokenFinder::new(rules);
+    let engine = &finder.engine;
+    let path = input_name(&args.stream.input, engine);
     let mut input = Input::open(&args.stream.input)?;
     let opts = filter_options(&args.stream, &input);
     let mut output = Output::open(args.stream.output.as_deref())?;
@@ -552,7 +553,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let options = cfg.policy.redact.clone();
     let wants = |_: &str, _| true;
     let ctx = RedactCtx {
-        engine: &engine,
+        engine,
         fingerprinter: &fingerprinter,
         options: &options,
         min_confidence: Confidence::Low,
@@ -562,7 +563,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let mut revealed = 0u64;
     let mut rules_seen = std::collections::BTreeSet::new();
     let reveal = |m: &crate::engine::Match<'_>, matched: &str| -> Option<String> {
-        crate::actions::filter::reveal_one(&key, &validators, m, matched)
+        finder.reveal_one(&key, m, matched)
     };
     let result = input.with(|reader, fd| {
         crate::actions::filter::reveal_stream(
