@@ -552,6 +552,9 @@ pub struct TokenFinder {
     rules: Vec<crate::rules::Rule>,
     /// Every loaded rule, validated.
     full: crate::engine::Engine,
+    /// The tokens `redact --token-list` wrote: when given, only these are
+    /// revealed.
+    listed: Option<super::fpe::TokenList>,
 }
 
 impl TokenFinder {
@@ -583,13 +586,29 @@ impl TokenFinder {
             engine: crate::engine::Engine::new(rules),
             rules: originals,
             full: crate::engine::Engine::new(all),
+            listed: None,
         }
     }
 
+    /// Reveals only the tokens in `list` (exact: every other number stays
+    /// byte-identical).
+    pub fn with_list(mut self, list: super::fpe::TokenList) -> TokenFinder {
+        self.listed = Some(list);
+        self
+    }
+
+    /// True when tokens are checked against a token list.
+    pub fn verified(&self) -> bool {
+        self.listed.is_some()
+    }
+
     /// `reveal`'s replacement for one candidate of `engine`: the original
-    /// text when it is a token of `key`, else `None`. An SSN token is a
-    /// valid SSN, so only SSNs found with at least medium confidence (as
-    /// `redact` redacts them by default) are taken for tokens.
+    /// text when it is a token of `key`, else `None`. With a token list,
+    /// only a listed token (MAC of its rule and text) is one. Without, a
+    /// token is recognised by its check value, which about one number in
+    /// ten that was never a token also has; and an SSN token is a valid
+    /// SSN, so only SSNs found with at least medium confidence (as `redact`
+    /// redacts them by default) are taken for tokens.
     pub fn reveal_one(
         &self,
         key: &super::fpe::FpeKey,
@@ -597,9 +616,18 @@ impl TokenFinder {
         matched: &str,
     ) -> Option<String> {
         let rule = self.rules.get(m.rule_index)?;
-        let name = super::fpe::scheme_name(rule.validator.name(), &rule.kind);
-        if name == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
-            return None;
+        match &self.listed {
+            Some(list) => {
+                if !list.contains(&key.token_mac(&rule.id, matched)) {
+                    return None;
+                }
+            }
+            None => {
+                let name = super::fpe::scheme_name(rule.validator.name(), &rule.kind);
+                if name == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
+                    return None;
+                }
+            }
         }
         let reported = |t: &str| super::fpe::token_reported(&self.full, t);
         key.reveal_match(rule, m.kind, matched, &reported)

@@ -62,6 +62,21 @@ pub enum FpeError {
     KeyLength,
     #[error("FF1 input of {0} numerals is outside the supported domain")]
     Domain(usize),
+    #[error("{path}: cannot write the token list: {source}")]
+    TokenListWrite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read the token list: {source}")]
+    TokenListRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}: not a token list line (expected 32 hexadecimal characters, as \
+         `leakhound redact --style fpe --token-list` writes)"
+    )]
+    TokenListFormat { path: PathBuf, line: usize },
 }
 
 /// AES of any key size, for FF1 (the NIST samples use all three).
@@ -252,6 +267,16 @@ impl Ff1 {
 /// Never the fingerprint key, never printed.
 pub struct FpeKey {
     ff1: Ff1,
+    /// The key of the token list's MACs, derived from the FPE key.
+    mac_key: [u8; 32],
+    /// Where the MAC of every token made is written (`--token-list`).
+    recorder: Option<std::sync::Mutex<Recorder>>,
+}
+
+impl Drop for FpeKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.mac_key);
+    }
 }
 
 impl fmt::Debug for FpeKey {
@@ -267,8 +292,20 @@ pub const MIN_FREE_DIGITS: usize = 6;
 impl FpeKey {
     /// An FPE key from 32 raw bytes.
     pub fn from_bytes(key: &[u8; 32]) -> FpeKey {
+        let ff1 = Ff1::new(key, 10).expect("a 32-byte key is an AES-256 key");
+        // Two AES blocks of fixed text: a key for the token list's MACs
+        // that tells nothing of the FPE key.
+        let mut mac_key = [0u8; 32];
+        for (i, half) in mac_key.chunks_mut(16).enumerate() {
+            let mut block = *b"leakhound-tokmac";
+            block[15] = b'0' + i as u8;
+            ff1.aes.encrypt(&mut block);
+            half.copy_from_slice(&block);
+        }
         FpeKey {
-            ff1: Ff1::new(key, 10).expect("a 32-byte key is an AES-256 key"),
+            ff1,
+            mac_key,
+            recorder: None,
         }
     }
 
@@ -362,6 +399,169 @@ impl FpeKey {
             scheme.set_dependent(&mut v, dep);
         }
         Some(v.render())
+    }
+}
+
+/// A keyed fingerprint of one token: the first 16 bytes of HMAC-SHA256,
+/// under a key derived from the FPE key, of the rule id and the token's
+/// text.
+pub type TokenMac = [u8; 16];
+
+/// The token list being written by `redact --token-list`.
+struct Recorder {
+    path: PathBuf,
+    file: std::fs::File,
+    /// MACs written in this run (cleared when large: a repeat is harmless).
+    seen: std::collections::HashSet<TokenMac>,
+    written: u64,
+    error: Option<std::io::Error>,
+}
+
+/// Most MACs a recorder remembers to skip repeats: 16 MiB or so.
+const RECORDER_SEEN: usize = 1 << 20;
+
+impl FpeKey {
+    /// The keyed fingerprint of a token made for the rule `rule_id`.
+    pub fn token_mac(&self, rule_id: &str, token: &str) -> TokenMac {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.mac_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"leakhound fpe token v1\0");
+        mac.update(rule_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(token.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    /// From now on, appends the MAC of every token made to `path` (created
+    /// with mode 0600 if missing), one per line in hexadecimal: what
+    /// `reveal --tokens` needs to reverse only real tokens.
+    pub fn record_tokens(&mut self, path: &Path) -> Result<(), FpeError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let err = |source| FpeError::TokenListWrite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        if file.metadata().map_err(err)?.len() == 0 {
+            file.write_all(b"# leakhound fpe token list v1: keyed MACs of FPE tokens\n")
+                .map_err(err)?;
+        }
+        self.recorder = Some(std::sync::Mutex::new(Recorder {
+            path: path.to_path_buf(),
+            file,
+            seen: std::collections::HashSet::new(),
+            written: 0,
+            error: None,
+        }));
+        Ok(())
+    }
+
+    /// Makes the token list durable: the number of MACs written, or the
+    /// first error met while writing it (the caller must not put an output
+    /// in place whose tokens are not all listed).
+    pub fn finish_tokens(&self) -> Result<u64, FpeError> {
+        let Some(rec) = &self.recorder else {
+            return Ok(0);
+        };
+        let mut rec = rec.lock().unwrap_or_else(|p| p.into_inner());
+        let path = rec.path.clone();
+        if let Some(source) = rec.error.take() {
+            return Err(FpeError::TokenListWrite { path, source });
+        }
+        rec.file
+            .sync_all()
+            .map_err(|source| FpeError::TokenListWrite { path, source })?;
+        Ok(rec.written)
+    }
+
+    fn record(&self, rule_id: &str, token: &str) {
+        use std::io::Write;
+        let Some(rec) = &self.recorder else { return };
+        let mac = self.token_mac(rule_id, token);
+        let mut rec = rec.lock().unwrap_or_else(|p| p.into_inner());
+        if rec.error.is_some() || rec.seen.contains(&mac) {
+            return;
+        }
+        if rec.seen.len() >= RECORDER_SEEN {
+            rec.seen.clear();
+        }
+        rec.seen.insert(mac);
+        let mut line = hex_of(&mac);
+        line.push('\n');
+        // One write per line on an append-only file: a crash leaves every
+        // line written whole.
+        match rec.file.write_all(line.as_bytes()) {
+            Ok(()) => rec.written += 1,
+            Err(e) => rec.error = Some(e),
+        }
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The tokens `redact --token-list` wrote, read back by `reveal --tokens`:
+/// only a number whose MAC is listed is a token.
+#[derive(Debug, Default)]
+pub struct TokenList {
+    macs: std::collections::HashSet<TokenMac>,
+}
+
+impl TokenList {
+    pub fn load(path: &Path) -> Result<TokenList, FpeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FpeError::TokenListRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut macs = std::collections::HashSet::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || FpeError::TokenListFormat {
+                path: path.to_path_buf(),
+                line: i + 1,
+            };
+            if line.len() != 32 {
+                return Err(bad());
+            }
+            let mut mac = [0u8; 16];
+            for (k, slot) in mac.iter_mut().enumerate() {
+                *slot = line
+                    .get(2 * k..2 * k + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(bad)?;
+            }
+            macs.insert(mac);
+        }
+        Ok(TokenList { macs })
+    }
+
+    /// True when `mac` is listed.
+    pub fn contains(&self, mac: &TokenMac) -> bool {
+        self.macs.contains(mac)
+    }
+
+    /// How many tokens are listed.
+    pub fn len(&self) -> usize {
+        self.macs.len()
+    }
+
+    /// True when none is.
+    pub fn is_empty(&self) -> bool {
+        self.macs.is_empty()
     }
 }
 
@@ -730,11 +930,33 @@ const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// values are found by trying every combination (36^2 at most).
 const MAX_CHECKS: usize = 2;
 
+/// A rule as the generic scheme sees it.
+#[derive(Clone, Copy)]
+pub struct GenericRule<'r> {
+    program: &'r Program,
+    /// Characters its regex keeps in the compact value.
+    keep: &'r [u8],
+    /// Its regex and capture group: a token must still be taken by it, so
+    /// that `reveal` finds it where `redact` wrote it.
+    regex: Option<(&'r regex::bytes::Regex, usize)>,
+}
+
+impl GenericRule<'_> {
+    /// True when the rule's matcher takes `text` whole.
+    fn takes(&self, text: &str) -> bool {
+        let Some((re, group)) = self.regex else {
+            return true;
+        };
+        re.captures(text.as_bytes())
+            .and_then(|c| c.get(group))
+            .is_some_and(|m| m.start() == 0 && m.end() == text.len())
+    }
+}
+
 /// Whether a rule's token is made by the generic scheme: a rule written in
 /// the checksum language (`validate: checks:`) whose kind has no scheme of
-/// its own (the regional packs, user rules). Returns its program and the
-/// characters its regex keeps in the compact value.
-pub fn generic_program(rule: &crate::rules::Rule) -> Option<(&Program, &[u8])> {
+/// its own (the regional packs, user rules).
+pub fn generic_program(rule: &crate::rules::Rule) -> Option<GenericRule<'_>> {
     use crate::rules::{Matcher, Validator};
     let Validator::Checks(program) = &rule.validator else {
         return None;
@@ -742,12 +964,21 @@ pub fn generic_program(rule: &crate::rules::Rule) -> Option<(&Program, &[u8])> {
     if scheme_name("checks", &rule.kind) != "checks" || rule.kind.contains("track") {
         return None;
     }
-    let keep: &[u8] = match &rule.matcher {
-        Matcher::Regex(r) => &r.keep,
-        _ => &[],
+    let (keep, regex): (&[u8], _) = match &rule.matcher {
+        Matcher::Regex(r) => (&r.keep, Some((&r.regex, r.group))),
+        _ => (&[], None),
     };
-    Some((program, keep))
+    Some(GenericRule {
+        program,
+        keep,
+        regex,
+    })
 }
+
+/// Most FF1 steps of a cycle-walk back into the numbers a rule's regex
+/// takes (a Swedish personnummer of 12 digits starts with 18, 19 or 20:
+/// 33 steps on average).
+const MAX_WALK: usize = 10_000;
 
 use crate::rules::program::Program;
 
@@ -821,6 +1052,7 @@ impl Aligned {
 /// value(s) recomputed.
 struct Generic<'a> {
     program: &'a Program,
+    rule: GenericRule<'a>,
     kind: &'a str,
     /// Compact positions of the check values.
     checks: Vec<usize>,
@@ -829,7 +1061,8 @@ struct Generic<'a> {
 }
 
 impl<'a> Generic<'a> {
-    fn of(program: &'a Program, kind: &'a str, a: &Aligned) -> Option<Generic<'a>> {
+    fn of(rule: GenericRule<'a>, kind: &'a str, a: &Aligned) -> Option<Generic<'a>> {
+        let program = rule.program;
         let n = a.comp.len();
         let checks = program.check_positions(n);
         if checks.is_empty()
@@ -843,6 +1076,7 @@ impl<'a> Generic<'a> {
             .collect();
         (free.len() >= MIN_FREE_DIGITS).then_some(Generic {
             program,
+            rule,
             kind,
             checks,
             free,
@@ -910,6 +1144,24 @@ impl<'a> Generic<'a> {
             .collect()
     }
 
+    /// Whether the encrypted digits of `a` are in the cycle-walk's domain:
+    /// the rule's regex takes the text with each check value set to the
+    /// first of its class (so the domain does not depend on the check
+    /// values, which `reveal` does not know yet).
+    fn in_domain(&self, a: &Aligned, classes: &[&'static [u8]]) -> bool {
+        if self.rule.regex.is_none() {
+            return true;
+        }
+        let mut probe = Aligned {
+            v: a.v.clone(),
+            comp: a.comp.clone(),
+            to_value: a.to_value.clone(),
+        };
+        let first: Vec<u8> = classes.iter().map(|c| c[0]).collect();
+        self.set(&mut probe, &first);
+        self.rule.takes(&probe.v.render())
+    }
+
     /// The alphabet of each check position: the class of the character
     /// there (a digit stays a digit, a letter a letter), so a token keeps
     /// the format and `reveal` sees the classes `protect` used.
@@ -957,7 +1209,9 @@ impl<'a> Generic<'a> {
         (0..n).filter_map(move |k| {
             let c = &all[(start + k) % n];
             self.set(&mut probe, c);
-            (!self.program.accepts(&probe.comp) && !reported(&probe.v.render())).then(|| c.clone())
+            let text = probe.v.render();
+            (!self.program.accepts(&probe.comp) && self.rule.takes(&text) && !reported(&text))
+                .then(|| c.clone())
         })
     }
 }
@@ -976,12 +1230,12 @@ impl FpeKey {
         compact: &[u8],
         reported: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
-        match generic_program(rule) {
-            Some((program, keep)) => {
-                self.protect_generic(program, keep, kind, matched, compact, reported)
-            }
+        let token = match generic_program(rule) {
+            Some(g) => self.protect_generic(g, kind, matched, compact, reported),
             None => self.protect(rule.validator.name(), kind, matched),
-        }
+        }?;
+        self.record(&rule.id, &token);
+        Some(token)
     }
 
     /// The original text of a token of the generic scheme made by
@@ -995,25 +1249,24 @@ impl FpeKey {
         reported: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
         match generic_program(rule) {
-            Some((program, keep)) => self.reveal_generic(program, keep, kind, matched, reported),
+            Some(g) => self.reveal_generic(g, kind, matched, reported),
             None => self.reveal(rule.validator.name(), kind, matched),
         }
     }
 
     fn protect_generic(
         &self,
-        program: &Program,
-        keep: &[u8],
+        rule: GenericRule<'_>,
         kind: &str,
         matched: &str,
         compact: &[u8],
         reported: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
-        let mut a = Aligned::new(matched, keep)?;
+        let mut a = Aligned::new(matched, rule.keep)?;
         if a.comp != compact {
             return None; // read differently from the engine: mask
         }
-        let g = Generic::of(program, kind, &a)?;
+        let g = Generic::of(rule, kind, &a)?;
         // The original must be one of the completions of its other
         // characters, and its rank is what the token carries.
         let original = g.combo(&a);
@@ -1022,35 +1275,49 @@ impl FpeKey {
             .iter()
             .position(|c| *c == original)?;
         let classes = g.classes(&a);
+        if !g.in_domain(&a, &classes) {
+            return None;
+        }
         let tweak = g.tweak(&a);
-        let enc = self.ff1.encrypt(&tweak, &g.free_digits(&a)).ok()?;
-        g.set_free(&mut a, &enc);
-        let token = g.token_values(&a, &classes, reported).nth(rank)?;
-        g.set(&mut a, &token);
-        Some(a.v.render())
+        let mut enc = g.free_digits(&a);
+        for _ in 0..MAX_WALK {
+            enc = self.ff1.encrypt(&tweak, &enc).ok()?;
+            g.set_free(&mut a, &enc);
+            if g.in_domain(&a, &classes) {
+                let token = g.token_values(&a, &classes, reported).nth(rank)?;
+                g.set(&mut a, &token);
+                return Some(a.v.render());
+            }
+        }
+        None
     }
 
     fn reveal_generic(
         &self,
-        program: &Program,
-        keep: &[u8],
+        rule: GenericRule<'_>,
         kind: &str,
         matched: &str,
         reported: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
-        let mut a = Aligned::new(matched, keep)?;
-        let g = Generic::of(program, kind, &a)?;
+        let mut a = Aligned::new(matched, rule.keep)?;
+        let g = Generic::of(rule, kind, &a)?;
         let token = g.combo(&a);
         let classes = g.classes(&a);
         let rank = g
             .token_values(&a, &classes, reported)
             .position(|c| c == token)?;
         let tweak = g.tweak(&a);
-        let dec = self.ff1.decrypt(&tweak, &g.free_digits(&a)).ok()?;
-        g.set_free(&mut a, &dec);
-        let original = g.completions(&a).into_iter().nth(rank)?;
-        g.set(&mut a, &original);
-        Some(a.v.render())
+        let mut dec = g.free_digits(&a);
+        for _ in 0..MAX_WALK {
+            dec = self.ff1.decrypt(&tweak, &dec).ok()?;
+            g.set_free(&mut a, &dec);
+            if g.in_domain(&a, &classes) {
+                let original = g.completions(&a).into_iter().nth(rank)?;
+                g.set(&mut a, &original);
+                return Some(a.v.render());
+            }
+        }
+        None
     }
 }
 
