@@ -493,3 +493,71 @@ fn d1_regional_kinds_get_reversible_tokens_in_every_written_form() {
     failures.truncate(40);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Item 2 of issue 15's leftovers: `reveal` must not alter numbers that
+/// never were tokens. A text holds real tokens (a card, a PESEL, a Dutch
+/// BSN, a Finnish HETU) and, in the same shapes and next to the same
+/// keywords, every check-digit variant of numbers that were never
+/// redacted. Without the token list, some of those are "revealed" into
+/// other numbers (the old behaviour, which the CLI now warns about); with
+/// the list `redact` wrote, only the tokens change and every other line
+/// stays byte-identical.
+#[test]
+fn d2_reveal_with_token_list_changes_only_tokens() {
+    let all = RuleSet::builtin_all().unwrap();
+    let engine = Engine::new(all.clone());
+    let fp = Fingerprinter::with_key(&[1; 32], KeySource::Ephemeral);
+    let options = Redact {
+        style: RedactStyle::Fpe,
+        ..Redact::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("tokens");
+    let mut key = FpeKey::from_bytes(&[9; 32]);
+    key.record_tokens(&list).unwrap();
+    let originals = "card 4111 1111 1111 1111 paid\n\
+                     PESEL 44051401359 ok\n\
+                     bsn 111222333 ok\n\
+                     henkilötunnus 131052-308T ok\n";
+    let (tokens_text, n) = redact_with(&engine, &fp, &options, &key, originals.as_bytes());
+    assert_eq!(n, 4, "{}", String::from_utf8_lossy(&tokens_text));
+    let tokens_text = String::from_utf8(tokens_text).unwrap();
+    assert!(!tokens_text.contains('*'), "all four tokenised: {tokens_text}");
+    key.finish_tokens().unwrap();
+    // Decoys: every last digit of numbers of the same shapes.
+    let mut decoys = String::new();
+    for base in ["4000 1234 5678 901", "5300 9876 5432 123"] {
+        for d in 0..10 {
+            decoys.push_str(&format!("card {base}{d} paid\n"));
+        }
+    }
+    for base in ["8203150123", "9107221987", "7512013456"] {
+        for d in 0..10 {
+            decoys.push_str(&format!("PESEL {base}{d} ok\n"));
+        }
+    }
+    for base in ["12345678", "87654321"] {
+        for d in 0..10 {
+            decoys.push_str(&format!("bsn {base}{d} ok\n"));
+        }
+    }
+    let input = format!("{tokens_text}{decoys}");
+
+    let unverified = TokenFinder::new(all.clone());
+    let back = String::from_utf8(reveal_with(&unverified, &fp, &options, &key, input.as_bytes()))
+        .unwrap();
+    assert!(back.starts_with(originals), "{back}");
+    let changed = back[originals.len()..]
+        .lines()
+        .zip(decoys.lines())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        changed > 0,
+        "without the list some decoys are expected to change (the defect)"
+    );
+
+    let verified = TokenFinder::new(all).with_list(TokenList::load(&list).unwrap());
+    let back = reveal_with(&verified, &fp, &options, &key, input.as_bytes());
+    assert_eq!(String::from_utf8(back).unwrap(), format!("{originals}{decoys}"));
+}

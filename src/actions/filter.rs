@@ -417,6 +417,10 @@ impl Filter<'_, '_> {
                 }
                 Flow::Continue(())
             });
+        // The engine reports a window's matches rule by rule (a regex
+        // rule's after a digit rule's later in the text): splice, the line
+        // count and "the first one covers the rest" need them by position.
+        matches.sort_by_key(|m| m.start);
         // Reveal: only the candidates that are tokens.
         let mut revealed: Vec<String> = Vec::new();
         if let Replace::Reveal(reveal) = self.replace {

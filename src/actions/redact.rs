@@ -249,12 +249,14 @@ pub fn redact_bytes(
     original: &[u8],
 ) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
     let decoded = decode(original)?;
-    let matches: Vec<Match<'_>> = ctx
+    let mut matches: Vec<Match<'_>> = ctx
         .engine
         .find_all(&decoded.text)
         .into_iter()
         .filter(|m| m.confidence >= ctx.min_confidence && (ctx.wants)(&m.rule.id, m.severity))
         .collect();
+    // `splice` needs them by position; the engine gives them rule by rule.
+    matches.sort_by_key(|m| m.start);
     if matches.is_empty() {
         return Ok(None);
     }
