@@ -665,3 +665,83 @@ fn d2_reveal_tokens_list_through_the_binary() {
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty() && err.contains("--style fpe"), "{err}");
 }
+
+/// Item 3 of issue 15's leftovers: `fpe-key init --recipient age1...`
+/// writes `<state_dir>/fpe.key.age` (mode 0600, no clear key, not twice);
+/// `redact` and `reveal` read it with `--identity` (an identity file others
+/// may read is refused), a wrong identity is a clear error, and without
+/// one `--style fpe` says what to give. The key never shows in any output.
+#[test]
+fn d3_age_encrypted_key_in_the_state_dir() {
+    use age::secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let id = age::x25519::Identity::generate();
+    let id_file = dir.path().join("me.age");
+    std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&id_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let recipient = id.to_public().to_string();
+    let init = |state: &Path| {
+        cmd(state)
+            .args(["fpe-key", "init", "--recipient", &recipient])
+            .output()
+            .unwrap()
+    };
+    let out = init(&state);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key_path = state.join("fpe.key.age");
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let stored = std::fs::read(&key_path).unwrap();
+    assert!(stored.starts_with(b"age-encryption.org/v1"), "not age");
+    // Not replaced: tokens made with it must stay revealable.
+    let again = init(&state);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already there"));
+    assert_eq!(std::fs::read(&key_path).unwrap(), stored);
+
+    let input = format!("card {CARD}\nPESEL 44051401359\n");
+    let id_arg = id_file.to_str().unwrap();
+    let (code, tokens, err) = run(
+        &state,
+        &["redact", "--style", "fpe", "--identity", id_arg, "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let tokens = String::from_utf8(tokens).unwrap();
+    assert_ne!(tokens, input);
+    assert!(!tokens.contains('*'), "tokenised, not masked: {tokens}");
+    let (code, back, err) = run(
+        &state,
+        &["reveal", "--identity", id_arg, "-"],
+        tokens.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8(back).unwrap(), input);
+    // Without an identity: told what to give.
+    let (code, out, err) = run(&state, &["redact", "--style", "fpe", "-"], input.as_bytes());
+    assert_eq!(code, 2);
+    assert!(out.is_empty() && err.contains("--identity"), "{err}");
+    // A wrong identity cannot decrypt it.
+    let other = age::x25519::Identity::generate();
+    let other_file = dir.path().join("other.age");
+    std::fs::write(&other_file, format!("{}\n", other.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&other_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = run(
+        &state,
+        &["reveal", "--identity", other_file.to_str().unwrap(), "-"],
+        tokens.as_bytes(),
+    );
+    assert_eq!(code, 2);
+    assert!(out.is_empty() && err.contains("cannot decrypt the FPE key"), "{err}");
+    // An identity others may read is refused.
+    std::fs::set_permissions(&id_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(
+        &state,
+        &["reveal", "--identity", id_arg, "-"],
+        tokens.as_bytes(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+}

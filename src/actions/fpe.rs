@@ -77,7 +77,46 @@ pub enum FpeError {
          `leakhound redact --style fpe --token-list` writes)"
     )]
     TokenListFormat { path: PathBuf, line: usize },
+    #[error("{path}: cannot read the age identity file: {source}")]
+    IdentityRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: the age identity file is readable or writable by others (mode {mode:o}): \
+         run `chmod 600` on it"
+    )]
+    IdentityPermissions { path: PathBuf, mode: u32 },
+    #[error("{path}: no age X25519 identity (AGE-SECRET-KEY-1...) in the file")]
+    NoIdentity { path: PathBuf },
+    #[error(
+        "{path}: cannot decrypt the FPE key: {message} (give the identity of one of the \
+         recipients `leakhound fpe-key init` named)"
+    )]
+    Decrypt { path: PathBuf, message: String },
+    #[error("{path}: cannot write the FPE key: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: an FPE key is already there: tokens made with it could not be revealed \
+         with a new one; move it away first if you really mean to replace it"
+    )]
+    Exists { path: PathBuf },
+    #[error("no recipient: `fpe-key init` needs at least one --recipient age1...")]
+    NoRecipient,
+    #[error("cannot encrypt the FPE key: {0}")]
+    Encrypt(String),
+    #[error(
+        "{path} is age-encrypted: give the identity that decrypts it (--identity FILE), \
+         or a plain key with --fpe-key-file"
+    )]
+    NeedsIdentity { path: PathBuf },
 }
+
+/// The name of the age-encrypted FPE key in the state directory.
+pub const AGE_KEY_FILE: &str = "fpe.key.age";
 
 /// AES of any key size, for FF1 (the NIST samples use all three).
 enum Aes {
@@ -337,6 +376,143 @@ impl FpeKey {
             None => Err(FpeError::Format {
                 path: path.to_path_buf(),
             }),
+        }
+    }
+
+    /// Makes a new random key, encrypts it with age to `recipients`, and
+    /// writes it to `<state_dir>/fpe.key.age` (mode 0600; written to a
+    /// temporary file, fsynced, then renamed, so a crash leaves no half
+    /// key). Refuses to replace a key that is there. The key itself is
+    /// never written in clear, printed or returned.
+    pub fn init_age(
+        state_dir: &Path,
+        recipients: &[age::x25519::Recipient],
+    ) -> Result<PathBuf, FpeError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if recipients.is_empty() {
+            return Err(FpeError::NoRecipient);
+        }
+        let path = state_dir.join(AGE_KEY_FILE);
+        if path.exists() {
+            return Err(FpeError::Exists { path });
+        }
+        let werr = |source| FpeError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(state_dir).map_err(werr)?;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut key[..]).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+        let tmp = state_dir.join(format!(".{AGE_KEY_FILE}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&tmp)
+                .map_err(werr)?;
+            let enc =
+                age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                    .map_err(|e| FpeError::Encrypt(e.to_string()))?;
+            let mut w = enc.wrap_output(&mut file).map_err(werr)?;
+            w.write_all(&key[..]).map_err(werr)?;
+            w.finish().map_err(werr)?;
+            file.sync_all().map_err(werr)?;
+            // No replace: a key that appeared meanwhile wins.
+            std::fs::hard_link(&tmp, &path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    FpeError::Exists { path: path.clone() }
+                } else {
+                    werr(e)
+                }
+            })?;
+            if let Ok(dir) = std::fs::File::open(state_dir) {
+                let _ = dir.sync_all();
+            }
+            Ok(path.clone())
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+
+    /// Reads an age-encrypted key (`fpe-key init`) with the identities of
+    /// `identity` (an age identity file only its owner may read).
+    pub fn load_age(path: &Path, identity: &Path) -> Result<FpeKey, FpeError> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let ierr = |source| FpeError::IdentityRead {
+            path: identity.to_path_buf(),
+            source,
+        };
+        let mode = std::fs::metadata(identity).map_err(ierr)?.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(FpeError::IdentityPermissions {
+                path: identity.to_path_buf(),
+                mode,
+            });
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(identity).map_err(ierr)?);
+        let ids: Vec<age::x25519::Identity> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        if ids.is_empty() {
+            return Err(FpeError::NoIdentity {
+                path: identity.to_path_buf(),
+            });
+        }
+        let read = |source| FpeError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read)?;
+        let dec_err = |e: &dyn std::fmt::Display| FpeError::Decrypt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let d = age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| dec_err(&e))?;
+        let mut r = d
+            .decrypt(ids.iter().map(|i| i as &dyn age::Identity))
+            .map_err(|e| dec_err(&e))?;
+        let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(64));
+        r.by_ref()
+            .take(128)
+            .read_to_end(&mut raw)
+            .map_err(|e| dec_err(&e))?;
+        match parse_key(&raw) {
+            Some(k) => {
+                let k = zeroize::Zeroizing::new(k);
+                Ok(FpeKey::from_bytes(&k))
+            }
+            None => Err(FpeError::Format {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    /// The key for a command: `key_file` when given; else the age-encrypted
+    /// key of `state_dir` (which needs `identity`); else `None`.
+    pub fn resolve(
+        key_file: Option<&Path>,
+        identity: Option<&Path>,
+        state_dir: Option<&Path>,
+    ) -> Result<Option<FpeKey>, FpeError> {
+        if let Some(k) = key_file {
+            return FpeKey::load(k).map(Some);
+        }
+        let Some(age_file) = state_dir.map(|d| d.join(AGE_KEY_FILE)) else {
+            return Ok(None);
+        };
+        if !age_file.exists() {
+            return Ok(None);
+        }
+        match identity {
+            Some(id) => FpeKey::load_age(&age_file, id).map(Some),
+            None => Err(FpeError::NeedsIdentity { path: age_file }),
         }
     }
 

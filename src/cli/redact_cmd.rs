@@ -95,9 +95,15 @@ pub struct RedactArgs {
     pub style: Style,
 
     /// The FF1 key for `--style fpe`: 32 bytes or 64 hex characters, in a
-    /// file only its owner can read. Never the fingerprint key.
+    /// file only its owner can read. Never the fingerprint key. Without
+    /// it, the age-encrypted key of the state directory (`leakhound
+    /// fpe-key init`) is read with `--identity`.
     #[arg(long, value_name = "FILE")]
     pub fpe_key_file: Option<PathBuf>,
+
+    /// The age identity file that decrypts `<state_dir>/fpe.key.age`.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 
     #[command(flatten)]
     pub rules: RulesArg,
@@ -133,9 +139,14 @@ pub struct RevealArgs {
     #[command(flatten)]
     pub stream: StreamArgs,
 
-    /// The FF1 key the tokens were made with.
-    #[arg(long, value_name = "FILE", required = true)]
-    pub fpe_key_file: PathBuf,
+    /// The FF1 key the tokens were made with (or the age-encrypted key of
+    /// the state directory, with `--identity`).
+    #[arg(long, value_name = "FILE")]
+    pub fpe_key_file: Option<PathBuf>,
+
+    /// The age identity file that decrypts `<state_dir>/fpe.key.age`.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 
     /// The token list `redact --token-list` wrote: only the numbers listed
     /// there are turned back (exact). Without it, a token is recognised by
@@ -171,6 +182,11 @@ pub fn run_reveal(args: RevealArgs, config_path: Option<&Path>) -> Exit {
         }
     }
 }
+
+/// Where an FPE key may come from, for error messages.
+const NO_KEY: &str = "--fpe-key-file FILE (32 random bytes, mode 600; never the fingerprint \
+     key), or an age-encrypted key in the state directory (`leakhound fpe-key init \
+     --recipient age1...`) with --identity FILE";
 
 fn load_config(config_path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(match config::resolve_path(config_path, false) {
@@ -400,14 +416,18 @@ fn redact_inner(args: RedactArgs, config_path: Option<&Path>) -> anyhow::Result<
     let state = state_dir(&args.stream, &cfg);
     let fingerprinter =
         Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state.as_deref())?;
-    let fpe = match (&args.style, &args.fpe_key_file) {
-        (Style::Fpe, None) => anyhow::bail!(
-            "--style fpe needs --fpe-key-file FILE (32 random bytes, mode 600; never the \
-             fingerprint key)"
-        ),
-        (_, Some(path)) => Some(FpeKey::load(path)?),
-        (_, None) => None,
+    let fpe = if matches!(args.style, Style::Fpe) || args.fpe_key_file.is_some() {
+        FpeKey::resolve(
+            args.fpe_key_file.as_deref(),
+            args.identity.as_deref(),
+            state.as_deref(),
+        )?
+    } else {
+        None
     };
+    if matches!(args.style, Style::Fpe) && fpe.is_none() {
+        anyhow::bail!("--style fpe needs a key: {NO_KEY}");
+    }
     let mut fpe = fpe;
     if let Some(list) = &args.token_list {
         match (&args.style, fpe.as_mut()) {
@@ -565,7 +585,14 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
         Err(exit) => return Ok(exit),
     };
     let state = state_dir(&args.stream, &cfg);
-    let key = FpeKey::load(&args.fpe_key_file)?;
+    let Some(key) = FpeKey::resolve(
+        args.fpe_key_file.as_deref(),
+        args.identity.as_deref(),
+        state.as_deref(),
+    )?
+    else {
+        anyhow::bail!("reveal needs the key the tokens were made with: {NO_KEY}");
+    };
     let mut sinks = open_sinks(&args.stream, &cfg, state.as_deref())?;
     let mut finder = crate::actions::filter::TokenFinder::new(rules);
     if let Some(list) = &args.tokens {
