@@ -412,7 +412,10 @@ fn d1_regional_kinds_get_reversible_tokens_in_every_written_form() {
             continue; // cards and IBANs: the property test above
         }
         let vectors = valid_vectors(kind);
-        assert!(!vectors.is_empty(), "{kind}: no valid vectors in tests/vectors");
+        assert!(
+            !vectors.is_empty(),
+            "{kind}: no valid vectors in tests/vectors"
+        );
         let (mut tokenised, mut masked, mut found) = (0, 0, 0);
         for value in vectors.iter().take(25) {
             let rules: Vec<_> = all.rules.iter().filter(|r| r.kind == kind).collect();
@@ -466,7 +469,9 @@ fn d1_regional_kinds_get_reversible_tokens_in_every_written_form() {
                 }
             }
         }
-        report.push(format!("{kind}: {found} found, {tokenised} tokenised, {masked} masked"));
+        report.push(format!(
+            "{kind}: {found} found, {tokenised} tokenised, {masked} masked"
+        ));
         if found == 0 {
             failures.push(format!("{kind}: no vector was found"));
         } else if MASKED_KINDS.contains(&kind) {
@@ -522,7 +527,10 @@ fn d2_reveal_with_token_list_changes_only_tokens() {
     let (tokens_text, n) = redact_with(&engine, &fp, &options, &key, originals.as_bytes());
     assert_eq!(n, 4, "{}", String::from_utf8_lossy(&tokens_text));
     let tokens_text = String::from_utf8(tokens_text).unwrap();
-    assert!(!tokens_text.contains('*'), "all four tokenised: {tokens_text}");
+    assert!(
+        !tokens_text.contains('*'),
+        "all four tokenised: {tokens_text}"
+    );
     key.finish_tokens().unwrap();
     // Decoys: every last digit of numbers of the same shapes.
     let mut decoys = String::new();
@@ -544,8 +552,14 @@ fn d2_reveal_with_token_list_changes_only_tokens() {
     let input = format!("{tokens_text}{decoys}");
 
     let unverified = TokenFinder::new(all.clone());
-    let back = String::from_utf8(reveal_with(&unverified, &fp, &options, &key, input.as_bytes()))
-        .unwrap();
+    let back = String::from_utf8(reveal_with(
+        &unverified,
+        &fp,
+        &options,
+        &key,
+        input.as_bytes(),
+    ))
+    .unwrap();
     assert!(back.starts_with(originals), "{back}");
     let changed = back[originals.len()..]
         .lines()
@@ -559,5 +573,8 @@ fn d2_reveal_with_token_list_changes_only_tokens() {
 
     let verified = TokenFinder::new(all).with_list(TokenList::load(&list).unwrap());
     let back = reveal_with(&verified, &fp, &options, &key, input.as_bytes());
-    assert_eq!(String::from_utf8(back).unwrap(), format!("{originals}{decoys}"));
+    assert_eq!(
+        String::from_utf8(back).unwrap(),
+        format!("{originals}{decoys}")
+    );
 }

@@ -589,12 +589,22 @@ fn d5_matches_out_of_text_order_neither_panic_nor_leak() {
     std::fs::write(&file, input).unwrap();
     let (code, out, err) = run(
         dir.path(),
-        &["redact", "--rules-pack", "all", "--buffering", "block", file.to_str().unwrap()],
+        &[
+            "redact",
+            "--rules-pack",
+            "all",
+            "--buffering",
+            "block",
+            file.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(code, 0, "{err}");
     let out = String::from_utf8(out).unwrap();
-    assert!(!out.contains("131052-308") && !out.contains("4405140135"), "{out}");
+    assert!(
+        !out.contains("131052-308") && !out.contains("4405140135"),
+        "{out}"
+    );
 }
 
 /// `redact --style fpe --token-list L` then `reveal --tokens L`: only the
@@ -625,12 +635,17 @@ fn d2_reveal_tokens_list_through_the_binary() {
     assert_eq!(code, 0, "{err}");
     let tokens = String::from_utf8(tokens).unwrap();
     let listed = std::fs::read_to_string(&list).unwrap();
-    assert!(!listed.contains("4405140135") && !listed.contains("1111"), "{listed}");
+    assert!(
+        !listed.contains("4405140135") && !listed.contains("1111"),
+        "{listed}"
+    );
     let mode = std::fs::metadata(&list).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let mut decoys = String::new();
     for d in 0..10 {
-        decoys.push_str(&format!("PESEL 8203150123{d}\ncard 4000 1234 5678 901{d}\n"));
+        decoys.push_str(&format!(
+            "PESEL 8203150123{d}\ncard 4000 1234 5678 901{d}\n"
+        ));
     }
     let mixed = format!("{tokens}{decoys}");
     let (code, back, err) = run(
@@ -688,7 +703,11 @@ fn d3_age_encrypted_key_in_the_state_dir() {
             .unwrap()
     };
     let out = init(&state);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key_path = state.join("fpe.key.age");
     let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -725,7 +744,11 @@ fn d3_age_encrypted_key_in_the_state_dir() {
     // A wrong identity cannot decrypt it.
     let other = age::x25519::Identity::generate();
     let other_file = dir.path().join("other.age");
-    std::fs::write(&other_file, format!("{}\n", other.to_string().expose_secret())).unwrap();
+    std::fs::write(
+        &other_file,
+        format!("{}\n", other.to_string().expose_secret()),
+    )
+    .unwrap();
     std::fs::set_permissions(&other_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let (code, out, err) = run(
         &state,
@@ -733,7 +756,10 @@ fn d3_age_encrypted_key_in_the_state_dir() {
         tokens.as_bytes(),
     );
     assert_eq!(code, 2);
-    assert!(out.is_empty() && err.contains("cannot decrypt the FPE key"), "{err}");
+    assert!(
+        out.is_empty() && err.contains("cannot decrypt the FPE key"),
+        "{err}"
+    );
     // An identity others may read is refused.
     std::fs::set_permissions(&id_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, _, err) = run(

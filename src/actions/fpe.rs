@@ -413,9 +413,10 @@ impl FpeKey {
                 .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
                 .open(&tmp)
                 .map_err(werr)?;
-            let enc =
-                age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-                    .map_err(|e| FpeError::Encrypt(e.to_string()))?;
+            let enc = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r as &dyn age::Recipient),
+            )
+            .map_err(|e| FpeError::Encrypt(e.to_string()))?;
             let mut w = enc.wrap_output(&mut file).map_err(werr)?;
             w.write_all(&key[..]).map_err(werr)?;
             w.finish().map_err(werr)?;
@@ -1446,10 +1447,7 @@ impl FpeKey {
         // The original must be one of the completions of its other
         // characters, and its rank is what the token carries.
         let original = g.combo(&a);
-        let rank = g
-            .completions(&a)
-            .iter()
-            .position(|c| *c == original)?;
+        let rank = g.completions(&a).iter().position(|c| *c == original)?;
         let classes = g.classes(&a);
         if !g.in_domain(&a, &classes) {
             return None;

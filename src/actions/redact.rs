@@ -299,8 +299,9 @@ pub fn replacement(ctx: &RedactCtx<'_>, m: &Match<'_>, matched: &str) -> String 
             .and_then(|key| {
                 // A token must not be reported by any loaded rule.
                 let reported = |t: &str| super::fpe::token_reported(ctx.engine, t);
-                m.value
-                    .expose(|compact| key.protect_match(m.rule, m.kind, matched, compact, &reported))
+                m.value.expose(|compact| {
+                    key.protect_match(m.rule, m.kind, matched, compact, &reported)
+                })
             })
             .unwrap_or_else(mask),
     }

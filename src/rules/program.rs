@@ -538,7 +538,11 @@ fn collect_checks(ops: &[Op], len: usize, out: &mut std::collections::BTreeSet<u
     // The positions `over` reads (default: all), last `k` of them.
     let last = |over: &Option<Vec<Span>>, k: usize| -> Vec<usize> {
         let all: Vec<usize> = match over {
-            Some(spans) => spans.iter().filter_map(|s| s.resolve(len)).flatten().collect(),
+            Some(spans) => spans
+                .iter()
+                .filter_map(|s| s.resolve(len))
+                .flatten()
+                .collect(),
             None => (0..len).collect(),
         };
         all[all.len().saturating_sub(k)..].to_vec()
@@ -553,7 +557,9 @@ fn collect_checks(ops: &[Op], len: usize, out: &mut std::collections::BTreeSet<u
         match &op.kind {
             OpKind::Weighted { over, out: o, .. } | OpKind::Number { over, out: o, .. } => {
                 match o {
-                    Out::Char(s, _) | Out::Number(s) => out.extend(s.resolve(len).into_iter().flatten()),
+                    Out::Char(s, _) | Out::Number(s) => {
+                        out.extend(s.resolve(len).into_iter().flatten())
+                    }
                     Out::Expect(_) => out.extend(last(over, 1)),
                 }
             }
