@@ -1618,4 +1618,50 @@ mod tests {
         std::fs::write(&p, format!("{}\n", "ab".repeat(32))).unwrap();
         assert!(FpeKey::load(&p).is_ok());
     }
+
+    #[test]
+    fn token_macs_are_keyed_and_bound_to_the_rule() {
+        let k = key(1);
+        let a = k.token_mac("fi-hetu", "280650-925A");
+        assert_eq!(a, k.token_mac("fi-hetu", "280650-925A"));
+        assert_ne!(a, k.token_mac("se-personnummer", "280650-925A"));
+        assert_ne!(a, k.token_mac("fi-hetu", "280650-925B"));
+        assert_ne!(a, key(2).token_mac("fi-hetu", "280650-925A"));
+    }
+
+    #[test]
+    fn token_list_names_the_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("list");
+        let good = "ab".repeat(16);
+        std::fs::write(&p, format!("# header\n{good}\n\nnot hex\n")).unwrap();
+        let e = TokenList::load(&p).unwrap_err();
+        assert!(matches!(e, FpeError::TokenListFormat { line: 4, .. }), "{e}");
+        std::fs::write(&p, format!("# header\n{good}\n")).unwrap();
+        let l = TokenList::load(&p).unwrap();
+        assert_eq!(l.len(), 1);
+        assert!(l.contains(&[0xab; 16]));
+    }
+
+    /// `check_positions` of shipped programs: one check digit at the end,
+    /// two for a Brazilian CPF, the middle one of an Austrian VNR, none
+    /// for a Danish CPR.
+    #[test]
+    fn check_positions_come_from_the_program() {
+        let rules = crate::rules::RuleSet::builtin_all().unwrap();
+        let positions = |kind: &str, len: usize| -> Vec<usize> {
+            let r = rules.rules.iter().find(|r| r.kind == kind).unwrap();
+            match &r.validator {
+                crate::rules::Validator::Checks(p) => p.check_positions(len),
+                _ => panic!("{kind} is not in the checksum language"),
+            }
+        };
+        assert_eq!(positions("nl_bsn", 9), vec![8]);
+        assert_eq!(positions("br_cpf", 11), vec![9, 10]);
+        assert_eq!(positions("at_vnr", 10), vec![3]);
+        assert_eq!(positions("fr_nir", 15), vec![13, 14]);
+        assert!(positions("dk_cpr", 10).is_empty());
+        assert!(positions("cz_rc", 9).is_empty());
+        assert_eq!(positions("cz_rc", 10), vec![9]);
+    }
 }
