@@ -30,11 +30,29 @@
 //! - US SSN: no check digit, so no mark is possible: the 9 digits are
 //!   encrypted and cycle-walked until they form an issuable SSN again. SSN
 //!   tokens look like SSNs and a scan reports them (documented).
-//! - Any other kind (track data, user rules) has no scheme: the caller
-//!   masks it instead.
+//! - Every other rule written in the checksum language (the regional
+//!   packs, user rules) takes the *generic* scheme, read from its program
+//!   ([`crate::rules::Program::check_positions`]): FF1 over every digit
+//!   that is not a check value (dates included), letters, separators and
+//!   kept characters as the tweak, cycle-walked until the rule's regex
+//!   still takes the token; the check value(s) are the first, after the
+//!   one that would make the token valid, with which the token fails its
+//!   rule and no loaded rule reports it ([`token_reported`]). `reveal`
+//!   decrypts and tries every check value: the original's is the only
+//!   one (of its rank, for an `any_of`) that passes.
+//! - Track data, rules without a check value (`dk_cpr`, `us_itin`,
+//!   `gb_nino`, `in_pan`) and rules outside the checksum language have no
+//!   scheme: the caller masks them instead.
 //!
 //! A number with fewer than 6 digits to encrypt (below NIST's minimum
 //! domain) has no token either and is masked.
+//!
+//! The check value alone cannot tell a token from a number that was never
+//! one: `redact --token-list` records a keyed MAC of every token
+//! ([`FpeKey::token_mac`], [`TokenList`]), and `reveal --tokens` reverses
+//! only those. The key comes from a file ([`FpeKey::load`]) or from an
+//! age-encrypted file in the state directory ([`FpeKey::init_age`],
+//! [`FpeKey::load_age`], [`FpeKey::resolve`]).
 
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
 use std::fmt;
