@@ -644,8 +644,13 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
         action: "revealed".to_string(),
         dry_run: false,
         reason: Some(format!(
-            "FPE tokens turned back into the original numbers by {}{}",
+            "FPE tokens turned back into the original numbers by {}{}{}",
             who(),
+            if finder.verified() {
+                ", verified against a token list"
+            } else {
+                ", unverified (no token list)"
+            },
             if ok { "" } else { " (stopped by an error)" }
         )),
         quarantine_id: None,
