@@ -333,6 +333,28 @@ fn forms(rule: &leakhound::rules::Rule, value: &str) -> Vec<String> {
         // Written with the slash its regex requires: 710319/2745.
         out.push(format!("{}/{}", &value[..6], &value[6..]));
     }
+    // The printed forms the regex rules take (dots, dashes, slashes).
+    let at = |spec: &[(usize, &str)]| -> String {
+        let mut o = String::new();
+        let mut from = 0;
+        for &(to, sep) in spec {
+            o.push_str(&value[from..to]);
+            o.push_str(sep);
+            from = to;
+        }
+        o.push_str(&value[from..]);
+        o
+    };
+    match (rule.kind.as_str(), value.len()) {
+        ("br_cpf", 11) => out.push(at(&[(3, "."), (6, "."), (9, "-")])),
+        ("br_cnpj", 14) => out.push(at(&[(2, "."), (5, "."), (8, "/"), (12, "-")])),
+        ("be_nn", 11) => out.push(at(&[(2, "."), (4, "."), (6, "-"), (9, ".")])),
+        ("es_dni", 9) => out.push(at(&[(2, "."), (5, "."), (8, "-")])),
+        ("es_nie", 9) => out.push(at(&[(1, "-"), (8, "-")])),
+        ("pt_cc", 12) => out.push(at(&[(8, " "), (9, " ")])),
+        ("gb_nino", 9) => out.push(at(&[(2, " "), (4, " "), (6, " "), (8, " ")])),
+        _ => {}
+    }
     if let Matcher::Digits(shape) = &rule.matcher
         && value.bytes().all(|b| b.is_ascii_digit())
     {

@@ -1654,7 +1654,10 @@ mod tests {
         let good = "ab".repeat(16);
         std::fs::write(&p, format!("# header\n{good}\n\nnot hex\n")).unwrap();
         let e = TokenList::load(&p).unwrap_err();
-        assert!(matches!(e, FpeError::TokenListFormat { line: 4, .. }), "{e}");
+        assert!(
+            matches!(e, FpeError::TokenListFormat { line: 4, .. }),
+            "{e}"
+        );
         std::fs::write(&p, format!("# header\n{good}\n")).unwrap();
         let l = TokenList::load(&p).unwrap();
         assert_eq!(l.len(), 1);
