@@ -771,3 +771,68 @@ fn d3_age_encrypted_key_in_the_state_dir() {
     assert!(err.contains("chmod 600"), "{err}");
     assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
 }
+
+/// Item 3, at rest: `policy.redact.fpe_identity_file` makes `--action
+/// redact` (and the daemon, through the same actor) read the age-encrypted
+/// key of the state directory; `reveal --identity` turns the file back.
+#[test]
+fn d3_at_rest_fpe_with_the_age_key_of_the_state_dir() {
+    use age::secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let id = age::x25519::Identity::generate();
+    let id_file = dir.path().join("me.age");
+    std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&id_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = cmd(&state)
+        .args([
+            "fpe-key",
+            "init",
+            "--recipient",
+            &id.to_public().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let text = format!("card {CARD}\nPESEL 44051401359\n");
+    std::fs::write(root.join("a.txt"), &text).unwrap();
+    let cfg = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: {}\npolicy:\n  default: redact\n  fallback: report\n  redact:\n    style: fpe\n    fpe_identity_file: {}\n",
+            state.display(),
+            id_file.display()
+        ),
+    )
+    .unwrap();
+    let out = cmd(&state)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["scan", "--progress", "never", "-f", "jsonl"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("\"action\":\"redacted\"").count(),
+        1,
+        "{stdout}"
+    );
+    let a = std::fs::read_to_string(root.join("a.txt")).unwrap();
+    assert_ne!(a, text);
+    assert!(!a.contains('*'), "tokenised, not masked: {a}");
+    let (code, back, err) = run(
+        &state,
+        &["reveal", "--identity", id_file.to_str().unwrap(), "-"],
+        a.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8(back).unwrap(), text);
+}
