@@ -420,6 +420,10 @@ impl Filter<'_, '_> {
                 }
                 Flow::Continue(())
             });
+        // The engine reports a window's matches rule by rule (a regex
+        // rule's after a digit rule's later in the text): splice, the line
+        // count and "the first one covers the rest" need them by position.
+        matches.sort_by_key(|m| m.start);
         // Reveal: only the candidates that are tokens.
         let mut revealed: Vec<String> = Vec::new();
         if let Replace::Reveal(reveal) = self.replace {
@@ -542,43 +546,97 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-/// The engine `reveal` finds tokens with, and the validator name of each
-/// of its rules (by rule index): the rules that have a token scheme
-/// (`super::fpe`), their checksum dropped since a token fails it on
-/// purpose; SSNs keep theirs (their tokens are valid SSNs).
-pub fn token_engine(mut rules: crate::rules::RuleSet) -> (crate::engine::Engine, Vec<String>) {
-    use super::fpe::scheme_name;
-    rules.rules.retain(|r| {
-        !r.kind.contains("track")
-            && matches!(
-                scheme_name(r.validator.name(), &r.kind),
-                "card" | "luhn" | "pl_pesel" | "ro_cnp" | "ir_melli" | "cn_ric" | "iban" | "us_ssn"
-            )
-    });
-    let mut validators = Vec::new();
-    for r in &mut rules.rules {
-        let scheme = scheme_name(r.validator.name(), &r.kind).to_string();
-        if scheme != "us_ssn" {
-            r.validator = crate::rules::Validator::None;
-        }
-        validators.push(scheme);
-    }
-    (crate::engine::Engine::new(rules), validators)
+/// What `reveal` finds and checks tokens with: the rules that have a token
+/// scheme (`super::fpe`), their checksum dropped since a token fails it on
+/// purpose (SSNs keep theirs: their tokens are valid SSNs), the rules as
+/// loaded, and every loaded rule with its checks (a generic token's check
+/// value is the one no loaded rule reports, so `reveal` must load the same
+/// rules as `redact` did).
+pub struct TokenFinder {
+    /// Finds the token candidates.
+    pub engine: crate::engine::Engine,
+    /// The rules as loaded, by rule index of `engine`.
+    rules: Vec<crate::rules::Rule>,
+    /// Every loaded rule, validated.
+    full: crate::engine::Engine,
+    /// The tokens `redact --token-list` wrote: when given, only these are
+    /// revealed.
+    listed: Option<super::fpe::TokenList>,
 }
 
-/// `reveal`'s replacement for one candidate of [`token_engine`]: the
-/// original text when it is a token of `key`, else `None`. An SSN token
-/// is a valid SSN, so only SSNs found with at least medium confidence (as
-/// `redact` redacts them by default) are taken for tokens.
-pub fn reveal_one(
-    key: &super::fpe::FpeKey,
-    validators: &[String],
-    m: &Match<'_>,
-    matched: &str,
-) -> Option<String> {
-    let validator = validators.get(m.rule_index)?;
-    if validator == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
-        return None;
+impl TokenFinder {
+    pub fn new(all: crate::rules::RuleSet) -> TokenFinder {
+        use super::fpe::{generic_program, scheme_name};
+        let mut rules = all.clone();
+        rules.rules.retain(|r| {
+            generic_program(r).is_some()
+                || (!r.kind.contains("track")
+                    && matches!(
+                        scheme_name(r.validator.name(), &r.kind),
+                        "card"
+                            | "luhn"
+                            | "pl_pesel"
+                            | "ro_cnp"
+                            | "ir_melli"
+                            | "cn_ric"
+                            | "iban"
+                            | "us_ssn"
+                    ))
+        });
+        let originals = rules.rules.clone();
+        for r in &mut rules.rules {
+            if scheme_name(r.validator.name(), &r.kind) != "us_ssn" {
+                r.validator = crate::rules::Validator::None;
+            }
+        }
+        TokenFinder {
+            engine: crate::engine::Engine::new(rules),
+            rules: originals,
+            full: crate::engine::Engine::new(all),
+            listed: None,
+        }
     }
-    key.reveal(validator, m.kind, matched)
+
+    /// Reveals only the tokens in `list` (exact: every other number stays
+    /// byte-identical).
+    pub fn with_list(mut self, list: super::fpe::TokenList) -> TokenFinder {
+        self.listed = Some(list);
+        self
+    }
+
+    /// True when tokens are checked against a token list.
+    pub fn verified(&self) -> bool {
+        self.listed.is_some()
+    }
+
+    /// `reveal`'s replacement for one candidate of `engine`: the original
+    /// text when it is a token of `key`, else `None`. With a token list,
+    /// only a listed token (MAC of its rule and text) is one. Without, a
+    /// token is recognised by its check value, which about one number in
+    /// ten that was never a token also has; and an SSN token is a valid
+    /// SSN, so only SSNs found with at least medium confidence (as `redact`
+    /// redacts them by default) are taken for tokens.
+    pub fn reveal_one(
+        &self,
+        key: &super::fpe::FpeKey,
+        m: &Match<'_>,
+        matched: &str,
+    ) -> Option<String> {
+        let rule = self.rules.get(m.rule_index)?;
+        match &self.listed {
+            Some(list) => {
+                if !list.contains(&key.token_mac(&rule.id, matched)) {
+                    return None;
+                }
+            }
+            None => {
+                let name = super::fpe::scheme_name(rule.validator.name(), &rule.kind);
+                if name == "us_ssn" && m.confidence < crate::rules::Confidence::Medium {
+                    return None;
+                }
+            }
+        }
+        let reported = |t: &str| super::fpe::token_reported(&self.full, t);
+        key.reveal_match(rule, m.kind, matched, &reported)
+    }
 }

@@ -30,11 +30,29 @@
 //! - US SSN: no check digit, so no mark is possible: the 9 digits are
 //!   encrypted and cycle-walked until they form an issuable SSN again. SSN
 //!   tokens look like SSNs and a scan reports them (documented).
-//! - Any other kind (track data, user rules) has no scheme: the caller
-//!   masks it instead.
+//! - Every other rule written in the checksum language (the regional
+//!   packs, user rules) takes the *generic* scheme, read from its program
+//!   ([`crate::rules::Program::check_positions`]): FF1 over every digit
+//!   that is not a check value (dates included), letters, separators and
+//!   kept characters as the tweak, cycle-walked until the rule's regex
+//!   still takes the token; the check value(s) are the first, after the
+//!   one that would make the token valid, with which the token fails its
+//!   rule and no loaded rule reports it ([`token_reported`]). `reveal`
+//!   decrypts and tries every check value: the original's is the only
+//!   one (of its rank, for an `any_of`) that passes.
+//! - Track data, rules without a check value (`dk_cpr`, `us_itin`,
+//!   `gb_nino`, `in_pan`) and rules outside the checksum language have no
+//!   scheme: the caller masks them instead.
 //!
 //! A number with fewer than 6 digits to encrypt (below NIST's minimum
 //! domain) has no token either and is masked.
+//!
+//! The check value alone cannot tell a token from a number that was never
+//! one: `redact --token-list` records a keyed MAC of every token
+//! ([`FpeKey::token_mac`], [`TokenList`]), and `reveal --tokens` reverses
+//! only those. The key comes from a file ([`FpeKey::load`]) or from an
+//! age-encrypted file in the state directory ([`FpeKey::init_age`],
+//! [`FpeKey::load_age`], [`FpeKey::resolve`]).
 
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
 use std::fmt;
@@ -62,7 +80,61 @@ pub enum FpeError {
     KeyLength,
     #[error("FF1 input of {0} numerals is outside the supported domain")]
     Domain(usize),
+    #[error("{path}: cannot write the token list: {source}")]
+    TokenListWrite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read the token list: {source}")]
+    TokenListRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}: not a token list line (expected 32 hexadecimal characters, as \
+         `leakhound redact --style fpe --token-list` writes)"
+    )]
+    TokenListFormat { path: PathBuf, line: usize },
+    #[error("{path}: cannot read the age identity file: {source}")]
+    IdentityRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: the age identity file is readable or writable by others (mode {mode:o}): \
+         run `chmod 600` on it"
+    )]
+    IdentityPermissions { path: PathBuf, mode: u32 },
+    #[error("{path}: no age X25519 identity (AGE-SECRET-KEY-1...) in the file")]
+    NoIdentity { path: PathBuf },
+    #[error(
+        "{path}: cannot decrypt the FPE key: {message} (give the identity of one of the \
+         recipients `leakhound fpe-key init` named)"
+    )]
+    Decrypt { path: PathBuf, message: String },
+    #[error("{path}: cannot write the FPE key: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: an FPE key is already there: tokens made with it could not be revealed \
+         with a new one; move it away first if you really mean to replace it"
+    )]
+    Exists { path: PathBuf },
+    #[error("no recipient: `fpe-key init` needs at least one --recipient age1...")]
+    NoRecipient,
+    #[error("cannot encrypt the FPE key: {0}")]
+    Encrypt(String),
+    #[error(
+        "{path} is age-encrypted: give the identity that decrypts it (--identity FILE), \
+         or a plain key with --fpe-key-file"
+    )]
+    NeedsIdentity { path: PathBuf },
 }
+
+/// The name of the age-encrypted FPE key in the state directory.
+pub const AGE_KEY_FILE: &str = "fpe.key.age";
 
 /// AES of any key size, for FF1 (the NIST samples use all three).
 enum Aes {
@@ -252,6 +324,16 @@ impl Ff1 {
 /// Never the fingerprint key, never printed.
 pub struct FpeKey {
     ff1: Ff1,
+    /// The key of the token list's MACs, derived from the FPE key.
+    mac_key: [u8; 32],
+    /// Where the MAC of every token made is written (`--token-list`).
+    recorder: Option<std::sync::Mutex<Recorder>>,
+}
+
+impl Drop for FpeKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.mac_key);
+    }
 }
 
 impl fmt::Debug for FpeKey {
@@ -267,8 +349,20 @@ pub const MIN_FREE_DIGITS: usize = 6;
 impl FpeKey {
     /// An FPE key from 32 raw bytes.
     pub fn from_bytes(key: &[u8; 32]) -> FpeKey {
+        let ff1 = Ff1::new(key, 10).expect("a 32-byte key is an AES-256 key");
+        // Two AES blocks of fixed text: a key for the token list's MACs
+        // that tells nothing of the FPE key.
+        let mut mac_key = [0u8; 32];
+        for (i, half) in mac_key.chunks_mut(16).enumerate() {
+            let mut block = *b"leakhound-tokmac";
+            block[15] = b'0' + i as u8;
+            ff1.aes.encrypt(&mut block);
+            half.copy_from_slice(&block);
+        }
         FpeKey {
-            ff1: Ff1::new(key, 10).expect("a 32-byte key is an AES-256 key"),
+            ff1,
+            mac_key,
+            recorder: None,
         }
     }
 
@@ -300,6 +394,144 @@ impl FpeKey {
             None => Err(FpeError::Format {
                 path: path.to_path_buf(),
             }),
+        }
+    }
+
+    /// Makes a new random key, encrypts it with age to `recipients`, and
+    /// writes it to `<state_dir>/fpe.key.age` (mode 0600; written to a
+    /// temporary file, fsynced, then renamed, so a crash leaves no half
+    /// key). Refuses to replace a key that is there. The key itself is
+    /// never written in clear, printed or returned.
+    pub fn init_age(
+        state_dir: &Path,
+        recipients: &[age::x25519::Recipient],
+    ) -> Result<PathBuf, FpeError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if recipients.is_empty() {
+            return Err(FpeError::NoRecipient);
+        }
+        let path = state_dir.join(AGE_KEY_FILE);
+        if path.exists() {
+            return Err(FpeError::Exists { path });
+        }
+        let werr = |source| FpeError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(state_dir).map_err(werr)?;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut key[..]).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+        let tmp = state_dir.join(format!(".{AGE_KEY_FILE}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&tmp)
+                .map_err(werr)?;
+            let enc = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r as &dyn age::Recipient),
+            )
+            .map_err(|e| FpeError::Encrypt(e.to_string()))?;
+            let mut w = enc.wrap_output(&mut file).map_err(werr)?;
+            w.write_all(&key[..]).map_err(werr)?;
+            w.finish().map_err(werr)?;
+            file.sync_all().map_err(werr)?;
+            // No replace: a key that appeared meanwhile wins.
+            std::fs::hard_link(&tmp, &path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    FpeError::Exists { path: path.clone() }
+                } else {
+                    werr(e)
+                }
+            })?;
+            if let Ok(dir) = std::fs::File::open(state_dir) {
+                let _ = dir.sync_all();
+            }
+            Ok(path.clone())
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+
+    /// Reads an age-encrypted key (`fpe-key init`) with the identities of
+    /// `identity` (an age identity file only its owner may read).
+    pub fn load_age(path: &Path, identity: &Path) -> Result<FpeKey, FpeError> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let ierr = |source| FpeError::IdentityRead {
+            path: identity.to_path_buf(),
+            source,
+        };
+        let mode = std::fs::metadata(identity).map_err(ierr)?.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(FpeError::IdentityPermissions {
+                path: identity.to_path_buf(),
+                mode,
+            });
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(identity).map_err(ierr)?);
+        let ids: Vec<age::x25519::Identity> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        if ids.is_empty() {
+            return Err(FpeError::NoIdentity {
+                path: identity.to_path_buf(),
+            });
+        }
+        let read = |source| FpeError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read)?;
+        let dec_err = |e: &dyn std::fmt::Display| FpeError::Decrypt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let d = age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| dec_err(&e))?;
+        let mut r = d
+            .decrypt(ids.iter().map(|i| i as &dyn age::Identity))
+            .map_err(|e| dec_err(&e))?;
+        let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(64));
+        r.by_ref()
+            .take(128)
+            .read_to_end(&mut raw)
+            .map_err(|e| dec_err(&e))?;
+        match parse_key(&raw) {
+            Some(k) => {
+                let k = zeroize::Zeroizing::new(k);
+                Ok(FpeKey::from_bytes(&k))
+            }
+            None => Err(FpeError::Format {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    /// The key for a command: `key_file` when given; else the age-encrypted
+    /// key of `state_dir` (which needs `identity`); else `None`.
+    pub fn resolve(
+        key_file: Option<&Path>,
+        identity: Option<&Path>,
+        state_dir: Option<&Path>,
+    ) -> Result<Option<FpeKey>, FpeError> {
+        if let Some(k) = key_file {
+            return FpeKey::load(k).map(Some);
+        }
+        let Some(age_file) = state_dir.map(|d| d.join(AGE_KEY_FILE)) else {
+            return Ok(None);
+        };
+        if !age_file.exists() {
+            return Ok(None);
+        }
+        match identity {
+            Some(id) => FpeKey::load_age(&age_file, id).map(Some),
+            None => Err(FpeError::NeedsIdentity { path: age_file }),
         }
     }
 
@@ -362,6 +594,169 @@ impl FpeKey {
             scheme.set_dependent(&mut v, dep);
         }
         Some(v.render())
+    }
+}
+
+/// A keyed fingerprint of one token: the first 16 bytes of HMAC-SHA256,
+/// under a key derived from the FPE key, of the rule id and the token's
+/// text.
+pub type TokenMac = [u8; 16];
+
+/// The token list being written by `redact --token-list`.
+struct Recorder {
+    path: PathBuf,
+    file: std::fs::File,
+    /// MACs written in this run (cleared when large: a repeat is harmless).
+    seen: std::collections::HashSet<TokenMac>,
+    written: u64,
+    error: Option<std::io::Error>,
+}
+
+/// Most MACs a recorder remembers to skip repeats: 16 MiB or so.
+const RECORDER_SEEN: usize = 1 << 20;
+
+impl FpeKey {
+    /// The keyed fingerprint of a token made for the rule `rule_id`.
+    pub fn token_mac(&self, rule_id: &str, token: &str) -> TokenMac {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.mac_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"leakhound fpe token v1\0");
+        mac.update(rule_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(token.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    /// From now on, appends the MAC of every token made to `path` (created
+    /// with mode 0600 if missing), one per line in hexadecimal: what
+    /// `reveal --tokens` needs to reverse only real tokens.
+    pub fn record_tokens(&mut self, path: &Path) -> Result<(), FpeError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let err = |source| FpeError::TokenListWrite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        if file.metadata().map_err(err)?.len() == 0 {
+            file.write_all(b"# leakhound fpe token list v1: keyed MACs of FPE tokens\n")
+                .map_err(err)?;
+        }
+        self.recorder = Some(std::sync::Mutex::new(Recorder {
+            path: path.to_path_buf(),
+            file,
+            seen: std::collections::HashSet::new(),
+            written: 0,
+            error: None,
+        }));
+        Ok(())
+    }
+
+    /// Makes the token list durable: the number of MACs written, or the
+    /// first error met while writing it (the caller must not put an output
+    /// in place whose tokens are not all listed).
+    pub fn finish_tokens(&self) -> Result<u64, FpeError> {
+        let Some(rec) = &self.recorder else {
+            return Ok(0);
+        };
+        let mut rec = rec.lock().unwrap_or_else(|p| p.into_inner());
+        let path = rec.path.clone();
+        if let Some(source) = rec.error.take() {
+            return Err(FpeError::TokenListWrite { path, source });
+        }
+        rec.file
+            .sync_all()
+            .map_err(|source| FpeError::TokenListWrite { path, source })?;
+        Ok(rec.written)
+    }
+
+    fn record(&self, rule_id: &str, token: &str) {
+        use std::io::Write;
+        let Some(rec) = &self.recorder else { return };
+        let mac = self.token_mac(rule_id, token);
+        let mut rec = rec.lock().unwrap_or_else(|p| p.into_inner());
+        if rec.error.is_some() || rec.seen.contains(&mac) {
+            return;
+        }
+        if rec.seen.len() >= RECORDER_SEEN {
+            rec.seen.clear();
+        }
+        rec.seen.insert(mac);
+        let mut line = hex_of(&mac);
+        line.push('\n');
+        // One write per line on an append-only file: a crash leaves every
+        // line written whole.
+        match rec.file.write_all(line.as_bytes()) {
+            Ok(()) => rec.written += 1,
+            Err(e) => rec.error = Some(e),
+        }
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The tokens `redact --token-list` wrote, read back by `reveal --tokens`:
+/// only a number whose MAC is listed is a token.
+#[derive(Debug, Default)]
+pub struct TokenList {
+    macs: std::collections::HashSet<TokenMac>,
+}
+
+impl TokenList {
+    pub fn load(path: &Path) -> Result<TokenList, FpeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FpeError::TokenListRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut macs = std::collections::HashSet::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || FpeError::TokenListFormat {
+                path: path.to_path_buf(),
+                line: i + 1,
+            };
+            if line.len() != 32 {
+                return Err(bad());
+            }
+            let mut mac = [0u8; 16];
+            for (k, slot) in mac.iter_mut().enumerate() {
+                *slot = line
+                    .get(2 * k..2 * k + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(bad)?;
+            }
+            macs.insert(mac);
+        }
+        Ok(TokenList { macs })
+    }
+
+    /// True when `mac` is listed.
+    pub fn contains(&self, mac: &TokenMac) -> bool {
+        self.macs.contains(mac)
+    }
+
+    /// How many tokens are listed.
+    pub fn len(&self) -> usize {
+        self.macs.len()
+    }
+
+    /// True when none is.
+    pub fn is_empty(&self) -> bool {
+        self.macs.is_empty()
     }
 }
 
@@ -720,6 +1115,404 @@ impl Scheme {
     }
 }
 
+/// Every character a check position may hold when `reveal` looks for the
+/// original's check value(s).
+const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const DIGITS: &[u8] = b"0123456789";
+const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Most check positions the generic scheme handles: the original's check
+/// values are found by trying every combination (36^2 at most).
+const MAX_CHECKS: usize = 2;
+
+/// A rule as the generic scheme sees it.
+#[derive(Clone, Copy)]
+pub struct GenericRule<'r> {
+    program: &'r Program,
+    /// Characters its regex keeps in the compact value.
+    keep: &'r [u8],
+    /// Its regex and capture group: a token must still be taken by it, so
+    /// that `reveal` finds it where `redact` wrote it.
+    regex: Option<(&'r regex::bytes::Regex, usize)>,
+}
+
+impl GenericRule<'_> {
+    /// True when the rule's matcher takes `text` whole.
+    fn takes(&self, text: &str) -> bool {
+        let Some((re, group)) = self.regex else {
+            return true;
+        };
+        re.captures(text.as_bytes())
+            .and_then(|c| c.get(group))
+            .is_some_and(|m| m.start() == 0 && m.end() == text.len())
+    }
+}
+
+/// Whether a rule's token is made by the generic scheme: a rule written in
+/// the checksum language (`validate: checks:`) whose kind has no scheme of
+/// its own (the regional packs, user rules).
+pub fn generic_program(rule: &crate::rules::Rule) -> Option<GenericRule<'_>> {
+    use crate::rules::{Matcher, Validator};
+    let Validator::Checks(program) = &rule.validator else {
+        return None;
+    };
+    if scheme_name("checks", &rule.kind) != "checks" || rule.kind.contains("track") {
+        return None;
+    }
+    let (keep, regex): (&[u8], _) = match &rule.matcher {
+        Matcher::Regex(r) => (&r.keep, Some((&r.regex, r.group))),
+        _ => (&[], None),
+    };
+    Some(GenericRule {
+        program,
+        keep,
+        regex,
+    })
+}
+
+/// Most FF1 steps of a cycle-walk back into the numbers a rule's regex
+/// takes (a Swedish personnummer of 12 digits starts with 18, 19 or 20:
+/// 33 steps on average).
+const MAX_WALK: usize = 10_000;
+
+use crate::rules::program::Program;
+
+/// Whether a loaded rule would report the text `t` (a token candidate, in
+/// isolation): found at medium confidence or above, or found at all by a
+/// rule with a check value (which a token can always fail). A rule without
+/// a check value (an SSN, an ITIN) matches every number of its shape: it
+/// may find a token bare at low confidence, as it finds any such number.
+pub fn token_reported(engine: &crate::engine::Engine, t: &str) -> bool {
+    use crate::rules::{Confidence, Validator};
+    engine.find_all(t.as_bytes()).iter().any(|m| {
+        let checkless = match &m.rule.validator {
+            Validator::UsSsn => true,
+            Validator::Checks(p) => p.check_positions(m.value.len()).is_empty(),
+            _ => false,
+        };
+        m.confidence >= Confidence::Medium || !checkless
+    })
+}
+
+/// A match seen both as text ([`Parsed`]) and as the compact value the
+/// rule's program reads.
+struct Aligned {
+    v: Parsed,
+    comp: Vec<u8>,
+    /// Each compact position's index in `v.values`; `None` for a character
+    /// the regex keeps (`+`, `-`), which stays as it is.
+    to_value: Vec<Option<usize>>,
+}
+
+impl Aligned {
+    fn new(matched: &str, keep: &[u8]) -> Option<Aligned> {
+        let v = Parsed::new(matched)?;
+        let (mut comp, mut to_value) = (Vec::new(), Vec::new());
+        let mut k = 0;
+        for (i, &c) in v.chars.iter().enumerate() {
+            if v.at.get(k) == Some(&i) {
+                comp.push(match v.glyph[k] {
+                    Glyph::Digit(_) => b'0' + v.values[k],
+                    Glyph::Letter => v.values[k].to_ascii_uppercase(),
+                });
+                to_value.push(Some(k));
+                k += 1;
+            } else if c.is_ascii() && keep.contains(&(c as u8)) {
+                comp.push(c as u8);
+                to_value.push(None);
+            }
+        }
+        Some(Aligned { v, comp, to_value })
+    }
+
+    /// Writes compact character `c` at compact position `p` (a value
+    /// character): a digit keeps the script it was written in.
+    fn put(&mut self, p: usize, c: u8) {
+        self.comp[p] = c;
+        let Some(k) = self.to_value[p] else { return };
+        if c.is_ascii_digit() {
+            if !matches!(self.v.glyph[k], Glyph::Digit(_)) {
+                self.v.glyph[k] = Glyph::Digit('0' as u32);
+            }
+            self.v.values[k] = c - b'0';
+        } else {
+            self.v.glyph[k] = Glyph::Letter;
+            self.v.values[k] = c;
+        }
+    }
+}
+
+/// The generic scheme of one match: FF1 over every digit that is not a
+/// check value (dates included), letters and separators kept, check
+/// value(s) recomputed.
+struct Generic<'a> {
+    program: &'a Program,
+    rule: GenericRule<'a>,
+    kind: &'a str,
+    /// Compact positions of the check values.
+    checks: Vec<usize>,
+    /// Compact positions encrypted, in order.
+    free: Vec<usize>,
+}
+
+impl<'a> Generic<'a> {
+    fn of(rule: GenericRule<'a>, kind: &'a str, a: &Aligned) -> Option<Generic<'a>> {
+        let program = rule.program;
+        let n = a.comp.len();
+        let checks = program.check_positions(n);
+        if checks.is_empty()
+            || checks.len() > MAX_CHECKS
+            || checks.iter().any(|&p| a.to_value[p].is_none())
+        {
+            return None;
+        }
+        let free: Vec<usize> = (0..n)
+            .filter(|&p| a.comp[p].is_ascii_digit() && !checks.contains(&p))
+            .collect();
+        (free.len() >= MIN_FREE_DIGITS).then_some(Generic {
+            program,
+            rule,
+            kind,
+            checks,
+            free,
+        })
+    }
+
+    /// The FF1 tweak: the kind and every kept character with its place.
+    fn tweak(&self, a: &Aligned) -> Vec<u8> {
+        let mut t = format!("checks:{}:", self.kind).into_bytes();
+        for (p, &c) in a.comp.iter().enumerate() {
+            if !self.free.contains(&p) && !self.checks.contains(&p) {
+                t.push(p as u8);
+                t.push(c);
+            }
+        }
+        t
+    }
+
+    fn combo(&self, a: &Aligned) -> Vec<u8> {
+        self.checks.iter().map(|&p| a.comp[p]).collect()
+    }
+
+    fn set(&self, a: &mut Aligned, combo: &[u8]) {
+        for (&p, &c) in self.checks.iter().zip(combo) {
+            a.put(p, c);
+        }
+    }
+
+    fn set_free(&self, a: &mut Aligned, digits: &[u8]) {
+        for (&p, &d) in self.free.iter().zip(digits) {
+            a.put(p, b'0' + d);
+        }
+    }
+
+    fn free_digits(&self, a: &Aligned) -> Vec<u8> {
+        self.free.iter().map(|&p| a.comp[p] - b'0').collect()
+    }
+
+    /// Every combination over `alphabets`, in order.
+    fn combos(alphabets: &[&'static [u8]]) -> impl Iterator<Item = Vec<u8>> + use<> {
+        let alphabets = alphabets.to_vec();
+        let total: usize = alphabets.iter().map(|a| a.len()).product();
+        (0..total).map(move |mut i| {
+            let mut c = vec![0u8; alphabets.len()];
+            for (slot, alpha) in c.iter_mut().zip(&alphabets).rev() {
+                *slot = alpha[i % alpha.len()];
+                i /= alpha.len();
+            }
+            c
+        })
+    }
+
+    /// The check values with which the other characters of `a` pass the
+    /// rule, in order: for an original, one (or one per alternative of an
+    /// `any_of`), and `reveal` takes the one whose rank the token carries.
+    fn completions(&self, a: &Aligned) -> Vec<Vec<u8>> {
+        let mut probe = a.comp.clone();
+        Self::combos(&vec![ALNUM; self.checks.len()])
+            .filter(|c| {
+                for (&p, &x) in self.checks.iter().zip(c) {
+                    probe[p] = x;
+                }
+                self.program.accepts(&probe)
+            })
+            .collect()
+    }
+
+    /// Whether the encrypted digits of `a` are in the cycle-walk's domain:
+    /// the rule's regex takes the text with each check value set to the
+    /// first of its class (so the domain does not depend on the check
+    /// values, which `reveal` does not know yet).
+    fn in_domain(&self, a: &Aligned, classes: &[&'static [u8]]) -> bool {
+        if self.rule.regex.is_none() {
+            return true;
+        }
+        let mut probe = Aligned {
+            v: a.v.clone(),
+            comp: a.comp.clone(),
+            to_value: a.to_value.clone(),
+        };
+        let first: Vec<u8> = classes.iter().map(|c| c[0]).collect();
+        self.set(&mut probe, &first);
+        self.rule.takes(&probe.v.render())
+    }
+
+    /// The alphabet of each check position: the class of the character
+    /// there (a digit stays a digit, a letter a letter), so a token keeps
+    /// the format and `reveal` sees the classes `protect` used.
+    fn classes(&self, a: &Aligned) -> Vec<&'static [u8]> {
+        self.checks
+            .iter()
+            .map(|&p| {
+                if a.comp[p].is_ascii_digit() {
+                    DIGITS
+                } else {
+                    LETTERS
+                }
+            })
+            .collect()
+    }
+
+    /// The check values a token may carry, in order: combinations of the
+    /// classes starting just after the first one that would make the token
+    /// valid (so token check values are spread as real ones are), keeping
+    /// those with which the token fails its rule and with which no loaded
+    /// rule reports it (`reported`, given the token's text). A token takes
+    /// the one whose rank is the original's among its completions. It
+    /// depends only on the token's other characters.
+    fn token_values<'x>(
+        &'x self,
+        a: &'x Aligned,
+        classes: &[&'static [u8]],
+        reported: &'x dyn Fn(&str) -> bool,
+    ) -> impl Iterator<Item = Vec<u8>> + 'x {
+        let all: Vec<Vec<u8>> = Self::combos(classes).collect();
+        let mut probe = a.comp.clone();
+        let valid = all.iter().position(|c| {
+            for (&p, &x) in self.checks.iter().zip(c) {
+                probe[p] = x;
+            }
+            self.program.accepts(&probe)
+        });
+        let start = valid.map_or(0, |i| i + 1);
+        let n = all.len();
+        let mut probe = Aligned {
+            v: a.v.clone(),
+            comp: a.comp.clone(),
+            to_value: a.to_value.clone(),
+        };
+        (0..n).filter_map(move |k| {
+            let c = &all[(start + k) % n];
+            self.set(&mut probe, c);
+            let text = probe.v.render();
+            (!self.program.accepts(&probe.comp) && self.rule.takes(&text) && !reported(&text))
+                .then(|| c.clone())
+        })
+    }
+}
+
+impl FpeKey {
+    /// The token of `matched`, a match of `rule` (reported as `kind`, with
+    /// compact value `compact`), or `None` when it has no token: the
+    /// caller masks it. Rules of the checksum language without a scheme
+    /// of their own take the generic scheme; `reported` says whether a
+    /// loaded rule would report a text (a token must not be reported).
+    pub fn protect_match(
+        &self,
+        rule: &crate::rules::Rule,
+        kind: &str,
+        matched: &str,
+        compact: &[u8],
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let token = match generic_program(rule) {
+            Some(g) => self.protect_generic(g, kind, matched, compact, reported),
+            None => self.protect(rule.validator.name(), kind, matched),
+        }?;
+        self.record(&rule.id, &token);
+        Some(token)
+    }
+
+    /// The original text of a token of the generic scheme made by
+    /// [`FpeKey::protect_match`] for `rule` (give the same `reported`), or
+    /// `None` when `matched` is not one.
+    pub fn reveal_match(
+        &self,
+        rule: &crate::rules::Rule,
+        kind: &str,
+        matched: &str,
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        match generic_program(rule) {
+            Some(g) => self.reveal_generic(g, kind, matched, reported),
+            None => self.reveal(rule.validator.name(), kind, matched),
+        }
+    }
+
+    fn protect_generic(
+        &self,
+        rule: GenericRule<'_>,
+        kind: &str,
+        matched: &str,
+        compact: &[u8],
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut a = Aligned::new(matched, rule.keep)?;
+        if a.comp != compact {
+            return None; // read differently from the engine: mask
+        }
+        let g = Generic::of(rule, kind, &a)?;
+        // The original must be one of the completions of its other
+        // characters, and its rank is what the token carries.
+        let original = g.combo(&a);
+        let rank = g.completions(&a).iter().position(|c| *c == original)?;
+        let classes = g.classes(&a);
+        if !g.in_domain(&a, &classes) {
+            return None;
+        }
+        let tweak = g.tweak(&a);
+        let mut enc = g.free_digits(&a);
+        for _ in 0..MAX_WALK {
+            enc = self.ff1.encrypt(&tweak, &enc).ok()?;
+            g.set_free(&mut a, &enc);
+            if g.in_domain(&a, &classes) {
+                let token = g.token_values(&a, &classes, reported).nth(rank)?;
+                g.set(&mut a, &token);
+                return Some(a.v.render());
+            }
+        }
+        None
+    }
+
+    fn reveal_generic(
+        &self,
+        rule: GenericRule<'_>,
+        kind: &str,
+        matched: &str,
+        reported: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut a = Aligned::new(matched, rule.keep)?;
+        let g = Generic::of(rule, kind, &a)?;
+        let token = g.combo(&a);
+        let classes = g.classes(&a);
+        let rank = g
+            .token_values(&a, &classes, reported)
+            .position(|c| c == token)?;
+        let tweak = g.tweak(&a);
+        let mut dec = g.free_digits(&a);
+        for _ in 0..MAX_WALK {
+            dec = self.ff1.decrypt(&tweak, &dec).ok()?;
+            g.set_free(&mut a, &dec);
+            if g.in_domain(&a, &classes) {
+                let original = g.completions(&a).into_iter().nth(rank)?;
+                g.set(&mut a, &original);
+                return Some(a.v.render());
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,5 +1635,54 @@ mod tests {
         assert!(matches!(FpeKey::load(&p), Err(FpeError::Format { .. })));
         std::fs::write(&p, format!("{}\n", "ab".repeat(32))).unwrap();
         assert!(FpeKey::load(&p).is_ok());
+    }
+
+    #[test]
+    fn token_macs_are_keyed_and_bound_to_the_rule() {
+        let k = key(1);
+        let a = k.token_mac("fi-hetu", "280650-925A");
+        assert_eq!(a, k.token_mac("fi-hetu", "280650-925A"));
+        assert_ne!(a, k.token_mac("se-personnummer", "280650-925A"));
+        assert_ne!(a, k.token_mac("fi-hetu", "280650-925B"));
+        assert_ne!(a, key(2).token_mac("fi-hetu", "280650-925A"));
+    }
+
+    #[test]
+    fn token_list_names_the_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("list");
+        let good = "ab".repeat(16);
+        std::fs::write(&p, format!("# header\n{good}\n\nnot hex\n")).unwrap();
+        let e = TokenList::load(&p).unwrap_err();
+        assert!(
+            matches!(e, FpeError::TokenListFormat { line: 4, .. }),
+            "{e}"
+        );
+        std::fs::write(&p, format!("# header\n{good}\n")).unwrap();
+        let l = TokenList::load(&p).unwrap();
+        assert_eq!(l.len(), 1);
+        assert!(l.contains(&[0xab; 16]));
+    }
+
+    /// `check_positions` of shipped programs: one check digit at the end,
+    /// two for a Brazilian CPF, the middle one of an Austrian VNR, none
+    /// for a Danish CPR.
+    #[test]
+    fn check_positions_come_from_the_program() {
+        let rules = crate::rules::RuleSet::builtin_all().unwrap();
+        let positions = |kind: &str, len: usize| -> Vec<usize> {
+            let r = rules.rules.iter().find(|r| r.kind == kind).unwrap();
+            match &r.validator {
+                crate::rules::Validator::Checks(p) => p.check_positions(len),
+                _ => panic!("{kind} is not in the checksum language"),
+            }
+        };
+        assert_eq!(positions("nl_bsn", 9), vec![8]);
+        assert_eq!(positions("br_cpf", 11), vec![9, 10]);
+        assert_eq!(positions("at_vnr", 10), vec![3]);
+        assert_eq!(positions("fr_nir", 15), vec![13, 14]);
+        assert!(positions("dk_cpr", 10).is_empty());
+        assert!(positions("cz_rc", 9).is_empty());
+        assert_eq!(positions("cz_rc", 10), vec![9]);
     }
 }

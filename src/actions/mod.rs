@@ -135,13 +135,21 @@ impl<'a> Actor<'a> {
             }
         }
         let redact = &settings.policy.redact;
-        let fpe = match (&redact.style, &redact.fpe_key_file) {
-            (crate::config::policy::RedactStyle::Fpe, Some(path)) => {
-                fpe::FpeKey::load(path).map(Some).map_err(|e| e.to_string())
-            }
-            (crate::config::policy::RedactStyle::Fpe, None) => {
-                Err("policy.redact.style fpe needs policy.redact.fpe_key_file".to_string())
-            }
+        let fpe = match redact.style {
+            // The journal lives in the state directory, beside fpe.key.age.
+            crate::config::policy::RedactStyle::Fpe => fpe::FpeKey::resolve(
+                redact.fpe_key_file.as_deref(),
+                redact.fpe_identity_file.as_deref(),
+                settings.journal_dir.parent(),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|k| {
+                k.map(Some).ok_or_else(|| {
+                    "policy.redact.style fpe needs policy.redact.fpe_key_file, or \
+                     policy.redact.fpe_identity_file and <state_dir>/fpe.key.age"
+                        .to_string()
+                })
+            }),
             _ => Ok(None),
         };
         Ok(Actor {

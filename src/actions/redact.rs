@@ -254,12 +254,14 @@ pub fn redact_bytes(
         return super::redact_html::redact_html(ctx, original);
     }
     let decoded = decode(original)?;
-    let matches: Vec<Match<'_>> = ctx
+    let mut matches: Vec<Match<'_>> = ctx
         .engine
         .find_all(&decoded.text)
         .into_iter()
         .filter(|m| m.confidence >= ctx.min_confidence && (ctx.wants)(&m.rule.id, m.severity))
         .collect();
+    // `splice` needs them by position; the engine gives them rule by rule.
+    matches.sort_by_key(|m| m.start);
     if matches.is_empty() {
         return Ok(None);
     }
@@ -299,7 +301,13 @@ pub fn replacement(ctx: &RedactCtx<'_>, m: &Match<'_>, matched: &str) -> String 
         // minimum domain, is masked (docs/actions.md).
         RedactStyle::Fpe => ctx
             .fpe
-            .and_then(|key| key.protect(m.rule.validator.name(), m.kind, matched))
+            .and_then(|key| {
+                // A token must not be reported by any loaded rule.
+                let reported = |t: &str| super::fpe::token_reported(ctx.engine, t);
+                m.value.expose(|compact| {
+                    key.protect_match(m.rule, m.kind, matched, compact, &reported)
+                })
+            })
             .unwrap_or_else(mask),
     }
 }

@@ -4,6 +4,7 @@
 
 mod baseline_cmd;
 mod config_cmd;
+mod fpe_key_cmd;
 mod merge_cmd;
 mod ocr_args;
 pub mod output;
@@ -101,6 +102,12 @@ pub enum Command {
     /// Turn `redact --style fpe` tokens back into the original numbers
     /// (needs the FPE key); every reveal is logged as an event.
     Reveal(redact_cmd::RevealArgs),
+    /// Make the key of `redact --style fpe`, kept age-encrypted in the
+    /// state directory.
+    FpeKey {
+        #[command(subcommand)]
+        command: fpe_key_cmd::FpeKeyCommand,
+    },
     /// List or check detection rules.
     Rules {
         #[command(subcommand)]
@@ -559,6 +566,7 @@ pub fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine_cmd::run(args, cli.config.as_deref()),
         Command::Redact(args) => redact_cmd::run_redact(args, cli.config.as_deref()),
         Command::Reveal(args) => redact_cmd::run_reveal(args, cli.config.as_deref()),
+        Command::FpeKey { command } => fpe_key_cmd::run(command, cli.config.as_deref()),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Config { command } => config_cmd::run(command, cli.config.as_deref()),
         Command::Baseline {

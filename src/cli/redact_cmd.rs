@@ -95,9 +95,15 @@ pub struct RedactArgs {
     pub style: Style,
 
     /// The FF1 key for `--style fpe`: 32 bytes or 64 hex characters, in a
-    /// file only its owner can read. Never the fingerprint key.
+    /// file only its owner can read. Never the fingerprint key. Without
+    /// it, the age-encrypted key of the state directory (`leakhound
+    /// fpe-key init`) is read with `--identity`.
     #[arg(long, value_name = "FILE")]
     pub fpe_key_file: Option<PathBuf>,
+
+    /// The age identity file that decrypts `<state_dir>/fpe.key.age`.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 
     #[command(flatten)]
     pub rules: RulesArg,
@@ -119,6 +125,12 @@ pub struct RedactArgs {
     /// The fingerprint key (for `--style token` and the events).
     #[arg(long, value_name = "FILE")]
     pub fingerprint_key_file: Option<PathBuf>,
+
+    /// With `--style fpe`: append a keyed MAC of every token written to
+    /// FILE (mode 0600), so that `reveal --tokens FILE` turns back only
+    /// these and leaves every other number as it is.
+    #[arg(long, value_name = "FILE")]
+    pub token_list: Option<PathBuf>,
 }
 
 /// `leakhound reveal`.
@@ -127,9 +139,22 @@ pub struct RevealArgs {
     #[command(flatten)]
     pub stream: StreamArgs,
 
-    /// The FF1 key the tokens were made with.
-    #[arg(long, value_name = "FILE", required = true)]
-    pub fpe_key_file: PathBuf,
+    /// The FF1 key the tokens were made with (or the age-encrypted key of
+    /// the state directory, with `--identity`).
+    #[arg(long, value_name = "FILE")]
+    pub fpe_key_file: Option<PathBuf>,
+
+    /// The age identity file that decrypts `<state_dir>/fpe.key.age`.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// The token list `redact --token-list` wrote: only the numbers listed
+    /// there are turned back (exact). Without it, a token is recognised by
+    /// its check value alone, and about one number in ten of a token's
+    /// shape that never was one is changed too (a warning says how many
+    /// values were changed unverified).
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
 
     #[command(flatten)]
     pub rules: RulesArg,
@@ -157,6 +182,11 @@ pub fn run_reveal(args: RevealArgs, config_path: Option<&Path>) -> Exit {
         }
     }
 }
+
+/// Where an FPE key may come from, for error messages.
+const NO_KEY: &str = "--fpe-key-file FILE (32 random bytes, mode 600; never the fingerprint \
+     key), or an age-encrypted key in the state directory (`leakhound fpe-key init \
+     --recipient age1...`) with --identity FILE";
 
 fn load_config(config_path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(match config::resolve_path(config_path, false) {
@@ -386,14 +416,25 @@ fn redact_inner(args: RedactArgs, config_path: Option<&Path>) -> anyhow::Result<
     let state = state_dir(&args.stream, &cfg);
     let fingerprinter =
         Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state.as_deref())?;
-    let fpe = match (&args.style, &args.fpe_key_file) {
-        (Style::Fpe, None) => anyhow::bail!(
-            "--style fpe needs --fpe-key-file FILE (32 random bytes, mode 600; never the \
-             fingerprint key)"
-        ),
-        (_, Some(path)) => Some(FpeKey::load(path)?),
-        (_, None) => None,
+    let fpe = if matches!(args.style, Style::Fpe) || args.fpe_key_file.is_some() {
+        FpeKey::resolve(
+            args.fpe_key_file.as_deref(),
+            args.identity.as_deref(),
+            state.as_deref(),
+        )?
+    } else {
+        None
     };
+    if matches!(args.style, Style::Fpe) && fpe.is_none() {
+        anyhow::bail!("--style fpe needs a key: {NO_KEY}");
+    }
+    let mut fpe = fpe;
+    if let Some(list) = &args.token_list {
+        match (&args.style, fpe.as_mut()) {
+            (Style::Fpe, Some(key)) => key.record_tokens(list)?,
+            _ => anyhow::bail!("--token-list lists FPE tokens: it needs --style fpe"),
+        }
+    }
     let mut sinks = open_sinks(&args.stream, &cfg, state.as_deref())?;
     let mut report = match &args.report {
         Some(p) => Some(JsonLines::new(std::io::BufWriter::new(
@@ -481,6 +522,11 @@ fn redact_inner(args: RedactArgs, config_path: Option<&Path>) -> anyhow::Result<
     if let Some(r) = report.as_mut() {
         r.finish()?;
     }
+    // An output whose tokens are not all listed is not put in place.
+    if let Some(Err(e)) = fpe.as_ref().map(FpeKey::finish_tokens) {
+        output.finish(false)?;
+        return Err(e.into());
+    }
     finish(result, output, event_error)
 }
 
@@ -539,10 +585,21 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
         Err(exit) => return Ok(exit),
     };
     let state = state_dir(&args.stream, &cfg);
-    let key = FpeKey::load(&args.fpe_key_file)?;
+    let Some(key) = FpeKey::resolve(
+        args.fpe_key_file.as_deref(),
+        args.identity.as_deref(),
+        state.as_deref(),
+    )?
+    else {
+        anyhow::bail!("reveal needs the key the tokens were made with: {NO_KEY}");
+    };
     let mut sinks = open_sinks(&args.stream, &cfg, state.as_deref())?;
-    let (engine, validators) = crate::actions::filter::token_engine(rules);
-    let path = input_name(&args.stream.input, &engine);
+    let mut finder = crate::actions::filter::TokenFinder::new(rules);
+    if let Some(list) = &args.tokens {
+        finder = finder.with_list(crate::actions::fpe::TokenList::load(list)?);
+    }
+    let engine = &finder.engine;
+    let path = input_name(&args.stream.input, engine);
     let mut input = Input::open(&args.stream.input)?;
     let opts = filter_options(&args.stream, &input);
     let mut output = Output::open(args.stream.output.as_deref())?;
@@ -552,7 +609,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let options = cfg.policy.redact.clone();
     let wants = |_: &str, _| true;
     let ctx = RedactCtx {
-        engine: &engine,
+        engine,
         fingerprinter: &fingerprinter,
         options: &options,
         min_confidence: Confidence::Low,
@@ -562,7 +619,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let mut revealed = 0u64;
     let mut rules_seen = std::collections::BTreeSet::new();
     let reveal = |m: &crate::engine::Match<'_>, matched: &str| -> Option<String> {
-        crate::actions::filter::reveal_one(&key, &validators, m, matched)
+        finder.reveal_one(&key, m, matched)
     };
     let result = input.with(|reader, fd| {
         crate::actions::filter::reveal_stream(
@@ -587,8 +644,13 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
         action: "revealed".to_string(),
         dry_run: false,
         reason: Some(format!(
-            "FPE tokens turned back into the original numbers by {}{}",
+            "FPE tokens turned back into the original numbers by {}{}{}",
             who(),
+            if finder.verified() {
+                ", verified against a token list"
+            } else {
+                ", unverified (no token list)"
+            },
             if ok { "" } else { " (stopped by an error)" }
         )),
         quarantine_id: None,
@@ -608,6 +670,15 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
             a.findings,
             a.reason.as_deref().unwrap_or("")
         );
+        if !finder.verified() && a.findings > 0 {
+            eprintln!(
+                "leakhound: warning: {} value(s) changed without verification: a number of a \
+                 token's shape that never was a token is changed too when its check value \
+                 looks like a token's (about one in ten); give the list `redact --token-list` \
+                 wrote with --tokens FILE to change only real tokens",
+                a.findings
+            );
+        }
     }
     finish(result, output, None)
 }

@@ -126,6 +126,9 @@ pub struct Redact {
     /// The FF1 key of `style: fpe` (32 bytes or 64 hex characters, mode
     /// 600; never the fingerprint key).
     pub fpe_key_file: Option<std::path::PathBuf>,
+    /// The age identity file that decrypts `<state_dir>/fpe.key.age`
+    /// (`leakhound fpe-key init`), when there is no `fpe_key_file`.
+    pub fpe_identity_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Redact {
@@ -136,6 +139,7 @@ impl Default for Redact {
             keep_last: 4,
             max_bytes: 256 << 20,
             fpe_key_file: None,
+            fpe_identity_file: None,
         }
     }
 }
@@ -190,9 +194,13 @@ impl Section for Policy {
                  or digit (it must never form a number), not {c:?}"
             ));
         }
-        if self.redact.style == RedactStyle::Fpe && self.redact.fpe_key_file.is_none() {
+        if self.redact.style == RedactStyle::Fpe
+            && self.redact.fpe_key_file.is_none()
+            && self.redact.fpe_identity_file.is_none()
+        {
             out.push(
-                "policy.redact.style fpe needs policy.redact.fpe_key_file (a 32-byte key, mode 600)"
+                "policy.redact.style fpe needs policy.redact.fpe_key_file (a 32-byte key, mode \
+                 600) or policy.redact.fpe_identity_file (for <state_dir>/fpe.key.age)"
                     .to_string(),
             );
         }

@@ -518,6 +518,70 @@ impl Program {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// The positions of a value of `len` characters that hold check
+    /// values: the `check` of a `weighted` or `number` check (the last
+    /// position it sums with `expect`), the last character of Luhn,
+    /// Verhoeff, Damm and ISO 7064 (the last two for MOD 97-10), the two
+    /// before the rotation of `mod97`; every alternative of `any_of`. In
+    /// order, without repeats. Format-preserving tokens
+    /// (`actions::fpe`) encrypt the other digits and recompute these.
+    pub fn check_positions(&self, len: usize) -> Vec<usize> {
+        let mut out = std::collections::BTreeSet::new();
+        collect_checks(&self.ops, len, &mut out);
+        out.into_iter().collect()
+    }
+}
+
+/// The check positions of `ops` for a value of `len` characters.
+fn collect_checks(ops: &[Op], len: usize, out: &mut std::collections::BTreeSet<usize>) {
+    // The positions `over` reads (default: all), last `k` of them.
+    let last = |over: &Option<Vec<Span>>, k: usize| -> Vec<usize> {
+        let all: Vec<usize> = match over {
+            Some(spans) => spans
+                .iter()
+                .filter_map(|s| s.resolve(len))
+                .flatten()
+                .collect(),
+            None => (0..len).collect(),
+        };
+        all[all.len().saturating_sub(k)..].to_vec()
+    };
+    for op in ops {
+        if op.when_length != 0 {
+            let bit = 1u64.checked_shl(len as u32).unwrap_or(0);
+            if op.when_length & bit == 0 {
+                continue;
+            }
+        }
+        match &op.kind {
+            OpKind::Weighted { over, out: o, .. } | OpKind::Number { over, out: o, .. } => {
+                match o {
+                    Out::Char(s, _) | Out::Number(s) => {
+                        out.extend(s.resolve(len).into_iter().flatten())
+                    }
+                    Out::Expect(_) => out.extend(last(over, 1)),
+                }
+            }
+            OpKind::Luhn(over) | OpKind::Verhoeff(over) | OpKind::Damm(over) => {
+                out.extend(last(over, 1))
+            }
+            OpKind::Iso7064(iso, over) => {
+                let k = if *iso == Iso::Mod97_10 { 2 } else { 1 };
+                out.extend(last(over, k))
+            }
+            OpKind::Mod97 { rotate, .. } if *rotate >= 2 && *rotate <= len => {
+                out.extend([rotate - 2, rotate - 1])
+            }
+            OpKind::Mod97 { over, .. } => out.extend(last(over, 2)),
+            OpKind::AnyOf(alts) => {
+                for alt in alts {
+                    collect_checks(alt, len, out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn fits(shape: &[u64], v: &[u8]) -> bool {
