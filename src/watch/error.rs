@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use super::metrics::MetricsError;
 use super::reload::BuildError;
 use super::seams::SinksError;
-use crate::state::StateError;
 use crate::config::ConfigError;
 use crate::report::names;
+use crate::state::StateError;
 
 /// Why the daemon cannot start.
 #[derive(Debug, thiserror::Error)]
