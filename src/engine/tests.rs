@@ -96,7 +96,7 @@ fn melli_confidences(text: &str) -> Vec<Confidence> {
 }
 
 #[test]
-fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
+fn i18_kin_lifts_a_bare_number_before_or_after_a_confirmed_one_of_the_same_kind() {
     use super::evidence::KIN_REACH;
     let bare = "charge ok ref=5606079828 amount=12\n";
     // On its own, a bare valid code with no context is low.
@@ -110,12 +110,18 @@ fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
         melli_confidences(&format!("{confirmed}{bare}")),
         [Confidence::High, Confidence::Medium]
     );
-    // Forward only: a bare code before the confirmed one stays low.
+    // Forward too: a bare code before the confirmed one is lifted.
     assert_eq!(
         melli_confidences(&format!("{bare}{filler}{confirmed}")),
+        [Confidence::Medium, Confidence::High]
+    );
+    // ... but not from beyond the reach.
+    let far_before = format!("{bare}{}\n{confirmed}", "x".repeat(KIN_REACH as usize));
+    assert_eq!(
+        melli_confidences(&far_before),
         [Confidence::Low, Confidence::High]
     );
-    // Another kind confirmed (an SSN) lifts nothing.
+    // Another kind confirmed (an SSN) on another line lifts nothing.
     let kinds: Vec<_> = engine()
         .find_all(format!("SSN: 536-22-8726\n{bare}").as_bytes())
         .into_iter()
@@ -139,23 +145,144 @@ fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
         melli_confidences(&chain),
         [Confidence::High, Confidence::Medium, Confidence::Low]
     );
-    // A number a negative signal demoted stays low: a dotted token.
+    // No chains forward either: a bare code lifted by a later confirmed
+    // one lifts nothing before it.
+    let chain_back = format!(
+        "{bare}{}\n{bare}{}\n{confirmed}",
+        "x".repeat(KIN_REACH as usize / 2 + 64),
+        "x".repeat(KIN_REACH as usize / 2)
+    );
+    assert_eq!(
+        melli_confidences(&chain_back),
+        [Confidence::Low, Confidence::Medium, Confidence::High]
+    );
+    // A number a negative signal demoted stays low: a dotted token, before
+    // or after the confirmed one.
     assert_eq!(
         melli_confidences(&format!("{confirmed}v = 1.5606079828\n")),
         [Confidence::High, Confidence::Low]
     );
-    // The streaming scanner judges alike, at any window size.
+    assert_eq!(
+        melli_confidences(&format!("v = 1.5606079828\n{filler}{confirmed}")),
+        [Confidence::Low, Confidence::High]
+    );
+    // The streaming scanner judges alike, at any window size, before and
+    // after, and in the order the numbers come.
+    let both = format!("{bare}{filler}{confirmed}{bare}{filler}");
+    let far = format!("{bare}{}\n{confirmed}", "x".repeat(KIN_REACH as usize));
+    for (text, want) in [
+        (
+            format!("{confirmed}{bare}"),
+            vec![Confidence::High, Confidence::Medium],
+        ),
+        (
+            both.clone(),
+            vec![Confidence::Medium, Confidence::High, Confidence::Medium],
+        ),
+        (far, vec![Confidence::Low, Confidence::High]),
+        (
+            chain_back,
+            vec![Confidence::Low, Confidence::Medium, Confidence::High],
+        ),
+    ] {
+        assert_eq!(melli_confidences(&text), want);
+        for chunk in [64, 4096, 1 << 20] {
+            let mut s = StreamScanner::new(engine(), chunk);
+            let mut got = Vec::new();
+            let mut offsets = Vec::new();
+            s.scan_bytes(text.as_bytes(), &mut |l: Located<'_>| {
+                got.push(l.m.confidence);
+                offsets.push(l.offset);
+                Flow::Continue(())
+            });
+            assert_eq!(got, want, "chunk {chunk}");
+            assert!(offsets.is_sorted(), "chunk {chunk}: {offsets:?}");
+        }
+    }
+    // A stop asked while findings are held stops the stream.
+    let mut s = StreamScanner::new(engine(), 4096);
+    let mut n = 0;
+    let stats = s.scan_bytes(both.as_bytes(), &mut |_| {
+        n += 1;
+        Flow::Break(())
+    });
+    assert!(stats.stopped);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn i18_record_lifts_a_bare_number_beside_a_confirmed_one_of_another_kind() {
+    let kinds = |text: &str| -> Vec<(&'static str, Confidence)> {
+        engine()
+            .find_all(text.as_bytes())
+            .into_iter()
+            .map(|m| (m.kind, m.confidence))
+            .collect()
+    };
+    // A bare melli code alone on its line: low.
+    assert_eq!(
+        kinds("7,Jane Roe,5606079828,Tehran\n"),
+        [("ir_melli", Confidence::Low)]
+    );
+    // In the same CSV row as a card (medium on its own): lifted, whether
+    // the card comes after or before it.
+    assert_eq!(
+        kinds("7,Jane Roe,5606079828,4526018159083012,Tehran\n"),
+        [
+            ("ir_melli", Confidence::Medium),
+            ("card_visa", Confidence::Medium)
+        ]
+    );
+    assert_eq!(
+        kinds("{\"card\": \"4526 0181 5908 3012\", \"ref\": 5606079828}\n"),
+        [
+            ("card_visa", Confidence::High),
+            ("ir_melli", Confidence::Medium)
+        ]
+    );
+    // On the next line, or more than a record's reach away on a long
+    // line: not one record.
+    assert_eq!(
+        kinds("SSN: 536-22-8726\nref=5606079828\n"),
+        [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
+    );
+    let long = format!(
+        "SSN: 536-22-8726 {} ref=5606079828\n",
+        "word ".repeat(super::evidence::RECORD_REACH as usize / 5 + 10)
+    );
+    assert_eq!(
+        kinds(&long),
+        [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
+    );
+    // Test data confirms nothing, and a demoted number is not lifted.
+    assert_eq!(
+        kinds("4111 1111 1111 1111,5606079828\n")[1],
+        ("ir_melli", Confidence::Low)
+    );
+    assert_eq!(
+        kinds("4526018159083012,v=1.5606079828\n")[1],
+        ("ir_melli", Confidence::Low)
+    );
+    // The streaming scanner reads the record alike at any window size.
+    let row = format!(
+        "{}\n7,Jane Roe,5606079828,4526018159083012,x\n",
+        "a,b\n".repeat(300)
+    );
     for chunk in [64, 4096] {
         let mut s = StreamScanner::new(engine(), chunk);
         let mut got = Vec::new();
-        s.scan_bytes(
-            format!("{confirmed}{bare}").as_bytes(),
-            &mut |l: Located<'_>| {
-                got.push(l.m.confidence);
-                Flow::Continue(())
-            },
+        s.scan_bytes(row.as_bytes(), &mut |l: Located<'_>| {
+            got.push((l.m.kind, l.m.confidence));
+            Flow::Continue(())
+        });
+        assert_eq!(
+            got,
+            [
+                ("ir_melli", Confidence::Medium),
+                ("card_visa", Confidence::Medium)
+            ],
+            "chunk {chunk}"
         );
-        assert_eq!(got, [Confidence::High, Confidence::Medium], "chunk {chunk}");
     }
 }
 
