@@ -372,7 +372,7 @@ fn rel_of(file: &str) -> &'static str {
 #[test]
 fn finds_every_kind_with_path_line_column_and_offset() {
     let sc = layout();
-    let run = sc.jsonl([s(sc.path())]);
+    let run = sc.jsonl([s(sc.path()), "--show-test-data".into()]);
     run.expect_code(1);
     assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
 
@@ -478,7 +478,7 @@ fn finds_every_kind_with_path_line_column_and_offset() {
 fn verbose_lists_every_file_with_its_encoding() {
     let sc = layout();
     sc.write("empty.txt", "");
-    let run = sc.jsonl(["-v", "."]);
+    let run = sc.jsonl(["-v", "--show-test-data", "."]);
     run.expect_code(1);
     let files = run.files();
     assert_eq!(files.len(), 4, "{}", run.stdout);
@@ -590,7 +590,7 @@ fn leak_corpus_is_fully_found() {
     // found: otherwise a value could be absent from the report simply
     // because it was missed.
     let sc = leak_corpus();
-    let run = sc.jsonl(["."]);
+    let run = sc.jsonl([".", "--show-test-data"]);
     run.expect_code(1);
     assert_eq!(run.findings().len(), LEAK_FINDINGS, "{}", run.stdout);
     // The text each finding covers, cut from the files by offset and length.
@@ -645,6 +645,7 @@ fn no_raw_number_in_any_output() {
             for to_file in [false, true] {
                 let mut c = sc.cmd();
                 c.args(["--log-level", "trace", "scan", ".", "--format", format]);
+                c.arg("--show-test-data");
                 c.args(["--color", "always", "--progress", "always"]);
                 if verbose {
                     c.arg("-v");
@@ -742,7 +743,7 @@ fn findings_exit_1_and_fail_on_sets_the_threshold() {
         (&all, "none", 0),
     ];
     for (path, fail_on, code) in cases {
-        let mut args = vec![path.to_string()];
+        let mut args = vec![path.to_string(), "--show-test-data".to_string()];
         if !fail_on.is_empty() {
             args.extend(["--fail-on".to_string(), fail_on.to_string()]);
         }
@@ -1889,7 +1890,7 @@ fn json_format_is_one_document() {
     mkfifo(&sc.join("pipe"));
     let out = sc
         .cmd()
-        .args(["scan", ".", "--format", "json"])
+        .args(["scan", ".", "--format", "json", "--show-test-data"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -1937,7 +1938,7 @@ fn human_report_groups_findings_by_file() {
     let sc = layout();
     let out = sc
         .cmd()
-        .args(["scan", "cards.txt", "--color", "never"])
+        .args(["scan", "cards.txt", "--color", "never", "--show-test-data"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
