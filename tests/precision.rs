@@ -148,3 +148,56 @@ fn l1_unlisted_test_card_is_still_redacted() {
     let after = std::fs::read_to_string(d.path().join("app.log")).unwrap();
     assert_eq!(after, "paid with **** **** **** 1111 in the sandbox\n");
 }
+
+/// `(kind, confidence)` of every finding listed in `dir` at the default.
+fn listed(dir: &Path) -> Vec<(String, String)> {
+    let out = scan(dir, &["-f", "jsonl"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("5606079828") && !text.contains("0099026570"));
+    events(&out)
+        .iter()
+        .filter(|e| e["type"] == "finding")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["confidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn k2_bare_code_before_a_confirmed_one_of_its_kind_is_listed_at_the_default() {
+    let filler = "lorem ipsum ".repeat(20);
+    let d = dir_with(&format!(
+        "charge ok ref=5606079828 amount=12\n{filler}\nmelli code: 0099026570\n"
+    ));
+    assert_eq!(
+        listed(d.path()),
+        pairs(&[("ir_melli", "medium"), ("ir_melli", "high")])
+    );
+    // Alone, it is counted, not listed.
+    let d = dir_with("charge ok ref=5606079828 amount=12\n");
+    assert!(listed(d.path()).is_empty());
+}
+
+#[test]
+fn r3_bare_code_beside_a_card_in_one_csv_row_is_listed_at_the_default() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("export.csv"),
+        "id,name,a,b,city\n7,Jane Roe,5606079828,4526018159083012,Tehran\n8,John Roe,4472819635,,Shiraz\n",
+    )
+    .unwrap();
+    // The code in the card's row is lifted; the one in the next row is not.
+    assert_eq!(
+        listed(d.path()),
+        pairs(&[("ir_melli", "medium"), ("card_visa", "medium")])
+    );
+}
