@@ -14,9 +14,9 @@
 //! * negative evidence from the neighbourhood ([`structure`], [`code`],
 //!   and the table signal in `Engine::table_signal`): demotes to `low`;
 //! * kin ([`Kin`]): a number of the same kind listed on its own evidence
-//!   within 256 KiB before or after it in the same file, or a confirmed
-//!   number of any kind in the same record (line), lifts a bare one that
-//!   only lacked context to `medium`.
+//!   anywhere in the same file or container member, before or after it,
+//!   or a confirmed number of any kind in the same record (line), lifts a
+//!   bare one that only lacked context to `medium`.
 //!
 //! Keywords win over negative evidence: `SSN: 536228726,` in a JSON line is
 //! an SSN even though it looks like a list element. Every function looks at
@@ -35,11 +35,6 @@ pub const LOOK: usize = 160;
 /// Bytes searched on each side of a match for the script of its text.
 pub const SCRIPT_WINDOW: usize = 64;
 
-/// How far from a confirmed number of a kind (in bytes of the same file
-/// or member, before or after it) a bare number of that kind is lifted by
-/// [`Kin`].
-pub const KIN_REACH: u64 = 256 * 1024;
-
 /// How far apart (in bytes, on the same line) a confirmed number and a bare
 /// number of another kind may be for [`Kin`] to read them as one record (a
 /// CSV row, a JSON line, a log line). A line longer than this (minified
@@ -48,7 +43,8 @@ pub const RECORD_REACH: u64 = 1024;
 
 /// Most findings [`Kin`] holds back while it waits to see whether a number
 /// of their kind is confirmed after them. When more are waiting, the oldest
-/// leaves as it is (it can then only be lifted by what came before it).
+/// leaves as it is (it can then only be lifted by what came before it):
+/// this, not the distance, bounds the memory kin takes.
 pub const KIN_HOLD: usize = 4096;
 
 /// A finding as [`Kin`] holds it: the match inside can still be lifted.
@@ -80,10 +76,11 @@ struct Held<T> {
 /// grouped number) is raised to medium, capped at its rule's `default`,
 /// when a number is confirmed
 ///
-/// * of the same kind within [`KIN_REACH`] bytes, before or after it (a
-///   file that holds a confirmed Iranian national code makes the next valid
-///   bare 10-digit code in it far likelier to be one too: DLP products
-///   weigh instance counts and supporting elements the same way), or
+/// * of the same kind anywhere in the same stream, before or after it (a
+///   file that holds confirmed Iranian national codes is an export of
+///   them, wherever in it they sit, and makes every valid bare 10-digit
+///   code in it far likelier to be one too: DLP products weigh instance
+///   counts and supporting elements the same way), or
 /// * of any kind in the same record: on the same line, within
 ///   [`RECORD_REACH`] bytes (a bare SSN in a CSV row beside a card number
 ///   with its keyword).
@@ -91,25 +88,33 @@ struct Held<T> {
 /// It never chains: only numbers confirmed by their own evidence lift
 /// others. To look forward, findings that could still be lifted are held
 /// back, with every finding after them (the order they leave in is the
-/// order they came in), until the stream passes [`KIN_REACH`] bytes beyond
-/// them, it ends ([`Kin::finish`]), or [`KIN_HOLD`] findings wait. The
-/// verdict does not depend on the streaming window; a segmented large file
-/// starts afresh at each segment, which can only list fewer.
+/// order they came in), until a number of their kind is confirmed, the
+/// stream ends ([`Kin::finish`]), or [`KIN_HOLD`] findings wait (then the
+/// oldest leaves unlifted). The verdict does not depend on the streaming
+/// window; a segmented large file starts afresh at each segment, which can
+/// only list fewer.
 #[derive(Debug)]
 pub struct Kin<'e, T> {
-    /// Each confirmed kind and the offset of its last confirmed number.
-    last: Vec<(&'e str, u64)>,
+    /// The kinds confirmed so far in this stream.
+    confirmed: Vec<&'e str>,
     /// The last confirmed number of any kind: its record and offset.
     last_record: Option<(u64, u64)>,
     held: std::collections::VecDeque<Held<T>>,
+    /// How many of `held` wait, by kind and by record: a confirmed number
+    /// looks through `held` only when it will lift one, so the cost stays
+    /// in proportion to what is lifted, however long the hold.
+    waiting_kinds: Vec<(&'e str, usize)>,
+    waiting_records: std::collections::HashMap<u64, usize>,
 }
 
 impl<'e, T> Default for Kin<'e, T> {
     fn default() -> Self {
         Kin {
-            last: Vec::new(),
+            confirmed: Vec::new(),
             last_record: None,
             held: std::collections::VecDeque::new(),
+            waiting_kinds: Vec::new(),
+            waiting_records: std::collections::HashMap::new(),
         }
     }
 }
@@ -148,24 +153,28 @@ impl<'e, T: Weighed<'e>> Kin<'e, T> {
         let mut waiting = false;
         if !m.test_data && m.confidence >= Confidence::Medium {
             let kind = m.kind;
-            match self.last.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, at)) => *at = (*at).max(offset),
-                None => self.last.push((kind, offset)),
+            if !self.confirmed.contains(&kind) {
+                self.confirmed.push(kind);
             }
             self.last_record = record.map(|r| (r, offset));
-            for h in self.held.iter_mut().filter(|h| h.waiting) {
-                let hm = h.item.weighed();
-                let kin = hm.kind == kind && offset.abs_diff(h.offset) <= KIN_REACH;
-                if kin || same_record(h.record, h.offset, record, offset) {
-                    lift(hm);
-                    h.waiting = false;
+            let kin_waits = self.waiting_kinds.iter().any(|&(k, n)| k == kind && n > 0);
+            let record_waits = record.is_some_and(|r| self.waiting_records.contains_key(&r));
+            if kin_waits || record_waits {
+                for i in 0..self.held.len() {
+                    let h = &mut self.held[i];
+                    if h.waiting
+                        && (h.item.weighed().kind == kind
+                            || same_record(h.record, h.offset, record, offset))
+                    {
+                        lift(h.item.weighed());
+                        h.waiting = false;
+                        let (k, r) = (h.item.weighed().kind, h.record);
+                        self.unwait(k, r);
+                    }
                 }
             }
         } else if liftable(m) {
-            let kin_before = self
-                .last
-                .iter()
-                .any(|&(k, at)| k == m.kind && offset.abs_diff(at) <= KIN_REACH);
+            let kin_before = self.confirmed.contains(&m.kind);
             let record_before = self
                 .last_record
                 .is_some_and(|(r, at)| same_record(Some(r), at, record, offset));
@@ -173,6 +182,14 @@ impl<'e, T: Weighed<'e>> Kin<'e, T> {
                 lift(m);
             } else {
                 waiting = true;
+                let kind = m.kind;
+                match self.waiting_kinds.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => self.waiting_kinds.push((kind, 1)),
+                }
+                if let Some(r) = record {
+                    *self.waiting_records.entry(r).or_insert(0) += 1;
+                }
             }
         }
         if !waiting && self.held.is_empty() {
@@ -185,17 +202,18 @@ impl<'e, T: Weighed<'e>> Kin<'e, T> {
             waiting,
         });
         // Leave in order: the front leaves once nothing after it can
-        // change it.
+        // change it, or when too many wait (it then stays as it is).
         while let Some(front) = self.held.front() {
-            let done = !front.waiting
-                || offset.saturating_sub(front.offset) > KIN_REACH
-                || self.held.len() > KIN_HOLD;
-            if !done {
+            if front.waiting && self.held.len() <= KIN_HOLD {
                 break;
             }
-            let h = self.held.pop_front().expect("front");
+            let mut h = self.held.pop_front().expect("front");
+            if h.waiting {
+                let kind = h.item.weighed().kind;
+                self.unwait(kind, h.record);
+            }
             if out(h.item).is_break() {
-                self.held.clear();
+                self.clear();
                 return Flow::Break(());
             }
         }
@@ -204,13 +222,37 @@ impl<'e, T: Weighed<'e>> Kin<'e, T> {
 
     /// The stream ended: passes on what is held, in order.
     pub fn finish(&mut self, out: &mut dyn FnMut(T) -> Flow) -> Flow {
+        self.waiting_kinds.clear();
+        self.waiting_records.clear();
         while let Some(h) = self.held.pop_front() {
             if out(h.item).is_break() {
-                self.held.clear();
+                self.clear();
                 return Flow::Break(());
             }
         }
         Flow::Continue(())
+    }
+
+    /// One held finding of `kind` on `record` no longer waits.
+    fn unwait(&mut self, kind: &str, record: Option<u64>) {
+        if let Some((_, n)) = self.waiting_kinds.iter_mut().find(|(k, _)| *k == kind) {
+            *n -= 1;
+        }
+        if let Some(r) = record
+            && let Some(n) = self.waiting_records.get_mut(&r)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.waiting_records.remove(&r);
+            }
+        }
+    }
+
+    /// Drops what is held (the stream was stopped).
+    fn clear(&mut self) {
+        self.held.clear();
+        self.waiting_kinds.clear();
+        self.waiting_records.clear();
     }
 }
 
