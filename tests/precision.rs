@@ -188,6 +188,30 @@ fn k2_bare_code_before_a_confirmed_one_of_its_kind_is_listed_at_the_default() {
 }
 
 #[test]
+fn k3_bare_codes_far_from_a_confirmed_one_of_their_kind_are_listed_at_the_default() {
+    // More than the 256 KiB the first round of kin reached, before and
+    // after: a log that confirms a code anywhere is an export of codes.
+    let gap = format!("{}\n", "lorem ipsum dolor sit amet\n".repeat(12_000));
+    assert!(gap.len() > 300 * 1024);
+    let d = dir_with(&format!(
+        "charge ok ref=5606079828 amount=12\n{gap}melli code: 0099026570\n{gap}charge ok ref=4472819635 amount=7\n"
+    ));
+    assert_eq!(
+        listed(d.path()),
+        pairs(&[
+            ("ir_melli", "medium"),
+            ("ir_melli", "high"),
+            ("ir_melli", "medium")
+        ])
+    );
+    // Without the confirmed one, neither is listed.
+    let d = dir_with(&format!(
+        "charge ok ref=5606079828 amount=12\n{gap}charge ok ref=4472819635 amount=7\n"
+    ));
+    assert!(listed(d.path()).is_empty());
+}
+
+#[test]
 fn r3_bare_code_beside_a_card_in_one_csv_row_is_listed_at_the_default() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
