@@ -5,6 +5,7 @@
 #   benches/wild_precision.sh                 # release build of this tree, default settings
 #   BIN=/tmp/old/leakhound benches/wild_precision.sh   # another binary (the "before" column)
 #   ARGS="--min-confidence low" benches/wild_precision.sh
+#   ARGS="--show-test-data" benches/wild_precision.sh   # list published test numbers too
 #   INSTALL=1 benches/wild_precision.sh       # first apt-get the extra text packages below
 #
 # What is scanned (everything that exists of it): Debian's documentation
@@ -85,4 +86,7 @@ if summary is not None:
     below = summary.get("below_confidence")
     if below:
         print(f"counted but not listed (below --min-confidence): {below}")
+    test = summary.get("test_data_not_listed")
+    if test:
+        print(f"published test numbers counted but not listed (--show-test-data lists them): {test}")
 EOF

@@ -231,7 +231,15 @@ fn sarif_passes_the_multitool_with_relative_paths_and_masked_values() {
     let s = Scratch::new();
     exports(&s);
     std::fs::create_dir(s.path().join("unreadable")).unwrap();
-    let out = s.lh(&["scan", ".", "--format", "sarif", "-o", "report.sarif"]);
+    let out = s.lh(&[
+        "scan",
+        ".",
+        "--format",
+        "sarif",
+        "--show-test-data",
+        "-o",
+        "report.sarif",
+    ]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let text = s.read("report.sarif");
     assert_no_raw("SARIF", &text);
@@ -289,7 +297,7 @@ fn sarif_passes_the_multitool_with_relative_paths_and_masked_values() {
 
     // The same report from another directory, scanning the same root.
     let elsewhere = Command::new(BIN)
-        .args(["scan", "--format", "sarif"])
+        .args(["scan", "--format", "sarif", "--show-test-data"])
         .arg(s.path())
         .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
         .env("LEAKHOUND_STATE_DIR", s.state.path())
@@ -345,7 +353,14 @@ fn junit_fails_files_with_findings_and_passes_a_clean_tree() {
 fn baseline_reports_only_new_findings_survives_edits_and_lists_stale_entries() {
     let s = Scratch::new();
     exports(&s);
-    let out = s.lh(&["baseline", "create", ".", "-o", ".leakhound-baseline.json"]);
+    let out = s.lh(&[
+        "baseline",
+        "create",
+        ".",
+        "--show-test-data",
+        "-o",
+        ".leakhound-baseline.json",
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let base = s.read(".leakhound-baseline.json");
     assert_no_raw("baseline", &base);
@@ -366,6 +381,7 @@ fn baseline_reports_only_new_findings_survives_edits_and_lists_stale_entries() {
         ".",
         "--baseline",
         ".leakhound-baseline.json",
+        "--show-test-data",
         "-f",
         "jsonl",
     ]);
@@ -385,6 +401,7 @@ fn baseline_reports_only_new_findings_survives_edits_and_lists_stale_entries() {
         ".",
         "--baseline",
         ".leakhound-baseline.json",
+        "--show-test-data",
         "-f",
         "jsonl",
     ]);
@@ -404,6 +421,7 @@ fn baseline_reports_only_new_findings_survives_edits_and_lists_stale_entries() {
         ".",
         "--baseline",
         ".leakhound-baseline.json",
+        "--show-test-data",
         "--color",
         "never",
     ]);

@@ -57,7 +57,7 @@ fn findings_exit_1_and_fail_on_sets_the_threshold() {
         (&all, "none", 0),
     ];
     for (path, fail_on, code) in cases {
-        let mut args = vec![path.to_string()];
+        let mut args = vec![path.to_string(), "--show-test-data".to_string()];
         if !fail_on.is_empty() {
             args.extend(["--fail-on".to_string(), fail_on.to_string()]);
         }

@@ -35,7 +35,7 @@ fn rel_of(file: &str) -> &'static str {
 #[test]
 fn finds_every_kind_with_path_line_column_and_offset() {
     let sc = layout();
-    let run = sc.jsonl([s(sc.path())]);
+    let run = sc.jsonl([s(sc.path()), "--show-test-data".into()]);
     run.expect_code(1);
     assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
 
@@ -141,7 +141,7 @@ fn finds_every_kind_with_path_line_column_and_offset() {
 fn verbose_lists_every_file_with_its_encoding() {
     let sc = layout();
     sc.write("empty.txt", "");
-    let run = sc.jsonl(["-v", "."]);
+    let run = sc.jsonl(["-v", "--show-test-data", "."]);
     run.expect_code(1);
     let files = run.files();
     assert_eq!(files.len(), 4, "{}", run.stdout);
@@ -253,7 +253,7 @@ fn leak_corpus_is_fully_found() {
     // found: otherwise a value could be absent from the report simply
     // because it was missed.
     let sc = leak_corpus();
-    let run = sc.jsonl(["."]);
+    let run = sc.jsonl([".", "--show-test-data"]);
     run.expect_code(1);
     assert_eq!(run.findings().len(), LEAK_FINDINGS, "{}", run.stdout);
     // The text each finding covers, cut from the files by offset and length.
@@ -308,6 +308,7 @@ fn no_raw_number_in_any_output() {
             for to_file in [false, true] {
                 let mut c = sc.cmd();
                 c.args(["--log-level", "trace", "scan", ".", "--format", format]);
+                c.arg("--show-test-data");
                 c.args(["--color", "always", "--progress", "always"]);
                 if verbose {
                     c.arg("-v");

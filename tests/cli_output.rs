@@ -137,7 +137,7 @@ fn json_format_is_one_document() {
     mkfifo(&sc.join("pipe"));
     let out = sc
         .cmd()
-        .args(["scan", ".", "--format", "json"])
+        .args(["scan", ".", "--format", "json", "--show-test-data"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -185,7 +185,7 @@ fn human_report_groups_findings_by_file() {
     let sc = layout();
     let out = sc
         .cmd()
-        .args(["scan", "cards.txt", "--color", "never"])
+        .args(["scan", "cards.txt", "--color", "never", "--show-test-data"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -305,7 +305,7 @@ fn scan_report_writes_the_html_beside_the_main_report_with_owners() {
     let html = tmp.path().join("r.html");
     let out = lh(state.path())
         .current_dir(tmp.path())
-        .args(["scan", "sample", "--report"])
+        .args(["scan", "sample", "--show-test-data", "--report"])
         .arg(&html)
         .output()
         .unwrap();
@@ -334,7 +334,7 @@ fn several_runs_make_a_trend_with_one_row_per_run() {
     lh(state.path())
         .arg("scan")
         .arg(&dir)
-        .args(["--format", "jsonl", "-o"])
+        .args(["--show-test-data", "--format", "jsonl", "-o"])
         .arg(&a)
         .assert()
         .code(1);
@@ -342,7 +342,7 @@ fn several_runs_make_a_trend_with_one_row_per_run() {
     lh(state.path())
         .arg("scan")
         .arg(&dir)
-        .args(["--format", "jsonl", "-o"])
+        .args(["--show-test-data", "--format", "jsonl", "-o"])
         .arg(&b)
         .assert()
         .code(1);

@@ -369,6 +369,14 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = MinConfidence::Medium)]
     pub min_confidence: MinConfidence,
 
+    /// List published test numbers too (processor test cards such as
+    /// 4111 1111 1111 1111, textbook SSNs such as 123-45-6789). By default
+    /// they are counted in the summary but neither listed nor fail the run
+    /// (`--min-confidence low` lists them as well); `--action` still acts
+    /// on them.
+    #[arg(long)]
+    pub show_test_data: bool,
+
     /// Scanning threads (default: one per CPU).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,

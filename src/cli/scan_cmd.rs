@@ -22,7 +22,7 @@ use crate::fingerprint::KeySource;
 use crate::fingerprint::{self, Fingerprinter};
 use crate::inputs::{self, Input, PathFilter, WalkOptions};
 use crate::project::baseline::Baseline;
-use crate::project::filter::{Policy, Stage};
+use crate::project::filter::{self, Policy, Stage};
 use crate::project::gate;
 use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
 use crate::report::human::{Human, human_bytes};
@@ -130,6 +130,11 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         Some(root.clone()),
     );
     policy.relative_output = rel_output;
+    // Published test numbers are counted, not listed, at the default
+    // (docs/DESIGN.md, "Evidence"); the actions still see them.
+    let list_test_data =
+        args.show_test_data || args.min_confidence.level() == crate::rules::Confidence::Low;
+    policy.list_test_data = list_test_data;
     let engine = Engine::new(rules);
     if policy.baseline.is_some() {
         policy.names = Some(engine.clone());
@@ -335,7 +340,13 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 _ => None,
             };
             stage.push(ev, &mut |mut ev| {
-                side.observe(&mut ev, &mut side_masker);
+                let shown = match &ev {
+                    Event::Finding(f) => filter::listed(f, list_test_data),
+                    _ => true,
+                };
+                if shown {
+                    side.observe(&mut ev, &mut side_masker);
+                }
                 // A file's findings arrive before its record (those the
                 // project policy let through); act once the record says the
                 // file is done.
@@ -354,7 +365,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                     _ => None,
                 };
                 let quiet = matches!(&ev, Event::File(f) if f.status == FileStatus::Scanned && !args.verbose);
-                if !quiet {
+                if !quiet && shown {
                     emit(&mut sink, &ev, &progress);
                 }
                 if let Some(a) = action {
@@ -367,6 +378,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         },
     );
     stage.finish(&mut |mut ev| {
+        if matches!(&ev, Event::Finding(f) if !filter::listed(f, list_test_data)) {
+            return;
+        }
         side.observe(&mut ev, &mut side_masker);
         emit(&mut sink, &ev, &None)
     });
@@ -403,6 +417,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let elapsed = clock.elapsed();
     let mut summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
     summary.suppressed = stage.suppressed.clone();
+    summary.test_data_not_listed = stage.unlisted_test_data;
     summary.baseline = stage.baseline_summary();
     summary.actions = actions;
     let mut summary = Event::Summary(summary);
@@ -516,6 +531,7 @@ fn summary_event(
         baseline: None,
         actions: BTreeMap::new(),
         below_confidence: t.below_confidence,
+        test_data_not_listed: 0,
     }
 }
 

@@ -14,8 +14,9 @@
 //! * negative evidence from the neighbourhood ([`structure`], [`code`],
 //!   and the table signal in `Engine::table_signal`): demotes to `low`;
 //! * kin ([`Kin`]): a number of the same kind listed on its own evidence
-//!   shortly before in the same file lifts a bare one that only lacked
-//!   context to `medium`.
+//!   anywhere in the same file or container member, before or after it,
+//!   or a confirmed number of any kind in the same record (line), lifts a
+//!   bare one that only lacked context to `medium`.
 //!
 //! Keywords win over negative evidence: `SSN: 536228726,` in a JSON line is
 //! an SSN even though it looks like a list element. Every function looks at
@@ -24,7 +25,7 @@
 
 use crate::rules::{Confidence, Script};
 
-use super::Match;
+use super::{Flow, Match};
 
 /// Bytes looked at on each side of a match by the neighbourhood signals.
 /// With the longest candidate (128 bytes) this stays inside the engine's
@@ -34,50 +35,224 @@ pub const LOOK: usize = 160;
 /// Bytes searched on each side of a match for the script of its text.
 pub const SCRIPT_WINDOW: usize = 64;
 
-/// How far after a confirmed number of a kind (in bytes of the same file
-/// or member) a bare number of that kind is lifted by [`Kin`].
-pub const KIN_REACH: u64 = 256 * 1024;
+/// How far apart (in bytes, on the same line) a confirmed number and a bare
+/// number of another kind may be for [`Kin`] to read them as one record (a
+/// CSV row, a JSON line, a log line). A line longer than this (minified
+/// code, a one-line JSON document) is not one record.
+pub const RECORD_REACH: u64 = 1024;
 
-/// Same-kind evidence along one stream. Once a number of a kind is listed
-/// on its own evidence (medium or above, not test data), a later number of
-/// the same kind within [`KIN_REACH`] bytes, valid, which is low only for
-/// want of context (no negative signal demoted it), is raised to medium,
-/// capped at its rule's `default`. A file that already holds a confirmed
-/// Iranian national code makes the next valid bare 10-digit code in it far
-/// likelier to be one too (DLP products weigh instance counts and
-/// supporting elements the same way). It never chains: only numbers
-/// confirmed by their own evidence lift others. Forward only, so a stream
-/// needs no buffering and every window size judges alike; a segmented
-/// large file starts afresh at each segment, which can only list fewer.
-#[derive(Debug, Default)]
-pub struct Kin<'e> {
-    /// Each confirmed kind and the offset of its last confirmed number.
-    last: Vec<(&'e str, u64)>,
+/// Most findings [`Kin`] holds back while it waits to see whether a number
+/// of their kind is confirmed after them. When more are waiting, the oldest
+/// leaves as it is (it can then only be lifted by what came before it):
+/// this, not the distance, bounds the memory kin takes.
+pub const KIN_HOLD: usize = 4096;
+
+/// A finding as [`Kin`] holds it: the match inside can still be lifted.
+pub trait Weighed<'e> {
+    fn weighed(&mut self) -> &mut Match<'e>;
 }
 
-impl<'e> Kin<'e> {
-    /// Weighs `m`, found at `offset`, and remembers it if it confirms its
-    /// kind.
-    pub fn weigh(&mut self, m: &mut Match<'e>, offset: u64) {
-        if m.test_data {
-            return;
+impl<'e> Weighed<'e> for Match<'e> {
+    fn weighed(&mut self) -> &mut Match<'e> {
+        self
+    }
+}
+
+/// One finding held by [`Kin`].
+#[derive(Debug)]
+struct Held<T> {
+    item: T,
+    offset: u64,
+    record: Option<u64>,
+    /// Still low for want of context, and could be lifted by a number
+    /// confirmed after it.
+    waiting: bool,
+}
+
+/// Same-kind and same-record evidence along one stream (one file or
+/// member). A number is confirmed on its own evidence when it is medium or
+/// above and not test data. A valid number that is low only for want of
+/// context (no negative signal demoted it; the rule would list it as a
+/// grouped number) is raised to medium, capped at its rule's `default`,
+/// when a number is confirmed
+///
+/// * of the same kind anywhere in the same stream, before or after it (a
+///   file that holds confirmed Iranian national codes is an export of
+///   them, wherever in it they sit, and makes every valid bare 10-digit
+///   code in it far likelier to be one too: DLP products weigh instance
+///   counts and supporting elements the same way), or
+/// * of any kind in the same record: on the same line, within
+///   [`RECORD_REACH`] bytes (a bare SSN in a CSV row beside a card number
+///   with its keyword).
+///
+/// It never chains: only numbers confirmed by their own evidence lift
+/// others. To look forward, findings that could still be lifted are held
+/// back, with every finding after them (the order they leave in is the
+/// order they came in), until a number of their kind is confirmed, the
+/// stream ends ([`Kin::finish`]), or [`KIN_HOLD`] findings wait (then the
+/// oldest leaves unlifted). The verdict does not depend on the streaming
+/// window; a segmented large file starts afresh at each segment, which can
+/// only list fewer.
+#[derive(Debug)]
+pub struct Kin<'e, T> {
+    /// The kinds confirmed so far in this stream.
+    confirmed: Vec<&'e str>,
+    /// The last confirmed number of any kind: its record and offset.
+    last_record: Option<(u64, u64)>,
+    held: std::collections::VecDeque<Held<T>>,
+    /// How many of `held` wait, by kind and by record: a confirmed number
+    /// looks through `held` only when it will lift one, so the cost stays
+    /// in proportion to what is lifted, however long the hold.
+    waiting_kinds: Vec<(&'e str, usize)>,
+    waiting_records: std::collections::HashMap<u64, usize>,
+}
+
+impl<'e, T> Default for Kin<'e, T> {
+    fn default() -> Self {
+        Kin {
+            confirmed: Vec::new(),
+            last_record: None,
+            held: std::collections::VecDeque::new(),
+            waiting_kinds: Vec::new(),
+            waiting_records: std::collections::HashMap::new(),
         }
-        if m.confidence >= Confidence::Medium {
-            match self.last.iter_mut().find(|(k, _)| *k == m.kind) {
-                Some((_, at)) => *at = (*at).max(offset),
-                None => self.last.push((m.kind, offset)),
+    }
+}
+
+/// Whether `m` is low only for want of context, and lifting would raise it.
+fn liftable(m: &Match<'_>) -> bool {
+    !m.test_data
+        && m.demoted_by.is_none()
+        && m.confidence < Confidence::Medium.min(m.rule.confidence.default)
+}
+
+fn lift(m: &mut Match<'_>) {
+    m.confidence = Confidence::Medium
+        .min(m.rule.confidence.default)
+        .max(m.confidence);
+}
+
+fn same_record(a: Option<u64>, a_at: u64, b: Option<u64>, b_at: u64) -> bool {
+    a.is_some() && a == b && a_at.abs_diff(b_at) <= RECORD_REACH
+}
+
+impl<'e, T: Weighed<'e>> Kin<'e, T> {
+    /// Weighs `item`, found at `offset` on line `record` (`None` where
+    /// lines mean nothing: binary data), and passes on to `out`, in the
+    /// order they came, the findings whose verdict is final. Returns what
+    /// `out` answered last (a `Break` stops the stream; what is held then
+    /// is dropped).
+    pub fn push(
+        &mut self,
+        mut item: T,
+        offset: u64,
+        record: Option<u64>,
+        out: &mut dyn FnMut(T) -> Flow,
+    ) -> Flow {
+        let m = item.weighed();
+        let mut waiting = false;
+        if !m.test_data && m.confidence >= Confidence::Medium {
+            let kind = m.kind;
+            if !self.confirmed.contains(&kind) {
+                self.confirmed.push(kind);
             }
-            return;
+            self.last_record = record.map(|r| (r, offset));
+            let kin_waits = self.waiting_kinds.iter().any(|&(k, n)| k == kind && n > 0);
+            let record_waits = record.is_some_and(|r| self.waiting_records.contains_key(&r));
+            if kin_waits || record_waits {
+                for i in 0..self.held.len() {
+                    let h = &mut self.held[i];
+                    if h.waiting
+                        && (h.item.weighed().kind == kind
+                            || same_record(h.record, h.offset, record, offset))
+                    {
+                        lift(h.item.weighed());
+                        h.waiting = false;
+                        let (k, r) = (h.item.weighed().kind, h.record);
+                        self.unwait(k, r);
+                    }
+                }
+            }
+        } else if liftable(m) {
+            let kin_before = self.confirmed.contains(&m.kind);
+            let record_before = self
+                .last_record
+                .is_some_and(|(r, at)| same_record(Some(r), at, record, offset));
+            if kin_before || record_before {
+                lift(m);
+            } else {
+                waiting = true;
+                let kind = m.kind;
+                match self.waiting_kinds.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => self.waiting_kinds.push((kind, 1)),
+                }
+                if let Some(r) = record {
+                    *self.waiting_records.entry(r).or_insert(0) += 1;
+                }
+            }
         }
-        let kin_before = self
-            .last
-            .iter()
-            .any(|&(k, at)| k == m.kind && offset >= at && offset - at <= KIN_REACH);
-        if m.demoted_by.is_none() && kin_before {
-            m.confidence = Confidence::Medium
-                .min(m.rule.confidence.default)
-                .max(m.confidence);
+        if !waiting && self.held.is_empty() {
+            return out(item);
         }
+        self.held.push_back(Held {
+            item,
+            offset,
+            record,
+            waiting,
+        });
+        // Leave in order: the front leaves once nothing after it can
+        // change it, or when too many wait (it then stays as it is).
+        while let Some(front) = self.held.front() {
+            if front.waiting && self.held.len() <= KIN_HOLD {
+                break;
+            }
+            let mut h = self.held.pop_front().expect("front");
+            if h.waiting {
+                let kind = h.item.weighed().kind;
+                self.unwait(kind, h.record);
+            }
+            if out(h.item).is_break() {
+                self.clear();
+                return Flow::Break(());
+            }
+        }
+        Flow::Continue(())
+    }
+
+    /// The stream ended: passes on what is held, in order.
+    pub fn finish(&mut self, out: &mut dyn FnMut(T) -> Flow) -> Flow {
+        self.waiting_kinds.clear();
+        self.waiting_records.clear();
+        while let Some(h) = self.held.pop_front() {
+            if out(h.item).is_break() {
+                self.clear();
+                return Flow::Break(());
+            }
+        }
+        Flow::Continue(())
+    }
+
+    /// One held finding of `kind` on `record` no longer waits.
+    fn unwait(&mut self, kind: &str, record: Option<u64>) {
+        if let Some((_, n)) = self.waiting_kinds.iter_mut().find(|(k, _)| *k == kind) {
+            *n -= 1;
+        }
+        if let Some(r) = record
+            && let Some(n) = self.waiting_records.get_mut(&r)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.waiting_records.remove(&r);
+            }
+        }
+    }
+
+    /// Drops what is held (the stream was stopped).
+    fn clear(&mut self) {
+        self.held.clear();
+        self.waiting_kinds.clear();
+        self.waiting_records.clear();
     }
 }
 

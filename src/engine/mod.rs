@@ -945,13 +945,23 @@ impl Engine {
     pub fn find_all<'e>(&'e self, text: &[u8]) -> Vec<Match<'e>> {
         let mut out = Vec::new();
         let columns = self.columns(text);
-        let mut kin = evidence::Kin::default();
-        let _ = self.scan_table(text, 0..text.len(), columns.as_ref(), &mut |mut m| {
-            let at = m.start as u64;
-            kin.weigh(&mut m, at);
+        let mut kin: evidence::Kin<'e, Match<'e>> = evidence::Kin::default();
+        let mut push = |m: Match<'e>| {
             out.push(m);
             Flow::Continue(())
+        };
+        // The record of a match is its line, counted as matches come.
+        let (mut cursor, mut line) = (0usize, 0u64);
+        let _ = self.scan_table(text, 0..text.len(), columns.as_ref(), &mut |m| {
+            if m.start < cursor {
+                (cursor, line) = (0, 0);
+            }
+            line += memchr::memchr_iter(b'\n', &text[cursor..m.start]).count() as u64;
+            cursor = m.start;
+            let at = m.start as u64;
+            kin.push(m, at, Some(line), &mut push)
         });
+        let _ = kin.finish(&mut push);
         out
     }
 

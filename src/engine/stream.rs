@@ -22,7 +22,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::evidence::{Columns, Kin};
+use super::evidence::{Columns, Kin, Weighed};
 use super::{Engine, Flow, MARGIN, Match};
 
 /// Default bytes read per window.
@@ -66,6 +66,18 @@ pub struct Located<'e> {
     pub line: Option<u64>,
     /// 1-based column in Unicode code points; `None` for binary files.
     pub column: Option<u64>,
+}
+
+impl<'e> Weighed<'e> for Located<'e> {
+    fn weighed(&mut self) -> &mut Match<'e> {
+        &mut self.m
+    }
+}
+
+impl<'e> Weighed<'e> for SegmentMatch<'e> {
+    fn weighed(&mut self) -> &mut Match<'e> {
+        &mut self.located.m
+    }
 }
 
 /// What a finished (or stopped) stream scan saw.
@@ -472,10 +484,13 @@ impl<'e> StreamScanner<'e> {
                 bytes: read.total,
             })?;
         let encoding = detect_encoding(&self.raw);
-        let mut kin = Kin::default();
-        let on_match = &mut |mut l: Located<'e>| {
-            kin.weigh(&mut l.m, l.offset);
-            on_match(l)
+        // Kin evidence holds back a few findings; the record of a finding
+        // is its line (binary data has none).
+        let mut kin: Kin<'e, Located<'e>> = Kin::default();
+        let outer = on_match;
+        let on_match = &mut |l: Located<'e>| {
+            let (offset, record) = (l.offset, l.line);
+            kin.push(l, offset, record, outer)
         };
         let result = match encoding {
             Encoding::Utf8 { bom } => self.scan_utf8(reader, bom, head_eof, &mut read, on_match),
@@ -484,11 +499,13 @@ impl<'e> StreamScanner<'e> {
             }
             Encoding::Binary => self.scan_binary(reader, head_eof, &mut read, on_match),
         };
+        // What is still held leaves, even after an error: it was scanned.
+        let flushed = kin.finish(outer);
         match result {
             Ok(stopped) => Ok(StreamStats {
                 bytes: read.total,
                 encoding,
-                stopped,
+                stopped: stopped || flushed.is_break(),
             }),
             Err(error) => Err(StreamError {
                 error,
@@ -778,10 +795,13 @@ impl<'e> StreamScanner<'e> {
             p.fetch_add(range.end - range.start, Ordering::Relaxed);
         }
         let report = (range.start - read_start) as usize..(range.end - read_start) as usize;
-        let mut kin = Kin::default();
-        let on_match = &mut |mut sm: SegmentMatch<'e>| {
-            kin.weigh(&mut sm.located.m, sm.located.offset);
-            on_match(sm)
+        let mut kin: Kin<'e, SegmentMatch<'e>> = Kin::default();
+        let outer = on_match;
+        let on_match = &mut |sm: SegmentMatch<'e>| {
+            // The record is the line (newlines are counted from the
+            // segment's start); binary data has no lines.
+            let (offset, record) = (sm.located.offset, (!binary).then_some(sm.newlines_before));
+            kin.push(sm, offset, record, outer)
         };
         if binary {
             self.scan_binary_window(read_start, report, &mut |l| {
@@ -792,6 +812,7 @@ impl<'e> StreamScanner<'e> {
                     chars_from_start: 0,
                 })
             });
+            let _ = kin.finish(outer);
             return Ok(SegmentTotals::default());
         }
         let engine = self.engine;
@@ -828,6 +849,7 @@ impl<'e> StreamScanner<'e> {
                 },
             })
         });
+        let _ = kin.finish(outer);
         let body = &buf[report];
         let last_nl = memchr::memrchr(b'\n', body);
         Ok(SegmentTotals {

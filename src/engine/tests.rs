@@ -96,8 +96,7 @@ fn melli_confidences(text: &str) -> Vec<Confidence> {
 }
 
 #[test]
-fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
-    use super::evidence::KIN_REACH;
+fn i18_kin_lifts_a_bare_number_before_or_after_a_confirmed_one_of_the_same_kind() {
     let bare = "charge ok ref=5606079828 amount=12\n";
     // On its own, a bare valid code with no context is low.
     assert_eq!(melli_confidences(bare), [Confidence::Low]);
@@ -110,12 +109,12 @@ fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
         melli_confidences(&format!("{confirmed}{bare}")),
         [Confidence::High, Confidence::Medium]
     );
-    // Forward only: a bare code before the confirmed one stays low.
+    // Forward too: a bare code before the confirmed one is lifted.
     assert_eq!(
         melli_confidences(&format!("{bare}{filler}{confirmed}")),
-        [Confidence::Low, Confidence::High]
+        [Confidence::Medium, Confidence::High]
     );
-    // Another kind confirmed (an SSN) lifts nothing.
+    // Another kind confirmed (an SSN) on another line lifts nothing.
     let kinds: Vec<_> = engine()
         .find_all(format!("SSN: 536-22-8726\n{bare}").as_bytes())
         .into_iter()
@@ -125,37 +124,210 @@ fn i18_kin_lifts_a_bare_number_after_a_confirmed_one_of_the_same_kind() {
         kinds,
         [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
     );
-    // Beyond the reach, low again.
-    let far = format!("{confirmed}{}\n{bare}", "x".repeat(KIN_REACH as usize));
-    assert_eq!(melli_confidences(&far), [Confidence::High, Confidence::Low]);
-    // A lifted code lifts no other (no chains): the third is past the
-    // reach of the only confirmed one.
-    let chain = format!(
-        "{confirmed}{}{bare}{}{bare}",
-        "x".repeat(KIN_REACH as usize / 2),
-        "x".repeat(KIN_REACH as usize / 2 + 64)
+}
+
+/// More than the 256 KiB the first round of kin reached.
+const KIN_FAR: usize = 300 * 1024;
+
+#[test]
+fn i18_kin_reaches_the_whole_file_both_ways_at_any_window_size() {
+    let bare = "charge ok ref=5606079828 amount=12\n";
+    let filler = format!("{}\n", "lorem ipsum ".repeat(20));
+    let confirmed = format!("melli code: 0099026570\n{filler}");
+    let confirmed = confirmed.as_str();
+    let gap = format!("{}\n", "x".repeat(KIN_FAR));
+    // A bare code far before, or far after, the confirmed one is lifted:
+    // the file is an export of that kind wherever the codes sit in it.
+    let far_before = format!("{bare}{gap}{confirmed}");
+    let far_after = format!("{confirmed}{gap}{bare}");
+    assert_eq!(
+        melli_confidences(&far_before),
+        [Confidence::Medium, Confidence::High]
     );
     assert_eq!(
-        melli_confidences(&chain),
-        [Confidence::High, Confidence::Medium, Confidence::Low]
+        melli_confidences(&far_after),
+        [Confidence::High, Confidence::Medium]
     );
-    // A number a negative signal demoted stays low: a dotted token.
+    // No chains: a code lifted by kin lifts no bare number of another kind
+    // in its record (a bare SSN on its line stays low).
+    let row = "7,Jane Roe,5606079828,x,536228726,y\n";
+    let chain = format!("{row}{gap}{confirmed}");
+    let kinds: Vec<_> = engine()
+        .find_all(chain.as_bytes())
+        .into_iter()
+        .map(|m| (m.kind, m.confidence))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("ir_melli", Confidence::Medium),
+            ("us_ssn", Confidence::Low),
+            ("ir_melli", Confidence::High)
+        ]
+    );
+    // The streaming scanner judges alike, at any window size, before and
+    // after, and in the order the numbers come.
+    let both = format!("{bare}{filler}{confirmed}{bare}{filler}");
+    for (text, want) in [
+        (
+            format!("{confirmed}{bare}"),
+            vec![Confidence::High, Confidence::Medium],
+        ),
+        (
+            both.clone(),
+            vec![Confidence::Medium, Confidence::High, Confidence::Medium],
+        ),
+        (far_before, vec![Confidence::Medium, Confidence::High]),
+        (far_after, vec![Confidence::High, Confidence::Medium]),
+        (
+            format!("{bare}{gap}{bare}{gap}{confirmed}"),
+            vec![Confidence::Medium, Confidence::Medium, Confidence::High],
+        ),
+        // Nothing of the kind confirmed: held to the end, then low.
+        (
+            format!("{bare}{gap}{bare}"),
+            vec![Confidence::Low, Confidence::Low],
+        ),
+    ] {
+        assert_eq!(melli_confidences(&text), want);
+        for chunk in [64, 4096, 1 << 20] {
+            let mut s = StreamScanner::new(engine(), chunk);
+            let mut got = Vec::new();
+            let mut offsets = Vec::new();
+            s.scan_bytes(text.as_bytes(), &mut |l: Located<'_>| {
+                if l.m.kind == "ir_melli" {
+                    got.push(l.m.confidence);
+                }
+                offsets.push(l.offset);
+                Flow::Continue(())
+            });
+            assert_eq!(got, want, "chunk {chunk}");
+            assert!(offsets.is_sorted(), "chunk {chunk}: {offsets:?}");
+        }
+    }
+    // A stop asked while findings are held stops the stream.
+    let mut s = StreamScanner::new(engine(), 4096);
+    let mut n = 0;
+    let stats = s.scan_bytes(both.as_bytes(), &mut |_| {
+        n += 1;
+        Flow::Break(())
+    });
+    assert!(stats.stopped);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn i18_kin_hold_cap_lets_the_oldest_waiting_finding_leave_unlifted() {
+    use super::evidence::KIN_HOLD;
+    let filler = format!("{}\n", "lorem ipsum ".repeat(20));
+    let confirmed = format!("{filler}melli code: 0099026570\n");
+    // KIN_HOLD + 1 bare codes wait for a confirmed one: the first leaves
+    // unlifted when the queue is full, every later one is lifted.
+    let text = format!("{}{confirmed}", "ref=5606079828 ok\n".repeat(KIN_HOLD + 1));
+    let want: Vec<_> = std::iter::once(Confidence::Low)
+        .chain(std::iter::repeat_n(Confidence::Medium, KIN_HOLD))
+        .chain([Confidence::High])
+        .collect();
+    assert_eq!(melli_confidences(&text), want);
+    // With one fewer, every one is lifted.
+    let text = format!("{}{confirmed}", "ref=5606079828 ok\n".repeat(KIN_HOLD));
+    let lows = melli_confidences(&text)
+        .into_iter()
+        .filter(|&c| c == Confidence::Low)
+        .count();
+    assert_eq!(lows, 0);
+}
+
+#[test]
+fn i18_kin_does_not_lift_a_demoted_number() {
+    let filler = format!("{}\n", "lorem ipsum ".repeat(20));
+    let confirmed = format!("melli code: 0099026570\n{filler}");
+    let confirmed = confirmed.as_str();
+    // A number a negative signal demoted stays low: a dotted token, before
+    // or after the confirmed one.
     assert_eq!(
         melli_confidences(&format!("{confirmed}v = 1.5606079828\n")),
         [Confidence::High, Confidence::Low]
     );
-    // The streaming scanner judges alike, at any window size.
+    assert_eq!(
+        melli_confidences(&format!("v = 1.5606079828\n{filler}{confirmed}")),
+        [Confidence::Low, Confidence::High]
+    );
+}
+
+#[test]
+fn i18_record_lifts_a_bare_number_beside_a_confirmed_one_of_another_kind() {
+    let kinds = |text: &str| -> Vec<(&'static str, Confidence)> {
+        engine()
+            .find_all(text.as_bytes())
+            .into_iter()
+            .map(|m| (m.kind, m.confidence))
+            .collect()
+    };
+    // A bare melli code alone on its line: low.
+    assert_eq!(
+        kinds("7,Jane Roe,5606079828,Tehran\n"),
+        [("ir_melli", Confidence::Low)]
+    );
+    // In the same CSV row as a card (medium on its own): lifted, whether
+    // the card comes after or before it.
+    assert_eq!(
+        kinds("7,Jane Roe,5606079828,4526018159083012,Tehran\n"),
+        [
+            ("ir_melli", Confidence::Medium),
+            ("card_visa", Confidence::Medium)
+        ]
+    );
+    assert_eq!(
+        kinds("{\"card\": \"4526 0181 5908 3012\", \"ref\": 5606079828}\n"),
+        [
+            ("card_visa", Confidence::High),
+            ("ir_melli", Confidence::Medium)
+        ]
+    );
+    // On the next line, or more than a record's reach away on a long
+    // line: not one record.
+    assert_eq!(
+        kinds("SSN: 536-22-8726\nref=5606079828\n"),
+        [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
+    );
+    let long = format!(
+        "SSN: 536-22-8726 {} ref=5606079828\n",
+        "word ".repeat(super::evidence::RECORD_REACH as usize / 5 + 10)
+    );
+    assert_eq!(
+        kinds(&long),
+        [("us_ssn", Confidence::High), ("ir_melli", Confidence::Low)]
+    );
+    // Test data confirms nothing, and a demoted number is not lifted.
+    assert_eq!(
+        kinds("4111 1111 1111 1111,5606079828\n")[1],
+        ("ir_melli", Confidence::Low)
+    );
+    assert_eq!(
+        kinds("4526018159083012,v=1.5606079828\n")[1],
+        ("ir_melli", Confidence::Low)
+    );
+    // The streaming scanner reads the record alike at any window size.
+    let row = format!(
+        "{}\n7,Jane Roe,5606079828,4526018159083012,x\n",
+        "a,b\n".repeat(300)
+    );
     for chunk in [64, 4096] {
         let mut s = StreamScanner::new(engine(), chunk);
         let mut got = Vec::new();
-        s.scan_bytes(
-            format!("{confirmed}{bare}").as_bytes(),
-            &mut |l: Located<'_>| {
-                got.push(l.m.confidence);
-                Flow::Continue(())
-            },
+        s.scan_bytes(row.as_bytes(), &mut |l: Located<'_>| {
+            got.push((l.m.kind, l.m.confidence));
+            Flow::Continue(())
+        });
+        assert_eq!(
+            got,
+            [
+                ("ir_melli", Confidence::Medium),
+                ("card_visa", Confidence::Medium)
+            ],
+            "chunk {chunk}"
         );
-        assert_eq!(got, [Confidence::High, Confidence::Medium], "chunk {chunk}");
     }
 }
 

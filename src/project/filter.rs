@@ -13,6 +13,13 @@
 //! - a CSV, TSV, JSON or JSON-lines file is streamed once more up to its
 //!   last finding to place each finding in a row and column or a JSON path.
 //!
+//! Published test numbers (`FindingEvent::test_data`) are listed only
+//! when [`Policy::list_test_data`] says so (`--show-test-data`, or
+//! `--min-confidence low`); otherwise they still pass (the actions act on
+//! them: a test card in a log is masked too) but are counted apart, not in
+//! [`Reported`], so they neither show nor fail the run; [`listed`] tells
+//! the sink which events to show.
+//!
 //! UTF-16 and binary files, standard input and container members get
 //! neither (their offsets are not offsets in a file we can re-read).
 //! Memory is the findings of the files in flight.
@@ -48,6 +55,15 @@ pub struct Policy {
     /// baseline holds paths as reports print them, masked, so findings are
     /// matched against it masked too. Set when a baseline is in use.
     pub names: Option<crate::engine::Engine>,
+    /// List published test numbers (and count them as findings). When
+    /// false they are counted in [`Stage::unlisted_test_data`] instead.
+    pub list_test_data: bool,
+}
+
+/// Whether a finding that passed the stage is shown in the report (the
+/// listing rule for published test numbers; see the module doc).
+pub fn listed(f: &FindingEvent, list_test_data: bool) -> bool {
+    list_test_data || !f.test_data
 }
 
 impl Policy {
@@ -65,6 +81,7 @@ impl Policy {
             root,
             relative_output: false,
             names: None,
+            list_test_data: true,
         }
     }
 }
@@ -87,6 +104,9 @@ pub struct Stage {
     pub reported: Reported,
     /// Suppressed findings by reason.
     pub suppressed: BTreeMap<String, u64>,
+    /// Published test numbers passed on for the actions but not listed
+    /// (when `Policy::list_test_data` is false).
+    pub unlisted_test_data: u64,
     /// Fully scanned files, relative to the root (`path!member`).
     scanned: HashSet<String>,
 }
@@ -166,7 +186,7 @@ impl Stage {
         for (i, f) in findings.into_iter().enumerate() {
             let line = lines.get(i).and_then(|l| l.as_deref());
             if let Some(f) = self.decide(f, line) {
-                kept += 1;
+                kept += u64::from(listed(&f, self.policy.list_test_data));
                 out(Event::Finding(f));
             }
         }
@@ -218,6 +238,10 @@ impl Stage {
         }
         if self.policy.relative_output {
             f.path = rel;
+        }
+        if !listed(&f, self.policy.list_test_data) {
+            self.unlisted_test_data += 1;
+            return Some(f);
         }
         let r = &mut self.reported;
         r.findings += 1;

@@ -211,6 +211,11 @@ pub struct SummaryEvent {
     /// failing the run; absent when there were none.
     #[serde(skip_serializing_if = "is_zero")]
     pub below_confidence: u64,
+    /// Published test numbers (test cards, textbook SSNs) found but not
+    /// listed, at the default (`--show-test-data` or `--min-confidence
+    /// low` lists them); they do not fail the run; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub test_data_not_listed: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

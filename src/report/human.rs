@@ -272,6 +272,17 @@ impl<W: Write> Human<W> {
                 s.below_confidence
             )?;
         }
+        if s.test_data_not_listed > 0 {
+            writeln!(
+                self.out,
+                "{} found, not listed: --min-confidence low or --show-test-data lists them",
+                counted(
+                    s.test_data_not_listed,
+                    "published test number",
+                    "published test numbers"
+                )
+            )?;
+        }
         let held: u64 = s.suppressed.values().sum();
         if held > 0 {
             let reasons: Vec<String> = s

@@ -201,7 +201,7 @@ impl Scan {
         self
     }
 
-    /// `leakhound scan --format jsonl -v`, ready for more arguments;
+    /// `leakhound scan --format jsonl -v --show-test-data`, ready for more arguments;
     /// `measure` wraps it in `/usr/bin/time -v` where that exists.
     pub fn command(&self, measure: bool) -> Command {
         let time = Path::new("/usr/bin/time");
@@ -220,7 +220,9 @@ impl Scan {
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        c.args(["scan", "--format", "jsonl", "-v"]);
+        // The fixtures plant processor test cards: list them (they are
+        // counted, not listed, by default).
+        c.args(["scan", "--format", "jsonl", "-v", "--show-test-data"]);
         c
     }
 
