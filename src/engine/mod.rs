@@ -23,6 +23,7 @@
 //! after that first byte, so a stream cut into windows that overlap by
 //! `MARGIN` on each side yields every match exactly once.
 
+pub mod base64;
 pub mod candidate;
 pub mod classify;
 pub mod context;
@@ -292,6 +293,14 @@ impl Engine {
     /// The rules, in the order their indices refer to.
     pub fn rules(&self) -> &[Rule] {
         &self.rules.rules
+    }
+
+    /// Whether this CPU has AVX2 (the base64 pass uses it too).
+    pub(crate) fn has_avx2(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.avx2.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// The rule set.
