@@ -423,8 +423,7 @@ fn decode_text<'s>(
     scratch: &'s mut Scratch,
 ) -> Option<(&'s [u8], TextKind)> {
     let chars = &buf[run.clone()];
-    let alphabet = alphabet_of(chars)?;
-    let _ = alphabet;
+    alphabet_of(chars)?;
     let probe_chars = &chars[..chars.len().min(PROBE / 3 * 4)];
     scratch.decoded.clear();
     decode_into(probe_chars, &mut scratch.decoded);
@@ -487,6 +486,97 @@ pub fn scan<'e>(
             })
         })
     })
+}
+
+/// Encodes `bytes` as base64 in `alphabet`, with padding when `pad`.
+fn encode_into(bytes: &[u8], alphabet: Alphabet, pad: bool, out: &mut Vec<u8>) {
+    let abc: &[u8; 64] = match alphabet {
+        Alphabet::Standard => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        Alphabet::UrlSafe => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    };
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..=c.len() {
+            out.push(abc[(n >> (18 - 6 * k) & 63) as usize]);
+        }
+        if pad {
+            out.extend(std::iter::repeat_n(b'=', 3 - c.len()));
+        }
+    }
+}
+
+/// A payload that cannot be rewritten: a UTF-16 file, or one cut at
+/// [`MAX_DECODED`] whose edit changes its length.
+#[derive(Debug, thiserror::Error)]
+#[error("the base64 payload at byte {at} holds a match but cannot be rewritten: {why}")]
+pub struct RewriteError {
+    pub at: usize,
+    pub why: &'static str,
+}
+
+/// For redaction: `text` with every base64 payload that `edit` changes
+/// encoded again, in its alphabet and with its padding (`None` when no
+/// payload changed). `edit` gets the decoded text of each payload (UTF-8)
+/// and returns its new text, or `None` to leave it. A UTF-16LE payload is
+/// written back as UTF-16LE (with its BOM, if it had one). Payloads are
+/// found as the scanner finds them (the same runs, the same text test).
+pub fn rewrite_payloads(
+    avx2: bool,
+    text: &[u8],
+    edit: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    let mut copied = 0usize;
+    let mut error = None;
+    let _ = for_each_run(avx2, text, 0, text.len(), &mut |run| {
+        let Some(alphabet) = alphabet_of(&text[run.clone()]) else {
+            return Flow::Continue(());
+        };
+        let Some((decoded, kind)) = decode_text(text, run.clone(), &mut scratch) else {
+            return Flow::Continue(());
+        };
+        let original_len = decoded.len();
+        let Some(edited) = edit(decoded) else {
+            return Flow::Continue(());
+        };
+        let padded = with_padding(text, run.clone());
+        let pad = padded.end > run.end;
+        let cut = run.len() > MAX_RUN;
+        let bytes = match kind {
+            TextKind::Utf8 => edited,
+            TextKind::Utf16Le => {
+                let mut units: Vec<u8> = Vec::with_capacity(edited.len() * 2 + 2);
+                if scratch.decoded.starts_with(&[0xFF, 0xFE]) {
+                    units.extend_from_slice(&[0xFF, 0xFE]);
+                }
+                let s = String::from_utf8_lossy(&edited);
+                units.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
+                units
+            }
+        };
+        if cut && (kind == TextKind::Utf16Le || bytes.len() != original_len) {
+            error = Some(RewriteError {
+                at: run.start,
+                why: "it decodes to more than 1 MiB and its edit changes its length",
+            });
+            return Flow::Break(());
+        }
+        out.extend_from_slice(&text[copied..run.start]);
+        encode_into(&bytes, alphabet, pad && !cut, &mut out);
+        copied = if cut { run.start + MAX_RUN } else { padded.end };
+        Flow::Continue(())
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if copied == 0 {
+        return Ok(None);
+    }
+    out.extend_from_slice(&text[copied..]);
+    Ok(Some(out))
 }
 
 /// Whether the window's buffer ends inside a run that starts in `report`
@@ -566,6 +656,20 @@ mod tests {
         out.clear();
         decode_into(b"+/+/", &mut out);
         assert_eq!(out, [0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn encodes_what_it_decodes() {
+        for len in 0..20usize {
+            let bytes: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            for alphabet in [Alphabet::Standard, Alphabet::UrlSafe] {
+                let mut chars = Vec::new();
+                encode_into(&bytes, alphabet, false, &mut chars);
+                let mut back = Vec::new();
+                decode_into(&chars, &mut back);
+                assert_eq!(back, bytes);
+            }
+        }
     }
 
     proptest::proptest! {

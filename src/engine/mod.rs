@@ -296,7 +296,7 @@ impl Engine {
     }
 
     /// Whether this CPU has AVX2 (the base64 pass uses it too).
-    pub(crate) fn has_avx2(&self) -> bool {
+    pub fn has_avx2(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
         return self.avx2.is_some();
         #[cfg(not(target_arch = "x86_64"))]
