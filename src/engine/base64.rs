@@ -118,7 +118,8 @@ static SEXTET: [u8; 256] = {
 };
 
 /// 64-bit mask of the alphabet bytes of `buf[at..at + 64]` (bytes past the
-/// end count as not in it).
+/// end count as not in it). `avx2`: the CPU has AVX2 and the caller is
+/// compiled for it (so the lookup inlines).
 #[inline(always)]
 fn mask64(avx2: bool, buf: &[u8], at: usize) -> u64 {
     #[cfg(target_arch = "x86_64")]
@@ -127,7 +128,13 @@ fn mask64(avx2: bool, buf: &[u8], at: usize) -> u64 {
         // in `Engine::new`); the block has 64 bytes.
         return unsafe { x86::mask64_avx2(block.as_ptr()) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2;
+    mask64_scalar(buf, at)
+}
+
+/// [`mask64`] one byte at a time.
+fn mask64_scalar(buf: &[u8], at: usize) -> u64 {
     let end = (at + 64).min(buf.len());
     let mut m = 0u64;
     for (i, &b) in buf[at.min(end)..end].iter().enumerate() {
@@ -150,6 +157,7 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX2 and `p` must point to 64 readable bytes.
     #[target_feature(enable = "avx2")]
+    #[inline]
     pub unsafe fn mask64_avx2(p: *const u8) -> u64 {
         const LO: [i8; 16] = {
             let mut t = [0i8; 16];
@@ -211,6 +219,36 @@ fn runs16(m: u64) -> u64 {
 /// not one: the window before owns it). A run may end past `to`, up to the
 /// end of `buf`. Stops when `f` breaks.
 pub fn for_each_run(
+    avx2: bool,
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    f: &mut dyn FnMut(Range<usize>) -> Flow,
+) -> Flow {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU has AVX2.
+        return unsafe { for_each_run_avx2(buf, from, to, f) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    runs_with(false, buf, from, to, f)
+}
+
+/// [`for_each_run`] compiled for AVX2, so that the lookup inlines.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn for_each_run_avx2(
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    f: &mut dyn FnMut(Range<usize>) -> Flow,
+) -> Flow {
+    runs_with(true, buf, from, to, f)
+}
+
+#[inline(always)]
+fn runs_with(
     avx2: bool,
     buf: &[u8],
     from: usize,
@@ -386,6 +424,44 @@ fn probe_kind(probe: &[u8]) -> Option<TextKind> {
     printable_utf8(p).then_some(TextKind::Utf8)
 }
 
+/// A first, cheap look at a run: its first 8 characters must decode to 6
+/// bytes that can start text: printable ASCII and whitespace, or the
+/// start of valid UTF-8 (no control character), or UTF-16LE text (see
+/// below), or a UTF-16LE BOM.
+/// Random bytes pass about one time in a hundred, hex strings and URL
+/// paths (`/api/v1/users`) almost never: most runs of a log stop here.
+fn quick_text(chars: &[u8]) -> bool {
+    let mut b = [0u8; 6];
+    for (q, out) in chars.chunks_exact(4).zip(b.chunks_exact_mut(3)) {
+        let n = (SEXTET[q[0] as usize] as u32) << 18
+            | (SEXTET[q[1] as usize] as u32) << 12
+            | (SEXTET[q[2] as usize] as u32) << 6
+            | SEXTET[q[3] as usize] as u32;
+        out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let ascii = |x: u8| (0x20..0x7F).contains(&x) || matches!(x, b'\t' | b'\n' | b'\r');
+    // UTF-16LE: the same high byte twice, zero (ASCII) or a script's
+    // block (Arabic 0x06, Cyrillic 0x04 ...).
+    let utf16 =
+        b[1] == b[3] && (b[1] == 0 && ascii(b[0]) && ascii(b[2]) || (0x03..=0x0E).contains(&b[1]));
+    if b.starts_with(&[0xFF, 0xFE]) || utf16 {
+        return true;
+    }
+    match std::str::from_utf8(&b) {
+        Ok(s) => s
+            .chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')),
+        // A character cut at the end is fine; anything else is not text.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&b[..e.valid_up_to()]).is_ok_and(|s| {
+                s.chars()
+                    .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+            })
+        }
+        Err(_) => false,
+    }
+}
+
 /// UTF-16LE bytes as UTF-8 text (a lone surrogate or an odd byte as
 /// U+FFFD).
 fn utf16le_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
@@ -424,6 +500,9 @@ fn decode_text<'s>(
 ) -> Option<(&'s [u8], TextKind)> {
     let chars = &buf[run.clone()];
     alphabet_of(chars)?;
+    if !quick_text(&chars[..8]) {
+        return None;
+    }
     let probe_chars = &chars[..chars.len().min(PROBE / 3 * 4)];
     scratch.decoded.clear();
     decode_into(probe_chars, &mut scratch.decoded);
