@@ -205,15 +205,6 @@ mod x86 {
     }
 }
 
-/// Bits `i` of `m` that start `16` set bits in a row within the word.
-#[inline(always)]
-fn runs16(m: u64) -> u64 {
-    let mut x = m & (m >> 1);
-    x &= x >> 2;
-    x &= x >> 4;
-    x & (x >> 8)
-}
-
 /// Calls `f` with every maximal run of alphabet bytes at least [`MIN_RUN`]
 /// long that starts in `from..to` (a run going on from before `from` is
 /// not one: the window before owns it). A run may end past `to`, up to the
@@ -259,69 +250,59 @@ fn runs_with(
     let mut p = from;
     // Skip a run that began before `from`.
     if p > 0 && p < buf.len() && is_alphabet(buf[p - 1]) {
-        while p < buf.len() && is_alphabet(buf[p]) {
-            p += 1;
-        }
+        p = run_end(avx2, buf, p);
     }
-    // Start of the run that reaches the top of the last word, if any.
-    let mut open: Option<usize> = None;
-    while p < buf.len() && (p < to || open.is_some()) {
-        let m = mask64(avx2, buf, p);
-        let mut rest = m;
-        let mut bit = 0u32;
-        if let Some(s) = open {
-            let t = m.trailing_ones();
-            if t == 64 && p + 64 < buf.len() {
-                p += 64;
-                continue;
-            }
-            let end = (p + t as usize).min(buf.len());
-            open = None;
-            if end - s >= MIN_RUN {
-                f(s..end)?;
-            }
-            if t == 64 {
-                break;
-            }
-            bit = t + 1;
-            rest = if bit >= 64 { 0 } else { m & (!0u64 << bit) };
+    // The fast loop looks at 64 bytes and the 15 after them: one AVX2
+    // lookup per 64 bytes and a few shifts tell whether 16 alphabet bytes
+    // in a row start there. Every run of 16 is seen in the block where it
+    // starts (a run that started in an earlier block was seen and walked
+    // there), so the first such bit is a run's start, or lies in a run
+    // that starts at `p`.
+    let mut lo = mask64(avx2, buf, p);
+    while p < to {
+        let hi = mask64(avx2, buf, p + 64);
+        let starts = runs16_128((hi as u128) << 64 | lo as u128);
+        if starts == 0 {
+            p += 64;
+            lo = hi;
+            continue;
         }
-        if bit < 64 {
-            // Runs inside the word, then the one that reaches its top.
-            while rest != 0 {
-                if runs16(rest) == 0 {
-                    // Only short runs left, and maybe one at the top.
-                    let top = rest.leading_ones() as usize;
-                    if top > 0 && p + 64 - top < to {
-                        open = Some(p + 64 - top);
-                    }
-                    break;
-                }
-                let start = rest.trailing_zeros();
-                let len = (rest >> start).trailing_ones();
-                let s = p + start as usize;
-                if s >= to {
-                    break;
-                }
-                if start + len == 64 {
-                    open = Some(s);
-                    break;
-                }
-                if len as usize >= MIN_RUN {
-                    f(s..s + len as usize)?;
-                }
-                rest &= !0u64 << (start + len);
-            }
+        let at = p + starts.trailing_zeros() as usize;
+        let mut start = at;
+        while start > p && is_alphabet(buf[start - 1]) {
+            start -= 1;
+        }
+        if start >= to {
+            break;
+        }
+        let end = run_end(avx2, buf, at);
+        f(start..end)?;
+        p = end;
+        lo = mask64(avx2, buf, p);
+    }
+    Flow::Continue(())
+}
+
+/// Bits `i` of the low 64 of `m` that start 16 set bits in a row.
+#[inline(always)]
+fn runs16_128(m: u128) -> u64 {
+    let mut x = m & (m >> 1);
+    x &= x >> 2;
+    x &= x >> 4;
+    (x & (x >> 8)) as u64
+}
+
+/// The end of the run of alphabet bytes that goes on at `p`.
+#[inline(always)]
+fn run_end(avx2: bool, buf: &[u8], mut p: usize) -> usize {
+    loop {
+        let m = mask64(avx2, buf, p);
+        let t = m.trailing_ones() as usize;
+        if t < 64 {
+            return (p + t).min(buf.len());
         }
         p += 64;
     }
-    if let Some(s) = open {
-        let end = buf.len();
-        if end - s >= MIN_RUN {
-            f(s..end)?;
-        }
-    }
-    Flow::Continue(())
 }
 
 /// Which characters a run uses for 62 and 63.
@@ -444,7 +425,7 @@ fn quick_text(chars: &[u8]) -> bool {
     // then wants two in five; CJK text has spaces and ASCII digits too),
     // or three high bytes of scripts below U+0F00 (`łść`, Arabic ...).
     let utf16 = b[1] == 0 || b[3] == 0 || b[5] == 0 || b[1].max(b[3]).max(b[5]) <= 0x0E;
-    if b.starts_with(&[0xFF, 0xFE]) || utf16 {
+    if b.starts_with(&[0xFF, 0xFE]) || utf16 || b.iter().all(|&x| ascii(x)) {
         return true;
     }
     match std::str::from_utf8(&b) {
@@ -499,10 +480,10 @@ fn decode_text<'s>(
     scratch: &'s mut Scratch,
 ) -> Option<(&'s [u8], TextKind)> {
     let chars = &buf[run.clone()];
-    alphabet_of(chars)?;
     if !quick_text(&chars[..8]) {
         return None;
     }
+    alphabet_of(chars)?;
     let probe_chars = &chars[..chars.len().min(PROBE / 3 * 4)];
     scratch.decoded.clear();
     decode_into(probe_chars, &mut scratch.decoded);
