@@ -138,7 +138,8 @@ fn b64_test_encoder_agrees_with_coreutils_base64() {
 /// Every fixture, with every finding it must give (member, line, kind).
 #[test]
 fn b64_real_world_payloads_are_found_inside_base64_at_offset() {
-    let table: &[(&str, &[(&str, u64, &str)])] = &[
+    type Want<'a> = &'a [(&'a str, u64, &'a str)];
+    let table: &[(&str, Want)] = &[
         // HTTP Basic credentials in a logged header.
         ("authorization.log", &[("base64@75", 1, "card_visa")]),
         // A JSON field, standard alphabet padded; URL-safe unpadded.
@@ -393,7 +394,7 @@ fn valid(k: usize, r: &[u8]) -> Option<(&'static str, String, usize)> {
             ("card", s(complete(v, &[15], &tens, validate::luhn)?), 15)
         }
         1 => {
-            let mut v = if r[0] % 2 == 0 {
+            let mut v = if r[0].is_multiple_of(2) {
                 b"53".to_vec()
             } else {
                 b"37".to_vec()
