@@ -6,7 +6,9 @@
 //! through a callback with the place of the run that held them. This is a
 //! second, separate pass over the window, after the engine's own: the
 //! engine's single pass stays as it was, and this one costs one AVX2
-//! nibble lookup per 32 bytes (docs/DESIGN.md, "Base64 payloads").
+//! nibble lookup and a few shifts per 64 bytes, plus a cheap first look
+//! at each run of 16 (docs/DESIGN.md, "Written forms"; what it costs:
+//! README, "Performance").
 //!
 //! What counts as a payload:
 //! - a *run*: at least [`MIN_RUN`] bytes of the base64 alphabets
