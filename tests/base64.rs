@@ -41,7 +41,7 @@ fn scan_with(path: &Path, args: &[&str]) -> (Vec<Value>, Vec<Value>, String) {
         .env("LEAKHOUND_STATE_DIR", state.path())
         .env_remove("LEAKHOUND_LOG")
         .timeout(Duration::from_secs(300))
-        .args(["scan", "--format", "jsonl"])
+        .args(["scan", "--base64", "--format", "jsonl"])
         .args(args)
         .arg(path)
         .output()
@@ -317,7 +317,7 @@ fn b64_run_straddling_the_window_boundary_is_found_once() {
                 .collect();
             assert_eq!(got, want_mk, "segments, payload {payload_len}, run at {at}");
             // Small windows, through the library.
-            let engine = Engine::new(RuleSet::builtin().unwrap());
+            let engine = Engine::new(RuleSet::builtin().unwrap()).with_base64(true);
             for chunk in [4096, 64 << 10] {
                 let mut s = leakhound::engine::stream::StreamScanner::new(&engine, chunk);
                 let mut runs = Vec::new();
@@ -464,7 +464,7 @@ struct World {
 fn world() -> &'static World {
     static W: std::sync::OnceLock<World> = std::sync::OnceLock::new();
     W.get_or_init(|| World {
-        engine: Engine::new(RuleSet::builtin().unwrap()),
+        engine: Engine::new(RuleSet::builtin().unwrap()).with_base64(true),
         fp: Fingerprinter::with_key(&[7; 32], KeySource::Ephemeral),
     })
 }
@@ -576,7 +576,9 @@ fn b64_redact_rewrites_the_payload_in_its_alphabet_and_padding() {
         .env("LEAKHOUND_FINGERPRINT_KEY", "base64-test-key")
         .env("LEAKHOUND_STATE_DIR", state.path())
         .timeout(Duration::from_secs(120))
-        .args(["scan", "--action", "redact", "--format", "jsonl"])
+        .args([
+            "scan", "--base64", "--action", "redact", "--format", "jsonl",
+        ])
         .args(&paths)
         .output()
         .unwrap();
@@ -627,4 +629,65 @@ fn b64_redact_rewrites_the_payload_in_its_alphabet_and_padding() {
         String::from_utf16(&units).unwrap(),
         r#"Write-Output "karta **** **** **** 6467""#
     );
+}
+
+/// Runs `leakhound scan` (without `--base64`) on `path` with `args`: the
+/// finding records and the whole output.
+fn scan_plain(path: &Path, args: &[&str]) -> (Vec<Value>, String) {
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", "base64-test-key")
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .env_remove("LEAKHOUND_LOG")
+        .env_remove("LEAKHOUND_CONFIG")
+        .timeout(Duration::from_secs(120))
+        .args(["scan", "--format", "jsonl"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let findings = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding")
+        .collect();
+    (findings, all)
+}
+
+/// The pass is off unless asked for: a plain scan finds nothing in the
+/// payloads (and says nothing is there to find inside them); `limits.base64:
+/// true` in the config file turns it on as `--base64` does.
+#[test]
+fn b64_switch_off_by_default_and_on_by_config_key() {
+    let p = fixture("payload.jsonl");
+    let (off, all) = scan_plain(&p, &[]);
+    assert_eq!(summary(&off), vec![], "{all}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leakhound.yaml");
+    std::fs::write(&config, "limits:\n  base64: true\n").unwrap();
+    let (on, all) = scan_plain(&p, &["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        summary(&on),
+        vec![f("base64@227", 2, "iban"), f("base64@62", 1, "card_visa")],
+        "{all}"
+    );
+    assert_no_leak(&all);
+    std::fs::write(&config, "limits:\n  base64: false\n").unwrap();
+    let (off, all) = scan_plain(&p, &["--config", config.to_str().unwrap()]);
+    assert_eq!(summary(&off), vec![], "{all}");
+}
+
+/// Redaction follows the same switch: without `--base64` the payloads are
+/// left as they are (nothing was found in them).
+#[test]
+fn b64_redact_without_the_switch_leaves_payloads_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("payload.jsonl");
+    std::fs::copy(fixture("payload.jsonl"), &p).unwrap();
+    let before = std::fs::read(&p).unwrap();
+    let (_, all) = scan_plain(&p, &["--action", "redact"]);
+    assert!(!all.contains("\"redacted\""), "{all}");
+    assert_eq!(std::fs::read(&p).unwrap(), before);
 }

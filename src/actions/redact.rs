@@ -249,7 +249,11 @@ pub fn redact_bytes(
     original: &[u8],
 ) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
     // Numbers inside base64 payloads first: each payload is decoded,
-    // redacted as text and encoded again (docs/actions.md).
+    // redacted as text and encoded again (docs/actions.md), when the scan
+    // decodes them (the same switch: what was found is what is redacted).
+    if !ctx.engine.base64() {
+        return redact_text(ctx, original);
+    }
     let mut inside = Redacted {
         findings: 0,
         rules: BTreeSet::new(),

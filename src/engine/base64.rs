@@ -28,6 +28,10 @@ use std::ops::Range;
 
 use super::{Engine, Flow, Match};
 
+/// Whether the pass is on when nothing asks (`Engine::new`): off until it
+/// is cheap enough for every scan (docs/DESIGN.md, "Written forms").
+pub const DEFAULT_ON: bool = false;
+
 /// The shortest run decoded, in alphabet bytes (padding not counted): 16
 /// characters hold 12 bytes, the shortest national ID alone (base64 of a
 /// bare 12-digit number is 16 characters).
@@ -517,7 +521,8 @@ fn decode_text<'s>(
 /// Scans the base64 payloads of `buf` whose runs start in `report`: each
 /// run that decodes to text is scanned whole with `engine`, and every
 /// match is handed to `on_match`. Returns `Break` if `on_match` asked to
-/// stop.
+/// stop. Does nothing when the engine has the pass off
+/// ([`Engine::base64`]).
 pub fn scan<'e>(
     engine: &'e Engine,
     buf: &[u8],
@@ -525,6 +530,9 @@ pub fn scan<'e>(
     scratch: &mut Scratch,
     on_match: &mut dyn FnMut(Found<'e>) -> Flow,
 ) -> Flow {
+    if !engine.base64() {
+        return Flow::Continue(());
+    }
     let avx2 = engine.has_avx2();
     for_each_run(avx2, buf, report.start, report.end, &mut |run| {
         let Some((text, kind)) = decode_text(buf, run.clone(), scratch) else {

@@ -157,6 +157,10 @@ pub struct Engine {
     kind_names: Vec<String>,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<classify::Avx2>,
+    /// Whether base64 payloads are decoded and scanned ([`base64`]); off
+    /// unless asked for (`--base64`, `limits.base64`), because the pass
+    /// still costs too much on large logs (docs/DESIGN.md, "Written forms").
+    base64: bool,
 }
 
 /// Per-window scan state.
@@ -287,7 +291,20 @@ impl Engine {
             kind_names,
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
+            base64: base64::DEFAULT_ON,
         }
+    }
+
+    /// This engine with the base64 payload pass on or off.
+    pub fn with_base64(mut self, on: bool) -> Engine {
+        self.base64 = on;
+        self
+    }
+
+    /// Whether base64 payloads are decoded and scanned: when not, the run
+    /// finder never runs.
+    pub fn base64(&self) -> bool {
+        self.base64
     }
 
     /// The rules, in the order their indices refer to.

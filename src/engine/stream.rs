@@ -599,6 +599,9 @@ impl<'e> StreamScanner<'e> {
 
     /// Whether the window ends inside a base64 run its report range owns.
     fn open_base64_run(&self, report_start: usize) -> bool {
+        if !self.engine.base64() {
+            return false;
+        }
         let end = self.window.len().saturating_sub(MARGIN);
         base64::open_run_at_end(&self.window, report_start..end)
     }
@@ -861,7 +864,10 @@ impl<'e> StreamScanner<'e> {
         // A base64 run this segment owns goes on past the margin: read on
         // (up to the run's bound) so that it is decoded whole.
         let mut read_end = read_end;
-        while read_end < file_len && base64::open_run_at_end(&self.window, report.clone()) {
+        while read_end < file_len
+            && self.engine.base64()
+            && base64::open_run_at_end(&self.window, report.clone())
+        {
             let more = (file_len - read_end).min(self.chunk as u64) as usize;
             let old = self.window.len();
             self.window.resize(old + more, 0);

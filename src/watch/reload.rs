@@ -53,7 +53,7 @@ pub(super) fn build_runtime(config: Config) -> Result<Runtime, String> {
     Ok(Runtime {
         state_key: StateKey::derive(&fingerprinter),
         min_confidence: config.watch.min_confidence.level(),
-        engine: Engine::new(rules),
+        engine: Engine::new(rules).with_base64(config.limits.base64_on()),
         fingerprinter,
         roots,
         actions,
