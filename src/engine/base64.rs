@@ -263,17 +263,21 @@ fn runs_with(
     // in a row start there. Every run of 16 is seen in the block where it
     // starts (a run that started in an earlier block was seen and walked
     // there), so the first such bit is a run's start, or lies in a run
-    // that starts at `p`.
-    let mut lo = mask64(avx2, buf, p);
-    while p < to {
-        let hi = mask64(avx2, buf, p + 64);
-        let starts = runs16_128((hi as u128) << 64 | lo as u128);
+    // that starts at `p`. `w` is the mask of the 128 bytes from `base`,
+    // with the bits below `p` (taken by the last run) cleared: a run's end
+    // and the next run are read from it, and only a run that goes past it
+    // costs more lookups (most runs of a log are 16 to 40 bytes).
+    let mut base = p;
+    let mut w = mask128(avx2, buf, base);
+    while base < to {
+        let starts = runs16_128(w);
         if starts == 0 {
-            p += 64;
-            lo = hi;
+            base += 64;
+            w = w >> 64 | (mask64(avx2, buf, base + 64) as u128) << 64;
             continue;
         }
-        let at = p + starts.trailing_zeros() as usize;
+        let i = starts.trailing_zeros() as usize;
+        let at = base + i;
         let mut start = at;
         while start > p && is_alphabet(buf[start - 1]) {
             start -= 1;
@@ -281,12 +285,32 @@ fn runs_with(
         if start >= to {
             break;
         }
-        let end = run_end(avx2, buf, at);
+        let ones = (w >> i).trailing_ones() as usize;
+        let end = if i + ones < 128 {
+            at + ones
+        } else {
+            run_end(avx2, buf, base + 128)
+        };
         f(start..end)?;
         p = end;
-        lo = mask64(avx2, buf, p);
+        if end < base + 128 {
+            if end >= base + 64 {
+                base += 64;
+                w = w >> 64 | (mask64(avx2, buf, base + 64) as u128) << 64;
+            }
+            w &= !0u128 << (end - base);
+        } else {
+            base = end;
+            w = mask128(avx2, buf, base);
+        }
     }
     Flow::Continue(())
+}
+
+/// The alphabet mask of the 128 bytes from `at` (see [`mask64`]).
+#[inline(always)]
+fn mask128(avx2: bool, buf: &[u8], at: usize) -> u128 {
+    mask64(avx2, buf, at) as u128 | (mask64(avx2, buf, at + 64) as u128) << 64
 }
 
 /// Bits `i` of the low 64 of `m` that start 16 set bits in a row.
@@ -753,6 +777,27 @@ mod tests {
             ),
             from in 0usize..400,
             len in 0usize..400,
+        ) {
+            let from = from.min(bytes.len());
+            let to = (from + len).min(bytes.len());
+            let want = runs_slow(&bytes, from, to);
+            proptest::prop_assert_eq!(runs(&bytes, from, to, false), want.clone());
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx2") {
+                proptest::prop_assert_eq!(runs(&bytes, from, to, true), want);
+            }
+        }
+
+        /// Long runs (past the finder's 128-byte mask, ending in any place
+        /// of it) and runs that follow each other closely.
+        #[test]
+        fn long_runs_agree_with_a_plain_loop(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![60 => proptest::sample::select(b"aZ09+/-_".to_vec()), 1 => proptest::sample::select(b" .=:\n\x80".to_vec())],
+                0..1200,
+            ),
+            from in 0usize..1200,
+            len in 0usize..1200,
         ) {
             let from = from.min(bytes.len());
             let to = (from + len).min(bytes.len());
