@@ -153,3 +153,31 @@ impl Daemon {
 fn root_key(c: &Config) -> String {
     format!("{:?}", c.watch.roots)
 }
+
+#[cfg(test)]
+mod base64_tests {
+    use super::*;
+
+    /// The daemon's engine decodes base64 payloads only when the config
+    /// file says `limits.base64: true` (off by default, as for `scan`).
+    #[test]
+    fn b64_daemon_honours_limits_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("guarded");
+        std::fs::create_dir(&root).unwrap();
+        let yaml = |extra: &str| {
+            format!(
+                "state_dir: {}\nwatch:\n  roots:\n    - path: {}\n{extra}",
+                dir.path().join("state").display(),
+                root.display()
+            )
+        };
+        let built = |text: String| {
+            let config = Config::parse(std::path::Path::new("leakhound.yaml"), &text).unwrap();
+            build_runtime(config).unwrap().engine.base64()
+        };
+        assert!(!built(yaml("")));
+        assert!(built(yaml("limits:\n  base64: true\n")));
+        assert!(!built(yaml("limits:\n  base64: false\n")));
+    }
+}
