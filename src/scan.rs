@@ -887,8 +887,11 @@ impl Worker<'_> {
             Ok(stats) => FileEvent {
                 path: path.to_string(),
                 member: None,
-                status: FileStatus::Scanned,
-                reason: None,
+                status: match stats.base64_cut {
+                    Some(_) => FileStatus::Partial,
+                    None => FileStatus::Scanned,
+                },
+                reason: stats.base64_cut.map(base64_cut_reason),
                 bytes: stats.bytes,
                 encoding: Some(stats.encoding.name().to_string()),
                 findings: count,
@@ -1000,6 +1003,7 @@ impl Worker<'_> {
         let mut scanned = 0u64;
         let mut failure: Option<String> = None;
         let mut timed_out = false;
+        let mut base64_cut: Option<u64> = None;
         let mut batch: Vec<Event> = Vec::new();
         for group in segments.chunks(SEGMENTS_PER_BATCH * self.threads) {
             // The closure sees only what is shared between threads (the
@@ -1067,6 +1071,7 @@ impl Worker<'_> {
                         newlines: 0,
                         trailing_chars: range.start - scanned,
                         has_newline: false,
+                        base64_cut: None,
                     });
                 }
                 for mut sm in found {
@@ -1083,6 +1088,11 @@ impl Worker<'_> {
                 }
                 fixup.advance(&totals);
                 scanned = range.end;
+                if failure.is_none()
+                    && let Some(at) = totals.base64_cut
+                {
+                    base64_cut.get_or_insert(at);
+                }
             }
             if failure.is_some() {
                 break;
@@ -1100,6 +1110,9 @@ impl Worker<'_> {
         } else {
             Encoding::Utf8 { bom: false }
         };
+        if failure.is_none() {
+            failure = base64_cut.map(base64_cut_reason);
+        }
         let status = match (&failure, scanned) {
             (None, _) => FileStatus::Scanned,
             (Some(_), 0) if !timed_out => FileStatus::Error,
@@ -1118,6 +1131,11 @@ impl Worker<'_> {
     }
 
     fn finding_event(&self, path: &str, member: Option<String>, l: &Located<'_>) -> FindingEvent {
+        // A match in a base64 payload is inside `base64@OFFSET` (docs/containers.md).
+        let member = match l.base64 {
+            Some(at) => Some(extract::join(member.as_deref(), &format!("base64@{at}"))),
+            None => member,
+        };
         FindingEvent {
             rule: l.m.rule.id.clone(),
             kind: l.m.kind.to_string(),
@@ -1372,6 +1390,13 @@ impl LeafSink for Leaves<'_, '_> {
         match result {
             Ok(stats) => {
                 self.leaf_bytes += stats.bytes;
+                if let Some(at) = stats.base64_cut {
+                    self.problems.push(Problem {
+                        member: member.map(str::to_string),
+                        status: FileStatus::Partial,
+                        reason: base64_cut_reason(at),
+                    });
+                }
                 Ok(())
             }
             Err(e) => {
@@ -1387,6 +1412,16 @@ impl LeafSink for Leaves<'_, '_> {
         }
         self.problems.push(problem);
     }
+}
+
+/// Why a file whose base64 payload was cut at its bound is `partial`.
+fn base64_cut_reason(at: u64) -> String {
+    format!(
+        "the base64 payload at byte {at} decodes to more than {} MiB: only its first {} MiB \
+         was decoded and scanned (its characters were scanned as text in full)",
+        crate::engine::base64::MAX_DECODED >> 20,
+        crate::engine::base64::MAX_DECODED >> 20
+    )
 }
 
 /// The name someone gave in one segment of a member path: an archive

@@ -253,6 +253,78 @@ pub fn redact_bytes(
     if crate::extract::html::is_html(&original[..original.len().min(SNIFF_LEN)]) {
         return super::redact_html::redact_html(ctx, original);
     }
+    // Numbers inside base64 payloads first: each payload is decoded,
+    // redacted as text and encoded again (docs/actions.md), when the scan
+    // decodes them (the same switch: what was found is what is redacted).
+    if !ctx.engine.base64() {
+        return redact_text(ctx, original);
+    }
+    let mut inside = Redacted {
+        findings: 0,
+        rules: BTreeSet::new(),
+    };
+    let rewritten = redact_base64(ctx, original, &mut inside)?;
+    let original = rewritten.as_deref().unwrap_or(original);
+    let Some((out, mut what)) = redact_text(ctx, original)? else {
+        return Ok(rewritten.map(|text| (text, inside)));
+    };
+    what.findings += inside.findings;
+    what.rules.extend(inside.rules);
+    Ok(Some((out, what)))
+}
+
+/// Redacts the base64 payloads of `original` (UTF-8 text): the rewritten
+/// text, or `None` when no payload held a match to redact. A UTF-16 file
+/// whose payload holds one is refused (its payloads are not rewritten).
+fn redact_base64(
+    ctx: &RedactCtx<'_>,
+    original: &[u8],
+    what: &mut Redacted,
+) -> Result<Option<Vec<u8>>, Refused> {
+    let decoded = decode(original)?;
+    let utf16 = matches!(decoded.encoding, Encoding::Utf16 { .. });
+    let mut refused = None;
+    let result = crate::engine::base64::rewrite_payloads(
+        ctx.engine.has_avx2(),
+        &decoded.text,
+        &mut |payload| {
+            if refused.is_some() {
+                return None;
+            }
+            // Depth 1: the payload's own payloads are not decoded.
+            match redact_text(ctx, payload) {
+                Ok(Some((text, inner))) => {
+                    what.findings += inner.findings;
+                    what.rules.extend(inner.rules);
+                    Some(text)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    refused = Some(e);
+                    None
+                }
+            }
+        },
+    );
+    if let Some(e) = refused {
+        return Err(e);
+    }
+    let rewritten = result.map_err(|e| unsupported(e.to_string()))?;
+    if rewritten.is_some() && utf16 {
+        return Err(unsupported(
+            "a base64 payload in a UTF-16 file holds a number: it cannot be rewritten in place"
+                .to_string(),
+        ));
+    }
+    Ok(rewritten)
+}
+
+/// [`redact_bytes`] without the base64 payloads: the matches of the text
+/// itself.
+fn redact_text(
+    ctx: &RedactCtx<'_>,
+    original: &[u8],
+) -> Result<Option<(Vec<u8>, Redacted)>, Refused> {
     let decoded = decode(original)?;
     let mut matches: Vec<Match<'_>> = ctx
         .engine

@@ -135,7 +135,9 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     let list_test_data =
         args.show_test_data || args.min_confidence.level() == crate::rules::Confidence::Low;
     policy.list_test_data = list_test_data;
-    let engine = Engine::new(rules);
+    // `--base64` turns the payload pass on; else `limits.base64` decides.
+    let base64 = args.limits.base64 || file_config.limits.base64_on();
+    let engine = Engine::new(rules).with_base64(base64);
     if policy.baseline.is_some() {
         policy.names = Some(engine.clone());
     }

@@ -26,9 +26,17 @@ pub struct Limits {
     pub max_time: Option<HumanDuration>,
     /// Largest object held in memory (a nested zip, one message) (`64MiB`).
     pub max_buffer: Option<ByteSize>,
+    /// Decode base64 payloads in text and scan what they hold (member
+    /// `base64@OFFSET`); off by default ([`Limits::base64_on`]).
+    pub base64: Option<bool>,
 }
 
 impl Limits {
+    /// Whether base64 payloads are decoded: the key, else the default.
+    pub fn base64_on(&self) -> bool {
+        self.base64.unwrap_or(crate::engine::base64::DEFAULT_ON)
+    }
+
     /// These settings over `base`.
     pub fn apply(&self, mut base: ExtractLimits) -> ExtractLimits {
         if let Some(v) = self.max_depth {

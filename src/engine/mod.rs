@@ -23,6 +23,7 @@
 //! after that first byte, so a stream cut into windows that overlap by
 //! `MARGIN` on each side yields every match exactly once.
 
+pub mod base64;
 pub mod candidate;
 pub mod classify;
 pub mod context;
@@ -156,6 +157,10 @@ pub struct Engine {
     kind_names: Vec<String>,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<classify::Avx2>,
+    /// Whether base64 payloads are decoded and scanned ([`base64`]); off
+    /// unless asked for (`--base64`, `limits.base64`), because the pass
+    /// still costs too much on large logs (docs/DESIGN.md, "Written forms").
+    base64: bool,
 }
 
 /// Per-window scan state.
@@ -286,12 +291,33 @@ impl Engine {
             kind_names,
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
+            base64: base64::DEFAULT_ON,
         }
+    }
+
+    /// This engine with the base64 payload pass on or off.
+    pub fn with_base64(mut self, on: bool) -> Engine {
+        self.base64 = on;
+        self
+    }
+
+    /// Whether base64 payloads are decoded and scanned: when not, the run
+    /// finder never runs.
+    pub fn base64(&self) -> bool {
+        self.base64
     }
 
     /// The rules, in the order their indices refer to.
     pub fn rules(&self) -> &[Rule] {
         &self.rules.rules
+    }
+
+    /// Whether this CPU has AVX2 (the base64 pass uses it too).
+    pub fn has_avx2(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.avx2.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// The rule set.

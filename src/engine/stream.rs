@@ -22,6 +22,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::base64;
 use super::evidence::{Columns, Kin, Weighed};
 use super::{Engine, Flow, MARGIN, Match};
 
@@ -66,6 +67,11 @@ pub struct Located<'e> {
     pub line: Option<u64>,
     /// 1-based column in Unicode code points; `None` for binary files.
     pub column: Option<u64>,
+    /// For a match in the decoded text of a base64 payload: the offset of
+    /// the payload's run (its first byte, in the units of `offset`). Then
+    /// `offset` and `length` are those of the base64 characters that
+    /// encode the match (the whole run for UTF-16 payloads).
+    pub base64: Option<u64>,
 }
 
 impl<'e> Weighed<'e> for Located<'e> {
@@ -88,6 +94,9 @@ pub struct StreamStats {
     pub encoding: Encoding,
     /// The callback asked to stop before the end of the stream.
     pub stopped: bool,
+    /// The offset of the first base64 run longer than
+    /// [`base64::MAX_DECODED`] decoded bytes: only its start was decoded.
+    pub base64_cut: Option<u64>,
 }
 
 /// An I/O error part-way through a stream.
@@ -105,6 +114,7 @@ pub struct ScanBuffers {
     window: Vec<u8>,
     raw: Vec<u8>,
     view: Vec<u8>,
+    b64: base64::Scratch,
     /// The named columns of the last large file scanned in segments, by
     /// (device, inode, length): read once per file, not per segment.
     header: Option<((u64, u64, u64), Option<Columns>)>,
@@ -132,6 +142,9 @@ pub struct StreamScanner<'e> {
     window: Vec<u8>,
     raw: Vec<u8>,
     view: Vec<u8>,
+    b64: base64::Scratch,
+    /// See [`StreamStats::base64_cut`].
+    base64_cut: Option<u64>,
     progress: Option<Arc<AtomicU64>>,
     /// The named columns of the text being scanned, when its first line is
     /// a table header that names a kind.
@@ -434,6 +447,8 @@ impl<'e> StreamScanner<'e> {
             window: buffers.window,
             raw: buffers.raw,
             view: buffers.view,
+            b64: buffers.b64,
+            base64_cut: None,
             progress: None,
             columns: None,
             header: buffers.header,
@@ -449,10 +464,12 @@ impl<'e> StreamScanner<'e> {
                 b.shrink_to(self.chunk + 4 * MARGIN);
             }
         }
+        self.b64.shrink();
         ScanBuffers {
             window: self.window,
             raw: self.raw,
             view: self.view,
+            b64: self.b64,
             header: self.header,
         }
     }
@@ -478,6 +495,7 @@ impl<'e> StreamScanner<'e> {
             progress: self.progress.clone(),
         };
         self.raw.clear();
+        self.base64_cut = None;
         let head_eof =
             fill(reader, &mut self.raw, self.chunk, &mut read).map_err(|error| StreamError {
                 error,
@@ -506,6 +524,7 @@ impl<'e> StreamScanner<'e> {
                 bytes: read.total,
                 encoding,
                 stopped: stopped || flushed.is_break(),
+                base64_cut: self.base64_cut,
             }),
             Err(error) => Err(StreamError {
                 error,
@@ -527,6 +546,7 @@ impl<'e> StreamScanner<'e> {
                 bytes: e.bytes,
                 encoding: Encoding::Utf8 { bom: false },
                 stopped: true,
+                base64_cut: None,
             },
         }
     }
@@ -548,6 +568,24 @@ impl<'e> StreamScanner<'e> {
         if end > *report_start {
             let b = *base;
             let columns = self.columns.as_ref();
+            // Matches in base64 payloads, merged with the engine's in
+            // offset order (same-kind evidence weighs them in order).
+            let mut payload: std::collections::VecDeque<Located<'e>> = Default::default();
+            let _ = base64::scan(engine, buf, *report_start..end, &mut self.b64, &mut |f| {
+                let (line, column) = lines.locate(buf, f.encoded.start);
+                payload.push_back(Located {
+                    offset: b + f.encoded.start as u64,
+                    length: f.encoded.len() as u64,
+                    line: Some(line),
+                    column: Some(column),
+                    base64: Some(b + f.run.start as u64),
+                    m: f.m,
+                });
+                Flow::Continue(())
+            });
+            if let Some(at) = self.b64.cut.take() {
+                self.base64_cut.get_or_insert(b + at as u64);
+            }
             let flow = engine.scan_table(buf, *report_start..end, columns, &mut |m: Match<'e>| {
                 let (line, column) = lines.locate(buf, m.start);
                 let located = Located {
@@ -555,11 +593,18 @@ impl<'e> StreamScanner<'e> {
                     length: (m.end - m.start) as u64,
                     line: Some(line),
                     column: Some(column),
+                    base64: None,
                     m,
                 };
+                while payload.front().is_some_and(|p| p.offset < located.offset) {
+                    on_match(payload.pop_front().expect("checked"))?;
+                }
                 on_match(located)
             });
             stopped = flow.is_break();
+            while !stopped && let Some(p) = payload.pop_front() {
+                stopped = on_match(p).is_break();
+            }
         }
         let keep_from = end.max(*report_start).saturating_sub(MARGIN);
         lines.drain(buf, keep_from);
@@ -567,6 +612,15 @@ impl<'e> StreamScanner<'e> {
         *base += keep_from as u64;
         *report_start = end.max(*report_start) - keep_from;
         stopped
+    }
+
+    /// Whether the window ends inside a base64 run its report range owns.
+    fn open_base64_run(&self, report_start: usize) -> bool {
+        if !self.engine.base64() {
+            return false;
+        }
+        let end = self.window.len().saturating_sub(MARGIN);
+        base64::open_run_at_end(&self.window, report_start..end)
     }
 
     fn scan_utf8(
@@ -587,6 +641,12 @@ impl<'e> StreamScanner<'e> {
         loop {
             if !eof {
                 let want = report_start + self.chunk + MARGIN;
+                eof = fill(reader, &mut self.window, want, read)?;
+            }
+            // A base64 run this window owns goes on past its end: read on
+            // (up to the run's bound) so that it is decoded whole.
+            while !eof && self.open_base64_run(report_start) {
+                let want = self.window.len() + self.chunk;
                 eof = fill(reader, &mut self.window, want, read)?;
             }
             if self.scan_text_window(&mut base, &mut report_start, &mut lines, eof, on_match) {
@@ -619,7 +679,10 @@ impl<'e> StreamScanner<'e> {
         let mut report_start = 0usize;
         let mut lines = Lines::default();
         loop {
-            while !eof && self.window.len() < report_start + self.chunk + MARGIN {
+            while !eof
+                && (self.window.len() < report_start + self.chunk + MARGIN
+                    || self.open_base64_run(report_start))
+            {
                 self.raw.clear();
                 eof = fill(reader, &mut self.raw, self.chunk, read)?;
                 decoder.decode(&self.raw, &mut self.window, eof);
@@ -681,6 +744,7 @@ impl<'e> StreamScanner<'e> {
                 length: (m.end - m.start) as u64,
                 line: None,
                 column: None,
+                base64: None,
                 m,
             })
         });
@@ -699,6 +763,7 @@ impl<'e> StreamScanner<'e> {
                     length: (2 * (m.end - m.start)) as u64,
                     line: None,
                     column: None,
+                    base64: None,
                     m,
                 })
             });
@@ -734,6 +799,8 @@ pub struct SegmentTotals {
     /// none).
     pub trailing_chars: u64,
     pub has_newline: bool,
+    /// See [`StreamStats::base64_cut`].
+    pub base64_cut: Option<u64>,
 }
 
 /// Turns segment-relative places into lines and columns, segment by
@@ -815,6 +882,19 @@ impl<'e> StreamScanner<'e> {
             let _ = kin.finish(outer);
             return Ok(SegmentTotals::default());
         }
+        // A base64 run this segment owns goes on past the margin: read on
+        // (up to the run's bound) so that it is decoded whole.
+        let mut read_end = read_end;
+        while read_end < file_len
+            && self.engine.base64()
+            && base64::open_run_at_end(&self.window, report.clone())
+        {
+            let more = (file_len - read_end).min(self.chunk as u64) as usize;
+            let old = self.window.len();
+            self.window.resize(old + more, 0);
+            file.read_exact_at(&mut self.window[old..], read_end)?;
+            read_end += more as u64;
+        }
         let engine = self.engine;
         self.read_header(file, file_len)?;
         let columns = self.header.as_ref().and_then(|(_, c)| c.as_ref());
@@ -822,8 +902,9 @@ impl<'e> StreamScanner<'e> {
         let seg_start = report.start;
         let mut cursor = seg_start;
         let mut newlines = 0u64;
-        let _ = engine.scan_table(buf, report.clone(), columns, &mut |m: Match<'e>| {
-            let p = m.start;
+        // Places a match at window position `p` (line counts are relative
+        // to the segment; positions come in any order).
+        let mut place = |p: usize, length: usize, base64: Option<u64>, m: Match<'e>| {
             if p >= cursor {
                 newlines += count_byte(&buf[cursor..p], b'\n') as u64;
             } else {
@@ -832,12 +913,13 @@ impl<'e> StreamScanner<'e> {
             cursor = p;
             let column_in_segment = memchr::memrchr(b'\n', &buf[seg_start..p])
                 .map(|nl| count_chars(&buf[seg_start + nl + 1..p]));
-            on_match(SegmentMatch {
+            SegmentMatch {
                 located: Located {
                     offset: read_start + p as u64,
-                    length: (m.end - m.start) as u64,
+                    length: length as u64,
                     line: None,
                     column: None,
+                    base64,
                     m,
                 },
                 newlines_before: newlines,
@@ -847,8 +929,34 @@ impl<'e> StreamScanner<'e> {
                 } else {
                     count_chars(&buf[seg_start..p])
                 },
-            })
+            }
+        };
+        // Matches in base64 payloads, merged with the engine's in offset
+        // order (same-kind evidence weighs them in order).
+        let mut payload: std::collections::VecDeque<SegmentMatch<'e>> = Default::default();
+        let _ = base64::scan(engine, buf, report.clone(), &mut self.b64, &mut |f| {
+            let at = Some(read_start + f.run.start as u64);
+            payload.push_back(place(f.encoded.start, f.encoded.len(), at, f.m));
+            Flow::Continue(())
         });
+        let base64_cut = self.b64.cut.take().map(|at| read_start + at as u64);
+        let flow = engine.scan_table(buf, report.clone(), columns, &mut |m: Match<'e>| {
+            let sm = place(m.start, m.end - m.start, None, m);
+            while payload
+                .front()
+                .is_some_and(|p| p.located.offset < sm.located.offset)
+            {
+                on_match(payload.pop_front().expect("checked"))?;
+            }
+            on_match(sm)
+        });
+        if flow.is_continue() {
+            for p in payload {
+                if on_match(p).is_break() {
+                    break;
+                }
+            }
+        }
         let _ = kin.finish(outer);
         let body = &buf[report];
         let last_nl = memchr::memrchr(b'\n', body);
@@ -859,6 +967,7 @@ impl<'e> StreamScanner<'e> {
                 None => count_chars(body),
             },
             has_newline: last_nl.is_some(),
+            base64_cut,
         })
     }
 }

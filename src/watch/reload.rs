@@ -67,7 +67,7 @@ pub(super) fn build_runtime(config: Config) -> Result<Runtime, BuildError> {
     Ok(Runtime {
         state_key: StateKey::derive(&fingerprinter),
         min_confidence: config.watch.min_confidence.level(),
-        engine: Engine::new(rules),
+        engine: Engine::new(rules).with_base64(config.limits.base64_on()),
         fingerprinter,
         roots,
         actions,
@@ -169,4 +169,32 @@ impl Daemon {
 /// The roots as configured, to tell whether a reload changed them.
 fn root_key(c: &Config) -> String {
     format!("{:?}", c.watch.roots)
+}
+
+#[cfg(test)]
+mod base64_tests {
+    use super::*;
+
+    /// The daemon's engine decodes base64 payloads only when the config
+    /// file says `limits.base64: true` (off by default, as for `scan`).
+    #[test]
+    fn b64_daemon_honours_limits_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("guarded");
+        std::fs::create_dir(&root).unwrap();
+        let yaml = |extra: &str| {
+            format!(
+                "state_dir: {}\nwatch:\n  roots:\n    - path: {}\n{extra}",
+                dir.path().join("state").display(),
+                root.display()
+            )
+        };
+        let built = |text: String| {
+            let config = Config::parse(std::path::Path::new("leakhound.yaml"), &text).unwrap();
+            build_runtime(config).unwrap().engine.base64()
+        };
+        assert!(!built(yaml("")));
+        assert!(built(yaml("limits:\n  base64: true\n")));
+        assert!(!built(yaml("limits:\n  base64: false\n")));
+    }
 }
