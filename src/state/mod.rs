@@ -358,37 +358,7 @@ impl StateDb {
     /// Stores the row of a file scanned at `path`.
     pub fn put(&self, path: &Path, rec: &Record) -> Result<(), StateError> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
-                    generation, mac, rules_version, verdict, findings, scanned_at,
-                    mark_offset, mark_mac, mark_lines)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )
-            .map_err(|e| self.err(e))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        stmt.execute(params![
-            rec.dev as i64,
-            rec.ino as i64,
-            path.as_os_str().as_bytes(),
-            rec.size as i64,
-            rec.mtime_ns,
-            rec.ctime_ns,
-            rec.generation.map(|g| g as i64),
-            rec.mac.as_ref().map(|h| &h[..]),
-            rec.rules_version,
-            rec.verdict,
-            rec.findings as i64,
-            now,
-            rec.mark.as_ref().map(|m| m.offset as i64),
-            rec.mark.as_ref().map(|m| &m.prefix_mac[..]),
-            rec.mark.as_ref().map(|m| m.lines as i64),
-        ])
-        .map_err(|e| self.err(e))?;
-        Ok(())
+        insert_file(&conn, path, rec, unix_now()).map_err(|e| self.err(e))
     }
 
     /// Records that a known file now lives at `path` (a rename) and has
@@ -410,7 +380,6 @@ impl StateDb {
         Ok(())
     }
 
-    /// Number of files remembered.
     /// Runs `f` on the connection (for the tables of `scan --cache`,
     /// which share this file).
     pub fn with<T>(
@@ -429,39 +398,9 @@ impl StateDb {
     ) -> Result<(), StateError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
-                        generation, mac, rules_version, verdict, findings, scanned_at,
-                        mark_offset, mark_mac, mark_lines)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .map_err(|e| self.err(e))?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            for (path, rec) in rows {
-                stmt.execute(params![
-                    rec.dev as i64,
-                    rec.ino as i64,
-                    path.as_os_str().as_bytes(),
-                    rec.size as i64,
-                    rec.mtime_ns,
-                    rec.ctime_ns,
-                    rec.generation.map(|g| g as i64),
-                    rec.mac.as_ref().map(|h| &h[..]),
-                    rec.rules_version,
-                    rec.verdict,
-                    rec.findings as i64,
-                    now,
-                    rec.mark.as_ref().map(|m| m.offset as i64),
-                    rec.mark.as_ref().map(|m| &m.prefix_mac[..]),
-                    rec.mark.as_ref().map(|m| m.lines as i64),
-                ])
-                .map_err(|e| self.err(e))?;
-            }
+        let now = unix_now();
+        for (path, rec) in rows {
+            insert_file(&tx, path, rec, now).map_err(|e| self.err(e))?;
         }
         more(&tx).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
@@ -537,6 +476,42 @@ fn tighten(path: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Writes (or replaces) the `files` row of `rec`, found at `path`.
+fn insert_file(conn: &Connection, path: &Path, rec: &Record, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO files (dev, ino, path, size, mtime_ns, ctime_ns,
+            generation, mac, rules_version, verdict, findings, scanned_at,
+            mark_offset, mark_mac, mark_lines)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        rec.dev as i64,
+        rec.ino as i64,
+        path.as_os_str().as_bytes(),
+        rec.size as i64,
+        rec.mtime_ns,
+        rec.ctime_ns,
+        rec.generation.map(|g| g as i64),
+        rec.mac.as_ref().map(|h| &h[..]),
+        rec.rules_version,
+        rec.verdict,
+        rec.findings as i64,
+        now,
+        rec.mark.as_ref().map(|m| m.offset as i64),
+        rec.mark.as_ref().map(|m| &m.prefix_mac[..]),
+        rec.mark.as_ref().map(|m| m.lines as i64),
+    ])?;
+    Ok(())
+}
+
+/// Seconds since the epoch, for `scanned_at` (0 if the clock is before it).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
