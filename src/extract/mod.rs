@@ -558,7 +558,13 @@ pub fn walk(
         Format::Cfb => cfb::compound(&mut stream, inner, budget, sink),
         Format::Rtf => rtf::document(&mut stream, inner, budget, sink),
         Format::Html => html::document(&mut stream, inner, budget, sink),
-        Format::Pst => helper::scan(helper::Kind::Pst, &mut stream, inner, budget, sink),
+        // A store on disk is read in place (it may be gigabytes).
+        Format::Pst => match seekable {
+            Some(file) if place.depth == 0 => {
+                helper::scan_file(helper::Kind::Pst, file, &mut stream, inner, budget, sink)
+            }
+            _ => helper::scan(helper::Kind::Pst, &mut stream, inner, budget, sink),
+        },
     }
 }
 

@@ -23,6 +23,30 @@ pub fn helper_main(kind: Kind, limits: HelperLimits) -> ExitCode {
         return fail(&why.to_string());
     }
     let words = kind.words();
+    // A store on disk given as the file itself (see the protocol in
+    // `super`): read in place, never copied into memory.
+    if let Some(file) = seekable_stdin(kind) {
+        match file.metadata() {
+            Ok(meta) if meta.len() > limits.max_input => {
+                return fail(&format!(
+                    "the {} is larger than it was announced",
+                    words.noun
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return fail(&format!("cannot read the {}: {}", words.noun, e.kind())),
+        }
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
+        let result = kind.extract_file(file, &mut out);
+        if out.flush().is_err() {
+            return fail("the scanner stopped reading");
+        }
+        return match result {
+            Some(result) => finish(kind, result),
+            None => fail("this extractor cannot read a file in place"),
+        };
+    }
     let mut data = Vec::new();
     let read = io::stdin()
         .lock()
@@ -43,6 +67,24 @@ pub fn helper_main(kind: Kind, limits: HelperLimits) -> ExitCode {
     if out.flush().is_err() {
         return fail("the scanner stopped reading");
     }
+    finish(kind, result)
+}
+
+/// Standard input as a file to seek in, when the kind reads files in place
+/// and standard input is a regular file (not the scanner's pipe).
+fn seekable_stdin(kind: Kind) -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    if !kind.seeks() {
+        return None;
+    }
+    let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(fd);
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Reports the extractor's result on standard error and the exit code.
+fn finish(kind: Kind, result: Result<super::FailedParts, super::Unreadable>) -> ExitCode {
+    let words = kind.words();
     match result {
         Ok(failed) if failed.is_empty() => ExitCode::from(EXIT_OK),
         Ok(failed) => {

@@ -24,7 +24,12 @@
 //! - command line: `__extract KIND --max-input BYTES --max-memory BYTES
 //!   --max-cpu SECONDS --parent PID` (`__pdf-text` is kept as another name
 //!   for `__extract pdf`);
-//! - standard input: the file, at most `--max-input` bytes;
+//! - standard input: the file, at most `--max-input` bytes: a pipe the
+//!   scanner writes the bytes into, or, for a kind that [`Kind::seeks`]
+//!   (a PST) when the file is a regular file at the top level (not a
+//!   member of an archive), the file itself, opened read-only by the
+//!   scanner, which the extractor seeks in instead of holding it in
+//!   memory (the helper tells the two apart by `fstat`);
 //! - standard output: the text of each part in order (a page of a PDF),
 //!   UTF-8, each part ended by a form feed ([`PART_END`]; a form feed in
 //!   the text becomes a newline);
@@ -73,8 +78,8 @@ use std::str::FromStr;
 
 pub use child::helper_main;
 pub use confine::ConfineError;
-pub(crate) use parent::scan;
 pub use parent::{helper_memory, helpers_running, own_executable, set_helper};
+pub(crate) use parent::{scan, scan_file};
 
 /// The hidden subcommand that runs the helper; the extractor's
 /// [`Kind::name`] follows it.
@@ -191,6 +196,26 @@ impl Kind {
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),
             Kind::Parquet => parquet::extract_cells(data, out),
             Kind::Pst => pst::extract_messages(data, out),
+        }
+    }
+
+    /// Whether this kind's extractor can read its input as a seekable file
+    /// ([`Kind::extract_file`]) rather than as bytes in memory: a mail
+    /// store, which may be gigabytes.
+    pub fn seeks(self) -> bool {
+        matches!(self, Kind::Pst)
+    }
+
+    /// As [`Kind::extract`], from a regular file the extractor seeks in
+    /// (only for a kind that [`Kind::seeks`]; `None` for the others).
+    pub fn extract_file(
+        self,
+        file: std::fs::File,
+        out: &mut dyn Write,
+    ) -> Option<Result<FailedParts, Unreadable>> {
+        match self {
+            Kind::Pst => Some(pst::extract_messages_file(file, out)),
+            _ => None,
         }
     }
 

@@ -136,13 +136,13 @@ pub(crate) fn scan(
         if kind == Kind::PdfImages && rendered {
             break;
         }
-        problems = extract(kind, program, &data, place, budget, sink);
+        problems = extract(kind, program, Input::Bytes(&data), place, budget, sink);
         // No text at all (a scanned PDF): read it another way (OCR).
         if let Some(other) = kind.when_no_text()
             && let [only] = problems.as_slice()
             && Some(only.reason.as_str()) == kind.words().no_text
         {
-            problems = extract(other, program, &data, place, budget, sink);
+            problems = extract(other, program, Input::Bytes(&data), place, budget, sink);
             rendered = other == Kind::PdfOcr;
             if problems.is_empty() {
                 next = other.then();
@@ -166,12 +166,77 @@ pub(crate) fn scan(
     }
 }
 
+/// Scans a file at the top level, open as `file` (the same file as
+/// `stream`, which reads it from its start), with the helper's extractor
+/// `kind`. A kind that [`Kind::seeks`] (a PST) is given the file itself
+/// as its standard input and seeks in it: nothing is copied into memory,
+/// so `limits.max_buffer` does not apply, and a mail store of gigabytes
+/// is read within the helper's usual memory limit ([`helper_memory`])
+/// and the file's deadline (`limits.max_time`). Any other kind, or a file
+/// that is not a regular one, goes through [`scan`].
+pub(crate) fn scan_file(
+    kind: Kind,
+    file: &std::fs::File,
+    stream: &mut dyn Read,
+    place: Place<'_>,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) {
+    let len = match file.metadata() {
+        Ok(meta) if meta.is_file() && kind.seeks() && kind.then().is_none() => meta.len(),
+        _ => return scan(kind, stream, place, budget, sink),
+    };
+    let Some(program) = HELPER.get() else {
+        let words = kind.words();
+        let reason = format!(
+            "{} text extraction not available: only the raw bytes were scanned ({})",
+            words.noun, words.advice
+        );
+        return raw(Vec::new(), stream, place, sink, reason);
+    };
+    let problems = extract(kind, program, Input::File(file, len), place, budget, sink);
+    if problems.is_empty() {
+        return;
+    }
+    // The raw bytes, from the start: the helper moved the offset that its
+    // descriptor shares with `stream`.
+    use std::io::Seek;
+    match (&*file).rewind() {
+        Ok(()) => leaf(stream, place, sink),
+        Err(e) => sink.problem(Problem {
+            member: place.member.map(str::to_string),
+            status: FileStatus::Partial,
+            reason: format!("read error: {e} (its raw bytes were not scanned)"),
+        }),
+    }
+    for problem in problems {
+        sink.problem(problem);
+    }
+}
+
+/// What the helper reads: bytes written into its pipe, or a regular file
+/// (with its length) given as its standard input.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::fs::File, u64),
+}
+
+impl Input<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Input::Bytes(data) => data.len() as u64,
+            Input::File(_, len) => *len,
+        }
+    }
+}
+
 /// Runs one helper of kind `kind` on `data`, hands its parts to the sink,
 /// and says what was not read: nothing when every part was.
 fn extract(
     kind: Kind,
     program: &Path,
-    data: &[u8],
+    data: Input<'_>,
     place: Place<'_>,
     budget: &Budget,
     sink: &mut dyn LeafSink,
@@ -190,7 +255,7 @@ fn extract(
             "{e}: the {noun}'s {what} was not extracted, only its raw bytes were scanned"
         ));
     }
-    let child = match spawn(kind, program, data.len() as u64, budget) {
+    let child = match spawn(kind, program, data, budget) {
         Ok(child) => child,
         Err(e) => {
             return top(format!(
@@ -226,14 +291,20 @@ fn raw(
 
 /// Starts the helper with its limits. Its environment is emptied (no key
 /// or setting of ours reaches the parser), it runs in `/`, and it gets
-/// three pipes and nothing else: every descriptor this program opens is
+/// three pipes (or the file to read as its standard input, read-only, and
+/// two pipes) and nothing else: every descriptor this program opens is
 /// close-on-exec, and the helper closes any other it inherited.
-fn spawn(kind: Kind, program: &Path, len: u64, budget: &Budget) -> io::Result<Child> {
+fn spawn(kind: Kind, program: &Path, input: Input<'_>, budget: &Budget) -> io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let remaining = budget.deadline.saturating_duration_since(Instant::now());
     // The wall clock is enforced here; the CPU limit is a backstop for a
     // helper that would outlive a parent that can no longer kill it.
     let cpu = remaining.as_secs().saturating_add(1);
+    let len = input.len();
+    let stdin = match input {
+        Input::Bytes(_) => Stdio::piped(),
+        Input::File(file, _) => Stdio::from(file.try_clone()?),
+    };
     Command::new(program)
         .arg0("leakhound")
         .arg(HELPER_COMMAND)
@@ -249,7 +320,7 @@ fn spawn(kind: Kind, program: &Path, len: u64, budget: &Budget) -> io::Result<Ch
         .args(kind.extra_args())
         .env_clear()
         .current_dir("/")
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -292,7 +363,7 @@ pub(super) struct Run {
 fn run(
     kind: Kind,
     mut child: Child,
-    data: &[u8],
+    data: Input<'_>,
     place: Place<'_>,
     budget: &Budget,
     sink: &mut dyn LeafSink,
@@ -326,11 +397,11 @@ fn run(
         // The helper reads all of its input before it writes anything, so
         // writing it all first cannot deadlock; if it dies or hangs, the
         // write fails (broken pipe) once it is gone.
-        if let Some(mut stdin) = stdin {
+        if let (Some(mut stdin), Input::Bytes(data)) = (stdin, data) {
             let _ = stdin.write_all(data);
         }
         let pages = match stdout {
-            Some(out) => read_pages(kind, out, data.len() as u64, place, budget, sink),
+            Some(out) => read_pages(kind, out, data.len(), place, budget, sink),
             None => Pages::default(),
         };
         if pages.stopped.is_some() {

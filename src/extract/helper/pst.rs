@@ -12,7 +12,10 @@
 //! only the helper; a panic in the reader is caught per message, and that
 //! message is reported as a failed part.
 //!
-//! Enters: the store's bytes. The folder tree is walked from the root
+//! Enters: the store's bytes, or (a store on disk at the top level) the
+//! file itself as a seekable descriptor ([`extract_messages_file`]), so
+//! that a mailbox of gigabytes is read block by block and never held in
+//! memory. The folder tree is walked from the root
 //! folder (so `Deleted Items`, the IPM subtree and folders outside it are
 //! all read) through each folder's hierarchy table, depth first, each
 //! folder once (a hierarchy that loops back is cut); in each folder, the
@@ -43,6 +46,7 @@
 //! be opened at all (not a PST, a damaged header or root) is `Err`.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::{self, Cursor, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -95,7 +99,24 @@ const DISPLAY_NAME: u16 = 0x3001;
 /// docs). `Ok` with the messages (and folders) that could not be read, or
 /// `Err` with why the store could not be opened.
 pub fn extract_messages(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
-    let opened = catch_unwind(AssertUnwindSafe(|| open(data)));
+    extract(Input::Bytes(data), out)
+}
+
+/// As [`extract_messages`], from the store's file: the reader seeks in it
+/// and reads each block as it needs it, so memory does not grow with the
+/// store's size.
+pub fn extract_messages_file(file: File, out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
+    extract(Input::File(file), out)
+}
+
+/// Where the store is read from.
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    File(File),
+}
+
+fn extract(input: Input<'_>, out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
+    let opened = catch_unwind(AssertUnwindSafe(|| open(input)));
     let store = match opened {
         Ok(Ok(store)) => store,
         Ok(Err(why)) => return Err(why),
@@ -131,7 +152,19 @@ struct Both<S, F> {
 
 /// Opens the store: Unicode (64-bit) first, then ANSI (32-bit), by the
 /// version in the header.
-fn open(data: &[u8]) -> Result<Opened, Unreadable> {
+fn open(input: Input<'_>) -> Result<Opened, Unreadable> {
+    let mut head = [0u8; 12];
+    let got = match &input {
+        Input::Bytes(data) => {
+            let n = data.len().min(head.len());
+            head[..n].copy_from_slice(&data[..n]);
+            n
+        }
+        // The descriptor's offset is shared with the scanner: read from 0.
+        Input::File(file) => read_head(file, &mut head)
+            .map_err(|e| Unreadable(format!("cannot read the PST: {}", e.kind())))?,
+    };
+    let data = &head[..got];
     if !data.starts_with(b"!BDN") {
         return Err(Unreadable("not a PST file (no !BDN signature)".into()));
     }
@@ -149,15 +182,12 @@ fn open(data: &[u8]) -> Result<Opened, Unreadable> {
     };
     match version {
         14 | 15 => {
-            let file =
-                Rc::new(AnsiPstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?);
+            let file = Rc::new(AnsiPstFile::read_from(input.reader()).map_err(why)?);
             let store = AnsiStore::read(file.clone()).map_err(why)?;
             Ok(Opened::Ansi(Both { store, file }))
         }
         23..=35 => {
-            let file = Rc::new(
-                UnicodePstFile::read_from(Box::new(Cursor::new(data.to_vec()))).map_err(why)?,
-            );
+            let file = Rc::new(UnicodePstFile::read_from(input.reader()).map_err(why)?);
             let store = UnicodeStore::read(file.clone()).map_err(why)?;
             Ok(Opened::Unicode(Both { store, file }))
         }
@@ -165,6 +195,33 @@ fn open(data: &[u8]) -> Result<Opened, Unreadable> {
             "an OST of Outlook 2013 or later (4 KiB pages), which leakhound cannot read yet".into(),
         )),
         _ => Err(Unreadable("a PST version leakhound does not know".into())),
+    }
+}
+
+/// Reads up to `head.len()` bytes from the start of `file`.
+fn read_head(file: &File, head: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read_at(&mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+impl Input<'_> {
+    /// The reader `outlook-pst` seeks in: a copy of the bytes (the reader
+    /// owns it), or the file itself, unbuffered (it seeks before every
+    /// block, which would throw a buffer away each time).
+    fn reader(self) -> Box<dyn outlook_pst::PstReader> {
+        match self {
+            Input::Bytes(data) => Box::new(Cursor::new(data.to_vec())),
+            Input::File(file) => Box::new(file),
+        }
     }
 }
 
