@@ -332,3 +332,83 @@ fn daemon_opens_a_pst_moved_into_a_root() {
         ]
     );
 }
+
+/// Issue 13: a store on disk bigger than `limits.max_buffer` was not
+/// opened (raw bytes scanned, `partial`), so a real mailbox of gigabytes
+/// was never read. It is now read in place through its descriptor, and
+/// finds what the buffer path finds, at the same members; a store inside
+/// an archive still goes through the buffer and its limit.
+#[test]
+fn d13_pst_on_disk_larger_than_max_buffer_is_read_in_place() {
+    let data = store("card-in-body");
+    assert!(
+        data.len() > 64 << 10,
+        "the fixture must exceed the test's limit"
+    );
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("big.pst"), &data).unwrap();
+    // The same store as a zip's member: the buffer path.
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.path().join("in.zip")).unwrap());
+    zip.start_file("big.pst", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, &data).unwrap();
+    zip.finish().unwrap();
+    // A store padded (sparse) past the default 64 MiB `max_buffer`: the
+    // scanner must neither hold it nor give up on it.
+    let padded = dir.path().join("padded.pst");
+    std::fs::write(&padded, &data).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&padded)
+        .unwrap()
+        .set_len(66 << 20)
+        .unwrap();
+
+    // The buffer path, under the default limit: what must be found.
+    let reference = scan(&fixtures(), false, &["card-in-body.pst.gz"]);
+    let expected = reference.members();
+    assert_eq!(expected.len(), 2, "{}", reference.stdout);
+
+    let run = scan(
+        dir.path(),
+        false,
+        &["--max-buffer", "64K", "big.pst", "in.zip"],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    // The fixture has a message whose attachment the reader refuses: the
+    // same failed part, with the same reason, on both paths; never the
+    // limit.
+    let top = run.top("big.pst");
+    let want = reference.top("card-in-body.pst.gz");
+    assert_eq!(top["status"], want["status"], "{top}");
+    assert_eq!(top["reason"], want["reason"], "{top}");
+    assert!(!top["reason"].as_str().unwrap_or("").contains("larger than"));
+    assert_eq!(
+        run.member_records("big.pst"),
+        reference.member_records("card-in-body.pst.gz")
+    );
+    let in_place: Vec<_> = run
+        .findings()
+        .into_iter()
+        .filter(|(path, _, _)| path == "big.pst")
+        .map(|(_, member, rule)| (member, rule))
+        .collect();
+    assert_eq!(in_place, expected);
+    // Inside an archive: over the limit, partial with the reason as before.
+    let zipped = run.top("in.zip");
+    assert_eq!(zipped["status"], "partial", "{zipped}");
+    let records = run.member_records("in.zip");
+    assert!(
+        records
+            .iter()
+            .any(|(_, _, reason)| reason.starts_with("PST larger than 65536 bytes")),
+        "{records:?}"
+    );
+
+    let run = scan(dir.path(), true, &["padded.pst"]);
+    run.expect_bounded("a PST past max_buffer");
+    let top = run.top("padded.pst");
+    assert_eq!(top["reason"], want["reason"], "{top}");
+    let found: Vec<_> = run.members();
+    assert_eq!(found, expected, "{}", run.stdout);
+}
