@@ -412,3 +412,43 @@ fn d13_pst_on_disk_larger_than_max_buffer_is_read_in_place() {
     let found: Vec<_> = run.members();
     assert_eq!(found, expected, "{}", run.stdout);
 }
+
+/// Issue 13, the helper's side: a store given as a file on standard input
+/// (read in place, seeking) gives the very parts, in the same order, that
+/// the same store written into its pipe gives; and a file longer than the
+/// scanner announced is refused, not read.
+#[test]
+fn d13_helper_reads_a_store_given_as_a_file_like_one_piped_in() {
+    let data = store("card-in-body");
+    let (piped, piped_code) = helper_parts(&data);
+    assert!(piped.len() > 2, "{piped:?}");
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("store.pst");
+    std::fs::write(&path, &data).unwrap();
+    let run = |announced: usize| {
+        Std::new(BIN)
+            .args(["__extract", "pst", "--max-input"])
+            .arg(announced.to_string())
+            .args(["--max-memory", "1073741824", "--max-cpu", "60"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap()
+    };
+    let out = run(data.len());
+    let in_place: Vec<(String, String)> = out
+        .stdout
+        .split(|&b| b == 0x0c)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = String::from_utf8_lossy(p);
+            let (name, text) = p.split_once('\n').unwrap_or((&p, ""));
+            (name.to_string(), text.trim().to_string())
+        })
+        .collect();
+    assert_eq!(out.status.code(), piped_code);
+    assert_eq!(in_place, piped);
+    let out = run(data.len() - 1);
+    assert_eq!(out.status.code(), Some(10));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than it was announced"));
+}
