@@ -116,21 +116,10 @@ pub(super) struct Decoded<'a> {
     pub(super) encoding: Encoding,
 }
 
-/// Magic numbers of formats that may look like text but cannot be
-/// rewritten byte for byte.
-const CONTAINER_MAGIC: &[(&[u8], &str)] = &[
-    (b"PK\x03\x04", "a zip archive (or an Office document)"),
-    (b"\x1f\x8b", "gzip-compressed"),
-    (b"%PDF", "a PDF document"),
-    (b"\xd0\xcf\x11\xe0", "an Office document"),
-];
-
 fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
-    for (magic, what) in CONTAINER_MAGIC {
-        if bytes.starts_with(magic) {
-            return Err(unsupported(format!("{what}: cannot be rewritten safely")));
-        }
-    }
+    // One sniffer for scan and redact (`extract::sniff`): what the scanner
+    // opens as a container is never rewritten as text here.
+    refuse_container(bytes)?;
     let head = &bytes[..bytes.len().min(256 * 1024)];
     let encoding = detect_encoding(head);
     match encoding {
@@ -464,19 +453,43 @@ pub fn redact_content(
     Ok(result)
 }
 
-/// Why a container format is not rewritten.
-fn container_refusal(format: Format) -> String {
-    let what = match format {
+/// Refuses `bytes` when the extract sniffer (the scanner's) calls them a
+/// container: only what the scanner reads as text is rewritten as text.
+/// Mail and mbox are text the mail redactor handles part by part; a
+/// message met here (a part inside a part) is masked in place.
+fn refuse_container(bytes: &[u8]) -> Result<(), Refused> {
+    match sniff(&bytes[..bytes.len().min(SNIFF_LEN)]) {
+        Format::Plain | Format::Html | Format::Rtf | Format::Mail | Format::Mbox => Ok(()),
+        other => Err(unsupported(format!(
+            "{}: cannot be rewritten safely",
+            container_name(other)
+        ))),
+    }
+}
+
+/// How refusals name a container format (the one table for both
+/// refusal messages).
+fn container_name(format: Format) -> &'static str {
+    match format {
         Format::Zip => "a zip archive (or an Office document)",
+        Format::Gzip => "gzip-compressed",
+        Format::Pdf => "a PDF document",
+        Format::Cfb => "an Office document",
         Format::Tar => "a tar archive",
         Format::Png => "a PNG image",
-        Format::Pdf => "a PDF document",
         Format::Bzip2 => "bzip2-compressed",
         Format::Xz => "xz-compressed",
         Format::Zstd => "zstd-compressed",
         _ => "a container",
-    };
-    format!("{what}: findings inside it cannot be rewritten safely")
+    }
+}
+
+/// Why a container format is not rewritten.
+fn container_refusal(format: Format) -> String {
+    format!(
+        "{}: findings inside it cannot be rewritten safely",
+        container_name(format)
+    )
 }
 
 /// The limits a proof scan runs under: whatever redaction may hold.
