@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::config::policy::{Redact, RedactStyle};
-use crate::engine::stream::{Encoding, detect_encoding};
+use crate::engine::stream::{Encoding, decode_utf16_mapped, detect_encoding};
 use crate::engine::{Engine, Match};
 use crate::extract::{Format, Limits, SNIFF_LEN, sniff};
 use crate::fingerprint::Fingerprinter;
@@ -135,7 +135,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
         }),
         Encoding::Utf16 { big_endian, bom } => {
             let start = if bom { 2 } else { 0 };
-            let (text, map) = decode_utf16(&bytes[start..], big_endian, start);
+            let (text, map) = decode_utf16_mapped(&bytes[start..], big_endian, start);
             Ok(Decoded {
                 text: std::borrow::Cow::Owned(text),
                 map: Some(map),
@@ -143,42 +143,6 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
             })
         }
     }
-}
-
-pub(super) fn decode_utf16(data: &[u8], be: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
-    let unit = |i: usize| {
-        let c = [data[i], data[i + 1]];
-        if be {
-            u16::from_be_bytes(c)
-        } else {
-            u16::from_le_bytes(c)
-        }
-    };
-    let mut text = Vec::with_capacity(data.len() / 2);
-    let mut map = Vec::with_capacity(data.len() / 2 + 1);
-    let mut i = 0;
-    let mut buf = [0u8; 4];
-    while i + 1 < data.len() {
-        let u = unit(i);
-        let (ch, used) = if (0xD800..0xDC00).contains(&u) && i + 3 < data.len() {
-            let lo = unit(i + 2);
-            if (0xDC00..0xE000).contains(&lo) {
-                let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
-                (char::from_u32(cp).unwrap_or('\u{FFFD}'), 4)
-            } else {
-                ('\u{FFFD}', 2)
-            }
-        } else {
-            (char::from_u32(u as u32).unwrap_or('\u{FFFD}'), 2)
-        };
-        for &b in ch.encode_utf8(&mut buf).as_bytes() {
-            text.push(b);
-            map.push(base + i);
-        }
-        i += used;
-    }
-    map.push(base + i);
-    (text, map)
 }
 
 /// Digits of every script the engine reads, and ASCII letters (IBAN
@@ -897,9 +861,22 @@ mod tests {
     fn utf16_map_points_at_original_units() {
         let s = "a€b";
         let bytes: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let (text, map) = decode_utf16(&bytes, false, 2);
+        let (text, map) = decode_utf16_mapped(&bytes, false, 2);
         assert_eq!(text, s.as_bytes());
         assert_eq!(map, vec![2, 4, 4, 4, 6, 8]);
+    }
+
+    /// Issue 19: redaction had its own UTF-16 decoder, which dropped an odd
+    /// trailing byte where the scanner's decoder reads U+FFFD. One decoder
+    /// now (the engine's): lone surrogates and an odd byte each become
+    /// U+FFFD, mapped to where they stood.
+    #[test]
+    fn d19_utf16_lone_surrogates_and_odd_byte_decode_as_the_engine_does() {
+        // BOM, 'a', a high surrogate before 'b', a lone low one, an odd byte.
+        let bytes = [0xFF, 0xFE, b'a', 0, 0x00, 0xD8, b'b', 0, 0x00, 0xDC, 0x31];
+        let d = decode(&bytes).unwrap();
+        assert_eq!(&*d.text, "a\u{FFFD}b\u{FFFD}\u{FFFD}".as_bytes());
+        assert_eq!(d.map.unwrap(), vec![2, 4, 4, 4, 6, 8, 8, 8, 10, 10, 10, 11]);
     }
 
     #[test]
