@@ -712,3 +712,29 @@ fn encrypted_at_rest_only_the_private_key_restores() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy.quarantine.recipients[0]"));
 }
+
+/// Issue 19: redaction had its own magic table (`%PDF`, the first four
+/// bytes of an OLE2 header) and refused a text file the scanner reads as
+/// text (`extract::sniff` wants `%PDF-`). Both now ask the one sniffer: a
+/// text file that starts with `%PDF` (no dash) is scanned as text and
+/// redacted as text.
+#[test]
+fn d19_redact_and_scan_share_one_sniffer_for_pdf_lookalike_text() {
+    let env = Env::new();
+    let body = format!("%PDF notes: card {VISA}\n");
+    let p = env.write("notes.txt", body.as_bytes());
+    let events = env.scan(&[]);
+    // Read as text: one finding in the file itself, not in a member.
+    let found: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "finding" && e["path"].as_str().unwrap().ends_with("notes.txt"))
+        .collect();
+    assert_eq!(found.len(), 1, "{events:#?}");
+    assert!(found[0]["member"].is_null(), "{:?}", found[0]);
+    let events = env.scan(&["--action", "redact"]);
+    let a = action_for(&events, "notes.txt");
+    assert_eq!(a["action"], "redacted", "{a}");
+    let now = fs::read_to_string(&p).unwrap();
+    assert!(now.starts_with("%PDF notes: card "), "{now}");
+    assert!(!now.contains(VISA), "the number is left");
+}

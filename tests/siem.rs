@@ -114,7 +114,7 @@ fn every_event() -> Vec<Event> {
         v.push(Event::Action(ActionEvent {
             path: path.clone(),
             member: None,
-            action: action.into(),
+            action: action.parse().unwrap(),
             dry_run: false,
             reason: (action == "skipped").then(|| "read-only file system".into()),
             quarantine_id: (action == "quarantined").then(|| "q-1".into()),

@@ -30,11 +30,11 @@ use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use crate::engine::stream::{Encoding, detect_encoding};
+use crate::engine::stream::{Encoding, decode_utf16_mapped, detect_encoding};
 use crate::engine::{Flow, MARGIN, Match};
 use crate::extract::{Format, SNIFF_LEN, sniff};
 
-use super::redact::{Decoded, RedactCtx, decode_utf16, redact_content, splice};
+use super::redact::{Decoded, RedactCtx, redact_content, splice};
 
 /// Bytes that may still be part of a number a timed flush must not split.
 const HOLD: usize = 256;
@@ -371,7 +371,7 @@ impl Filter<'_, '_> {
             Some(be) => {
                 // Whole units only: a split unit waits for its other byte.
                 let usable = self.buf.len() & !1;
-                let (text, map) = decode_utf16(&self.buf[..usable], be, 0);
+                let (text, map) = decode_utf16_mapped(&self.buf[..usable], be, 0);
                 Decoded {
                     text: std::borrow::Cow::Owned(text),
                     map: Some(map),

@@ -35,7 +35,7 @@ use crate::config::policy::{ActionKind, Fallback, Policy};
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::STDIN_NAME;
-use crate::report::event::{ActionEvent, FindingEvent};
+use crate::report::event::{ActionEvent, ActionTaken, FindingEvent};
 use crate::rules::{Confidence, Severity};
 
 use journal::Journal;
@@ -84,13 +84,13 @@ pub enum ActionOutcome {
 
 impl ActionOutcome {
     /// The event's `action` when an action failed.
-    pub const FAILED: &'static str = "failed";
+    pub const FAILED: &'static str = ActionTaken::Failed.as_str();
 
     /// The event's `action` for an outcome other than `Done`.
-    fn event_action(self) -> &'static str {
+    fn event_action(self) -> ActionTaken {
         match self {
-            ActionOutcome::Failed => Self::FAILED,
-            _ => "skipped",
+            ActionOutcome::Failed => ActionTaken::Failed,
+            _ => ActionTaken::Skipped,
         }
     }
 }
@@ -206,7 +206,7 @@ impl<'a> Actor<'a> {
         let mut ev = ActionEvent {
             path: path.to_string(),
             member: None,
-            action: "skipped".to_string(),
+            action: ActionTaken::Skipped,
             dry_run: self.settings.dry_run,
             reason: None,
             quarantine_id: None,
@@ -250,7 +250,7 @@ impl<'a> Actor<'a> {
                 let fpe = match &self.fpe {
                     Ok(key) => key.as_ref(),
                     Err(reason) => {
-                        ev.action = ActionOutcome::Failed.event_action().to_string();
+                        ev.action = ActionOutcome::Failed.event_action();
                         ev.reason = Some(reason.clone());
                         return Some((ev, ActionOutcome::Failed));
                     }
@@ -265,7 +265,7 @@ impl<'a> Actor<'a> {
                 };
                 match redact::redact_file(&ctx, &mut target, &self.journal, self.settings.dry_run) {
                     Ok(r) => {
-                        ev.action = "redacted".to_string();
+                        ev.action = ActionTaken::Redacted;
                         ev.findings = r.findings;
                         ev.rules = r.rules.into_iter().collect();
                         Some((ev, ActionOutcome::Done))
@@ -280,7 +280,7 @@ impl<'a> Actor<'a> {
                             RefusalKind::Failed => ActionOutcome::Failed,
                             RefusalKind::Skip | RefusalKind::FallBack => ActionOutcome::Skipped,
                         };
-                        ev.action = outcome.event_action().to_string();
+                        ev.action = outcome.event_action();
                         ev.reason = Some(reason);
                         Some((ev, outcome))
                     }
@@ -321,16 +321,16 @@ impl<'a> Actor<'a> {
         if self.settings.dry_run {
             // Predict the real run: a store it would refuse is refused here.
             if let Err(e) = Store::check(&self.settings.quarantine_dir) {
-                ev.action = ActionOutcome::Failed.event_action().to_string();
+                ev.action = ActionOutcome::Failed.event_action();
                 ev.reason = Some(e.to_string());
                 return (ev, ActionOutcome::Failed);
             }
-            ev.action = "quarantined".to_string();
+            ev.action = ActionTaken::Quarantined;
             ev.reason = note;
             return (ev, ActionOutcome::Done);
         }
         let failed = |mut ev: ActionEvent, reason: String| {
-            ev.action = ActionOutcome::Failed.event_action().to_string();
+            ev.action = ActionOutcome::Failed.event_action();
             ev.reason = Some(reason);
             (ev, ActionOutcome::Failed)
         };
@@ -358,7 +358,7 @@ impl<'a> Actor<'a> {
             &q.age_recipients(),
         ) {
             Ok(done) => {
-                ev.action = "quarantined".to_string();
+                ev.action = ActionTaken::Quarantined;
                 ev.quarantine_id = Some(done.id);
                 ev.findings = done.findings.len() as u64;
                 ev.reason = note;

@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::config::policy::{Redact, RedactStyle};
-use crate::engine::stream::{Encoding, detect_encoding};
+use crate::engine::stream::{Encoding, decode_utf16_mapped, detect_encoding};
 use crate::engine::{Engine, Match};
 use crate::extract::{Format, Limits, SNIFF_LEN, sniff};
 use crate::fingerprint::Fingerprinter;
@@ -116,21 +116,10 @@ pub(super) struct Decoded<'a> {
     pub(super) encoding: Encoding,
 }
 
-/// Magic numbers of formats that may look like text but cannot be
-/// rewritten byte for byte.
-const CONTAINER_MAGIC: &[(&[u8], &str)] = &[
-    (b"PK\x03\x04", "a zip archive (or an Office document)"),
-    (b"\x1f\x8b", "gzip-compressed"),
-    (b"%PDF", "a PDF document"),
-    (b"\xd0\xcf\x11\xe0", "an Office document"),
-];
-
 fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
-    for (magic, what) in CONTAINER_MAGIC {
-        if bytes.starts_with(magic) {
-            return Err(unsupported(format!("{what}: cannot be rewritten safely")));
-        }
-    }
+    // One sniffer for scan and redact (`extract::sniff`): what the scanner
+    // opens as a container is never rewritten as text here.
+    refuse_container(bytes)?;
     let head = &bytes[..bytes.len().min(256 * 1024)];
     let encoding = detect_encoding(head);
     match encoding {
@@ -146,7 +135,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
         }),
         Encoding::Utf16 { big_endian, bom } => {
             let start = if bom { 2 } else { 0 };
-            let (text, map) = decode_utf16(&bytes[start..], big_endian, start);
+            let (text, map) = decode_utf16_mapped(&bytes[start..], big_endian, start);
             Ok(Decoded {
                 text: std::borrow::Cow::Owned(text),
                 map: Some(map),
@@ -154,42 +143,6 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Refused> {
             })
         }
     }
-}
-
-pub(super) fn decode_utf16(data: &[u8], be: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
-    let unit = |i: usize| {
-        let c = [data[i], data[i + 1]];
-        if be {
-            u16::from_be_bytes(c)
-        } else {
-            u16::from_le_bytes(c)
-        }
-    };
-    let mut text = Vec::with_capacity(data.len() / 2);
-    let mut map = Vec::with_capacity(data.len() / 2 + 1);
-    let mut i = 0;
-    let mut buf = [0u8; 4];
-    while i + 1 < data.len() {
-        let u = unit(i);
-        let (ch, used) = if (0xD800..0xDC00).contains(&u) && i + 3 < data.len() {
-            let lo = unit(i + 2);
-            if (0xDC00..0xE000).contains(&lo) {
-                let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
-                (char::from_u32(cp).unwrap_or('\u{FFFD}'), 4)
-            } else {
-                ('\u{FFFD}', 2)
-            }
-        } else {
-            (char::from_u32(u as u32).unwrap_or('\u{FFFD}'), 2)
-        };
-        for &b in ch.encode_utf8(&mut buf).as_bytes() {
-            text.push(b);
-            map.push(base + i);
-        }
-        i += used;
-    }
-    map.push(base + i);
-    (text, map)
 }
 
 /// Digits of every script the engine reads, and ASCII letters (IBAN
@@ -464,19 +417,43 @@ pub fn redact_content(
     Ok(result)
 }
 
-/// Why a container format is not rewritten.
-fn container_refusal(format: Format) -> String {
-    let what = match format {
+/// Refuses `bytes` when the extract sniffer (the scanner's) calls them a
+/// container: only what the scanner reads as text is rewritten as text.
+/// Mail and mbox are text the mail redactor handles part by part; a
+/// message met here (a part inside a part) is masked in place.
+fn refuse_container(bytes: &[u8]) -> Result<(), Refused> {
+    match sniff(&bytes[..bytes.len().min(SNIFF_LEN)]) {
+        Format::Plain | Format::Html | Format::Rtf | Format::Mail | Format::Mbox => Ok(()),
+        other => Err(unsupported(format!(
+            "{}: cannot be rewritten safely",
+            container_name(other)
+        ))),
+    }
+}
+
+/// How refusals name a container format (the one table for both
+/// refusal messages).
+fn container_name(format: Format) -> &'static str {
+    match format {
         Format::Zip => "a zip archive (or an Office document)",
+        Format::Gzip => "gzip-compressed",
+        Format::Pdf => "a PDF document",
+        Format::Cfb => "an Office document",
         Format::Tar => "a tar archive",
         Format::Png => "a PNG image",
-        Format::Pdf => "a PDF document",
         Format::Bzip2 => "bzip2-compressed",
         Format::Xz => "xz-compressed",
         Format::Zstd => "zstd-compressed",
         _ => "a container",
-    };
-    format!("{what}: findings inside it cannot be rewritten safely")
+    }
+}
+
+/// Why a container format is not rewritten.
+fn container_refusal(format: Format) -> String {
+    format!(
+        "{}: findings inside it cannot be rewritten safely",
+        container_name(format)
+    )
 }
 
 /// The limits a proof scan runs under: whatever redaction may hold.
@@ -884,9 +861,22 @@ mod tests {
     fn utf16_map_points_at_original_units() {
         let s = "a€b";
         let bytes: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let (text, map) = decode_utf16(&bytes, false, 2);
+        let (text, map) = decode_utf16_mapped(&bytes, false, 2);
         assert_eq!(text, s.as_bytes());
         assert_eq!(map, vec![2, 4, 4, 4, 6, 8]);
+    }
+
+    /// Issue 19: redaction had its own UTF-16 decoder, which dropped an odd
+    /// trailing byte where the scanner's decoder reads U+FFFD. One decoder
+    /// now (the engine's): lone surrogates and an odd byte each become
+    /// U+FFFD, mapped to where they stood.
+    #[test]
+    fn d19_utf16_lone_surrogates_and_odd_byte_decode_as_the_engine_does() {
+        // BOM, 'a', a high surrogate before 'b', a lone low one, an odd byte.
+        let bytes = [0xFF, 0xFE, b'a', 0, 0x00, 0xD8, b'b', 0, 0x00, 0xDC, 0x31];
+        let d = decode(&bytes).unwrap();
+        assert_eq!(&*d.text, "a\u{FFFD}b\u{FFFD}\u{FFFD}".as_bytes());
+        assert_eq!(d.map.unwrap(), vec![2, 4, 4, 4, 6, 8, 8, 8, 10, 10, 10, 11]);
     }
 
     #[test]

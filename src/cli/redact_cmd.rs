@@ -21,7 +21,7 @@ use crate::actions::redact::RedactCtx;
 use crate::config::{self, Config, policy::RedactStyle};
 use crate::engine::Engine;
 use crate::fingerprint::{self, Fingerprinter};
-use crate::report::event::{ActionEvent, Event, FindingEvent, Location, Stamper};
+use crate::report::event::{ActionEvent, ActionTaken, Event, FindingEvent, Location, Stamper};
 use crate::report::{JsonLines, Sink, names};
 use crate::rules::Confidence;
 
@@ -641,7 +641,7 @@ fn reveal_inner(args: RevealArgs, config_path: Option<&Path>) -> anyhow::Result<
     let ev = Event::Action(ActionEvent {
         path: path.clone(),
         member: None,
-        action: "revealed".to_string(),
+        action: ActionTaken::Revealed,
         dry_run: false,
         reason: Some(format!(
             "FPE tokens turned back into the original numbers by {}{}{}",

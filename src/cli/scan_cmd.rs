@@ -371,7 +371,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                     emit(&mut sink, &ev, &progress);
                 }
                 if let Some(a) = action {
-                    *actions.entry(a.action.clone()).or_default() += 1;
+                    *actions.entry(a.action.to_string()).or_default() += 1;
                     let mut a = Event::Action(a);
                     side.observe(&mut a, &mut side_masker);
                     emit(&mut sink, &a, &progress);

@@ -478,17 +478,8 @@ fn quick_text(chars: &[u8]) -> bool {
 fn utf16le_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let body = bytes.strip_prefix(&[0xFF, 0xFE]).unwrap_or(bytes);
-    let units = body
-        .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]));
-    let mut tmp = [0u8; 4];
-    for r in char::decode_utf16(units) {
-        let ch = r.unwrap_or(char::REPLACEMENT_CHARACTER);
-        out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
-    }
-    if body.len() % 2 == 1 {
-        out.extend_from_slice("\u{FFFD}".as_bytes());
-    }
+    // The engine's one decoder (`stream::decode_utf16`).
+    super::stream::decode_utf16(body, false, out);
 }
 
 /// The run `run` of `buf` with its padding: the `=` after it (at most

@@ -318,6 +318,103 @@ fn fill(
     Ok(buf.len() < want)
 }
 
+/// Where [`Utf16Decoder::decode_units`] writes: the UTF-8 text alone (the
+/// engine's windows), or the text with the offset of the unit each byte came
+/// from ([`decode_utf16_mapped`], for redaction). Generic so the engine's
+/// path pays nothing for the map.
+trait Utf16Out {
+    fn reserve(&mut self, n: usize);
+    /// `bytes` decoded from the unit at `at`.
+    fn text(&mut self, bytes: &[u8], at: usize);
+    /// One ASCII byte decoded from the unit at `at`.
+    fn byte(&mut self, b: u8, at: usize);
+    /// Eight ASCII units from `block` (16 bytes at `at`), the ASCII byte of
+    /// each at `low`.
+    fn ascii8(&mut self, block: &[u8], low: usize, at: usize);
+}
+
+impl Utf16Out for Vec<u8> {
+    #[inline]
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+    #[inline]
+    fn text(&mut self, bytes: &[u8], _at: usize) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn byte(&mut self, b: u8, _at: usize) {
+        self.push(b);
+    }
+    #[inline]
+    fn ascii8(&mut self, block: &[u8], low: usize, _at: usize) {
+        self.extend((0..8).map(|k| block[2 * k + low]));
+    }
+}
+
+/// UTF-8 text and, per byte, the offset of the unit it came from.
+struct Mapped<'a> {
+    text: &'a mut Vec<u8>,
+    map: &'a mut Vec<usize>,
+    base: usize,
+}
+
+impl Utf16Out for Mapped<'_> {
+    fn reserve(&mut self, n: usize) {
+        self.text.reserve(n);
+        self.map.reserve(n + 1);
+    }
+    fn text(&mut self, bytes: &[u8], at: usize) {
+        self.text.extend_from_slice(bytes);
+        let at = self.base + at;
+        self.map.extend(std::iter::repeat_n(at, bytes.len()));
+    }
+    fn byte(&mut self, b: u8, at: usize) {
+        self.text.push(b);
+        self.map.push(self.base + at);
+    }
+    fn ascii8(&mut self, block: &[u8], low: usize, at: usize) {
+        self.text.extend((0..8).map(|k| block[2 * k + low]));
+        let at = self.base + at;
+        self.map.extend((0..8).map(|k| at + 2 * k));
+    }
+}
+
+/// Decodes the whole of `data` (UTF-16, no BOM) to UTF-8 onto `out`, as the
+/// engine's streaming decoder does at the end of a stream: a lone surrogate
+/// and an odd trailing byte each become U+FFFD.
+pub fn decode_utf16(data: &[u8], big_endian: bool, out: &mut Vec<u8>) {
+    let decoder = Utf16Decoder {
+        big_endian,
+        pending: Vec::new(),
+    };
+    decoder.decode_units(data, out, true);
+}
+
+/// [`decode_utf16`] with a map: the UTF-8 text, and for each of its bytes
+/// the offset (`base` + the offset in `data`) of the code unit it came
+/// from, plus one entry for the end (`base + data.len()`). Redaction uses
+/// the map to replace a match in the original encoding.
+pub fn decode_utf16_mapped(data: &[u8], big_endian: bool, base: usize) -> (Vec<u8>, Vec<usize>) {
+    let decoder = Utf16Decoder {
+        big_endian,
+        pending: Vec::new(),
+    };
+    let mut text = Vec::new();
+    let mut map = Vec::new();
+    let used = decoder.decode_units(
+        data,
+        &mut Mapped {
+            text: &mut text,
+            map: &mut map,
+            base,
+        },
+        true,
+    );
+    map.push(base + used);
+    (text, map)
+}
+
 /// Streaming UTF-16 to UTF-8 decoder that keeps a split code unit or
 /// surrogate pair for the next chunk.
 struct Utf16Decoder {
@@ -355,7 +452,7 @@ impl Utf16Decoder {
     /// Decodes whole units of `data` and returns the bytes used: all of
     /// them when `last`, else all but a split unit or surrogate pair at the
     /// end. Runs of ASCII are narrowed eight units at a time.
-    fn decode_units(&self, data: &[u8], out: &mut Vec<u8>, last: bool) -> usize {
+    fn decode_units<O: Utf16Out>(&self, data: &[u8], out: &mut O, last: bool) -> usize {
         out.reserve(data.len() / 2);
         // Per unit, the bits that are zero in an ASCII unit (high byte 0,
         // low byte below 0x80), for two units read as a little-endian u64.
@@ -381,7 +478,7 @@ impl Utf16Decoder {
                 if (a | b) & not_ascii != 0 {
                     break;
                 }
-                out.extend((0..8).map(|k| block[2 * k + low]));
+                out.ascii8(block, low, i);
                 i += 16;
             }
             let Some(c) = data.get(i..i + 2) else { break };
@@ -394,22 +491,22 @@ impl Utf16Decoder {
                         if (0xDC00..0xE000).contains(&lo) {
                             let cp = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
                             let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
-                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            out.text(ch.encode_utf8(&mut buf).as_bytes(), i);
                             i += 4;
                             continue;
                         }
-                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                        out.text("\u{FFFD}".as_bytes(), i);
                     }
                     None if !last => return i,
-                    None => out.extend_from_slice("\u{FFFD}".as_bytes()),
+                    None => out.text("\u{FFFD}".as_bytes(), i),
                 }
             } else if (0xDC00..0xE000).contains(&u) {
-                out.extend_from_slice("\u{FFFD}".as_bytes());
+                out.text("\u{FFFD}".as_bytes(), i);
             } else if u < 0x80 {
-                out.push(u as u8);
+                out.byte(u as u8, i);
             } else {
                 let ch = char::from_u32(u as u32).unwrap_or(char::REPLACEMENT_CHARACTER);
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                out.text(ch.encode_utf8(&mut buf).as_bytes(), i);
             }
             i += 2;
         }
@@ -418,7 +515,7 @@ impl Utf16Decoder {
                 return i;
             }
             // An odd trailing byte.
-            out.extend_from_slice("\u{FFFD}".as_bytes());
+            out.text("\u{FFFD}".as_bytes(), i);
         }
         data.len()
     }
@@ -1173,7 +1270,19 @@ mod tests {
                 from = c;
             }
             d.decode(&bytes[from..], &mut out, true);
-            proptest::prop_assert_eq!(String::from_utf8(out).ok(), Some(want));
+            proptest::prop_assert_eq!(String::from_utf8(out).ok(), Some(want.clone()));
+            // The whole-buffer forms (redaction's map, base64's payloads)
+            // are the same decoder: the same text, and a map that points
+            // at the unit each byte came from.
+            let mut whole = Vec::new();
+            decode_utf16(&bytes, big_endian, &mut whole);
+            proptest::prop_assert_eq!(&whole, want.as_bytes());
+            let (text, map) = decode_utf16_mapped(&bytes, big_endian, 3);
+            proptest::prop_assert_eq!(&text, want.as_bytes());
+            proptest::prop_assert_eq!(map.len(), text.len() + 1);
+            proptest::prop_assert_eq!(map[text.len()], 3 + bytes.len());
+            proptest::prop_assert!(map.windows(2).all(|w| w[0] <= w[1]));
+            proptest::prop_assert!(map[..text.len()].iter().all(|&m| (m - 3) % 2 == 0));
         }
     }
 

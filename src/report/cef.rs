@@ -16,7 +16,7 @@
 //! Only masked values and keyed fingerprints reach the line.
 
 use super::ecs::split_path;
-use super::event::{Envelope, Event, FileStatus, ServiceState};
+use super::event::{ActionTaken, Envelope, Event, FileStatus, ServiceState};
 use crate::rules::Severity;
 use std::fmt::Write as _;
 
@@ -66,7 +66,7 @@ fn severity(ev: &Event) -> u8 {
         Event::File(f) if f.status == FileStatus::Scanned => 1,
         Event::File(f) if f.status == FileStatus::Skipped => 2,
         Event::File(_) => 5,
-        Event::Action(a) if a.action == "skipped" => 5,
+        Event::Action(a) if a.action == ActionTaken::Skipped => 5,
         Event::Action(_) => 3,
         Event::Summary(s) if s.result == "clean" => 0,
         Event::Summary(s) if s.result == "findings" => 3,
@@ -157,10 +157,10 @@ pub fn extension(env: &Envelope, ev: &Event) -> Vec<(&'static str, String)> {
         }
         Event::Action(a) => {
             file(&mut x, &a.path, a.member.as_ref());
-            x.push(("act", a.action.clone()));
+            x.push(("act", a.action.to_string()));
             x.push((
                 "outcome",
-                if a.action == "skipped" {
+                if a.action == ActionTaken::Skipped {
                     "failure"
                 } else {
                     "success"

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::event::{Envelope, Event, FileStatus, ServiceState, to_json};
+use super::event::{ActionTaken, Envelope, Event, FileStatus, ServiceState, to_json};
 use crate::rules::Severity;
 
 /// The ECS version the documents follow (`ecs.version`).
@@ -89,14 +89,14 @@ pub fn to_ecs(env: &Envelope, ev: &Event) -> Value {
         Event::Action(a) => (
             "event",
             "file",
-            match a.action.as_str() {
-                "redacted" => "change",
-                "quarantined" => "deletion",
-                "restored" => "creation",
+            match a.action {
+                ActionTaken::Redacted => "change",
+                ActionTaken::Quarantined => "deletion",
+                ActionTaken::Restored => "creation",
                 _ => "info",
             },
-            a.action.clone(),
-            if a.action == "skipped" {
+            a.action.to_string(),
+            if a.action == ActionTaken::Skipped {
                 "failure"
             } else {
                 "success"

@@ -252,8 +252,8 @@ pub struct ActionEvent {
     pub path: String,
     /// Always null: actions apply to whole files.
     pub member: Option<String>,
-    /// `redacted`, `quarantined`, `restored` or `skipped`.
-    pub action: String,
+    /// What was done (serialised as `redacted`, `quarantined` ...).
+    pub action: ActionTaken,
     /// Nothing was changed: this is what would have happened.
     pub dry_run: bool,
     /// Why the action was skipped, or what it fell back from.
@@ -264,6 +264,71 @@ pub struct ActionEvent {
     pub findings: u64,
     /// Ids of the rules involved, sorted.
     pub rules: Vec<String>,
+}
+
+/// The `action` of an [`ActionEvent`]: serialised as the lowercase word
+/// (`schema/events.schema.json` lists the same values).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionTaken {
+    Redacted,
+    Quarantined,
+    Restored,
+    /// FPE tokens turned back into numbers (`leakhound reveal`).
+    Revealed,
+    Skipped,
+    Failed,
+}
+
+impl ActionTaken {
+    /// The word written in events (the same as serde's).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionTaken::Redacted => "redacted",
+            ActionTaken::Quarantined => "quarantined",
+            ActionTaken::Restored => "restored",
+            ActionTaken::Revealed => "revealed",
+            ActionTaken::Skipped => "skipped",
+            ActionTaken::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionTaken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the word written in events, so code and tests that read
+/// events as words (`ev.action == "skipped"`) keep reading the same.
+impl PartialEq<&str> for ActionTaken {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// An unknown action word.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown action {0:?}")]
+pub struct UnknownAction(String);
+
+impl std::str::FromStr for ActionTaken {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ActionTaken::Redacted,
+            ActionTaken::Quarantined,
+            ActionTaken::Restored,
+            ActionTaken::Revealed,
+            ActionTaken::Skipped,
+            ActionTaken::Failed,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| UnknownAction(s.to_string()))
+    }
 }
 
 /// The start of a scan (its end is the `summary` event).
@@ -419,4 +484,45 @@ pub fn to_json(env: &Envelope, ev: &Event) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ActionTaken;
+
+    const ALL: [ActionTaken; 6] = [
+        ActionTaken::Redacted,
+        ActionTaken::Quarantined,
+        ActionTaken::Restored,
+        ActionTaken::Revealed,
+        ActionTaken::Skipped,
+        ActionTaken::Failed,
+    ];
+
+    /// Issue 19: `ActionEvent.action` was a `String` built from literals in
+    /// four modules. As an enum it must still write today's words, and
+    /// those the event schema lists, no more and no fewer.
+    #[test]
+    fn d19_action_enum_serialises_to_the_schema_words() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/events.schema.json")).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["action"]["properties"]["action"]["enum"]
+            .as_array()
+            .expect("the schema lists the actions")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(ours, listed);
+        for a in ALL {
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                serde_json::Value::from(a.as_str())
+            );
+            assert_eq!(a.to_string(), a.as_str());
+            assert!(a == a.as_str());
+            assert_eq!(a.as_str().parse::<ActionTaken>().unwrap(), a);
+        }
+        assert!("done".parse::<ActionTaken>().is_err());
+    }
 }

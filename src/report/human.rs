@@ -337,7 +337,7 @@ impl<W: Write> Sink for Human<W> {
                 let what = if a.dry_run {
                     format!("would be {}", a.action)
                 } else {
-                    a.action.clone()
+                    a.action.to_string()
                 };
                 let mut line = format!("{loc}: {what}");
                 if let Some(id) = &a.quarantine_id {

@@ -21,7 +21,7 @@
 use serde_json::{Map, Value, json};
 
 use super::ecs::{findings, split_path};
-use super::event::{Envelope, Event, FileStatus, ServiceState, to_json};
+use super::event::{ActionTaken, Envelope, Event, FileStatus, ServiceState, to_json};
 use crate::rules::{Confidence, Severity};
 
 /// The OCSF version the events follow (`metadata.version`).
@@ -191,10 +191,14 @@ pub fn to_ocsf(env: &Envelope, ev: &Event) -> Value {
             m
         }
         Event::Action(a) => {
-            let sev = if a.action == "skipped" { 3 } else { 1 };
+            let sev = if a.action == ActionTaken::Skipped {
+                3
+            } else {
+                1
+            };
             let mut m = base(env, ev, CLASS_DATA_SECURITY_FINDING, 2, sev);
             m.insert("activity_name".into(), "Update".into());
-            let (status_id, status) = if a.action == "skipped" || a.dry_run {
+            let (status_id, status) = if a.action == ActionTaken::Skipped || a.dry_run {
                 (1, "New")
             } else {
                 (4, "Resolved")

@@ -18,7 +18,7 @@
 //! structured data is the nil value `-`: SIEM parsers for those formats
 //! read the message alone.
 
-use crate::report::event::{Envelope, Event, to_json};
+use crate::report::event::{ActionTaken, Envelope, Event, to_json};
 use crate::rules::Severity;
 
 /// The structured-data id of every message.
@@ -55,7 +55,7 @@ pub fn severity_of(ev: &Event) -> u8 {
         Event::Summary(_) => 5,
         Event::Scan(_) => 6,
         // A file was changed or moved away: an operator wants to know.
-        Event::Action(a) if a.action == "skipped" => 4,
+        Event::Action(a) if a.action == ActionTaken::Skipped => 4,
         Event::Action(_) => 5,
         Event::Service(s) if s.state == crate::report::event::ServiceState::Error => 3,
         Event::Service(_) => 6,

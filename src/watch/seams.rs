@@ -23,12 +23,8 @@ use crate::config::Config;
 use crate::config::policy::ActionKind;
 use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
-use crate::report::event::{ActionEvent, Event, FindingEvent};
+use crate::report::event::{ActionEvent, ActionTaken, Event, FindingEvent};
 use crate::report::{JsonLines, Sink};
-
-/// The `action` of an action event whose action could not be done and
-/// will be tried again.
-pub const FAILED: &str = "failed";
 
 /// What the actions seam did about one file.
 #[derive(Debug, Default)]
@@ -110,7 +106,7 @@ impl Actions for PolicyActions {
                         ActionOutcome::Skipped => None,
                     };
                     if failed.is_some() {
-                        ev.action = FAILED.to_string();
+                        ev.action = ActionTaken::Failed;
                     }
                     Acted {
                         events: vec![Event::Action(ev)],
@@ -124,7 +120,7 @@ impl Actions for PolicyActions {
                 let ev = ActionEvent {
                     path: name.clone(),
                     member: None,
-                    action: FAILED.to_string(),
+                    action: ActionTaken::Failed,
                     dry_run: false,
                     reason: Some(reason.clone()),
                     quarantine_id: None,
