@@ -436,14 +436,14 @@ fn refuse_container(bytes: &[u8]) -> Result<(), Refused> {
 fn container_name(format: Format) -> &'static str {
     match format {
         Format::Zip => "a zip archive (or an Office document)",
-        Format::Gzip => "gzip-compressed",
+        Format::Gzip => "gzip-compressed data",
         Format::Pdf => "a PDF document",
         Format::Cfb => "an Office document",
         Format::Tar => "a tar archive",
         Format::Png => "a PNG image",
-        Format::Bzip2 => "bzip2-compressed",
-        Format::Xz => "xz-compressed",
-        Format::Zstd => "zstd-compressed",
+        Format::Bzip2 => "bzip2-compressed data",
+        Format::Xz => "xz-compressed data",
+        Format::Zstd => "zstd-compressed data",
         _ => "a container",
     }
 }
@@ -534,7 +534,7 @@ pub fn redact_gzip(
         Format::Mail => super::mail::redact_message(ctx, &plain),
         Format::Mbox => super::mail::redact_mbox(ctx, &plain),
         other => Err(unsupported(format!(
-            "gzip-compressed {}",
+            "inside gzip, {}",
             container_refusal(other)
         ))),
     };
