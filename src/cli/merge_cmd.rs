@@ -6,7 +6,8 @@
 //! action event once (an event seen twice, by its `id`, as when a shard's
 //! report is given twice or a shard was re-run into the same file, is
 //! dropped), and one summary whose counts are the sums of the shards'
-//! (files by status, bytes, findings by kind and severity, suppressed) and
+//! (files by status, bytes, findings by kind and severity, suppressed, and
+//! those counted but not listed: below the confidence, test data) and
 //! whose time span covers them all. Events are copied as they are, so
 //! nothing is re-masked or lost. Reports of different rules versions or
 //! fingerprint keys are refused: their findings cannot be compared.
@@ -150,7 +151,7 @@ fn write_out(path: Option<&PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
 const SAME: [&str; 3] = ["rules_version", "fingerprint_key", "rules"];
 
 /// Counts added field by field.
-const SUMMED: [&str; 8] = [
+const SUMMED: [&str; 10] = [
     "files",
     "excluded",
     "bytes",
@@ -159,6 +160,8 @@ const SUMMED: [&str; 8] = [
     "findings_by_severity",
     "test_data_findings",
     "suppressed",
+    "below_confidence",
+    "test_data_not_listed",
 ];
 
 /// The summary of two sets of shards.
@@ -261,6 +264,29 @@ mod tests {
         assert_eq!(s["duration_ms"], 1500);
         let mut other = b.clone();
         other["rules_version"] = "q".into();
-        assert!(add_summary(a, &other).is_err());
+        assert!(add_summary(a.clone(), &other).is_err());
+    }
+
+    #[test]
+    fn d18_merge_adds_up_the_counted_but_unlisted_findings() {
+        let shard = |below: u64, test_data: u64| {
+            serde_json::json!({"rules_version": "r", "fingerprint_key": "local", "rules": "built-in",
+                "files": {"total": 1}, "findings": 0, "bytes": 1, "exit_code": 0, "result": "clean",
+                "below_confidence": below, "test_data_not_listed": test_data,
+                "started": "2026-01-01T00:00:00.000Z", "duration_ms": 1})
+        };
+        let s = add_summary(shard(3, 1), &shard(4, 2)).unwrap();
+        assert_eq!(
+            (
+                s["below_confidence"].clone(),
+                s["test_data_not_listed"].clone()
+            ),
+            (7.into(), 3.into())
+        );
+        // A shard written before the field existed counts as zero.
+        let mut old = shard(0, 0);
+        old.as_object_mut().unwrap().remove("test_data_not_listed");
+        let s = add_summary(old, &shard(0, 5)).unwrap();
+        assert_eq!(s["test_data_not_listed"], 5);
     }
 }
