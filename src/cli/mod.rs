@@ -15,6 +15,7 @@ mod report_cmd;
 mod rules_check;
 mod rules_cmd;
 mod scan_cmd;
+mod scan_plan;
 mod status_cmd;
 mod watch_cmd;
 

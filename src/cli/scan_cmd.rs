@@ -1,36 +1,27 @@
-//! `leakhound scan`: resolve the arguments, run the pipeline, report, and
-//! pick the exit code. Events pass through the project policy stage
+//! `leakhound scan`: execute a [`ScanPlan`] (the arguments resolved by
+//! [`super::scan_plan`]): run the pipeline, act, report, and pick the exit
+//! code. Events pass through the project policy stage
 //! ([`crate::project::filter`]) on their way to the sink; `baseline create`
 //! runs the same scan with a baseline writer as its sink.
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use std::collections::{BTreeMap, HashMap};
-
-use super::baseline_cmd::BaselineSink;
-use super::{Exit, ScanArgs, When};
-use crate::actions::{ActionOutcome, ActionSettings, Actor};
-use crate::config::policy::ActionKind;
-use crate::config::{self, Config};
+use super::scan_plan::{Resolved, ScanPlan};
+use super::{Exit, ScanArgs};
+use crate::actions::{ActionOutcome, Actor};
 use crate::engine::Engine;
-use crate::extract::Limits;
-use crate::fingerprint::KeySource;
-use crate::fingerprint::{self, Fingerprinter};
-use crate::inputs::{self, Input, PathFilter, WalkOptions};
-use crate::project::baseline::Baseline;
-use crate::project::filter::{self, Policy, Stage};
-use crate::project::gate;
+use crate::fingerprint::Fingerprinter;
+use crate::inputs;
+use crate::project::filter;
+use crate::report::Sink;
 use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
-use crate::report::human::{Human, human_bytes};
-use crate::report::junit::Junit;
+use crate::report::human::human_bytes;
 use crate::report::names::{self, Masker};
-use crate::report::sarif::Sarif;
-use crate::report::{EventFormat, Format, JsonDocument, JsonLines, Lines, Sink};
-use crate::scan::{self, ScanConfig, Totals};
+use crate::scan::{self, Totals};
 
 /// What the scan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,226 +48,44 @@ pub fn run_mode(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> Exit 
 }
 
 fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::Result<Exit> {
-    // A one-off scan reads a config file only when one is named.
-    let file_config = match config::resolve_path(config_path, false) {
-        Some(path) => match Config::load(&path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("leakhound: error: {e}");
-                return Ok(Exit::Error);
-            }
-        },
-        None => Config::default(),
-    };
-    args.ocr.apply(&file_config.ocr)?;
-    let limits = args
-        .limits
-        .as_section()
-        .apply(file_config.limits.apply(Limits::default()));
-    let rules = match args.rules.load_all() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let root = gate::root_of(args.root.as_deref(), &args.paths);
-    let project = if args.no_project_config {
-        None
-    } else {
-        gate::project_config(root.dir(), &rules)?
-    };
-    // `--rules-pack`, else the project file's `rules.packs`, else `default`.
-    let project_packs = project.as_ref().and_then(|(_, p)| p.rules.packs.as_deref());
-    let rules = match args.rules.select(rules, project_packs) {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let mut exclude = args.exclude.clone();
-    if let Some((_, p)) = &project {
-        exclude.extend(p.exclude.iter().cloned());
+    match ScanPlan::resolve(args, mode, config_path)? {
+        Resolved::Plan(plan) => execute(*plan),
+        Resolved::Stop(exit) => Ok(exit),
     }
-    let filter = PathFilter::new(&args.include, &exclude)?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .or_else(|| file_config.state_dir.clone())
-        .or_else(fingerprint::default_state_dir);
-    let log_sinks = open_log_sinks(&args, Some(&file_config), state_dir.as_deref())?;
-    let fingerprinter =
-        Fingerprinter::resolve(args.fingerprint_key_file.as_deref(), state_dir.as_deref())?;
-    let baseline = match (&args.baseline, mode) {
-        (Some(path), Mode::Report) => Some(Baseline::load(path, &fingerprinter)?),
-        (Some(_), Mode::Baseline) => {
-            anyhow::bail!("--baseline cannot be used with `baseline create`")
-        }
-        (None, _) => None,
-    };
-    if mode == Mode::Baseline
-        && matches!(
-            fingerprinter.source(),
-            KeySource::Local(_) | KeySource::Ephemeral
-        )
-    {
-        eprintln!(
-            "leakhound: warning: fingerprints are keyed with {}: this baseline will match only \
-             here; set LEAKHOUND_FINGERPRINT_KEY (a CI secret) to make it portable",
-            fingerprinter.source()
-        );
-    }
-    let rel_output = args.root.is_some()
-        || mode == Mode::Baseline
-        || matches!(args.format, Format::Sarif | Format::Junit);
-    let mut policy = Policy::new(
-        project.map(|(_, p)| p).unwrap_or_default(),
-        baseline,
-        Some(root.clone()),
-    );
-    policy.relative_output = rel_output;
-    // Published test numbers are counted, not listed, at the default
-    // (docs/DESIGN.md, "Evidence"); the actions still see them.
-    let list_test_data =
-        args.show_test_data || args.min_confidence.level() == crate::rules::Confidence::Low;
-    policy.list_test_data = list_test_data;
-    // `--base64` turns the payload pass on; else `limits.base64` decides.
-    let base64 = args.limits.base64 || file_config.limits.base64_on();
-    let engine = Engine::new(rules).with_base64(base64);
-    if policy.baseline.is_some() {
-        policy.names = Some(engine.clone());
-    }
-    let mut stage = Stage::new(policy);
+}
 
-    // Roots that do not exist are an error of the invocation (exit 2); the
-    // others are still scanned so the report is as complete as it can be.
-    let mut inputs = Vec::new();
-    let mut missing: Vec<PathBuf> = Vec::new();
-    let changed = match &args.since {
-        Some(reference) => Some(gate::since_paths(
-            reference,
-            &args.paths,
-            &filter,
-            args.follow,
-        )?),
-        None => None,
-    };
-    if let Some(changed) = &changed {
-        inputs.extend(changed.iter().cloned().map(Input::Path));
-    }
-    for p in &args.paths {
-        if changed.is_some() && p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_ok() {
-            continue;
-        }
-        if p.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
-        } else if std::fs::symlink_metadata(p).is_err() {
-            eprintln!(
-                "leakhound: error: {}: does not exist (check the path)",
-                names::escape_path(p)
-            );
-            missing.push(p.clone());
-        } else {
-            inputs.push(Input::Path(p.clone()));
-        }
-    }
-
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot write the report to {}: {e}",
-                    names::escape_path(path)
-                )
-            })?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let color = match args.color {
-        When::Always => true,
-        When::Never => false,
-        When::Auto => super::auto_color(to_terminal),
-    };
-    let mut sink: Box<dyn Sink> = match (mode, args.format) {
-        (Mode::Baseline, _) => Box::new(BaselineSink::new(out, &fingerprinter)),
-        (_, Format::Sarif) => Box::new(Sarif::new(out, engine.rule_set())),
-        (_, Format::Junit) => Box::new(Junit::new(out, args.fail_on.threshold())),
-        (_, Format::Human) => Box::new(Human::new(
-            out,
-            color,
-            args.verbose,
-            fingerprinter.source().to_string(),
-        )),
-        (_, Format::Jsonl) => Box::new(JsonLines::new(out)),
-        (_, Format::Json) => Box::new(JsonDocument::new(out)),
-        (_, Format::Ecs) => Box::new(Lines::new(out, EventFormat::Ecs)),
-        (_, Format::Ocsf) => Box::new(Lines::new(out, EventFormat::Ocsf)),
-        (_, Format::Cef) => Box::new(Lines::new(out, EventFormat::Cef)),
-    };
-
-    // Log sinks first: once the report shows an event, it is spooled.
-    if !log_sinks.is_empty() {
-        let mut all = log_sinks;
-        all.push(("report".to_string(), sink));
-        sink = Box::new(crate::sinks::Fanout::new(all));
-    }
-
-    let show_progress = match args.progress {
-        When::Always => true,
-        When::Never => false,
-        When::Auto => std::io::stderr().is_terminal(),
-    };
-    let bytes_read = Arc::new(AtomicU64::new(0));
-    let progress = show_progress.then(|| Progress::new(bytes_read.clone()));
-
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    // The cache's rows are valid for these rules and every setting that
-    // changes what is reported (docs/scale.md).
-    let cache = match &args.cache {
-        Some(path) => {
-            let version = format!(
-                "scan {} min_confidence={} {limits:?}",
-                engine.rule_set().version,
-                args.min_confidence.level().as_str(),
-            );
-            let cache = crate::state::cache::ScanCache::open(path, &fingerprinter, version)
-                .map_err(|e| anyhow::anyhow!("--cache: {e}"))?;
-            Some(Arc::new(cache))
-        }
-        None => None,
-    };
-    let config = ScanConfig {
-        inputs,
-        walk: WalkOptions {
-            follow_symlinks: args.follow,
-            filter,
-            shard: args.shard,
-        },
-        threads,
-        chunk_size: args.chunk_size,
-        min_confidence: args.min_confidence.level(),
-        limits,
-        cache: cache.clone(),
-    };
-
-    let roots: Vec<PathBuf> = args
-        .paths
-        .iter()
-        .filter(|p| p.as_os_str() != "-")
-        .cloned()
-        .collect();
-    let actor = action_settings(&args, &file_config, state_dir.as_deref(), roots)
+/// Runs a resolved scan: the pipeline, the project policy stage, the
+/// actions, the report and the exit code.
+fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
+    let ScanPlan {
+        args,
+        mode,
+        exclude,
+        root,
+        relative_output,
+        list_test_data,
+        fingerprinter,
+        engine,
+        mut stage,
+        missing,
+        sink,
+        show_progress,
+        scan: config,
+        cache,
+        actions: action_settings,
+    } = plan;
+    let actor = action_settings
         .map(|settings| Actor::new(&engine, &fingerprinter, settings))
         .transpose()?;
     let mut pending: HashMap<String, Vec<FindingEvent>> = HashMap::new();
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
 
-    let mut stamper = Stamper::new(&engine.rule_set().version);
+    let stamper = Stamper::new(&engine.rule_set().version);
     let scan_id = stamper.scan_id().to_string();
     let mut side = super::report_cmd::SideOutputs::new(
         &fingerprinter,
         root.clone(),
-        rel_output,
+        relative_output,
         args.follow,
         args.report.clone(),
         args.proof.clone(),
@@ -284,30 +93,19 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         &scan_id,
         &engine.rule_set().version,
     )?;
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let progress = show_progress.then(|| Progress::new(bytes_read.clone()));
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut sink_error: Option<std::io::Error> = None;
-    // Every event leaves through here: numbers in names are masked once,
-    // for every format and sink.
-    let mut masker = Masker::new(&engine);
+    let mut reporter = Reporter {
+        sink,
+        progress,
+        error: None,
+        masker: Masker::new(&engine),
+        stamper,
+    };
     // The HTML report and the proof mask names the same way.
     let mut side_masker = Masker::new(&engine);
-    let mut emit = |sink: &mut Box<dyn Sink>, ev: &Event, progress: &Option<Progress>| {
-        if sink_error.is_some() {
-            return;
-        }
-        let mut masked = ev.clone();
-        masker.mask_event(&mut masked);
-        let ev = &masked;
-        let env = stamper.stamp();
-        let r = match progress {
-            Some(p) => p.bar.suspend(|| sink.event(&env, ev)),
-            None => sink.event(&env, ev),
-        };
-        if let Err(e) = r {
-            sink_error = Some(e);
-        }
-    };
 
     let start = ScanEvent {
         phase: "start".into(),
@@ -316,12 +114,12 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     };
     let mut start = Event::Scan(start);
     side.observe(&mut start, &mut side_masker);
-    emit(&mut sink, &start, &progress);
+    reporter.emit(&start);
     for path in &missing {
         let rec = inputs::record(path, FileStatus::Error, "does not exist: check the path");
         let mut rec = Event::File(rec);
         side.observe(&mut rec, &mut side_masker);
-        emit(&mut sink, &rec, &progress);
+        reporter.emit(&rec);
     }
 
     let mut totals = scan::run(
@@ -330,7 +128,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
         config,
         Some(bytes_read.clone()),
         &mut |ev| {
-            if let Some(p) = &progress {
+            if let Some(p) = &reporter.progress {
                 p.on_event(&ev);
             }
             // The file as walked, for the action its record may trigger:
@@ -368,13 +166,13 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
                 };
                 let quiet = matches!(&ev, Event::File(f) if f.status == FileStatus::Scanned && !args.verbose);
                 if !quiet && shown {
-                    emit(&mut sink, &ev, &progress);
+                    reporter.emit(&ev);
                 }
                 if let Some(a) = action {
                     *actions.entry(a.action.to_string()).or_default() += 1;
                     let mut a = Event::Action(a);
                     side.observe(&mut a, &mut side_masker);
-                    emit(&mut sink, &a, &progress);
+                    reporter.emit(&a);
                 }
             });
         },
@@ -384,7 +182,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
             return;
         }
         side.observe(&mut ev, &mut side_masker);
-        emit(&mut sink, &ev, &None)
+        reporter.emit_unsuspended(&ev)
     });
     if let Some(cache) = &cache
         && let Err(e) = cache.flush()
@@ -403,7 +201,7 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     totals.by_severity = r.by_severity.clone();
     totals.test_data = r.test_data;
     totals.max_severity = r.max_severity;
-    if let Some(p) = &progress {
+    if let Some(p) = &reporter.progress {
         p.bar.finish_and_clear();
     }
     for _ in &missing {
@@ -424,19 +222,8 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     summary.actions = actions;
     let mut summary = Event::Summary(summary);
     side.observe(&mut summary, &mut side_masker);
-    emit(&mut sink, &summary, &None);
-    if let Some(e) = sink_error {
-        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
-            super::exit_broken_pipe();
-        }
-        anyhow::bail!("cannot write the report: {e}");
-    }
-    if let Err(e) = sink.finish() {
-        if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() {
-            super::exit_broken_pipe();
-        }
-        anyhow::bail!("cannot write the report: {e}");
-    }
+    reporter.emit_unsuspended(&summary);
+    reporter.finish(args.output.is_none())?;
     side.finish(|| crate::proof::build::Header {
         scan_id,
         host: crate::report::event::hostname(),
@@ -449,31 +236,65 @@ fn run_inner(args: ScanArgs, mode: Mode, config_path: Option<&Path>) -> anyhow::
     Ok(exit)
 }
 
-/// The sinks of `--sink` and of the configuration file, each with its name.
-fn open_log_sinks(
-    args: &ScanArgs,
-    config: Option<&crate::config::Config>,
-    state_dir: Option<&std::path::Path>,
-) -> anyhow::Result<Vec<(String, Box<dyn Sink>)>> {
-    use crate::sinks::SinkConfig;
-    let mut wanted: Vec<SinkConfig> = config.map(|c| c.sinks.outputs.clone()).unwrap_or_default();
-    for spec in &args.sinks {
-        wanted.push(SinkConfig::from_spec(spec).map_err(anyhow::Error::msg)?);
+/// Where every event of the report leaves: numbers in names are masked
+/// once, for every format and sink; the progress bar steps aside while the
+/// sink writes; the first sink error is kept and the later events dropped
+/// (the report is broken from there on), then reported by
+/// [`Reporter::finish`].
+struct Reporter<'e> {
+    sink: Box<dyn Sink>,
+    progress: Option<Progress>,
+    error: Option<std::io::Error>,
+    masker: Masker<'e>,
+    stamper: Stamper,
+}
+
+impl Reporter<'_> {
+    /// Sends `ev` to the sink, with the progress bar suspended meanwhile.
+    fn emit(&mut self, ev: &Event) {
+        self.send(ev, true);
     }
-    if wanted.is_empty() {
-        return Ok(Vec::new());
+
+    /// Sends `ev` to the sink without touching the progress bar (after the
+    /// walk: the bar is done or about to be cleared).
+    fn emit_unsuspended(&mut self, ev: &Event) {
+        self.send(ev, false);
     }
-    let dir = state_dir.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no state directory for the sinks' spool: set LEAKHOUND_STATE_DIR or --state-dir"
-        )
-    })?;
-    let mut out = Vec::new();
-    for w in &wanted {
-        let s = crate::sinks::build(w, dir)?;
-        out.push((w.to.clone(), s as Box<dyn Sink>));
+
+    fn send(&mut self, ev: &Event, suspend: bool) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut masked = ev.clone();
+        self.masker.mask_event(&mut masked);
+        let ev = &masked;
+        let env = self.stamper.stamp();
+        let sink = &mut self.sink;
+        let r = match (&self.progress, suspend) {
+            (Some(p), true) => p.bar.suspend(|| sink.event(&env, ev)),
+            _ => sink.event(&env, ev),
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
     }
-    Ok(out)
+
+    /// Reports the first sink error, else finishes the sink (a document
+    /// format writes its closing part here). A broken pipe on stdout ends
+    /// the process quietly, as `head` expects.
+    fn finish(mut self, to_stdout: bool) -> anyhow::Result<()> {
+        let r = match self.error.take() {
+            Some(e) => Err(e),
+            None => self.sink.finish(),
+        };
+        if let Err(e) = r {
+            if e.kind() == std::io::ErrorKind::BrokenPipe && to_stdout {
+                super::exit_broken_pipe();
+            }
+            anyhow::bail!("cannot write the report: {e}");
+        }
+        Ok(())
+    }
 }
 
 fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool, action_failed: bool) -> Exit {
@@ -535,45 +356,6 @@ fn summary_event(
         below_confidence: t.below_confidence,
         test_data_not_listed: 0,
     }
-}
-
-/// The action settings, or `None` when this scan only reports.
-fn action_settings(
-    args: &ScanArgs,
-    config: &crate::config::Config,
-    state_dir: Option<&std::path::Path>,
-    roots: Vec<PathBuf>,
-) -> Option<ActionSettings> {
-    let policy = &config.policy;
-    let acts = match args.action {
-        Some(a) => a != ActionKind::Report,
-        None => {
-            policy.default != ActionKind::Report
-                || policy.rules.iter().any(|r| r.action != ActionKind::Report)
-        }
-    };
-    if !acts {
-        return None;
-    }
-    let quarantine_dir = args
-        .quarantine_dir
-        .clone()
-        .unwrap_or_else(|| policy.quarantine.dir.clone());
-    let journal_dir = config
-        .state_dir
-        .as_deref()
-        .or(state_dir)
-        .map(|d| d.join("journal"))
-        .unwrap_or_else(|| quarantine_dir.join("journal"));
-    Some(ActionSettings {
-        policy: policy.clone(),
-        force: args.action,
-        dry_run: args.dry_run,
-        roots,
-        quarantine_dir,
-        journal_dir,
-        min_confidence: args.min_confidence.level(),
-    })
 }
 
 /// The progress bar on stderr.
