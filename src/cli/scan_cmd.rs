@@ -18,7 +18,9 @@ use crate::fingerprint::Fingerprinter;
 use crate::inputs;
 use crate::project::filter;
 use crate::report::Sink;
-use crate::report::event::{Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent};
+use crate::report::event::{
+    ActionEvent, Event, FileStatus, FindingEvent, ScanEvent, Stamper, SummaryEvent,
+};
 use crate::report::human::human_bytes;
 use crate::report::names::{self, Masker};
 use crate::scan::{self, Totals};
@@ -74,11 +76,13 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
         cache,
         actions: action_settings,
     } = plan;
-    let actor = action_settings
-        .map(|settings| Actor::new(&engine, &fingerprinter, settings))
-        .transpose()?;
-    let mut pending: HashMap<String, Vec<FindingEvent>> = HashMap::new();
-    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut acting = ActionStage {
+        actor: action_settings
+            .map(|settings| Actor::new(&engine, &fingerprinter, settings))
+            .transpose()?,
+        pending: HashMap::new(),
+        counts: BTreeMap::new(),
+    };
 
     let stamper = Stamper::new(&engine.rule_set().version);
     let scan_id = stamper.scan_id().to_string();
@@ -147,29 +151,12 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
                 if shown {
                     side.observe(&mut ev, &mut side_masker);
                 }
-                // A file's findings arrive before its record (those the
-                // project policy let through); act once the record says the
-                // file is done.
-                let action = match (&actor, &ev) {
-                    (Some(_), Event::Finding(f)) => {
-                        pending.entry(f.path.clone()).or_default().push(f.clone());
-                        None
-                    }
-                    (Some(actor), Event::File(f)) if f.member.is_none() => {
-                        pending.remove(&f.path).and_then(|found| {
-                            let on_disk =
-                                walked.clone().unwrap_or_else(|| names::to_path(&f.path));
-                            actor.act(&on_disk, &found)
-                        })
-                    }
-                    _ => None,
-                };
+                let action = acting.observe(&ev, walked.as_deref());
                 let quiet = matches!(&ev, Event::File(f) if f.status == FileStatus::Scanned && !args.verbose);
                 if !quiet && shown {
                     reporter.emit(&ev);
                 }
                 if let Some(a) = action {
-                    *actions.entry(a.action.to_string()).or_default() += 1;
                     let mut a = Event::Action(a);
                     side.observe(&mut a, &mut side_masker);
                     reporter.emit(&a);
@@ -208,6 +195,7 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
         totals.files.add(FileStatus::Error);
     }
 
+    let actions = acting.counts;
     let action_failed = actions.contains_key(ActionOutcome::FAILED);
     let mut exit = decide_exit(&args, &totals, !missing.is_empty(), action_failed);
     if mode == Mode::Baseline && exit == Exit::Findings {
@@ -234,6 +222,49 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
         options: super::report_cmd::proof_options(&args, &exclude),
     })?;
     Ok(exit)
+}
+
+/// The action stage, beside the project policy stage: it holds each file's
+/// reported findings until the file's record says the file is done, then
+/// acts on the file (redact, quarantine ...) and counts the outcomes.
+struct ActionStage<'a> {
+    /// `None` when this scan only reports.
+    actor: Option<Actor<'a>>,
+    /// Findings by reported path, waiting for their file's record.
+    pending: HashMap<String, Vec<FindingEvent>>,
+    /// Actions taken, by outcome (the summary's `actions`).
+    counts: BTreeMap<String, u64>,
+}
+
+impl ActionStage<'_> {
+    /// Sees one event the policy let through; returns the action event when
+    /// `ev` is the record of a whole file that had findings. `walked` is the
+    /// file's path as walked: the record may show it relative to the root,
+    /// and escaped (`report::names`), and the action needs the exact bytes.
+    fn observe(&mut self, ev: &Event, walked: Option<&Path>) -> Option<ActionEvent> {
+        // A file's findings arrive before its record (those the project
+        // policy let through); act once the record says the file is done.
+        let action = match (&self.actor, ev) {
+            (Some(_), Event::Finding(f)) => {
+                self.pending
+                    .entry(f.path.clone())
+                    .or_default()
+                    .push(f.clone());
+                None
+            }
+            (Some(actor), Event::File(f)) if f.member.is_none() => {
+                self.pending.remove(&f.path).and_then(|found| {
+                    let on_disk = walked
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| names::to_path(&f.path));
+                    actor.act(&on_disk, &found)
+                })
+            }
+            _ => None,
+        }?;
+        *self.counts.entry(action.action.to_string()).or_default() += 1;
+        Some(action)
+    }
 }
 
 /// Where every event of the report leaves: numbers in names are masked
