@@ -42,6 +42,8 @@ enum ReadPath {
     Stdin,
     TinyChunk,
     OneThread,
+    /// Two threads: segments big files (see [`SEGMENTED_FROM`]).
+    TwoThreads,
 }
 
 const ALL: [ReadPath; 4] = [
@@ -128,6 +130,7 @@ fn scan(sc: &Scratch, file: &Path, path: ReadPath) -> Seen {
         ReadPath::Stdin => c.arg("-").pipe_stdin(file).unwrap(),
         ReadPath::TinyChunk => c.args(["--chunk-size", TINY_CHUNK]).arg(file),
         ReadPath::OneThread => c.arg("-j1").arg(file),
+        ReadPath::TwoThreads => c.arg("-j2").arg(file),
     };
     seen(c.output().unwrap(), &format!("{path:?} {}", file.display()))
 }
@@ -262,4 +265,104 @@ cases! {
             ("card_visa", Some("note 3"), "491633******2832"),
         ],
     };
+}
+
+/// Where the segmented scanner starts with more than one thread
+/// (`SEGMENTED_FROM` in `src/scan.rs`); a sparse file is segmented from one
+/// segment (`SEGMENT`, 256 KiB) on, with any number of threads.
+const SEGMENTED_FROM: u64 = 64 << 20;
+const SEGMENT: u64 = 256 << 10;
+const TAIL: &str = "customer card 4526018159083012 paid in full\n";
+
+/// The text fixture, then a card across the first segment boundary, then
+/// filler (lines, or a hole when `sparse`) to past `SEGMENTED_FROM`, then a
+/// card in the last segment.
+fn padded(sc: &Scratch, name: &str, sparse: bool) -> PathBuf {
+    use std::io::{Seek, SeekFrom, Write};
+    let log = std::fs::read(fixtures().join("realworld/access-http-server.log")).unwrap();
+    let path = sc.join(name);
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&log).unwrap();
+    let across = SEGMENT - 8;
+    let line = format!("{}\n", "x".repeat(99));
+    let mut at = log.len() as u64;
+    while at + line.len() as u64 <= across - 20 {
+        f.write_all(line.as_bytes()).unwrap();
+        at += line.len() as u64;
+    }
+    f.write_all(" ".repeat((across - 15 - at) as usize).as_bytes())
+        .unwrap();
+    // The number starts 8 bytes before the boundary: it straddles it.
+    f.write_all(b"\ncustomer card 4526018159083012 paid\n")
+        .unwrap();
+    let end = SEGMENTED_FROM + SEGMENT;
+    if sparse {
+        // A hole of zeros up to the last text: it holds nothing to find.
+        f.seek(SeekFrom::Start(end)).unwrap();
+    } else {
+        let mut at = f.stream_position().unwrap();
+        let block = line.repeat(10_000);
+        while at + block.len() as u64 <= end {
+            f.write_all(block.as_bytes()).unwrap();
+            at += block.len() as u64;
+        }
+        while at + line.len() as u64 <= end {
+            f.write_all(line.as_bytes()).unwrap();
+            at += line.len() as u64;
+        }
+    }
+    f.write_all(TAIL.as_bytes()).unwrap();
+    path
+}
+
+/// The findings of the padded file: the text fixture's, then the card
+/// across the first segment boundary and the one in the last segment.
+const PADDED: &[Finding] = &[
+    ("card_visa", None, VISA_RW),
+    ("card_visa", None, VISA_RW),
+    ("card_visa", None, VISA_RW),
+    ("iban", None, IBAN_PL),
+    ("card_visa", None, VISA),
+    ("card_visa", None, VISA),
+];
+
+/// A dense text file past `SEGMENTED_FROM`: `-j2` scans it in segments,
+/// `-j1`, stdin and the tiny chunk size with one thread read it as a
+/// stream; all give the same findings.
+#[test]
+fn segmented_dense_text_matches_the_stream() {
+    let sc = Scratch::new();
+    let file = padded(&sc, "dense.log", false);
+    let want = expected(&Case {
+        input: Input::Fixture(""),
+        record: ("scanned", "utf-8"),
+        findings: PADDED,
+    });
+    for path in [
+        ReadPath::TwoThreads,
+        ReadPath::OneThread,
+        ReadPath::Stdin,
+        ReadPath::TinyChunk,
+    ] {
+        let got = scan(&sc, &file, path);
+        assert_eq!(got, want, "{path:?} on the dense padded file");
+    }
+}
+
+/// The same text with a hole instead of the filler: a sparse file is
+/// segmented with any number of threads, and only its data extents read.
+/// Stdin reads the hole as zeros (a stream has no extents).
+#[test]
+fn segmented_sparse_text_matches_the_stream() {
+    let sc = Scratch::new();
+    let file = padded(&sc, "sparse.log", true);
+    let want = expected(&Case {
+        input: Input::Fixture(""),
+        record: ("scanned", "utf-8"),
+        findings: PADDED,
+    });
+    for path in [ReadPath::TwoThreads, ReadPath::OneThread, ReadPath::Stdin] {
+        let got = scan(&sc, &file, path);
+        assert_eq!(got, want, "{path:?} on the sparse padded file");
+    }
 }
