@@ -83,9 +83,22 @@ struct Seen {
     record: (String, String),
 }
 
+/// Raw values planted in the fixtures: never in any output.
+const NEVER: &[&str] = &[
+    "4526018159083012",
+    "4539148803436467",
+    "DE89370400440532013000",
+    "PL61109010140000071219812874",
+];
+
 fn seen(out: std::process::Output, what: &str) -> Seen {
     let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The assertion names the value's index, never the value.
+    for (i, raw) in NEVER.iter().enumerate() {
+        assert!(!stdout.contains(raw), "{what}: raw value {i} in stdout");
+        assert!(!stderr.contains(raw), "{what}: raw value {i} in stderr");
+    }
     assert_eq!(
         out.status.code(),
         Some(if stdout.contains("\"type\":\"finding\"") {
@@ -252,6 +265,20 @@ cases! {
         input: Input::Fixture("realworld/markdown-python.html"),
         record: ("scanned", "html"),
         findings: &[("card_visa", None, VISA_RW), ("iban", None, IBAN_PL)],
+    };
+    html_in_zip: Case {
+        input: Input::Fixture("realworld/html-in-zip.zip"),
+        record: ("scanned", "zip"),
+        findings: &[
+            ("card_visa", Some("markdown-python.html"), VISA_RW),
+            ("iban", Some("markdown-python.html"), IBAN_PL),
+            ("card_visa", Some("pydoc-module.html"), VISA_RW),
+        ],
+    };
+    zstd: Case {
+        input: Input::Fixture("containers/card.txt.zst"),
+        record: ("scanned", "zstd"),
+        findings: &[("card_visa", None, VISA)],
     };
     pdf: Case {
         input: Input::Fixture("containers/notes.pdf"),
