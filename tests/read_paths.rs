@@ -148,14 +148,13 @@ fn scan(sc: &Scratch, file: &Path, path: ReadPath) -> Seen {
     seen(c.output().unwrap(), &format!("{path:?} {}", file.display()))
 }
 
-fn expected(case: &Case) -> Seen {
+fn expected(record: (&str, &str), findings: &[Finding]) -> Seen {
     Seen {
-        findings: case
-            .findings
+        findings: findings
             .iter()
             .map(|(k, m, v)| (k.to_string(), m.map(str::to_string), v.to_string()))
             .collect(),
-        record: (case.record.0.to_string(), case.record.1.to_string()),
+        record: (record.0.to_string(), record.1.to_string()),
     }
 }
 
@@ -167,7 +166,7 @@ fn run(case: &Case) {
         Input::Fixture(rel) => fixtures().join(rel),
         Input::Made(name, make) => sc.write(name, make()),
     };
-    let want = expected(case);
+    let want = expected(case.record, case.findings);
     let first = scan(&sc, &file, ReadPath::File);
     assert_eq!(first, want, "File {} against the table", file.display());
     for path in &ALL[1..] {
@@ -360,11 +359,7 @@ const PADDED: &[Finding] = &[
 fn segmented_dense_text_matches_the_stream() {
     let sc = Scratch::new();
     let file = padded(&sc, "dense.log", false);
-    let want = expected(&Case {
-        input: Input::Fixture(""),
-        record: ("scanned", "utf-8"),
-        findings: PADDED,
-    });
+    let want = expected(("scanned", "utf-8"), PADDED);
     for path in [
         ReadPath::TwoThreads,
         ReadPath::OneThread,
@@ -383,11 +378,7 @@ fn segmented_dense_text_matches_the_stream() {
 fn segmented_sparse_text_matches_the_stream() {
     let sc = Scratch::new();
     let file = padded(&sc, "sparse.log", true);
-    let want = expected(&Case {
-        input: Input::Fixture(""),
-        record: ("scanned", "utf-8"),
-        findings: PADDED,
-    });
+    let want = expected(("scanned", "utf-8"), PADDED);
     for path in [ReadPath::TwoThreads, ReadPath::OneThread, ReadPath::Stdin] {
         let got = scan(&sc, &file, path);
         assert_eq!(got, want, "{path:?} on the sparse padded file");
