@@ -757,6 +757,24 @@ mod tests {
         }
     }
 
+    /// The finder (with and without AVX2) against `runs_slow` on
+    /// `bytes[from..from + len]`, both clamped to the bytes.
+    fn agrees_with_a_plain_loop(
+        bytes: &[u8],
+        from: usize,
+        len: usize,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let from = from.min(bytes.len());
+        let to = (from + len).min(bytes.len());
+        let want = runs_slow(bytes, from, to);
+        proptest::prop_assert_eq!(runs(bytes, from, to, false), want.clone());
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            proptest::prop_assert_eq!(runs(bytes, from, to, true), want);
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
 
@@ -769,14 +787,7 @@ mod tests {
             from in 0usize..400,
             len in 0usize..400,
         ) {
-            let from = from.min(bytes.len());
-            let to = (from + len).min(bytes.len());
-            let want = runs_slow(&bytes, from, to);
-            proptest::prop_assert_eq!(runs(&bytes, from, to, false), want.clone());
-            #[cfg(target_arch = "x86_64")]
-            if is_x86_feature_detected!("avx2") {
-                proptest::prop_assert_eq!(runs(&bytes, from, to, true), want);
-            }
+            agrees_with_a_plain_loop(&bytes, from, len)?;
         }
 
         /// Long runs (past the finder's 128-byte mask, ending in any place
@@ -790,14 +801,7 @@ mod tests {
             from in 0usize..1200,
             len in 0usize..1200,
         ) {
-            let from = from.min(bytes.len());
-            let to = (from + len).min(bytes.len());
-            let want = runs_slow(&bytes, from, to);
-            proptest::prop_assert_eq!(runs(&bytes, from, to, false), want.clone());
-            #[cfg(target_arch = "x86_64")]
-            if is_x86_feature_detected!("avx2") {
-                proptest::prop_assert_eq!(runs(&bytes, from, to, true), want);
-            }
+            agrees_with_a_plain_loop(&bytes, from, len)?;
         }
     }
 }
