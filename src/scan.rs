@@ -24,7 +24,6 @@
 //! by their own `fstat`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -50,7 +49,7 @@ use crate::report::event::{
     Event, FileCounts, FileEvent, FileMeta, FileStatus, FindingEvent, Location,
 };
 use crate::report::names;
-use crate::rules::{Confidence, Severity};
+use crate::rules::Confidence;
 use crate::state::cache::{Cached, ScanCache, Stamp};
 
 /// Events sent to the reporter per message: a worker collects the events
@@ -97,18 +96,14 @@ pub struct ScanConfig {
     pub cache: Option<Arc<ScanCache>>,
 }
 
-/// Counters over a whole scan.
+/// Counters over a whole scan, of what the pipeline alone knows. Findings
+/// are not counted here: which of them are reported is the policy stage's
+/// decision, and it counts them, once (`report::counts::FindingCounts`).
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
     pub files: FileCounts,
     pub excluded: u64,
     pub bytes: u64,
-    pub findings: u64,
-    pub by_kind: BTreeMap<String, u64>,
-    pub by_severity: BTreeMap<String, u64>,
-    pub test_data: u64,
-    /// Highest severity of any finding.
-    pub max_severity: Option<Severity>,
     /// Findings below `min_confidence`: counted, not reported.
     pub below_confidence: u64,
 }
@@ -116,18 +111,6 @@ pub struct Totals {
 impl Totals {
     fn count(&mut self, ev: &Event) {
         match ev {
-            Event::Finding(f) => {
-                self.findings += 1;
-                *self.by_kind.entry(f.kind.clone()).or_default() += 1;
-                *self
-                    .by_severity
-                    .entry(f.severity.as_str().to_string())
-                    .or_default() += 1;
-                if f.test_data {
-                    self.test_data += 1;
-                }
-                self.max_severity = self.max_severity.max(Some(f.severity));
-            }
             // Records of members say what inside a file was not scanned;
             // the file's own record (member null) is what is counted.
             Event::File(f) if f.member.is_none() => {

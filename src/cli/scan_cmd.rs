@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime};
 use super::scan_plan::{Resolved, ScanPlan};
 use super::{Exit, ScanArgs};
 use crate::actions::{ActionOutcome, Actor};
-use crate::engine::Engine;
 use crate::fingerprint::Fingerprinter;
 use crate::inputs;
 use crate::project::filter;
@@ -180,14 +179,6 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
     if let Some(cache) = &cache {
         eprintln!("leakhound: cache: {}", cache.counts);
     }
-    // The exit code and the summary count what was reported, not what the
-    // policy held back.
-    let r = &stage.reported;
-    totals.findings = r.findings;
-    totals.by_kind = r.by_kind.clone();
-    totals.by_severity = r.by_severity.clone();
-    totals.test_data = r.test_data;
-    totals.max_severity = r.max_severity;
     if let Some(p) = &reporter.progress {
         p.bar.finish_and_clear();
     }
@@ -197,16 +188,25 @@ fn execute(plan: ScanPlan) -> anyhow::Result<Exit> {
 
     let actions = acting.counts;
     let action_failed = actions.contains_key(ActionOutcome::FAILED);
-    let mut exit = decide_exit(&args, &totals, !missing.is_empty(), action_failed);
-    if mode == Mode::Baseline && exit == Exit::Findings {
-        // Findings are what a baseline records, not a failure.
-        exit = Exit::Clean;
-    }
+    let exit = decide_exit(
+        &args,
+        mode,
+        &totals,
+        &stage,
+        !missing.is_empty(),
+        action_failed,
+    );
     let elapsed = clock.elapsed();
-    let mut summary = summary_event(&totals, started, elapsed, &fingerprinter, &engine, exit);
-    summary.suppressed = stage.suppressed.clone();
-    summary.test_data_not_listed = stage.unlisted_test_data;
-    summary.baseline = stage.baseline_summary();
+    let rules = &engine.rule_set().origin;
+    let mut summary = summary_event(
+        &totals,
+        &stage,
+        started,
+        elapsed,
+        &fingerprinter,
+        rules,
+        exit,
+    );
     summary.actions = actions;
     let mut summary = Event::Summary(summary);
     side.observe(&mut summary, &mut side_masker);
@@ -328,7 +328,17 @@ impl Reporter<'_> {
     }
 }
 
-fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool, action_failed: bool) -> Exit {
+/// The exit code. The gate reads the policy stage's counts
+/// ([`filter::Stage::reported`]), the same the summary states: what was
+/// reported, not what the policy held back.
+fn decide_exit(
+    args: &ScanArgs,
+    mode: Mode,
+    t: &Totals,
+    stage: &filter::Stage,
+    had_error: bool,
+    action_failed: bool,
+) -> Exit {
     if had_error {
         return Exit::Error;
     }
@@ -337,11 +347,15 @@ fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool, action_failed: bool
         return Exit::ActionFailed;
     }
     let failing = match args.fail_on.threshold() {
-        Some(th) => t.findings > 0 && t.max_severity.is_some_and(|s| s >= th),
+        Some(th) => stage.reported.reaches(th),
         None => false,
     };
     if failing {
-        Exit::Findings
+        // Findings are what a baseline records, not a failure.
+        match mode {
+            Mode::Report => Exit::Findings,
+            Mode::Baseline => Exit::Clean,
+        }
     } else if args.fail_on_incomplete && t.files.incomplete() > 0 {
         Exit::Incomplete
     } else {
@@ -349,12 +363,15 @@ fn decide_exit(args: &ScanArgs, t: &Totals, had_error: bool, action_failed: bool
     }
 }
 
+/// The summary event (all but the actions): the pipeline's totals and the
+/// policy stage's counts, suppressions and baseline match.
 fn summary_event(
     t: &Totals,
+    stage: &filter::Stage,
     started: SystemTime,
     elapsed: Duration,
     fp: &Fingerprinter,
-    engine: &Engine,
+    rules: &str,
     exit: Exit,
 ) -> SummaryEvent {
     let secs = elapsed.as_secs_f64().max(1e-6);
@@ -366,27 +383,26 @@ fn summary_event(
         Exit::Incomplete => "incomplete",
         Exit::ActionFailed => "action_failed",
     };
-    SummaryEvent {
+    let mut summary = SummaryEvent {
         started: humantime::format_rfc3339_millis(started).to_string(),
         duration_ms: elapsed.as_millis() as u64,
         files: t.files.clone(),
         excluded: t.excluded,
         bytes: t.bytes,
         bytes_per_second: (t.bytes as f64 / secs) as u64,
-        findings: t.findings,
-        findings_by_kind: t.by_kind.clone(),
-        findings_by_severity: t.by_severity.clone(),
-        test_data_findings: t.test_data,
         fingerprint_key: fp.source().kind().to_string(),
-        rules: engine.rule_set().origin.clone(),
+        rules: rules.to_string(),
         result: result.to_string(),
         exit_code: exit as i32,
-        suppressed: Default::default(),
-        baseline: None,
+        suppressed: stage.suppressed.clone(),
+        baseline: stage.baseline_summary(),
         actions: BTreeMap::new(),
         below_confidence: t.below_confidence,
-        test_data_not_listed: 0,
-    }
+        test_data_not_listed: stage.unlisted_test_data,
+        ..SummaryEvent::default()
+    };
+    stage.reported.fill(&mut summary);
+    summary
 }
 
 /// The progress bar on stderr.
@@ -435,5 +451,150 @@ impl Progress {
             human_bytes((bytes as f64 / secs) as u64),
             self.findings.load(Ordering::Relaxed)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::fingerprint::KeySource;
+    use crate::project::baseline::{self, Baseline, BaselineFile};
+    use crate::project::config::ProjectConfig;
+    use crate::report::event::{FileEvent, Location};
+    use crate::rules::{Confidence, Severity};
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        scan: ScanArgs,
+    }
+
+    fn finding(rule: &str, severity: Severity, fingerprint: &str, test_data: bool) -> FindingEvent {
+        FindingEvent {
+            rule: rule.into(),
+            kind: rule.into(),
+            severity,
+            confidence: Confidence::High,
+            path: "data/a.txt".into(),
+            member: None,
+            offset: 0,
+            length: 11,
+            line: Some(1),
+            column: Some(1),
+            masked: "***-**-****".into(),
+            fingerprint: fingerprint.into(),
+            test_data,
+            data_location: None,
+            location: Location::Content,
+        }
+    }
+
+    /// The gate's decision as the summary states it: a finding at or above
+    /// `th` among the summary's severities.
+    fn summary_fails(s: &SummaryEvent, th: Severity) -> bool {
+        s.findings_by_severity
+            .iter()
+            .any(|(name, &n)| n > 0 && Severity::parse(name).is_some_and(|sev| sev >= th))
+    }
+
+    /// The pipeline finds four: a high one the baseline holds back, a
+    /// published test card (high) that is not listed, and a medium and a
+    /// low one that are reported. Counted before the policy, the run would
+    /// fail `--fail-on high`; the summary and the gate must both count the
+    /// two reported, and agree on every threshold.
+    #[test]
+    fn summary_counts_are_the_counts_the_gate_decides_on_when_the_policy_holds_findings_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = Fingerprinter::with_key(b"a test key, not a secret", KeySource::Ephemeral);
+        let known = finding("payment_card", Severity::High, "aa11", false);
+        let file = dir.path().join("baseline.json");
+        let entries = BTreeSet::from([baseline::entry_of(&known)]);
+        std::fs::write(&file, BaselineFile::new(&fp, entries).to_json()).unwrap();
+        let mut policy = filter::Policy::new(
+            ProjectConfig::default(),
+            Some(Baseline::load(&file, &fp).unwrap()),
+            None,
+        );
+        policy.list_test_data = false;
+        let mut stage = filter::Stage::new(policy);
+
+        let mut listed = 0u64;
+        let mut out = |ev: Event| {
+            if let Event::Finding(f) = &ev
+                && filter::listed(f, false)
+            {
+                listed += 1;
+            }
+        };
+        for ev in [
+            known,
+            finding("payment_card", Severity::High, "bb22", true),
+            finding("us_ssn", Severity::Medium, "cc33", false),
+            finding("us_ssn", Severity::Low, "dd44", false),
+        ] {
+            stage.push(Event::Finding(ev), &mut out);
+        }
+        let rec = FileEvent {
+            path: "data/a.txt".into(),
+            member: None,
+            status: FileStatus::Scanned,
+            reason: None,
+            bytes: 100,
+            encoding: None,
+            findings: 4,
+            meta: None,
+        };
+        stage.push(Event::File(rec), &mut out);
+        stage.finish(&mut out);
+        let mut totals = Totals::default();
+        totals.files.add(FileStatus::Scanned);
+
+        for (flag, th) in [
+            ("low", Severity::Low),
+            ("medium", Severity::Medium),
+            ("high", Severity::High),
+        ] {
+            let args = T::parse_from(["t", "--fail-on", flag]).scan;
+            let exit = decide_exit(&args, Mode::Report, &totals, &stage, false, false);
+            let s = summary_event(
+                &totals,
+                &stage,
+                SystemTime::now(),
+                Duration::from_millis(1),
+                &fp,
+                "built-in",
+                exit,
+            );
+            assert_eq!(s.findings, 2, "--fail-on {flag}");
+            assert_eq!(s.findings, listed, "the summary counts what was listed");
+            assert_eq!(s.findings_by_kind, BTreeMap::from([("us_ssn".into(), 2)]));
+            assert_eq!(
+                s.findings_by_severity,
+                BTreeMap::from([("low".into(), 1), ("medium".into(), 1)])
+            );
+            assert_eq!(s.test_data_findings, 0);
+            assert_eq!(s.test_data_not_listed, 1);
+            assert_eq!(s.suppressed, BTreeMap::from([("baseline".into(), 1)]));
+            assert_eq!(s.baseline.as_ref().map(|b| b.matched), Some(1));
+            assert_eq!(
+                exit == Exit::Findings,
+                summary_fails(&s, th),
+                "--fail-on {flag}: the gate and the summary disagree"
+            );
+            assert_eq!(s.exit_code, exit as i32);
+            let expected = if th == Severity::High {
+                Exit::Clean
+            } else {
+                Exit::Findings
+            };
+            assert_eq!(exit, expected, "--fail-on {flag}");
+            // A baseline run records findings; it does not fail on them.
+            let exit = decide_exit(&args, Mode::Baseline, &totals, &stage, false, false);
+            assert_eq!(exit, Exit::Clean, "baseline create, --fail-on {flag}");
+        }
     }
 }

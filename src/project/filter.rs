@@ -17,8 +17,11 @@
 //! when [`Policy::list_test_data`] says so (`--show-test-data`, or
 //! `--min-confidence low`); otherwise they still pass (the actions act on
 //! them: a test card in a log is masked too) but are counted apart, not in
-//! [`Reported`], so they neither show nor fail the run; [`listed`] tells
-//! the sink which events to show.
+//! [`Stage::reported`], so they neither show nor fail the run; [`listed`]
+//! tells the sink which events to show.
+//!
+//! [`Stage::reported`] is the scan's one set of finding counts
+//! ([`FindingCounts`]): the summary and the exit gate both read it.
 //!
 //! UTF-16 and binary files, standard input and container members get
 //! neither (their offsets are not offsets in a file we can re-read).
@@ -34,8 +37,8 @@ use super::inline;
 use super::root::Root;
 use crate::inputs::STDIN_NAME;
 use crate::locate::{self, DataFormat};
+use crate::report::counts::FindingCounts;
 use crate::report::event::{BaselineSummary, Event, FileEvent, FileStatus, FindingEvent};
-use crate::rules::Severity;
 
 /// Bytes read on each side of a finding to find its line.
 const LINE_WINDOW: u64 = 4096;
@@ -86,22 +89,14 @@ impl Policy {
     }
 }
 
-/// Counters of what was reported, after the policy.
-#[derive(Debug, Clone, Default)]
-pub struct Reported {
-    pub findings: u64,
-    pub by_kind: BTreeMap<String, u64>,
-    pub by_severity: BTreeMap<String, u64>,
-    pub test_data: u64,
-    pub max_severity: Option<Severity>,
-}
-
 /// The stage.
 #[derive(Debug, Default)]
 pub struct Stage {
     policy: Policy,
     pending: HashMap<String, Vec<FindingEvent>>,
-    pub reported: Reported,
+    /// What was reported, after the policy: the scan's one set of finding
+    /// counts, which the summary states and the exit gate decides on.
+    pub reported: FindingCounts,
     /// Suppressed findings by reason.
     pub suppressed: BTreeMap<String, u64>,
     /// Published test numbers passed on for the actions but not listed
@@ -243,16 +238,7 @@ impl Stage {
             self.unlisted_test_data += 1;
             return Some(f);
         }
-        let r = &mut self.reported;
-        r.findings += 1;
-        *r.by_kind.entry(f.kind.clone()).or_default() += 1;
-        *r.by_severity
-            .entry(f.severity.as_str().to_string())
-            .or_default() += 1;
-        if f.test_data {
-            r.test_data += 1;
-        }
-        r.max_severity = r.max_severity.max(Some(f.severity));
+        self.reported.add(&f);
         Some(f)
     }
 }

@@ -24,6 +24,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use super::counts::FindingCounts;
 use super::event::FileMeta;
 
 /// A problem making the report.
@@ -104,9 +105,9 @@ struct Run {
     first_time: String,
     paths: Vec<String>,
     summary: Option<Value>,
-    findings: u64,
-    by_kind: BTreeMap<String, u64>,
-    by_sev: BTreeMap<String, u64>,
+    /// The finding events' counts, for a run whose summary is missing
+    /// (the summary's are preferred: they are what the gate decided on).
+    counts: FindingCounts,
     files: HashMap<String, FileAgg>,
     /// Status counts of top-level `file` events (the summary is preferred).
     file_status: BTreeMap<String, u64>,
@@ -198,9 +199,9 @@ impl Report {
             "finding" => {
                 let sev = s("severity");
                 let kind = s("kind");
-                run.findings += 1;
-                *run.by_kind.entry(kind.clone()).or_default() += 1;
-                *run.by_sev.entry(sev.clone()).or_default() += 1;
+                let test_data = v.get("test_data").and_then(Value::as_bool);
+                run.counts
+                    .add_named(&kind, &sev, test_data.unwrap_or(false));
                 let f = run.files.entry(s("path")).or_default();
                 f.findings += 1;
                 if let Some(i) = SEVERITIES.iter().position(|x| *x == sev) {
@@ -308,7 +309,7 @@ impl Report {
         let findings = summary
             .and_then(|s| s.get("findings"))
             .and_then(Value::as_u64)
-            .unwrap_or(run.findings);
+            .unwrap_or(run.counts.findings);
         let obj = |key: &str, fallback: &BTreeMap<String, u64>| -> BTreeMap<String, u64> {
             summary
                 .and_then(|s| s.get(key))
@@ -320,8 +321,8 @@ impl Report {
                 })
                 .unwrap_or_else(|| fallback.clone())
         };
-        let by_sev = obj("findings_by_severity", &run.by_sev);
-        let by_kind = obj("findings_by_kind", &run.by_kind);
+        let by_sev = obj("findings_by_severity", &run.counts.by_severity);
+        let by_kind = obj("findings_by_kind", &run.counts.by_kind);
         h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">\n");
         let _ = writeln!(
             h,
@@ -836,7 +837,7 @@ impl Report {
                 for (i, sev) in SEVERITIES.iter().enumerate() {
                     c[i] = match from_summary {
                         Some(m) => m.get(*sev).and_then(Value::as_u64).unwrap_or(0),
-                        None => r.by_sev.get(*sev).copied().unwrap_or(0),
+                        None => r.counts.by_severity.get(*sev).copied().unwrap_or(0),
                     };
                 }
                 c

@@ -8,6 +8,7 @@
 //! A sink knows nothing of files or the engine, only of events.
 
 pub mod cef;
+pub mod counts;
 pub mod ecs;
 pub mod event;
 pub mod html;
