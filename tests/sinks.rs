@@ -475,3 +475,53 @@ fn what_a_dying_collector_did_not_read_is_sent_again() {
         );
     }
 }
+
+/// `when_full: block` (Vector's default) is not offered: a sink that waits
+/// for the network would hang the scan. `config check` refuses it, and any
+/// other value, naming the file, its line and the key, and saying which
+/// value there is.
+#[test]
+fn when_full_block_is_refused_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("leakhound.yaml");
+    for value in ["block", "drop_oldest", "Drop_Newest"] {
+        std::fs::write(
+            &conf,
+            format!("sinks:\n  outputs:\n    - to: syslog\n      when_full: {value}\n"),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+            .arg("--config")
+            .arg(&conf)
+            .args(["config", "check"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(
+            err.contains(&format!("{}:4", conf.display())),
+            "{value}: the file and the line: {err}"
+        );
+        assert!(
+            err.contains("when_full") && err.contains("drop_newest"),
+            "{value}: the key and the value there is: {err}"
+        );
+    }
+    std::fs::write(
+        &conf,
+        "sinks:\n  outputs:\n    - to: syslog\n      when_full: drop_newest\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(&conf)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -70,8 +70,14 @@ pub struct SinkConfig {
 
 /// What a spooling sink does with a new event when its spool is at its cap
 /// (Vector's `when_full`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// Vector's default, `block` (backpressure: the producer waits until the
+/// sink has room), is not offered: the producer here is a scan or the
+/// daemon, and a collector that is down would stop the scan (and every
+/// other output, and the exit code a CI job waits for) until it came
+/// back. The spool on disk is the buffer; past its cap the gap is counted
+/// and reported instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WhenFull {
     /// Drop the new event, count it, and tell the collector where the gap
     /// starts and how many were dropped (`service` events); the run that
@@ -91,6 +97,21 @@ impl WhenFull {
     }
 }
 
+/// What `when_full` accepts, said by both refusals (the config file's and
+/// `--sink`'s).
+const WHEN_FULL_VALUES: &str = "when_full must be drop_newest (`block` is not offered: waiting for a full spool would stop the scan)";
+
+impl<'de> Deserialize<'de> for WhenFull {
+    /// By [`WhenFull::parse`], so the file and `--sink` accept the same
+    /// words; a refusal names the key (the config error adds the file and
+    /// line) and, as the rest of the config module, does not echo the
+    /// value.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<WhenFull, D::Error> {
+        let s = String::deserialize(d)?;
+        WhenFull::parse(&s).ok_or_else(|| serde::de::Error::custom(WHEN_FULL_VALUES))
+    }
+}
+
 /// Why a sink's configuration cannot be used. Every message names the sink
 /// by its target as written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +128,7 @@ pub enum SinkConfigError {
     },
     #[error("sink {sink}: format must be json, ecs, ocsf or cef, not `{value}`")]
     UnknownFormat { sink: String, value: String },
-    #[error("sink {sink}: when_full must be drop_newest, not `{value}`")]
+    #[error("sink {sink}: {WHEN_FULL_VALUES}, not `{value}`")]
     UnknownWhenFull { sink: String, value: String },
     #[error(
         "sink {sink}: unknown option `{key}` (known: name, facility, app_name, ca, cert, key, server_name, spool_max_mb, when_full, queue, flush_timeout_s, format)"
