@@ -199,9 +199,8 @@ impl Report {
             "finding" => {
                 let sev = s("severity");
                 let kind = s("kind");
-                let test_data = v.get("test_data").and_then(Value::as_bool);
-                run.counts
-                    .add_named(&kind, &sev, test_data.unwrap_or(false));
+                let test_data = v.get("test_data").and_then(Value::as_bool) == Some(true);
+                run.counts.add_named(&kind, &sev, test_data);
                 let f = run.files.entry(s("path")).or_default();
                 f.findings += 1;
                 if let Some(i) = SEVERITIES.iter().position(|x| *x == sev) {
