@@ -1172,6 +1172,7 @@ fn every_helper_kind_waits_for_its_input_under_its_system_call_filter() {
         "pdf",
         "pdf-notes",
         "pdf-files",
+        "pdf-images",
         "parquet",
         "pst",
         "ocr",
