@@ -463,6 +463,9 @@ fn d13_helper_reads_a_store_given_as_a_file_like_one_piped_in() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than it was announced"));
 }
 
+/// The stores `make_attachment_pst.py` writes: Unicode, then ANSI.
+const ATTACHMENT_STORES: [&str; 2] = ["attachment.pst", "attachment-ansi.pst"];
+
 /// The message of `attachment.pst`.
 const ATTACHED: &str = "Top of Personal Folders/Inbox!message 1 nid 0x200024";
 
@@ -507,31 +510,27 @@ fn pst_cards_in_attachments_and_recipients_are_found_by_attachment_name() {
     // helper): a card in a text attachment, one in a text file inside a
     // zip attachment (opened as a nested member), one in a recipient's
     // display name (the recipient table; the message's own To/Cc names
-    // hold no number).
-    let run = scan(&fixtures(), false, &["attachment.pst"]);
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
-    let mut members = run.members();
-    members.sort();
-    assert_eq!(
-        members,
-        pairs(&[
-            (
-                Some(&format!("{ATTACHED}!attachment 1 statement.txt")),
-                "card_visa"
-            ),
-            (
-                Some(&format!("{ATTACHED}!attachment 2 cards.zip!cards.txt")),
-                "card_mastercard"
-            ),
-            (Some(&format!("{ATTACHED}!recipients")), "card_visa"),
-        ])
-    );
-    assert_eq!(
-        run.top("attachment.pst")["status"],
-        "scanned",
-        "{}",
-        run.stdout
-    );
+    // hold no number). The same store as an ANSI (32-bit) file gives the
+    // same findings.
+    for name in ATTACHMENT_STORES {
+        let run = scan(&fixtures(), false, &[name]);
+        assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
+        let mut members = run.members();
+        members.sort();
+        let attachment = format!("{ATTACHED}!attachment 1 statement.txt");
+        let zipped = format!("{ATTACHED}!attachment 2 cards.zip!cards.txt");
+        let recipients = format!("{ATTACHED}!recipients");
+        assert_eq!(
+            members,
+            pairs(&[
+                (Some(&attachment), "card_visa"),
+                (Some(&zipped), "card_mastercard"),
+                (Some(&recipients), "card_visa"),
+            ]),
+            "{name}"
+        );
+        assert_eq!(run.top(name)["status"], "scanned", "{}", run.stdout);
+    }
 }
 
 #[test]
@@ -580,8 +579,15 @@ fn pst_attachments_and_recipients_match_what_readpst_extracts() {
     // The independent reader lists the message and extracts each
     // attachment; the bytes the helper hands the scanner for each are the
     // same. Every value of the `recipients` part is a recipient row value
-    // readpst parsed (its debug log names each property it reads).
-    let data = std::fs::read(fixtures().join("attachment.pst")).unwrap();
+    // readpst parsed (its debug log names each property it reads). For
+    // the Unicode and the ANSI store.
+    for store in ATTACHMENT_STORES {
+        readpst_agrees_on_attachments_and_recipients(store);
+    }
+}
+
+fn readpst_agrees_on_attachments_and_recipients(store: &str) {
+    let data = std::fs::read(fixtures().join(store)).unwrap();
     let dir = TempDir::new().unwrap();
     let (files, log) = readpst(dir.path(), &data);
     let (parts, code) = helper_parts(&data);
@@ -636,20 +642,23 @@ fn pst_attachments_and_recipients_match_what_readpst_extracts() {
 
 #[test]
 fn pst_attachment_fixture_is_what_its_generator_writes() {
-    // attachment.pst is generated, not edited by hand: the committed file
+    // The stores are generated, not edited by hand: each committed file
     // is what make_attachment_pst.py writes (stdlib only, deterministic).
-    let dir = TempDir::new().unwrap();
-    let out = dir.path().join("attachment.pst");
-    let status = Std::new("python3")
-        .arg(fixtures().join("make_attachment_pst.py"))
-        .arg(&out)
-        .status()
-        .expect("python3");
-    assert!(status.success());
-    let made = std::fs::read(&out).unwrap();
-    let committed = std::fs::read(fixtures().join("attachment.pst")).unwrap();
-    assert!(
-        made == committed,
-        "regenerate tests/fixtures/pst/attachment.pst"
-    );
+    for (store, args) in [
+        ("attachment.pst", &[][..]),
+        ("attachment-ansi.pst", &["--ansi"][..]),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let out = dir.path().join(store);
+        let status = Std::new("python3")
+            .arg(fixtures().join("make_attachment_pst.py"))
+            .args(args)
+            .arg(&out)
+            .status()
+            .expect("python3");
+        assert!(status.success());
+        let made = std::fs::read(&out).unwrap();
+        let committed = std::fs::read(fixtures().join(store)).unwrap();
+        assert!(made == committed, "regenerate tests/fixtures/pst/{store}");
+    }
 }
