@@ -1151,3 +1151,53 @@ fn pdf_helper_is_confined() {
     child.wait().unwrap();
     assert_eq!(last, Some(expected));
 }
+
+/// `Seccomp_filters:` in `/proc/PID/status`: how many seccomp filters the
+/// process runs under (a container may already have one on everything).
+fn seccomp_filters(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn every_helper_kind_waits_for_its_input_under_its_system_call_filter() {
+    // Each helper installs its filter before it reads a byte: one that is
+    // still waiting for its input (standard input held open, empty) runs
+    // under one more filter than the test that started it.
+    let before = seccomp_filters(std::process::id()).expect("Seccomp_filters (Linux 5.9)");
+    for kind in [
+        "pdf",
+        "pdf-notes",
+        "pdf-files",
+        "pdf-images",
+        "parquet",
+        "pst",
+        "ocr",
+        "pdf-ocr",
+    ] {
+        let mut child = std::process::Command::new(BIN)
+            .args(["__extract", kind, "--max-input", "100"])
+            .args(["--max-memory", "1073741824", "--max-cpu", "60"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut filters = seccomp_filters(child.id());
+        while filters != Some(before + 1) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            filters = seccomp_filters(child.id());
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            filters,
+            Some(before + 1),
+            "{kind}: no filter on the waiting helper"
+        );
+    }
+}

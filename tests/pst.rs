@@ -1,7 +1,9 @@
 //! Outlook PST/OST mail stores through the binary and the daemon, on
 //! stores made by Outlook (`tests/fixtures/pst/`, gzipped: java-libpst's
 //! test suite; `card-in-body` is one of them with two numbers patched in
-//! by `make_card_pst.py`), cross-checked with an independent reader
+//! by `make_card_pst.py`) and one built to [MS-PST] by
+//! `make_attachment_pst.py` (`attachment.pst`: attachments and a recipient
+//! table), cross-checked with an independent reader
 //! (`readpst`, Debian `pst-utils`), and hostile variants made here (a
 //! truncated store, a node B-tree whose pages point at themselves, bytes
 //! flipped at random) that must end `partial` or `error` with a reason,
@@ -24,7 +26,15 @@ const KEY: &str = "pst-test-fingerprint-key";
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Raw numbers planted in the fixtures: never in any output.
-const NEVER: &[&str] = &["4556737586891720", "5412753166482070"];
+const NEVER: &[&str] = &[
+    "4556737586891720",
+    "5412753166482070",
+    // attachment.pst (make_attachment_pst.py): the text attachment, the
+    // zip attachment, a recipient's display name.
+    "4539160477528115",
+    "5424188329170054",
+    "4916529963631893",
+];
 
 const SUITE: Suite = Suite {
     key: KEY,
@@ -451,4 +461,204 @@ fn d13_helper_reads_a_store_given_as_a_file_like_one_piped_in() {
     assert_eq!(out.status.code(), Some(10));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than it was announced"));
+}
+
+/// The stores `make_attachment_pst.py` writes: Unicode, then ANSI.
+const ATTACHMENT_STORES: [&str; 2] = ["attachment.pst", "attachment-ansi.pst"];
+
+/// The message of `attachment.pst`.
+const ATTACHED: &str = "Top of Personal Folders/Inbox!message 1 nid 0x200024";
+
+/// `s` with every digit hidden, for assertion messages (the fixtures'
+/// numbers are never printed).
+fn hide_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
+fn unhex(hex: &str) -> Vec<u8> {
+    let hex = hex.trim().as_bytes();
+    hex.chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// readpst's files for `data`, and its debug log, in `dir`.
+fn readpst(dir: &Path, data: &[u8]) -> (Vec<PathBuf>, String) {
+    let pst = dir.join("store.pst");
+    std::fs::write(&pst, data).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let log = dir.join("debug.log");
+    let status = Std::new("readpst")
+        .args(["-D", "-S", "-q", "-d"])
+        .arg(&log)
+        .arg("-o")
+        .arg(&out)
+        .arg(&pst)
+        .status()
+        .expect("readpst is missing: install pst-utils (scripts/setup.sh)");
+    assert!(status.success(), "readpst failed");
+    let log = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    (walk(&out), log)
+}
+
+#[test]
+fn pst_cards_in_attachments_and_recipients_are_found_by_attachment_name() {
+    // attachment.pst is a top-level file on disk (read in place by the
+    // helper): a card in a text attachment, one in a text file inside a
+    // zip attachment (opened as a nested member), one in a recipient's
+    // display name (the recipient table; the message's own To/Cc names
+    // hold no number). The same store as an ANSI (32-bit) file gives the
+    // same findings.
+    for name in ATTACHMENT_STORES {
+        let run = scan(&fixtures(), false, &[name]);
+        assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
+        let mut members = run.members();
+        members.sort();
+        let attachment = format!("{ATTACHED}!attachment 1 statement.txt");
+        let zipped = format!("{ATTACHED}!attachment 2 cards.zip!cards.txt");
+        let recipients = format!("{ATTACHED}!recipients");
+        assert_eq!(
+            members,
+            pairs(&[
+                (Some(&attachment), "card_visa"),
+                (Some(&zipped), "card_mastercard"),
+                (Some(&recipients), "card_visa"),
+            ]),
+            "{name}"
+        );
+        assert_eq!(run.top(name)["status"], "scanned", "{}", run.stdout);
+    }
+}
+
+#[test]
+fn pst_attachment_finding_in_json_report_is_masked_and_names_the_attachment() {
+    let state = TempDir::new().unwrap();
+    let out = Command::new(BIN)
+        .env("LEAKHOUND_FINGERPRINT_KEY", KEY)
+        .env("LEAKHOUND_STATE_DIR", state.path())
+        .current_dir(fixtures())
+        .args(["scan", "--format", "json", "attachment.pst"])
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for never in NEVER {
+        assert!(!stdout.contains(never) && !stderr.contains(never));
+    }
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let text = doc.to_string();
+    let member = format!("{ATTACHED}!attachment 1 statement.txt");
+    let finding = find_finding(&doc, &member).unwrap_or_else(|| panic!("{}", hide_digits(&text)));
+    let shown = finding.to_string();
+    // Masked: the first six and last four digits at most.
+    assert!(shown.contains("453916"), "{}", hide_digits(&shown));
+    assert!(!shown.contains("4539160477"), "{}", hide_digits(&shown));
+}
+
+/// The finding object whose `member` is `member`, anywhere in `v`.
+fn find_finding<'a>(v: &'a serde_json::Value, member: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(o) => {
+            if o.get("member").and_then(|m| m.as_str()) == Some(member) && o.contains_key("kind") {
+                return Some(v);
+            }
+            o.values().find_map(|x| find_finding(x, member))
+        }
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_finding(x, member)),
+        _ => None,
+    }
+}
+
+#[test]
+fn pst_attachments_and_recipients_match_what_readpst_extracts() {
+    // The independent reader lists the message and extracts each
+    // attachment; the bytes the helper hands the scanner for each are the
+    // same. Every value of the `recipients` part is a recipient row value
+    // readpst parsed (its debug log names each property it reads). For
+    // the Unicode and the ANSI store.
+    for store in ATTACHMENT_STORES {
+        readpst_agrees_on_attachments_and_recipients(store);
+    }
+}
+
+fn readpst_agrees_on_attachments_and_recipients(store: &str) {
+    let data = std::fs::read(fixtures().join(store)).unwrap();
+    let dir = TempDir::new().unwrap();
+    let (files, log) = readpst(dir.path(), &data);
+    let (parts, code) = helper_parts(&data);
+    assert_eq!(code, Some(0));
+    let prefix = "Top of Personal Folders/Inbox\tmessage 1 nid 0x200024";
+    for (n, name) in [(1, "statement.txt"), (2, "cards.zip")] {
+        let ours = parts
+            .iter()
+            .find(|(p, _)| *p == format!("file\t{prefix}\tattachment {n} {name}"))
+            .map(|(_, hex)| unhex(hex))
+            .unwrap_or_else(|| panic!("no attachment {n}: {parts:?}"));
+        let theirs = files
+            .iter()
+            .find(|f| f.file_name().unwrap().to_string_lossy() == format!("1-{name}"))
+            .map(|f| std::fs::read(f).unwrap())
+            .unwrap_or_else(|| panic!("readpst wrote no {name}: {files:?}"));
+        assert_eq!(ours.len(), theirs.len(), "{name}");
+        assert!(ours == theirs, "{name}: our bytes differ from readpst's");
+    }
+    // The message itself: readpst's file `1` has the subject we read.
+    let message = files
+        .iter()
+        .find(|f| f.file_name().unwrap() == "1")
+        .expect("readpst wrote no message");
+    let message = std::fs::read_to_string(message).unwrap();
+    assert!(
+        message.contains("Subject: Quarterly statement"),
+        "{message}"
+    );
+    let (_, recipients) = parts
+        .iter()
+        .find(|(p, _)| *p == format!("text\t{prefix}\trecipients"))
+        .unwrap_or_else(|| panic!("no recipients part: {parts:?}"));
+    let lines: Vec<&str> = recipients.lines().collect();
+    for want in [
+        "Anna Nowak",
+        "anna.nowak@example.com",
+        "refunds@example.com",
+    ] {
+        assert!(lines.contains(&want), "{want} not in {lines:?}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("Refunds card ")));
+    for line in lines {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("pst_process") && l.ends_with(&format!(" - {line}"))),
+            "{} is no value readpst read",
+            hide_digits(line)
+        );
+    }
+}
+
+#[test]
+fn pst_attachment_fixture_is_what_its_generator_writes() {
+    // The stores are generated, not edited by hand: each committed file
+    // is what make_attachment_pst.py writes (stdlib only, deterministic).
+    for (store, args) in [
+        ("attachment.pst", &[][..]),
+        ("attachment-ansi.pst", &["--ansi"][..]),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let out = dir.path().join(store);
+        let status = Std::new("python3")
+            .arg(fixtures().join("make_attachment_pst.py"))
+            .args(args)
+            .arg(&out)
+            .status()
+            .expect("python3");
+        assert!(status.success());
+        let made = std::fs::read(&out).unwrap();
+        let committed = std::fs::read(fixtures().join(store)).unwrap();
+        assert!(made == committed, "regenerate tests/fixtures/pst/{store}");
+    }
 }

@@ -68,6 +68,7 @@ pub mod pdf_images;
 pub mod pdf_notes;
 pub mod pst;
 pub mod pst_bare;
+pub mod seccomp;
 
 #[cfg(test)]
 mod tests;

@@ -343,6 +343,34 @@ pub fn extract_pdf_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedParts
     Ok(failed)
 }
 
+/// `/dev/null` opened for writing, for the programs' standard error: once
+/// the helper's system call filter is on ([`super::seccomp`]), no file can
+/// be opened for writing, so it is opened before ([`open_dev_null`]).
+static DEV_NULL: OnceLock<Option<std::fs::File>> = OnceLock::new();
+
+/// Opens `/dev/null` for the programs' standard error, before the system
+/// call filter is installed. Best effort: without it, standard error is
+/// `Stdio::null()`, as before.
+pub(super) fn open_dev_null() {
+    DEV_NULL.get_or_init(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .ok()
+    });
+}
+
+fn quiet_stderr() -> Stdio {
+    match DEV_NULL
+        .get()
+        .and_then(Option::as_ref)
+        .map(|f| f.try_clone())
+    {
+        Some(Ok(file)) => Stdio::from(file),
+        _ => Stdio::null(),
+    }
+}
+
 /// A program run by this module: an environment of its own, in `/`, pipes,
 /// dying with the helper.
 fn program_command(program: &Path) -> Command {
@@ -355,7 +383,7 @@ fn program_command(program: &Path) -> Command {
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(quiet_stderr());
     // SAFETY: between fork and exec only async-signal-safe calls are
     // allowed; `prctl(PR_SET_PDEATHSIG)` is one, and nothing is allocated.
     unsafe {

@@ -296,6 +296,7 @@ fn raw(
 /// close-on-exec, and the helper closes any other it inherited.
 fn spawn(kind: Kind, program: &Path, input: Input<'_>, budget: &Budget) -> io::Result<Child> {
     use std::os::unix::process::CommandExt;
+    warn_without_seccomp();
     let remaining = budget.deadline.saturating_duration_since(Instant::now());
     // The wall clock is enforced here; the CPU limit is a backstop for a
     // helper that would outlive a parent that can no longer kill it.
@@ -911,4 +912,18 @@ fn crash(status: &ExitStatus, stderr: &str, memory_mib: u64, budget: &Budget) ->
         (Some(code), _) => format!("the parser failed, exit status {code}"),
         (None, None) => "the parser crashed".to_string(),
     }
+}
+
+/// Says once per process, when the kernel refuses seccomp, that helpers
+/// run without their system call filter (they carry on without it).
+fn warn_without_seccomp() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = super::seccomp::available() {
+            tracing::warn!(
+                "extraction helpers run without their system call filter: {e} \
+                 (the other limits still hold; see docs/containers.md)"
+            );
+        }
+    });
 }

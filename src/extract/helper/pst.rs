@@ -27,16 +27,17 @@
 //! stable, subject-free identifier), then the part:
 //!
 //! - `subject`, `people` (the sender's and the To/Cc/Bcc display names:
-//!   PidTagSenderName, PidTagDisplayTo/Cc/Bcc), `body` (PidTagBody):
-//!   text;
+//!   PidTagSenderName, PidTagDisplayTo/Cc/Bcc), `recipients` (every text
+//!   column of the recipient table: display names, e-mail and SMTP
+//!   addresses, one value a line), `body` (PidTagBody): text;
 //! - `body html` (PidTagHtml) and `body rtf` (PidTagRtfCompressed,
 //!   decompressed here by [`crate::extract::rtf::decompress`]): files,
 //!   which the scanner opens by content like any member (the RTF reader
 //!   then keeps the visible text and opens embedded objects);
 //! - `attachment N NAME` (PidTagAttachDataBinary, named by its file
 //!   name): a file, opened by content by the scanner; an attached
-//!   message (PidTagAttachDataObject) gives its own `subject`, `people`
-//!   and bodies under `attachment N NAME` (its own attachments are not
+//!   message (PidTagAttachDataObject) gives its own `subject`, `people`,
+//!   `recipients` and bodies under `attachment N NAME` (its own attachments are not
 //!   read: the reader opens them only for a top-level message).
 //!
 //! A message that cannot be read (a damaged property context, a panic in
@@ -52,6 +53,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use outlook_pst::ltp::prop_context::PropertyValue;
+use outlook_pst::ltp::prop_type::PropertyType;
+use outlook_pst::ltp::table_context::TableContext;
 use outlook_pst::messaging::attachment::{
     AnsiAttachment, Attachment, AttachmentData, UnicodeAttachment,
 };
@@ -396,6 +399,9 @@ impl Walk<'_> {
         if !self.contents(&|tag| props.get(tag).and_then(value), &prefix) {
             return;
         }
+        if !self.recipients(msg.recipient_table(), &prefix, ordinal) {
+            return;
+        }
         let rows: Result<Vec<u32>, _> = catch_unwind(AssertUnwindSafe(|| {
             msg.attachment_table()
                 .map(|t| t.rows_matrix().map(|r| u32::from(r.id())).collect())
@@ -442,6 +448,7 @@ impl Walk<'_> {
                 Some(AttachmentData::Message(inner)) => {
                     let props = inner.properties();
                     self.contents(&|tag| props.get(tag).and_then(value), &here)
+                        && self.recipients(inner.recipient_table(), &here, ordinal)
                 }
                 // By reference (a path on a server) or empty: no data here.
                 None => true,
@@ -538,6 +545,37 @@ impl Walk<'_> {
         true
     }
 
+    /// Writes the strings of a message's recipient table (display names,
+    /// e-mail and SMTP addresses, any other text column: what the message
+    /// itself keeps only as display names) as part `recipients` under
+    /// `prefix`, one value a line, each once. A row or cell the reader
+    /// refuses makes the message a failed part (`ordinal`); the rest is
+    /// written. `false` when the scanner stopped reading.
+    fn recipients(
+        &mut self,
+        table: Option<&Rc<dyn TableContext>>,
+        prefix: &[&str],
+        ordinal: u32,
+    ) -> bool {
+        let Some(table) = table else {
+            return true;
+        };
+        let read = catch_unwind(AssertUnwindSafe(|| recipient_lines(table.as_ref())));
+        let (lines, complete) = read.unwrap_or_default();
+        if !complete {
+            self.failed.push((
+                ordinal,
+                "its recipient table could not be read in full".into(),
+            ));
+        }
+        if lines.is_empty() {
+            return true;
+        }
+        let mut name = prefix.to_vec();
+        name.push("recipients");
+        self.write(Part::Text, &name, lines.join("\n").as_bytes())
+    }
+
     /// Writes one part: its name line, then its text (form feeds made
     /// newlines) or its bytes as hex. `false` when the scanner stopped
     /// reading.
@@ -580,6 +618,39 @@ impl Walk<'_> {
         }
         !self.stopped
     }
+}
+
+/// The text values of a recipient table, each once in the order met, and
+/// whether every row and cell could be read.
+fn recipient_lines(table: &dyn TableContext) -> (Vec<String>, bool) {
+    let context = table.context();
+    let mut lines: Vec<String> = Vec::new();
+    // A message may have thousands of recipients: seen values in a set.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut complete = true;
+    for row in table.rows_matrix() {
+        let Ok(cells) = row.columns(context) else {
+            complete = false;
+            continue;
+        };
+        for (column, cell) in context.columns().iter().zip(cells) {
+            let kind = column.prop_type();
+            let Some(cell) = cell else { continue };
+            if !matches!(kind, PropertyType::Unicode | PropertyType::String8) {
+                continue;
+            }
+            match table.read_column(&cell, kind).as_ref().map(value) {
+                Ok(Some(Value::Text(t))) => {
+                    if !t.is_empty() && seen.insert(t.clone()) {
+                        lines.push(t);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => complete = false,
+            }
+        }
+    }
+    (lines, complete)
 }
 
 /// A property's value, as the walk uses it.
