@@ -72,13 +72,16 @@ pub enum Step {
     /// `ocr page 2`, `file 1`, `note 3`; `unit` is the helper's word for
     /// its parts ([`super::helper`]).
     Page { unit: &'static str, index: u64 },
+    /// A Parquet cell, by its column's name and its row (from 1):
+    /// `column card_number row 17`.
+    Cell { column: String, row: u64 },
     /// A base64 payload starting at byte OFFSET of its leaf, decoded and
     /// scanned: `base64@120`.
     Base64 { offset: u64 },
     /// A place that has no better shape yet, kept as its text: the labels
-    /// a confined helper writes on its pipe (a Parquet cell's
-    /// `column NAME row N`, a PST message's folder, subject and part),
-    /// an Outlook message's own parts (`body rtf`, `subject`).
+    /// a confined helper writes on its pipe that are not a [`Step::Cell`]
+    /// (a PST message's folder, subject and part), an Outlook message's
+    /// own parts (`body rtf`, `subject`).
     Named(String),
 }
 
@@ -106,6 +109,7 @@ impl fmt::Display for Step {
             Step::Object(index) => write!(f, "object {index}"),
             Step::PngText { chunk, index } => write!(f, "png {chunk} {index}"),
             Step::Page { unit, index } => write!(f, "{unit} {index}"),
+            Step::Cell { column, row } => write!(f, "column {column} row {row}"),
             Step::Base64 { offset } => write!(f, "base64@{offset}"),
         }
     }
@@ -147,7 +151,28 @@ impl Step {
             | Step::Object(_)
             | Step::PngText { .. }
             | Step::Page { .. }
+            | Step::Cell { .. }
             | Step::Base64 { .. } => None,
+        }
+    }
+
+    /// The step a confined helper names on its pipe (`label`, already
+    /// cleaned): a [`Step::Cell`] when it reads `column NAME row N` and
+    /// writes back as the same text, else kept as it is ([`Step::Named`]).
+    /// A label cut short by cleaning (`column very long…`) stays text.
+    pub fn from_helper_label(label: String) -> Step {
+        let cell = label
+            .strip_prefix("column ")
+            .and_then(|rest| rest.rsplit_once(" row "))
+            .and_then(|(column, row)| {
+                Some(Step::Cell {
+                    column: column.to_string(),
+                    row: row.parse().ok()?,
+                })
+            });
+        match cell {
+            Some(cell) if cell.to_string() == label => cell,
+            _ => Step::Named(label),
         }
     }
 }
@@ -329,6 +354,13 @@ mod tests {
                 },
                 "ocr page 2",
             ),
+            (
+                Step::Cell {
+                    column: "card".into(),
+                    row: 17,
+                },
+                "column card row 17",
+            ),
             (Step::Base64 { offset: 120 }, "base64@120"),
             (
                 Step::Named("column card row 17".into()),
@@ -369,6 +401,124 @@ mod tests {
             assert_eq!(Member::parse(text).to_string(), text);
         }
         assert_eq!(Member::parse("a!b").steps().len(), 2);
+    }
+
+    /// The typed answer to "is this a name?" is the one the step's text
+    /// got when members were split on `!`, but for labels the text called
+    /// names that hold no number but their index (listed here).
+    #[test]
+    fn typed_given_names_agree_with_the_text_they_write() {
+        let steps = [
+            Step::Entry("a 4929.csv".into()),
+            Step::Entry("msg 1.txt".into()),
+            Step::Named("subject".into()),
+            Step::MboxMessage {
+                index: 2,
+                id: Some("x@y".into()),
+            },
+            Step::Message {
+                id: Some("x".into()),
+            },
+            Step::Headers,
+            Step::Subject,
+            Step::Part {
+                index: 1,
+                ctype: "text/plain".into(),
+            },
+            Step::Attachment("1234.pdf".into()),
+            Step::MsgAttachment {
+                index: 1,
+                name: Some("1234.pdf".into()),
+            },
+            Step::MsgAttachment {
+                index: 1,
+                name: None,
+            },
+            Step::PngText {
+                chunk: "tEXt".into(),
+                index: 1,
+            },
+            Step::Page {
+                unit: "page",
+                index: 3,
+            },
+            Step::Page {
+                unit: "ocr page",
+                index: 3,
+            },
+            Step::Cell {
+                column: "c".into(),
+                row: 3,
+            },
+        ];
+        for step in steps {
+            let text = step.to_string();
+            assert_eq!(
+                step.given_name().as_deref(),
+                legacy_given_name(&text),
+                "{text}"
+            );
+        }
+        // Labels whose text was scanned as a name: nothing in it but an
+        // index or a fixed word.
+        let differ = [
+            Step::Message { id: None },
+            Step::GzipHeader(GzipField::Fname),
+            Step::Object(2),
+            Step::Page {
+                unit: "note",
+                index: 2,
+            },
+            Step::Page {
+                unit: "file",
+                index: 2,
+            },
+            Step::Base64 { offset: 5 },
+        ];
+        for step in differ {
+            assert_eq!(step.given_name(), None);
+            let text = step.to_string();
+            let legacy = legacy_given_name(&text).expect("scanned as a name by its text");
+            assert!(
+                legacy.bytes().filter(u8::is_ascii_digit).count() < 4,
+                "{text}"
+            );
+        }
+    }
+
+    /// A helper's label becomes a cell only when the cell writes back the
+    /// same text; anything else is kept as it came.
+    #[test]
+    fn helper_labels_round_trip_through_their_steps() {
+        for label in [
+            "column card_number row 17",
+            "column a row b row 2",
+            "column  row 1",
+            "column x row 007",
+            "column x row -1",
+            "column x row",
+            "column very long…",
+            "Inbox",
+            "message 3 nid 0x200024",
+            "attachment a.pdf",
+        ] {
+            assert_eq!(Step::from_helper_label(label.into()).to_string(), label);
+        }
+        assert_eq!(
+            Step::from_helper_label("column a row b row 2".into()),
+            Step::Cell {
+                column: "a row b".into(),
+                row: 2
+            }
+        );
+        assert!(matches!(
+            Step::from_helper_label("column x row 007".into()),
+            Step::Named(_)
+        ));
+        assert!(matches!(
+            Step::from_helper_label("Inbox".into()),
+            Step::Named(_)
+        ));
     }
 
     /// What is a name follows what the `!`-split text said before steps

@@ -592,14 +592,12 @@ fn read_pages(
                     text: &text,
                 };
                 // A part that names itself (a Parquet cell: `column NAME
-                // row N`) on its first line.
-                // Kept as the helper wrote it (docs/DESIGN.md, provenance).
+                // row N`) on its first line: a cell step, or the label
+                // kept as it came (docs/DESIGN.md, provenance).
                 let named = (words.payload == Payload::Named).then(|| {
                     let label = read_label(&mut page, 256);
-                    join(
-                        place.member,
-                        Step::Named(crate::extract::clean_name(&label)),
-                    )
+                    let step = Step::from_helper_label(crate::extract::clean_name(&label));
+                    join(place.member, step)
                 });
                 let scanned = sink.leaf(Some(named.as_ref().unwrap_or(&name)), &mut page);
                 // The sink reads to the end; make sure of it.
