@@ -42,7 +42,9 @@ use crate::engine::stream::{
     detect_encoding,
 };
 use crate::engine::{Engine, Flow};
-use crate::extract::{self, Budget, Format, LeafSink, LimitHit, Limits, Place, Problem};
+use crate::extract::{
+    self, Budget, Format, LeafSink, LimitHit, Limits, Member, Place, Problem, Step, provenance,
+};
 use crate::fingerprint::Fingerprinter;
 use crate::inputs::{self, Input, Item, STDIN_NAME, WalkOptions};
 use crate::report::event::{
@@ -808,7 +810,7 @@ impl Worker<'_> {
             leaf_bytes: 0,
             problems: Vec::new(),
             named: Default::default(),
-            last_named: String::new(),
+            last_named: Member::default(),
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             extract::walk(
@@ -839,7 +841,7 @@ impl Worker<'_> {
         for problem in leaves.problems.iter().filter(|p| p.member.is_some()) {
             records.push(Event::File(FileEvent {
                 path: name.to_string(),
-                member: problem.member.clone(),
+                member: provenance::to_report(problem.member.as_ref()),
                 status: problem.status,
                 reason: Some(problem.reason.clone()),
                 bytes: 0,
@@ -912,7 +914,7 @@ impl Worker<'_> {
     fn scan_leaf(
         &self,
         path: &str,
-        member: Option<&str>,
+        member: Option<&Member>,
         reader: &mut dyn Read,
         mut relocate: Option<&mut dyn FnMut(&mut Located<'_>)>,
     ) -> (
@@ -936,11 +938,7 @@ impl Worker<'_> {
                 return Flow::Continue(());
             }
             count += 1;
-            batch.push(Event::Finding(self.finding_event(
-                path,
-                member.map(str::to_string),
-                &l,
-            )));
+            batch.push(Event::Finding(self.finding_event(path, member, &l)));
             if batch.len() >= BATCH {
                 self.send(std::mem::take(&mut batch));
             }
@@ -1113,11 +1111,13 @@ impl Worker<'_> {
         })]);
     }
 
-    fn finding_event(&self, path: &str, member: Option<String>, l: &Located<'_>) -> FindingEvent {
+    /// The event for a match in the leaf at `member`: the report edge,
+    /// where the member becomes its text.
+    fn finding_event(&self, path: &str, member: Option<&Member>, l: &Located<'_>) -> FindingEvent {
         // A match in a base64 payload is inside `base64@OFFSET` (docs/containers.md).
         let member = match l.base64 {
-            Some(at) => Some(extract::join(member.as_deref(), &format!("base64@{at}"))),
-            None => member,
+            Some(offset) => Some(extract::join(member, Step::Base64 { offset }).to_string()),
+            None => provenance::to_report(member),
         };
         FindingEvent {
             rule: l.m.rule.id.clone(),
@@ -1153,12 +1153,13 @@ impl Worker<'_> {
     /// (raw bytes of a file, directory, member or attachment name): a number
     /// in a name leaks wherever the name is shown, so it is reported like
     /// one in the content (and masked in every path written).
-    fn scan_name(&self, path: &str, member: Option<&str>, name: &[u8]) -> u64 {
+    fn scan_name(&self, path: &str, member: Option<&Member>, name: &[u8]) -> u64 {
         if !names::could_hold_a_number(self.engine, name) {
             return 0;
         }
         let mut found = Vec::new();
         let mut below = 0u64;
+        let member = provenance::to_report(member);
         let _ = self.engine.scan(name, 0..name.len(), &mut |m| {
             if m.confidence < self.min_confidence {
                 below += 1;
@@ -1169,7 +1170,7 @@ impl Worker<'_> {
                     severity: m.severity,
                     confidence: m.confidence,
                     path: path.to_string(),
-                    member: member.map(str::to_string),
+                    member: member.clone(),
                     offset: m.start as u64,
                     length: (m.end - m.start) as u64,
                     line: None,
@@ -1293,36 +1294,35 @@ struct Leaves<'w, 'a> {
     problems: Vec<Problem>,
     /// Members whose names were scanned: the containers on the way (a
     /// nested zip is named by every leaf inside it) and the last leaf.
-    named: std::collections::HashSet<String>,
-    last_named: String,
+    named: std::collections::HashSet<Member>,
+    last_named: Member,
 }
 
 impl Leaves<'_, '_> {
-    /// Scans each name along `member` (`a.zip!4929...csv`) once.
-    fn scan_member_names(&mut self, member: &str) {
-        let mut start = 0;
-        for seg in member.split('!') {
-            let end = start + seg.len();
-            let prefix = &member[..end];
-            let is_leaf = end == member.len();
+    /// Scans the name in each step along `member` (`a.zip!4929...csv`)
+    /// once ([`Step::given_name`]).
+    fn scan_member_names(&mut self, member: &Member) {
+        let steps = member.steps();
+        for (i, step) in steps.iter().enumerate() {
+            let is_leaf = i + 1 == steps.len();
             let new = if is_leaf {
-                self.last_named != prefix
+                self.last_named != *member
             } else {
-                self.named.insert(prefix.to_string())
+                !self.named.contains(&steps[..=i]) && self.named.insert(member.prefix(i + 1))
             };
-            if new && let Some(name) = given_name(seg) {
+            if new && let Some(name) = step.given_name() {
+                let prefix = member.prefix(i + 1);
                 self.findings +=
                     self.worker
-                        .scan_name(self.path, Some(prefix), &names::unescape(name));
+                        .scan_name(self.path, Some(&prefix), &names::unescape(&name));
             }
-            start = end + 1;
         }
-        self.last_named = member.to_string();
+        self.last_named = member.clone();
     }
 }
 
 impl LeafSink for Leaves<'_, '_> {
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> std::io::Result<()> {
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> std::io::Result<()> {
         self.leaves += 1;
         if let Some(m) = member {
             self.scan_member_names(m);
@@ -1345,7 +1345,7 @@ impl LeafSink for Leaves<'_, '_> {
     /// placed where its first and last byte are in the original.
     fn mapped_leaf(
         &mut self,
-        member: Option<&str>,
+        member: Option<&Member>,
         view: &[u8],
         original: &[u8],
         map: &extract::html::ViewMap,
@@ -1375,7 +1375,7 @@ impl LeafSink for Leaves<'_, '_> {
                 self.leaf_bytes += stats.bytes;
                 if let Some(at) = stats.base64_cut {
                     self.problems.push(Problem {
-                        member: member.map(str::to_string),
+                        member: member.cloned(),
                         status: FileStatus::Partial,
                         reason: base64_cut_reason(at),
                     });
@@ -1406,28 +1406,6 @@ fn base64_cut_reason(at: u64) -> String {
         crate::engine::base64::MAX_DECODED >> 20
     )
 }
-
-/// The name someone gave in one segment of a member path: an archive
-/// member's name, or an attachment's file name (`attachment NAME`). The
-/// labels leakhound makes for the parts it walks (`msg 3 <message-id>`,
-/// `part 2 text/html`, `page 4`, `png tEXt 1`, `headers`, `ocr page 2`,
-/// a Parquet cell's `column NAME row N`) are not names:
-/// a Message-ID is a machine's serial number, and reporting the digits in
-/// it as an SSN would be noise. They are still masked wherever they are
-/// written.
-fn given_name(segment: &str) -> Option<&str> {
-    if let Some(file) = segment.strip_prefix("attachment ") {
-        return Some(file);
-    }
-    let label = ["msg ", "<", "part ", "page ", "png ", "header"]
-        .iter()
-        .chain(MEDIA_LABELS)
-        .any(|p| segment.starts_with(p));
-    (!label).then_some(segment)
-}
-
-/// The labels of OCR pages and Parquet cells (see [`given_name`]).
-const MEDIA_LABELS: &[&str] = &["ocr page ", "column "];
 
 /// A container's own status and reason, from what went wrong inside it.
 fn container_status(problems: &[Problem], leaves: u64) -> (FileStatus, Option<String>) {

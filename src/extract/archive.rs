@@ -12,8 +12,8 @@ use std::io::{self, Read, Seek};
 use std::rc::Rc;
 
 use super::{
-    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, clean_name, clean_name_bytes,
-    join, member, office, read_bounded,
+    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, Step, clean_name,
+    clean_name_bytes, join, member, office, read_bounded,
 };
 use crate::report::event::FileStatus;
 
@@ -61,7 +61,7 @@ pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &
         Ok(a) => a,
         Err(e) => {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Error,
                 reason: format!(
                     "not a readable zip archive: {e} (the file is corrupt or truncated)"
@@ -86,7 +86,7 @@ pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &
     let overlapping = overlapping_members(&mut archive);
     if !overlapping.is_empty() {
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason: format!(
                 "{} members overlap others (a zip bomb technique): they were not opened",
@@ -109,7 +109,7 @@ pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &
             }
             Err(e) => {
                 sink.problem(Problem {
-                    member: Some(join(place.member, &name)),
+                    member: Some(join(place.member, Step::Entry(name.clone()))),
                     status: FileStatus::Error,
                     reason: format!("cannot open this member: {e}"),
                 });
@@ -140,14 +140,14 @@ pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &
             Some(kind) if office::is_text_part(kind, raw_name) => {
                 office::part(&mut limited, kind, &name, place, budget, sink)
             }
-            _ => member(&mut limited, &name, place, budget, sink),
+            _ => member(&mut limited, Step::Entry(name), place, budget, sink),
         }
         if budget.spent() {
             return;
         }
         if let Err(e) = budget.check_time() {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Partial,
                 reason: LimitHit::of(&e).map(|h| h.0.clone()).unwrap_or_default(),
             });
@@ -158,7 +158,7 @@ pub fn zip<R: Read + Seek>(reader: R, place: Place<'_>, budget: &Budget, sink: &
 
 fn encrypted(place: Place<'_>, name: &str) -> Problem {
     Problem {
-        member: Some(join(place.member, name)),
+        member: Some(join(place.member, Step::Entry(name.to_string()))),
         status: FileStatus::Partial,
         reason: "encrypted: this member cannot be read without its password".to_string(),
     }
@@ -194,7 +194,7 @@ pub fn tar(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut 
         Ok(e) => e,
         Err(e) => {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Error,
                 reason: format!("not a readable tar archive: {e}"),
             });
@@ -213,7 +213,7 @@ pub fn tar(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut 
                     ),
                 };
                 sink.problem(Problem {
-                    member: place.member.map(str::to_string),
+                    member: place.member.cloned(),
                     status: if seen > 0 {
                         FileStatus::Partial
                     } else {
@@ -231,7 +231,7 @@ pub fn tar(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: &mut 
         }
         let name = clean_name_bytes(&entry.path_bytes());
         // The archive skips what a member leaves unread before the next.
-        member(&mut entry, &name, place, budget, sink);
+        member(&mut entry, Step::Entry(name), place, budget, sink);
         if budget.spent() {
             return;
         }

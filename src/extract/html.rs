@@ -695,7 +695,7 @@ pub fn leaf(html: &[u8], place: Place<'_>, sink: &mut dyn LeafSink) {
         // bytes are still scanned.
         super::leaf(&mut &html[..], place, sink);
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason: "an HTML document of 4 GiB or more: only its raw bytes were scanned"
                 .to_string(),
@@ -705,7 +705,7 @@ pub fn leaf(html: &[u8], place: Place<'_>, sink: &mut dyn LeafSink) {
     let v = view(html);
     if let Err(e) = sink.mapped_leaf(place.member, &v.text, html, &v.map) {
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason: format!("read error: {e} (the rest was not scanned)"),
         });

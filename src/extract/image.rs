@@ -169,7 +169,7 @@ pub fn image(
             leaf(&mut &data[..], place, sink);
         }
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason,
         });

@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use super::{Budget, LeafSink, Place, Problem, clean_name, join, member};
+use super::{Budget, LeafSink, Member, Place, Problem, Step, clean_name, join, member};
 use crate::report::event::FileStatus;
 
 /// Headers that mark the start of a message.
@@ -164,10 +164,9 @@ fn mbox_message(
     budget: &Budget,
     sink: &mut dyn LeafSink,
 ) {
-    let name = format!("msg {index}");
     if too_big {
         sink.problem(Problem {
-            member: Some(join(place.member, &name)),
+            member: Some(join(place.member, Step::MboxMessage { index, id: None })),
             status: FileStatus::Partial,
             reason: format!(
                 "message larger than {} bytes: not scanned (raise limits.max_buffer or --max-buffer)",
@@ -180,24 +179,20 @@ fn mbox_message(
         member: place.member,
         depth: place.depth,
     };
-    named_message(data, &name, here, budget, sink);
+    named_message(data, index, here, budget, sink);
 }
 
 /// A message held in memory, named by its position (and Message-ID).
 fn named_message(
     data: &[u8],
-    position: &str,
+    index: u64,
     place: Place<'_>,
     budget: &Budget,
     sink: &mut dyn LeafSink,
 ) {
     let parsed = MessageParser::default().parse(data);
-    let id = parsed
-        .as_ref()
-        .and_then(|m| m.message_id())
-        .map(|id| format!(" <{}>", clean_name(id)))
-        .unwrap_or_default();
-    let path = join(place.member, &format!("{position}{id}"));
+    let id = parsed.as_ref().and_then(|m| m.message_id()).map(clean_name);
+    let path = join(place.member, Step::MboxMessage { index, id });
     if !budget.admit(&path, sink) {
         return;
     }
@@ -219,17 +214,14 @@ fn named_message(
 fn message(data: &[u8], place: Place<'_>, budget: &Budget, sink: &mut dyn LeafSink) {
     let Some(m) = MessageParser::default().parse(data) else {
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Error,
             reason: "not a readable mail message".to_string(),
         });
         return;
     };
-    let id = m
-        .message_id()
-        .map(|id| format!("<{}>", clean_name(id)))
-        .unwrap_or_else(|| "message".to_string());
-    let path = join(place.member, &id);
+    let id = m.message_id().map(clean_name);
+    let path = join(place.member, Step::Message { id });
     parts(
         &m,
         Place {
@@ -260,9 +252,9 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
     } else {
         &[]
     };
-    text_leaf(&readable_headers(header, skip), "headers", place, sink);
+    text_leaf(&readable_headers(header, skip), Step::Headers, place, sink);
     if let Some(subject) = encoded_subject {
-        text_leaf(subject.as_bytes(), "header Subject", place, sink);
+        text_leaf(subject.as_bytes(), Step::Subject, place, sink);
     }
     for (i, part) in m.parts.iter().enumerate() {
         let ctype = part
@@ -274,12 +266,15 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
             .unwrap_or_else(|| "text/plain".to_string())
             .to_ascii_lowercase();
         let name = match part.attachment_name() {
-            Some(file) => format!("attachment {}", clean_name(file)),
-            None => format!("part {i} {}", clean_name(&ctype)),
+            Some(file) => Step::Attachment(clean_name(file)),
+            None => Step::Part {
+                index: i,
+                ctype: clean_name(&ctype),
+            },
         };
         if part.is_encoding_problem {
             sink.problem(Problem {
-                member: Some(join(place.member, &name)),
+                member: Some(join(place.member, name.clone())),
                 status: FileStatus::Partial,
                 reason: "the part's transfer encoding is broken: it was scanned as far as it could be decoded".to_string(),
             });
@@ -287,15 +282,15 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
         match &part.body {
             PartType::Multipart(_) => {}
             PartType::Text(text) => {
-                if !budget.admit(&join(place.member, &name), sink) {
+                if !budget.admit(&join(place.member, name.clone()), sink) {
                     return;
                 }
-                text_leaf(text.as_bytes(), &name, place, sink)
+                text_leaf(text.as_bytes(), name, place, sink)
             }
             // The text the reader sees, found where it is written in the
             // decoded part (offsets, lines and columns of the part's HTML).
             PartType::Html(text) => {
-                let path = join(place.member, &name);
+                let path = join(place.member, name);
                 if !budget.admit(&path, sink) {
                     return;
                 }
@@ -306,10 +301,10 @@ fn parts(m: &mail_parser::Message<'_>, place: Place<'_>, budget: &Budget, sink: 
                 super::html::leaf(text.as_bytes(), here, sink)
             }
             PartType::Binary(data) | PartType::InlineBinary(data) => {
-                member(&mut &data[..], &name, place, budget, sink)
+                member(&mut &data[..], name, place, budget, sink)
             }
             PartType::Message(inner) => {
-                let path = join(place.member, &name);
+                let path = join(place.member, name);
                 if place.depth + 1 >= budget.limits.max_depth {
                     sink.problem(Problem {
                         member: Some(path),
@@ -382,8 +377,8 @@ fn readable_headers(header: &[u8], skip: &[&str]) -> Vec<u8> {
     out
 }
 
-fn text_leaf(text: &[u8], name: &str, place: Place<'_>, sink: &mut dyn LeafSink) {
-    let path = join(place.member, name);
+fn text_leaf(text: &[u8], step: Step, place: Place<'_>, sink: &mut dyn LeafSink) {
+    let path: Member = join(place.member, step);
     let mut reader: &[u8] = text;
     if let Err(e) = sink.leaf(Some(&path), &mut reader as &mut dyn Read) {
         sink.problem(Problem {

@@ -7,7 +7,8 @@
 //! plain file goes straight to the engine; anything else goes to [`walk`],
 //! which decodes it layer by layer, recursing into members by content (never
 //! by name), and calls a [`LeafSink`] once per text leaf with the leaf's
-//! location (`member`: outermost first, joined with `!`).
+//! location: a [`Member`], the [`Step`]s from the outside in, written as
+//! today's `!`-joined text only where events are made ([`provenance`]).
 //!
 //! Everything happens in memory and streams where the format allows:
 //! compressed streams, tar and mbox are read as they come; zip needs random
@@ -29,11 +30,13 @@ mod image;
 mod mail;
 mod office;
 mod png;
+pub mod provenance;
 mod rtf;
 mod sevenz;
 
 /// For redaction (`actions::mail`), which must skip the same header fields.
 pub(crate) use mail::{MACHINE_HEADERS, header_name};
+pub use provenance::{GzipField, Member, Step};
 
 use std::cell::Cell;
 use std::fmt;
@@ -193,7 +196,7 @@ pub fn sniff(head: &[u8]) -> Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Where: `None` for the top-level file itself.
-    pub member: Option<String>,
+    pub member: Option<Member>,
     /// `partial` (a limit, an encrypted member, a truncated stream after
     /// some data), `error` (corrupt, nothing read) or `skipped`.
     pub status: FileStatus,
@@ -207,7 +210,7 @@ pub trait LeafSink {
     /// the top-level input itself, only decompressed. An error means the
     /// leaf could not be read to its end (the reader's error, possibly a
     /// [`LimitHit`]); what was read before it has been scanned.
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()>;
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> io::Result<()>;
 
     /// Scans a text view of a leaf (the text an HTML document shows):
     /// `view` is what is matched, and `map` leads each of its bytes back to
@@ -215,7 +218,7 @@ pub trait LeafSink {
     /// default the view is scanned as a plain leaf.
     fn mapped_leaf(
         &mut self,
-        member: Option<&str>,
+        member: Option<&Member>,
         view: &[u8],
         original: &[u8],
         map: &html::ViewMap,
@@ -309,12 +312,12 @@ impl Budget {
 
     /// Counts `path` as one more member; `false`, with the problem sent to
     /// `sink`, once there are too many.
-    fn admit(&self, path: &str, sink: &mut dyn LeafSink) -> bool {
+    fn admit(&self, path: &Member, sink: &mut dyn LeafSink) -> bool {
         match self.count_member() {
             Ok(()) => true,
             Err(reason) => {
                 sink.problem(Problem {
-                    member: Some(path.to_string()),
+                    member: Some(path.clone()),
                     status: FileStatus::Partial,
                     reason,
                 });
@@ -432,19 +435,17 @@ pub fn peek(reader: &mut dyn Read) -> io::Result<(Vec<u8>, usize)> {
     Ok((head, filled))
 }
 
-/// Joins a member path: `outer!inner`.
-pub fn join(parent: Option<&str>, name: &str) -> String {
-    match parent {
-        Some(p) => format!("{p}!{name}"),
-        None => name.to_string(),
-    }
+/// The member `step` inside `parent` (`None`: the top-level file);
+/// reported as `outer!inner`.
+pub fn join(parent: Option<&Member>, step: Step) -> Member {
+    Member::join(parent, step)
 }
 
 /// Where one layer of extraction stands.
 #[derive(Clone, Copy)]
 pub struct Place<'a> {
     /// The member path so far (`None` at the top).
-    pub member: Option<&'a str>,
+    pub member: Option<&'a Member>,
     /// Container layers above this one.
     pub depth: u32,
 }
@@ -475,7 +476,7 @@ pub fn walk(
     }
     if place.depth >= budget.limits.max_depth {
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason: format!(
                 "{} nested more than {} levels deep: not opened (raise limits.max_depth or --max-depth)",
@@ -603,7 +604,7 @@ const GZIP_HEADERS_MAX: usize = 64;
 #[derive(Default)]
 struct GzFields {
     /// (member name, bytes) of each non-empty field not yet scanned.
-    pending: Vec<(&'static str, Vec<u8>)>,
+    pending: Vec<(GzipField, Vec<u8>)>,
     /// The last header noted, to note each member's header once.
     last: Option<[Option<Vec<u8>>; 3]>,
     headers: usize,
@@ -622,7 +623,7 @@ impl GzFields {
         }
         self.headers += 1;
         let capped = now.map(|f| f.map(|b| b[..b.len().min(GZIP_FIELD_MAX)].to_vec()));
-        for (name, field) in [GZIP_FNAME, GZIP_FCOMMENT, GZIP_FEXTRA]
+        for (name, field) in [GzipField::Fname, GzipField::Fcomment, GzipField::Fextra]
             .into_iter()
             .zip(&capped)
         {
@@ -660,7 +661,7 @@ fn header_leaves(
     let Some(fields) = fields else { return };
     let pending = std::mem::take(&mut fields.borrow_mut().pending);
     for (name, bytes) in pending {
-        let member = join(place.member, name);
+        let member = join(place.member, Step::GzipHeader(name));
         let here = Place {
             member: Some(&member),
             depth: place.depth,
@@ -760,12 +761,12 @@ struct Watch<'a> {
 }
 
 impl LeafSink for Watch<'_> {
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> io::Result<()> {
         self.inner.leaf(member, reader)
     }
     fn mapped_leaf(
         &mut self,
-        member: Option<&str>,
+        member: Option<&Member>,
         view: &[u8],
         original: &[u8],
         map: &html::ViewMap,
@@ -779,7 +780,12 @@ impl LeafSink for Watch<'_> {
 }
 
 /// The problem for a layer that failed after producing `produced` bytes.
-fn failure_problem(format: Format, member: Option<&str>, e: &io::Error, produced: u64) -> Problem {
+fn failure_problem(
+    format: Format,
+    member: Option<&Member>,
+    e: &io::Error,
+    produced: u64,
+) -> Problem {
     let (status, reason) = match LimitHit::of(e) {
         Some(hit) => (FileStatus::Partial, hit.0.clone()),
         None if produced > 0 => (
@@ -798,7 +804,7 @@ fn failure_problem(format: Format, member: Option<&str>, e: &io::Error, produced
         ),
     };
     Problem {
-        member: member.map(str::to_string),
+        member: member.cloned(),
         status,
         reason,
     }
@@ -813,7 +819,7 @@ fn leaf(reader: &mut dyn Read, place: Place<'_>, sink: &mut dyn LeafSink) {
             None => format!("read error: {e} (the rest was not scanned)"),
         };
         sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status,
             reason,
         });
@@ -825,14 +831,14 @@ fn leaf(reader: &mut dyn Read, place: Place<'_>, sink: &mut dyn LeafSink) {
 fn read_bounded(
     reader: &mut dyn Read,
     what: &str,
-    member: Option<&str>,
+    member: Option<&Member>,
     budget: &Budget,
 ) -> Result<Vec<u8>, Problem> {
     let cap = budget.limits.max_buffer;
     let mut data = Vec::new();
     match reader.take(cap + 1).read_to_end(&mut data) {
         Ok(_) if data.len() as u64 > cap => Err(Problem {
-            member: member.map(str::to_string),
+            member: member.cloned(),
             status: FileStatus::Partial,
             reason: format!(
                 "{what} larger than {cap} bytes cannot be opened in memory: not scanned \
@@ -842,12 +848,12 @@ fn read_bounded(
         Ok(_) => Ok(data),
         Err(e) => Err(match LimitHit::of(&e) {
             Some(hit) => Problem {
-                member: member.map(str::to_string),
+                member: member.cloned(),
                 status: FileStatus::Partial,
                 reason: hit.0.clone(),
             },
             None => Problem {
-                member: member.map(str::to_string),
+                member: member.cloned(),
                 status: if data.is_empty() {
                     FileStatus::Error
                 } else {
@@ -887,7 +893,7 @@ fn whole_or_raw(
     let mut whole = io::Cursor::new(data).chain(stream);
     leaf(&mut whole, place, sink);
     sink.problem(Problem {
-        member: place.member.map(str::to_string),
+        member: place.member.cloned(),
         status: FileStatus::Partial,
         reason,
     });
@@ -897,7 +903,7 @@ fn whole_or_raw(
 /// A member found inside a container: sniff it and walk it.
 fn member(
     reader: &mut dyn Read,
-    name: &str,
+    step: Step,
     place: Place<'_>,
     budget: &Budget,
     sink: &mut dyn LeafSink,
@@ -905,13 +911,27 @@ fn member(
     if budget.spent() {
         return;
     }
-    let path = join(place.member, name);
+    member_at(reader, join(place.member, step), place.depth, budget, sink);
+}
+
+/// As [`member`], for a member whose whole path is known (`path`, at
+/// `depth` layers).
+fn member_at(
+    reader: &mut dyn Read,
+    path: Member,
+    depth: u32,
+    budget: &Budget,
+    sink: &mut dyn LeafSink,
+) {
+    if budget.spent() {
+        return;
+    }
     if !budget.admit(&path, sink) {
         return;
     }
     let here = Place {
         member: Some(&path),
-        depth: place.depth,
+        depth,
     };
     let mut reporting = ReportErrors {
         inner: reader,

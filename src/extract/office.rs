@@ -15,7 +15,7 @@ use std::io::{BufReader, Read};
 
 use quick_xml::events::Event;
 
-use super::{Budget, LeafSink, LimitHit, Place, Problem, join};
+use super::{Budget, LeafSink, LimitHit, Place, Problem, Step, join};
 use crate::report::event::FileStatus;
 
 /// Which family a zip belongs to.
@@ -58,7 +58,7 @@ pub fn part(
     budget: &Budget,
     sink: &mut dyn LeafSink,
 ) {
-    let path = join(place.member, name);
+    let path = join(place.member, Step::Entry(name.to_string()));
     if !budget.admit(&path, sink) {
         return;
     }

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::{Budget, LeafSink, Place, Problem, join};
+use super::{Budget, LeafSink, Place, Problem, Step, join};
 use crate::report::event::FileStatus;
 
 /// Text chunks bigger than this are not real comments.
@@ -37,7 +37,7 @@ pub fn text_chunks(
         let text_chunk = matches!(&kind, b"tEXt" | b"zTXt" | b"iTXt");
         if len > MAX_CHUNK && text_chunk || len > i32::MAX as u32 {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Partial,
                 reason: format!(
                     "PNG chunk {index} claims {len} bytes: the rest of the image was not read"
@@ -57,7 +57,7 @@ pub fn text_chunks(
         let mut crc = [0u8; 4];
         if stream.read_exact(&mut data).is_err() || stream.read_exact(&mut crc).is_err() {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Partial,
                 reason: "the PNG file is truncated inside a text chunk".to_string(),
             });
@@ -65,7 +65,10 @@ pub fn text_chunks(
         }
         let name = join(
             place.member,
-            &format!("png {} {index}", String::from_utf8_lossy(&kind)),
+            Step::PngText {
+                chunk: String::from_utf8_lossy(&kind).into_owned(),
+                index: index.into(),
+            },
         );
         match chunk_text(&kind, &data, budget) {
             Some(text) => {

@@ -15,7 +15,7 @@
 
 use std::io::Read;
 
-use super::{Budget, LeafSink, Place, member, whole_or_raw};
+use super::{Budget, LeafSink, Place, Step, member, whole_or_raw};
 
 /// Opens an RTF document from `stream`: its visible text is the leaf (at
 /// the document's own place: RTF is a text view, like a decompressed
@@ -27,13 +27,7 @@ pub fn document(stream: &mut dyn Read, place: Place<'_>, budget: &Budget, sink: 
     let parsed = parse(&data, budget.limits.max_buffer);
     super::leaf(&mut parsed.text.as_bytes(), place, sink);
     for (n, object) in parsed.objects.iter().enumerate() {
-        member(
-            &mut &object[..],
-            &format!("object {}", n + 1),
-            place,
-            budget,
-            sink,
-        );
+        member(&mut &object[..], Step::Object(n + 1), place, budget, sink);
     }
 }
 

@@ -34,8 +34,8 @@ use std::rc::Rc;
 use sevenz_rust2::{Archive, BlockDecoder, Error as SevenZError, Password};
 
 use super::{
-    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, clean_name, join, leaf, member,
-    read_bounded,
+    Budget, CountIn, LeafSink, LimitHit, Limited, Place, Problem, Step, clean_name, join, leaf,
+    member, read_bounded,
 };
 use crate::report::event::FileStatus;
 
@@ -65,7 +65,7 @@ pub fn is_rar(head: &[u8]) -> bool {
 pub fn rar(stream: &mut dyn Read, place: Place<'_>, sink: &mut dyn LeafSink) {
     leaf(stream, place, sink);
     sink.problem(Problem {
-        member: place.member.map(str::to_string),
+        member: place.member.cloned(),
         status: FileStatus::Skipped,
         reason: RAR_REASON.to_string(),
     });
@@ -170,7 +170,7 @@ pub fn sevenz<R: Read + Seek>(
                     .to_string();
             }
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status,
                 reason,
             });
@@ -200,7 +200,7 @@ pub fn sevenz<R: Read + Seek>(
         if files.iter().any(|&i| archive.is_file_encrypted(i)) {
             for &i in &files {
                 sink.problem(Problem {
-                    member: Some(join(place.member, &names[i])),
+                    member: Some(join(place.member, Step::Entry(names[i].clone()))),
                     status: FileStatus::Partial,
                     reason: "encrypted: this member cannot be read without its password"
                         .to_string(),
@@ -240,7 +240,7 @@ pub fn sevenz<R: Read + Seek>(
                 },
                 hit: &hit,
             };
-            member(&mut limited, &name, place, budget, sink);
+            member(&mut limited, Step::Entry(name), place, budget, sink);
             if budget.spent() {
                 stop = true;
             }
@@ -252,7 +252,7 @@ pub fn sevenz<R: Read + Seek>(
         let left = files.len().saturating_sub(visited);
         if hit.get() && left > 0 {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Partial,
                 reason: format!(
                     "a limit stopped a member of a solid 7z block: the {left} files after it \
@@ -263,8 +263,8 @@ pub fn sevenz<R: Read + Seek>(
         if let Err(e) = result {
             let (status, reason) = reason(&e, budget);
             let member = match files.as_slice() {
-                [one] => Some(join(place.member, &names[*one])),
-                _ => place.member.map(str::to_string),
+                [one] => Some(join(place.member, Step::Entry(names[*one].clone()))),
+                _ => place.member.cloned(),
             };
             sink.problem(Problem {
                 member,
@@ -281,7 +281,7 @@ pub fn sevenz<R: Read + Seek>(
         }
         if let Err(e) = budget.check_time() {
             sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Partial,
                 reason: LimitHit::of(&e).map(|h| h.0.clone()).unwrap_or_default(),
             });

@@ -18,10 +18,10 @@ struct Collect {
 }
 
 impl LeafSink for Collect {
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> io::Result<()> {
         let mut data = Vec::new();
         let result = reader.read_to_end(&mut data).map(|_| ());
-        self.leaves.push((member.map(str::to_string), data));
+        self.leaves.push((member.map(Member::to_string), data));
         result
     }
     fn problem(&mut self, problem: Problem) {

@@ -30,7 +30,10 @@ pub(crate) mod xls;
 
 use std::io::Read;
 
-use super::{Budget, LeafSink, LimitHit, Place, Problem, clean_name, join, member, whole_or_raw};
+use super::{
+    Budget, LeafSink, LimitHit, Member, Place, Problem, Step, clean_name, join, member,
+    whole_or_raw,
+};
 use crate::report::event::FileStatus;
 use reader::{Cfb, EntryKind};
 
@@ -52,7 +55,7 @@ fn compound_bytes(data: &[u8], place: Place<'_>, budget: &Budget, sink: &mut dyn
         Ok(cfb) => cfb,
         Err(e) => {
             return sink.problem(Problem {
-                member: place.member.map(str::to_string),
+                member: place.member.cloned(),
                 status: FileStatus::Error,
                 reason: format!(
                     "not a readable compound (OLE2) file: {e} (the file is corrupt or truncated)"
@@ -80,9 +83,9 @@ fn compound_bytes(data: &[u8], place: Place<'_>, budget: &Budget, sink: &mut dyn
 }
 
 /// A `partial` problem at `member`.
-fn problem(member: Option<&str>, reason: &str, sink: &mut dyn LeafSink) {
+fn problem(member: Option<&Member>, reason: &str, sink: &mut dyn LeafSink) {
     sink.problem(Problem {
-        member: member.map(str::to_string),
+        member: member.cloned(),
         status: FileStatus::Partial,
         reason: reason.to_string(),
     });
@@ -146,10 +149,14 @@ impl Walk<'_, '_, '_> {
             StorageKind::Excel => self.excel(id, prefix, place, sink),
             StorageKind::PowerPoint => self.powerpoint(id, prefix, place, sink),
             StorageKind::Message => {
-                let member =
-                    (!prefix.is_empty()).then(|| join(place.member, prefix.trim_end_matches('/')));
+                let member = (!prefix.is_empty()).then(|| {
+                    join(
+                        place.member,
+                        Step::Entry(prefix.trim_end_matches('/').to_string()),
+                    )
+                });
                 let here = Place {
-                    member: member.as_deref().or(place.member),
+                    member: member.as_ref().or(place.member),
                     depth: place.depth,
                 };
                 msg::message(self, id, here, sink);
@@ -172,7 +179,7 @@ impl Walk<'_, '_, '_> {
                     };
                     if inner.depth >= self.budget.limits.max_depth {
                         problem(
-                            Some(&join(place.member, &path)),
+                            Some(&join(place.member, Step::Entry(path.clone()))),
                             &format!(
                                 "embedded object nested more than {} levels deep: not opened \
                                  (raise limits.max_depth or --max-depth)",
@@ -205,7 +212,7 @@ impl Walk<'_, '_, '_> {
         if name.starts_with(['\u{1}', '\u{2}', '\u{3}']) && name != "\u{1}Ole10Native" {
             return;
         }
-        let Some(bytes) = self.read(id, path, place, sink) else {
+        let Some(bytes) = self.read(id, Step::Entry(path.to_string()), place, sink) else {
             return;
         };
         let data = if name == "\u{1}Ole10Native" {
@@ -213,7 +220,13 @@ impl Walk<'_, '_, '_> {
         } else {
             &bytes[..]
         };
-        member(&mut &data[..], path, place, self.budget, sink);
+        member(
+            &mut &data[..],
+            Step::Entry(path.to_string()),
+            place,
+            self.budget,
+            sink,
+        );
     }
 
     /// Reads stream `id` (named `path`), up to `max_buffer` bytes, counting
@@ -221,11 +234,11 @@ impl Walk<'_, '_, '_> {
     fn read(
         &self,
         id: usize,
-        path: &str,
+        step: Step,
         place: Place<'_>,
         sink: &mut dyn LeafSink,
     ) -> Option<Vec<u8>> {
-        let at = join(place.member, path);
+        let at = join(place.member, step);
         let cap = self.budget.limits.max_buffer;
         let (bytes, err) = self.cfb.read(id, cap);
         if let Err(reason) = self.charge(bytes.len() as u64) {
@@ -268,9 +281,9 @@ impl Walk<'_, '_, '_> {
         Ok(())
     }
 
-    /// Scans `text` as the leaf `path`.
-    fn text(&self, text: &[u8], path: &str, place: Place<'_>, sink: &mut dyn LeafSink) {
-        let at = join(place.member, path);
+    /// Scans `text` as the leaf `step`.
+    fn text(&self, text: &[u8], step: Step, place: Place<'_>, sink: &mut dyn LeafSink) {
+        let at = join(place.member, step);
         if !self.budget.admit(&at, sink) {
             return;
         }
@@ -286,8 +299,8 @@ impl Walk<'_, '_, '_> {
 
     /// An HTML body: the text it shows, found where it is written
     /// ([`super::html`]).
-    fn html(&self, html: &[u8], path: &str, place: Place<'_>, sink: &mut dyn LeafSink) {
-        let at = join(place.member, path);
+    fn html(&self, html: &[u8], step: Step, place: Place<'_>, sink: &mut dyn LeafSink) {
+        let at = join(place.member, step);
         if !self.budget.admit(&at, sink) {
             return;
         }
@@ -315,8 +328,8 @@ impl Walk<'_, '_, '_> {
             return claimed;
         };
         let path = format!("{prefix}WordDocument");
-        let at = join(place.member, &path);
-        let Some(word) = self.read(wd, &path, place, sink) else {
+        let at = join(place.member, Step::Entry(path.clone()));
+        let Some(word) = self.read(wd, Step::Entry(path.clone()), place, sink) else {
             return claimed;
         };
         let table_name = match doc::table_name(&word) {
@@ -330,11 +343,12 @@ impl Walk<'_, '_, '_> {
             problem(Some(&at), &doc::DocError::NoPieceTable.to_string(), sink);
             return claimed;
         };
-        let Some(table) = self.read(table_id, &format!("{prefix}{table_name}"), place, sink) else {
+        let table_path = Step::Entry(format!("{prefix}{table_name}"));
+        let Some(table) = self.read(table_id, table_path, place, sink) else {
             return claimed;
         };
         let (text, failure) = doc::text(&word, &table, self.budget.limits.max_buffer);
-        self.text(text.as_bytes(), &path, place, sink);
+        self.text(text.as_bytes(), Step::Entry(path), place, sink);
         if let Some(e) = failure {
             problem(Some(&at), &e.to_string(), sink);
         }
@@ -356,11 +370,15 @@ impl Walk<'_, '_, '_> {
             return Vec::new();
         };
         let path = format!("{prefix}Workbook");
-        if let Some(data) = self.read(wb, &path, place, sink) {
+        if let Some(data) = self.read(wb, Step::Entry(path.clone()), place, sink) {
             let (text, failure) = xls::text(&data, self.budget.limits.max_buffer);
-            self.text(text.as_bytes(), &path, place, sink);
+            self.text(text.as_bytes(), Step::Entry(path.clone()), place, sink);
             if let Some(e) = failure {
-                problem(Some(&join(place.member, &path)), &e.to_string(), sink);
+                problem(
+                    Some(&join(place.member, Step::Entry(path))),
+                    &e.to_string(),
+                    sink,
+                );
             }
         }
         vec![wb]
@@ -382,11 +400,15 @@ impl Walk<'_, '_, '_> {
             return claimed;
         };
         let path = format!("{prefix}PowerPoint Document");
-        if let Some(data) = self.read(pd, &path, place, sink) {
+        if let Some(data) = self.read(pd, Step::Entry(path.clone()), place, sink) {
             let (text, failure) = ppt::text(&data, self.budget.limits.max_buffer);
-            self.text(text.as_bytes(), &path, place, sink);
+            self.text(text.as_bytes(), Step::Entry(path.clone()), place, sink);
             if let Some(e) = failure {
-                problem(Some(&join(place.member, &path)), &e.to_string(), sink);
+                problem(
+                    Some(&join(place.member, Step::Entry(path))),
+                    &e.to_string(),
+                    sink,
+                );
             }
         }
         claimed

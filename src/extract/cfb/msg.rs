@@ -16,12 +16,14 @@
 //! message's code page (PidTagMessageCodepage), Windows-1252 by default.
 
 use super::{Walk, problem};
-use crate::extract::{LeafSink, Place, clean_name, join, member, rtf};
+use crate::extract::{LeafSink, Place, Step, clean_name, join, member, rtf};
 
 const SUBJECT: u16 = 0x0037;
 const BODY: u16 = 0x1000;
 const RTF_COMPRESSED: u16 = 0x1009;
 const HTML: u16 = 0x1013;
+/// The member an Outlook message's compressed RTF body is scanned as.
+const RTF_BODY: &str = "body rtf";
 const ATTACH_DATA: u16 = 0x3701;
 const ATTACH_FILENAME: u16 = 0x3704;
 const ATTACH_LONG_FILENAME: u16 = 0x3707;
@@ -109,18 +111,18 @@ pub(super) fn message(
     let encoding = codepage(w, id, id != w.cfb.root());
     for (tag, name) in [(SUBJECT, "subject"), (BODY, "body"), (HTML, "body html")] {
         if let Some((_, kind, c)) = find(tag)
-            && let Some(bytes) = w.read(c, name, place, sink)
+            && let Some(bytes) = w.read(c, Step::Named(name.to_string()), place, sink)
         {
             let text = value(kind, &bytes, encoding);
             if tag == HTML {
-                w.html(&text, name, place, sink);
+                w.html(&text, Step::Named(name.to_string()), place, sink);
             } else {
-                w.text(&text, name, place, sink);
+                w.text(&text, Step::Named(name.to_string()), place, sink);
             }
         }
     }
     if let Some((_, PT_BINARY, c)) = find(RTF_COMPRESSED)
-        && let Some(bytes) = w.read(c, "body rtf", place, sink)
+        && let Some(bytes) = w.read(c, Step::Named(RTF_BODY.to_string()), place, sink)
     {
         rtf_body(w, &bytes, place, sink);
     }
@@ -140,7 +142,7 @@ pub(super) fn message(
 
 /// The compressed RTF body: its visible text, and its embedded objects.
 fn rtf_body(w: &mut Walk<'_, '_, '_>, bytes: &[u8], place: Place<'_>, sink: &mut dyn LeafSink) {
-    let at = join(place.member, "body rtf");
+    let at = join(place.member, Step::Named(RTF_BODY.to_string()));
     let cap = w.budget.limits.max_buffer;
     let raw = match rtf::decompress(bytes, cap) {
         Ok((raw, failure)) => {
@@ -155,15 +157,18 @@ fn rtf_body(w: &mut Walk<'_, '_, '_>, bytes: &[u8], place: Place<'_>, sink: &mut
         return problem(Some(&at), &reason, sink);
     }
     let parsed = rtf::parse(&raw, cap);
-    w.text(parsed.text.as_bytes(), "body rtf", place, sink);
+    w.text(
+        parsed.text.as_bytes(),
+        Step::Named(RTF_BODY.to_string()),
+        place,
+        sink,
+    );
+    let here = Place {
+        member: Some(&at),
+        ..place
+    };
     for (n, object) in parsed.objects.iter().enumerate() {
-        member(
-            &mut &object[..],
-            &format!("body rtf!object {}", n + 1),
-            place,
-            w.budget,
-            sink,
-        );
+        member(&mut &object[..], Step::Object(n + 1), here, w.budget, sink);
     }
 }
 
@@ -184,18 +189,18 @@ fn attachment(
             String::from_utf8(value(kind, &bytes, encoding_rs::WINDOWS_1252)).ok()
         })
         .filter(|s| !s.is_empty());
-    let name = match file_name {
-        Some(f) => format!("attachment {n} {}", clean_name(&f)),
-        None => format!("attachment {n}"),
+    let name = Step::MsgAttachment {
+        index: n,
+        name: file_name.map(|f| clean_name(&f)),
     };
     match find(ATTACH_DATA) {
         Some((_, PT_BINARY, c)) => {
-            if let Some(bytes) = w.read(c, &name, place, sink) {
-                member(&mut &bytes[..], &name, place, w.budget, sink);
+            if let Some(bytes) = w.read(c, name.clone(), place, sink) {
+                member(&mut &bytes[..], name, place, w.budget, sink);
             }
         }
         Some((_, PT_OBJECT, c)) => {
-            let path = join(place.member, &name);
+            let path = join(place.member, name);
             if place.depth + 1 >= w.budget.limits.max_depth {
                 return problem(
                     Some(&path),

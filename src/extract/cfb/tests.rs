@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::time::Duration;
 
 use super::reader::build;
-use crate::extract::{Budget, LeafSink, Limits, Place, Problem, peek, sniff, walk};
+use crate::extract::{Budget, LeafSink, Limits, Member, Place, Problem, peek, sniff, walk};
 use crate::report::event::FileStatus;
 
 #[derive(Default)]
@@ -15,11 +15,11 @@ struct Collect {
 }
 
 impl LeafSink for Collect {
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> io::Result<()> {
         let mut data = Vec::new();
         reader.read_to_end(&mut data)?;
         self.leaves.push((
-            member.map(str::to_string),
+            member.map(Member::to_string),
             String::from_utf8_lossy(&data).into(),
         ));
         Ok(())

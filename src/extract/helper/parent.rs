@@ -21,7 +21,9 @@ use super::{
     EXIT_DOCUMENT, EXIT_OK, EXIT_PAGES, HELPER_COMMAND, Kind, MAX_REASON, MAX_STDERR, PART_END,
     Payload, clean,
 };
-use crate::extract::{Budget, LeafSink, LimitHit, Limited, Place, Problem, join, leaf};
+use crate::extract::{
+    Budget, LeafSink, LimitHit, Limited, Member, Place, Problem, Step, join, leaf,
+};
 use crate::report::event::FileStatus;
 
 /// The helper's address space beyond what its input itself needs: the
@@ -204,7 +206,7 @@ pub(crate) fn scan_file(
     match (&*file).rewind() {
         Ok(()) => leaf(stream, place, sink),
         Err(e) => sink.problem(Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason: format!("read error: {e} (its raw bytes were not scanned)"),
         }),
@@ -245,7 +247,7 @@ fn extract(
     let (noun, what, advice) = (words.noun, words.what, words.advice);
     let top = |reason: String| {
         vec![Problem {
-            member: place.member.map(str::to_string),
+            member: place.member.cloned(),
             status: FileStatus::Partial,
             reason,
         }]
@@ -283,7 +285,7 @@ fn raw(
     let mut whole = io::Cursor::new(data).chain(rest);
     leaf(&mut whole, place, sink);
     sink.problem(Problem {
-        member: place.member.map(str::to_string),
+        member: place.member.cloned(),
         status: FileStatus::Partial,
         reason,
     });
@@ -516,7 +518,11 @@ fn read_pages(
     let text = Cell::new(0u64);
     loop {
         let n = pages.complete + 1;
-        let name = join(place.member, &format!("{} {n}", words.part));
+        let part = Step::Page {
+            unit: words.part,
+            index: n.into(),
+        };
+        let name = join(place.member, part.clone());
         let more = loop {
             match src.fill_buf() {
                 Ok(b) => break Ok(!b.is_empty()),
@@ -535,12 +541,11 @@ fn read_pages(
                 // A file, opened as a member like a zip's, as it streams
                 // in: nothing of it is held here but what its format
                 // needs.
-                let part = format!("{} {n}", words.part);
                 let mut file = HexReader {
                     inner: &mut page,
                     odd: None,
                 };
-                crate::extract::member(&mut file, &part, place, budget, sink);
+                crate::extract::member(&mut file, part, place, budget, sink);
                 // The member may stop early; the part ends at its form feed.
                 io::copy(&mut file, &mut io::sink()).map(|_| page.ended)
             }
@@ -551,28 +556,28 @@ fn read_pages(
                     text: &text,
                 };
                 // `text` or `file`, then the member's components (a
-                // folder, a message, its body): each cleaned, joined.
+                // folder, a message, its body): each cleaned, one step
+                // each, kept as the helper wrote them (docs/DESIGN.md,
+                // provenance).
                 let label = read_label(&mut page, MAX_MAIL_LABEL);
                 let mut fields = label.split('\t');
                 let is_file = fields.next() == Some("file");
-                let mut member = place.member.map(str::to_string);
-                for field in fields {
-                    member = Some(join(member.as_deref(), &crate::extract::clean_name(field)));
-                }
-                let member = member.unwrap_or_else(|| name.clone());
+                let steps: Vec<Step> = fields
+                    .map(|field| Step::Named(crate::extract::clean_name(field)))
+                    .collect();
+                let member = if steps.is_empty() {
+                    name.clone()
+                } else {
+                    place.member.cloned().unwrap_or_default().then(steps)
+                };
                 if is_file {
-                    // Opened by content like a zip's member; `member`
-                    // joins the name to `place.member` itself.
-                    let inner = Place {
-                        member: None,
-                        ..place
-                    };
-                    let parent = member.clone();
+                    // Opened by content like a zip's member, at the
+                    // member the components name.
                     let mut file = HexReader {
                         inner: &mut page,
                         odd: None,
                     };
-                    crate::extract::member(&mut file, &parent, inner, budget, sink);
+                    crate::extract::member_at(&mut file, member, place.depth, budget, sink);
                     io::copy(&mut file, &mut io::sink()).map(|_| page.ended)
                 } else {
                     let scanned = sink.leaf(Some(&member), &mut page);
@@ -588,12 +593,14 @@ fn read_pages(
                     text: &text,
                 };
                 // A part that names itself (a Parquet cell: `column NAME
-                // row N`) on its first line.
+                // row N`) on its first line: a cell step, or the label
+                // kept as it came (docs/DESIGN.md, provenance).
                 let named = (words.payload == Payload::Named).then(|| {
                     let label = read_label(&mut page, 256);
-                    join(place.member, &crate::extract::clean_name(&label))
+                    let step = Step::from_helper_label(crate::extract::clean_name(&label));
+                    join(place.member, step)
                 });
-                let scanned = sink.leaf(Some(named.as_deref().unwrap_or(&name)), &mut page);
+                let scanned = sink.leaf(Some(named.as_ref().unwrap_or(&name)), &mut page);
                 // The sink reads to the end; make sure of it.
                 scanned
                     .and_then(|()| io::copy(&mut page, &mut io::sink()).map(|_| ()))
@@ -760,7 +767,7 @@ impl<R: BufRead> Read for PageReader<'_, R> {
 pub(super) fn judge(
     kind: Kind,
     run: &Run,
-    member: Option<&str>,
+    member: Option<&Member>,
     budget: &Budget,
     memory_mib: u64,
 ) -> Vec<Problem> {
@@ -774,7 +781,7 @@ pub(super) fn judge(
         ..
     } = *kind.words();
     let top = |reason: String| Problem {
-        member: member.map(str::to_string),
+        member: member.cloned(),
         status: FileStatus::Partial,
         reason,
     };
@@ -820,7 +827,13 @@ pub(super) fn judge(
                 let why = clean(why, MAX_REASON);
                 named += 1;
                 problems.push(Problem {
-                    member: Some(join(member, &format!("{part} {page}"))),
+                    member: Some(join(
+                        member,
+                        Step::Page {
+                            unit: part,
+                            index: page.into(),
+                        },
+                    )),
                     status: FileStatus::Partial,
                     reason: format!(
                         "the text of this {part} could not be extracted ({why}): \

@@ -13,7 +13,7 @@ use super::parent::{Ended, HexReader, Run, judge};
 use super::pdf::{FailedPages, extract_pages};
 use super::pdf_notes;
 use super::*;
-use crate::extract::{Budget, LeafSink, Limits, Place, Problem};
+use crate::extract::{Budget, LeafSink, Limits, Member, Place, Problem};
 use crate::report::event::FileStatus;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -125,11 +125,12 @@ fn signal(sig: i32) -> ExitStatus {
 
 fn judged(run: &Run) -> Vec<(Option<String>, String)> {
     let budget = Budget::new(Limits::default());
-    judge(Kind::Pdf, run, Some("mail!attachment a.pdf"), &budget, 384)
+    let at = Member::parse("mail!attachment a.pdf");
+    judge(Kind::Pdf, run, Some(&at), &budget, 384)
         .into_iter()
         .map(|p| {
             assert_eq!(p.status, FileStatus::Partial);
-            (p.member, p.reason)
+            (p.member.map(|m| m.to_string()), p.reason)
         })
         .collect()
 }
@@ -289,10 +290,11 @@ struct Collect {
 }
 
 impl LeafSink for Collect {
-    fn leaf(&mut self, member: Option<&str>, reader: &mut dyn Read) -> io::Result<()> {
+    fn leaf(&mut self, member: Option<&Member>, reader: &mut dyn Read) -> io::Result<()> {
         let mut data = Vec::new();
         reader.read_to_end(&mut data)?;
-        self.leaves.push((member.map(str::to_string), data.len()));
+        self.leaves
+            .push((member.map(Member::to_string), data.len()));
         Ok(())
     }
 
