@@ -238,7 +238,7 @@ fn redact_base64(
     let utf16 = matches!(decoded.encoding, Encoding::Utf16 { .. });
     let mut refused = None;
     let result = crate::engine::base64::rewrite_payloads(
-        ctx.engine.has_avx2(),
+        ctx.engine.base64_finder(),
         &decoded.text,
         &mut |payload| {
             if refused.is_some() {

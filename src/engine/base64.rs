@@ -103,7 +103,7 @@ pub fn is_alphabet(b: u8) -> bool {
 }
 
 /// The six bits of a base64 character of either alphabet.
-static SEXTET: [u8; 256] = {
+const SEXTETS: [u8; 256] = {
     let mut t = [0xFFu8; 256];
     let mut i = 0u8;
     while i < 26 {
@@ -123,48 +123,187 @@ static SEXTET: [u8; 256] = {
     t
 };
 
+/// [`SEXTETS`] for lookups at run time.
+static SEXTET: [u8; 256] = SEXTETS;
+
+/// How the pass looks for runs: chosen once per engine
+/// ([`Engine::base64_finder`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Finder {
+    /// The CPU has AVX2 (the caller checked it once).
+    pub avx2: bool,
+    /// Every rule of the engine needs three digits in a row or an IBAN's
+    /// head, so a run without a pair of [`PAIRS`] is dropped unread
+    /// ([`may_hold_number`]). Off when a rule can match with fewer digits
+    /// (a user regex, a digits rule whose every group is shorter than 3).
+    pub digits: bool,
+}
+
+/// The pairs of adjacent base64 characters (by their six bits, so `+`
+/// stands for `-` and `/` for `_` too) that any base64 of text holding a
+/// number of the shipped kinds contains: each row is a first character
+/// and the characters that may follow it.
+///
+/// Why a pair must be there: every digits rule's every written form has
+/// three digits in a row (bare runs of 9 or more, groups such as 4-4-4-4,
+/// 3-2-4, 3-6-1; an IBAN's head is two letters and two digits), and a
+/// digit is a fixed byte pattern. Three ASCII digits cover the three
+/// places of a 3-byte group, so the one in first place encodes as `M`,
+/// `N` or `O` and the character next to it is fixed too (`[MNO][DTjz]`,
+/// `[wxyz0-5][MNO]`; in UTF-16LE `[MNO][AQgw]`). The rest are the other
+/// forms: an IBAN's head `CCdd` in either case (a letter in first place
+/// then a digit: `[Q-W][DTjz]`, `[Y-e][DTjz]`), and Arabic-Indic,
+/// Persian, Devanagari, Bengali and full-width digits in UTF-8 and
+/// UTF-16LE. For each form and each of the three alignments the table
+/// holds every pair at one place that is fixed by the digits alone,
+/// chosen where the pairs are rarest in logs. The test
+/// `every_number_form_encodes_to_a_listed_pair` checks every digit value,
+/// script, letter, encoding and alignment; hex ids, UUIDs and lower-case
+/// paths hold none of these pairs.
+const PAIR_ROWS: &[(&[u8], &[u8])] = &[
+    (b"A", b"BDGMNOPZbn"),
+    (b"B", b"mv"),
+    (b"C", b"ln"),
+    (b"G", b"YZa"),
+    (b"M", b"DTjz"),
+    (b"N", b"DTjmuz"),
+    (b"O", b"DT"),
+    (b"Q", b"TZbjnz"),
+    (b"R", b"DTjz"),
+    (b"S", b"DTjz"),
+    (b"T", b"DTjz"),
+    (b"U", b"DTjz"),
+    (b"V", b"DTjz"),
+    (b"W", b"DTj"),
+    (b"Y", b"Tjz"),
+    (b"Z", b"DTjopqz"),
+    (b"a", b"DTjz"),
+    (b"b", b"DTjstuz"),
+    (b"c", b"DTjz"),
+    (b"d", b"DTjmuz"),
+    (b"e", b"DTj"),
+    (b"g", b"Zbnp"),
+    (b"m", b"C4"),
+    (b"n", b"C4"),
+    (b"o", b"C4"),
+    (b"p", b"C4"),
+    (b"q", b"C4"),
+    (b"r", b"C4"),
+    (b"s", b"C4"),
+    (b"t", b"Cmu4"),
+    (b"u", b"C4"),
+    (b"v", b"Cv4"),
+    (b"w", b"MNOZbn"),
+    (b"x", b"MNO"),
+    (b"y", b"MNO"),
+    (b"z", b"MNO"),
+    (b"0", b"MNO"),
+    (b"1", b"MNO"),
+    (b"2", b"MNO"),
+    (b"3", b"MNO"),
+    (b"4", b"MNO"),
+    (b"5", b"MNO"),
+    (b"7", b"y"),
+    (b"8", b"QRSTUVWXYZklm"),
+    (b"9", b"mu"),
+    (b"/", b"x"),
+];
+
+/// [`PAIR_ROWS`] as bits: bit `b` of row `a` is the pair of sextets
+/// `a`, `b`.
+static PAIRS: [u64; 64] = {
+    let mut t = [0u64; 64];
+    let mut r = 0;
+    while r < PAIR_ROWS.len() {
+        let (first, seconds) = PAIR_ROWS[r];
+        let a = SEXTETS[first[0] as usize] as usize;
+        let mut k = 0;
+        while k < seconds.len() {
+            t[a] |= 1 << SEXTETS[seconds[k] as usize];
+            k += 1;
+        }
+        r += 1;
+    }
+    t
+};
+
+/// Whether the base64 characters `chars` hold a pair of [`PAIRS`]: when
+/// not, they cannot decode to text that holds a number any rule of a
+/// [`Finder::digits`] engine accepts, in UTF-8 or UTF-16LE.
+pub fn may_hold_number(chars: &[u8]) -> bool {
+    let Some((&first, rest)) = chars.split_first() else {
+        return false;
+    };
+    let mut row = PAIRS[(SEXTET[first as usize] & 63) as usize];
+    for &c in rest {
+        let s = SEXTET[c as usize] & 63;
+        if row >> s & 1 != 0 {
+            return true;
+        }
+        row = PAIRS[s as usize];
+    }
+    false
+}
+
 /// 64-bit mask of the alphabet bytes of `buf[at..at + 64]` (bytes past the
 /// end count as not in it). `avx2`: the CPU has AVX2 and the caller is
 /// compiled for it (so the lookup inlines).
 #[inline(always)]
 fn mask64(avx2: bool, buf: &[u8], at: usize) -> u64 {
+    masks64(avx2, buf, at).0
+}
+
+/// [`mask64`], and the mask of those alphabet bytes that are not hex
+/// digits or `-` (`0-9a-f-`: hex ids and UUIDs, which hold no pair of
+/// [`PAIRS`]).
+#[inline(always)]
+fn masks64(avx2: bool, buf: &[u8], at: usize) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if avx2 && let Some(block) = buf.get(at..at + 64) {
         // SAFETY: `avx2` is true only when the CPU has AVX2 (checked once
         // in `Engine::new`); the block has 64 bytes.
-        return unsafe { x86::mask64_avx2(block.as_ptr()) };
+        return unsafe { x86::masks64_avx2(block.as_ptr()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2;
-    mask64_scalar(buf, at)
+    masks64_scalar(buf, at)
 }
 
-/// [`mask64`] one byte at a time.
-fn mask64_scalar(buf: &[u8], at: usize) -> u64 {
+/// Whether `b` is a hex digit (lower case) or `-`.
+#[inline(always)]
+fn is_hexish(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-'
+}
+
+/// [`masks64`] one byte at a time.
+fn masks64_scalar(buf: &[u8], at: usize) -> (u64, u64) {
     let end = (at + 64).min(buf.len());
-    let mut m = 0u64;
+    let (mut m, mut n) = (0u64, 0u64);
     for (i, &b) in buf[at.min(end)..end].iter().enumerate() {
         m |= (is_alphabet(b) as u64) << i;
+        n |= ((is_alphabet(b) && !is_hexish(b)) as u64) << i;
     }
-    m
+    (m, n)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// The alphabet mask of 64 bytes by nibble lookup: the low nibble and
-    /// the high nibble each select a set of classes, and a byte is in the
-    /// alphabet when the two sets meet. Classes: bit 0 `+-/` (high 2), bit
-    /// 1 digits (high 3), bit 2 `A-O`/`a-o` (high 4, 6), bit 3 `P-Z`/`p-z`
-    /// (high 5, 7), bit 4 `_` (high 5). Bytes from 0x80 look up 0 (the
-    /// shuffle zeroes them).
+    /// The alphabet mask of 64 bytes by nibble lookup, and the mask of
+    /// its bytes that are not `0-9a-f-`: the low nibble and the high
+    /// nibble each select a set of classes, and a byte is in the alphabet
+    /// when the two sets meet. Classes: bit 0 `+-/` (high 2), bit 1 digits
+    /// (high 3), bit 2 `A-O`/`a-o` (high 4, 6), bit 3 `P-Z`/`p-z` (high 5,
+    /// 7), bit 4 `_` (high 5), bit 5 `a-f` (high 6), bit 6 `-` (high 2):
+    /// a byte of bits 1, 5 or 6 is hex-like. Bytes from 0x80 look up 0
+    /// (the shuffle zeroes them).
     ///
     /// # Safety
     /// The CPU must have AVX2 and `p` must point to 64 readable bytes.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub unsafe fn mask64_avx2(p: *const u8) -> u64 {
+    pub unsafe fn masks64_avx2(p: *const u8) -> (u64, u64) {
         const LO: [i8; 16] = {
             let mut t = [0i8; 16];
             let mut l = 0;
@@ -185,28 +324,56 @@ mod x86 {
                 if l == 0xF {
                     bits |= 16;
                 }
+                if l >= 1 && l <= 6 {
+                    bits |= 32;
+                }
+                if l == 0xD {
+                    bits |= 64;
+                }
                 t[l] = bits as i8;
                 l += 1;
             }
             t
         };
-        const HI: [i8; 16] = [0, 0, 1, 2, 4, 8 | 16, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0];
+        const HI: [i8; 16] = [
+            0,
+            0,
+            1 | 64,
+            2,
+            4,
+            8 | 16,
+            4 | 32,
+            8,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
         unsafe {
             let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(LO.as_ptr().cast()));
             let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(HI.as_ptr().cast()));
             let nib = _mm256_set1_epi8(0x0F);
+            let hexish = _mm256_set1_epi8(2 | 32 | 64);
             let zero = _mm256_setzero_si256();
-            let mut out = 0u64;
+            let (mut out, mut other) = (0u64, 0u64);
             for half in 0..2 {
                 let v = _mm256_loadu_si256(p.add(32 * half).cast());
                 // Bytes >= 0x80 have bit 7 set: the shuffle gives 0.
                 let lo = _mm256_shuffle_epi8(lo_t, v);
                 let hi = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
-                let none = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), zero);
+                let class = _mm256_and_si256(lo, hi);
+                let none = _mm256_cmpeq_epi8(class, zero);
                 let m = !(_mm256_movemask_epi8(none) as u32);
+                let not_hex = _mm256_cmpeq_epi8(_mm256_and_si256(class, hexish), zero);
+                let n = m & _mm256_movemask_epi8(not_hex) as u32;
                 out |= (m as u64) << (32 * half);
+                other |= (n as u64) << (32 * half);
             }
-            out
+            (out, other)
         }
     }
 }
@@ -225,27 +392,52 @@ pub fn for_each_run(
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is true only when the CPU has AVX2.
-        return unsafe { for_each_run_avx2(buf, from, to, f) };
+        return unsafe { for_each_run_avx2::<false>(buf, from, to, f) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2;
-    runs_with(false, buf, from, to, f)
+    runs_with::<false>(false, buf, from, to, f)
 }
 
-/// [`for_each_run`] compiled for AVX2, so that the lookup inlines.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn for_each_run_avx2(
+/// The runs of [`for_each_run`] that may hold a payload for `finder`: with
+/// [`Finder::digits`], a run of only `0-9a-f-` (a hex id, a UUID) is left
+/// out where the finder's masks show it whole (it holds no pair of
+/// [`PAIRS`]: [`decode_text`] would drop it), so most runs of a log cost
+/// no call at all.
+pub fn for_each_candidate_run(
+    finder: Finder,
     buf: &[u8],
     from: usize,
     to: usize,
     f: &mut dyn FnMut(Range<usize>) -> Flow,
 ) -> Flow {
-    runs_with(true, buf, from, to, f)
+    if !finder.digits {
+        return for_each_run(finder.avx2, buf, from, to, f);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if finder.avx2 {
+        // SAFETY: `avx2` is true only when the CPU has AVX2.
+        return unsafe { for_each_run_avx2::<true>(buf, from, to, f) };
+    }
+    runs_with::<true>(false, buf, from, to, f)
 }
 
+/// [`runs_with`] compiled for AVX2, so that the lookup inlines.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn for_each_run_avx2<const SKIP_HEX: bool>(
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    f: &mut dyn FnMut(Range<usize>) -> Flow,
+) -> Flow {
+    runs_with::<SKIP_HEX>(true, buf, from, to, f)
+}
+
+/// The finder; `SKIP_HEX`: runs seen whole in the mask with no byte
+/// outside `0-9a-f-` are not handed to `f`.
 #[inline(always)]
-fn runs_with(
+fn runs_with<const SKIP_HEX: bool>(
     avx2: bool,
     buf: &[u8],
     from: usize,
@@ -266,14 +458,17 @@ fn runs_with(
     // that starts at `p`. `w` is the mask of the 128 bytes from `base`,
     // with the bits below `p` (taken by the last run) cleared: a run's end
     // and the next run are read from it, and only a run that goes past it
-    // costs more lookups (most runs of a log are 16 to 40 bytes).
+    // costs more lookups (most runs of a log are 16 to 40 bytes). `h` is
+    // the mask of the bytes of `w` that are not `0-9a-f-`.
     let mut base = p;
-    let mut w = mask128(avx2, buf, base);
+    let (mut w, mut h) = masks128(avx2, buf, base);
     while base < to {
         let starts = runs16_128(w);
         if starts == 0 {
             base += 64;
-            w = w >> 64 | (mask64(avx2, buf, base + 64) as u128) << 64;
+            let (m, n) = masks64(avx2, buf, base + 64);
+            w = w >> 64 | (m as u128) << 64;
+            h = h >> 64 | (n as u128) << 64;
             continue;
         }
         let i = starts.trailing_zeros() as usize;
@@ -291,26 +486,41 @@ fn runs_with(
         } else {
             run_end(avx2, buf, base + 128)
         };
-        f(start..end)?;
+        // A run inside the mask (the usual case) with no byte outside
+        // `0-9a-f-` is skipped; any other is handed on.
+        let hex_only = SKIP_HEX && start >= base && i + ones < 128 && {
+            let len = end - start;
+            (h >> (start - base)) & ((1u128 << len) - 1) == 0
+        };
+        if !hex_only {
+            f(start..end)?;
+        }
         p = end;
         if end < base + 128 {
             if end >= base + 64 {
                 base += 64;
-                w = w >> 64 | (mask64(avx2, buf, base + 64) as u128) << 64;
+                let (m, n) = masks64(avx2, buf, base + 64);
+                w = w >> 64 | (m as u128) << 64;
+                h = h >> 64 | (n as u128) << 64;
             }
             w &= !0u128 << (end - base);
         } else {
             base = end;
-            w = mask128(avx2, buf, base);
+            (w, h) = masks128(avx2, buf, base);
         }
     }
     Flow::Continue(())
 }
 
-/// The alphabet mask of the 128 bytes from `at` (see [`mask64`]).
+/// The masks of [`masks64`] for the 128 bytes from `at`.
 #[inline(always)]
-fn mask128(avx2: bool, buf: &[u8], at: usize) -> u128 {
-    mask64(avx2, buf, at) as u128 | (mask64(avx2, buf, at + 64) as u128) << 64
+fn masks128(avx2: bool, buf: &[u8], at: usize) -> (u128, u128) {
+    let (m0, n0) = masks64(avx2, buf, at);
+    let (m1, n1) = masks64(avx2, buf, at + 64);
+    (
+        m0 as u128 | (m1 as u128) << 64,
+        n0 as u128 | (n1 as u128) << 64,
+    )
 }
 
 /// Bits `i` of the low 64 of `m` that start 16 set bits in a row.
@@ -494,14 +704,22 @@ pub fn with_padding(buf: &[u8], run: Range<usize>) -> Range<usize> {
 }
 
 /// Decodes run `run` of `buf` if it holds text: the decoded text (UTF-8)
-/// and its kind, in `scratch`. `None` when it is not base64 of text.
+/// and its kind, in `scratch`. `None` when it is not base64 of text, or,
+/// with `digits` ([`Finder::digits`]), when it holds no pair of
+/// [`PAIRS`].
 fn decode_text<'s>(
     buf: &[u8],
     run: Range<usize>,
+    digits: bool,
     scratch: &'s mut Scratch,
 ) -> Option<(&'s [u8], TextKind)> {
     let chars = &buf[run.clone()];
     if !quick_text(&chars[..8]) {
+        return None;
+    }
+    // Text that cannot hold a number of the engine's rules is not read
+    // further ([`Finder::digits`]).
+    if digits && !may_hold_number(chars) {
         return None;
     }
     alphabet_of(chars)?;
@@ -548,9 +766,9 @@ pub fn scan<'e>(
     if !engine.base64() {
         return Flow::Continue(());
     }
-    let avx2 = engine.has_avx2();
-    for_each_run(avx2, buf, report.start, report.end, &mut |run| {
-        let Some((text, kind)) = decode_text(buf, run.clone(), scratch) else {
+    let finder = engine.base64_finder();
+    for_each_candidate_run(finder, buf, report.start, report.end, &mut |run| {
+        let Some((text, kind)) = decode_text(buf, run.clone(), finder.digits, scratch) else {
             return Flow::Continue(());
         };
         let padded = with_padding(buf, run.clone());
@@ -606,9 +824,10 @@ pub struct RewriteError {
 /// payload changed). `edit` gets the decoded text of each payload (UTF-8)
 /// and returns its new text, or `None` to leave it. A UTF-16LE payload is
 /// written back as UTF-16LE (with its BOM, if it had one). Payloads are
-/// found as the scanner finds them (the same runs, the same text test).
+/// found as the scanner finds them (the same runs, the same text test,
+/// the same `finder`: [`Engine::base64_finder`]).
 pub fn rewrite_payloads(
-    avx2: bool,
+    finder: Finder,
     text: &[u8],
     edit: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
 ) -> Result<Option<Vec<u8>>, RewriteError> {
@@ -616,11 +835,12 @@ pub fn rewrite_payloads(
     let mut out = Vec::new();
     let mut copied = 0usize;
     let mut error = None;
-    let _ = for_each_run(avx2, text, 0, text.len(), &mut |run| {
+    let _ = for_each_candidate_run(finder, text, 0, text.len(), &mut |run| {
         let Some(alphabet) = alphabet_of(&text[run.clone()]) else {
             return Flow::Continue(());
         };
-        let Some((decoded, kind)) = decode_text(text, run.clone(), &mut scratch) else {
+        let Some((decoded, kind)) = decode_text(text, run.clone(), finder.digits, &mut scratch)
+        else {
             return Flow::Continue(());
         };
         let original_len = decoded.len();
@@ -719,13 +939,16 @@ mod tests {
     fn alphabet_mask_agrees_with_the_table() {
         let all: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
         for at in [0usize, 64, 128, 192, 256, 448] {
-            let want = mask64(false, &all, at);
+            let want = masks64(false, &all, at);
             #[cfg(target_arch = "x86_64")]
             if is_x86_feature_detected!("avx2") {
-                assert_eq!(mask64(true, &all, at), want, "at {at}");
+                assert_eq!(masks64(true, &all, at), want, "at {at}");
             }
             for i in 0..64 {
-                assert_eq!(want >> i & 1 == 1, is_alphabet(all[at + i]));
+                let b = all[at + i];
+                assert_eq!(want.0 >> i & 1 == 1, is_alphabet(b));
+                let other = is_alphabet(b) && !b"0123456789abcdef-".contains(&b);
+                assert_eq!(want.1 >> i & 1 == 1, other, "{b:#x}");
             }
         }
     }
@@ -775,6 +998,171 @@ mod tests {
         Ok(())
     }
 
+    /// The UTF-8 bytes of every decimal digit the engine reads, by script
+    /// (ASCII first): every character of the Basic Multilingual Plane
+    /// that `text::digit_at` takes whole, so a script added there is
+    /// checked here too.
+    fn digit_scripts() -> Vec<[Vec<u8>; 10]> {
+        let mut by_zero: Vec<(u32, [Vec<u8>; 10])> = Vec::new();
+        for cp in 0..0x1_0000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let mut b = [0u8; 4];
+            let bytes = c.encode_utf8(&mut b).as_bytes();
+            if let Some((d, w)) = super::super::text::digit_at(bytes, 0)
+                && w == bytes.len()
+            {
+                let zero = cp - d as u32;
+                match by_zero.iter_mut().find(|(z, _)| *z == zero) {
+                    Some((_, digits)) => digits[d as usize] = bytes.to_vec(),
+                    None => {
+                        let mut digits: [Vec<u8>; 10] = Default::default();
+                        digits[d as usize] = bytes.to_vec();
+                        by_zero.push((zero, digits));
+                    }
+                }
+            }
+        }
+        assert!(by_zero.len() >= 6, "ASCII and five other scripts");
+        assert_eq!(by_zero[0].0, u32::from(b'0'));
+        by_zero.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Whether `text` placed `align` bytes into a base64 stream encodes to
+    /// characters holding a pair of [`PAIRS`] made of its own bits alone:
+    /// the stream is encoded twice, with the bytes around `text` all zero
+    /// and all one, and only characters equal in both count (a character
+    /// that takes a bit from around `text` differs).
+    fn fixed_pairs_hit(text: &[u8], align: usize) -> bool {
+        let enc = |fill: u8| {
+            let mut bytes = vec![fill; align];
+            bytes.extend_from_slice(text);
+            bytes.extend([fill; 3]);
+            let mut out = Vec::new();
+            encode_into(&bytes, Alphabet::Standard, false, &mut out);
+            out
+        };
+        let (a, b) = (enc(0x00), enc(0xFF));
+        (1..a.len()).any(|i| {
+            a[i - 1] == b[i - 1]
+                && a[i] == b[i]
+                && PAIRS[SEXTET[a[i - 1] as usize] as usize] >> SEXTET[a[i] as usize] & 1 != 0
+        })
+    }
+
+    /// `text` (UTF-8) as UTF-16LE.
+    fn utf16le(text: &[u8]) -> Vec<u8> {
+        std::str::from_utf8(text)
+            .unwrap()
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect()
+    }
+
+    /// The argument of [`PAIRS`], checked in full: three digits in a row
+    /// of each script (every value), and an IBAN's head (two letters of
+    /// either case, two digits of each script), in UTF-8 and UTF-16LE, at
+    /// each of the three places in a base64 group, encode to a listed
+    /// pair fixed by their own bits, whatever surrounds them.
+    #[test]
+    fn every_number_form_encodes_to_a_listed_pair() {
+        let scripts = digit_scripts();
+        let letters: Vec<u8> = (b'A'..=b'Z').chain(b'a'..=b'z').collect();
+        let mut forms = 0usize;
+        let mut check = |text: &[u8]| {
+            for bytes in [text.to_vec(), utf16le(text)] {
+                for align in 0..3 {
+                    assert!(
+                        fixed_pairs_hit(&bytes, align),
+                        "{:?} at {align} ({} bytes)",
+                        String::from_utf8_lossy(text),
+                        bytes.len()
+                    );
+                    forms += 1;
+                }
+            }
+        };
+        for digits in &scripts {
+            for n in 0..1000 {
+                let text = [
+                    digits[n / 100].as_slice(),
+                    &digits[n / 10 % 10],
+                    &digits[n % 10],
+                ]
+                .concat();
+                check(&text);
+            }
+            for &l1 in &letters {
+                for &l2 in &letters {
+                    for n in 0..100 {
+                        let text = [&[l1, l2][..], &digits[n / 10], &digits[n % 10]].concat();
+                        check(&text);
+                    }
+                }
+            }
+        }
+        assert!(forms > 3_000_000, "{forms}");
+    }
+
+    /// The runs that fill logs hold no pair: hex ids, UUIDs, lower-case
+    /// URL paths and words, dates.
+    #[test]
+    fn hex_ids_uuids_and_paths_hold_no_pair() {
+        for run in [
+            &b"856467b7bf42cb0ab2292a2a21cc35a6"[..],
+            b"45b38bee-4832-4d4e-affe-79e45134e2ca",
+            b"/api/v1/users/84250",
+            b"/static/app/vendor/jquery",
+            b"2024-03-06T08",
+            b"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ] {
+            assert!(!may_hold_number(run), "{}", String::from_utf8_lossy(run));
+        }
+        // Base64 of a card number, of an IBAN's head, of Persian digits.
+        let mut out = Vec::new();
+        for text in ["card 4539 1488 0343 6467", "pl61 ", "\u{6f1}\u{6f2}\u{6f3}"] {
+            out.clear();
+            encode_into(text.as_bytes(), Alphabet::UrlSafe, true, &mut out);
+            assert!(may_hold_number(&out), "{text}");
+        }
+    }
+
+    /// The candidate runs (hex-only runs left out) against all runs.
+    fn candidates_agree(
+        bytes: &[u8],
+        from: usize,
+        len: usize,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let from = from.min(bytes.len());
+        let to = (from + len).min(bytes.len());
+        let all = runs_slow(bytes, from, to);
+        for avx2 in [false, true] {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 && !is_x86_feature_detected!("avx2") {
+                continue;
+            }
+            let mut got = Vec::new();
+            let finder = Finder { avx2, digits: true };
+            let _ = for_each_candidate_run(finder, bytes, from, to, &mut |r| {
+                got.push(r);
+                Flow::Continue(())
+            });
+            // Every run it gives is a run, and every run it leaves out is
+            // hex-only (so `decode_text` would drop it too).
+            for r in &got {
+                proptest::prop_assert!(all.contains(r), "{r:?} is not a run");
+            }
+            for r in &all {
+                if !got.contains(r) {
+                    proptest::prop_assert!(bytes[r.clone()].iter().all(|&b| is_hexish(b)));
+                    proptest::prop_assert!(!may_hold_number(&bytes[r.clone()]));
+                }
+            }
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
 
@@ -802,6 +1190,43 @@ mod tests {
             len in 0usize..1200,
         ) {
             agrees_with_a_plain_loop(&bytes, from, len)?;
+        }
+
+        /// Runs of hex ids, UUIDs and other text, some long.
+        #[test]
+        fn candidate_runs_leave_out_only_hex_runs(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    40 => proptest::sample::select(b"0123456789abcdef-".to_vec()),
+                    3 => proptest::sample::select(b"gzAZ+/_".to_vec()),
+                    2 => proptest::sample::select(b" .=:\n\x80".to_vec()),
+                ],
+                0..800,
+            ),
+            from in 0usize..800,
+            len in 0usize..800,
+        ) {
+            candidates_agree(&bytes, from, len)?;
+        }
+
+        /// Base64 of text that holds a number of three or more digits
+        /// anywhere (any offset modulo 3), in either alphabet, padded or
+        /// not, as UTF-8 or UTF-16LE, holds a pair.
+        #[test]
+        fn base64_of_text_with_a_number_holds_a_pair(
+            before in "[ -~]{0,40}",
+            number in "[0-9]{3,19}",
+            after in "[ -~]{0,40}",
+            utf16 in proptest::prelude::any::<bool>(),
+            url in proptest::prelude::any::<bool>(),
+            pad in proptest::prelude::any::<bool>(),
+        ) {
+            let text = format!("{before}{number}{after}");
+            let bytes = if utf16 { utf16le(text.as_bytes()) } else { text.into_bytes() };
+            let alphabet = if url { Alphabet::UrlSafe } else { Alphabet::Standard };
+            let mut chars = Vec::new();
+            encode_into(&bytes, alphabet, pad, &mut chars);
+            proptest::prop_assert!(may_hold_number(&chars));
         }
     }
 }

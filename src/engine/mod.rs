@@ -161,6 +161,9 @@ pub struct Engine {
     /// unless asked for (`--base64`, `limits.base64`), because the pass
     /// still costs too much on large logs (docs/DESIGN.md, "Written forms").
     base64: bool,
+    /// Every rule needs three digits in a row or an IBAN's head
+    /// ([`base64::Finder::digits`]).
+    base64_digits: bool,
 }
 
 /// Per-window scan state.
@@ -275,6 +278,7 @@ impl Engine {
             .max()
             .unwrap_or(4);
         triggers.step = WIDTH - longest.min(WIDTH / 2);
+        let base64_digits = rules.rules.iter().all(|r| needs_three_digits(&r.matcher));
         let keywords = Keywords::new(&rules.rules);
         let negative = Keywords::negative(&rules.rules);
         let kind_names = rules
@@ -292,6 +296,7 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
             base64: base64::DEFAULT_ON,
+            base64_digits,
         }
     }
 
@@ -305,6 +310,14 @@ impl Engine {
     /// finder never runs.
     pub fn base64(&self) -> bool {
         self.base64
+    }
+
+    /// How the base64 pass finds its runs on this CPU and for these rules.
+    pub fn base64_finder(&self) -> base64::Finder {
+        base64::Finder {
+            avx2: self.has_avx2(),
+            digits: self.base64_digits,
+        }
     }
 
     /// The rules, in the order their indices refer to.
@@ -1067,6 +1080,31 @@ fn after_group(buf: &[u8], i: usize) -> bool {
 /// Longest trigger pattern, in bytes. Patterns must fit in a window, and
 /// the longer the longest one, the more each window overlaps the next.
 const MAX_PATTERN: usize = 16;
+
+/// Whether every number `m` accepts has three digits (of one script) in a
+/// row or an IBAN's head (two letters, two digits): what the base64 pass's
+/// pair test ([`base64::Finder::digits`]) assumes. A user regex may match
+/// anything, so it does not.
+fn needs_three_digits(m: &Matcher) -> bool {
+    match m {
+        Matcher::Digits(d) => {
+            let shortest_bare = (1..32u32)
+                .filter(|n| d.bare_lengths & (1 << n) != 0)
+                .map(|n| if d.check_char.is_some() { n - 1 } else { n })
+                .min()
+                .unwrap_or(u32::MAX);
+            let shortest_group = d
+                .groups
+                .iter()
+                .map(|g| g.iter().copied().max().unwrap_or(0) as u32)
+                .min()
+                .unwrap_or(u32::MAX);
+            shortest_bare.min(shortest_group) >= 3
+        }
+        Matcher::Iban | Matcher::Track1 | Matcher::Track2 => true,
+        Matcher::Regex(_) => false,
+    }
+}
 
 /// The longest prefix of a group shape, separators included, that fits in
 /// [`MAX_PATTERN`] bytes (and has at least two groups). The more groups a

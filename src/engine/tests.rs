@@ -1218,3 +1218,112 @@ fn escapes_in_a_row_before_a_grouped_number_bound_it() {
     assert_eq!(fast(t), naive(t));
     assert_eq!(kinds("q=%20%20447-281963-5"), ["ir_melli"]);
 }
+
+/// Base64 of `bytes` (`url`: `-_` for 62 and 63), without padding.
+fn b64(bytes: &[u8], url: bool) -> String {
+    let abc: &[u8; 64] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..=c.len() {
+            out.push(abc[(n >> (18 - 6 * k) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The base64 pass's pair test (`base64::may_hold_number`) drops runs
+/// before decoding them: every written form the engine finds in plain
+/// text (native digits, full-width, lower-case IBANs, Unicode spaces) is
+/// still found in its base64, in UTF-8 and UTF-16LE, in both alphabets,
+/// at each alignment.
+#[test]
+fn base64_pair_test_keeps_every_written_form() {
+    let engine = Engine::new(RuleSet::builtin().unwrap()).with_base64(true);
+    assert!(engine.base64_finder().digits, "the default rules allow it");
+    let texts = [
+        "Card number: 4526 0181 5908 3012",
+        "SSN: 536-22-8726",
+        "PESEL: 85120312343",
+        "CNP 1971204123457",
+        "身份证号码11010519491231002X",
+        "身份证号码：１１０１０５１９４９１２３１００２Ｘ",
+        "کد ملی: ۴۴۷۲۸۱۹۶۳۵",
+        "کد ملی: ٤٤٧٢٨١٩٦٣٥",
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "iban pl61 1090 1014 0000 0712 1981 2874",
+        "card 4526\u{a0}0181\u{a0}5908\u{a0}3012",
+        "%B4526018159083012^DOE/JOHN^2512101000000000000000000000000?",
+    ];
+    // Messages name the text by its index: no number in test output.
+    for (i, text) in texts.into_iter().enumerate() {
+        let want = kinds(text);
+        assert!(
+            !want.is_empty(),
+            "text {i}: the engine finds it in plain text"
+        );
+        // Leading spaces move the number through the three places of a
+        // base64 group (UTF-16LE: by 2 bytes, so also all three). The
+        // UTF-16LE payload has a BOM: without one, text that opens with
+        // CJK characters is not taken for UTF-16 (docs/DESIGN.md).
+        for lead in 0..3 {
+            let text = format!("{}{text}", " ".repeat(lead));
+            let utf16: Vec<u8> = [0xFF, 0xFE]
+                .into_iter()
+                .chain(text.encode_utf16().flat_map(|u| u.to_le_bytes()))
+                .collect();
+            for (enc, payload) in [("utf-8", text.as_bytes().to_vec()), ("utf-16le", utf16)] {
+                for url in [false, true] {
+                    let line = format!("payload={}\n", b64(&payload, url));
+                    let mut got = Vec::new();
+                    let mut scratch = base64::Scratch::default();
+                    let _ = base64::scan(
+                        &engine,
+                        line.as_bytes(),
+                        0..line.len(),
+                        &mut scratch,
+                        &mut |f| {
+                            got.push(f.m.kind.to_string());
+                            Flow::Continue(())
+                        },
+                    );
+                    assert_eq!(got, want, "text {i} {enc} lead {lead} url {url}");
+                }
+            }
+        }
+    }
+}
+
+/// The pair test holds only for rules that need three digits in a row
+/// (or an IBAN's head): a user regex, or a digits rule of short groups
+/// only, turns it off, so such payloads are still decoded.
+#[test]
+fn base64_pair_test_is_off_for_rules_that_need_fewer_digits() {
+    let all = RuleSet::builtin_all().unwrap();
+    assert!(
+        all.rules
+            .iter()
+            .any(|r| matches!(r.matcher, crate::rules::Matcher::Regex(_)))
+    );
+    assert!(!Engine::new(all).base64_finder().digits);
+    let short = crate::rules::Matcher::Digits(crate::rules::DigitShape {
+        bare_lengths: 0,
+        groups: vec![vec![2, 2, 2]],
+        separators: crate::rules::SEP_SPACE,
+        check_char: None,
+    });
+    assert!(!needs_three_digits(&short));
+    let long = crate::rules::Matcher::Digits(crate::rules::DigitShape {
+        bare_lengths: 1 << 9,
+        groups: vec![vec![3, 2, 4]],
+        separators: crate::rules::SEP_SPACE,
+        check_char: None,
+    });
+    assert!(needs_three_digits(&long));
+}
