@@ -235,7 +235,9 @@ pub fn find_block(src: &dyn Blocks, bid: u64) -> Result<(u64, usize), TreeError>
         );
         // pType 0x80: a block B-tree page ([MS-PST] 2.2.2.7.1).
         let kind = page[if unicode { 496 } else { 500 }];
-        if kind != 0x80 || level >= above || size == 0 || count * size > room {
+        // Both entry kinds are 24 bytes (Unicode) or 12 (ANSI) at least.
+        let least = if unicode { 24 } else { 12 };
+        if kind != 0x80 || level >= above || size < least || count * size > room {
             return Err(TreeError::Block);
         }
         above = level;
@@ -394,6 +396,53 @@ mod tests {
         let props = properties(&data, 8176).unwrap();
         assert_eq!(props[&0x0037], (0x001F, Raw::Heap(subject)));
         assert_eq!(props[&0x0E07], (0x0003, Raw::Inline(42)));
+    }
+
+    /// A store's bytes, as [`Blocks`].
+    struct Bytes(Vec<u8>, bool);
+
+    impl Blocks for Bytes {
+        fn unicode(&self) -> bool {
+            self.1
+        }
+        fn read_at(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+            let at = usize::try_from(offset).ok()?;
+            self.0.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
+        }
+    }
+
+    #[test]
+    fn a_damaged_block_btree_or_sub_node_block_is_an_error_not_a_panic() {
+        // A header whose block B-tree root is at 512, then a page of
+        // bytes that vary: every width, every cbEnt and level, every
+        // entry pointing anywhere (here, back at the page itself).
+        for unicode in [true, false] {
+            for fill in [0u8, 1, 0x02, 0xff] {
+                for (size, level) in [1u8, 8, 12, 16, 24]
+                    .iter()
+                    .flat_map(|&s| [0u8, 1, 2].map(|l| (s, l)))
+                {
+                    let mut data = vec![fill; 2048];
+                    let root = if unicode { 240 } else { 196 };
+                    data[root..root + 4].copy_from_slice(&512u32.to_le_bytes());
+                    data[root + 4..root + 8].fill(0);
+                    let (meta, kind) = if unicode { (488, 496) } else { (496, 500) };
+                    data[512 + meta] = 4;
+                    data[512 + meta + 2] = size;
+                    data[512 + meta + 3] = level;
+                    data[512 + kind] = 0x80;
+                    let src = Bytes(data, unicode);
+                    for bid in [0u64, 1, 2, 4, 512, u64::MAX] {
+                        let _ = find_block(&src, bid);
+                        let _ = sub_nodes(&src, bid);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            sub_nodes(&Bytes(Vec::new(), true), 4).unwrap_err(),
+            TreeError::Block
+        );
     }
 
     #[test]
