@@ -896,3 +896,40 @@ fn pst_damaged_attached_message_is_partial_with_a_reason() {
             .any(|(p, t)| p.ends_with("\tsubject") && t == "Quarterly statement")
     );
 }
+
+#[test]
+fn pst_attached_messages_nested_past_the_limit_are_partial_not_opened() {
+    // make_attachment_pst.py --nest 10: ten attached messages, each the
+    // attachment of the one above, each body with the same card. The
+    // first eight are read (eight findings); the ninth is not opened and
+    // the store is partial, saying so. readpst reads the same layout
+    // (checked by hand with --nest 3: three "Subject: Order
+    // confirmation" parts).
+    for args in [&["--nest", "10"][..], &["--ansi", "--nest", "10"][..]] {
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("deep.pst"), generated(args)).unwrap();
+        let run = scan(dir.path(), true, &["deep.pst"]);
+        run.expect_bounded("attached messages nested ten deep");
+        assert_eq!(run.top("deep.pst")["status"], "partial", "{}", run.stdout);
+        let bodies: Vec<String> = run
+            .members()
+            .into_iter()
+            .filter_map(|(m, _)| m)
+            .filter(|m| m.ends_with("Order confirmation!body"))
+            .collect();
+        assert_eq!(bodies.len(), 8, "{args:?}: {bodies:?}");
+        let deepest = format!(
+            "{FORWARDED}{}!body",
+            "!attachment 1 Order confirmation".repeat(7)
+        );
+        assert!(bodies.contains(&deepest), "{bodies:?}");
+        let records = run.member_records("deep.pst");
+        assert_eq!(records.len(), 1, "{records:?}");
+        let (member, status, reason) = &records[0];
+        assert_eq!((member.as_str(), status.as_str()), ("message 1", "partial"));
+        assert!(
+            reason.contains("attached messages nested more than # deep: not opened (in attachment # Order confirmation!"),
+            "{reason}"
+        );
+    }
+}

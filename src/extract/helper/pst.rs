@@ -711,9 +711,11 @@ impl Walk<'_> {
                     chain.pop();
                     return Ok(false);
                 }
+                // The reason first: a reason line is cut to a length,
+                // and the attachment's path may be long.
                 Err(why) => self.failed.push((
                     ordinal,
-                    format!("{}!attachment {}: {why}", here[2..].join("!"), k + 1),
+                    format!("{why} (in {}!attachment {})", here[2..].join("!"), k + 1),
                 )),
             }
         }
