@@ -35,10 +35,24 @@
 //!   which the scanner opens by content like any member (the RTF reader
 //!   then keeps the visible text and opens embedded objects);
 //! - `attachment N NAME` (PidTagAttachDataBinary, named by its file
-//!   name): a file, opened by content by the scanner; an attached
-//!   message (PidTagAttachDataObject) gives its own `subject`, `people`,
-//!   `recipients` and bodies under `attachment N NAME` (its own attachments are not
-//!   read: the reader opens them only for a top-level message).
+//!   name, else its display name): a file, opened by content by the
+//!   scanner; an attached message (afEmbeddedMessage: forwarded as an
+//!   attachment, or an exception of a recurring appointment) gives its own
+//!   `subject`, `people` and bodies under `attachment N NAME`, and its own
+//!   attachments, in turn, as `attachment N NAME!attachment K NAME2`.
+//!
+//! `outlook-pst` refuses every attached message ("Missing
+//! PidTagAttachMethod": it has no `PtypObject` type, see [`pst_bare`]), so
+//! an attachment it refuses is read from the raw layers instead: the
+//! message's sub-node tree, the attachment's property context, the
+//! attached message's (a sub-node of the attachment object, or of the
+//! message) and its sub-node tree, whose attachment sub-nodes are its
+//! attachments (in NID order; an attached message's recipient table is not
+//! read: its display names are in `people`). An attached message inside
+//! itself (its sub-node tree one of those it is inside) has its
+//! attachments left out, and messages nested more than
+//! [`MAX_ATTACHED_DEPTH`] deep are not opened: either is a failed part
+//! naming the attachment, never a loop.
 //!
 //! A message that cannot be read (a damaged property context, a panic in
 //! the reader) is a failed part `message N`, N counted over the whole
@@ -48,7 +62,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Cursor, Write};
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
@@ -64,7 +78,7 @@ use outlook_pst::ndb::node_id::{NodeId, NodeIdType};
 use outlook_pst::ndb::page::NodeBTreeEntry;
 use outlook_pst::{AnsiPstFile, PstFile, UnicodePstFile};
 
-use super::pst_bare::{self, Raw};
+use super::pst_bare::{self, Blocks, Raw, SubNode};
 
 use super::{FailedParts, PART_END, Unreadable};
 
@@ -93,8 +107,19 @@ const BODY: u16 = 0x1000;
 const RTF_COMPRESSED: u16 = 0x1009;
 const HTML: u16 = 0x1013;
 /// Attachment properties.
+const ATTACH_DATA: u16 = 0x3701;
 const ATTACH_FILENAME: u16 = 0x3704;
+const ATTACH_METHOD: u16 = 0x3705;
 const ATTACH_LONG_FILENAME: u16 = 0x3707;
+/// PidTagAttachMethod values ([MS-OXCMSG] 2.2.2.9).
+const AF_BY_VALUE: u32 = 1;
+const AF_EMBEDDED_MESSAGE: u32 = 5;
+/// NID_TYPE_ATTACHMENT ([MS-PST] 2.2.2.1): the low 5 bits of a NID.
+const NID_TYPE_ATTACHMENT: u32 = 0x05;
+
+/// Attached messages nested deeper than this (a message attached to a
+/// message attached to ...) are not opened: a failed part says so.
+const MAX_ATTACHED_DEPTH: usize = 8;
 /// Folder property: its name.
 const DISPLAY_NAME: u16 = 0x3001;
 
@@ -238,6 +263,46 @@ trait Width {
     /// The data of node `nid` if it has no sub-node tree (the messages the
     /// reader refuses), decoded and joined, with its full block size.
     fn bare(&self, nid: u32) -> Option<(Vec<u8>, usize)>;
+    /// The root block of node `nid`'s sub-node tree, if it has one.
+    fn node_sub(&self, nid: u32) -> Option<u64>;
+    /// Data block `bid` (a sub-node's), decoded and joined.
+    fn data(&self, bid: u64) -> Option<Vec<u8>>;
+    /// The size of a full data block, as [`pst_bare::properties`] needs.
+    const BLOCK: usize;
+    /// The store's blocks, for [`pst_bare::sub_nodes`].
+    fn blocks(&self) -> &dyn Blocks;
+}
+
+/// Raw bytes of the store, through the reader's own handle (it seeks
+/// before every read, so sharing it is safe).
+fn read_at(
+    reader: &std::sync::Mutex<Box<dyn outlook_pst::PstReader>>,
+    offset: u64,
+    len: usize,
+) -> Option<Vec<u8>> {
+    let mut reader = reader.lock().ok()?;
+    reader.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = vec![0u8; len];
+    reader.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+impl Blocks for Both<UnicodeStore, UnicodePstFile> {
+    fn unicode(&self) -> bool {
+        true
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+        read_at(self.file.reader(), offset, len)
+    }
+}
+
+impl Blocks for Both<AnsiStore, AnsiPstFile> {
+    fn unicode(&self) -> bool {
+        false
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+        read_at(self.file.reader(), offset, len)
+    }
 }
 
 impl Width for Both<UnicodeStore, UnicodePstFile> {
@@ -257,7 +322,18 @@ impl Width for Both<UnicodeStore, UnicodePstFile> {
             return None;
         }
         // A Unicode data block holds 8192 bytes less its 16-byte trailer.
-        Some((self.file.read_block(node.data()).ok()?, 8176))
+        Some((self.file.read_block(node.data()).ok()?, Self::BLOCK))
+    }
+    fn node_sub(&self, nid: u32) -> Option<u64> {
+        let node = self.file.read_node(NodeId::from(nid)).ok()?;
+        node.sub_node().map(u64::from)
+    }
+    fn data(&self, bid: u64) -> Option<Vec<u8>> {
+        self.file.read_block(bid.into()).ok()
+    }
+    const BLOCK: usize = 8176;
+    fn blocks(&self) -> &dyn Blocks {
+        self
     }
 }
 
@@ -278,7 +354,18 @@ impl Width for Both<AnsiStore, AnsiPstFile> {
             return None;
         }
         // An ANSI data block: 8192 bytes less its 12-byte trailer.
-        Some((self.file.read_block(node.data()).ok()?, 8180))
+        Some((self.file.read_block(node.data()).ok()?, Self::BLOCK))
+    }
+    fn node_sub(&self, nid: u32) -> Option<u64> {
+        let node = self.file.read_node(NodeId::from(nid)).ok()?;
+        node.sub_node().map(|b| u64::from(u32::from(b)))
+    }
+    fn data(&self, bid: u64) -> Option<Vec<u8>> {
+        self.file.read_block(u32::try_from(bid).ok()?.into()).ok()
+    }
+    const BLOCK: usize = 8180;
+    fn blocks(&self) -> &dyn Blocks {
+        self
     }
 }
 
@@ -412,19 +499,38 @@ impl Walk<'_> {
                 .failed
                 .push((ordinal, "its attachment table could not be read".into()));
         };
+        // The message's sub-node tree (its root block, its entries), read
+        // on the first attachment the reader refuses.
+        let mut tree: Option<Result<(u64, Vec<SubNode>), String>> = None;
         for (n, row) in rows.into_iter().enumerate() {
             let att = catch_unwind(AssertUnwindSafe(|| W::attachment(&msg, NodeId::from(row))));
-            let att = match att {
-                Ok(Ok(att)) => att,
-                Ok(Err(e)) => {
-                    self.failed
-                        .push((ordinal, format!("attachment {}: {e}", n + 1)));
-                    continue;
-                }
-                Err(_) => {
-                    self.failed
-                        .push((ordinal, format!("attachment {}: the reader failed", n + 1)));
-                    continue;
+            let Ok(Ok(att)) = att else {
+                // An attached message (which the reader cannot open, see
+                // pst_bare), or a damaged attachment: read from the raw
+                // layers, whose reason is the one given (the reader's is
+                // "Missing PidTagAttachMethod" for every attached message).
+                let tree = tree.get_or_insert_with(|| {
+                    let bid = store.node_sub(id).ok_or("no sub-node tree")?;
+                    let entries = pst_bare::sub_nodes(store.blocks(), bid);
+                    Ok((bid, entries.map_err(|e| e.to_string())?))
+                });
+                let prefix = [path, name.as_str()];
+                let read = match tree {
+                    Ok((bid, tree)) => catch_unwind(AssertUnwindSafe(|| {
+                        let mut chain = vec![*bid];
+                        self.raw_attachment(store, tree, row, n + 1, &prefix, ordinal, &mut chain)
+                    }))
+                    .unwrap_or_else(|_| Err("the reader failed".into())),
+                    Err(why) => Err(why.clone()),
+                };
+                match read {
+                    Ok(true) => continue,
+                    Ok(false) => return,
+                    Err(why) => {
+                        self.failed
+                            .push((ordinal, format!("attachment {}: {why}", n + 1)));
+                        continue;
+                    }
                 }
             };
             let props = att.properties();
@@ -470,22 +576,151 @@ impl Walk<'_> {
         let Ok(Some(props)) = read else {
             return self.failed.push((ordinal, why.to_string()));
         };
-        let get = |tag: u16| -> Option<Value> {
-            let (kind, raw) = props.get(&tag)?;
-            match (kind, raw) {
-                (0x001F, Raw::Heap(b)) => {
-                    let units: Vec<u16> = b
-                        .chunks_exact(2)
-                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                        .collect();
-                    Some(Value::Text(trim(String::from_utf16_lossy(&units))))
-                }
-                (0x001E, Raw::Heap(b)) => Some(Value::Text(trim(latin1(b)))),
-                (0x0102, Raw::Heap(b)) => Some(Value::Bytes(b.clone())),
-                _ => None,
-            }
-        };
+        let get = |tag: u16| props.get(&tag).and_then(|(k, r)| raw_value(*k, r));
         self.contents(&get, prefix);
+    }
+
+    /// Attachment `nid` of a message whose sub-node tree is `tree`, the
+    /// `n`th, read from the raw layers ([`pst_bare`]): by value, its
+    /// bytes; an attached message, its parts and its own attachments in
+    /// turn, under `prefix` + `attachment N NAME`. `chain` holds the
+    /// sub-node trees of the messages it is inside (the top one first):
+    /// one met again, or more than [`MAX_ATTACHED_DEPTH`] of them, is not
+    /// opened. `Ok(false)` when the scanner stopped reading; `Err` with
+    /// why the attachment could not be read.
+    #[allow(clippy::too_many_arguments)]
+    fn raw_attachment<W: Width>(
+        &mut self,
+        store: &W,
+        tree: &[SubNode],
+        nid: u32,
+        n: usize,
+        prefix: &[&str],
+        ordinal: u32,
+        chain: &mut Vec<u64>,
+    ) -> Result<bool, String> {
+        let node = tree
+            .iter()
+            .find(|s| s.nid == nid)
+            .ok_or("not in the message's sub-node tree")?;
+        let data = store
+            .data(node.data)
+            .ok_or("its property context could not be read")?;
+        let props = pst_bare::properties(&data, W::BLOCK).map_err(|e| e.to_string())?;
+        let get = |tag: u16| props.get(&tag).and_then(|(k, r)| raw_value(*k, r));
+        let file_name = [ATTACH_LONG_FILENAME, ATTACH_FILENAME, DISPLAY_NAME]
+            .iter()
+            .find_map(|&tag| match get(tag) {
+                Some(Value::Text(t)) if !t.is_empty() => Some(t),
+                _ => None,
+            });
+        let label = match file_name {
+            Some(f) => format!("attachment {n} {f}"),
+            None => format!("attachment {n}"),
+        };
+        let mut here = prefix.to_vec();
+        here.push(label.as_str());
+        // The attachment object's own sub-node tree: where a value too
+        // big for its heap is, and where the attached message is.
+        let own = match node.sub {
+            0 => Vec::new(),
+            bid => pst_bare::sub_nodes(store.blocks(), bid).map_err(|e| e.to_string())?,
+        };
+        let method = match props.get(&ATTACH_METHOD) {
+            Some((_, Raw::Inline(m))) => *m,
+            _ => return Err("no PidTagAttachMethod".into()),
+        };
+        let value = props.get(&ATTACH_DATA).map(|(_, r)| r);
+        match (method, value) {
+            (AF_BY_VALUE, Some(Raw::Heap(bytes))) => Ok(self.write(Part::File, &here, bytes)),
+            (AF_BY_VALUE, Some(Raw::Node(at))) => {
+                let bytes = own
+                    .iter()
+                    .find(|s| s.nid == *at)
+                    .and_then(|s| store.data(s.data))
+                    .ok_or("its data could not be read")?;
+                Ok(self.write(Part::File, &here, &bytes))
+            }
+            (AF_EMBEDDED_MESSAGE, Some(Raw::Heap(object))) => {
+                // PtypObject: the sub-node's NID, then its size. In the
+                // attachment's own tree (as libpst reads it), else in the
+                // message's (as outlook-pst looks for it).
+                let at = object
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .ok_or("a damaged PidTagAttachDataObject")?;
+                let message = own
+                    .iter()
+                    .chain(tree)
+                    .find(|s| s.nid == at)
+                    .copied()
+                    .ok_or("its attached message is not in the sub-node tree")?;
+                self.attached_message(store, message, &here, ordinal, chain)
+            }
+            (AF_EMBEDDED_MESSAGE, _) => Err("no PidTagAttachDataObject".into()),
+            (AF_BY_VALUE, _) => Err("no PidTagAttachDataBinary".into()),
+            // By reference (a path on a server), an OLE object, none: no
+            // data here.
+            _ => Ok(true),
+        }
+    }
+
+    /// An attached message (sub-node `message`) under `here`: its parts,
+    /// then each of its attachments (the sub-nodes of type attachment in
+    /// its sub-node tree, in NID order) as `attachment K NAME`.
+    fn attached_message<W: Width>(
+        &mut self,
+        store: &W,
+        message: SubNode,
+        here: &[&str],
+        ordinal: u32,
+        chain: &mut Vec<u64>,
+    ) -> Result<bool, String> {
+        if chain.len() > MAX_ATTACHED_DEPTH {
+            return Err(format!(
+                "attached messages nested more than {MAX_ATTACHED_DEPTH} deep: not opened"
+            ));
+        }
+        let data = store
+            .data(message.data)
+            .ok_or("its attached message could not be read")?;
+        let props = pst_bare::properties(&data, W::BLOCK)
+            .map_err(|e| format!("its attached message: {e}"))?;
+        let get = |tag: u16| props.get(&tag).and_then(|(k, r)| raw_value(*k, r));
+        if !self.contents(&get, here) {
+            return Ok(false);
+        }
+        if message.sub == 0 {
+            return Ok(true);
+        }
+        // Its attachments, unless its sub-node tree is one of the
+        // messages it is inside: they would hold it again, for ever.
+        if chain.contains(&message.sub) {
+            return Err(
+                "an attached message that contains itself: its attachments are not read".into(),
+            );
+        }
+        let tree = pst_bare::sub_nodes(store.blocks(), message.sub)
+            .map_err(|e| format!("its attached message: {e}"))?;
+        chain.push(message.sub);
+        let attachments = tree.iter().filter(|s| s.nid & 0x1f == NID_TYPE_ATTACHMENT);
+        for (k, att) in attachments.enumerate() {
+            match self.raw_attachment(store, &tree, att.nid, k + 1, here, ordinal, chain) {
+                Ok(true) => {}
+                Ok(false) => {
+                    chain.pop();
+                    return Ok(false);
+                }
+                // The reason first: a reason line is cut to a length,
+                // and the attachment's path may be long.
+                Err(why) => self.failed.push((
+                    ordinal,
+                    format!("{why} (in {}!attachment {})", here[2..].join("!"), k + 1),
+                )),
+            }
+        }
+        chain.pop();
+        Ok(true)
     }
 
     /// Writes a message's subject, people and bodies under `prefix`, its
@@ -667,6 +902,23 @@ fn value(value: &PropertyValue) -> Option<Value> {
         PropertyValue::String8(s) => Some(Value::Text(trim(s.to_string()))),
         PropertyValue::Unicode(s) => Some(Value::Text(trim(s.to_string()))),
         PropertyValue::Binary(b) => Some(Value::Bytes(b.buffer().to_vec())),
+        _ => None,
+    }
+}
+
+/// A property read by [`pst_bare`], as the walk uses it: strings and
+/// binaries in the heap.
+fn raw_value(kind: u16, raw: &Raw) -> Option<Value> {
+    match (kind, raw) {
+        (0x001F, Raw::Heap(b)) => {
+            let units: Vec<u16> = b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            Some(Value::Text(trim(String::from_utf16_lossy(&units))))
+        }
+        (0x001E, Raw::Heap(b)) => Some(Value::Text(trim(latin1(b)))),
+        (0x0102, Raw::Heap(b)) => Some(Value::Bytes(b.clone())),
         _ => None,
     }
 }
