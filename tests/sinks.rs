@@ -409,12 +409,7 @@ fn sinks_from_the_config_file_and_config_check() {
         "sinks:\n  outputs:\n    - to: syslog+tls://logs.example:6514\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
-        .arg("--config")
-        .arg(&conf)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = config_check(&conf);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -490,12 +485,7 @@ fn when_full_block_is_refused_naming_the_file_and_the_key() {
             format!("sinks:\n  outputs:\n    - to: syslog\n      when_full: {value}\n"),
         )
         .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
-            .arg("--config")
-            .arg(&conf)
-            .args(["config", "check"])
-            .output()
-            .unwrap();
+        let out = config_check(&conf);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{value}: {err}");
         assert!(
@@ -512,16 +502,21 @@ fn when_full_block_is_refused_naming_the_file_and_the_key() {
         "sinks:\n  outputs:\n    - to: syslog\n      when_full: drop_newest\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_leakhound"))
-        .arg("--config")
-        .arg(&conf)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = config_check(&conf);
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `leakhound --config CONF config check`.
+fn config_check(conf: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .arg("--config")
+        .arg(conf)
+        .args(["config", "check"])
+        .output()
+        .unwrap()
 }
