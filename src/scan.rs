@@ -383,6 +383,10 @@ struct Worker<'a> {
     capture: RefCell<Option<Vec<Event>>>,
     /// Findings below the confidence threshold, all files together.
     below_total: std::cell::Cell<u64>,
+    /// With a cache: the directory of the last file asked, open, so the
+    /// next file of the same directory is `stat`ed by its name in it (see
+    /// [`Worker::stat_in_dir`]).
+    dir: RefCell<Option<(std::path::PathBuf, rustix::fd::OwnedFd)>>,
 }
 
 impl Drop for Worker<'_> {
@@ -421,6 +425,7 @@ impl<'a> Worker<'a> {
             cache: None,
             capture: RefCell::new(None),
             below_total: std::cell::Cell::new(0),
+            dir: RefCell::new(None),
         }
     }
 }
@@ -429,6 +434,46 @@ impl<'a> Worker<'a> {
     fn with_cache(mut self, cache: Option<&'a ScanCache>) -> Worker<'a> {
         self.cache = cache;
         self
+    }
+
+    /// The `stat` of `path` (as [`stat_path`]), made relative to its
+    /// directory, which is kept open (`O_PATH`) while the files of the
+    /// walk are in it: the kernel looks up one name, not every component
+    /// of the path from the root (a path walk per file was about a tenth
+    /// of a re-scan). The directory is opened again whenever the walk
+    /// moves to another one, and a worker lives for one batch of the walk
+    /// at most, so it is never held long: a directory renamed or replaced
+    /// while its files are asked is asked as it was when it was opened
+    /// (the walk listed those names in it), and the next walk sees the new
+    /// one.
+    fn stat_in_dir(&self, path: &Path, follow: bool) -> Option<rustix::fs::Stat> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return stat_path(path, follow);
+        };
+        if parent.as_os_str().is_empty() {
+            return stat_path(path, follow);
+        }
+        let mut dir = self.dir.borrow_mut();
+        if dir
+            .as_ref()
+            .is_none_or(|(open, _)| open.as_os_str() != parent.as_os_str())
+        {
+            // Followed as a path walk follows it: a link in a directory
+            // part of `path` is followed either way.
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            *dir = rustix::fs::open(parent, flags, Mode::empty())
+                .ok()
+                .map(|fd| (parent.to_path_buf(), fd));
+        }
+        let Some((_, fd)) = dir.as_ref() else {
+            return stat_path(path, follow);
+        };
+        let flags = if follow {
+            rustix::fs::AtFlags::empty()
+        } else {
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW
+        };
+        rustix::fs::statat(fd, name, flags).ok()
     }
 
     /// [`Worker::scan_file`] through the cache: a file whose row matches
@@ -526,19 +571,16 @@ impl<'a> Worker<'a> {
                 return false;
             }
         };
-        let kept = match cache.content(&mac) {
-            Ok(Some(c)) => c,
+        let kept = match cache.replay(&mac, name) {
+            Ok(Some(kept)) => kept,
             Ok(None) => return false,
             Err(e) => {
                 tracing::warn!("{e}");
                 return false;
             }
         };
-        let Some(events) = kept.replay(name) else {
-            return false;
-        };
         cache.counts.unchanged.fetch_add(1, Ordering::Relaxed);
-        self.replay(events, kept.below_confidence, st);
+        self.replay(kept.events, kept.below_confidence, st);
         true
     }
 
@@ -662,7 +704,7 @@ impl Worker<'_> {
                 self.scan_name(&name, None, last.as_encoded_bytes());
                 match self.cache {
                     Some(cache) => {
-                        let before = stat_path(&path, follow_link);
+                        let before = self.stat_in_dir(&path, follow_link);
                         if let Some(st) = &before
                             && self.replay_unchanged(cache, &name, st)
                         {
