@@ -1690,6 +1690,67 @@ mod tests {
         );
     }
 
+    /// Issue 17: `--cache` `stat`s a file by its name in its directory,
+    /// kept open while the walk is in it. A directory replaced under the
+    /// walker (renamed away, another put at its path) is asked as it was
+    /// opened while the walk stays in it: those names were listed there
+    /// and each answer is a file that was at that path, unchanged; once
+    /// the walk has moved on (another directory, or the next run) the
+    /// directory at the path is opened again and its new file read.
+    #[test]
+    fn d17_a_directory_replaced_under_the_walker_is_read_again_once_the_walk_moves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(RuleSet::builtin().unwrap());
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let db = dir.path().join("cache.db");
+        let sub = dir.path().join("sub");
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(sub.join("a.txt"), "nothing here\n").unwrap();
+        std::fs::write(sub.join("b.txt"), "card 4916 3385 2071 9468\n").unwrap();
+        std::fs::write(other.join("x.txt"), "nothing there\n").unwrap();
+        let item = |p: &Path| Item::File {
+            path: p.to_path_buf(),
+            follow_link: false,
+        };
+        let cache = ScanCache::open(&db, &fp, "v".into()).unwrap();
+        let first = with_cache_worker(&engine, &fp, &cache, |w| {
+            for p in [sub.join("a.txt"), sub.join("b.txt"), other.join("x.txt")] {
+                w.process(item(&p));
+            }
+        });
+        assert_eq!(first, ["491633******9468"]);
+        cache.flush().unwrap();
+        let cache = ScanCache::open(&db, &fp, "v".into()).unwrap();
+        let replace = || {
+            let new = dir.path().join("new");
+            std::fs::create_dir_all(&new).unwrap();
+            std::fs::write(new.join("a.txt"), "nothing here\n").unwrap();
+            // The same length as the kept file's content.
+            std::fs::write(new.join("b.txt"), "card 4526 0181 5908 3012\n").unwrap();
+            std::fs::rename(&sub, dir.path().join("old")).unwrap();
+            std::fs::rename(&new, &sub).unwrap();
+        };
+        let got = with_cache_worker(&engine, &fp, &cache, |w| {
+            w.process(item(&sub.join("a.txt")));
+            replace();
+            // Still in the directory it listed: its own b.txt, unchanged.
+            w.process(item(&sub.join("b.txt")));
+            // The walk moves on, and comes back: the new directory.
+            w.process(item(&other.join("x.txt")));
+            w.process(item(&sub.join("b.txt")));
+        });
+        assert_eq!(got, ["491633******9468", "452601******3012"]);
+        assert_eq!(cache.counts.unchanged.load(Ordering::Relaxed), 3);
+        assert_eq!(cache.counts.scanned.load(Ordering::Relaxed), 1);
+        // A worker of the next batch or run opens the directory again.
+        let next = with_cache_worker(&engine, &fp, &cache, |w| {
+            w.process(item(&sub.join("b.txt")))
+        });
+        assert_eq!(next, ["452601******3012"]);
+    }
+
     #[test]
     fn scan_one_returns_findings_then_the_file_record() {
         let engine = Engine::new(RuleSet::builtin().unwrap());
