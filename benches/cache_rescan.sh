@@ -62,11 +62,14 @@ if [[ -n ${BEFORE:-} ]]; then
     BUILDS=(before after)
     BIN[before]=$BEFORE
 fi
-# New content each round (so the cache has not seen it).
+# New content each round and per file (so the cache has not seen it, and
+# every changed file is scanned, not taken as a copy of another).
 touch_some() {
+    local n=0
     while read -r f; do
         rm -f "$f"
-        printf 'changed in round %05d: card 4526 0181 5908 3012\n' "$1" >"$f"
+        n=$((n + 1))
+        printf 'changed in round %s, file %d: card 4526 0181 5908 3012\n' "$1" "$n" >"$f"
     done <"$OUT/changed.list"
 }
 TIMES=$OUT/times

@@ -130,7 +130,7 @@ impl SideOutputs {
         }
         if self.proof.is_none() && self.html.is_none() {
             // No side output: nothing to mask (a clone and a mask of every
-            // file's record cost about 5 % of a `--cache` re-scan).
+            // file's record cost 6 % of a `--cache` re-scan).
             return;
         }
         let mut shown = ev.clone();
