@@ -360,6 +360,181 @@ fn d17_cached_rescan_opens_no_unchanged_file() {
     }
 }
 
+/// A `--cache` re-scan of `root` with `threads`: asserts it reports what a
+/// scan without the cache reports, and returns its events and its
+/// (unchanged, copies, scanned) counts.
+fn rescan_equals_plain(
+    threads: &str,
+    cache: &Path,
+    root: &Path,
+    state: &Path,
+) -> (Vec<Value>, (usize, usize, usize)) {
+    let (cached, err) = scan_cached(
+        &[
+            threads,
+            "--cache",
+            cache.to_str().unwrap(),
+            root.to_str().unwrap(),
+        ],
+        state,
+    );
+    let (plain, _) = scan_cached(&[threads, root.to_str().unwrap()], state);
+    same(&outcome(&cached).0, &outcome(&plain).0, threads);
+    assert_eq!(outcome(&cached).1, outcome(&plain).1, "{threads}: summary");
+    (cached, counts(&err))
+}
+
+/// The masked values of the findings of `events` in the file `name` (its
+/// last path component).
+fn masked_in(events: &[Value], name: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| {
+            e["type"] == "finding"
+                && e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(&format!("/{name}")))
+        })
+        .map(|e| e["masked"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 17, the re-scan's per-file path (files asked relative to their
+/// directory, kept events replayed without being rebuilt): a file whose
+/// content changed but whose size and mtime were put back (only its ctime
+/// moved, which `touch` cannot set back) is read again, and its new
+/// finding reported, not the kept one.
+#[test]
+fn d17_a_rewrite_with_the_same_size_and_mtime_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for i in 0..20 {
+        std::fs::write(
+            tree.join(format!("sub/f{i:02}.txt")),
+            format!("row {i}: nothing\n"),
+        )
+        .unwrap();
+    }
+    let target = tree.join("sub/f03.txt");
+    std::fs::write(&target, "card 4526 0181 5908 3012 here\n").unwrap();
+    let cache = dir.path().join("cache.db");
+    let (first, n) = rescan_equals_plain("-j1", &cache, &tree, state.path());
+    assert_eq!(n, (0, 0, 20));
+    assert_eq!(masked_in(&first, "f03.txt").len(), 1);
+    let mtime = std::fs::metadata(&target).unwrap().modified().unwrap();
+    // Same length, another card; the mtime put back, written through the
+    // same inode.
+    std::fs::write(&target, "card 4916 3385 2071 9468 here\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&target)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().modified().unwrap(),
+        mtime
+    );
+    for threads in ["-j1", "-j2"] {
+        let (again, n) = rescan_equals_plain(threads, &cache, &tree, state.path());
+        let masked = masked_in(&again, "f03.txt");
+        assert_eq!(masked.len(), 1, "{threads}: {masked:?}");
+        assert!(
+            masked[0].starts_with("491633"),
+            "{threads}: the kept finding: {masked:?}"
+        );
+        // Read once (-j1), then unchanged under its new ctime (-j2).
+        let want = if threads == "-j1" {
+            (19, 0, 1)
+        } else {
+            (20, 0, 0)
+        };
+        assert_eq!(n, want, "{threads}");
+    }
+}
+
+/// A renamed file (its inode kept, its ctime moved) is reported under its
+/// new name only, with its findings, and its content is not scanned again
+/// (a copy of content the cache holds); a file replaced by a symbolic link
+/// to a file with findings is reported as a link, not followed, and not
+/// served from the row of the file it replaced.
+#[test]
+fn d17_a_renamed_file_and_a_file_replaced_by_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for i in 0..20 {
+        let body = if i % 4 == 0 {
+            format!("row {i}: card 4916 3385 2071 9468\n")
+        } else {
+            format!("row {i}: nothing\n")
+        };
+        std::fs::write(tree.join(format!("sub/f{i:02}.txt")), body).unwrap();
+    }
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "card 4526 0181 5908 3012 outside the tree\n").unwrap();
+    let cache = dir.path().join("cache.db");
+    let (_, n) = rescan_equals_plain("-j1", &cache, &tree, state.path());
+    assert_eq!(n, (0, 0, 20));
+    std::fs::rename(tree.join("sub/f04.txt"), tree.join("sub/g04.txt")).unwrap();
+    std::fs::remove_file(tree.join("sub/f05.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("sub/f05.txt")).unwrap();
+    let (again, n) = rescan_equals_plain("-j1", &cache, &tree, state.path());
+    assert_eq!(masked_in(&again, "g04.txt").len(), 1);
+    assert!(masked_in(&again, "f04.txt").is_empty());
+    assert!(masked_in(&again, "f05.txt").is_empty());
+    let link = again
+        .iter()
+        .find(|e| e["type"] == "file" && e["path"].as_str().unwrap().ends_with("/f05.txt"))
+        .expect("a record of the link");
+    assert_eq!(link["status"], "skipped", "{link}");
+    // 18 unchanged; the renamed one is a copy of kept content (or, where
+    // a rename leaves the ctime alone, unchanged); the link is not a file
+    // the cache answers.
+    assert_eq!(n.0 + n.1, 19, "{n:?}");
+    assert_eq!(n.2, 0, "{n:?}");
+}
+
+/// A directory replaced between two runs by another one holding the same
+/// names (new inodes, the same sizes): its files are read again and their
+/// new findings reported, never the kept ones of the names they replaced.
+#[test]
+fn d17_a_replaced_directory_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let write = |sub: &Path, card: &str| {
+        std::fs::create_dir_all(sub).unwrap();
+        for i in 0..10 {
+            std::fs::write(
+                sub.join(format!("f{i}.txt")),
+                format!("row {i}: card {card}\n"),
+            )
+            .unwrap();
+        }
+    };
+    write(&tree.join("a/sub"), "4916 3385 2071 9468");
+    write(&tree.join("b"), "4916 3385 2071 9468");
+    let cache = dir.path().join("cache.db");
+    let (_, n) = rescan_equals_plain("-j1", &cache, &tree, state.path());
+    assert_eq!(n, (0, 10, 10));
+    let new = dir.path().join("new");
+    write(&new, "4526 0181 5908 3012");
+    std::fs::rename(tree.join("a/sub"), dir.path().join("old")).unwrap();
+    std::fs::rename(&new, tree.join("a/sub")).unwrap();
+    let (again, n) = rescan_equals_plain("-j1", &cache, &tree, state.path());
+    for i in 0..10 {
+        let masked = masked_in(&again, &format!("f{i}.txt"));
+        // f{i}.txt in a/sub (new card) and in b (old card).
+        assert_eq!(masked.len(), 2, "{masked:?}");
+        assert!(masked.iter().any(|m| m.starts_with("452601")), "{masked:?}");
+    }
+    assert_eq!(n, (10, 0, 10));
+}
+
 /// Runs `leakhound merge REPORTS -o OUT` and returns the merged events.
 fn merge(reports: &[std::path::PathBuf], out: &Path) -> Vec<Value> {
     let run = Command::new(env!("CARGO_BIN_EXE_leakhound"))

