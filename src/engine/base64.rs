@@ -519,6 +519,9 @@ fn runs_with<const SKIP_HEX: bool>(
 /// clears the whole run, whatever its length.
 #[inline(always)]
 fn long_run_seeds<const SKIP_HEX: bool>(w: u128, h: u128) -> u128 {
+    if !may_start_long_run(w) {
+        return 0;
+    }
     let starts = runs24_128(w) as u128;
     if starts == 0 {
         return 0;
@@ -544,6 +547,23 @@ fn masks128(avx2: bool, buf: &[u8], at: usize) -> (u128, u128) {
         m0 as u128 | (m1 as u128) << 64,
         n0 as u128 | (n1 as u128) << 64,
     )
+}
+
+/// A cheap test that most blocks fail: `false` when no run of
+/// [`MIN_RUN`] (24) set bits starts in the low 64 bits of `w`. Such a run
+/// holds two whole aligned bytes of the mask in a row (24 >= 2 * 8 + 7),
+/// within its first ten bytes (a run starting at bit 63 reaches bit 86).
+#[inline(always)]
+fn may_start_long_run(w: u128) -> bool {
+    const _: () = assert!(MIN_RUN >= 23);
+    let lo = w as u64;
+    let hi = (w >> 64) as u64;
+    // Bit 8k: byte k of `lo` is all ones.
+    let mut x = lo & (lo >> 1);
+    x &= x >> 2;
+    x &= x >> 4;
+    let full = x & 0x0101_0101_0101_0101;
+    full & (full >> 8) != 0 || (lo >> 56 == 0xFF && hi & 0xFF == 0xFF) || hi & 0xFFFF == 0xFFFF
 }
 
 /// Bits `i` of the low 64 of `m` that start [`MIN_RUN`] (24) set bits
@@ -1188,6 +1208,23 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// The cheap first test of a block never hides a run of 24: checked
+    /// for every run of 24 to 40 bits at every place it can start.
+    #[test]
+    fn first_test_of_a_block_keeps_every_run_of_24() {
+        for len in 24..=40u32 {
+            for at in 0..64u32 {
+                let run = ((1u128 << len) - 1) << at;
+                assert!(runs24_128(run) != 0, "{len} at {at}");
+                assert!(may_start_long_run(run), "{len} at {at}");
+            }
+        }
+        assert!(!may_start_long_run(0));
+        assert!(!may_start_long_run(
+            0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF
+        ));
     }
 
     /// Runs shorter than [`MIN_RUN`] are never handed on, and the runs
