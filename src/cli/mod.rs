@@ -519,10 +519,10 @@ pub struct LimitArgs {
     /// Largest object held in memory (a nested zip, a message, a PDF) [default: 64MiB].
     #[arg(long, value_name = "SIZE")]
     pub max_buffer: Option<crate::config::limits::ByteSize>,
-    /// Decode base64 payloads (runs of 16+ characters that decode to text)
+    /// Decode base64 payloads (runs of 24+ characters that decode to text)
     /// and scan what they hold, reported in member `base64@OFFSET`; with
     /// `--action redact` they are redacted too. Off by default: it costs
-    /// about 30 % more CPU on large logs (config: `limits.base64`).
+    /// about 25 % more CPU on large logs (config: `limits.base64`).
     #[arg(long)]
     pub base64: bool,
 }
