@@ -256,6 +256,24 @@ impl LimitHit {
     }
 }
 
+/// A limit over the whole top-level file was reached ([`Budget`]): what is
+/// reported, with the setting that raises it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetError {
+    /// More members and parts than `limits.max_members`.
+    #[error("more than {max} members and parts (raise limits.max_members or --max-members)")]
+    TooManyMembers { max: u64 },
+    /// More bytes expanded than `limits.max_expanded`.
+    #[error("expanded more than {max} bytes (raise limits.max_expanded or --max-expanded)")]
+    Expanded { max: u64 },
+    /// The file took longer than `limits.max_time`.
+    #[error(
+        "time limit of {} reached (raise limits.max_time or --max-time)",
+        humantime::format_duration(*max)
+    )]
+    Time { max: Duration },
+}
+
 /// What one top-level file may still use; shared by every layer.
 pub struct Budget {
     pub limits: Limits,
@@ -302,10 +320,12 @@ impl Budget {
     fn check_time(&self) -> io::Result<()> {
         if Instant::now() > self.deadline {
             self.spent.set(true);
-            return Err(LimitHit::error(format!(
-                "time limit of {} reached (raise limits.max_time or --max-time)",
-                humantime::format_duration(self.limits.max_time)
-            )));
+            return Err(LimitHit::error(
+                BudgetError::Time {
+                    max: self.limits.max_time,
+                }
+                .to_string(),
+            ));
         }
         Ok(())
     }
@@ -319,7 +339,7 @@ impl Budget {
                 sink.problem(Problem {
                     member: Some(path.clone()),
                     status: FileStatus::Partial,
-                    reason,
+                    reason: reason.to_string(),
                 });
                 false
             }
@@ -327,14 +347,13 @@ impl Budget {
     }
 
     /// Counts one more member; an error once there are too many.
-    fn count_member(&self) -> Result<(), String> {
+    fn count_member(&self) -> Result<(), BudgetError> {
         let n = self.members.get() + 1;
         self.members.set(n);
         if n > self.limits.max_members {
-            return Err(format!(
-                "more than {} members and parts (raise limits.max_members or --max-members)",
-                self.limits.max_members
-            ));
+            return Err(BudgetError::TooManyMembers {
+                max: self.limits.max_members,
+            });
         }
         Ok(())
     }
@@ -389,10 +408,12 @@ impl<R: Read> Read for Limited<'_, R> {
         let limits = &self.budget.limits;
         if total > limits.max_expanded {
             self.budget.spent.set(true);
-            return Err(LimitHit::error(format!(
-                "expanded more than {} bytes (raise limits.max_expanded or --max-expanded)",
-                limits.max_expanded
-            )));
+            return Err(LimitHit::error(
+                BudgetError::Expanded {
+                    max: limits.max_expanded,
+                }
+                .to_string(),
+            ));
         }
         // Layers multiply: a zip of zips of zips (42.zip) stays under the
         // ratio in every one of them, so the whole file's ratio is checked

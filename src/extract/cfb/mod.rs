@@ -31,7 +31,7 @@ pub(crate) mod xls;
 use std::io::Read;
 
 use super::{
-    Budget, LeafSink, LimitHit, Member, Place, Problem, Step, clean_name, join, member,
+    Budget, BudgetError, LeafSink, Member, Place, Problem, Step, clean_name, join, member,
     whole_or_raw,
 };
 use crate::report::event::FileStatus;
@@ -242,7 +242,7 @@ impl Walk<'_, '_, '_> {
         let cap = self.budget.limits.max_buffer;
         let (bytes, err) = self.cfb.read(id, cap);
         if let Err(reason) = self.charge(bytes.len() as u64) {
-            problem(Some(&at), &reason, sink);
+            problem(Some(&at), &reason.to_string(), sink);
             return None;
         }
         if let Some(e) = err {
@@ -265,18 +265,18 @@ impl Walk<'_, '_, '_> {
     }
 
     /// Counts `n` bytes read against `max_expanded` and the deadline.
-    fn charge(&self, n: u64) -> Result<(), String> {
-        self.budget
-            .check_time()
-            .map_err(|e| LimitHit::of(&e).map(|h| h.0.clone()).unwrap_or_default())?;
+    fn charge(&self, n: u64) -> Result<(), BudgetError> {
+        // The deadline is the one error `check_time` has.
+        self.budget.check_time().map_err(|_| BudgetError::Time {
+            max: self.budget.limits.max_time,
+        })?;
         let total = self.budget.expanded.get() + n;
         self.budget.expanded.set(total);
         if total > self.budget.limits.max_expanded {
             self.budget.spent.set(true);
-            return Err(format!(
-                "expanded more than {} bytes (raise limits.max_expanded or --max-expanded)",
-                self.budget.limits.max_expanded
-            ));
+            return Err(BudgetError::Expanded {
+                max: self.budget.limits.max_expanded,
+            });
         }
         Ok(())
     }

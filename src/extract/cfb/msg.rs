@@ -154,7 +154,7 @@ fn rtf_body(w: &mut Walk<'_, '_, '_>, bytes: &[u8], place: Place<'_>, sink: &mut
         Err(e) => return problem(Some(&at), &e.to_string(), sink),
     };
     if let Err(reason) = w.charge(raw.len() as u64) {
-        return problem(Some(&at), &reason, sink);
+        return problem(Some(&at), &reason.to_string(), sink);
     }
     let parsed = rtf::parse(&raw, cap);
     w.text(
