@@ -120,6 +120,13 @@ pub type FailedParts = Vec<(u32, String)>;
 #[error("{0}")]
 pub struct Unreadable(pub String);
 
+impl Unreadable {
+    /// An extractor's own error, as the text the helper sends.
+    pub fn of(e: impl std::error::Error) -> Unreadable {
+        Unreadable(e.to_string())
+    }
+}
+
 /// Which extractor the helper runs: the word after `__extract`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -189,9 +196,9 @@ impl Kind {
     /// failed, or `Err` with why the input could not be opened.
     pub fn extract(self, data: &[u8], out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
         match self {
-            Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable),
-            Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable),
-            Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable),
+            Kind::Pdf => pdf::extract_pages(data, out).map_err(Unreadable::of),
+            Kind::PdfNotes => pdf_notes::extract_notes(data, out).map_err(Unreadable::of),
+            Kind::PdfFiles => pdf_files::extract_files(data, out).map_err(Unreadable::of),
             Kind::PdfImages => pdf_images::extract_images(data, out),
             Kind::Ocr => ocr::extract_image(data, out),
             Kind::PdfOcr => ocr::extract_pdf_pages(data, out),

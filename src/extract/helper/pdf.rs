@@ -15,10 +15,51 @@ use super::PART_END as PAGE_END;
 /// Pages whose text could not be extracted: their number, and why.
 pub type FailedPages = super::FailedParts;
 
+/// Why a PDF could not be read at all, in fixed words that quote nothing
+/// of the file: the helper sends this text to the scanner as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PdfError {
+    /// A password other than the empty one is needed, or the encryption
+    /// is one the parser does not know.
+    #[error("encrypted")]
+    Encrypted,
+    /// A syntax error, with the parser's own fixed message.
+    #[error("a syntax error: {0}")]
+    Syntax(String),
+    /// A damaged cross-reference table, with the parser's own fixed
+    /// message.
+    #[error("a damaged cross-reference table: {0}")]
+    Xref(String),
+    #[error("a read error")]
+    Read,
+    #[error("a stream that cannot be decompressed")]
+    Decompress,
+    #[error("objects that refer to themselves")]
+    Cycle,
+    #[error("missing or misplaced objects")]
+    MissingObjects,
+    #[error("a feature the parser does not support")]
+    Unsupported,
+    #[error("a malformed stream")]
+    MalformedStream,
+    /// Any other parser error.
+    #[error("a malformed structure")]
+    Malformed,
+    /// The parser panicked while loading the document.
+    #[error("the parser failed on its structure")]
+    StructurePanicked,
+    /// The parser panicked while counting the pages.
+    #[error("the parser failed on its page tree")]
+    PageTreePanicked,
+    /// Writing the output failed: the scanner went away.
+    #[error("the scanner stopped reading")]
+    Stopped,
+}
+
 /// Writes the text of every page of `data` to `out`, each page ended by a
 /// form feed. `Ok` with the pages that failed (their number and why), or
 /// `Err` with why the document could not be opened.
-pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, String> {
+pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, PdfError> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let mut doc = open(data)?;
     // Best effort: a stream it cannot rewrite is left as it was.
@@ -28,7 +69,7 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, St
     }));
     let count = match catch_unwind(AssertUnwindSafe(|| doc.get_pages().len())) {
         Ok(n) => u32::try_from(n).unwrap_or(u32::MAX),
-        Err(_) => return Err("the parser failed on its page tree".to_string()),
+        Err(_) => return Err(PdfError::PageTreePanicked),
     };
     let sink = RefCell::new(PageOut {
         out,
@@ -36,7 +77,7 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, St
         ended: 0,
         error: None,
     });
-    let stopped = || Err("the scanner stopped reading".to_string());
+    let stopped = || Err(PdfError::Stopped);
     // One pass over the whole document, page after page (pages are
     // numbered from 1 in order). Should a page fail, the pass stops there;
     // the pages after it are then read one by one, each lookup walking the
@@ -86,20 +127,20 @@ pub fn extract_pages(data: &[u8], out: &mut dyn Write) -> Result<FailedPages, St
 
 /// Opens a PDF (with the empty password, as every viewer does), or says
 /// why not in fixed words: `encrypted` when a password is needed.
-pub(super) fn open(data: &[u8]) -> Result<pdf_extract::Document, String> {
+pub(super) fn open(data: &[u8]) -> Result<pdf_extract::Document, PdfError> {
     use pdf_extract::Document;
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let mut doc = match catch_unwind(|| Document::load_mem(data)) {
         Ok(Ok(doc)) => doc,
-        Ok(Err(e)) => return Err(describe(&e).to_string()),
-        Err(_) => return Err("the parser failed on its structure".to_string()),
+        Ok(Err(e)) => return Err(describe(&e)),
+        Err(_) => return Err(PdfError::StructurePanicked),
     };
     // Loading already tried the empty password; a document it did not open
     // still has its encryption dictionary.
     if doc.is_encrypted() {
         match catch_unwind(AssertUnwindSafe(|| doc.decrypt(""))) {
             Ok(Ok(())) => {}
-            _ => return Err("encrypted".to_string()),
+            _ => return Err(PdfError::Encrypted),
         }
     }
     Ok(doc)
@@ -318,35 +359,33 @@ impl pdf_extract::OutputDev for Pager<'_, '_> {
 /// Why a page failed, in fixed words.
 fn output_error(e: &pdf_extract::OutputError) -> String {
     match e {
-        pdf_extract::OutputError::PdfError(e) => describe(e),
+        pdf_extract::OutputError::PdfError(e) => describe(e).to_string(),
         _ => "its text could not be written".to_string(),
     }
 }
 
 /// A parser error in fixed words: many of `lopdf`'s errors carry names,
 /// keys or text from the file, which must not be reported.
-fn describe(e: &pdf_extract::Error) -> String {
+fn describe(e: &pdf_extract::Error) -> PdfError {
     use pdf_extract::Error as E;
     match e {
         E::Decryption(_)
         | E::InvalidPassword
         | E::UnsupportedSecurityHandler(_)
-        | E::AlreadyEncrypted => "encrypted".to_string(),
+        | E::AlreadyEncrypted => PdfError::Encrypted,
         // These two hold fixed messages of the parser's own.
-        E::Parse(p) => format!("a syntax error: {p}"),
-        E::Xref(x) => format!("a damaged cross-reference table: {x}"),
-        E::IO(_) => "a read error".to_string(),
-        E::Decompress(_) => "a stream that cannot be decompressed".to_string(),
-        E::ReferenceCycle(_) | E::ReferenceLimit => "objects that refer to themselves".to_string(),
+        E::Parse(p) => PdfError::Syntax(p.to_string()),
+        E::Xref(x) => PdfError::Xref(x.to_string()),
+        E::IO(_) => PdfError::Read,
+        E::Decompress(_) => PdfError::Decompress,
+        E::ReferenceCycle(_) | E::ReferenceLimit => PdfError::Cycle,
         E::ObjectNotFound(_)
         | E::MissingXrefEntry
         | E::InvalidOffset(_)
         | E::IndirectObject { .. }
-        | E::ObjectIdMismatch => "missing or misplaced objects".to_string(),
-        E::Unimplemented(_) => "a feature the parser does not support".to_string(),
-        E::Syntax(_) | E::InvalidStream(_) | E::InvalidObjectStream(_) => {
-            "a malformed stream".to_string()
-        }
-        _ => "a malformed structure".to_string(),
+        | E::ObjectIdMismatch => PdfError::MissingObjects,
+        E::Unimplemented(_) => PdfError::Unsupported,
+        E::Syntax(_) | E::InvalidStream(_) | E::InvalidObjectStream(_) => PdfError::MalformedStream,
+        _ => PdfError::Malformed,
     }
 }

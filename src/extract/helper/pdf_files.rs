@@ -18,7 +18,23 @@ use std::io::Write;
 
 use pdf_extract::{Document, Object, ObjectId};
 
+use super::pdf::PdfError;
 use super::{FailedParts, PART_END};
+
+/// Why the embedded files of a PDF could not be read, in fixed words (sent
+/// to the scanner as they are).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesError {
+    /// The document could not be opened.
+    #[error(transparent)]
+    Open(#[from] PdfError),
+    /// The parser panicked while walking the embedded files.
+    #[error("the parser failed on its embedded files")]
+    WalkPanicked,
+    /// Writing the output failed: the scanner went away.
+    #[error("the scanner stopped reading")]
+    Stopped,
+}
 
 /// Name tree depth beyond which the walk stops.
 const MAX_DEPTH: usize = 64;
@@ -27,7 +43,7 @@ const MAX_DEPTH: usize = 64;
 /// each ended by a form feed. `Ok` with the files whose stream could not
 /// be decoded (their number and why), or `Err` with why the document
 /// could not be opened.
-pub fn extract_files(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, String> {
+pub fn extract_files(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, FilesError> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let doc = super::pdf::open(data)?;
     let mut failed = Vec::new();
@@ -52,11 +68,11 @@ pub fn extract_files(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, St
         }
     }));
     if error {
-        return Err("the scanner stopped reading".to_string());
+        return Err(FilesError::Stopped);
     }
     match walked {
         Ok(()) => Ok(failed),
-        Err(_) => Err("the parser failed on its embedded files".to_string()),
+        Err(_) => Err(FilesError::WalkPanicked),
     }
 }
 

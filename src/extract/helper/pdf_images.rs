@@ -29,7 +29,7 @@ pub const MAX_IMAGES: usize = 200;
 /// tried, with the page and why), or `Err` when the PDF cannot be opened.
 pub fn extract_images(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, Unreadable> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
-    let doc = super::pdf::open(data).map_err(Unreadable)?;
+    let doc = super::pdf::open(data).map_err(Unreadable::of)?;
     let settings = super::ocr::settings();
     let stopped = |_| Unreadable("the scanner stopped reading".to_string());
     let pages = catch_unwind(AssertUnwindSafe(|| doc.get_pages()))

@@ -21,7 +21,23 @@ use std::io::Write;
 
 use pdf_extract::{Document, Object, ObjectId};
 
+use super::pdf::PdfError;
 use super::{FailedParts, PART_END};
+
+/// Why the notes of a PDF could not be read, in fixed words (sent to the
+/// scanner as they are).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotesError {
+    /// The document could not be opened.
+    #[error(transparent)]
+    Open(#[from] PdfError),
+    /// The parser panicked while walking the annotations or the form.
+    #[error("the parser failed on its annotations or form")]
+    WalkPanicked,
+    /// Writing the output failed: the scanner went away.
+    #[error("the scanner stopped reading")]
+    Stopped,
+}
 
 /// Field tree depth beyond which the walk stops (real forms nest a few
 /// levels: `person.address.street`).
@@ -30,7 +46,7 @@ const MAX_DEPTH: usize = 64;
 /// Writes every note of the PDF `data` to `out`, each ended by a form
 /// feed. `Ok` with no failed part (a note is read whole or not found), or
 /// `Err` with why the document could not be opened.
-pub fn extract_notes(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, String> {
+pub fn extract_notes(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, NotesError> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let doc = super::pdf::open(data)?;
     let mut notes = Notes { out, failed: false };
@@ -39,11 +55,11 @@ pub fn extract_notes(data: &[u8], out: &mut dyn Write) -> Result<FailedParts, St
         fields(&doc, &mut notes);
     }));
     if notes.failed {
-        return Err("the scanner stopped reading".to_string());
+        return Err(NotesError::Stopped);
     }
     match walked {
         Ok(()) => Ok(Vec::new()),
-        Err(_) => Err("the parser failed on its annotations or form".to_string()),
+        Err(_) => Err(NotesError::WalkPanicked),
     }
 }
 

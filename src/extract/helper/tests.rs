@@ -26,7 +26,7 @@ fn fixture(name: &str) -> Vec<u8> {
 /// The helper's output for a fixture, split into pages.
 fn pages_of(name: &str) -> (Result<FailedPages, String>, Vec<String>) {
     let mut out = Vec::new();
-    let result = extract_pages(&fixture(name), &mut out);
+    let result = extract_pages(&fixture(name), &mut out).map_err(|e| e.to_string());
     let text = String::from_utf8(out).expect("the text is UTF-8");
     let mut pages: Vec<String> = text.split('\x0c').map(str::to_string).collect();
     // Every page ends with a form feed: what follows the last is nothing.
@@ -80,7 +80,8 @@ fn an_image_only_pdf_has_a_page_and_no_text() {
 #[test]
 fn random_bytes_are_not_a_document() {
     let mut out = Vec::new();
-    let result = extract_pages(b"%PDF-1.4\n\x00\x01 4111111111111111 garbage", &mut out);
+    let result = extract_pages(b"%PDF-1.4\n\x00\x01 4111111111111111 garbage", &mut out)
+        .map_err(|e| e.to_string());
     let why = result.unwrap_err();
     assert!(!why.contains("4111"), "{why}");
     assert!(out.is_empty());
@@ -320,7 +321,7 @@ fn every_kind_is_named_on_the_command_line_by_the_name_it_parses_from() {
 /// The notes extractor's output for a PDF, split into notes.
 fn notes_of(data: &[u8]) -> (Result<FailedParts, String>, Vec<String>) {
     let mut out = Vec::new();
-    let result = pdf_notes::extract_notes(data, &mut out);
+    let result = pdf_notes::extract_notes(data, &mut out).map_err(|e| e.to_string());
     let text = String::from_utf8(out).expect("the text is UTF-8");
     let mut notes: Vec<String> = text.split('\x0c').map(str::to_string).collect();
     assert_eq!(notes.pop().as_deref(), Some(""), "{text:?}");
