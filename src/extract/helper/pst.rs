@@ -123,6 +123,59 @@ const MAX_ATTACHED_DEPTH: usize = 8;
 /// Folder property: its name.
 const DISPLAY_NAME: u16 = 0x3001;
 
+/// Why an attachment read from the raw layers ([`pst_bare`]), or the
+/// message attached there, could not be read: a fixed phrase, reported as
+/// the message's failed part (`attachment N: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum AttachmentError {
+    /// The message has no sub-node tree to find its attachments in.
+    #[error("no sub-node tree")]
+    NoSubNodeTree,
+    /// The message's (or the attachment's) sub-node tree is damaged.
+    #[error(transparent)]
+    Tree(#[from] pst_bare::TreeError),
+    /// The raw reader panicked.
+    #[error("the reader failed")]
+    ReaderFailed,
+    #[error("not in the message's sub-node tree")]
+    NotInTree,
+    #[error("its property context could not be read")]
+    NoPropertyContext,
+    /// The attachment's property heap is damaged.
+    #[error(transparent)]
+    Heap(#[from] pst_bare::BareError),
+    #[error("no PidTagAttachMethod")]
+    NoAttachMethod,
+    #[error("its data could not be read")]
+    NoData,
+    #[error("a damaged PidTagAttachDataObject")]
+    DamagedDataObject,
+    #[error("its attached message is not in the sub-node tree")]
+    MessageNotInTree,
+    #[error("no PidTagAttachDataObject")]
+    NoDataObject,
+    #[error("no PidTagAttachDataBinary")]
+    NoDataBinary,
+    /// More than [`MAX_ATTACHED_DEPTH`] attached messages inside each other.
+    #[error(
+        "attached messages nested more than {} deep: not opened",
+        MAX_ATTACHED_DEPTH
+    )]
+    NestedTooDeep,
+    #[error("its attached message could not be read")]
+    MessageUnreadable,
+    /// The attached message's property heap is damaged.
+    #[error("its attached message: {0}")]
+    MessageHeap(pst_bare::BareError),
+    /// The attached message's sub-node tree is damaged.
+    #[error("its attached message: {0}")]
+    MessageTree(pst_bare::TreeError),
+    /// The attached message's sub-node tree is one of the messages it is
+    /// inside.
+    #[error("an attached message that contains itself: its attachments are not read")]
+    ContainsItself,
+}
+
 /// Writes every message of the PST `data` as named parts (see the module
 /// docs). `Ok` with the messages (and folders) that could not be read, or
 /// `Err` with why the store could not be opened.
@@ -501,7 +554,7 @@ impl Walk<'_> {
         };
         // The message's sub-node tree (its root block, its entries), read
         // on the first attachment the reader refuses.
-        let mut tree: Option<Result<(u64, Vec<SubNode>), String>> = None;
+        let mut tree: Option<Result<(u64, Vec<SubNode>), AttachmentError>> = None;
         for (n, row) in rows.into_iter().enumerate() {
             let att = catch_unwind(AssertUnwindSafe(|| W::attachment(&msg, NodeId::from(row))));
             let Ok(Ok(att)) = att else {
@@ -510,9 +563,9 @@ impl Walk<'_> {
                 // layers, whose reason is the one given (the reader's is
                 // "Missing PidTagAttachMethod" for every attached message).
                 let tree = tree.get_or_insert_with(|| {
-                    let bid = store.node_sub(id).ok_or("no sub-node tree")?;
+                    let bid = store.node_sub(id).ok_or(AttachmentError::NoSubNodeTree)?;
                     let entries = pst_bare::sub_nodes(store.blocks(), bid);
-                    Ok((bid, entries.map_err(|e| e.to_string())?))
+                    Ok((bid, entries?))
                 });
                 let prefix = [path, name.as_str()];
                 let read = match tree {
@@ -520,8 +573,8 @@ impl Walk<'_> {
                         let mut chain = vec![*bid];
                         self.raw_attachment(store, tree, row, n + 1, &prefix, ordinal, &mut chain)
                     }))
-                    .unwrap_or_else(|_| Err("the reader failed".into())),
-                    Err(why) => Err(why.clone()),
+                    .unwrap_or(Err(AttachmentError::ReaderFailed)),
+                    Err(why) => Err(*why),
                 };
                 match read {
                     Ok(true) => continue,
@@ -598,15 +651,15 @@ impl Walk<'_> {
         prefix: &[&str],
         ordinal: u32,
         chain: &mut Vec<u64>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, AttachmentError> {
         let node = tree
             .iter()
             .find(|s| s.nid == nid)
-            .ok_or("not in the message's sub-node tree")?;
+            .ok_or(AttachmentError::NotInTree)?;
         let data = store
             .data(node.data)
-            .ok_or("its property context could not be read")?;
-        let props = pst_bare::properties(&data, W::BLOCK).map_err(|e| e.to_string())?;
+            .ok_or(AttachmentError::NoPropertyContext)?;
+        let props = pst_bare::properties(&data, W::BLOCK)?;
         let get = |tag: u16| props.get(&tag).and_then(|(k, r)| raw_value(*k, r));
         let file_name = [ATTACH_LONG_FILENAME, ATTACH_FILENAME, DISPLAY_NAME]
             .iter()
@@ -624,11 +677,11 @@ impl Walk<'_> {
         // big for its heap is, and where the attached message is.
         let own = match node.sub {
             0 => Vec::new(),
-            bid => pst_bare::sub_nodes(store.blocks(), bid).map_err(|e| e.to_string())?,
+            bid => pst_bare::sub_nodes(store.blocks(), bid)?,
         };
         let method = match props.get(&ATTACH_METHOD) {
             Some((_, Raw::Inline(m))) => *m,
-            _ => return Err("no PidTagAttachMethod".into()),
+            _ => return Err(AttachmentError::NoAttachMethod),
         };
         let value = props.get(&ATTACH_DATA).map(|(_, r)| r);
         match (method, value) {
@@ -638,7 +691,7 @@ impl Walk<'_> {
                     .iter()
                     .find(|s| s.nid == *at)
                     .and_then(|s| store.data(s.data))
-                    .ok_or("its data could not be read")?;
+                    .ok_or(AttachmentError::NoData)?;
                 Ok(self.write(Part::File, &here, &bytes))
             }
             (AF_EMBEDDED_MESSAGE, Some(Raw::Heap(object))) => {
@@ -648,17 +701,17 @@ impl Walk<'_> {
                 let at = object
                     .get(..4)
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .ok_or("a damaged PidTagAttachDataObject")?;
+                    .ok_or(AttachmentError::DamagedDataObject)?;
                 let message = own
                     .iter()
                     .chain(tree)
                     .find(|s| s.nid == at)
                     .copied()
-                    .ok_or("its attached message is not in the sub-node tree")?;
+                    .ok_or(AttachmentError::MessageNotInTree)?;
                 self.attached_message(store, message, &here, ordinal, chain)
             }
-            (AF_EMBEDDED_MESSAGE, _) => Err("no PidTagAttachDataObject".into()),
-            (AF_BY_VALUE, _) => Err("no PidTagAttachDataBinary".into()),
+            (AF_EMBEDDED_MESSAGE, _) => Err(AttachmentError::NoDataObject),
+            (AF_BY_VALUE, _) => Err(AttachmentError::NoDataBinary),
             // By reference (a path on a server), an OLE object, none: no
             // data here.
             _ => Ok(true),
@@ -675,17 +728,14 @@ impl Walk<'_> {
         here: &[&str],
         ordinal: u32,
         chain: &mut Vec<u64>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, AttachmentError> {
         if chain.len() > MAX_ATTACHED_DEPTH {
-            return Err(format!(
-                "attached messages nested more than {MAX_ATTACHED_DEPTH} deep: not opened"
-            ));
+            return Err(AttachmentError::NestedTooDeep);
         }
         let data = store
             .data(message.data)
-            .ok_or("its attached message could not be read")?;
-        let props = pst_bare::properties(&data, W::BLOCK)
-            .map_err(|e| format!("its attached message: {e}"))?;
+            .ok_or(AttachmentError::MessageUnreadable)?;
+        let props = pst_bare::properties(&data, W::BLOCK).map_err(AttachmentError::MessageHeap)?;
         let get = |tag: u16| props.get(&tag).and_then(|(k, r)| raw_value(*k, r));
         if !self.contents(&get, here) {
             return Ok(false);
@@ -696,12 +746,10 @@ impl Walk<'_> {
         // Its attachments, unless its sub-node tree is one of the
         // messages it is inside: they would hold it again, for ever.
         if chain.contains(&message.sub) {
-            return Err(
-                "an attached message that contains itself: its attachments are not read".into(),
-            );
+            return Err(AttachmentError::ContainsItself);
         }
         let tree = pst_bare::sub_nodes(store.blocks(), message.sub)
-            .map_err(|e| format!("its attached message: {e}"))?;
+            .map_err(AttachmentError::MessageTree)?;
         chain.push(message.sub);
         let attachments = tree.iter().filter(|s| s.nid & 0x1f == NID_TYPE_ATTACHMENT);
         for (k, att) in attachments.enumerate() {
