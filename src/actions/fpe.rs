@@ -131,6 +131,13 @@ pub enum FpeError {
          or a plain key with --fpe-key-file"
     )]
     NeedsIdentity { path: PathBuf },
+    /// `policy.redact.style: fpe` with neither a key file nor an
+    /// age-encrypted key in the state directory.
+    #[error(
+        "policy.redact.style fpe needs policy.redact.fpe_key_file, or \
+         policy.redact.fpe_identity_file and <state_dir>/fpe.key.age"
+    )]
+    NotConfigured,
 }
 
 /// The name of the age-encrypted FPE key in the state directory.

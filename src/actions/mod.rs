@@ -105,7 +105,7 @@ pub struct Actor<'a> {
     store: RefCell<Option<Store>>,
     /// The key of `policy.redact.style: fpe`, or why it cannot be used
     /// (each fpe redaction then fails with that reason).
-    fpe: Result<Option<fpe::FpeKey>, String>,
+    fpe: Result<Option<fpe::FpeKey>, fpe::FpeError>,
 }
 
 impl<'a> Actor<'a> {
@@ -142,14 +142,7 @@ impl<'a> Actor<'a> {
                 redact.fpe_identity_file.as_deref(),
                 settings.journal_dir.parent(),
             )
-            .map_err(|e| e.to_string())
-            .and_then(|k| {
-                k.map(Some).ok_or_else(|| {
-                    "policy.redact.style fpe needs policy.redact.fpe_key_file, or \
-                     policy.redact.fpe_identity_file and <state_dir>/fpe.key.age"
-                        .to_string()
-                })
-            }),
+            .and_then(|k| k.map(Some).ok_or(fpe::FpeError::NotConfigured)),
             _ => Ok(None),
         };
         Ok(Actor {
@@ -251,7 +244,7 @@ impl<'a> Actor<'a> {
                     Ok(key) => key.as_ref(),
                     Err(reason) => {
                         ev.action = ActionOutcome::Failed.event_action();
-                        ev.reason = Some(reason.clone());
+                        ev.reason = Some(reason.to_string());
                         return Some((ev, ActionOutcome::Failed));
                     }
                 };

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::{self, ProjectConfig};
+use super::config::{self, ProjectConfig, ProjectError};
 use super::root::Root;
-use super::since;
+use super::since::{self, SinceError};
 use crate::inputs::PathFilter;
 use crate::rules::RuleSet;
 
@@ -22,11 +22,12 @@ pub fn root_of(explicit: Option<&Path>, paths: &[PathBuf]) -> Root {
     }
 }
 
-/// The project file that applies from `dir` upward, read and checked.
+/// The project file that applies from `dir` upward, read and checked;
+/// `None` when there is none. Fails when the file is unreadable or invalid.
 pub fn project_config(
     dir: &Path,
     rules: &RuleSet,
-) -> anyhow::Result<Option<(PathBuf, ProjectConfig)>> {
+) -> Result<Option<(PathBuf, ProjectConfig)>, ProjectError> {
     let start = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -42,13 +43,13 @@ pub fn project_config(
 
 /// The files under `paths` that changed since `reference`, as paths under
 /// the roots the user gave, filtered by the globs; symbolic links only with
-/// `--follow`.
+/// `--follow`. Fails when git cannot say what changed.
 pub fn since_paths(
     reference: &str,
     paths: &[PathBuf],
     filter: &PathFilter,
     follow: bool,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>, SinceError> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {

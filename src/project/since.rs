@@ -25,7 +25,10 @@ pub enum SinceError {
     Git(String),
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<Result<Vec<u8>, String>, SinceError> {
+/// Runs git in `dir`: its output, or [`SinceError::Git`] with what git
+/// wrote on stderr when it fails (callers that know what the failure means
+/// turn that into a more precise variant with [`on_failure`]).
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, SinceError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -33,31 +36,43 @@ fn git(dir: &Path, args: &[&str]) -> Result<Result<Vec<u8>, String>, SinceError>
         .output()
         .map_err(SinceError::NoGit)?;
     if out.status.success() {
-        Ok(Ok(out.stdout))
+        Ok(out.stdout)
     } else {
-        Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        Err(SinceError::Git(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// Replaces a failure of git itself (not a failure to run it) with the
+/// error `precise` makes of git's message.
+fn on_failure(e: SinceError, precise: impl FnOnce(String) -> SinceError) -> SinceError {
+    match e {
+        SinceError::Git(message) => precise(message),
+        other => other,
     }
 }
 
 /// Files changed since `reference` in the work tree holding `dir`, as
 /// absolute paths, sorted.
 pub fn changed_files(dir: &Path, reference: &str) -> Result<Vec<PathBuf>, SinceError> {
-    let top =
-        git(dir, &["rev-parse", "--show-toplevel"])?.map_err(|message| SinceError::NotARepo {
+    let top = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|e| {
+        on_failure(e, |message| SinceError::NotARepo {
             dir: dir.to_path_buf(),
             message,
-        })?;
+        })
+    })?;
     let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
     let commit = format!("{reference}^{{commit}}");
-    git(&top, &["rev-parse", "--verify", "--quiet", &commit])?.map_err(|message| {
-        SinceError::BadRef {
+    git(&top, &["rev-parse", "--verify", "--quiet", &commit]).map_err(|e| {
+        on_failure(e, |message| SinceError::BadRef {
             reference: reference.to_string(),
             message: if message.is_empty() {
                 "unknown revision".to_string()
             } else {
                 message
             },
-        }
+        })
     })?;
     let diff = git(
         &top,
@@ -70,10 +85,8 @@ pub fn changed_files(dir: &Path, reference: &str) -> Result<Vec<PathBuf>, SinceE
             reference,
             "--",
         ],
-    )?
-    .map_err(SinceError::Git)?;
-    let untracked = git(&top, &["ls-files", "-z", "--others", "--exclude-standard"])?
-        .map_err(SinceError::Git)?;
+    )?;
+    let untracked = git(&top, &["ls-files", "-z", "--others", "--exclude-standard"])?;
     let mut files: Vec<PathBuf> = diff
         .split(|&b| b == 0)
         .chain(untracked.split(|&b| b == 0))

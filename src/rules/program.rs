@@ -1258,6 +1258,80 @@ impl TableSource<'_> {
     }
 }
 
+/// What is wrong with a `shape` pattern; shown after the pattern.
+#[derive(Debug, thiserror::Error)]
+#[error("`{shape}`: {problem}")]
+struct ShapeError {
+    shape: String,
+    problem: ShapeProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ShapeProblem {
+    #[error("a `[` without `]`")]
+    UnclosedClass,
+    #[error("an empty class `[]`")]
+    EmptyClass,
+    #[error("a range of characters the language does not know")]
+    UnknownRange,
+    #[error("ranges are 0-9 or A-Z style, low to high")]
+    BadRange,
+    #[error("use upper-case letters, digits and + - / . * &")]
+    ClassCharacter,
+    #[error("use upper-case letters, digits, + - / . * & and [classes]")]
+    Character,
+    #[error("a `{{` without `}}`")]
+    UnclosedCount,
+    #[error("`{{n}}` takes a count from 1 to 64")]
+    BadCount,
+    #[error("a shape has 1 to 64 positions")]
+    Length,
+}
+
+/// What is wrong with a value table, a `when_length` or a value-set entry
+/// (`in`, `not_in`, `values`, a `map` key); filed under the key by the
+/// compiler.
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    #[error("`{0}` is not a character of a compact value")]
+    NotCompact(char),
+    #[error("`{0}` is listed twice")]
+    ListedTwice(char),
+    #[error("key `{0}` is not one character of a compact value")]
+    MapKey(String),
+    #[error("value {value} of `{key}` is outside 0-{}", i16::MAX)]
+    MapValue { key: String, value: i64 },
+    #[error("length {0} is outside 1-63")]
+    Length(u32),
+    #[error("{0} is negative")]
+    Negative(i64),
+    #[error("`{0}` is not digits, upper-case letters or a range LO-HI")]
+    NotEntry(String),
+    #[error("`{0}`: a range is two numbers of the same length, low first")]
+    BadRange(String),
+    #[error("`{entry}` has {len} characters; the field has {width}")]
+    Width {
+        entry: String,
+        len: usize,
+        width: usize,
+    },
+}
+
+/// What is wrong with a table file; `line` counts from 1.
+#[derive(Debug, thiserror::Error)]
+enum TableError {
+    #[error("line {line}: `{years}` is not a year range FROM-TO")]
+    Years { line: usize, years: String },
+    #[error("line {0}: one entry per line (year ranges need in_use_at_birth: true)")]
+    YearsNotAllowed(usize),
+    #[error("line {0}: too many words")]
+    TooManyWords(usize),
+    #[error("line {line}: {problem}")]
+    Entry { line: usize, problem: ValueError },
+    #[error("the table is empty")]
+    Empty,
+}
+
 /// Compiles a rule's `shape`, `values` and `checks` (keys are reported
 /// under `validate.`).
 pub fn compile(
@@ -1323,21 +1397,24 @@ struct Compiler<'a> {
     has_date: bool,
 }
 
-fn parse_shape(p: &str) -> Result<Vec<u64>, String> {
+fn parse_shape(p: &str) -> Result<Vec<u64>, ShapeError> {
     let b = p.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let bad = |m: &str| format!("`{p}`: {m}");
+    let bad = |problem| ShapeError {
+        shape: p.to_string(),
+        problem,
+    };
     while i < b.len() {
         let set: u64 = if b[i] == b'[' {
             let close = b[i..]
                 .iter()
                 .position(|&x| x == b']')
-                .ok_or_else(|| bad("a `[` without `]`"))?
+                .ok_or_else(|| bad(ShapeProblem::UnclosedClass))?
                 + i;
             let inner = &b[i + 1..close];
             if inner.is_empty() {
-                return Err(bad("an empty class `[]`"));
+                return Err(bad(ShapeProblem::EmptyClass));
             }
             let mut set = 0u64;
             let mut j = 0;
@@ -1346,18 +1423,17 @@ fn parse_shape(p: &str) -> Result<Vec<u64>, String> {
                 if j + 2 < inner.len() && inner[j + 1] == b'-' {
                     let hi = inner[j + 2];
                     let (Some(l), Some(h)) = (class_index(lo), class_index(hi)) else {
-                        return Err(bad("a range of characters the language does not know"));
+                        return Err(bad(ShapeProblem::UnknownRange));
                     };
                     if l > h || (l < 10) != (h < 10) || l >= 36 || h >= 36 {
-                        return Err(bad("ranges are 0-9 or A-Z style, low to high"));
+                        return Err(bad(ShapeProblem::BadRange));
                     }
                     for x in l..=h {
                         set |= 1 << x;
                     }
                     j += 3;
                 } else {
-                    let x = class_index(lo)
-                        .ok_or_else(|| bad("use upper-case letters, digits and + - / . * &"))?;
+                    let x = class_index(lo).ok_or_else(|| bad(ShapeProblem::ClassCharacter))?;
                     set |= 1 << x;
                     j += 1;
                 }
@@ -1365,8 +1441,7 @@ fn parse_shape(p: &str) -> Result<Vec<u64>, String> {
             i = close + 1;
             set
         } else {
-            let x = class_index(b[i])
-                .ok_or_else(|| bad("use upper-case letters, digits, + - / . * & and [classes]"))?;
+            let x = class_index(b[i]).ok_or_else(|| bad(ShapeProblem::Character))?;
             i += 1;
             1 << x
         };
@@ -1375,33 +1450,31 @@ fn parse_shape(p: &str) -> Result<Vec<u64>, String> {
             let close = b[i..]
                 .iter()
                 .position(|&x| x == b'}')
-                .ok_or_else(|| bad("a `{` without `}`"))?
+                .ok_or_else(|| bad(ShapeProblem::UnclosedCount))?
                 + i;
             count = std::str::from_utf8(&b[i + 1..close])
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| bad("`{n}` takes a count from 1 to 64"))?;
+                .ok_or_else(|| bad(ShapeProblem::BadCount))?;
             i = close + 1;
         }
         out.extend(std::iter::repeat_n(set, count));
     }
     if out.is_empty() || out.len() > 64 {
-        return Err(bad("a shape has 1 to 64 positions"));
+        return Err(bad(ShapeProblem::Length));
     }
     Ok(out)
 }
 
-fn value_table(t: &ValueTableSyntax) -> Result<ValueTable, String> {
+fn value_table(t: &ValueTableSyntax) -> Result<ValueTable, ValueError> {
     let mut out = [-1i16; 42];
     match t {
         ValueTableSyntax::Alphabet(a) => {
             for (i, b) in a.bytes().enumerate() {
-                let x = class_index(b).ok_or_else(|| {
-                    format!("`{}` is not a character of a compact value", b as char)
-                })?;
+                let x = class_index(b).ok_or(ValueError::NotCompact(b as char))?;
                 if out[x as usize] >= 0 {
-                    return Err(format!("`{}` is listed twice", b as char));
+                    return Err(ValueError::ListedTwice(b as char));
                 }
                 out[x as usize] = i as i16;
             }
@@ -1412,9 +1485,12 @@ fn value_table(t: &ValueTableSyntax) -> Result<ValueTable, String> {
                     [b] => class_index(*b),
                     _ => None,
                 }
-                .ok_or_else(|| format!("key `{k}` is not one character of a compact value"))?;
+                .ok_or_else(|| ValueError::MapKey(k.clone()))?;
                 if !(0..=i64::from(i16::MAX)).contains(v) {
-                    return Err(format!("value {v} of `{k}` is outside 0-{}", i16::MAX));
+                    return Err(ValueError::MapValue {
+                        key: k.clone(),
+                        value: *v,
+                    });
                 }
                 out[x as usize] = *v as i16;
             }
@@ -1447,12 +1523,12 @@ fn parse_span(s: &Scalar) -> Option<Span> {
     }
 }
 
-fn when_length(w: &Option<OneOrMany<u32>>) -> Result<u64, String> {
+fn when_length(w: &Option<OneOrMany<u32>>) -> Result<u64, ValueError> {
     let Some(w) = w else { return Ok(0) };
     let mut bits = 0u64;
     for n in w.to_vec() {
         if !(1..64).contains(&n) {
-            return Err(format!("length {n} is outside 1-63"));
+            return Err(ValueError::Length(n));
         }
         bits |= 1 << n;
     }
@@ -1461,7 +1537,7 @@ fn when_length(w: &Option<OneOrMany<u32>>) -> Result<u64, String> {
 
 /// A value-set entry: a value or a `LO-HI` range of equal-length digits,
 /// padded to `width` when written as a number.
-fn set_entry(s: &Scalar, width: Option<usize>) -> Result<(Vec<u8>, Vec<u8>), String> {
+fn set_entry(s: &Scalar, width: Option<usize>) -> Result<(Vec<u8>, Vec<u8>), ValueError> {
     let pad = |t: String| -> String {
         match width {
             Some(w) if t.len() < w && t.bytes().all(|b| b.is_ascii_digit()) => {
@@ -1472,7 +1548,7 @@ fn set_entry(s: &Scalar, width: Option<usize>) -> Result<(Vec<u8>, Vec<u8>), Str
     };
     let (lo, hi) = match s {
         Scalar::Int(n) if *n >= 0 => (pad(n.to_string()), pad(n.to_string())),
-        Scalar::Int(n) => return Err(format!("{n} is negative")),
+        Scalar::Int(n) => return Err(ValueError::Negative(*n)),
         Scalar::Text(t) => {
             let t = t.trim();
             match t.split_once('-') {
@@ -1494,27 +1570,24 @@ fn set_entry(s: &Scalar, width: Option<usize>) -> Result<(Vec<u8>, Vec<u8>), Str
             .chain(hi.bytes())
             .any(|b| class_index(b).is_none())
     {
-        return Err(format!(
-            "`{s}` is not digits, upper-case letters or a range LO-HI"
-        ));
+        return Err(ValueError::NotEntry(s.to_string()));
     }
     if lo.len() != hi.len() || lo > hi {
-        return Err(format!(
-            "`{s}`: a range is two numbers of the same length, low first"
-        ));
+        return Err(ValueError::BadRange(s.to_string()));
     }
     if let Some(w) = width
         && lo.len() != w
     {
-        return Err(format!(
-            "`{s}` has {} characters; the field has {w}",
-            lo.len()
-        ));
+        return Err(ValueError::Width {
+            entry: s.to_string(),
+            len: lo.len(),
+            width: w,
+        });
     }
     Ok((lo.into_bytes(), hi.into_bytes()))
 }
 
-fn value_set(entries: &[Scalar], width: Option<usize>) -> Result<ValueSet, String> {
+fn value_set(entries: &[Scalar], width: Option<usize>) -> Result<ValueSet, ValueError> {
     let mut set = ValueSet::default();
     for e in entries {
         let (lo, hi) = set_entry(e, width)?;
@@ -1530,7 +1603,7 @@ fn value_set(entries: &[Scalar], width: Option<usize>) -> Result<ValueSet, Strin
 
 /// Reads a table file: one entry per line, `#` comments, optional year
 /// range after a space when `with_years`.
-fn table_set(text: &str, width: Option<usize>, with_years: bool) -> Result<ValueSet, String> {
+fn table_set(text: &str, width: Option<usize>, with_years: bool) -> Result<ValueSet, TableError> {
     let mut set = ValueSet::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -1545,21 +1618,25 @@ fn table_set(text: &str, width: Option<usize>, with_years: bool) -> Result<Value
                 let (a, b) = y
                     .split_once('-')
                     .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
-                    .ok_or_else(|| format!("line {}: `{y}` is not a year range FROM-TO", n + 1))?;
+                    .ok_or_else(|| TableError::Years {
+                        line: n + 1,
+                        years: y.to_string(),
+                    })?;
                 Some((a, b))
             }
             Some(_) => {
-                return Err(format!(
-                    "line {}: one entry per line (year ranges need in_use_at_birth: true)",
-                    n + 1
-                ));
+                return Err(TableError::YearsNotAllowed(n + 1));
             }
         };
         if parts.next().is_some() {
-            return Err(format!("line {}: too many words", n + 1));
+            return Err(TableError::TooManyWords(n + 1));
         }
-        let (lo, hi) = set_entry(&Scalar::Text(entry.to_string()), width)
-            .map_err(|m| format!("line {}: {m}", n + 1))?;
+        let (lo, hi) = set_entry(&Scalar::Text(entry.to_string()), width).map_err(|problem| {
+            TableError::Entry {
+                line: n + 1,
+                problem,
+            }
+        })?;
         if lo == hi {
             set.singles.push((lo, years));
         } else {
@@ -1567,7 +1644,7 @@ fn table_set(text: &str, width: Option<usize>, with_years: bool) -> Result<Value
         }
     }
     if set.singles.is_empty() && set.ranges.is_empty() {
-        return Err("the table is empty".into());
+        return Err(TableError::Empty);
     }
     set.singles.sort();
     Ok(set)
@@ -1580,10 +1657,10 @@ fn is_table_name(s: &str) -> bool {
 }
 
 impl Compiler<'_> {
-    fn err(&mut self, key: &str, message: impl Into<String>) {
+    fn err(&mut self, key: &str, message: impl std::fmt::Display) {
         self.errors.push(ProgramError::Key {
             key: key.to_string(),
-            message: message.into(),
+            message: message.to_string(),
         });
     }
 
@@ -2260,11 +2337,11 @@ impl Compiler<'_> {
             };
             match table_set(&text, width, f.in_use_at_birth) {
                 Ok(s) => (s, false),
-                Err(message) => {
+                Err(e) => {
                     self.errors.push(ProgramError::Table {
                         key: format!("{key}.table"),
                         table: name.clone(),
-                        message,
+                        message: e.to_string(),
                     });
                     return None;
                 }
@@ -2538,6 +2615,95 @@ mod tests {
         assert!(!fits(&s, b"AB123456E"));
         assert!(parse_shape("[a-z]").is_err());
         assert!(parse_shape("[0-9]{0}").is_err());
+    }
+
+    /// Issue 19: the helpers return named errors instead of `String`; each
+    /// message a rule author sees keeps its text byte for byte.
+    #[test]
+    fn i19_value_errors_keep_their_text() {
+        let shape = |p: &str| parse_shape(p).unwrap_err().to_string();
+        assert_eq!(shape("[0-9"), "`[0-9`: a `[` without `]`");
+        assert_eq!(shape("[]"), "`[]`: an empty class `[]`");
+        assert_eq!(
+            shape("[a-z]"),
+            "`[a-z]`: a range of characters the language does not know"
+        );
+        assert_eq!(
+            shape("[9-0]"),
+            "`[9-0]`: ranges are 0-9 or A-Z style, low to high"
+        );
+        assert_eq!(
+            shape("[a]"),
+            "`[a]`: use upper-case letters, digits and + - / . * &"
+        );
+        assert_eq!(
+            shape("a"),
+            "`a`: use upper-case letters, digits, + - / . * & and [classes]"
+        );
+        assert_eq!(shape("A{3"), "`A{3`: a `{` without `}`");
+        assert_eq!(shape("A{0}"), "`A{0}`: `{n}` takes a count from 1 to 64");
+        assert_eq!(shape(""), "``: a shape has 1 to 64 positions");
+
+        let alphabet = |a: &str| {
+            value_table(&ValueTableSyntax::Alphabet(a.into()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(alphabet("a"), "`a` is not a character of a compact value");
+        assert_eq!(alphabet("AA"), "`A` is listed twice");
+        let map = |k: &str, v: i64| {
+            value_table(&ValueTableSyntax::Map([(k.to_string(), v)].into()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            map("AB", 1),
+            "key `AB` is not one character of a compact value"
+        );
+        assert_eq!(map("A", -1), "value -1 of `A` is outside 0-32767");
+        assert_eq!(
+            when_length(&Some(OneOrMany::One(64)))
+                .unwrap_err()
+                .to_string(),
+            "length 64 is outside 1-63"
+        );
+
+        let entry = |s: Scalar, w| set_entry(&s, w).unwrap_err().to_string();
+        assert_eq!(entry(Scalar::Int(-3), None), "-3 is negative");
+        assert_eq!(
+            entry(Scalar::Text("a".into()), None),
+            "`a` is not digits, upper-case letters or a range LO-HI"
+        );
+        assert_eq!(
+            entry(Scalar::Text("20-1".into()), None),
+            "`20-1`: a range is two numbers of the same length, low first"
+        );
+        assert_eq!(
+            entry(Scalar::Text("123".into()), Some(2)),
+            "`123` has 3 characters; the field has 2"
+        );
+        assert_eq!(
+            value_set(&[Scalar::Int(1), Scalar::Int(-1)], None)
+                .unwrap_err()
+                .to_string(),
+            "-1 is negative"
+        );
+
+        let table = |t: &str, years| table_set(t, None, years).unwrap_err().to_string();
+        assert_eq!(
+            table("12 19x0", true),
+            "line 1: `19x0` is not a year range FROM-TO"
+        );
+        assert_eq!(
+            table("# c\n12 1990-2000", false),
+            "line 2: one entry per line (year ranges need in_use_at_birth: true)"
+        );
+        assert_eq!(table("12 1990-2000 x", true), "line 1: too many words");
+        assert_eq!(
+            table("12\n\na", false),
+            "line 3: `a` is not digits, upper-case letters or a range LO-HI"
+        );
+        assert_eq!(table("# only a comment\n", false), "the table is empty");
     }
 
     #[test]
