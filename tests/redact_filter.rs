@@ -445,6 +445,70 @@ fn at_rest_fpe_style_rewrites_text_utf16_and_gzip_reversibly() {
     assert_eq!(again.status.code(), Some(0));
 }
 
+/// `policy.redact.style: fpe` with an identity but no `fpe.key.age` in
+/// the state directory (the configuration itself is valid, so the scan
+/// runs): every redaction fails with the reason that says what to
+/// configure, the file is left as it was, the finding is still reported,
+/// and the exit code says an action failed.
+#[test]
+fn at_rest_fpe_style_without_a_key_fails_each_redaction_naming_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let text = format!("card {CARD}\n");
+    std::fs::write(root.join("a.txt"), &text).unwrap();
+    use age::secrecy::ExposeSecret;
+    let id_file = dir.path().join("id.age");
+    let identity = age::x25519::Identity::generate();
+    std::fs::write(
+        &id_file,
+        format!("{}\n", identity.to_string().expose_secret()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&id_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = dir.path().join("leakhound.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "policy:\n  default: redact\n  fallback: report\n  redact:\n    style: fpe\n    fpe_identity_file: {}\n",
+            id_file.display()
+        ),
+    )
+    .unwrap();
+    let out = cmd(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "scan",
+            "--progress",
+            "never",
+            "-f",
+            "jsonl",
+            "--show-test-data",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("\"type\":\"finding\"").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"action\":\"failed\""), "{stdout}");
+    assert!(
+        stdout.contains(
+            "policy.redact.style fpe needs policy.redact.fpe_key_file, or \
+             policy.redact.fpe_identity_file and <state_dir>/fpe.key.age"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), text);
+    assert!(!stdout.contains(CARD) && !stderr.contains(CARD));
+}
+
 /// The README's "pseudonymise an export" example on examples/sample.
 #[test]
 fn readme_pseudonymise_an_export_example() {
