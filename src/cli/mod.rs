@@ -522,7 +522,7 @@ pub struct LimitArgs {
     /// Decode base64 payloads (runs of 24+ characters that decode to text)
     /// and scan what they hold, reported in member `base64@OFFSET`; with
     /// `--action redact` they are redacted too. Off by default: it costs
-    /// about 25 % more CPU on large logs (config: `limits.base64`).
+    /// about 30 % more CPU on large logs (config: `limits.base64`).
     #[arg(long)]
     pub base64: bool,
 }

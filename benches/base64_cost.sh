@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# benches/base64_cost.sh: what the base64 payload pass costs on the 1 GiB
+# benchmark log (issue 12 item 5: the budget is +10 % user CPU).
+#
+# What it does:
+#   1. Reuses the log benches/compare.sh makes ($WORK/throughput-1024mb-seed2;
+#      run compare.sh once first, or set LOG).
+#   2. Runs, ROUNDS times in alternation so load drifts hit all three alike,
+#        before: $BEFORE scan          (optional: a build of an older commit)
+#        off:    $LH scan              (the pass off, today's default)
+#        on:     $LH scan --base64
+#      each `--progress never --format jsonl -o FILE -j1 LOG`, timed by GNU
+#      time.
+#   3. Prints min and median user CPU per command, the cost of `on` against
+#      `off` (and `before`), and the findings of each (all, and those inside
+#      a base64 payload: member `base64@OFFSET`).
+#
+# Build both binaries alike, e.g. optimised without LTO:
+#   CARGO_PROFILE_DEV_OPT_LEVEL=3 CARGO_INCREMENTAL=0 \
+#     CARGO_TARGET_DIR=/tmp/b64-t cargo build --locked --bin leakhound
+#
+# Usage:
+#   LH=/tmp/b64-t/debug/leakhound ROUNDS=7 benches/base64_cost.sh
+#   BEFORE=/tmp/old/leakhound LH=... benches/base64_cost.sh
+#
+# Environment:
+#   LH       the binary to measure (default target/release/leakhound)
+#   BEFORE   an older binary to compare with (optional)
+#   ROUNDS   rounds (default 5)
+#   WORK     as in compare.sh (default /tmp/leakhound-bench)
+#   LOG      the log (default $WORK/throughput-1024mb-seed2/throughput.log)
+#
+# Needs GNU time (apt-get install time) and python3.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+WORK=${WORK:-/tmp/leakhound-bench}
+LOG=${LOG:-$WORK/throughput-1024mb-seed2/throughput.log}
+LH=${LH:-target/release/leakhound}
+BEFORE=${BEFORE:-}
+ROUNDS=${ROUNDS:-5}
+
+die() {
+    echo "base64_cost.sh: $*" >&2
+    exit 2
+}
+
+[[ -s $LOG ]] || die "no log at $LOG: run benches/compare.sh once, or set LOG"
+[[ -x $LH ]] || die "no binary at $LH: build it (see the top of $0) or set LH"
+[[ -z $BEFORE || -x $BEFORE ]] || die "no binary at $BEFORE"
+[[ -x /usr/bin/time ]] || die "GNU time not found (apt-get install time)"
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+# Keep leakhound's fingerprint key out of the user's state directory.
+export LEAKHOUND_STATE_DIR=${LEAKHOUND_STATE_DIR:-$WORK/state}
+mkdir -p "$LEAKHOUND_STATE_DIR"
+
+WHICH=(off on)
+[[ -n $BEFORE ]] && WHICH=(before off on)
+
+cat "$LOG" >/dev/null # warm the page cache
+for round in $(seq 1 "$ROUNDS"); do
+    for which in "${WHICH[@]}"; do
+        case $which in
+        before) bin=$BEFORE args=() ;;
+        off) bin=$LH args=() ;;
+        on) bin=$LH args=(--base64) ;;
+        esac
+        # leakhound exits 1 when it finds something: not a failure here.
+        /usr/bin/time -f "$which user %U" -a -o "$OUT/times" \
+            "$bin" scan "${args[@]}" --progress never --format jsonl \
+            -o "$OUT/$which.jsonl" -j1 "$LOG" || [[ $? == 1 ]] ||
+            die "$which: scan failed"
+    done
+done
+
+python3 - "$OUT" "${WHICH[@]}" <<'PY'
+import json, statistics, sys
+out, which = sys.argv[1], sys.argv[2:]
+times = {}
+for line in open(f"{out}/times"):
+    parts = line.split()
+    if len(parts) == 3 and parts[1] == "user":
+        times.setdefault(parts[0], []).append(float(parts[2]))
+med = {w: statistics.median(times[w]) for w in which}
+for w in which:
+    found = in_b64 = 0
+    for line in open(f"{out}/{w}.jsonl"):
+        ev = json.loads(line)
+        if ev.get("type") == "finding":
+            found += 1
+            in_b64 += "base64@" in (ev.get("member") or "")
+    print(f"{w:7} user min {min(times[w]):.2f} s  median {med[w]:.2f} s  "
+          f"(n={len(times[w])})  findings {found} (in base64 payloads {in_b64})")
+for base in [b for b in ("off", "before") if b in med]:
+    print(f"on against {base}: {100 * (med['on'] / med[base] - 1):+.0f} % user CPU (medians)")
+PY
