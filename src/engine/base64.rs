@@ -594,7 +594,7 @@ fn run_end(avx2: bool, buf: &[u8], mut p: usize) -> usize {
 
 /// Which characters a run uses for 62 and 63.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Alphabet {
+pub(super) enum Alphabet {
     Standard,
     UrlSafe,
 }
@@ -839,7 +839,7 @@ pub fn scan<'e>(
 }
 
 /// Encodes `bytes` as base64 in `alphabet`, with padding when `pad`.
-fn encode_into(bytes: &[u8], alphabet: Alphabet, pad: bool, out: &mut Vec<u8>) {
+pub(super) fn encode_into(bytes: &[u8], alphabet: Alphabet, pad: bool, out: &mut Vec<u8>) {
     let abc: &[u8; 64] = match alphabet {
         Alphabet::Standard => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
         Alphabet::UrlSafe => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
