@@ -77,7 +77,7 @@ impl Classifier for Scalar {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub use x86::{Avx2, Sse2};
+pub use x86::{Avx2, Avx512, Sse2};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -96,6 +96,69 @@ mod x86 {
         /// `Some` when this CPU has AVX2.
         pub fn detect() -> Option<Avx2> {
             is_x86_feature_detected!("avx2").then_some(Avx2(()))
+        }
+    }
+
+    /// AVX-512 (F and BW), 64 bytes at a time, compares straight into
+    /// mask registers (no `movemask`). Only construct it through
+    /// [`Avx512::detect`].
+    #[derive(Debug, Clone, Copy)]
+    pub struct Avx512(());
+
+    impl Avx512 {
+        /// `Some` when this CPU has AVX-512 F and BW, and
+        /// `LEAKHOUND_SIMD` does not say `avx2` (to measure the AVX2 code
+        /// on a CPU that has both).
+        pub fn detect() -> Option<Avx512> {
+            let avx2_only = std::env::var_os("LEAKHOUND_SIMD").is_some_and(|v| v == "avx2");
+            (!avx2_only
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw"))
+            .then_some(Avx512(()))
+        }
+    }
+
+    impl Classifier for Avx512 {
+        #[inline(always)]
+        fn classify(self, window: &[u8; WIDTH]) -> Masks {
+            // SAFETY: an `Avx512` value exists only when the CPU has
+            // AVX-512 F and BW.
+            unsafe { avx512_window(window) }
+        }
+    }
+
+    /// [`Masks`] of a window by AVX-512 F and BW. Not `#[target_feature]`,
+    /// so that it inlines into the scan loop (which is compiled for
+    /// AVX-512 and calls it for every window): a call per window and its
+    /// 64-byte result cost more than the compares.
+    ///
+    /// # Safety
+    /// Call it only from a function compiled with AVX-512 F and BW.
+    #[inline(always)]
+    unsafe fn avx512_window(window: &[u8; WIDTH]) -> Masks {
+        // SAFETY: the caller is compiled with the features (see above);
+        // each load reads half * 64 .. half * 64 + 64 <= 128 bytes.
+        unsafe {
+            let mut m = Masks::default();
+            for half in 0..WIDTH / 64 {
+                let v = _mm512_loadu_si512(window.as_ptr().add(half * 64).cast());
+                let eq = |b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
+                let below = |lo: u8, n: u8| {
+                    let x = _mm512_sub_epi8(v, _mm512_set1_epi8(lo as i8));
+                    _mm512_cmplt_epu8_mask(x, _mm512_set1_epi8(n as i8))
+                };
+                let digit = below(b'0', 10);
+                let upper = below(b'A', 26);
+                let sep = eq(b' ') | eq(b'-') | eq(b'.');
+                let high = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(0xC2u8 as i8));
+                let wide = high | eq(b'%') | eq(b'+');
+                let shift = half * 64;
+                m.digit |= (digit as u128) << shift;
+                m.sep |= (sep as u128) << shift;
+                m.upper |= (upper as u128) << shift;
+                m.wide |= (wide as u128) << shift;
+            }
+            m
         }
     }
 
@@ -285,6 +348,9 @@ mod tests {
             {
                 prop_assert_eq!(Sse2.classify(&w), expected);
                 if let Some(avx) = Avx2::detect() {
+                    prop_assert_eq!(avx.classify(&w), expected);
+                }
+                if let Some(avx) = Avx512::detect() {
                     prop_assert_eq!(avx.classify(&w), expected);
                 }
             }

@@ -157,6 +157,11 @@ pub struct Engine {
     kind_names: Vec<String>,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<classify::Avx2>,
+    #[cfg(target_arch = "x86_64")]
+    avx512: Option<classify::Avx512>,
+    /// The CPU has what the base64 pass's 512-bit finder needs
+    /// ([`base64::has_avx512`]).
+    base64_avx512: bool,
     /// Whether base64 payloads are decoded and scanned ([`base64`]); off
     /// unless asked for (`--base64`, `limits.base64`), because the pass
     /// still costs too much on large logs (docs/DESIGN.md, "Written forms").
@@ -295,6 +300,9 @@ impl Engine {
             kind_names,
             #[cfg(target_arch = "x86_64")]
             avx2: classify::Avx2::detect(),
+            #[cfg(target_arch = "x86_64")]
+            avx512: classify::Avx512::detect(),
+            base64_avx512: base64::has_avx512(),
             base64: base64::DEFAULT_ON,
             base64_digits,
         }
@@ -316,6 +324,7 @@ impl Engine {
     pub fn base64_finder(&self) -> base64::Finder {
         base64::Finder {
             avx2: self.has_avx2(),
+            avx512: self.base64_avx512,
             digits: self.base64_digits,
         }
     }
@@ -362,6 +371,10 @@ impl Engine {
     ) -> Flow {
         #[cfg(target_arch = "x86_64")]
         {
+            if let Some(avx512) = self.avx512 {
+                // SAFETY: an `Avx512` token exists only on CPUs with it.
+                return unsafe { self.scan_avx512(avx512, buf, report, columns, on_match) };
+            }
             if let Some(avx2) = self.avx2 {
                 // SAFETY: an `Avx2` token exists only on CPUs with AVX2.
                 return unsafe { self.scan_avx2(avx2, buf, report, columns, on_match) };
@@ -395,6 +408,20 @@ impl Engine {
     fn scan_avx2<'e>(
         &'e self,
         c: classify::Avx2,
+        buf: &[u8],
+        report: Range<usize>,
+        columns: Option<&Columns>,
+        on_match: &mut dyn FnMut(Match<'e>) -> Flow,
+    ) -> Flow {
+        self.scan_with(c, buf, report, columns, on_match)
+    }
+
+    /// The scan loop compiled for AVX-512, so the classifier inlines.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn scan_avx512<'e>(
+        &'e self,
+        c: classify::Avx512,
         buf: &[u8],
         report: Range<usize>,
         columns: Option<&Columns>,

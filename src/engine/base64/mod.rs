@@ -28,6 +28,9 @@ use std::ops::Range;
 
 use super::{Engine, Flow, Match};
 
+#[cfg(target_arch = "x86_64")]
+mod wide;
+
 /// Whether the pass is on when nothing asks (`Engine::new`): off until it
 /// is cheap enough for every scan (docs/DESIGN.md, "Written forms").
 pub const DEFAULT_ON: bool = false;
@@ -137,6 +140,9 @@ static SEXTET: [u8; 256] = SEXTETS;
 pub struct Finder {
     /// The CPU has AVX2 (the caller checked it once).
     pub avx2: bool,
+    /// The CPU has AVX-512 F, BW, VBMI and VBMI2 ([`has_avx512`]): runs are
+    /// found 512 bytes at a time (`wide.rs`).
+    pub avx512: bool,
     /// Every rule of the engine needs three digits in a row or an IBAN's
     /// head, so a run without a pair of [`PAIRS`] is dropped unread
     /// ([`may_hold_number`]). Off when a rule can match with fewer digits
@@ -404,6 +410,17 @@ pub fn for_each_run(
     runs_with::<false>(false, buf, from, to, f)
 }
 
+/// Whether this CPU has what the 512-bit finder needs (checked once per
+/// engine). `LEAKHOUND_SIMD=avx2` turns it off, to measure the AVX2
+/// finder on a CPU that has both.
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var_os("LEAKHOUND_SIMD").is_none_or(|v| v != "avx2") {
+        return wide::detect();
+    }
+    false
+}
+
 /// The runs of [`for_each_run`] that may hold a payload for `finder`: with
 /// [`Finder::digits`], a run of only `0-9a-f-` (a hex id, a UUID) is left
 /// out where the finder's masks show it whole (it holds no pair of
@@ -416,6 +433,17 @@ pub fn for_each_candidate_run(
     to: usize,
     f: &mut dyn FnMut(Range<usize>) -> Flow,
 ) -> Flow {
+    #[cfg(target_arch = "x86_64")]
+    if finder.avx512 {
+        // SAFETY: `avx512` is true only when `wide::detect` said so.
+        return unsafe {
+            if finder.digits {
+                wide::for_each_run::<true>(buf, from, to, f)
+            } else {
+                wide::for_each_run::<false>(buf, from, to, f)
+            }
+        };
+    }
     if !finder.digits {
         return for_each_run(finder.avx2, buf, from, to, f);
     }
@@ -1190,7 +1218,11 @@ mod tests {
                 continue;
             }
             let mut got = Vec::new();
-            let finder = Finder { avx2, digits: true };
+            let finder = Finder {
+                avx2,
+                avx512: false,
+                digits: true,
+            };
             let _ = for_each_candidate_run(finder, bytes, from, to, &mut |r| {
                 got.push(r);
                 Flow::Continue(())
@@ -1208,6 +1240,72 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// The 512-bit finder against the plain loop, exactly: every run with
+    /// `digits` off; with it on, every run but those of only `0-9a-f-`.
+    /// Skipped on CPUs without AVX-512 VBMI2.
+    fn wide_agrees(
+        bytes: &[u8],
+        from: usize,
+        len: usize,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        if !has_avx512() {
+            return Ok(());
+        }
+        let from = from.min(bytes.len());
+        let to = (from + len).min(bytes.len());
+        let all = runs_slow(bytes, from, to);
+        for digits in [false, true] {
+            let want: Vec<_> = all
+                .iter()
+                .filter(|r| !digits || !bytes[(*r).clone()].iter().all(|&b| is_hexish(b)))
+                .cloned()
+                .collect();
+            let mut got = Vec::new();
+            let finder = Finder {
+                avx2: true,
+                avx512: true,
+                digits,
+            };
+            let _ = for_each_candidate_run(finder, bytes, from, to, &mut |r| {
+                got.push(r);
+                Flow::Continue(())
+            });
+            proptest::prop_assert_eq!(&got, &want, "digits {}", digits);
+        }
+        Ok(())
+    }
+
+    /// The 512-bit finder on the cases that test its seams: runs across
+    /// blocks and batches, a hit far from its run's start, runs handed on
+    /// that end past a batch, runs that began before `from`, the tail.
+    #[test]
+    fn wide_finder_finds_the_plain_loops_runs() {
+        if !has_avx512() {
+            return;
+        }
+        let hex = "e3b0c44298fc1c149afbf4c8996fb924";
+        let mut text = String::new();
+        for lead in 0..150 {
+            text.push_str(&" ".repeat(lead % 11));
+            // A long hex run with its one other byte at its end.
+            text.push_str(&hex.repeat(1 + lead % 5));
+            text.push_str("Z ");
+            text.push_str(&"QUJD".repeat(6 + lead % 40));
+            text.push('\n');
+            text.push_str(hex);
+            text.push('=');
+        }
+        let bytes = text.as_bytes();
+        for (from, len) in [(0, bytes.len()), (5, 3000), (700, 64), (1, 1)] {
+            wide_agrees(bytes, from, len).unwrap();
+        }
+        // Every start inside the first runs: a run begun before `from` is
+        // never handed on.
+        for from in 0..200 {
+            wide_agrees(bytes, from, 2000).unwrap();
+        }
     }
 
     /// The cheap first test of a block never hides a run of 24: checked
@@ -1263,7 +1361,11 @@ mod tests {
                 continue;
             }
             let mut got = Vec::new();
-            let finder = Finder { avx2, digits: true };
+            let finder = Finder {
+                avx2,
+                avx512: false,
+                digits: true,
+            };
             let _ = for_each_candidate_run(finder, bytes, 0, bytes.len(), &mut |r| {
                 got.push(r);
                 Flow::Continue(())
@@ -1316,6 +1418,41 @@ mod tests {
             len in 0usize..800,
         ) {
             candidates_agree(&bytes, from, len)?;
+        }
+
+        /// The 512-bit finder over texts long enough for its batches: base64
+        /// runs, hex runs and separators mixed in changing shares.
+        #[test]
+        fn wide_runs_agree_with_a_plain_loop(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    30 => proptest::sample::select(b"0123456789abcdef-".to_vec()),
+                    20 => proptest::sample::select(b"gzAZ+/_QUJD".to_vec()),
+                    3 => proptest::sample::select(b" .=:\n\x80\xff".to_vec()),
+                ],
+                0..5000,
+            ),
+            from in 0usize..5000,
+            len in 0usize..5000,
+        ) {
+            wide_agrees(&bytes, from, len)?;
+        }
+
+        /// Long runs (many blocks) with rare separators.
+        #[test]
+        fn wide_long_runs_agree_with_a_plain_loop(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    200 => proptest::sample::select(b"0123456789abcdef".to_vec()),
+                    2 => proptest::sample::select(b"Zz+".to_vec()),
+                    1 => proptest::sample::select(b" \n".to_vec()),
+                ],
+                0..5000,
+            ),
+            from in 0usize..5000,
+            len in 0usize..5000,
+        ) {
+            wide_agrees(&bytes, from, len)?;
         }
 
         /// Base64 of text that holds a number of three or more digits
