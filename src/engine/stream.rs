@@ -205,9 +205,51 @@ fn count_chars(b: &[u8]) -> u64 {
     b.iter().filter(|&&x| (x as i8) >= -0x40).count() as u64
 }
 
-/// Occurrences of `needle` in `hay` (memchr counts with AVX2 or SSE2).
+/// Occurrences of `needle` in `hay`. Every byte of a scan is counted
+/// here once (newlines, for line numbers), so it is a SIMD loop of its
+/// own: compare, and add the 0/1 bytes up in the vector (memchr's
+/// iterator, built to find matches one by one, counts at a third of the
+/// speed on text with a newline every line).
 pub fn count_byte(hay: &[u8], needle: u8) -> usize {
-    memchr::memchr_iter(needle, hay).count()
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { count_byte_avx2(hay, needle) };
+    }
+    hay.iter().filter(|&&b| b == needle).count()
+}
+
+/// [`count_byte`] with AVX2: each of 32 byte lanes counts its matches
+/// (up to 255 blocks at a time), then `vpsadbw` adds the lanes up.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_byte_avx2(hay: &[u8], needle: u8) -> usize {
+    use std::arch::x86_64::*;
+    let want = _mm256_set1_epi8(needle as i8);
+    let zero = _mm256_setzero_si256();
+    let mut total = 0u64;
+    let mut blocks = hay.chunks_exact(32);
+    loop {
+        let mut lanes = zero;
+        let mut n = 0;
+        for block in blocks.by_ref().take(255) {
+            // SAFETY: the block has 32 bytes.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+            // A match is -1: subtracting it adds one.
+            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v, want));
+            n += 1;
+        }
+        let sums = _mm256_sad_epu8(lanes, zero);
+        let mut parts = [0u64; 4];
+        // SAFETY: `parts` holds 32 bytes.
+        unsafe { _mm256_storeu_si256(parts.as_mut_ptr().cast(), sums) };
+        total += parts.iter().sum::<u64>();
+        if n < 255 {
+            break;
+        }
+    }
+    let rest = blocks.remainder();
+    total as usize + rest.iter().filter(|&&b| b == needle).count()
 }
 
 /// Decides the encoding from the first bytes of a stream.
@@ -1109,6 +1151,34 @@ mod tests {
     fn counts_bytes() {
         let s = b"a\nb\n\nc".repeat(1000);
         assert_eq!(count_byte(&s, b'\n'), 3000);
+        // Every length and place around the vector's 32-byte blocks and
+        // its 255-block rounds, against a plain count.
+        let text: Vec<u8> = (0..20_000u32)
+            .map(|i| {
+                if i % 7 == 0 || i % 11 == 0 {
+                    b'\n'
+                } else {
+                    b'x'
+                }
+            })
+            .collect();
+        for (from, len) in [
+            (0, 0),
+            (1, 31),
+            (3, 32),
+            (5, 33),
+            (0, 8160),
+            (7, 8161),
+            (0, 20_000),
+            (13, 16_333),
+        ] {
+            let hay = &text[from..from + len];
+            assert_eq!(
+                count_byte(hay, b'\n'),
+                hay.iter().filter(|&&b| b == b'\n').count(),
+                "{from} {len}"
+            );
+        }
         assert_eq!(count_byte(&s[..5], b'\n'), 3);
         let big = vec![b'\n'; 16 * 300 + 7];
         assert_eq!(count_byte(&big, b'\n'), big.len());

@@ -727,21 +727,40 @@ fn probe_kind(probe: &[u8]) -> Option<TextKind> {
 /// Random bytes pass about two times in a hundred, hex strings and URL
 /// paths (`/api/v1/users`) almost never: most runs of a log stop here.
 fn quick_text(chars: &[u8]) -> bool {
-    let mut b = [0u8; 6];
-    for (q, out) in chars.chunks_exact(4).zip(b.chunks_exact_mut(3)) {
-        let n = (SEXTET[q[0] as usize] as u32) << 18
+    let quad = |q: &[u8]| {
+        (SEXTET[q[0] as usize] as u32) << 18
             | (SEXTET[q[1] as usize] as u32) << 12
             | (SEXTET[q[2] as usize] as u32) << 6
-            | SEXTET[q[3] as usize] as u32;
-        out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-    }
-    let ascii = |x: u8| (0x20..0x7F).contains(&x) || matches!(x, b'\t' | b'\n' | b'\r');
+            | SEXTET[q[3] as usize] as u32
+    };
+    let (n0, n1) = (quad(&chars[..4]), quad(&chars[4..8]));
+    let b = [
+        (n0 >> 16) as u8,
+        (n0 >> 8) as u8,
+        n0 as u8,
+        (n1 >> 16) as u8,
+        (n1 >> 8) as u8,
+        n1 as u8,
+    ];
     // UTF-16LE: a zero high byte among the first three units (the probe
     // then wants two in five; CJK text has spaces and ASCII digits too),
     // or three high bytes of scripts below U+0F00 (`łść`, Arabic ...).
     let utf16 = b[1] == 0 || b[3] == 0 || b[5] == 0 || b[1].max(b[3]).max(b[5]) <= 0x0E;
-    if b.starts_with(&[0xFF, 0xFE]) || utf16 || b.iter().all(|&x| ascii(x)) {
+    if utf16 || (b[0] == 0xFF && b[1] == 0xFE) {
         return true;
+    }
+    // One table look-up per byte, no branch: most runs of a log that get
+    // here are base64 of random bytes (keys, hashes), and a control byte
+    // or a byte that cannot start UTF-8 rejects them before any decoding.
+    let mut class = 0u8;
+    for x in b {
+        class |= QUICK[x as usize];
+    }
+    if class & !WHITE == 0 {
+        return true;
+    }
+    if class & CONTROL != 0 || QUICK[b[0] as usize] & CONTINUATION != 0 {
+        return false;
     }
     match std::str::from_utf8(&b) {
         Ok(s) => s
@@ -757,6 +776,33 @@ fn quick_text(chars: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// [`QUICK`] bits: printable ASCII and tab, CR, LF have none but this.
+const WHITE: u8 = 1;
+/// A C0 control other than tab, CR and LF, or DEL: never text.
+const CONTROL: u8 = 2;
+/// Not ASCII.
+const HIGH: u8 = 4;
+/// A UTF-8 continuation byte (cannot start a character).
+const CONTINUATION: u8 = 8;
+
+/// The class of each byte for [`quick_text`].
+static QUICK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b >= 0x80 {
+            HIGH | if b < 0xC0 { CONTINUATION } else { 0 }
+        } else if (b >= 0x20 && b < 0x7F) || b == b'\t' || b == b'\n' || b == b'\r' {
+            WHITE
+        } else {
+            CONTROL
+        };
+        i += 1;
+    }
+    t
+};
 
 /// UTF-16LE bytes as UTF-8 text (a lone surrogate or an odd byte as
 /// U+FFFD).
@@ -1242,6 +1288,28 @@ mod tests {
         Ok(())
     }
 
+    /// [`quick_text`] without its shortcuts: decode, then judge.
+    fn quick_text_plain(chars: &[u8]) -> bool {
+        let mut b = Vec::new();
+        decode_into(&chars[..8], &mut b);
+        let ascii = |x: u8| (0x20..0x7F).contains(&x) || matches!(x, b'\t' | b'\n' | b'\r');
+        let utf16 = b[1] == 0 || b[3] == 0 || b[5] == 0 || b[1].max(b[3]).max(b[5]) <= 0x0E;
+        if b.starts_with(&[0xFF, 0xFE]) || utf16 || b.iter().all(|&x| ascii(x)) {
+            return true;
+        }
+        let text = |s: &str| {
+            s.chars()
+                .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        };
+        match std::str::from_utf8(&b) {
+            Ok(s) => text(s),
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&b[..e.valid_up_to()]).is_ok_and(text)
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The 512-bit finder against the plain loop, exactly: every run with
     /// `digits` off; with it on, every run but those of only `0-9a-f-`.
     /// Skipped on CPUs without AVX-512 VBMI2.
@@ -1453,6 +1521,28 @@ mod tests {
             len in 0usize..5000,
         ) {
             wide_agrees(&bytes, from, len)?;
+        }
+
+        /// The quick test's table and early answers change nothing: it
+        /// agrees with decoding the six bytes and judging them whole.
+        #[test]
+        fn quick_text_agrees_with_the_plain_judgement(
+            chars in proptest::collection::vec(
+                proptest::sample::select(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".to_vec(),
+                ),
+                8,
+            ),
+        ) {
+            proptest::prop_assert_eq!(quick_text(&chars), quick_text_plain(&chars));
+        }
+
+        /// The same on base64 of text (any script, controls among it).
+        #[test]
+        fn quick_text_agrees_on_base64_of_text(text in "[\\PC\\x00-\\x1f]{6,8}") {
+            let mut chars = Vec::new();
+            encode_into(text.as_bytes(), Alphabet::Standard, false, &mut chars);
+            proptest::prop_assert_eq!(quick_text(&chars), quick_text_plain(&chars));
         }
 
         /// Base64 of text that holds a number of three or more digits

@@ -127,7 +127,10 @@ static GATHER: [[u8; 64]; 4] = [
 /// `(LANES + 1) * 64` readable bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")]
 #[inline]
-unsafe fn batch_hits<const SKIP_HEX: bool>(p: *const u8) -> __m512i {
+unsafe fn batch_hits<const SKIP_HEX: bool>(
+    p: *const u8,
+    first: Option<Packed>,
+) -> (__m512i, Packed) {
     // SAFETY (whole body): the features are enabled; every load reads
     // within the `(LANES + 1) * 64` bytes at `p` or a static table.
     unsafe {
@@ -149,7 +152,10 @@ unsafe fn batch_hits<const SKIP_HEX: bool>(p: *const u8) -> __m512i {
         };
         let (mut alpha, mut hex) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         for (k, index) in GATHER.iter().enumerate() {
-            let (a0, h0) = packed(2 * k);
+            let (a0, h0) = match first {
+                Some(block) if k == 0 => block,
+                _ => packed(2 * k),
+            };
             let (a1, h1) = packed(2 * k + 1);
             let index = _mm512_loadu_si512(index.as_ptr().cast());
             let lanes = 0xFFFF_u64 << (16 * k);
@@ -182,13 +188,21 @@ unsafe fn batch_hits<const SKIP_HEX: bool>(p: *const u8) -> __m512i {
         };
         let all = windows(alpha, next(alpha, a8));
         if !SKIP_HEX {
-            return all;
+            return (all, (a8, h8));
         }
         // A window with a byte that is not hex-like: one of alphabet bytes
         // that is not a window of hex-like ones.
-        _mm512_andnot_si512(windows(hex, next(hex, h8)), all)
+        (
+            _mm512_andnot_si512(windows(hex, next(hex, h8)), all),
+            (a8, h8),
+        )
     }
 }
+
+/// A block's class bits packed by `gf2p8affineqb` (alphabet, hex-like
+/// alphabet), before they are gathered into a lane: the last block a
+/// batch reads is the first of the next, so it is packed once.
+type Packed = (__m512i, __m512i);
 
 /// Up to this many lanes with hits wait before their runs are walked out:
 /// walking them in a separate loop keeps the batch loop free of branches
@@ -306,10 +320,13 @@ pub unsafe fn for_each_run<const SKIP_HEX: bool>(
     let mut pending = 0;
     let offsets = _mm512_set_epi64(448, 384, 320, 256, 192, 128, 64, 0);
     let mut walked = Walked::All;
+    // The packed bits of the block at `base`, when the last batch read it.
+    let mut first = None;
     while base < to && base + (LANES + 1) * BLOCK <= buf.len() {
         // SAFETY: the features are enabled here; the batch and the block
         // after it lie in `buf`.
-        let found = unsafe { batch_hits::<SKIP_HEX>(buf.as_ptr().add(base)) };
+        let (found, last) = unsafe { batch_hits::<SKIP_HEX>(buf.as_ptr().add(base), first) };
+        first = Some(last);
         let lanes = _mm512_test_epi64_mask(found, found);
         // The lanes with hits, packed to the front, written whole: the
         // next batch writes over what is past them.
@@ -335,7 +352,10 @@ pub unsafe fn for_each_run<const SKIP_HEX: bool>(
             }
             // A run handed on may end past this batch: nothing starts in
             // it.
-            base = base.max(done);
+            if done > base {
+                base = done;
+                first = None;
+            }
         }
     }
     if walked == Walked::All {
