@@ -631,8 +631,8 @@ fn b64_redact_rewrites_the_payload_in_its_alphabet_and_padding() {
     );
 }
 
-/// Runs `leakhound scan` (without `--base64`) on `path` with `args`: the
-/// finding records and the whole output.
+/// Runs `leakhound scan` (without `--base64`: the default) on `path` with
+/// `args`: the finding records and the whole output.
 fn scan_plain(path: &Path, args: &[&str]) -> (Vec<Value>, String) {
     let state = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
@@ -656,38 +656,42 @@ fn scan_plain(path: &Path, args: &[&str]) -> (Vec<Value>, String) {
     (findings, all)
 }
 
-/// The pass is off unless asked for: a plain scan finds nothing in the
-/// payloads (and says nothing is there to find inside them); `limits.base64:
-/// true` in the config file turns it on as `--base64` does.
+/// The pass is on unless turned off: a plain scan finds the numbers in the
+/// payloads; `limits.base64: false` in the config file or `--no-base64`
+/// turns it off (nothing found in them), and `--base64` overrides the
+/// file's `false`.
 #[test]
-fn b64_switch_off_by_default_and_on_by_config_key() {
+fn b64_switch_on_by_default_and_off_by_config_key_or_flag() {
     let p = fixture("payload.jsonl");
-    let (off, all) = scan_plain(&p, &[]);
+    let want = vec![f("base64@227", 2, "iban"), f("base64@62", 1, "card_visa")];
+    let (on, all) = scan_plain(&p, &[]);
+    assert_eq!(summary(&on), want, "{all}");
+    assert_no_leak(&all);
+    let (off, all) = scan_plain(&p, &["--no-base64"]);
     assert_eq!(summary(&off), vec![], "{all}");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leakhound.yaml");
-    std::fs::write(&config, "limits:\n  base64: true\n").unwrap();
-    let (on, all) = scan_plain(&p, &["--config", config.to_str().unwrap()]);
-    assert_eq!(
-        summary(&on),
-        vec![f("base64@227", 2, "iban"), f("base64@62", 1, "card_visa")],
-        "{all}"
-    );
-    assert_no_leak(&all);
     std::fs::write(&config, "limits:\n  base64: false\n").unwrap();
     let (off, all) = scan_plain(&p, &["--config", config.to_str().unwrap()]);
     assert_eq!(summary(&off), vec![], "{all}");
+    let (on, all) = scan_plain(&p, &["--config", config.to_str().unwrap(), "--base64"]);
+    assert_eq!(summary(&on), want, "{all}");
+    std::fs::write(&config, "limits:\n  base64: true\n").unwrap();
+    let (on, all) = scan_plain(&p, &["--config", config.to_str().unwrap()]);
+    assert_eq!(summary(&on), want, "{all}");
+    let (off, all) = scan_plain(&p, &["--config", config.to_str().unwrap(), "--no-base64"]);
+    assert_eq!(summary(&off), vec![], "{all}");
 }
 
-/// Redaction follows the same switch: without `--base64` the payloads are
+/// Redaction follows the same switch: with `--no-base64` the payloads are
 /// left as they are (nothing was found in them).
 #[test]
-fn b64_redact_without_the_switch_leaves_payloads_alone() {
+fn b64_redact_with_the_pass_off_leaves_payloads_alone() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("payload.jsonl");
     std::fs::copy(fixture("payload.jsonl"), &p).unwrap();
     let before = std::fs::read(&p).unwrap();
-    let (_, all) = scan_plain(&p, &["--action", "redact"]);
+    let (_, all) = scan_plain(&p, &["--no-base64", "--action", "redact"]);
     assert!(!all.contains("\"redacted\""), "{all}");
     assert_eq!(std::fs::read(&p).unwrap(), before);
 }

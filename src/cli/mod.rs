@@ -521,10 +521,15 @@ pub struct LimitArgs {
     pub max_buffer: Option<crate::config::limits::ByteSize>,
     /// Decode base64 payloads (runs of 24+ characters that decode to text)
     /// and scan what they hold, reported in member `base64@OFFSET`; with
-    /// `--action redact` they are redacted too. Off by default: it costs
-    /// about 30 % more CPU on large logs (config: `limits.base64`).
-    #[arg(long)]
+    /// `--action redact` they are redacted too. On by default; this flag
+    /// overrides `limits.base64: false` in the config file.
+    #[arg(long, conflicts_with = "no_base64")]
     pub base64: bool,
+    /// Do not decode base64 payloads: saves the pass's CPU (about 8 % on
+    /// large logs with AVX-512, 30 % with AVX2 only), and numbers inside
+    /// payloads go unreported (config: `limits.base64: false`).
+    #[arg(long)]
+    pub no_base64: bool,
 }
 
 impl LimitArgs {
@@ -537,7 +542,11 @@ impl LimitArgs {
             max_members: self.max_members,
             max_time: self.max_time,
             max_buffer: self.max_buffer,
-            base64: self.base64.then_some(true),
+            base64: if self.no_base64 {
+                Some(false)
+            } else {
+                self.base64.then_some(true)
+            },
         }
     }
 }

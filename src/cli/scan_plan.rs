@@ -156,8 +156,13 @@ impl ScanPlan {
         let list_test_data =
             args.show_test_data || args.min_confidence.level() == crate::rules::Confidence::Low;
         policy.list_test_data = list_test_data;
-        // `--base64` turns the payload pass on; else `limits.base64` decides.
-        let base64 = args.limits.base64 || file_config.limits.base64_on();
+        // `--base64` or `--no-base64` decide; else `limits.base64` (on
+        // when the file does not say).
+        let base64 = if args.limits.no_base64 {
+            false
+        } else {
+            args.limits.base64 || file_config.limits.base64_on()
+        };
         let engine = Engine::new(rules).with_base64(base64);
         if policy.baseline.is_some() {
             policy.names = Some(engine.clone());

@@ -27,7 +27,7 @@ pub struct Limits {
     /// Largest object held in memory (a nested zip, one message) (`64MiB`).
     pub max_buffer: Option<ByteSize>,
     /// Decode base64 payloads in text and scan what they hold (member
-    /// `base64@OFFSET`); off by default ([`Limits::base64_on`]).
+    /// `base64@OFFSET`); on by default ([`Limits::base64_on`]).
     pub base64: Option<bool>,
 }
 

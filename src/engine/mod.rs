@@ -162,9 +162,8 @@ pub struct Engine {
     /// The CPU has what the base64 pass's 512-bit finder needs
     /// ([`base64::has_avx512`]).
     base64_avx512: bool,
-    /// Whether base64 payloads are decoded and scanned ([`base64`]); off
-    /// unless asked for (`--base64`, `limits.base64`), because the pass
-    /// still costs too much on large logs (docs/DESIGN.md, "Written forms").
+    /// Whether base64 payloads are decoded and scanned ([`base64`]); on
+    /// unless turned off (`--no-base64`, `limits.base64: false`).
     base64: bool,
     /// Every rule needs three digits in a row or an IBAN's head
     /// ([`base64::Finder::digits`]).

@@ -175,8 +175,8 @@ fn root_key(c: &Config) -> String {
 mod base64_tests {
     use super::*;
 
-    /// The daemon's engine decodes base64 payloads only when the config
-    /// file says `limits.base64: true` (off by default, as for `scan`).
+    /// The daemon's engine decodes base64 payloads unless the config file
+    /// says `limits.base64: false` (on by default, as for `scan`).
     #[test]
     fn b64_daemon_honours_limits_base64() {
         let dir = tempfile::tempdir().unwrap();
@@ -193,7 +193,7 @@ mod base64_tests {
             let config = Config::parse(std::path::Path::new("leakhound.yaml"), &text).unwrap();
             build_runtime(config).unwrap().engine.base64()
         };
-        assert!(!built(yaml("")));
+        assert!(built(yaml("")));
         assert!(built(yaml("limits:\n  base64: true\n")));
         assert!(!built(yaml("limits:\n  base64: false\n")));
     }

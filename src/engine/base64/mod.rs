@@ -31,9 +31,11 @@ use super::{Engine, Flow, Match};
 #[cfg(target_arch = "x86_64")]
 mod wide;
 
-/// Whether the pass is on when nothing asks (`Engine::new`): off until it
-/// is cheap enough for every scan (docs/DESIGN.md, "Written forms").
-pub const DEFAULT_ON: bool = false;
+/// Whether the pass is on when nothing asks (`Engine::new`): on, since the
+/// 512-bit finder (`wide.rs`) brought its cost on the benchmark log under a
+/// tenth of a scan (README, "Performance"); `--no-base64` or
+/// `limits.base64: false` turn it off.
+pub const DEFAULT_ON: bool = true;
 
 /// The shortest run decoded, in alphabet bytes (padding not counted): 24
 /// characters hold 18 bytes, as issue 12 sets ("at least ~24
@@ -1007,7 +1009,10 @@ pub fn rewrite_payloads(
 
 /// Whether the window's buffer ends inside a run that starts in `report`
 /// and is shorter than [`MAX_RUN`]: the caller should read more before
-/// scanning, so that the run is decoded whole.
+/// scanning, so that the run is decoded whole. Not when the run's first 8
+/// characters cannot start text ([`quick_text`], the first test a run
+/// meets): it will not be decoded however long it is, so a long run of
+/// junk (a 30 MB line of `a`) does not grow the window.
 pub fn open_run_at_end(buf: &[u8], report: Range<usize>) -> bool {
     let Some(&last) = buf.last() else {
         return false;
@@ -1019,7 +1024,8 @@ pub fn open_run_at_end(buf: &[u8], report: Range<usize>) -> bool {
         .iter()
         .rposition(|&b| !is_alphabet(b))
         .map_or(0, |i| i + 1);
-    start >= report.start && start < report.end && buf.len() - start < MAX_RUN
+    let open = start >= report.start && start < report.end && buf.len() - start < MAX_RUN;
+    open && buf.get(start..start + 8).is_none_or(quick_text)
 }
 
 #[cfg(test)]
