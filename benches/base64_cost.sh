@@ -6,9 +6,10 @@
 #   1. Reuses the log benches/compare.sh makes ($WORK/throughput-1024mb-seed2;
 #      run compare.sh once first, or set LOG).
 #   2. Runs, ROUNDS times in alternation so load drifts hit all three alike,
-#        before: $BEFORE scan          (optional: a build of an older commit)
-#        off:    $LH scan              (the pass off, today's default)
-#        on:     $LH scan --base64
+#        before: $BEFORE scan          (optional: a build of an older commit,
+#                                       run with its defaults)
+#        off:    $LH scan --no-base64  (the pass off)
+#        on:     $LH scan              (the pass on: the default)
 #      each `--progress never --format jsonl -o FILE -j1 LOG`, timed by GNU
 #      time.
 #   3. Prints min and median user CPU per command, the cost of `on` against
@@ -67,8 +68,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for which in "${WHICH[@]}"; do
         case $which in
         before) bin=$BEFORE args=() ;;
-        off) bin=$LH args=() ;;
-        on) bin=$LH args=(--base64) ;;
+        off) bin=$LH args=(--no-base64) ;;
+        on) bin=$LH args=() ;;
         esac
         # leakhound exits 1 when it finds something: not a failure here.
         /usr/bin/time -f "$which user %U" -a -o "$OUT/times" \

@@ -761,7 +761,7 @@ fn quick_text(chars: &[u8]) -> bool {
     if class & !WHITE == 0 {
         return true;
     }
-    if class & CONTROL != 0 || QUICK[b[0] as usize] & CONTINUATION != 0 {
+    if class & (CONTROL | NEVER) != 0 || QUICK[b[0] as usize] & CONTINUATION != 0 {
         return false;
     }
     match std::str::from_utf8(&b) {
@@ -787,6 +787,8 @@ const CONTROL: u8 = 2;
 const HIGH: u8 = 4;
 /// A UTF-8 continuation byte (cannot start a character).
 const CONTINUATION: u8 = 8;
+/// A byte that is never in UTF-8 (0xC0, 0xC1, 0xF5 and above).
+const NEVER: u8 = 16;
 
 /// The class of each byte for [`quick_text`].
 static QUICK: [u8; 256] = {
@@ -795,7 +797,13 @@ static QUICK: [u8; 256] = {
     while i < 256 {
         let b = i as u8;
         t[i] = if b >= 0x80 {
-            HIGH | if b < 0xC0 { CONTINUATION } else { 0 }
+            HIGH | if b < 0xC0 {
+                CONTINUATION
+            } else if b < 0xC2 || b >= 0xF5 {
+                NEVER
+            } else {
+                0
+            }
         } else if (b >= 0x20 && b < 0x7F) || b == b'\t' || b == b'\n' || b == b'\r' {
             WHITE
         } else {

@@ -214,6 +214,11 @@ const PENDING: usize = 64;
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
 fn run_start(buf: &[u8], mut p: usize, floor: usize) -> usize {
+    // Most hits are a run's first window: the byte before is not in the
+    // alphabet, and no mask is needed.
+    if p <= floor || !is_alphabet(buf[p - 1]) {
+        return p.max(floor);
+    }
     while p > floor {
         if p < BLOCK {
             if !is_alphabet(buf[p - 1]) {
