@@ -1,24 +1,28 @@
-//! The run finder for CPUs with AVX-512 (F, BW, VBMI, VBMI2): the same
-//! runs as [`super::runs_with`], found 512 bytes at a time.
+//! The run finder for CPUs with AVX-512 (F, BW, VBMI, VBMI2) and GFNI:
+//! the same runs as [`super::runs_with`], found 512 bytes at a time.
 //!
-//! Why a second finder: the pass must cost under a tenth of a scan, and
-//! most of a log's runs are not payloads (hex ids, UUIDs, words). Here
-//! each 64-byte block is classified by one 128-entry byte lookup
-//! (`vpermi2b`) into two bit masks: alphabet bytes, and alphabet bytes
-//! that are not hex-like (`0-9a-f-`). Eight blocks' masks then sit in the
-//! eight 64-bit lanes of one vector, and the run test runs on all eight at
-//! once: the windows of [`MIN_RUN`] alphabet bytes that start in each
-//! block (shift-and doubling, with the next block's bits funnelled in),
-//! then the bytes those windows cover. A block goes on to the scalar code
-//! only when a window covers a byte that is not hex-like ("a hit"), which
-//! is what a run must hold for [`super::Finder::digits`]; without it, any
-//! window is a hit. On the benchmark log one block in twenty has a hit.
+//! Why a second finder: the pass must cost about a tenth of a scan, and
+//! most of a log's runs are not payloads (hex ids, UUIDs, words). Each
+//! 64-byte block is classified by one 128-entry byte lookup (`vpermi2b`)
+//! into two bit masks, alphabet bytes and hex-like alphabet bytes
+//! (`0-9a-f-`), packed by `gf2p8affineqb` and gathered so that eight
+//! blocks' masks sit in the eight 64-bit lanes of one vector; the run test
+//! then runs on all eight at once: the windows of [`MIN_RUN`] alphabet
+//! bytes that start in each block (shift-and doubling, with the next
+//! block's bits funnelled in), less the windows of as many hex-like bytes.
+//! What is left, a window that holds a byte that is not hex-like (what a
+//! run must hold for [`super::Finder::digits`]; without it, any window),
+//! is a *hit*: its first byte lies in a run to hand on. On the benchmark
+//! log one block in twenty has a hit.
 //!
-//! From a hit the run is walked out both ways (its start may lie blocks
-//! back) and handed on once: `done`, the end of the last run handed on,
-//! keeps later hits in the same run from handing it again. The last bytes
-//! of a buffer, where eight blocks and the next one do not fit, go to the
-//! exact finder of the parent module.
+//! Blocks with hits are packed into a short list (`vpcompressq`) and
+//! walked out after a few batches, so the batch loop has no branch that
+//! goes one way or the other at random. From a hit the run is walked out
+//! both ways (its start may lie blocks back) and handed on once: `done`,
+//! the end of the last run handed on, keeps later hits in the same run
+//! from handing it again. The last bytes of a buffer, where eight blocks
+//! and the next one do not fit, go to the exact finder of the parent
+//! module.
 
 use std::arch::x86_64::*;
 use std::ops::Range;
@@ -90,14 +94,18 @@ fn masks_at(buf: &[u8], at: usize) -> (u64, u64) {
     }
 }
 
-/// For `vpermt2b`: bytes 0, 8, .. 56 of the first source to lane `2k`
-/// and of the second to lane `2k + 1` (the other bytes are masked off).
+/// For `vpermt2b` on the packed bits of blocks `2k` (first source) and
+/// `2k + 1`: their alphabet bytes (byte 0 of each qword) to lanes `2k` and
+/// `2k + 1`, their hex-like bytes (byte 1) to lanes `2k + 4` and `2k + 5`
+/// (mod 8).
 const fn gather_index(k: usize) -> [u8; 64] {
     let mut t = [0u8; 64];
     let mut j = 0;
     while j < 8 {
         t[8 * (2 * k) + j] = (8 * j) as u8;
         t[8 * (2 * k + 1) + j] = (64 + 8 * j) as u8;
+        t[8 * ((2 * k + 4) % 8) + j] = (8 * j + 1) as u8;
+        t[8 * ((2 * k + 5) % 8) + j] = (64 + 8 * j + 1) as u8;
         j += 1;
     }
     t
@@ -110,6 +118,19 @@ static GATHER: [[u8; 64]; 4] = [
     gather_index(3),
 ];
 
+/// For `vpermb` on the packed bits of block 8: its alphabet bytes to lane
+/// 0, its hex-like bytes to lane 1.
+static GATHER_NEXT: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut j = 0;
+    while j < 8 {
+        t[j] = (8 * j) as u8;
+        t[8 + j] = (8 * j + 1) as u8;
+        j += 1;
+    }
+    t
+};
+
 /// The hits of the batch of [`LANES`] blocks at `p` (which reads one block
 /// more): the lanes' bit masks of the windows of [`MIN_RUN`] alphabet
 /// bytes that start in block `i` and (with `SKIP_HEX`) hold a byte that
@@ -118,9 +139,13 @@ static GATHER: [[u8; 64]; 4] = [
 /// How the masks get into the lanes without leaving the vector unit: the
 /// class lookup gives a byte per input byte; `gf2p8affineqb`, with the
 /// class bytes as its bit matrix and a selector as its input, packs one
-/// class bit of each 8 bytes into one byte (in reverse order); a byte
-/// permute gathers a block's 8 packed bytes into its lane, and a second
-/// `gf2p8affineqb` puts the bits of each byte back in order.
+/// class bit of each 8 bytes into one byte (in reverse order; byte 0 of
+/// each qword the alphabet bit, byte 1 the hex-like bit, so one
+/// instruction packs both); a byte permute per two blocks gathers their
+/// packed bytes into four lanes, and a second `gf2p8affineqb` puts the
+/// bits of each byte back in order.
+///
+/// Returns the hits and block 8's packed bits (the next batch's first).
 ///
 /// # Safety
 /// The CPU must have what [`detect`] checks; `p` must point to
@@ -137,42 +162,43 @@ unsafe fn batch_hits<const SKIP_HEX: bool>(
         let table_lo = _mm512_loadu_si512(CLASS.as_ptr().cast());
         let table_hi = _mm512_loadu_si512(CLASS.as_ptr().add(64).cast());
         let ascii_top = _mm512_set1_epi8(0x7F);
-        let alpha_bit = _mm512_set1_epi8(1);
-        let hex_bit = _mm512_set1_epi8(2);
+        // Byte 0 of each qword picks the alphabet bit, byte 1 the hex bit.
+        let select = _mm512_set1_epi64(0x0201);
         // Reverses the bits of each byte.
         let reverse = _mm512_set1_epi64(0x8040_2010_0804_0201u64 as i64);
-        // Packed (alphabet, hex-like alphabet) bits of block i.
+        // Block i's class bits packed: in each qword, byte 0 the alphabet
+        // bits of its 8 bytes, byte 1 the hex-like bits (in reverse order).
         let packed = |i: usize| {
             let v = _mm512_min_epu8(_mm512_loadu_si512(p.add(BLOCK * i).cast()), ascii_top);
             let class = _mm512_permutex2var_epi8(table_lo, v, table_hi);
-            (
-                _mm512_gf2p8affine_epi64_epi8::<0>(alpha_bit, class),
-                _mm512_gf2p8affine_epi64_epi8::<0>(hex_bit, class),
-            )
+            _mm512_gf2p8affine_epi64_epi8::<0>(select, class)
         };
-        let (mut alpha, mut hex) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let (mut alpha, mut hex_rot) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         for (k, index) in GATHER.iter().enumerate() {
-            let (a0, h0) = match first {
+            let p0 = match first {
                 Some(block) if k == 0 => block,
                 _ => packed(2 * k),
             };
-            let (a1, h1) = packed(2 * k + 1);
+            let p1 = packed(2 * k + 1);
             let index = _mm512_loadu_si512(index.as_ptr().cast());
-            let lanes = 0xFFFF_u64 << (16 * k);
-            alpha = _mm512_or_si512(alpha, _mm512_maskz_permutex2var_epi8(lanes, a0, index, a1));
-            hex = _mm512_or_si512(hex, _mm512_maskz_permutex2var_epi8(lanes, h0, index, h1));
+            // Lanes 2k, 2k + 1: the alphabet bits of blocks 2k, 2k + 1;
+            // lanes 2k + 4, 2k + 5 (mod 8): their hex-like bits.
+            let out = _mm512_permutex2var_epi8(p0, index, p1);
+            alpha = _mm512_mask_mov_epi64(alpha, 0b11 << (2 * k), out);
+            hex_rot = _mm512_mask_mov_epi64(hex_rot, 0b11 << ((2 * k + 4) % 8), out);
         }
+        // The hex-like lanes are four lanes off: swap the halves.
+        let hex = _mm512_shuffle_i64x2::<0b01_00_11_10>(hex_rot, hex_rot);
         let alpha = _mm512_gf2p8affine_epi64_epi8::<0>(alpha, reverse);
         let hex = _mm512_gf2p8affine_epi64_epi8::<0>(hex, reverse);
-        // Lane i: block i + 1 (lane 7: block 8, gathered into lane 0 and
-        // shifted in).
-        let (a8, h8) = packed(LANES);
-        let index = _mm512_loadu_si512(GATHER[0].as_ptr().cast());
-        let next = |lanes: __m512i, block8: __m512i| {
-            let block8 = _mm512_permutexvar_epi8(index, block8);
-            let block8 = _mm512_gf2p8affine_epi64_epi8::<0>(block8, reverse);
-            _mm512_alignr_epi64::<1>(block8, lanes)
-        };
+        // Lane i + 1's bits for lane i; lane 7 gets block 8's (gathered
+        // into lane 0, its hex-like bits into lane 1).
+        let p8 = packed(LANES);
+        let index = _mm512_loadu_si512(GATHER_NEXT.as_ptr().cast());
+        let b8 = _mm512_gf2p8affine_epi64_epi8::<0>(_mm512_permutexvar_epi8(index, p8), reverse);
+        let a8 = b8;
+        let h8 = _mm512_alignr_epi64::<1>(b8, b8);
+        let next = |lanes: __m512i, block8: __m512i| _mm512_alignr_epi64::<1>(block8, lanes);
         // Windows of 24 set bits that start in block i, by doubling; the
         // low bits of block i + 1 come in through the funnel shifts.
         let windows = |m: __m512i, m1: __m512i| {
@@ -188,21 +214,18 @@ unsafe fn batch_hits<const SKIP_HEX: bool>(
         };
         let all = windows(alpha, next(alpha, a8));
         if !SKIP_HEX {
-            return (all, (a8, h8));
+            return (all, p8);
         }
         // A window with a byte that is not hex-like: one of alphabet bytes
         // that is not a window of hex-like ones.
-        (
-            _mm512_andnot_si512(windows(hex, next(hex, h8)), all),
-            (a8, h8),
-        )
+        (_mm512_andnot_si512(windows(hex, next(hex, h8)), all), p8)
     }
 }
 
-/// A block's class bits packed by `gf2p8affineqb` (alphabet, hex-like
-/// alphabet), before they are gathered into a lane: the last block a
-/// batch reads is the first of the next, so it is packed once.
-type Packed = (__m512i, __m512i);
+/// A block's class bits packed by `gf2p8affineqb` (byte 0 of each qword
+/// alphabet, byte 1 hex-like), before they are gathered into lanes: the
+/// last block a batch reads is the first of the next, so it is packed once.
+type Packed = __m512i;
 
 /// Up to this many lanes with hits wait before their runs are walked out:
 /// walking them in a separate loop keeps the batch loop free of branches
