@@ -525,8 +525,8 @@ pub struct LimitArgs {
     /// overrides `limits.base64: false` in the config file.
     #[arg(long, conflicts_with = "no_base64")]
     pub base64: bool,
-    /// Do not decode base64 payloads: saves the pass's CPU (about 8 % on
-    /// large logs with AVX-512, 30 % with AVX2 only), and numbers inside
+    /// Do not decode base64 payloads: saves the pass's CPU (about 10 % on
+    /// large logs with AVX-512, 20 % with AVX2 only), and numbers inside
     /// payloads go unreported (config: `limits.base64: false`).
     #[arg(long)]
     pub no_base64: bool,
