@@ -695,3 +695,84 @@ fn b64_redact_with_the_pass_off_leaves_payloads_alone() {
     assert!(!all.contains("\"redacted\""), "{all}");
     assert_eq!(std::fs::read(&p).unwrap(), before);
 }
+
+/// Wrapped base64 as coreutils `base64` (76 columns) and `openssl base64`
+/// (64) write it by default: the lines are one payload, so the numbers
+/// that cross a line break are found (the Visa number at 76 columns; the
+/// IBAN and the Mastercard number at 64), once each, in member
+/// `base64@0`, their `offset` and `length` spanning the break; text whose
+/// number fails its check gives nothing.
+#[test]
+fn b64_wrapped_payloads_are_one_payload_and_numbers_across_lines_are_found() {
+    for name in ["wrapped-76.b64", "wrapped-64.b64"] {
+        let p = fixture(name);
+        let (found, _, all) = scan_with(&p, &[]);
+        let mut got: Vec<(String, String)> = found
+            .iter()
+            .map(|v| (v["member"].to_string(), v["kind"].to_string()))
+            .collect();
+        got.sort();
+        let want: Vec<(String, String)> = ["card_mastercard", "card_visa", "iban"]
+            .iter()
+            .map(|k| ("\"base64@0\"".to_string(), format!("\"{k}\"")))
+            .collect();
+        assert_eq!(got, want, "{name}: {all}");
+        assert_no_leak(&all);
+        let body = std::fs::read(&p).unwrap();
+        for v in &found {
+            // The encoded characters, line breaks taken out, decode to
+            // text that holds the number (whole groups of 4).
+            let at = v["offset"].as_u64().unwrap() as usize;
+            let len = v["length"].as_u64().unwrap() as usize;
+            let chars: Vec<u8> = body[at..at + len]
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\n')
+                .collect();
+            let text = String::from_utf8_lossy(&decode(&chars)).into_owned();
+            let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+            let tail = v["masked"].as_str().unwrap();
+            let tail = &tail[tail.len() - 4..];
+            assert!(digits.contains(tail), "{name}: {text:?} for {v}");
+        }
+        // The Visa number crosses a line break at 76 columns, the IBAN at
+        // 64: their encoded characters hold one.
+        let crossing = if name == "wrapped-76.b64" {
+            "card_visa"
+        } else {
+            "iban"
+        };
+        let v = found.iter().find(|v| v["kind"] == crossing).unwrap();
+        let at = v["offset"].as_u64().unwrap() as usize;
+        let len = v["length"].as_u64().unwrap() as usize;
+        assert!(body[at..at + len].contains(&b'\n'), "{name}: {v}");
+    }
+    let (found, _, all) = scan_with(&fixture("wrapped-negative.b64"), &[]);
+    assert_eq!(summary(&found), vec![], "{all}");
+}
+
+/// `--action redact` on wrapped base64: the payload is decoded whole,
+/// redacted and encoded again in lines of the same width (the file's
+/// shape is kept: the same line lengths, the last one with its padding),
+/// and a rescan finds nothing.
+#[test]
+fn b64_redact_keeps_wrapped_payloads_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["wrapped-76.b64", "wrapped-64.b64"] {
+        let p = dir.path().join(name);
+        std::fs::copy(fixture(name), &p).unwrap();
+        let before = std::fs::read_to_string(&p).unwrap();
+        let (_, _, all) = scan_with(&p, &["--action", "redact"]);
+        assert!(all.contains("\"redacted\""), "{all}");
+        let after = std::fs::read_to_string(&p).unwrap();
+        let widths = |t: &str| t.lines().map(str::len).collect::<Vec<_>>();
+        assert_eq!(widths(&after), widths(&before), "{name}:\n{after}");
+        let joined: String = after.lines().collect();
+        let text = String::from_utf8(decode(joined.trim_end_matches('=').as_bytes())).unwrap();
+        assert!(text.contains("**** **** **** 6467"), "{text}");
+        assert!(text.contains("Second card: ************5559"), "{text}");
+        assert!(!text.contains("0532 0130"), "{text}");
+        let (found, _, _) = scan_with(&p, &[]);
+        assert_eq!(summary(&found), vec![], "{name} after redaction");
+    }
+}

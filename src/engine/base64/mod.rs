@@ -66,6 +66,8 @@ const PROBE: usize = 48;
 pub struct Scratch {
     decoded: Vec<u8>,
     utf8: Vec<u8>,
+    /// The characters of a wrapped payload, lines joined.
+    joined: Vec<u8>,
     /// Offset (in the caller's buffer) of the first run cut at
     /// [`MAX_DECODED`] since the caller last took it.
     pub cut: Option<usize>,
@@ -74,7 +76,7 @@ pub struct Scratch {
 impl Scratch {
     /// Drops buffers grown by one very long run.
     pub fn shrink(&mut self) {
-        for b in [&mut self.decoded, &mut self.utf8] {
+        for b in [&mut self.decoded, &mut self.utf8, &mut self.joined] {
             b.clear();
             if b.capacity() > 1 << 20 {
                 b.shrink_to(64 << 10);
@@ -835,6 +837,109 @@ pub fn with_padding(buf: &[u8], run: Range<usize>) -> Range<usize> {
     run.start..run.end + pad
 }
 
+/// A payload written over lines of one width, as `base64` (76 characters)
+/// and `openssl base64` or PEM (64) write it: each line starts a line of
+/// the text, every line but the last is `width` long (a multiple of 4, so
+/// each decodes on its own and the lines' characters join into one
+/// payload), and the same line end follows each.
+#[derive(Debug)]
+struct Wrapped {
+    /// Where each line starts.
+    starts: Vec<usize>,
+    /// The characters of every line but the last.
+    width: usize,
+    /// The end of the last line (its padding not counted).
+    end: usize,
+}
+
+impl Wrapped {
+    /// The place in the buffer of character `j` of the joined lines.
+    fn place(&self, j: usize) -> usize {
+        self.starts[j / self.width] + j % self.width
+    }
+
+    /// The lines' characters, joined, onto `out`.
+    fn join(&self, buf: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        for (k, &s) in self.starts.iter().enumerate() {
+            let e = if k + 1 == self.starts.len() {
+                self.end
+            } else {
+                s + self.width
+            };
+            out.extend_from_slice(&buf[s..e]);
+        }
+    }
+}
+
+/// The line end at `at`: 1 for `\n`, 2 for `\r\n`.
+fn line_end_at(buf: &[u8], at: usize) -> Option<usize> {
+    match buf.get(at..) {
+        Some([b'\n', ..]) => Some(1),
+        Some([b'\r', b'\n', ..]) => Some(2),
+        _ => None,
+    }
+}
+
+/// Whether the `len` characters at `at` can be the short last line of a
+/// wrapped payload: whole groups of 4 with their padding, the unused bits
+/// of a padded group zero (as every encoder writes them), then the end of
+/// the line. A short word on the line after a payload (`OK`, `Done.`) is
+/// not taken in: decoded and encoded again it would not come back the same.
+fn ends_payload(buf: &[u8], at: usize, len: usize) -> bool {
+    let end = at + len;
+    let pad = buf[end..]
+        .iter()
+        .take(2)
+        .take_while(|&&b| b == b'=')
+        .count();
+    let unused = match (len % 4, pad) {
+        (0, 0) => 0,
+        (3, 1) => 0b11,
+        (2, 2) => 0b1111,
+        _ => return false,
+    };
+    let last = SEXTET[buf[end - 1] as usize];
+    last & unused == 0 && (end + pad == buf.len() || line_end_at(buf, end + pad).is_some())
+}
+
+/// The wrapped payload whose first line is `run`, or `None` when `run`
+/// is not one: it must start a line, be a multiple of 4 long, and be
+/// followed by a line end and at least one more line of the payload (a
+/// full one, or a shorter last one). Lines are taken up to [`MAX_RUN`]
+/// characters in all, so a wrapped payload is never cut: the lines after
+/// are the next one.
+fn wrapped(buf: &[u8], run: Range<usize>) -> Option<Wrapped> {
+    let width = run.len();
+    if !width.is_multiple_of(4) || (run.start > 0 && buf[run.start - 1] != b'\n') {
+        return None;
+    }
+    let newline = line_end_at(buf, run.end)?;
+    let mut lines = Wrapped {
+        starts: vec![run.start],
+        width,
+        end: run.end,
+    };
+    let mut at = run.end + newline;
+    while (lines.starts.len() + 1) * width <= MAX_RUN {
+        let len = buf[at.min(buf.len())..]
+            .iter()
+            .take(width + 1)
+            .take_while(|&&b| is_alphabet(b))
+            .count();
+        if len == 0 || len > width || (len < width && !ends_payload(buf, at, len)) {
+            break;
+        }
+        lines.starts.push(at);
+        lines.end = at + len;
+        if len < width || line_end_at(buf, lines.end) != Some(newline) {
+            break;
+        }
+        at = lines.end + newline;
+    }
+    (lines.starts.len() > 1).then_some(lines)
+}
+
 /// Decodes run `run` of `buf` if it holds text: the decoded text (UTF-8)
 /// and its kind, in `scratch`. `None` when it is not base64 of text, or,
 /// with `digits` ([`Finder::digits`]), when it holds no pair of
@@ -845,7 +950,17 @@ fn decode_text<'s>(
     digits: bool,
     scratch: &'s mut Scratch,
 ) -> Option<(&'s [u8], TextKind)> {
-    let chars = &buf[run.clone()];
+    decode_chars(&buf[run.clone()], run.start, digits, scratch)
+}
+
+/// [`decode_text`] of the characters `chars` (a run, or the lines of a
+/// wrapped payload joined), which start at `at` in the caller's buffer.
+fn decode_chars<'s>(
+    chars: &[u8],
+    at: usize,
+    digits: bool,
+    scratch: &'s mut Scratch,
+) -> Option<(&'s [u8], TextKind)> {
     if !quick_text(&chars[..8]) {
         return None;
     }
@@ -860,7 +975,7 @@ fn decode_text<'s>(
     decode_into(probe_chars, &mut scratch.decoded);
     let kind = probe_kind(&scratch.decoded)?;
     let chars = if chars.len() > MAX_RUN {
-        scratch.cut.get_or_insert(run.start);
+        scratch.cut.get_or_insert(at);
         &chars[..MAX_RUN]
     } else {
         chars
@@ -899,7 +1014,44 @@ pub fn scan<'e>(
         return Flow::Continue(());
     }
     let finder = engine.base64_finder();
+    // The end of the last wrapped payload scanned: its later lines are
+    // not runs of their own.
+    let mut joined_until = 0;
     for_each_candidate_run(finder, buf, report.start, report.end, &mut |run| {
+        if run.start < joined_until {
+            return Flow::Continue(());
+        }
+        if let Some(lines) = wrapped(buf, run.clone()) {
+            let mut joined = std::mem::take(&mut scratch.joined);
+            lines.join(buf, &mut joined);
+            let flow = match decode_chars(&joined, run.start, finder.digits, scratch) {
+                Some((text, kind)) => {
+                    joined_until = lines.end;
+                    let padded = with_padding(buf, run.start..lines.end);
+                    let total = joined.len().min(MAX_RUN);
+                    engine.scan(text, 0..text.len(), &mut |m: Match<'e>| {
+                        let encoded = match kind {
+                            TextKind::Utf8 => {
+                                let s = m.start / 3 * 4;
+                                let e = (m.end.div_ceil(3) * 4).min(total);
+                                lines.place(s)..lines.place(e - 1) + 1
+                            }
+                            TextKind::Utf16Le => padded.clone(),
+                        };
+                        on_match(Found {
+                            m,
+                            run: padded.clone(),
+                            encoded,
+                        })
+                    })
+                }
+                None => Flow::Continue(()),
+            };
+            scratch.joined = joined;
+            if joined_until > run.start {
+                return flow;
+            }
+        }
         let Some((text, kind)) = decode_text(buf, run.clone(), finder.digits, scratch) else {
             return Flow::Continue(());
         };
@@ -967,7 +1119,42 @@ pub fn rewrite_payloads(
     let mut out = Vec::new();
     let mut copied = 0usize;
     let mut error = None;
+    // As in `scan`: the later lines of a wrapped payload are its own.
+    let mut joined_until = 0;
     let _ = for_each_candidate_run(finder, text, 0, text.len(), &mut |run| {
+        if run.start < joined_until {
+            return Flow::Continue(());
+        }
+        if let Some(lines) = wrapped(text, run.clone()) {
+            let mut joined = std::mem::take(&mut scratch.joined);
+            lines.join(text, &mut joined);
+            let alphabet = alphabet_of(&joined);
+            let decoded = alphabet
+                .and_then(|_| decode_chars(&joined, run.start, finder.digits, &mut scratch));
+            if let (Some(alphabet), Some((decoded, kind))) = (alphabet, decoded) {
+                joined_until = lines.end;
+                if let Some(edited) = edit(decoded) {
+                    let bytes = reencode_text(&scratch, kind, edited);
+                    let padded = with_padding(text, run.start..lines.end);
+                    // Encoded again and wrapped as it was: lines of the
+                    // same width, the same line end between them.
+                    let newline = &text[run.end..lines.starts[1]];
+                    let mut chars = Vec::with_capacity(joined.len() + 4);
+                    encode_into(&bytes, alphabet, padded.end > lines.end, &mut chars);
+                    out.extend_from_slice(&text[copied..run.start]);
+                    for (k, line) in chars.chunks(lines.width).enumerate() {
+                        if k > 0 {
+                            out.extend_from_slice(newline);
+                        }
+                        out.extend_from_slice(line);
+                    }
+                    copied = padded.end;
+                }
+                scratch.joined = joined;
+                return Flow::Continue(());
+            }
+            scratch.joined = joined;
+        }
         let Some(alphabet) = alphabet_of(&text[run.clone()]) else {
             return Flow::Continue(());
         };
@@ -982,18 +1169,7 @@ pub fn rewrite_payloads(
         let padded = with_padding(text, run.clone());
         let pad = padded.end > run.end;
         let cut = run.len() > MAX_RUN;
-        let bytes = match kind {
-            TextKind::Utf8 => edited,
-            TextKind::Utf16Le => {
-                let mut units: Vec<u8> = Vec::with_capacity(edited.len() * 2 + 2);
-                if scratch.decoded.starts_with(&[0xFF, 0xFE]) {
-                    units.extend_from_slice(&[0xFF, 0xFE]);
-                }
-                let s = String::from_utf8_lossy(&edited);
-                units.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
-                units
-            }
-        };
+        let bytes = reencode_text(&scratch, kind, edited);
         if cut && (kind == TextKind::Utf16Le || bytes.len() != original_len) {
             error = Some(RewriteError {
                 at: run.start,
@@ -1014,6 +1190,24 @@ pub fn rewrite_payloads(
     }
     out.extend_from_slice(&text[copied..]);
     Ok(Some(out))
+}
+
+/// The bytes a payload's edited text (UTF-8) is encoded from: itself, or
+/// UTF-16LE for a UTF-16LE payload (with its BOM, if it had one: the BOM
+/// is read from the decoded bytes in `scratch`).
+fn reencode_text(scratch: &Scratch, kind: TextKind, edited: Vec<u8>) -> Vec<u8> {
+    match kind {
+        TextKind::Utf8 => edited,
+        TextKind::Utf16Le => {
+            let mut units: Vec<u8> = Vec::with_capacity(edited.len() * 2 + 2);
+            if scratch.decoded.starts_with(&[0xFF, 0xFE]) {
+                units.extend_from_slice(&[0xFF, 0xFE]);
+            }
+            let s = String::from_utf8_lossy(&edited);
+            units.extend(s.encode_utf16().flat_map(|u| u.to_le_bytes()));
+            units
+        }
+    }
 }
 
 /// Whether the window's buffer ends inside a run that starts in `report`
@@ -1322,6 +1516,104 @@ mod tests {
                 std::str::from_utf8(&b[..e.valid_up_to()]).is_ok_and(text)
             }
             Err(_) => false,
+        }
+    }
+
+    /// What counts as a wrapped payload: lines of one width (a multiple of
+    /// 4) from a line start, the same line end after each, a shorter last
+    /// line; not a run inside a line, a line longer than the first, a
+    /// width that is not a multiple of 4, or a run alone.
+    #[test]
+    fn wrapped_payloads_are_lines_of_one_width() {
+        let line = "QUJD".repeat(7); // 28
+        let lines = |text: &str| {
+            let buf = text.as_bytes();
+            let end = buf
+                .iter()
+                .position(|&b| !is_alphabet(b))
+                .unwrap_or(buf.len());
+            wrapped(buf, 0..end).map(|w| (w.starts, w.width, w.end))
+        };
+        let t = format!("{line}\n{line}\nQQ==\nnext");
+        assert_eq!(lines(&t), Some((vec![0, 29, 58], 28, 60)));
+        let t = format!("{line}\r\n{line}\r\nQUJD\r\n");
+        assert_eq!(lines(&t), Some((vec![0, 30, 60], 28, 64)));
+        // A full last line, then text.
+        let t = format!("{line}\n{line}\n\nnext");
+        assert_eq!(lines(&t), Some((vec![0, 29], 28, 57)));
+        // Mixed line ends stop at the change.
+        let t = format!("{line}\n{line}\r\n{line}\n");
+        assert_eq!(lines(&t), Some((vec![0, 29], 28, 57)));
+        // Not wrapped: alone, a longer next line, a width not a multiple
+        // of 4, a run that does not start its line.
+        assert_eq!(lines(&format!("{line}\n")), None);
+        assert_eq!(lines(&format!("{line}\nx\n")), None);
+        assert_eq!(lines(&format!("{line}\nOK\n")), None);
+        assert_eq!(
+            lines(&format!("{line}\nDone\n")).map(|l| l.0.len()),
+            Some(2)
+        );
+        assert_eq!(lines(&format!("{line}\nQUJD more\n")), None);
+        // Padding with unused bits set is not how encoders end a payload.
+        assert_eq!(lines(&format!("{line}\nQUJ=\n")).map(|l| l.0.len()), None);
+        assert_eq!(
+            lines(&format!("{line}\nQUI=\n")).map(|l| l.0.len()),
+            Some(2)
+        );
+        assert_eq!(lines(&format!("{line}\n{line}QUJD\n")), None);
+        assert_eq!(lines(&format!("{line}Q\n{line}\n")), None);
+        let t = format!("x={line}\n{line}\n");
+        assert_eq!(wrapped(t.as_bytes(), 2..30).map(|w| w.starts), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Text with a card number, encoded and wrapped at any width (a
+        /// multiple of 4 from 24) with either line end, in either
+        /// alphabet: the card is found once, in the payload that starts
+        /// at the first line, wherever the line breaks fall.
+        #[test]
+        fn wrapped_base64_of_text_with_a_card_is_found_once(
+            before in "[a-zA-Z ]{0,120}",
+            after in "[a-zA-Z ]{0,60}",
+            quads in 6usize..20,
+            crlf in proptest::prelude::any::<bool>(),
+            url in proptest::prelude::any::<bool>(),
+        ) {
+            let engine = Engine::new(crate::rules::RuleSet::builtin().unwrap()).with_base64(true);
+            let text = format!("{before} card 4539 1488 0343 6467 {after}");
+            let alphabet = if url { Alphabet::UrlSafe } else { Alphabet::Standard };
+            let mut chars = Vec::new();
+            encode_into(text.as_bytes(), alphabet, true, &mut chars);
+            let newline: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let mut buf = Vec::new();
+            for (k, line) in chars.chunks(quads * 4).enumerate() {
+                if k > 0 {
+                    buf.extend_from_slice(newline);
+                }
+                buf.extend_from_slice(line);
+            }
+            buf.extend_from_slice(newline);
+            let mut found = Vec::new();
+            let _ = scan(&engine, &buf, 0..buf.len(), &mut Scratch::default(), &mut |f| {
+                found.push((f.run.start, f.m.kind.to_string(), f.encoded.clone()));
+                Flow::Continue(())
+            });
+            let kinds: Vec<&str> = found.iter().map(|f| f.1.as_str()).collect();
+            proptest::prop_assert_eq!(kinds, vec!["card_visa"], "{:?}", found);
+            proptest::prop_assert_eq!(found[0].0, 0);
+            // The encoded characters, line ends taken out, decode to text
+            // that holds the number.
+            let enc: Vec<u8> = buf[found[0].2.clone()]
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect();
+            let mut dec = Vec::new();
+            decode_into(&enc, &mut dec);
+            let digits: String = String::from_utf8_lossy(&dec).chars().filter(char::is_ascii_digit).collect();
+            proptest::prop_assert!(digits.contains("4539148803436467"), "{:?}", dec);
         }
     }
 
