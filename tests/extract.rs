@@ -549,8 +549,9 @@ fn truncated_mbox_keeps_the_messages_before() {
     let run = Scan::new(&SUITE).measured(&["truncated.mbox"]);
     run.expect_code(1).expect_bounded("truncated.mbox");
     // Message 3's attachment is cut inside its base64: the part is read
-    // as its text, base64 lines, which the payload pass decodes line by
-    // line (base64@OFFSET of each line): the IBANs it holds are found.
+    // as its text, base64 lines of 76 columns, which the payload pass
+    // decodes as one wrapped payload (base64@0; the cut last line is left
+    // out): the IBANs it holds are found, whole.
     let members = run.members();
     let (third, before): (Vec<_>, Vec<_>) = members.into_iter().partition(|(m, _)| {
         m.as_deref()
