@@ -1018,18 +1018,22 @@ pub fn scan<'e>(
     // not runs of their own.
     let mut joined_until = 0;
     for_each_candidate_run(finder, buf, report.start, report.end, &mut |run| {
-        if run.start < joined_until {
+        // The first test of every payload, before its lines are looked for:
+        // a file of wrapped base64 of random bytes costs one test a line.
+        if run.start < joined_until || !quick_text(&buf[run.start..run.start + 8]) {
             return Flow::Continue(());
         }
         if let Some(lines) = wrapped(buf, run.clone()) {
+            // Its lines are its own, whether it holds text or not (so each
+            // line is looked at once).
+            joined_until = lines.end;
             let mut joined = std::mem::take(&mut scratch.joined);
             lines.join(buf, &mut joined);
             let flow = match decode_chars(&joined, run.start, finder.digits, scratch) {
                 Some((text, kind)) => {
-                    joined_until = lines.end;
                     let padded = with_padding(buf, run.start..lines.end);
                     let total = joined.len().min(MAX_RUN);
-                    engine.scan(text, 0..text.len(), &mut |m: Match<'e>| {
+                    Some(engine.scan(text, 0..text.len(), &mut |m: Match<'e>| {
                         let encoded = match kind {
                             TextKind::Utf8 => {
                                 let s = m.start / 3 * 4;
@@ -1043,14 +1047,15 @@ pub fn scan<'e>(
                             run: padded.clone(),
                             encoded,
                         })
-                    })
+                    }))
                 }
-                None => Flow::Continue(()),
+                None => None,
             };
             scratch.joined = joined;
-            if joined_until > run.start {
+            if let Some(flow) = flow {
                 return flow;
             }
+            // Not text as a whole: its first line alone, as below.
         }
         let Some((text, kind)) = decode_text(buf, run.clone(), finder.digits, scratch) else {
             return Flow::Continue(());
@@ -1122,17 +1127,17 @@ pub fn rewrite_payloads(
     // As in `scan`: the later lines of a wrapped payload are its own.
     let mut joined_until = 0;
     let _ = for_each_candidate_run(finder, text, 0, text.len(), &mut |run| {
-        if run.start < joined_until {
+        if run.start < joined_until || !quick_text(&text[run.start..run.start + 8]) {
             return Flow::Continue(());
         }
         if let Some(lines) = wrapped(text, run.clone()) {
+            joined_until = lines.end;
             let mut joined = std::mem::take(&mut scratch.joined);
             lines.join(text, &mut joined);
             let alphabet = alphabet_of(&joined);
             let decoded = alphabet
                 .and_then(|_| decode_chars(&joined, run.start, finder.digits, &mut scratch));
             if let (Some(alphabet), Some((decoded, kind))) = (alphabet, decoded) {
-                joined_until = lines.end;
                 if let Some(edited) = edit(decoded) {
                     let bytes = reencode_text(&scratch, kind, edited);
                     let padded = with_padding(text, run.start..lines.end);
