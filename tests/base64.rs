@@ -733,7 +733,11 @@ fn b64_wrapped_payloads_are_one_payload_and_numbers_across_lines_are_found() {
             let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
             let tail = v["masked"].as_str().unwrap();
             let tail = &tail[tail.len() - 4..];
-            assert!(digits.contains(tail), "{name}: {text:?} for {v}");
+            assert!(
+                digits.contains(tail),
+                "{name}: the encoded span of a {} does not decode to its number",
+                v["kind"]
+            );
         }
         // The Visa number crosses a line break at 76 columns, the IBAN at
         // 64: their encoded characters hold one.
@@ -766,12 +770,18 @@ fn b64_redact_keeps_wrapped_payloads_wrapped() {
         assert!(all.contains("\"redacted\""), "{all}");
         let after = std::fs::read_to_string(&p).unwrap();
         let widths = |t: &str| t.lines().map(str::len).collect::<Vec<_>>();
-        assert_eq!(widths(&after), widths(&before), "{name}:\n{after}");
+        assert_eq!(widths(&after), widths(&before), "{name}: line widths");
         let joined: String = after.lines().collect();
         let text = String::from_utf8(decode(joined.trim_end_matches('=').as_bytes())).unwrap();
-        assert!(text.contains("**** **** **** 6467"), "{text}");
-        assert!(text.contains("Second card: ************5559"), "{text}");
-        assert!(!text.contains("0532 0130"), "{text}");
+        assert!(
+            text.contains("**** **** **** 6467"),
+            "{name}: Visa not masked"
+        );
+        assert!(
+            text.contains("Second card: ************5559"),
+            "{name}: Mastercard not masked"
+        );
+        assert!(!text.contains("0532 0130"), "{name}: IBAN not masked");
         let (found, _, _) = scan_with(&p, &[]);
         assert_eq!(summary(&found), vec![], "{name} after redaction");
     }

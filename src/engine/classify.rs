@@ -11,6 +11,13 @@
 /// Bytes per window.
 pub const WIDTH: usize = 128;
 
+/// Whether `LEAKHOUND_SIMD=avx2` asks for the AVX2 code on a CPU that has
+/// AVX-512 too (to measure it): the window classes here and the base64
+/// run finder both read it.
+pub fn avx2_only() -> bool {
+    std::env::var_os("LEAKHOUND_SIMD").is_some_and(|v| v == "avx2")
+}
+
 /// The class masks of one window. Bit `i` describes byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Masks {
@@ -110,7 +117,7 @@ mod x86 {
         /// `LEAKHOUND_SIMD` does not say `avx2` (to measure the AVX2 code
         /// on a CPU that has both).
         pub fn detect() -> Option<Avx512> {
-            let avx2_only = std::env::var_os("LEAKHOUND_SIMD").is_some_and(|v| v == "avx2");
+            let avx2_only = super::avx2_only();
             (!avx2_only
                 && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw"))
